@@ -1,0 +1,70 @@
+"""Shared behaviour of result objects.
+
+Results are ``@dataclass(frozen=True, eq=False)`` subclasses of :class:`Result`;
+each implements ``summary()`` (text in the manner of R's print method) and
+``to_frame()``. Printing a result prints its summary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+class Result:
+    """Mixin for immutable result objects."""
+
+    def summary(self) -> str:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def to_frame(self) -> pd.DataFrame:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def print_summary(self) -> None:
+        print(self.summary())
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython / Jupyter
+        p.text(self.summary())
+
+
+def format_pval(p: float, digits: int = 4) -> str:
+    """P-value as metafor prints it: ``<.0001`` below 10^-digits, else rounded."""
+    if p is None or not np.isfinite(p):
+        return "NA"
+    if p < 10.0**-digits:
+        return "<." + "0" * (digits - 1) + "1"
+    return f"{p:.{digits}f}"
+
+
+def format_number(x: float, digits: int = 4) -> str:
+    """Fixed-point number with ``digits`` decimals; NaN as ``NA``, inf as ``Inf``."""
+    if x is None:
+        return "NA"
+    x = float(x)
+    if np.isnan(x):
+        return "NA"
+    if np.isinf(x):
+        return "Inf" if x > 0 else "-Inf"
+    return f"{x:.{digits}f}"
+
+
+def format_table(frame: pd.DataFrame, digits: int = 4, pval_columns=("pval",)) -> str:
+    """Right-aligned text table; p-value columns formatted with :func:`format_pval`."""
+    cells = {}
+    for col in frame.columns:
+        if col in pval_columns:
+            cells[col] = [format_pval(v, digits) for v in frame[col]]
+        elif pd.api.types.is_numeric_dtype(frame[col]):
+            cells[col] = [format_number(v, digits) for v in frame[col]]
+        else:
+            cells[col] = [str(v) for v in frame[col]]
+    index = [str(i) for i in frame.index]
+    iw = max([len(s) for s in index] + [0])
+    widths = {c: max(len(str(c)), *(len(s) for s in cells[c])) if len(index) else len(str(c)) for c in frame.columns}
+    lines = [" " * iw + "  " + "  ".join(str(c).rjust(widths[c]) for c in frame.columns)]
+    for i, label in enumerate(index):
+        lines.append(label.ljust(iw) + "  " + "  ".join(cells[c][i].rjust(widths[c]) for c in frame.columns))
+    return "\n".join(lines)

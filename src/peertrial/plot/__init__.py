@@ -1,0 +1,31 @@
+"""Figures for peertrial results (matplotlib only).
+
+Every plotting function takes a result object (or data) and returns the
+``matplotlib.figure.Figure``; nothing here fits a model. Use :func:`save` to
+write a figure reproducibly (no timestamps in the file, so re-runs are
+byte-identical). Functions live in one file per capability
+(``plot/meta.py``, ``plot/survival.py``, ...) and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from peertrial.plot._style import save, style
+
+__all__ = ["save", "style"]
+
+_PLOT_MODULES = ("meta", "survival", "trial", "randomise", "econ", "fidelity", "process")
+
+
+def __getattr__(name: str):
+    for mod in _PLOT_MODULES:
+        try:
+            module = importlib.import_module(f"peertrial.plot.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"peertrial.plot.{mod}":
+                raise
+            continue
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise AttributeError(f"module 'peertrial.plot' has no attribute {name!r}")
