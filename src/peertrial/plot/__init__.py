@@ -24,7 +24,7 @@ def __getattr__(name: str):
             module = importlib.import_module(f"peertrial.plot.{mod}")
         except ModuleNotFoundError as exc:
             if exc.name != f"peertrial.plot.{mod}":
-                raise
+                raise  # a real import error inside an existing plot module
             continue
         if hasattr(module, name):
             return getattr(module, name)
