@@ -1,0 +1,129 @@
+"""Published meta-analysis datasets with their citations and published results.
+
+Each dataset is a CSV beside this file, described in ``catalog.json`` with the
+full citation of the source, where the per-study figures were printed, and the
+pooled results the authors printed (``published(name)``), so that a re-analysis
+can be checked against the paper digit by digit (``tests/meta/test_datasets.py``).
+
+>>> import peertrial as pt
+>>> pt.datasets.list_datasets()
+['bcg', 'hackshaw1998', 'hine1989', 'normand1999']
+>>> bcg = pt.datasets.load("bcg")
+>>> print(pt.datasets.citation("bcg"))                     # doctest: +ELLIPSIS
+Colditz, G. A., ...
+
+No peer-support meta-analysis printing per-study data in its text could be
+found for this release; the datasets are classic, fully reproducible teaching
+examples from medicine and health-services research.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "list_datasets",
+    "load",
+    "citation",
+    "describe",
+    "published",
+    "published_studies",
+    "load_bcg",
+    "load_normand1999",
+    "load_hine1989",
+    "load_hackshaw1998",
+]
+
+_Z975 = 1.959963984540054  # qnorm(0.975), as used to back-calculate Hackshaw's variances
+
+
+@cache
+def _catalog() -> dict:
+    text = resources.files(__name__).joinpath("catalog.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _entry(name: str) -> dict:
+    catalog = _catalog()
+    if name not in catalog:
+        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(sorted(catalog))}")
+    return catalog[name]
+
+
+def list_datasets() -> list[str]:
+    """Names of the shipped datasets, sorted."""
+    return sorted(_catalog())
+
+
+def citation(name: str) -> str:
+    """Full reference of the study that produced dataset ``name``."""
+    return _entry(name)["citation"]
+
+
+def describe(name: str) -> str:
+    """Title, columns, citation and where the data and results were printed."""
+    e = _entry(name)
+    return "\n".join(
+        [
+            e["title"],
+            "",
+            e["description"],
+            "",
+            f"Source: {e['citation']}",
+            f"Published analysis: {e['published_in']}",
+            f"Data: {e['data_source']}",
+        ]
+    )
+
+
+def published(name: str) -> list[dict]:
+    """The pooled results printed in the source, one dict per analysis.
+
+    Each dict holds ``analysis`` (text), ``where`` (page/table), ``escalc`` and
+    ``rma`` (the arguments that reproduce it), ``transform`` (``"exp"`` when the
+    paper reports back-transformed ratios), ``figures`` (name -> printed value)
+    and ``digits`` (decimals printed, an int or a dict per figure).
+    """
+    return json.loads(json.dumps(_entry(name)["published"]))  # a deep copy
+
+
+def published_studies(name: str) -> dict | None:
+    """Per-study effect sizes as printed in the source (when it printed them)."""
+    e = _entry(name).get("published_studies")
+    return None if e is None else json.loads(json.dumps(e))
+
+
+def load(name: str) -> pd.DataFrame:
+    """Dataset ``name`` as a new DataFrame (one row per study)."""
+    e = _entry(name)
+    with resources.files(__name__).joinpath(e["file"]).open("r", encoding="utf-8") as fh:
+        frame = pd.read_csv(fh)
+    if name == "hackshaw1998":
+        frame["yi"] = np.log(frame["or"])
+        frame["vi"] = ((np.log(frame["or_ub"]) - np.log(frame["or_lb"])) / (2 * _Z975)) ** 2
+    return frame
+
+
+def load_bcg() -> pd.DataFrame:
+    """BCG vaccine trials (Colditz et al. 1994): 2x2 tables, latitude, allocation."""
+    return load("bcg")
+
+
+def load_normand1999() -> pd.DataFrame:
+    """Stroke length-of-stay studies (Normand 1999, Table VIII): means, SDs, sizes."""
+    return load("normand1999")
+
+
+def load_hine1989() -> pd.DataFrame:
+    """Lidocaine mortality trials (Hine et al. 1989; Normand 1999, Table I)."""
+    return load("hine1989")
+
+
+def load_hackshaw1998() -> pd.DataFrame:
+    """Passive smoking and lung cancer (Hackshaw et al. 1997): ORs, CIs, yi, vi."""
+    return load("hackshaw1998")
