@@ -1,0 +1,10 @@
+"""Randomisation and concealed allocation.
+
+- schedules: :func:`simple`, :func:`complete`, :func:`permuted_blocks`
+  (stratified, random block sizes, unequal ratios), every unit's design
+  probabilities in ``prob_<arm>`` columns;
+"""
+
+from peertrial.randomise.schedules import complete, permuted_blocks, simple
+
+__all__ = ["simple", "complete", "permuted_blocks"]
