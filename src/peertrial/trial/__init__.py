@@ -1,0 +1,6 @@
+"""Trial effects: ITT, as-treated, per-protocol and CACE; adjusted, clustered and
+repeated-measures models; multiple imputation; standardised effects; subgroups; CONSORT."""
+
+from peertrial.trial.effects import dose_response, estimate_effects, itt_odds_ratio, use_levels
+
+__all__ = ["estimate_effects", "dose_response", "itt_odds_ratio", "use_levels"]

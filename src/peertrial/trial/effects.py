@@ -1,0 +1,296 @@
+"""Intention-to-treat, as-treated, per-protocol and complier-average (CACE) effects.
+
+All four are linear models fitted by least squares, as R's ``lm`` and ``AER::ivreg``:
+
+- ITT: ``y ~ arm + covariates`` (the randomised comparison);
+- as-treated: ``y ~ received + covariates`` (treatment received; not randomised);
+- per-protocol: ``y ~ arm + covariates`` among participants who followed their
+  allocation (``received == arm``: controls without peer support and intervention
+  participants who received it; not randomised);
+- CACE: two-stage least squares ``y ~ received + covariates | arm + covariates``, the
+  effect among compliers under the exclusion restriction and monotonicity (no defiers).
+
+Binary outcomes (0/1) give risk differences from the linear probability model with a
+robust SE (``robust`` defaults to ``"HC3"``, sandwich's ``vcovHC`` default) and, for
+ITT, the odds ratio from logistic regression (``glm(binomial)``) in ``attrs``.
+
+Inference follows ``lmtest::coeftest``: ``t = estimate / se`` on the residual degrees
+of freedom, CI ``estimate +- t_{df, 1 - alpha/2} se``, for every variance type.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from peertrial import _data
+from peertrial._warnings import PeertrialWarning
+from peertrial.trial._design import as_list, check_full_rank, design, model_frame
+from peertrial.trial._linear import VCOV_TYPES, ols, tsls
+
+__all__ = ["estimate_effects", "dose_response", "itt_odds_ratio", "use_levels"]
+
+POPULATIONS = ("itt", "as_treated", "per_protocol", "cace")
+_METHOD = {
+    "itt": "lm: outcome ~ arm (randomised)",
+    "as_treated": "lm: outcome ~ received (not randomised)",
+    "per_protocol": "lm: outcome ~ arm among received == arm (not randomised)",
+    "cace": "2SLS: received instrumented by arm (randomised)",
+}
+
+
+def _arm_values(frame: pd.DataFrame, arm: str) -> np.ndarray:
+    a = _data.binary(frame[arm], arm)
+    if len(np.unique(a)) < 2:
+        raise ValueError(f"column {arm!r} must contain both arms (0 = control, 1 = intervention); found only {np.unique(a)}")
+    return a
+
+
+def _cluster_codes(frame: pd.DataFrame, cluster: str | None) -> np.ndarray | None:
+    if cluster is None:
+        return None
+    codes, uniques = pd.factorize(frame[cluster], sort=True)
+    if len(uniques) < 2:
+        raise ValueError(f"cluster column {cluster!r} needs at least 2 clusters, found {len(uniques)}")
+    return codes
+
+
+def _resolve_vcov(robust, cluster, binary: bool, is_iv: bool) -> str:
+    if robust is not None and robust not in VCOV_TYPES[1:]:
+        raise ValueError(f"robust must be None or one of {VCOV_TYPES[1:]}, got {robust!r}")
+    if cluster is not None:
+        # sandwich::vcovCL default: HC1 for lm, HC0 for other classes (ivreg)
+        return robust or ("HC0" if is_iv else "HC1")
+    if robust is not None:
+        return robust
+    return "HC3" if binary else "const"
+
+
+def _row(fit, term_index: int, n: int, conf_level: float, method: str, randomised: bool) -> dict:
+    est = float(fit.coef[0, term_index])
+    se = float(fit.se[0, term_index])
+    df = fit.df_resid
+    tval = est / se
+    q = stats.t.ppf(0.5 + conf_level / 2, df)
+    return {"estimate": est, "se": se, "statistic": tval, "df": df, "ci_lb": est - q * se,
+            "ci_ub": est + q * se, "pval": float(2 * stats.t.sf(abs(tval), df)), "n": n,
+            "randomised": randomised, "method": method}
+
+
+def _nan_row(n: int, method: str, randomised: bool) -> dict:
+    return {"estimate": np.nan, "se": np.nan, "statistic": np.nan, "df": np.nan, "ci_lb": np.nan,
+            "ci_ub": np.nan, "pval": np.nan, "n": n, "randomised": randomised, "method": method}
+
+
+def _is_binary_outcome(y: np.ndarray, outcome_type: str, outcome: str) -> bool:
+    if outcome_type == "auto":
+        return bool(np.isin(y, (0.0, 1.0)).all())
+    if outcome_type == "binary":
+        _data.binary(pd.Series(y), outcome)
+        return True
+    if outcome_type == "continuous":
+        return False
+    raise ValueError(f"outcome_type must be 'auto', 'continuous' or 'binary', got {outcome_type!r}")
+
+
+def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "received", covariates=None,
+                     robust: str | None = None, cluster: str | None = None, *, factors=None,
+                     outcome_type: str = "auto", conf_level: float = 0.95,
+                     na_action: str = "omit") -> pd.DataFrame:
+    """ITT, as-treated, per-protocol and CACE estimates side by side.
+
+    Parameters
+    ----------
+    df : DataFrame, one row per participant (never modified).
+    outcome, arm, received : column names; ``arm`` and ``received`` coded 0/1.
+    covariates : adjustment columns (baseline score for ANCOVA, stratification factors,
+        ``site`` for site fixed effects). Text columns and those listed in ``factors``
+        enter as R-style treatment-coded factors.
+    robust : ``None`` (model-based SE), ``"HC0"``, ``"HC1"``, ``"HC2"`` or ``"HC3"``
+        (``sandwich::vcovHC``). Binary outcomes default to ``"HC3"``.
+    cluster : column of cluster labels for ``sandwich::vcovCL`` with its defaults
+        (``type="HC1"`` for the linear models, ``"HC0"`` for 2SLS, ``cadjust=TRUE``);
+        ``robust="HC0"``/``"HC1"`` overrides the type.
+    na_action : ``"omit"`` drops rows with a missing outcome/arm/received/covariate with a
+        warning naming them (R's ``na.omit``); ``"fail"`` raises.
+
+    Returns
+    -------
+    DataFrame indexed ``itt, as_treated, per_protocol, cace`` with ``estimate, se,
+    statistic, df, ci_lb, ci_ub, pval, n, randomised, method``. ``attrs`` holds
+    ``first_stage_F`` (weak-instrument F of ``arm`` in ``received ~ arm + covariates``,
+    as ``summary(ivreg, diagnostics=TRUE)``), ``first_stage_pval``, ``compliance_rate``
+    (share of the intervention arm that received it), ``control_uptake``,
+    ``complier_share`` (difference of the two), ``contamination`` (number of controls
+    with ``received == 1``) and ``contamination_rows``, ``vcov``, ``outcome_type`` and, for
+    binary outcomes, ``itt_odds_ratio`` (a dict from :func:`itt_odds_ratio`).
+
+    Controls who received peer support (contamination) are kept in every analysis (ITT is
+    by randomised arm; CACE treats them as always-takers) and reported with a
+    ``PeertrialWarning``; they are not dropped.
+    """
+    covariates = as_list(covariates)
+    factors = as_list(factors)
+    for name, col in (("arm", arm), ("received", received), ("outcome", outcome)):
+        if col in covariates:
+            raise ValueError(f"{name} column {col!r} must not also be a covariate")
+    frame = model_frame(df, [outcome, arm, received, *covariates, cluster], na_action=na_action)
+    if len(frame) == 0:
+        raise ValueError("no complete rows left after removing missing values")
+    y = _data.numeric(frame[outcome], outcome)
+    a = _arm_values(frame, arm)
+    r = _data.binary(frame[received], received)
+    binary = _is_binary_outcome(y, outcome_type, outcome)
+
+    contaminated = (a == 0) & (r == 1)
+    attrs = _compliance(a, r, frame.index, contaminated, arm, received)
+    rows = {}
+    # ITT
+    X, names = design(frame, [(arm, a)], covariates, factors)
+    codes = _cluster_codes(frame, cluster)
+    v = _resolve_vcov(robust, cluster, binary, is_iv=False)
+    rows["itt"] = _row(ols(X, y, v, codes), 1, len(y), conf_level, _METHOD["itt"], True)
+    # first stage
+    first = ols(X, r, "const")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f_stat = float(first.coef[0, 1] ** 2 / first.vcov[0, 1, 1]) if np.unique(r).size > 1 else np.nan
+    attrs["first_stage_F"] = f_stat
+    attrs["first_stage_pval"] = float(stats.f.sf(f_stat, 1, first.df_resid))
+    no_compliers = not np.any((a == 1) & (r == 1))
+    if no_compliers:
+        warnings.warn(
+            f"no compliers: nobody in the intervention arm ({arm} = 1) has {received} = 1, so the "
+            "per-protocol and CACE effects are not estimable (NaN)", PeertrialWarning, stacklevel=2)
+    elif f_stat < 10:
+        warnings.warn(f"weak instrument: first-stage F = {f_stat:.2f} < 10; the CACE estimate "
+                      "and its SE are unreliable", PeertrialWarning, stacklevel=2)
+    # as-treated
+    if np.unique(r).size < 2:
+        rows["as_treated"] = _nan_row(len(y), _METHOD["as_treated"], False)
+    else:
+        Xr, _ = design(frame, [(received, r)], covariates, factors)
+        rows["as_treated"] = _row(ols(Xr, y, v, codes), 1, len(y), conf_level, _METHOD["as_treated"], False)
+    if no_compliers:
+        rows["per_protocol"] = _nan_row(int(np.sum(r == a)), _METHOD["per_protocol"], False)
+        rows["cace"] = _nan_row(len(y), _METHOD["cace"], True)
+    else:
+        keep = r == a
+        sub = frame.loc[keep]
+        Xp, _ = design(sub, [(arm, a[keep])], covariates, factors)
+        codes_p = _cluster_codes(sub, cluster)
+        rows["per_protocol"] = _row(ols(Xp, y[keep], v, codes_p), 1, int(keep.sum()), conf_level,
+                                    _METHOD["per_protocol"], False)
+        Xr, _ = design(frame, [(received, r)], covariates, factors, check=False)
+        v_iv = _resolve_vcov(robust, cluster, binary, is_iv=True)
+        rows["cace"] = _row(tsls(Xr, X, y, v_iv, codes), 1, len(y), conf_level, _METHOD["cace"], True)
+    out = pd.DataFrame.from_dict(rows, orient="index").loc[list(POPULATIONS)]
+    out.index.name = "population"
+    attrs.update({"vcov": _vcov_label(v, cluster), "outcome_type": "binary" if binary else "continuous",
+                  "outcome": outcome, "covariates": covariates, "conf_level": conf_level})
+    if binary:
+        attrs["itt_odds_ratio"] = itt_odds_ratio(frame, outcome, arm, covariates, factors=factors,
+                                                 conf_level=conf_level)
+    out.attrs.update(attrs)
+    return out
+
+
+def _vcov_label(v: str, cluster) -> str:
+    if cluster is not None:
+        return f"cluster-robust by {cluster!r} (sandwich::vcovCL, type {v} for lm; HC0 for 2SLS unless given)"
+    return "model-based" if v == "const" else f"heteroskedasticity-robust {v} (sandwich::vcovHC)"
+
+
+def _compliance(a, r, index, contaminated, arm, received) -> dict:
+    if contaminated.any():
+        warnings.warn(
+            f"contamination: {int(contaminated.sum())} control participant(s) ({arm} = 0) have "
+            f"{received} = 1 at rows {_data.row_labels(index, contaminated)}; they are kept "
+            "(ITT by randomised arm; always-takers for CACE; excluded from per-protocol)",
+            PeertrialWarning, stacklevel=3)
+    comp = float(r[a == 1].mean())
+    uptake = float(r[a == 0].mean())
+    return {"compliance_rate": comp, "control_uptake": uptake, "complier_share": comp - uptake,
+            "contamination": int(contaminated.sum()),
+            "contamination_rows": list(index[contaminated])}
+
+
+def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, factors=None,
+                   conf_level: float = 0.95, na_action: str = "omit") -> dict:
+    """ITT odds ratio by logistic regression (R ``glm(family = binomial)``, Wald z inference).
+
+    Returns a dict with ``log_or, se, z, pval, odds_ratio, ci_lb, ci_ub`` (CI on the OR
+    scale, ``exp(log_or +- z se)`` as ``exp(confint.default(fit))``) and ``n``.
+    """
+    import statsmodels.api as sm
+
+    covariates = as_list(covariates)
+    factors = as_list(factors)
+    frame = model_frame(df, [outcome, arm, *covariates], na_action=na_action)
+    y = _data.binary(frame[outcome], outcome)
+    a = _arm_values(frame, arm)
+    X, names = design(frame, [(arm, a)], covariates, factors)
+    fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=100)
+    b, se = float(fit.params[1]), float(fit.bse[1])
+    z = stats.norm.ppf(0.5 + conf_level / 2)
+    return {"log_or": b, "se": se, "z": b / se, "pval": float(2 * stats.norm.sf(abs(b / se))),
+            "odds_ratio": float(np.exp(b)), "ci_lb": float(np.exp(b - z * se)),
+            "ci_ub": float(np.exp(b + z * se)), "n": len(y)}
+
+
+def use_levels(sessions: np.ndarray, arm: np.ndarray, cuts=(0, 3), labels=("none", "low", "high")) -> np.ndarray:
+    """Level of use in the intervention arm: ``control`` for ``arm == 0``; otherwise
+    ``labels[k]`` for ``cuts[k-1] < sessions <= cuts[k]`` (last label above the last cut)."""
+    if len(labels) != len(cuts) + 1:
+        raise ValueError(f"need len(labels) == len(cuts) + 1, got {len(labels)} labels and {len(cuts)} cuts")
+    k = np.searchsorted(np.asarray(cuts, dtype=float), sessions, side="left")
+    lev = np.asarray(labels, dtype=object)[k]
+    return np.where(arm == 1, lev, "control")
+
+
+def dose_response(df, outcome: str, arm: str = "arm", sessions: str = "sessions", covariates=None,
+                  *, cuts=(0, 3), labels=("none", "low", "high"), robust: str | None = None,
+                  factors=None, conf_level: float = 0.95, na_action: str = "omit") -> pd.DataFrame:
+    """As-treated effects by level of use (e.g. none / low / high sessions) beside the ITT.
+
+    Each level of the intervention arm is compared with the whole control arm in one model
+    ``y ~ use + covariates`` (``use`` a factor with reference ``control``). These contrasts
+    are **not randomised** (people choose how much to engage): compare with the ITT row and
+    with the CACE from :func:`estimate_effects`. Control participants with sessions
+    (contamination) stay in the control group, as randomised.
+
+    Returns a DataFrame indexed ``itt`` then the labels, with ``estimate, se, statistic, df,
+    ci_lb, ci_ub, pval, n, randomised, method``.
+    """
+    covariates = as_list(covariates)
+    factors = as_list(factors)
+    frame = model_frame(df, [outcome, arm, sessions, *covariates], na_action=na_action)
+    y = _data.numeric(frame[outcome], outcome)
+    a = _arm_values(frame, arm)
+    s = _data.numeric(frame[sessions], sessions)
+    _data.check_nonnegative(s, frame.index, sessions)
+    v = robust or "const"
+    X, _ = design(frame, [(arm, a)], covariates, factors)
+    rows = {"itt": _row(ols(X, y, v), 1, len(y), conf_level, _METHOD["itt"], True)}
+    use = use_levels(s, a, cuts, labels)
+    present = [lab for lab in labels if np.any(use == lab)]
+    for lab in labels:
+        if lab not in present:
+            warnings.warn(f"no intervention participant at use level {lab!r}", PeertrialWarning, stacklevel=2)
+    lead = [(f"use{lab}", (use == lab).astype(float)) for lab in present]
+    Xd, names = design(frame, lead, covariates, factors)
+    check_full_rank(Xd, names)
+    fit = ols(Xd, y, v)
+    for j, lab in enumerate(present, start=1):
+        rows[lab] = _row(fit, j, int(np.sum(use == lab)), conf_level,
+                         f"lm: use level {lab!r} vs control (not randomised)", False)
+    for lab in labels:
+        if lab not in present:
+            rows[lab] = _nan_row(0, f"use level {lab!r}: no participants", False)
+    out = pd.DataFrame.from_dict(rows, orient="index").loc[["itt", *labels]]
+    out.index.name = "comparison"
+    out.attrs.update({"cuts": tuple(cuts), "labels": tuple(labels), "vcov": _vcov_label(v, None),
+                      "note": "use-level contrasts are as-treated (non-randomised) comparisons"})
+    return out

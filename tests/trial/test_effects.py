@@ -1,0 +1,162 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import rel_err
+
+import peertrial as pt
+from peertrial import PeertrialWarning
+from peertrial.trial.effects import dose_response, itt_odds_ratio
+
+VARIANTS = [("const", None, None), ("HC0", "HC0", None), ("HC1", "HC1", None),
+            ("HC2", "HC2", None), ("HC3", "HC3", None), ("cluster", None, "site")]
+MODELS = {"unadjusted": ([], "y"), "adjusted": (["y0", "age", "diagnosis", "site"], "y"),
+          "binary": (["y0"], "yb")}
+POPS = ["itt", "as_treated", "per_protocol", "cace"]
+
+
+def _fit(frame, key, robust, cluster):
+    cov, out = MODELS[key]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PeertrialWarning)
+        return pt.trial.estimate_effects(frame, outcome=out, arm="arm", received="received",
+                                         covariates=cov, factors=["site"], robust=robust,
+                                         cluster=cluster, outcome_type="continuous")
+
+
+@pytest.mark.parametrize("key", list(MODELS))
+@pytest.mark.parametrize("vtype,robust,cluster", VARIANTS)
+def test_matches_lm_ivreg_sandwich(r_sets, key, vtype, robust, cluster):
+    """lm / AER::ivreg with vcov, vcovHC(type) and vcovCL(cluster = site) defaults, 24 datasets."""
+    assert len(r_sets) >= 20
+    for s in r_sets:
+        res = _fit(s["frame"], key, robust, cluster)
+        ref = s["results"][key]
+        for pop in POPS:
+            assert rel_err(res.loc[pop, "estimate"], ref[pop][vtype]["estimate"]) < 1e-6
+            assert rel_err(res.loc[pop, "se"], ref[pop][vtype]["se"]) < 1e-6
+            assert res.loc[pop, "n"] == ref[pop]["n"]
+            assert res.loc[pop, "df"] == ref[pop]["df_resid"]
+
+
+def test_first_stage_F_and_ci(r_sets):
+    for s in r_sets:
+        res = _fit(s["frame"], "adjusted", None, None)
+        assert rel_err(res.attrs["first_stage_F"], s["results"]["adjusted"]["first_stage_F"]) < 1e-8
+        row = res.loc["cace"]
+        from scipy import stats
+        q = stats.t.ppf(0.975, row["df"])
+        assert row["ci_lb"] == pytest.approx(row["estimate"] - q * row["se"], rel=1e-12)
+        assert row["pval"] == pytest.approx(2 * stats.t.sf(abs(row["estimate"] / row["se"]), row["df"]), rel=1e-12)
+
+
+def test_binary_defaults_to_hc3_and_logistic_or(r_sets):
+    for s in r_sets[:8]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PeertrialWarning)
+            res = pt.trial.estimate_effects(s["frame"], outcome="yb", covariates=["y0"])
+        assert res.attrs["outcome_type"] == "binary"
+        ref = s["results"]["binary"]
+        for pop in POPS:
+            assert rel_err(res.loc[pop, "se"], ref[pop]["HC3"]["se"]) < 1e-6
+        lo = res.attrs["itt_odds_ratio"]
+        assert rel_err(lo["log_or"], s["results"]["logistic"]["estimate"]) < 1e-6
+        assert rel_err(lo["se"], s["results"]["logistic"]["se"]) < 1e-6
+        assert lo["odds_ratio"] == pytest.approx(np.exp(lo["log_or"]))
+
+
+def test_dose_response_matches_lm(r_sets):
+    for s in r_sets:
+        res = dose_response(s["frame"], outcome="y", sessions="sessions", covariates=["y0"], cuts=(0, 3))
+        ref = s["results"]["dose"]
+        idx = [i for i, t in enumerate(ref["terms"]) if t.startswith("use")]
+        labels = [ref["terms"][i][3:] for i in idx]
+        assert len(labels) == 3
+        assert rel_err(res.loc[labels, "estimate"], np.take(ref["estimate"], idx)) < 1e-6
+        assert rel_err(res.loc[labels, "se"], np.take(ref["se"], idx)) < 1e-6
+        assert not res.loc[labels, "randomised"].any() and res.loc["itt", "randomised"]
+
+
+def test_caller_frame_untouched(r_sets):
+    frame = r_sets[2]["frame"].copy()
+    frame.loc[3, "y"] = np.nan
+    before = frame.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pt.trial.estimate_effects(frame, outcome="y", covariates=["y0", "diagnosis"], cluster="site")
+        dose_response(frame, outcome="y", covariates=["y0"])
+    pd.testing.assert_frame_equal(frame, before)
+
+
+# ---- bad input -------------------------------------------------------------------------
+
+def _small(seed=3, n=60):
+    rng = np.random.default_rng(seed)
+    arm = np.repeat([0, 1], n // 2)
+    rec = np.where(arm == 1, rng.random(n) < 0.7, 0).astype(int)
+    return pd.DataFrame({"arm": arm, "received": rec, "x": rng.normal(size=n),
+                         "y": rng.normal(size=n) + rec})
+
+
+def test_arm_not_binary():
+    df = _small()
+    df.loc[5, "arm"] = 2
+    with pytest.raises(ValueError, match=r"'arm' must be coded 0/1.*rows 5"):
+        pt.trial.estimate_effects(df, outcome="y")
+
+
+def test_single_arm():
+    df = _small()
+    df["arm"] = 1
+    with pytest.raises(ValueError, match="both arms"):
+        pt.trial.estimate_effects(df, outcome="y")
+
+
+def test_contamination_flagged_and_kept():
+    df = _small()
+    df.loc[[2, 7], "received"] = 1
+    with pytest.warns(PeertrialWarning, match=r"contamination: 2 control.*rows 2, 7"):
+        res = pt.trial.estimate_effects(df, outcome="y")
+    assert res.attrs["contamination"] == 2 and res.attrs["contamination_rows"] == [2, 7]
+    assert res.loc["itt", "n"] == len(df) and res.loc["cace", "n"] == len(df)
+    assert res.loc["per_protocol", "n"] == len(df) - 2 - int(((df.arm == 1) & (df.received == 0)).sum())
+
+
+def test_no_compliers():
+    df = _small()
+    df["received"] = 0
+    with pytest.warns(PeertrialWarning, match="no compliers"):
+        res = pt.trial.estimate_effects(df, outcome="y")
+    assert np.isnan(res.loc[["as_treated", "per_protocol", "cace"], "estimate"]).all()
+    assert np.isfinite(res.loc["itt", "estimate"])
+
+
+def test_weak_instrument_warns():
+    df = _small()
+    df["received"] = 0
+    df.loc[[40], "received"] = 1
+    with pytest.warns(PeertrialWarning, match="weak instrument"):
+        pt.trial.estimate_effects(df, outcome="y")
+
+
+def test_perfect_collinearity():
+    df = _small()
+    df["x2"] = 2 * df["x"] + 1
+    with pytest.raises(ValueError, match=r"perfect collinearity.*'x2'"):
+        pt.trial.estimate_effects(df, outcome="y", covariates=["x", "x2"])
+
+
+def test_missing_covariate_warns_with_rows_or_fails():
+    df = _small()
+    df.loc[[4, 9], "x"] = np.nan
+    with pytest.warns(UserWarning, match=r"2 rows with missing values in \['x'\] omitted: 4, 9"):
+        res = pt.trial.estimate_effects(df, outcome="y", covariates=["x"])
+    assert res.loc["itt", "n"] == len(df) - 2
+    with pytest.raises(ValueError, match=r"missing values in column\(s\) \['x'\] at rows 4, 9"):
+        pt.trial.estimate_effects(df, outcome="y", covariates=["x"], na_action="fail")
+
+
+def test_bad_robust_type():
+    with pytest.raises(ValueError, match="robust must be"):
+        pt.trial.estimate_effects(_small(), outcome="y", robust="HC9")
