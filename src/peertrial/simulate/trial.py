@@ -562,17 +562,26 @@ def _exponential_times(rng, risk_12m: float, shape) -> np.ndarray:
 # --------------------------------------------------------------------------- randomisation
 
 
-def _stratified_blocks(rng, stratum: np.ndarray, n_strata: int) -> np.ndarray:
-    """1:1 permuted blocks of random size 2/4/6 within each stratum, in enrolment order."""
-    arm = np.empty(stratum.shape[0], dtype=np.int64)
-    for s in range(n_strata):
-        idx = np.flatnonzero(stratum == s)
-        seq: list[int] = []
-        while len(seq) < len(idx):
-            size = int(rng.choice([2, 4, 6]))
-            seq.extend(rng.permutation(np.repeat([0, 1], size // 2)).tolist())
-        arm[idx] = seq[: len(idx)]
-    return arm
+def _randomise(seed: int, site: np.ndarray, diagnosis: np.ndarray, n_sites: int) -> np.ndarray:
+    """Arms from :func:`peertrial.randomise.permuted_blocks`, 1:1, blocks of 2/4/6.
+
+    One schedule per site × diagnosis stratum; participants take the next
+    slot of their stratum in order of enrolment (``id``).
+    """
+    from peertrial.randomise import permuted_blocks
+
+    stratum = pd.DataFrame({"site": site + 1, "diagnosis": np.asarray(DIAGNOSES, dtype=object)[diagnosis]})
+    stratum["seq"] = stratum.groupby(["site", "diagnosis"]).cumcount() + 1
+    schedule = permuted_blocks(
+        n=int(stratum["seq"].max()),
+        arms=[0, 1],
+        block_sizes=[2, 4, 6],
+        strata={"site": list(range(1, n_sites + 1)), "diagnosis": list(DIAGNOSES)},
+        seed=seed,
+    )
+    merged = stratum.merge(schedule[["site", "diagnosis", "seq", "arm"]], on=["site", "diagnosis", "seq"],
+                           how="left", validate="one_to_one")  # fmt: skip
+    return merged["arm"].to_numpy(dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- public API
@@ -641,8 +650,8 @@ def simulate_trial(
     pop_ss, rand_ss, out_ss, fid_ss = ss.spawn(4)
 
     pop = _draw_population(np.random.default_rng(pop_ss), (1, n), p, n_sites)
-    stratum = pop["site"][0] * 3 + pop["diagnosis"][0]
-    arm = _stratified_blocks(np.random.default_rng(rand_ss), stratum, 3 * n_sites)[None, :]
+    randomisation_seed = int(rand_ss.generate_state(1)[0])
+    arm = _randomise(randomisation_seed, pop["site"][0], pop["diagnosis"][0], n_sites)[None, :]
     out = _draw_outcomes(np.random.default_rng(out_ss), pop, arm, p, n_sites)
     data = _assemble(pop, arm, out, p)
     workers = _worker_table(out, p, n_sites)
@@ -654,6 +663,7 @@ def simulate_trial(
         "empowerment_effect": p.empowerment_effect,
         "p_received": p.p_received,
         "p_readmit_control": p.p_readmit_control,
+        "randomisation_seed": randomisation_seed,
     }
     return SimulatedTrial(data=data, fidelity=fidelity, workers=workers, params=p,
                           seed=seed if isinstance(seed, (int, np.integer)) else None, truth=truth)  # fmt: skip
