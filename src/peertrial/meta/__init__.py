@@ -1,0 +1,12 @@
+"""Meta-analysis: effect sizes, fixed/random-effects models, meta-regression (metafor-equal).
+
+Core (``escalc``, ``rma``, ``rma_batch``, ``rma_mh``, ``rma_peto``) is described in
+:mod:`peertrial.meta.rma`; the fitted ``RMAResult`` keeps ``yi``, ``vi``, ``X``,
+``weights``, ``slab``, ``method``, ``test``, ``measure`` and offers ``refit(mask, ...)``
+for methods built on top of it. Bias, influence and subgroup tools are appended below.
+"""
+
+from peertrial.meta.escalc import escalc
+from peertrial.meta.rma import BatchResult, PredictResult, RMAResult, rma, rma_batch
+
+__all__ = ["escalc", "rma", "rma_batch", "RMAResult", "PredictResult", "BatchResult"]

@@ -1,0 +1,546 @@
+"""Small-study effects and publication bias, as metafor 3.8.
+
+- :func:`regtest`  Egger's regression test: the model of the fit plus a predictor
+  (``sei``, ``vi``, ``ni``, ``ninv``, ``sqrtni``, ``sqrtninv``); ``model="rma"`` refits the
+  meta-regression with the fit's method and test, ``model="lm"`` is the weighted
+  least-squares regression ``yi ~ X + predictor`` with weights ``1/vi`` (Egger 1997).
+  With ``sei``/``vi``/``ninv``/``sqrtninv`` and an intercept-only fit, the intercept is
+  the *limit estimate* (the effect as the predictor goes to 0).
+- :func:`ranktest` Begg & Mazumdar (1994): Kendall's tau between the standardised
+  deviates ``(yi - theta_FE) / sqrt(vi - 1/sum(wi))`` and ``vi``; exact p-value when
+  there are no ties (any k, as metafor passes ``exact=TRUE``), otherwise the normal
+  approximation with the tie-corrected variance (R's ``cor.test``).
+- :func:`trimfill` Duval & Tweedie (2000): side from the sign of the ``sqrt(vi)``
+  slope (negative -> missing on the right), iterate: fit the trimmed data, rank
+  ``|yi - b|``, ``L0 = (4 Sr - k(k+1)) / (2k - 1)`` or ``R0 = gamma - 1`` (rightmost run),
+  until ``k0`` is stable; mirror the ``k0`` most extreme studies about ``b`` and refit.
+- :func:`fsn` fail-safe N: Rosenthal (Stouffer, one-sided ``alpha``), Orwin
+  (unweighted or weighted mean effect versus ``target``, default half of it) and
+  Rosenberg (weighted, two-sided). Non-integer values are rounded up as metafor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from peertrial import _data
+from peertrial._results import Result, format_number, format_pval
+from peertrial.meta._core import fit_core
+
+__all__ = ["regtest", "ranktest", "trimfill", "fsn", "RegTest", "RankTest", "TrimFill", "FailSafeN"]
+
+_PREDICTORS = ("sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv")
+_PREDICTOR_TEXT = {
+    "sei": "standard error",
+    "vi": "sampling variance",
+    "ni": "sample size",
+    "ninv": "inverse of the sample size",
+    "sqrtni": "square root sample size",
+    "sqrtninv": "inverse of the square root sample size",
+}
+
+
+# ---------------------------------------------------------------------------
+# input helpers shared by the diagnostics
+
+
+def _is_fit(x) -> bool:
+    return hasattr(x, "yi") and hasattr(x, "vi") and hasattr(x, "method") and not isinstance(x, (str, pd.Series))
+
+
+def fit_arrays(fit) -> dict:
+    """The arrays and settings of an ``rma`` fit that the diagnostics refit with."""
+    yi = np.asarray(fit.yi, dtype=float).ravel()
+    vi = np.asarray(fit.vi, dtype=float).ravel()
+    X = getattr(fit, "X", None)
+    X = np.ones((yi.size, 1)) if X is None else np.asarray(X, dtype=float).reshape(yi.size, -1)
+    slab = getattr(fit, "slab", None)
+    slab = [str(i + 1) for i in range(yi.size)] if slab is None else [str(s) for s in list(slab)]
+    ni = getattr(fit, "ni", None)
+    ni = None if ni is None else np.asarray(ni, dtype=float).ravel()
+    level = getattr(fit, "level", 95.0)
+    level = 95.0 if level is None else float(level)
+    if level < 1:  # metafor stores alpha in some places
+        level = 100 * (1 - level)
+    method = str(fit.method)
+    method = "EE" if method == "FE" else method
+    test = str(getattr(fit, "test", "z"))
+    return dict(yi=yi, vi=vi, X=X, slab=slab, ni=ni, level=level, method=method, test=test,
+                control=getattr(fit, "control", None))
+
+
+def _vector(data, x, name):
+    series = _data.column_or_array(data, x, name)
+    return _data.numeric(series, x if isinstance(x, str) else name), series.index
+
+
+def _yi_vi(x, vi, sei, data, *, need_vi=True):
+    """``(yi, vi, labels)`` from a fit or from columns / arrays; NaN rows dropped with a warning."""
+    if _is_fit(x):
+        a = fit_arrays(x)
+        return a["yi"], a["vi"], a["slab"]
+    if data is not None:
+        data = _data.as_frame(data)
+    yi, index = _vector(data, x, "yi")
+    if vi is None and sei is not None:
+        s, _ = _vector(data, sei, "sei")
+        vi_arr = s**2
+    elif vi is not None:
+        vi_arr, _ = _vector(data, vi, "vi")
+    elif need_vi:
+        raise ValueError("give the sampling variances: vi= (or sei=)")
+    else:
+        vi_arr = np.zeros_like(yi)
+    if len(vi_arr) != len(yi):
+        raise ValueError(f"yi has {len(yi)} values but vi has {len(vi_arr)}")
+    frame = pd.DataFrame({"yi": yi, "vi": vi_arr}, index=index if index is not None else None)
+    frame = _data.drop_missing(frame, ["yi", "vi"], unit="studies", stacklevel=4)
+    vals = frame["vi"].to_numpy()
+    if need_vi:
+        _data.check_positive(vals, frame.index, "vi")
+    labels = [str(i) for i in frame.index]
+    return frame["yi"].to_numpy(), vals, labels
+
+
+def _refit(yi, vi, X, method, test="z", level=95.0, control=None):
+    """One fit through the batch core; returns the ``CoreFit`` (batch of one)."""
+    return fit_core(yi[None, :], vi[None, :], X[None, :, :], method=method, test=test, level=level, control=control)
+
+
+def _round_up(x: float) -> float:
+    """metafor's fsn rounding: integers stay, anything else goes up."""
+    if np.isinf(x):
+        return x
+    if abs(x - round(x)) >= np.finfo(float).eps ** 0.5:
+        return float(np.ceil(x))
+    return float(round(x))
+
+
+# ---------------------------------------------------------------------------
+# Egger's regression test
+
+
+@dataclass(frozen=True, eq=False)
+class RegTest(Result):
+    """Regression test for funnel-plot asymmetry (metafor's ``regtest``)."""
+
+    model: str
+    predictor: str
+    zval: float
+    pval: float
+    dfs: float
+    est: float
+    ci_lb: float
+    ci_ub: float
+    method: str
+    k: int
+
+    def summary(self) -> str:
+        kind = "weighted regression with multiplicative dispersion" if self.model == "lm" else (
+            "fixed-effects meta-regression model" if self.method == "EE" else "mixed-effects meta-regression model")
+        stat = "t" if np.isfinite(self.dfs) else "z"
+        df = f", df = {int(self.dfs)}" if np.isfinite(self.dfs) else ""
+        lines = [
+            "Regression Test for Funnel Plot Asymmetry",
+            "",
+            f"Model:     {kind}",
+            f"Predictor: {_PREDICTOR_TEXT[self.predictor]}",
+            "",
+            f"Test for Funnel Plot Asymmetry: {stat} = {format_number(self.zval)}{df}, p = {format_pval(self.pval)}",
+        ]
+        if np.isfinite(self.est):
+            lines.append(
+                f"Limit Estimate (as {self.predictor} -> 0):   b = {format_number(self.est)} "
+                f"(CI: {format_number(self.ci_lb)}, {format_number(self.ci_ub)})"
+            )
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"model": [self.model], "predictor": [self.predictor], "zval": [self.zval], "pval": [self.pval],
+             "dfs": [self.dfs], "est": [self.est], "ci_lb": [self.ci_lb], "ci_ub": [self.ci_ub]}
+        )
+
+
+def regtest(x, vi=None, *, sei=None, ni=None, data=None, model: str = "rma", predictor: str = "sei",
+            method: str | None = None, test: str | None = None, level: float | None = None) -> RegTest:
+    """Egger's regression test for funnel-plot asymmetry (metafor ``regtest``).
+
+    ``x`` is an ``rma`` fit (its moderators, method and test are kept) or the effect
+    sizes (column name or array; then ``vi``/``sei`` are required and the model is
+    REML with a z test, as metafor). ``ni`` (column or array) is needed for the
+    sample-size predictors when the fit does not carry it.
+    """
+    if model not in ("rma", "lm"):
+        raise ValueError(f"model must be 'rma' or 'lm', got {model!r}")
+    if predictor not in _PREDICTORS:
+        raise ValueError(f"predictor must be one of {_PREDICTORS}, got {predictor!r}")
+    if _is_fit(x):
+        a = fit_arrays(x)
+        yi, v, X = a["yi"], a["vi"], a["X"]
+        fit_method, fit_test, fit_level, control = a["method"], a["test"], a["level"], a["control"]
+        n = a["ni"]
+        if ni is not None:
+            n = _ni_values(ni, data, yi.size, getattr(x, "not_na", None))
+    else:
+        if data is not None:
+            data = _data.as_frame(data)
+        yi_all, index = _vector(data, x, "yi")
+        v_all = (_vector(data, sei, "sei")[0] ** 2) if (vi is None and sei is not None) else (
+            _vector(data, vi, "vi")[0] if vi is not None else None)
+        if v_all is None:
+            raise ValueError("give the sampling variances: vi= (or sei=)")
+        cols = {"yi": yi_all, "vi": v_all}
+        if ni is not None:
+            cols["ni"] = _vector(data, ni, "ni")[0]
+        frame = _data.drop_missing(pd.DataFrame(cols, index=index), list(cols), unit="studies")
+        yi, v = frame["yi"].to_numpy(), frame["vi"].to_numpy()
+        _data.check_positive(v, frame.index, "vi")
+        n = frame["ni"].to_numpy() if "ni" in frame else None
+        X = np.ones((yi.size, 1))
+        fit_method, fit_test, fit_level, control = "REML", "z", 95.0, None
+    method = fit_method if method is None else ("EE" if method == "FE" else method)
+    test = fit_test if test is None else test
+    level = fit_level if level is None else float(level)
+    k, p = X.shape
+    if k < 3:
+        raise ValueError(f"regtest needs at least 3 studies (k = {k})")
+    Xp = np.column_stack([X, _predictor_column(predictor, v, n)])
+    if np.linalg.matrix_rank(Xp) < Xp.shape[1]:
+        raise ValueError(f"the model matrix is not of full rank after adding the predictor {predictor!r}")
+    limit = predictor in ("sei", "vi", "ninv", "sqrtninv") and p == 1 and np.all(X[:, 0] == 1)
+    if model == "rma":
+        f = _refit(yi, v, Xp, method, test, level, control)
+        zval, pval = float(f.zval[0, p]), float(f.pval[0, p])
+        dfs = float(f.dfs[0])
+        est, lb, ub = (float(f.b[0, 0]), float(f.ci_lb[0, 0]), float(f.ci_ub[0, 0])) if limit else (np.nan,) * 3
+    else:
+        zval, pval, dfs, est, lb, ub = _egger_lm(yi, v, Xp, p, level)
+        if not limit:
+            est = lb = ub = np.nan
+    return RegTest(model=model, predictor=predictor, zval=zval, pval=pval, dfs=dfs, est=est, ci_lb=lb,
+                   ci_ub=ub, method=method, k=k)
+
+
+def _ni_values(ni, data, k, not_na):
+    if isinstance(ni, str) and data is None:
+        raise ValueError("ni names a column but no data was given")
+    vals = _data.numeric(_data.column_or_array(data, ni, "ni"), ni if isinstance(ni, str) else "ni")
+    if not_na is not None and len(vals) != k:
+        vals = vals[np.asarray(not_na, dtype=bool)]
+    if len(vals) != k:
+        raise ValueError(f"ni has {len(vals)} values but the fit has {k} studies")
+    return vals
+
+
+def _predictor_column(predictor, vi, ni):
+    if predictor == "sei":
+        return np.sqrt(vi)
+    if predictor == "vi":
+        return vi
+    if ni is None:
+        raise ValueError(f"predictor {predictor!r} needs the sample sizes: pass ni= (column or array)")
+    if np.any(~np.isfinite(ni)) or np.any(ni <= 0):
+        raise ValueError("ni must hold positive sample sizes")
+    return {"ni": ni, "ninv": 1 / ni, "sqrtni": np.sqrt(ni), "sqrtninv": 1 / np.sqrt(ni)}[predictor]
+
+
+def _egger_lm(yi, vi, X, p, level):
+    """Weighted least squares ``yi ~ X - 1`` with weights ``1/vi`` (R's ``lm``)."""
+    import statsmodels.api as sm
+
+    res = sm.WLS(yi, X, weights=1 / vi).fit()
+    df = float(res.df_resid)
+    tval = float(res.tvalues[p])
+    pval = float(res.pvalues[p])
+    crit = stats.t.isf((1 - level / 100) / 2, df)
+    est = float(res.params[0])
+    se0 = float(res.bse[0])
+    return tval, pval, df, est, est - crit * se0, est + crit * se0
+
+
+# ---------------------------------------------------------------------------
+# Begg and Mazumdar's rank correlation test
+
+
+@dataclass(frozen=True, eq=False)
+class RankTest(Result):
+    """Rank correlation test for funnel-plot asymmetry (metafor's ``ranktest``)."""
+
+    tau: float
+    pval: float
+    exact: bool
+    k: int
+
+    def summary(self) -> str:
+        how = "exact" if self.exact else "normal approximation (ties)"
+        return (
+            "Rank Correlation Test for Funnel Plot Asymmetry\n\n"
+            f"Kendall's tau = {format_number(self.tau)}, p = {format_pval(self.pval)} ({how}, k = {self.k})"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"tau": [self.tau], "pval": [self.pval], "exact": [self.exact], "k": [self.k]})
+
+
+def ranktest(x, vi=None, *, sei=None, data=None) -> RankTest:
+    """Begg–Mazumdar rank correlation test (metafor ``ranktest``, ``exact=TRUE``).
+
+    ``x``: an ``rma`` fit or effect sizes (column name or array) with ``vi``/``sei``.
+    """
+    yi, v, _ = _yi_vi(x, vi, sei, data)
+    k = yi.size
+    if k < 3:
+        raise ValueError(f"ranktest needs at least 3 studies (k = {k})")
+    w = 1 / v
+    theta = np.sum(w * yi) / np.sum(w)
+    ystar = (yi - theta) / np.sqrt(v - 1 / np.sum(w))
+    ties = np.unique(ystar).size < k or np.unique(v).size < k
+    res = stats.kendalltau(ystar, v, method="asymptotic" if ties else "exact")
+    return RankTest(tau=float(res.statistic), pval=float(min(1.0, res.pvalue)), exact=not ties, k=k)
+
+
+# ---------------------------------------------------------------------------
+# trim and fill
+
+
+@dataclass(frozen=True, eq=False)
+class TrimFill(Result):
+    """Trim-and-fill result: ``k0`` filled studies on ``side`` and the filled-in fit."""
+
+    k0: int
+    se_k0: float
+    side: str
+    estimator: str
+    p_k0: float
+    b: float
+    se: float
+    zval: float
+    pval: float
+    ci_lb: float
+    ci_ub: float
+    tau2: float
+    QE: float
+    QEp: float
+    I2: float
+    H2: float
+    k: int
+    method: str
+    yi: np.ndarray
+    vi: np.ndarray
+    fill: np.ndarray
+    slab: list = field(default_factory=list)
+    fit: object = None
+
+    def summary(self) -> str:
+        lines = [
+            f"Estimated number of missing studies on the {self.side} side: {self.k0} "
+            f"(SE = {format_number(self.se_k0)})"
+        ]
+        if self.estimator == "R0" and np.isfinite(self.p_k0):
+            lines.append(f"Test of H0: no missing studies on the {self.side} side: p = {format_pval(self.p_k0)}")
+        lines += [
+            "",
+            f"Filled-in model ({self.method}; k = {self.k}):",
+            f"  estimate = {format_number(self.b)}, se = {format_number(self.se)}, z = {format_number(self.zval)}, "
+            f"p = {format_pval(self.pval)}, 95% CI [{format_number(self.ci_lb)}, {format_number(self.ci_ub)}]",
+            f"  tau^2 = {format_number(self.tau2)}, I^2 = {format_number(self.I2, 2)}%, "
+            f"Q = {format_number(self.QE)} (p = {format_pval(self.QEp)})",
+        ]
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per study of the filled-in data: ``slab, yi, vi, filled``."""
+        return pd.DataFrame({"slab": self.slab, "yi": self.yi, "vi": self.vi, "filled": self.fill})
+
+
+def trimfill(fit, side: str | None = None, estimator: str = "L0", maxiter: int = 100) -> TrimFill:
+    """Duval and Tweedie's trim and fill (metafor ``trimfill``; estimator ``"L0"`` or ``"R0"``).
+
+    ``fit`` must be an intercept-only ``rma`` fit. The filled-in model is refitted with
+    the fit's tau² estimator and a z test (metafor does not carry ``test`` over).
+    """
+    if estimator not in ("L0", "R0"):
+        raise ValueError(f"estimator must be 'L0' or 'R0', got {estimator!r}")
+    if not _is_fit(fit):
+        raise ValueError("trimfill takes an rma fit (pt.meta.rma(...))")
+    a = fit_arrays(fit)
+    yi0, vi0, X, method = a["yi"], a["vi"], a["X"], a["method"]
+    if X.shape[1] != 1:
+        raise ValueError("trim and fill applies only to models without moderators")
+    k = yi0.size
+    if k < 3:
+        raise ValueError(f"trimfill needs at least 3 studies (k = {k})")
+    if side is None:
+        side = _estimate_side(yi0, vi0, method, a["control"])
+    elif side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', got {side!r}")
+    k0, se_k0, beta, ix = _trimfill_iterate(yi0, vi0, side, estimator, method, a["control"], maxiter)
+    if k0 > 0:
+        flip = -1.0 if side == "right" else 1.0
+        ys = flip * yi0[ix]
+        # the k0 most extreme studies, mirrored about the trimmed estimate
+        mirrored = flip * (2 * beta - ys[k - k0:])
+        yi = np.concatenate([yi0, mirrored])
+        vi = np.concatenate([vi0, vi0[ix][k - k0:]])
+        fill = np.r_[np.zeros(k, bool), np.ones(k0, bool)]
+        slab = a["slab"] + [f"Filled {j + 1}" for j in range(k0)]
+    else:
+        yi, vi, fill, slab = yi0, vi0, np.zeros(k, bool), list(a["slab"])
+    p_k0 = np.nan
+    if estimator == "R0":
+        m = np.arange(-1, k0)
+        from scipy.special import comb
+
+        p_k0 = float(1 - np.sum(comb(m + 1, m + 1) * 0.5 ** (m + 2)))
+    filled_fit, f = _filled_fit(fit, yi, vi, slab, method, a["level"], a["control"], k0, a["test"])
+    return TrimFill(
+        k0=int(k0), se_k0=float(se_k0), side=side, estimator=estimator, p_k0=p_k0, b=float(f["b"]),
+        se=float(f["se"]), zval=float(f["zval"]), pval=float(f["pval"]), ci_lb=float(f["ci_lb"]),
+        ci_ub=float(f["ci_ub"]), tau2=float(f["tau2"]), QE=float(f["QE"]), QEp=float(f["QEp"]), I2=float(f["I2"]),
+        H2=float(f["H2"]), k=int(yi.size), method=method, yi=yi, vi=vi, fill=fill, slab=slab, fit=filled_fit,
+    )
+
+
+def _estimate_side(yi, vi, method, control):
+    """metafor: regress yi on sqrt(vi); a negative slope means studies missing on the right."""
+    X = np.column_stack([np.ones(yi.size), np.sqrt(vi)])
+    f = _refit(yi, vi, X, method, "z", 95.0, control)
+    return "right" if f.b[0, 1] < 0 else "left"
+
+
+def _trimfill_iterate(yi, vi, side, estimator, method, control, maxiter):
+    ys = -yi if side == "right" else yi
+    ix = np.argsort(ys, kind="stable")
+    ys, vs = ys[ix], vi[ix]
+    k = ys.size
+    ones = np.ones((k, 1))
+    k0, k0_prev, it = 0, -1, 0
+    se_k0, beta = np.nan, np.nan
+    while k0 != k0_prev:
+        k0_prev = k0
+        it += 1
+        if it > maxiter:
+            raise RuntimeError("trim and fill did not converge")
+        n = k - k0
+        beta = float(_refit(ys[:n], vs[:n], ones[:n], method, "z", 95.0, control).b[0, 0])
+        dev = ys - beta
+        ranks = stats.rankdata(np.abs(dev), method="ordinal")
+        signed = np.sign(dev) * ranks
+        if estimator == "R0":
+            neg = -signed[signed < 0]
+            k0_raw = (k - (neg.max() if neg.size else 0)) - 1
+            se = np.sqrt(2 * max(0, k0_raw) + 2)
+        else:
+            Sr = signed[signed > 0].sum()
+            k0_raw = (4 * Sr - k * (k + 1)) / (2 * k - 1)
+            var_sr = (k * (k + 1) * (2 * k + 1) + 10 * k0_raw**3 + 27 * k0_raw**2 + 17 * k0_raw
+                      - 18 * k * k0_raw**2 - 18 * k * k0_raw + 6 * k**2 * k0_raw) / 24
+            se = 4 * np.sqrt(var_sr) / (2 * k - 1) if var_sr >= 0 else np.nan
+        k0 = int(max(0, _round_half_even(k0_raw)))
+        se_k0 = max(0.0, se)
+    return k0, se_k0, beta, ix
+
+
+def _round_half_even(x: float) -> float:
+    """R's ``round`` (IEC 60559: halves to even), as numpy's."""
+    return float(np.round(x))
+
+
+def _filled_fit(fit, yi, vi, slab, method, level, control, k0, test):
+    """The filled-in model (metafor refits with the fit's method and a z test;
+    with nothing filled it returns the original fit)."""
+    keys = ("b", "se", "zval", "pval", "ci_lb", "ci_ub", "tau2", "QE", "QEp", "I2", "H2")
+    core = _refit(yi, vi, np.ones((yi.size, 1)), method, test if k0 == 0 else "z", level, control)
+    f = {kk: float(np.ravel(getattr(core, kk))[0]) for kk in keys}
+    if k0 == 0:
+        return fit, f
+    try:
+        from peertrial.meta import rma
+
+        filled = rma(yi, vi, method=method, test="z", slab=slab)
+    except Exception:  # the core API without slab= or arrays: keep the numbers only
+        filled = None
+    return filled, f
+
+
+# ---------------------------------------------------------------------------
+# fail-safe N
+
+
+@dataclass(frozen=True, eq=False)
+class FailSafeN(Result):
+    """Fail-safe N (metafor's ``fsn``)."""
+
+    type: str
+    fsnum: float
+    alpha: float
+    pval: float
+    meanes: float
+    target: float
+    k: int
+
+    def summary(self) -> str:
+        head = f"Fail-safe N Calculation Using the {self.type} Approach"
+        if self.type == "Orwin":
+            body = [f"Average Effect Size:        {format_number(self.meanes)}",
+                    f"Target Effect Size:         {format_number(self.target)}"]
+        elif self.type == "Rosenberg":
+            body = [f"Average Effect Size:        {format_number(self.meanes)}",
+                    f"Observed Significance Level: {format_pval(self.pval)}",
+                    f"Target Significance Level:   {self.alpha}"]
+        else:
+            body = [f"Observed Significance Level: {format_pval(self.pval)}",
+                    f"Target Significance Level:   {self.alpha}"]
+        return "\n".join([head, "", *body, "", f"Fail-safe N: {int(self.fsnum) if np.isfinite(self.fsnum) else 'Inf'}"])
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"type": [self.type], "fsnum": [self.fsnum], "alpha": [self.alpha], "pval": [self.pval],
+                             "meanes": [self.meanes], "target": [self.target], "k": [self.k]})
+
+
+def fsn(yi, vi=None, *, sei=None, data=None, type: str = "Rosenthal", alpha: float = 0.05,
+        target: float | None = None, weighted: bool = False) -> FailSafeN:
+    """Fail-safe N by Rosenthal's, Orwin's or Rosenberg's method (metafor ``fsn``).
+
+    - Rosenthal: ``z = |sum zi| / sqrt(k)``, ``N = k (z / z_{1-alpha})^2 - k``;
+    - Orwin: ``N = k (mean - target) / target`` (``target`` defaults to half the mean;
+      the mean is unweighted unless ``weighted=True``; ``vi`` is then optional);
+    - Rosenberg: ``N = k ((sum wi yi / z_{1-alpha/2})^2 - sum wi) / sum wi``.
+
+    ``yi`` may also be an ``rma`` fit.
+    """
+    if type not in ("Rosenthal", "Orwin", "Rosenberg"):
+        raise ValueError(f"type must be 'Rosenthal', 'Orwin' or 'Rosenberg', got {type!r}")
+    need_vi = type != "Orwin" or weighted
+    y, v, _ = _yi_vi(yi, vi, sei, data, need_vi=need_vi or vi is not None or sei is not None)
+    k = y.size
+    if k < 1:
+        raise ValueError("fsn needs at least one study")
+    pval = meanes = np.nan
+    tgt = np.nan
+    if type == "Rosenthal":
+        z_avg = abs(np.sum(y / np.sqrt(v)) / np.sqrt(k))
+        pval = float(stats.norm.sf(z_avg))
+        n = max(0.0, k * (z_avg / stats.norm.isf(alpha)) ** 2 - k)
+    elif type == "Orwin":
+        meanes = float(np.sum(y / v) / np.sum(1 / v)) if weighted else float(np.mean(y))
+        tgt = meanes / 2 if target is None else float(target)
+        if tgt == 0:
+            n = np.inf
+        else:
+            if np.sign(tgt) != np.sign(meanes):
+                tgt = -tgt
+            n = max(0.0, k * (meanes - tgt) / tgt)
+    else:
+        w = 1 / v
+        meanes = float(np.sum(w * y) / np.sum(w))
+        zval = meanes / np.sqrt(1 / np.sum(w))
+        wp = (np.sum(w * y) / stats.norm.isf(alpha / 2)) ** 2 - np.sum(w)
+        pval = float(2 * stats.norm.sf(abs(zval)))
+        n = max(0.0, k * wp / np.sum(w))
+    return FailSafeN(type=type, fsnum=_round_up(float(n)), alpha=alpha, pval=pval, meanes=meanes, target=tgt, k=k)

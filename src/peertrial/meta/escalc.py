@@ -1,0 +1,217 @@
+"""Effect sizes and their sampling variances, as metafor's ``escalc``.
+
+Two-group means (``m1i, sd1i, n1i, m2i, sd2i, n2i``; group 1 = intervention):
+
+- ``"MD"``   raw mean difference, ``vi = sd1^2/n1 + sd2^2/n2``;
+- ``"SMD"``  Hedges' g: ``d = (m1 - m2)/s_pooled`` times the exact correction
+  ``c(m) = Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2))``, ``m = n1 + n2 - 2``;
+  ``vi = 1/n1 + 1/n2 + g^2 / (2 (n1 + n2))`` (metafor's default ``vtype="LS"``);
+- ``"SMDH"`` SMD with heteroscedastic variances (Bonett 2009), ``s = sqrt((sd1^2+sd2^2)/2)``;
+- ``"ROM"``  log ratio of means, ``vi = sd1^2/(n1 m1^2) + sd2^2/(n2 m2^2)``.
+
+2x2 tables (``ai, bi, ci, di`` = events/non-events in group 1 and 2; ``n1i``/``n2i``
+may replace ``bi``/``di``): ``"OR"`` log odds ratio, ``"RR"`` log risk ratio,
+``"RD"`` risk difference. As metafor (``add=1/2, to="only0", drop00=FALSE``),
+``add`` is added to all four cells of any table with a zero cell.
+
+Generic (``"GEN"``): ``yi`` with ``vi``, ``sei`` (``vi = sei^2``), or a 95% CI on the
+analysis scale (``sei = (ci_ub - ci_lb) / (2 * 1.959964)``; ``yi`` defaults to the
+midpoint when not given).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln
+
+from peertrial import _data
+
+__all__ = ["escalc", "hedges_correction", "MEASURES"]
+
+MEANS_MEASURES = ("MD", "SMD", "SMDH", "ROM")
+TABLE_MEASURES = ("OR", "RR", "RD")
+MEASURES = (*MEANS_MEASURES, *TABLE_MEASURES, "GEN")
+
+
+def hedges_correction(m) -> np.ndarray:
+    """Exact small-sample correction ``c(m) = Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2))``.
+
+    NaN for ``m <= 1`` (as metafor's ``.cmicalc``).
+    """
+    m = np.asarray(m, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.exp(gammaln(m / 2) - np.log(np.sqrt(m / 2)) - gammaln((m - 1) / 2))
+    return np.where(m <= 1, np.nan, out)
+
+
+def _column(data, arg, name):
+    series = _data.column_or_array(data, arg, name)
+    return _data.numeric(series, arg if isinstance(arg, str) else name)
+
+
+def _label(arg, name):
+    return arg if isinstance(arg, str) else name
+
+
+def escalc(
+    measure: str,
+    data: pd.DataFrame | None = None,
+    *,
+    m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=None,
+    ai=None, bi=None, ci=None, di=None,
+    yi=None, vi=None, sei=None, ci_lb=None, ci_ub=None,
+    add: float = 0.5, to: str = "only0", drop00: bool = False,
+    var_names=("yi", "vi"),
+) -> pd.DataFrame:
+    """Compute effect sizes ``yi`` and sampling variances ``vi`` (metafor ``escalc``).
+
+    Column arguments name columns of ``data`` (or are array-likes). Returns a new
+    DataFrame: ``data`` (or the given arrays) plus ``yi`` and ``vi``; the caller's
+    frame is never modified. Missing inputs give NaN ``yi``/``vi`` for that row
+    (``rma`` then omits the study with a warning); invalid values (negative SDs or
+    counts, counts above group size, group size <= 0) raise ``ValueError`` naming
+    the column and rows.
+    """
+    measure = str(measure).upper()
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {', '.join(MEASURES)}; got {measure!r}")
+    if to not in ("only0", "all", "if0all", "none"):
+        raise ValueError(f"to must be 'only0', 'all', 'if0all' or 'none'; got {to!r}")
+    frame = _data.as_frame(data) if data is not None else None
+    if measure in MEANS_MEASURES:
+        y, v = _means(measure, frame, m1i, sd1i, n1i, m2i, sd2i, n2i)
+    elif measure in TABLE_MEASURES:
+        y, v = _table(measure, frame, ai, bi, ci, di, n1i, n2i, add, to, drop00)
+    else:
+        y, v = _generic(frame, yi, vi, sei, ci_lb, ci_ub)
+    if frame is None:
+        frame = pd.DataFrame(index=pd.RangeIndex(len(y)))
+    out = frame.copy()
+    out[var_names[0]] = y
+    out[var_names[1]] = v
+    out.attrs["measure"] = measure
+    return out
+
+
+def _means(measure, frame, m1i, sd1i, n1i, m2i, sd2i, n2i):
+    args = {"m1i": m1i, "sd1i": sd1i, "n1i": n1i, "m2i": m2i, "sd2i": sd2i, "n2i": n2i}
+    missing = [k for k, a in args.items() if a is None]
+    if missing:
+        raise ValueError(f"measure {measure!r} needs {', '.join(missing)}")
+    values = {k: _column(frame, a, k) for k, a in args.items()}
+    index = frame.index if frame is not None else pd.RangeIndex(len(values["n1i"]))
+    for key in ("sd1i", "sd2i"):
+        _data.check_nonnegative(values[key], index, _label(args[key], key))
+    for key in ("n1i", "n2i"):
+        _data.check_positive(values[key], index, _label(args[key], key))
+    m1, s1, n1, m2, s2, n2 = (values[k] for k in args)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "MD":
+            return m1 - m2, s1**2 / n1 + s2**2 / n2
+        if measure == "ROM":
+            for key, mean in (("m1i", m1), ("m2i", m2)):
+                _data.check_positive(mean, index, _label(args[key], key))
+            return np.log(m1 / m2), s1**2 / (n1 * m1**2) + s2**2 / (n2 * m2**2)
+        m = n1 + n2 - 2
+        c = hedges_correction(m)
+        if measure == "SMD":
+            s_pooled = np.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / m)
+            y = c * (m1 - m2) / s_pooled
+            return y, 1 / n1 + 1 / n2 + y**2 / (2 * (n1 + n2))
+        # SMDH (Bonett 2009), metafor's vtype="LS"
+        s2sum = s1**2 + s2**2
+        y = c * (m1 - m2) / np.sqrt(s2sum / 2)
+        v = y**2 * (s1**4 / (n1 - 1) + s2**4 / (n2 - 1)) / (2 * s2sum**2) + (
+            s1**2 / (n1 - 1) + s2**2 / (n2 - 1)
+        ) / (s2sum / 2)
+        return y, c**2 * v
+
+
+def _table(measure, frame, ai, bi, ci, di, n1i, n2i, add, to, drop00):
+    if ai is None or ci is None or (bi is None and n1i is None) or (di is None and n2i is None):
+        raise ValueError(f"measure {measure!r} needs ai and ci, plus bi and di (or n1i and n2i)")
+    a = _column(frame, ai, "ai")
+    c = _column(frame, ci, "ci")
+    n = len(a)
+    index = frame.index if frame is not None else pd.RangeIndex(n)
+    for arr, arg, key in ((a, ai, "ai"), (c, ci, "ci")):
+        _data.check_nonnegative(arr, index, _label(arg, key))
+    b = _counts_or_rest(frame, index, a, bi, n1i, "bi", "n1i", _label(ai, "ai"))
+    d = _counts_or_rest(frame, index, c, di, n2i, "di", "n2i", _label(ci, "ci"))
+    if drop00:
+        both = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
+        a, b, c, d = (np.where(both, np.nan, x) for x in (a, b, c, d))
+    with np.errstate(invalid="ignore"):
+        zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+    if to == "all":
+        zero = np.ones(n, dtype=bool)
+    elif to == "if0all":
+        zero = np.full(n, bool(zero.any()))
+    elif to == "none":
+        zero = np.zeros(n, dtype=bool)
+    a, b, c, d = (np.where(zero, x + add, x) for x in (a, b, c, d))
+    n1, n2 = a + b, c + d
+    p1, p2 = a / n1, c / n2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "OR":
+            return np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
+        if measure == "RR":
+            return np.log(p1) - np.log(p2), 1 / a - 1 / n1 + 1 / c - 1 / n2
+        return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+
+
+def _counts_or_rest(frame, index, events, cells, total, cell_name, total_name, events_label):
+    """Non-events: the given column, or group size minus events (checked)."""
+    if cells is not None:
+        out = _column(frame, cells, cell_name)
+        _data.check_nonnegative(out, index, _label(cells, cell_name))
+        if total is not None:
+            n = _column(frame, total, total_name)
+            bad = ~np.isnan(n) & ~np.isnan(out) & ~np.isnan(events) & (n != events + out)
+            if bad.any():
+                raise ValueError(
+                    f"column {_label(total, total_name)!r} must equal {events_label} + "
+                    f"{_label(cells, cell_name)}; violated at rows {_data.row_labels(index, bad)}"
+                )
+        return out
+    n = _column(frame, total, total_name)
+    label = _label(total, total_name)
+    _data.check_nonnegative(n, index, label)
+    with np.errstate(invalid="ignore"):
+        bad = events > n
+    if bad.any():
+        raise ValueError(
+            f"column {events_label!r} (events) exceeds group size {label!r} at rows "
+            f"{_data.row_labels(index, bad)}"
+        )
+    return n - events
+
+
+def _generic(frame, yi, vi, sei, ci_lb, ci_ub):
+    if vi is not None:
+        y = _column(frame, yi, "yi") if yi is not None else None
+        v = _column(frame, vi, "vi")
+    elif sei is not None:
+        y = _column(frame, yi, "yi") if yi is not None else None
+        v = _column(frame, sei, "sei")
+        _data.check_nonnegative(v, frame.index if frame is not None else pd.RangeIndex(len(v)), _label(sei, "sei"))
+        v = v**2
+    elif ci_lb is not None and ci_ub is not None:
+        lb = _column(frame, ci_lb, "ci_lb")
+        ub = _column(frame, ci_ub, "ci_ub")
+        index = frame.index if frame is not None else pd.RangeIndex(len(lb))
+        with np.errstate(invalid="ignore"):
+            bad = ub < lb
+        if bad.any():
+            raise ValueError(
+                f"column {_label(ci_ub, 'ci_ub')!r} is below {_label(ci_lb, 'ci_lb')!r} at rows "
+                f"{_data.row_labels(index, bad)}"
+            )
+        v = ((ub - lb) / (2 * 1.959963984540054)) ** 2
+        y = _column(frame, yi, "yi") if yi is not None else (lb + ub) / 2
+    else:
+        raise ValueError("measure 'GEN' needs yi with vi, sei, or ci_lb and ci_ub")
+    if y is None:
+        raise ValueError("measure 'GEN' needs yi")
+    return y, v

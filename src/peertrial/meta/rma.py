@@ -1,0 +1,643 @@
+"""Fixed- and random-effects meta-analysis and meta-regression (metafor's ``rma.uni``).
+
+``rma(yi, vi, data=...)`` fits the normal-normal model ``y_i = x_i'b + u_i + e_i``,
+``u_i ~ N(0, tau2)``, ``e_i ~ N(0, v_i)``, with the tau2 estimators and tests of
+metafor 3.8 (see :mod:`peertrial.meta._core` for the formulas). ``rma_batch``
+fits thousands of meta-analyses at once through the same core.
+
+The fitted :class:`RMAResult` keeps its data for methods built on top of it
+(influence diagnostics, leave-one-out, trim-and-fill, ...):
+
+- ``yi``, ``vi`` (arrays of the studies used), ``X`` (DataFrame: design matrix,
+  columns = coefficient names, index = study labels), ``slab`` (study labels),
+  ``weights`` (weights used for ``b``: ``1/(vi + tau2)`` or the user's),
+  ``user_weights`` (None unless given), ``method``, ``test``, ``level``,
+  ``measure`` (from ``escalc``, else ``"GEN"``), ``control``, ``vb``;
+- ``fit.refit(mask=None, **changes)`` refits on the studies where ``mask`` is true
+  with any of ``method``, ``test``, ``level``, ``control``, ``weights`` changed;
+- ``rma(yi_array, vi_array, mods=X_array, intercept=False)`` also accepts arrays.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from peertrial import _data
+from peertrial._results import Result, format_number, format_pval
+from peertrial._warnings import ConvergenceWarning
+from peertrial.meta._core import EPS, METHODS, TESTS, Control, fit_core, r2_batch
+from peertrial.meta._zeroin import zeroin
+
+__all__ = ["rma", "rma_batch", "RMAResult", "PredictResult", "BatchResult"]
+
+_MODEL_NAMES = {"EE": "Equal-Effects Model", "FE": "Fixed-Effects Model"}
+
+
+def _check_method_test(method, test):
+    method = str(method).upper()
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    test = str(test).lower()
+    if test not in TESTS:
+        raise ValueError(f"test must be 'z' or 'knha'; got {test!r}")
+    return method, test
+
+
+def _term_name(name: str) -> str:
+    if name == "Intercept":
+        return "intrcpt"
+    return re.sub(r"\[T\.(.*)\]$", r"\1", name)
+
+
+def _design(mods, data, n, index, intercept):
+    """Design matrix (DataFrame with R-style column names) and patsy design info."""
+    if mods is None:
+        return pd.DataFrame({"intrcpt": np.ones(n)}, index=index), None
+    if isinstance(mods, str):
+        import patsy
+
+        if data is None:
+            raise ValueError("mods given as a formula needs data")
+        formula = mods.strip()
+        if not formula.startswith("~"):
+            formula = "~ " + formula
+        if not intercept:
+            formula += " - 1"
+        try:
+            dm = patsy.dmatrix(formula, data, NA_action="drop", return_type="dataframe")
+        except patsy.PatsyError as exc:
+            raise ValueError(f"cannot evaluate mods formula {mods!r}: {exc}") from exc
+        info = dm.design_info
+        dm = dm.reindex(data.index)
+        dm.columns = [_term_name(c) for c in dm.columns]
+        return dm, info
+    if isinstance(mods, pd.Series):
+        mods = mods.to_frame()
+    names = list(mods.columns) if isinstance(mods, pd.DataFrame) else None
+    M = np.asarray(mods, dtype=float)
+    if M.ndim == 1:
+        M = M[:, None]
+    if M.shape[0] != n:
+        raise ValueError(f"mods has {M.shape[0]} rows but there are {n} studies")
+    names = [str(c) for c in names] if names else [f"X{j + 1}" for j in range(M.shape[1])]
+    frame = pd.DataFrame(M, index=index, columns=names)
+    if intercept:
+        frame.insert(0, "intrcpt", 1.0)
+    return frame, None
+
+
+def rma(
+    yi,
+    vi=None,
+    data: pd.DataFrame | None = None,
+    *,
+    sei=None,
+    weights=None,
+    method: str = "REML",
+    test: str = "z",
+    mods=None,
+    intercept: bool = True,
+    level: float = 95,
+    slab=None,
+    control=None,
+    measure: str | None = None,
+) -> RMAResult:
+    """Fit a meta-analytic fixed-, random- or mixed-effects model (metafor ``rma``).
+
+    ``yi``, ``vi`` (or ``sei``), ``weights`` and ``slab`` name columns of ``data`` or
+    are array-likes. ``method``: "EE"/"FE", "DL", "HE", "HS", "SJ", "ML", "REML",
+    "EB", "PM". ``test``: "z" or "knha" (Knapp–Hartung). ``mods``: a formula such
+    as ``"~ year + type"`` evaluated on ``data`` or a 2-D array (an intercept is
+    added unless ``intercept=False``). ``control``: dict of ``threshold`` (1e-5),
+    ``maxiter`` (100), ``tau2_init``, ``tau2_max``, ``tol``, ``stepadj``.
+
+    Studies with a missing value are omitted with a warning naming them (metafor's
+    ``na.action = "na.omit"``); non-positive variances raise ``ValueError``.
+    """
+    method, test = _check_method_test(method, test)
+    frame = _data.as_frame(data) if data is not None else None
+    y_series = _data.column_or_array(frame, yi, "yi")
+    y_name = yi if isinstance(yi, str) else "yi"
+    index = y_series.index
+    y = _data.numeric(y_series, y_name)
+    if vi is None and sei is None:
+        raise ValueError("give vi (sampling variances) or sei (standard errors)")
+    if vi is not None:
+        v_name = vi if isinstance(vi, str) else "vi"
+        v = _data.numeric(_data.column_or_array(frame, vi, "vi"), v_name)
+    else:
+        v_name = sei if isinstance(sei, str) else "sei"
+        v = _data.numeric(_data.column_or_array(frame, sei, "sei"), v_name) ** 2
+    n = len(y)
+    if len(v) != n:
+        raise ValueError(f"yi has {n} values but {v_name} has {len(v)}")
+    w = None
+    if weights is not None:
+        w_name = weights if isinstance(weights, str) else "weights"
+        w = _data.numeric(_data.column_or_array(frame, weights, "weights"), w_name)
+        _data.check_nonnegative(w, index, w_name)
+    if slab is None:
+        labels = frame.index if frame is not None else pd.RangeIndex(1, n + 1)
+        labels = pd.Index([str(x) for x in labels])
+    else:
+        labels = pd.Index([str(x) for x in _data.column_or_array(frame, slab, "slab")])
+    X, info = _design(mods, frame, n, index, intercept)
+    if measure is None:
+        measure = (frame.attrs.get("measure") if frame is not None else None) or "GEN"
+    missing = np.isnan(y) | np.isnan(v) | X.isna().any(axis=1).to_numpy()
+    if w is not None:
+        missing |= np.isnan(w)
+    if missing.any():
+        warnings.warn(
+            f"{int(missing.sum())} studies with missing values omitted from model fitting: "
+            f"{_data.row_labels(labels, missing)}",
+            UserWarning,
+            stacklevel=2,
+        )
+    keep = ~missing
+    _data.check_positive(np.where(keep, v, np.nan), labels, v_name)
+    if not keep.any():
+        raise ValueError("no studies left to fit (k = 0) after omitting missing values")
+    X = X.loc[keep]
+    X.index = labels[keep]
+    return _fit(
+        y[keep], v[keep], X, None if w is None else w[keep], labels[keep], method, test, level,
+        Control.from_any(control), measure, info, labels[missing].tolist(),
+    )
+
+
+def _fit(y, v, X, w, labels, method, test, level, ctrl, measure, info=None, omitted=()):
+    """Fit one meta-analysis from clean arrays (the studies to use) via the batch core."""
+    k, p = X.shape
+    if p > k:
+        raise ValueError(f"the model has {p} coefficients but only {k} studies")
+    Xa = X.to_numpy(dtype=float)
+    if np.any(np.linalg.eigvalsh(Xa.T @ Xa) <= 1e-7):
+        raise ValueError(f"model matrix not of full rank (columns {list(X.columns)}); drop redundant moderators")
+    if k == 1 and test == "knha":
+        warnings.warn('test="knha" needs k > 1; using test="z" as metafor does', UserWarning, stacklevel=3)
+    if method in ("EE", "FE") and test == "knha":
+        warnings.warn(f"Knapp & Hartung method is not meant for {method} models", UserWarning, stacklevel=3)
+    icol = int(np.flatnonzero((Xa == 1).all(axis=0))[0]) if (Xa == 1).all(axis=0).any() else -1
+    A = None if w is None else w[None, :]
+    core = fit_core(y[None, :], v[None, :], Xa[None], method=method, test=test, A=A, level=level,
+                    control=ctrl, intercept_col=icol)
+    if core.reason[0] and np.isnan(core.tau2[0]):
+        raise ValueError(f"cannot fit the model: {core.reason[0]}")
+    valid = np.ones((1, k), dtype=bool)
+    R2 = np.nan
+    if p > 1 and icol >= 0:
+        R2 = float(r2_batch(core, y[None, :], v[None, :], Xa[None], valid, method, test, A, ctrl, icol)[0])
+    converged = bool(core.converged[0])
+    note = str(core.reason[0])
+    if not converged:
+        warnings.warn(
+            f"{method} estimation of tau2 did not converge in {ctrl.maxiter} iterations "
+            f"(threshold {ctrl.threshold}); results are from the last iterate",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    elif note:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    names = list(X.columns)
+    coef = _coef_maker(names)
+    return RMAResult(
+        b=coef(core.b[0]), se=coef(core.se[0]), zval=coef(core.zval[0]), pval=coef(core.pval[0]),
+        ci_lb=coef(core.ci_lb[0]), ci_ub=coef(core.ci_ub[0]),
+        tau2=float(core.tau2[0]), se_tau2=float(core.se_tau2[0]), I2=float(core.I2[0]), H2=float(core.H2[0]),
+        QE=float(core.QE[0]), QEp=float(core.QEp[0]), k=k, p=p, method=method, test=str(core.test[0]),
+        dfs=float(core.dfs[0]), QM=float(core.QM[0]), QMp=float(core.QMp[0]), R2=R2,
+        s2w=float(core.s2w[0]), vt=float(core.vt[0]), level=float(level), converged=converged,
+        iterations=int(core.iterations[0]), note=note,
+        yi=y.copy(), vi=v.copy(), X=X.copy(), weights=core.weights[0].copy(),
+        user_weights=None if w is None else w.copy(), slab=pd.Index(labels), measure=measure,
+        control=ctrl, vb=pd.DataFrame(core.vb[0], index=names, columns=names),
+        intercept=icol >= 0, design_info=info, omitted=list(omitted),
+    )
+
+
+def _coef_maker(names):
+    if len(names) == 1:
+        return lambda a: float(a[0])
+    return lambda a: pd.Series(np.asarray(a, dtype=float), index=names)
+
+
+@dataclass(frozen=True, eq=False)
+class PredictResult(Result):
+    """Predicted (average) effect with confidence and prediction intervals."""
+
+    pred: object
+    se: object
+    ci_lb: object
+    ci_ub: object
+    pi_lb: object
+    pi_ub: object
+    level: float = 95.0
+    transformed: bool = False
+
+    def to_frame(self) -> pd.DataFrame:
+        cols = ("pred", "se", "ci_lb", "ci_ub", "pi_lb", "pi_ub")
+        return pd.DataFrame({c: np.atleast_1d(np.asarray(getattr(self, c), dtype=float)) for c in cols})
+
+    def summary(self, digits: int = 4) -> str:
+        frame = self.to_frame()
+        if self.transformed:
+            frame = frame.drop(columns="se")
+        header = "  ".join(f"{c:>10}" for c in frame.columns)
+        rows = ["  ".join(f"{format_number(v, digits):>10}" for v in row) for row in frame.to_numpy()]
+        return "\n".join([header, *rows])
+
+
+@dataclass(frozen=True, eq=False)
+class RMAResult(Result):
+    """A fitted meta-analytic model (metafor's ``rma.uni`` object).
+
+    Coefficient attributes (``b``, ``se``, ``zval``, ``pval``, ``ci_lb``, ``ci_ub``)
+    are floats for an intercept-only model, else Series indexed by term. With
+    ``test="knha"``, ``zval`` holds the t statistic and ``dfs`` its degrees of freedom.
+    """
+
+    b: object
+    se: object
+    zval: object
+    pval: object
+    ci_lb: object
+    ci_ub: object
+    tau2: float
+    se_tau2: float
+    I2: float
+    H2: float
+    QE: float
+    QEp: float
+    k: int
+    p: int
+    method: str
+    test: str
+    dfs: float
+    QM: float
+    QMp: float
+    R2: float
+    s2w: float
+    vt: float
+    level: float
+    converged: bool
+    iterations: int
+    note: str
+    yi: np.ndarray
+    vi: np.ndarray
+    X: pd.DataFrame
+    weights: np.ndarray
+    user_weights: np.ndarray | None
+    slab: pd.Index
+    measure: str
+    control: Control
+    vb: pd.DataFrame
+    intercept: bool
+    design_info: object = None
+    omitted: list = field(default_factory=list)
+
+    # ----------------------------------------------------------------- helpers
+    @property
+    def tau(self) -> float:
+        return float(np.sqrt(self.tau2))
+
+    @property
+    def beta(self) -> np.ndarray:
+        """Coefficients as a 1-D array (whatever the number of terms)."""
+        return np.atleast_1d(np.asarray(self.b, dtype=float))
+
+    @property
+    def int_only(self) -> bool:
+        return self.p == 1 and self.intercept
+
+    def weights_percent(self) -> pd.Series:
+        """Weight of each study in percent (metafor's ``weights()``)."""
+        return pd.Series(100 * self.weights / self.weights.sum(), index=self.slab, name="weight")
+
+    def refit(self, mask=None, **changes) -> RMAResult:
+        """Refit on the studies where ``mask`` is true, optionally changing ``method``,
+        ``test``, ``level``, ``control`` or ``weights`` (array, or None to drop them)."""
+        allowed = {"method", "test", "level", "control", "weights"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"refit cannot change {sorted(unknown)}; allowed: {sorted(allowed)}")
+        keep = np.ones(self.k, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        if keep.shape != (self.k,):
+            raise ValueError(f"mask must have one entry per study ({self.k})")
+        method, test = _check_method_test(changes.get("method", self.method), changes.get("test", self.test))
+        w = changes.get("weights", self.user_weights)
+        w = None if w is None else np.asarray(w, dtype=float)[keep]
+        X = self.X.loc[keep]
+        ctrl = Control.from_any(changes.get("control", self.control))
+        return _fit(self.yi[keep], self.vi[keep], X, w, self.slab[keep], method, test,
+                    changes.get("level", self.level), ctrl, self.measure, self.design_info)
+
+    # ----------------------------------------------------------------- predict
+    def predict(self, newmods=None, level=None, transf=None, intercept=True) -> PredictResult:
+        """Predicted effects with CI and prediction interval (metafor ``predict.rma``).
+
+        Without ``newmods``: the average effect (intercept-only model) or the fitted
+        value of every study. ``newmods``: moderator values (array with one row per
+        prediction, without the intercept, or a DataFrame for formula models).
+        The PI is ``pred ± crit * sqrt(se^2 + tau2)``, ``crit`` from N(0,1) or, with
+        ``test="knha"``, from t(k - p). ``transf`` (e.g. ``np.exp``) back-transforms.
+        """
+        level = self.level if level is None else float(level)
+        Xnew = self._new_design(newmods, intercept)
+        beta = self.beta
+        vb = self.vb.to_numpy()
+        pred = Xnew @ beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", Xnew, vb, Xnew))
+        alpha = 1 - level / 100
+        crit = stats.t.isf(alpha / 2, self.dfs) if self.test == "knha" else stats.norm.isf(alpha / 2)
+        ci_lb, ci_ub = pred - crit * se, pred + crit * se
+        spi = np.sqrt(se**2 + self.tau2)
+        pi_lb, pi_ub = pred - crit * spi, pred + crit * spi
+        if transf is not None:
+            pred, ci_lb, ci_ub, pi_lb, pi_ub = (transf(a) for a in (pred, ci_lb, ci_ub, pi_lb, pi_ub))
+            ci_lb, ci_ub = np.minimum(ci_lb, ci_ub), np.maximum(ci_lb, ci_ub)
+            pi_lb, pi_ub = np.minimum(pi_lb, pi_ub), np.maximum(pi_lb, pi_ub)
+            se = np.full_like(se, np.nan)
+        one = len(pred) == 1
+        pick = (lambda a: float(a[0])) if one else (lambda a: np.asarray(a, dtype=float))
+        return PredictResult(pick(pred), pick(se), pick(ci_lb), pick(ci_ub), pick(pi_lb), pick(pi_ub),
+                             level, transf is not None)
+
+    def _new_design(self, newmods, intercept):
+        if newmods is None:
+            return np.ones((1, 1)) if self.int_only else self.X.to_numpy(dtype=float)
+        if self.design_info is not None and isinstance(newmods, (pd.DataFrame, dict)):
+            import patsy
+
+            (dm,) = patsy.build_design_matrices([self.design_info], pd.DataFrame(newmods), NA_action="raise")
+            return np.asarray(dm, dtype=float)
+        M = np.asarray(newmods, dtype=float)
+        n_mods = self.p - 1 if self.intercept else self.p
+        if M.ndim <= 1:
+            M = M.reshape(-1, n_mods) if n_mods > 0 else M.reshape(-1, 0)
+        if M.shape[1] != n_mods:
+            raise ValueError(f"newmods needs {n_mods} moderator column(s); got {M.shape[1]}")
+        if self.intercept:
+            col = np.ones((M.shape[0], 1)) if intercept else np.zeros((M.shape[0], 1))
+            M = np.hstack([col, M])
+        return M
+
+    # ----------------------------------------------------------------- confint
+    def confint(self, level=None, control=None) -> pd.DataFrame:
+        """Q-profile confidence intervals for tau2, tau, I2 (%) and H2 (metafor ``confint``).
+
+        The bounds solve ``Q(tau2) = chi2_{k-p}`` quantiles, where ``Q(tau2)`` is the
+        generalised Q statistic with weights ``1/(v + tau2)`` (Viechtbauer 2007);
+        searched on ``[0, max(100, 10 tau2)]`` with R's ``uniroot`` (tolerance
+        ``.Machine$double.eps^0.25`` unless ``control={"tol": ...}``).
+        """
+        if self.method in ("EE", "FE"):
+            raise ValueError("the model has no random-effects component (method EE/FE)")
+        if self.k == 1:
+            raise ValueError("cannot compute a confidence interval for tau2 with k = 1")
+        level = self.level if level is None else float(level)
+        con = {"tol": EPS**0.25, "maxiter": 1000, "tau2_min": min(0.0, self.tau2),
+               "tau2_max": max(100.0, 10 * self.tau2)}
+        con.update(control or {})
+        lb, ub = q_profile(self.yi, self.vi, self.X.to_numpy(dtype=float), level, **con)
+        vt = self.vt
+        rows = {
+            "tau2": (self.tau2, lb, ub),
+            "tau": tuple(np.sqrt(x) if x >= 0 else np.nan for x in (self.tau2, lb, ub)),
+            "I2": (self.I2, 100 * lb / (vt + lb), 100 * ub / (vt + ub)),
+            "H2": (self.H2, lb / vt + 1, ub / vt + 1),
+        }
+        return pd.DataFrame(rows, index=["estimate", "ci_lb", "ci_ub"]).T
+
+    # ----------------------------------------------------------------- output
+    def to_frame(self) -> pd.DataFrame:
+        """Coefficient table: estimate, se, zval (t with knha), pval, ci_lb, ci_ub."""
+        names = list(self.X.columns)
+        frame = pd.DataFrame(
+            {
+                "estimate": self.beta,
+                "se": np.atleast_1d(np.asarray(self.se, dtype=float)),
+                "zval": np.atleast_1d(np.asarray(self.zval, dtype=float)),
+                "pval": np.atleast_1d(np.asarray(self.pval, dtype=float)),
+                "ci_lb": np.atleast_1d(np.asarray(self.ci_lb, dtype=float)),
+                "ci_ub": np.atleast_1d(np.asarray(self.ci_ub, dtype=float)),
+            },
+            index=pd.Index(names, name="term"),
+        )
+        if self.test == "knha":
+            frame.insert(3, "df", self.dfs)
+        return frame
+
+    def summary(self, digits: int = 4) -> str:
+        """Text in the layout of metafor's ``print.rma.uni``."""
+        f = lambda x: format_number(x, digits)  # noqa: E731
+        fe = self.method in ("EE", "FE")
+        mixed = not self.int_only
+        if fe:
+            title = f"{_MODEL_NAMES[self.method]} (k = {self.k})"
+        else:
+            kind = "Mixed-Effects Model" if mixed else "Random-Effects Model"
+            title = f"{kind} (k = {self.k}; tau^2 estimator: {self.method})"
+        lines = [title, ""]
+        if not self.converged:
+            lines += [f"WARNING: tau^2 estimation did not converge ({self.iterations} iterations).", ""]
+        if self.note:
+            lines += [f"Note: {self.note}.", ""]
+        if self.omitted:
+            lines += [f"Studies omitted for missing values: {', '.join(self.omitted)}", ""]
+        if not fe:
+            what = "residual" if mixed else "total"
+            se_txt = f" (SE = {f(self.se_tau2)})" if np.isfinite(self.se_tau2) else ""
+            lines.append(f"tau^2 (estimated amount of {what} heterogeneity):     {f(self.tau2)}{se_txt}")
+            lines.append(f"tau (square root of estimated tau^2 value):{' ' * (13 if mixed else 10)}{f(np.sqrt(self.tau2))}")
+        if self.k > self.p:
+            i2_what = "residual heterogeneity / unaccounted variability" if mixed else "total heterogeneity / total variability"
+            h2_what = "unaccounted variability / sampling variability" if mixed else "total variability / sampling variability"
+            lines.append(f"I^2 ({i2_what}): {self.I2:.2f}%")
+            lines.append(f"H^2 ({h2_what}): {self.H2:.2f}")
+        if mixed and not np.isnan(self.R2):
+            lines.append(f"R^2 (amount of heterogeneity accounted for): {self.R2:.2f}%")
+        lines.append("")
+        if self.k > 1:
+            qname = "QE" if mixed else "Q"
+            head = "Test for Residual Heterogeneity:" if mixed else "Test for Heterogeneity:"
+            lines += [head, f"{qname}(df = {self.k - self.p}) = {f(self.QE)}, p-val {_pv(self.QEp, digits)}", ""]
+        if mixed:
+            btt = [c for c in self.X.columns if c != "intrcpt"] if self.intercept else list(self.X.columns)
+            idx = [list(self.X.columns).index(c) + 1 for c in btt]
+            which = f"coefficient{'s' if len(idx) > 1 else ''} {_ranges(idx)}"
+            lines.append(f"Test of Moderators ({which}):")
+            if self.test == "knha":
+                lines.append(f"F(df1 = {len(btt)}, df2 = {int(self.dfs)}) = {f(self.QM)}, p-val {_pv(self.QMp, digits)}")
+            else:
+                lines.append(f"QM(df = {len(btt)}) = {f(self.QM)}, p-val {_pv(self.QMp, digits)}")
+            lines.append("")
+        lines += ["Model Results:", ""]
+        table = self.to_frame()
+        if self.test == "knha":
+            table = table.rename(columns={"zval": "tval"})
+        table = table.rename(columns={"ci_lb": "ci.lb", "ci_ub": "ci.ub"})
+        cells = [[str(i)] + [_cell(c, v, digits) for c, v in row.items()] + [_stars(row["pval"])]
+                 for i, row in table.iterrows()]
+        header = [""] + list(table.columns) + [""]
+        widths = [max(len(r[j]) for r in [header, *cells]) for j in range(len(header))]
+        show_names = mixed
+        for r in [header, *cells]:
+            parts = [r[j].rjust(widths[j]) for j in range(1 if show_names else 1, len(r))]
+            prefix = r[0].ljust(widths[0]) + " " if show_names else ""
+            lines.append((prefix + " ".join(parts)).rstrip())
+        lines += ["", "---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
+        return "\n".join(lines)
+
+
+def _cell(col, v, digits):
+    if col == "pval":
+        return format_pval(v, digits)
+    if col == "df":
+        return f"{v:g}"
+    return format_number(v, digits)
+
+
+def _stars(p):
+    if not np.isfinite(p):
+        return ""
+    for cut, s in ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, ".")):
+        if p < cut:
+            return s
+    return ""
+
+
+def _pv(p, digits):
+    s = format_pval(p, digits)
+    return s if s.startswith("<") else f"= {s}"
+
+
+def _ranges(idx):
+    if len(idx) > 1 and idx == list(range(idx[0], idx[-1] + 1)):
+        return f"{idx[0]}:{idx[-1]}"
+    return ",".join(str(i) for i in idx)
+
+
+def q_profile(yi, vi, X, level=95.0, tol=EPS**0.25, maxiter=1000, tau2_min=0.0, tau2_max=100.0):
+    """Q-profile CI bounds ``(lb, ub)`` for tau2 (metafor ``confint.rma.uni``, type "QP")."""
+    Y = np.asarray(yi, dtype=float)[None, :]
+    V = np.asarray(vi, dtype=float)[None, :]
+    Xb = np.asarray(X, dtype=float)[None]
+    valid = np.ones_like(Y, dtype=bool)
+    from peertrial.meta._core import _qe
+
+    k, p = X.shape
+    alpha = 1 - level / 100
+    crit_u = stats.chi2.isf(alpha / 2, k - p)
+    crit_l = stats.chi2.ppf(alpha / 2, k - p)
+
+    def Q(t):
+        return float(_qe(np.array([t], dtype=float), Y, V, Xb, valid)[0])
+
+    def root(target):
+        f = lambda x, rows: _qe(x, Y, V, Xb, valid) - target  # noqa: E731
+        r, ok = zeroin(f, np.array([tau2_min]), np.array([tau2_max]), np.array([Q(tau2_min) - target]),
+                       np.array([Q(tau2_max) - target]), tol, maxiter)
+        return float(r[0]) if ok[0] else np.nan
+
+    q_max, q_min = Q(tau2_max), Q(tau2_min)
+    if q_min < crit_l:
+        lb = ub = tau2_min
+    else:
+        ub = tau2_max if q_max > crit_l else root(crit_l)
+        lb = None
+    if q_max > crit_u:
+        lb = ub = tau2_max
+    elif lb is None:
+        lb = tau2_min if q_min < crit_u else root(crit_u)
+    return lb, ub
+
+
+# --------------------------------------------------------------------- batch
+@dataclass(frozen=True, eq=False)
+class BatchResult(Result):
+    """Many meta-analyses fitted at once: arrays with one entry (row) per analysis."""
+
+    b: np.ndarray
+    se: np.ndarray
+    zval: np.ndarray
+    pval: np.ndarray
+    ci_lb: np.ndarray
+    ci_ub: np.ndarray
+    tau2: np.ndarray
+    se_tau2: np.ndarray
+    I2: np.ndarray
+    H2: np.ndarray
+    QE: np.ndarray
+    QEp: np.ndarray
+    QM: np.ndarray
+    QMp: np.ndarray
+    k: np.ndarray
+    dfs: np.ndarray
+    converged: np.ndarray
+    reason: np.ndarray
+    method: str
+    test: str
+    names: list
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per meta-analysis (first coefficient's estimate columns when p > 1)."""
+        sel = (lambda a: a) if self.b.ndim == 1 else (lambda a: a[:, 0])
+        return pd.DataFrame({
+            "k": self.k, "estimate": sel(self.b), "se": sel(self.se), "zval": sel(self.zval),
+            "pval": sel(self.pval), "ci_lb": sel(self.ci_lb), "ci_ub": sel(self.ci_ub),
+            "tau2": self.tau2, "se_tau2": self.se_tau2, "I2": self.I2, "H2": self.H2,
+            "QE": self.QE, "QEp": self.QEp, "dfs": self.dfs, "converged": self.converged,
+            "reason": self.reason,
+        })
+
+    def summary(self, digits: int = 4) -> str:
+        n = len(self.tau2)
+        ok = int((self.reason == "").sum())
+        return (f"{n} meta-analyses fitted ({self.method}, test = {self.test}); {ok} without issues, "
+                f"{int((~self.converged).sum())} not converged")
+
+
+def rma_batch(yi, vi, *, method="REML", test="z", mods=None, weights=None, level=95, control=None) -> BatchResult:
+    """Fit many meta-analyses at once, identical to looping :func:`rma`.
+
+    ``yi``, ``vi``: arrays of shape ``(B, k)``, padded with NaN where an analysis has
+    fewer studies. ``mods``: ``None`` (intercept only), a ``(k, p)`` design shared by
+    all rows or ``(B, k, p)``, including the intercept column. Rows that cannot be
+    fitted (k = 0, k < p, non-positive variance) are NaN with ``reason`` set;
+    non-converged rows keep their last iterate, ``converged`` False, and a
+    ``ConvergenceWarning`` is issued.
+    """
+    method, test = _check_method_test(method, test)
+    Y = np.atleast_2d(np.asarray(yi, dtype=float))
+    V = np.atleast_2d(np.asarray(vi, dtype=float))
+    if Y.shape != V.shape:
+        raise ValueError(f"yi has shape {Y.shape} but vi has {V.shape}")
+    B, K = Y.shape
+    if mods is None:
+        X = np.ones((K, 1))
+        names = ["intrcpt"]
+    else:
+        X = np.asarray(mods, dtype=float)
+        names = [f"X{j}" for j in range(X.shape[-1])]
+    A = None if weights is None else np.atleast_2d(np.asarray(weights, dtype=float))
+    ctrl = Control.from_any(control)
+    core = fit_core(Y, V, X, method=method, test=test, A=A, level=level, control=ctrl)
+    bad_conv = ~core.converged & (core.reason == "")
+    reason = core.reason.copy()
+    reason[bad_conv] = "did not converge"
+    if bad_conv.any():
+        warnings.warn(f"{int(bad_conv.sum())} of {B} fits did not converge", ConvergenceWarning, stacklevel=2)
+    sq = (lambda a: a[:, 0]) if core.b.shape[1] == 1 else (lambda a: a)
+    return BatchResult(
+        b=sq(core.b), se=sq(core.se), zval=sq(core.zval), pval=sq(core.pval), ci_lb=sq(core.ci_lb),
+        ci_ub=sq(core.ci_ub), tau2=core.tau2, se_tau2=core.se_tau2, I2=core.I2, H2=core.H2, QE=core.QE,
+        QEp=core.QEp, QM=core.QM, QMp=core.QMp, k=core.k, dfs=core.dfs, converged=core.converged,
+        reason=reason, method=method, test=test, names=names,
+    )
