@@ -1,0 +1,401 @@
+"""Reliability of the fidelity index: Cronbach's alpha, ICC and weighted kappa.
+
+Computation is pingouin's (``cronbach_alpha``, ``intraclass_corr``) and
+statsmodels' (``cohens_kappa``); this module arranges fidelity ratings for them,
+validates the design (overlapping raters, common item scale) and returns
+result objects with the forms and CI methods stated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+from scipy import stats
+from statsmodels.stats.inter_rater import cohens_kappa
+
+from peertrial import _data
+from peertrial._results import Result, format_table
+from peertrial._warnings import PeertrialWarning
+from peertrial.fidelity._scoring import FidelityScores
+
+__all__ = ["AlphaResult", "ICCResult", "KappaResult", "cronbach_alpha", "icc", "weighted_kappa", "item_kappa"]
+
+
+# --------------------------------------------------------------------------- alpha
+@dataclass(frozen=True, eq=False)
+class AlphaResult(Result):
+    """Cronbach's alpha per domain and for all items.
+
+    ``table``: index = scale (domain names and ``"total"``), columns
+    ``n_items, n, alpha, ci_lb, ci_ub``. CI by Feldt's F method (Feldt, Woodruff
+    & Salih 1987), as pingouin and psych::alpha's ``feldt`` component.
+    """
+
+    table: pd.DataFrame
+    conf_level: float
+    nan_policy: str
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> str:
+        return "\n".join(
+            [
+                "Cronbach's alpha (raw, from item covariances; as psych::alpha raw_alpha)",
+                f"  {self.conf_level:.0%} CI: Feldt (F distribution on n-1, (n-1)(k-1) df); "
+                f"missing items: {self.nan_policy} covariances",
+                "",
+                format_table(self.table, digits=3),
+            ]
+        )
+
+
+def _feldt_ci(alpha: float, n: int, k: int, conf_level: float) -> tuple[float, float]:
+    """1 - (1 - alpha) F_{q}(n-1, (n-1)(k-1)) at q = 1-a/2 (lower) and a/2 (upper)."""
+    df1, df2 = n - 1, (n - 1) * (k - 1)
+    a = 1 - conf_level
+    lower = 1 - (1 - alpha) * stats.f.isf(a / 2, df1, df2)
+    upper = 1 - (1 - alpha) * stats.f.isf(1 - a / 2, df1, df2)
+    return float(lower), float(upper)
+
+
+def cronbach_alpha(
+    scores: FidelityScores | pd.DataFrame,
+    items: dict[str, list[str]] | None = None,
+    *,
+    conf_level: float = 0.95,
+    nan_policy: str = "pairwise",
+) -> AlphaResult:
+    """Cronbach's alpha with Feldt CI for each domain and for all items together.
+
+    alpha = k/(k-1) * (1 - sum(var_i) / var(total)), computed by
+    ``pingouin.cronbach_alpha`` from the item covariance matrix (``nan_policy``
+    "pairwise", R's ``use="pairwise"``, or "listwise"). pingouin rounds its CI to
+    three decimals, so the Feldt bounds are recomputed here at full precision
+    with the same formula.
+
+    ``scores``: a :class:`FidelityScores` (rows = rating occasions), or a wide
+    DataFrame of items with ``items`` mapping scale name -> item columns
+    (default: one scale of all columns).
+    """
+    if nan_policy not in ("pairwise", "listwise"):
+        raise ValueError(f"nan_policy must be 'pairwise' or 'listwise', got {nan_policy!r}")
+    if isinstance(scores, FidelityScores):
+        wide = scores.items
+        scales = {d: scores.domain_items(d) for d in scores.domains}
+        scales["total"] = list(wide.columns)
+    else:
+        wide = _data.as_frame(scores, what="scores")
+        scales = dict(items) if items is not None else {"total": list(wide.columns)}
+        _data.require_columns(wide, [c for cols in scales.values() for c in cols])
+    rows = []
+    for name, cols in scales.items():
+        block = pd.DataFrame({c: _data.numeric(wide[c], c) for c in cols}, index=wide.index)
+        block = block.dropna(how="all")
+        if len(cols) < 2:
+            rows.append((name, len(cols), len(block), np.nan, np.nan, np.nan))
+            continue
+        if nan_policy == "listwise":
+            block = block.dropna()
+        alpha, _ = pg.cronbach_alpha(data=block, nan_policy=nan_policy, ci=conf_level)
+        lo, hi = _feldt_ci(alpha, len(block), len(cols), conf_level)
+        rows.append((name, len(cols), len(block), float(alpha), lo, hi))
+    table = pd.DataFrame(rows, columns=["scale", "n_items", "n", "alpha", "ci_lb", "ci_ub"]).set_index("scale")
+    return AlphaResult(table=table, conf_level=conf_level, nan_policy=nan_policy)
+
+
+# --------------------------------------------------------------------------- ICC
+@contextlib.contextmanager
+def _full_precision():
+    """pingouin rounds its CI95 column to 2 decimals by default; switch rounding off, then restore."""
+    saved = dict(pg.options)
+    for key in [k for k in pg.options if k.startswith("round.")]:
+        del pg.options[key]
+    pg.options["round"] = None
+    try:
+        yield
+    finally:
+        pg.options.clear()
+        pg.options.update(saved)
+
+
+_ICC_FORMS = {
+    # pingouin label -> (Shrout & Fleiss label, psych label, description)
+    "ICC(1,1)": ("ICC(1)", "ICC1", "one-way random, single rater"),
+    "ICC(A,1)": ("ICC(2,1)", "ICC2", "two-way random, absolute agreement, single rater"),
+    "ICC(C,1)": ("ICC(3,1)", "ICC3", "two-way mixed, consistency, single rater"),
+    "ICC(1,k)": ("ICC(1,k)", "ICC1k", "one-way random, mean of k raters"),
+    "ICC(A,k)": ("ICC(2,k)", "ICC2k", "two-way random, absolute agreement, mean of k raters"),
+    "ICC(C,k)": ("ICC(3,k)", "ICC3k", "two-way mixed, consistency, mean of k raters"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class ICCResult(Result):
+    """Intraclass correlations in the six Shrout & Fleiss (1979) forms.
+
+    ``table`` is indexed by form ("ICC(1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)",
+    "ICC(2,k)", "ICC(3,k)") with columns ``psych`` (psych::ICC's name),
+    ``description``, ``icc``, ``F``, ``df1``, ``df2``, ``pval``, ``ci_lb``, ``ci_ub``
+    (95% CIs by the F methods of McGraw & Wong 1996, as psych::ICC).
+    """
+
+    table: pd.DataFrame
+    n_targets: int
+    n_raters: int
+    measure: str
+    dropped_targets: tuple
+
+    def __getitem__(self, form: str) -> pd.Series:
+        if form not in self.table.index:
+            raise KeyError(f"unknown ICC form {form!r}; choose from {list(self.table.index)}")
+        return self.table.loc[form]
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> str:
+        shown = self.table[["icc", "F", "df1", "df2", "pval", "ci_lb", "ci_ub"]]
+        lines = [
+            f"Intraclass correlation of {self.measure}: {self.n_targets} targets rated by each of {self.n_raters} raters",
+            "  Forms (Shrout & Fleiss): " + "; ".join(f"{k} {v}" for k, v in zip(self.table.index, self.table["description"])),
+            "  95% CIs: F-distribution methods (McGraw & Wong 1996)",
+        ]
+        if self.dropped_targets:
+            lines.append(f"  {len(self.dropped_targets)} targets not rated by every rater were left out")
+        return "\n".join([*lines, "", format_table(shown, digits=4)])
+
+
+def _rater_overlap(wide: pd.DataFrame, raters: str) -> None:
+    rated = wide.notna()
+    shared = rated.sum(axis=1) >= 2
+    if not shared.any():
+        detail = "; ".join(f"rater {r!r} rated {int(rated[r].sum())} targets" for r in wide.columns)
+        raise ValueError(
+            f"raters in column {raters!r} have no overlap: no target was rated by two or more raters "
+            f"({detail}); inter-rater reliability needs the same sessions rated by several raters"
+        )
+
+
+def icc(
+    data: pd.DataFrame | FidelityScores,
+    targets: str | list[str] | None = None,
+    raters: str = "rater",
+    ratings: str = "total",
+) -> ICCResult:
+    """Intraclass correlation coefficients with 95% CIs (pingouin.intraclass_corr).
+
+    Long ``data`` with one row per (target, rater). With a
+    :class:`FidelityScores`, targets are sessions (``peer_worker`` x ``session``)
+    and ``ratings`` is ``"total"`` or a domain name.
+
+    Targets not rated by every rater are left out with a warning naming them
+    (the two-way ANOVA needs a complete targets x raters table); raters who
+    share no target raise ``ValueError``.
+    """
+    if isinstance(data, FidelityScores):
+        occ = data.occasions
+        names = list(occ.index.names)
+        if ratings not in occ.columns:
+            raise ValueError(f"ratings={ratings!r} is not 'total' or a domain: {list(data.domains)}")
+        frame = occ[[ratings]].reset_index()
+        targets = [names[0], names[2]]
+        raters = names[1]
+    else:
+        frame = _data.as_frame(data)
+        if targets is None:
+            raise ValueError("targets (the column(s) naming what was rated) is required")
+    tcols = [targets] if isinstance(targets, str) else list(targets)
+    _data.require_columns(frame, [*tcols, raters, ratings])
+    values = _data.numeric(frame[ratings], ratings)
+    frame = frame[[*tcols, raters]].assign(_y=values)
+    frame = _data.drop_missing(frame, [*tcols, raters, "_y"], unit="ratings", stacklevel=3)
+    dup = frame[[*tcols, raters]].duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise ValueError(f"the same target rated twice by one rater at rows {_data.row_labels(frame.index, dup)}")
+    wide = frame.pivot(index=tcols, columns=raters, values="_y")
+    if wide.shape[1] < 2:
+        raise ValueError(f"column {raters!r} has {wide.shape[1]} rater; ICC needs two or more")
+    _rater_overlap(wide, raters)
+    incomplete = wide.isna().any(axis=1).to_numpy()
+    dropped = tuple(wide.index[incomplete])
+    if incomplete.any():
+        warnings.warn(
+            f"{int(incomplete.sum())} targets not rated by every rater left out of the ICC: "
+            f"{_data.row_labels(wide.index, incomplete)}",
+            PeertrialWarning,
+            stacklevel=2,
+        )
+    wide = wide.loc[~incomplete]
+    if len(wide) < 2:
+        raise ValueError(f"only {len(wide)} target rated by every rater in column {raters!r}; ICC needs two or more")
+    long = wide.reset_index(drop=True).rename_axis("_target").reset_index()
+    long = long.melt(id_vars="_target", var_name="_rater", value_name="_y")
+    long["_rater"] = long["_rater"].astype(str)
+    with _full_precision():
+        res = pg.intraclass_corr(data=long, targets="_target", raters="_rater", ratings="_y")
+    table = pd.DataFrame(
+        {
+            "psych": [_ICC_FORMS[t][1] for t in res["Type"]],
+            "description": [_ICC_FORMS[t][2] for t in res["Type"]],
+            "icc": res["ICC"].to_numpy(float),
+            "F": res["F"].to_numpy(float),
+            "df1": res["df1"].to_numpy(float),
+            "df2": res["df2"].to_numpy(float),
+            "pval": res["pval"].to_numpy(float),
+            "ci_lb": [float(c[0]) for c in res["CI95"]],
+            "ci_ub": [float(c[1]) for c in res["CI95"]],
+        },
+        index=pd.Index([_ICC_FORMS[t][0] for t in res["Type"]], name="form"),
+    )
+    return ICCResult(table=table, n_targets=len(wide), n_raters=wide.shape[1], measure=str(ratings), dropped_targets=dropped)
+
+
+# --------------------------------------------------------------------------- kappa
+@dataclass(frozen=True, eq=False)
+class KappaResult(Result):
+    """Cohen's kappa (unweighted and weighted) for two raters.
+
+    ``table``: one row per item (or one row), columns ``n, kappa, se_kappa,
+    weighted_kappa, se_weighted, ci_lb, ci_ub`` (CI of the weighted kappa).
+    SEs: large-sample variance of Fleiss, Cohen & Everitt (1969).
+    """
+
+    table: pd.DataFrame
+    weights: str
+    levels: tuple
+    conf_level: float
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> str:
+        return "\n".join(
+            [
+                f"Cohen's kappa, {self.weights} weights over levels {list(self.levels)}",
+                f"  SE: Fleiss, Cohen & Everitt (1969) large-sample variance; {self.conf_level:.0%} Wald CI of the weighted kappa",
+                "",
+                format_table(self.table, digits=4),
+            ]
+        )
+
+
+def _kappa_row(x1: np.ndarray, x2: np.ndarray, levels: list, weights: str, z: float):
+    code = {v: i for i, v in enumerate(levels)}
+    table = np.zeros((len(levels), len(levels)))
+    np.add.at(table, ([code[v] for v in x1], [code[v] for v in x2]), 1.0)
+    plain = cohens_kappa(table, return_results=True)
+    if weights == "unweighted":
+        wk = plain
+    else:
+        wk = cohens_kappa(table, weights=np.arange(len(levels), dtype=float), wt=weights, return_results=True)
+    se = float(np.sqrt(wk.var_kappa))
+    kw = float(wk.kappa)
+    return (len(x1), float(plain.kappa), float(np.sqrt(plain.var_kappa)), kw, se, kw - z * se, kw + z * se)
+
+
+def weighted_kappa(
+    data: pd.DataFrame,
+    rater1: str,
+    rater2: str,
+    *,
+    weights: str = "quadratic",
+    levels=None,
+    conf_level: float = 0.95,
+) -> KappaResult:
+    """Cohen's kappa for two raters' ordinal ratings, with linear or quadratic weights.
+
+    Agreement weights w_ij = 1 - |i-j|/(K-1) ("linear") or 1 - (i-j)^2/(K-1)^2
+    ("quadratic", psych::cohen.kappa's default); kappa_w = (p_o - p_e)/(1 - p_e)
+    with weighted observed and chance agreement. ``levels`` are the ordered
+    categories of the scale (default: the values observed by either rater);
+    give the full scale so unused categories still count in the weights.
+    Rows where either rater is missing are dropped with a warning.
+    Computed by ``statsmodels.stats.inter_rater.cohens_kappa``.
+    """
+    frame = _data.as_frame(data)
+    _data.require_columns(frame, [rater1, rater2])
+    frame = _data.drop_missing(frame, [rater1, rater2], unit="rows", stacklevel=3)
+    x1 = _data.numeric(frame[rater1], rater1)
+    x2 = _data.numeric(frame[rater2], rater2)
+    levels = _levels(levels, x1, x2, frame.index, (rater1, rater2))
+    row = _kappa_row(x1, x2, levels, _check_weights(weights), stats.norm.ppf(0.5 + conf_level / 2))
+    table = pd.DataFrame([row], columns=_KAPPA_COLS, index=pd.Index([f"{rater1} vs {rater2}"], name="pair"))
+    return KappaResult(table=table, weights=weights, levels=tuple(levels), conf_level=conf_level)
+
+
+def item_kappa(
+    scores: FidelityScores,
+    raters: tuple | None = None,
+    *,
+    weights: str = "quadratic",
+    conf_level: float = 0.95,
+) -> KappaResult:
+    """Weighted kappa per fidelity item between two raters over the sessions both rated.
+
+    Levels are the whole number steps of the index's scale (``scores.scale``).
+    Raters who share no session raise ``ValueError``.
+    """
+    wide = scores.items
+    names = list(wide.index.names)
+    all_raters = list(pd.unique(wide.index.get_level_values(1)))
+    if raters is None:
+        if len(all_raters) != 2:
+            raise ValueError(f"raters=(a, b) is required when there are {len(all_raters)} raters: {all_raters}")
+        raters = tuple(sorted(all_raters, key=str))
+    a, b = raters
+    for r in (a, b):
+        if r not in all_raters:
+            raise ValueError(f"rater {r!r} not found in column {names[1]!r}; raters: {all_raters}")
+    ra = wide.xs(a, level=1)
+    rb = wide.xs(b, level=1)
+    common = ra.index.intersection(rb.index)
+    if len(common) == 0:
+        raise ValueError(
+            f"raters {a!r} and {b!r} in column {names[1]!r} have no overlap: no session rated by both "
+            f"({len(ra)} and {len(rb)} sessions rated)"
+        )
+    lo, hi = scores.scale
+    levels = list(np.arange(lo, hi + 0.5, 1.0))
+    z = stats.norm.ppf(0.5 + conf_level / 2)
+    rows, index = [], []
+    weights = _check_weights(weights)
+    for item in wide.columns:
+        x1, x2 = ra.loc[common, item].to_numpy(), rb.loc[common, item].to_numpy()
+        ok = np.isfinite(x1) & np.isfinite(x2)
+        if ok.sum() < 2:
+            continue
+        _levels(levels, x1[ok], x2[ok], common[ok], (f"{item} ({a})", f"{item} ({b})"))
+        rows.append(_kappa_row(x1[ok], x2[ok], levels, weights, z))
+        index.append(item)
+    table = pd.DataFrame(rows, columns=_KAPPA_COLS, index=pd.Index(index, name="item"))
+    table.insert(0, "domain", [scores.item_domain[i] for i in index])
+    return KappaResult(table=table, weights=weights, levels=tuple(levels), conf_level=conf_level)
+
+
+_KAPPA_COLS = ["n", "kappa", "se_kappa", "weighted_kappa", "se_weighted", "ci_lb", "ci_ub"]
+
+
+def _check_weights(weights: str) -> str:
+    if weights not in ("linear", "quadratic", "unweighted"):
+        raise ValueError(f"weights must be 'linear', 'quadratic' or 'unweighted', got {weights!r}")
+    return weights
+
+
+def _levels(levels, x1, x2, index, names) -> list:
+    observed = sorted(set(np.unique(x1)) | set(np.unique(x2)))
+    if levels is None:
+        if len(observed) < 2:
+            raise ValueError(f"columns {names[0]!r} and {names[1]!r} use a single category; kappa needs two or more")
+        return observed
+    levels = [float(v) for v in levels]
+    for x, name in zip((x1, x2), names):
+        bad = ~np.isin(x, levels)
+        if bad.any():
+            raise ValueError(f"column {name!r} has values outside levels {levels} at rows {_data.row_labels(index, bad)}")
+    return levels
