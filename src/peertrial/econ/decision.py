@@ -1,0 +1,232 @@
+"""Decision quantities from incremental costs and effects.
+
+Net monetary benefit at willingness to pay ``lambda`` is ``NB = lambda * E - C``;
+for an intervention against its comparator the incremental net benefit is
+``INB = lambda * dE - dC``. The cost-effectiveness acceptability curve (CEAC)
+is ``P(INB > 0)`` over the joint (bootstrap or PSA) distribution of
+``(dE, dC)`` — computed from net benefit, never from ICER percentiles, which
+are meaningless when the cloud spans quadrants (Fenwick, O'Brien & Briggs
+2004, Health Econ 13:405-415). EVPI is ``E[max_j NB_j] - max_j E[NB_j]``.
+
+Several mutually exclusive strategies: :func:`icer_table` removes strongly
+dominated strategies (costlier and no more effective than another) and then,
+repeatedly, extendedly dominated ones (an ICER higher than the next costlier
+strategy's), as dampack's ``calculate_icers`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from peertrial import _data
+from peertrial._results import Result, format_table
+
+__all__ = [
+    "quadrant",
+    "inb",
+    "ceac_from_samples",
+    "evpi_from_nb",
+    "ICERTable",
+    "icer_table",
+    "ceac_strategies",
+]
+
+QUADRANTS = {
+    "dominant": "SE quadrant: dominant (more effective and less costly)",
+    "dominated": "NW quadrant: dominated (less effective and more costly)",
+    "NE": "NE quadrant: trade-off (more effective and more costly)",
+    "SW": "SW quadrant: trade-off (less effective and less costly)",
+    "undefined": "incremental effect is zero: ICER undefined; decide by INMB",
+}
+
+
+def quadrant(delta_cost: float, delta_effect: float) -> str:
+    """Where ``(dE, dC)`` lies on the cost-effectiveness plane: a key of ``QUADRANTS``.
+
+    ``dE = 0`` is ``"undefined"``; ``dC = 0`` counts as dominant (``dE > 0``) or
+    dominated (``dE < 0``), since equal cost with more effect dominates.
+    """
+    if delta_effect == 0 or not np.isfinite(delta_effect):
+        return "undefined"
+    if delta_effect > 0:
+        return "dominant" if delta_cost <= 0 else "NE"
+    return "dominated" if delta_cost >= 0 else "SW"
+
+
+def inb(wtp, delta_cost, delta_effect) -> np.ndarray:
+    """Incremental net monetary benefit ``wtp * dE - dC`` (broadcast: wtps x samples)."""
+    wtp = np.asarray(wtp, dtype=float)
+    return wtp[..., None] * np.asarray(delta_effect, dtype=float) - np.asarray(delta_cost, dtype=float)
+
+
+def _wtps(wtps) -> np.ndarray:
+    w = np.atleast_1d(np.asarray(wtps, dtype=float))
+    if w.ndim != 1 or np.isnan(w).any() or (w < 0).any():
+        raise ValueError("willingness-to-pay values must be a 1-D array of non-negative numbers")
+    return w
+
+
+def ceac_from_samples(delta_cost, delta_effect, wtps, *, chunk: int = 2_000_000) -> np.ndarray:
+    """``P(wtp * dE - dC > 0)`` for each WTP over the samples (one vectorised pass).
+
+    Strict inequality, so at ``wtp = 0`` the value is exactly ``P(dC < 0)`` and
+    as ``wtp -> inf`` it tends to ``P(dE > 0)``.
+    """
+    w = _wtps(wtps)
+    dc = np.asarray(delta_cost, dtype=float)
+    de = np.asarray(delta_effect, dtype=float)
+    step = max(1, chunk // max(dc.size, 1))
+    out = np.empty(w.size)
+    for start in range(0, w.size, step):
+        block = w[start : start + step]
+        out[start : start + step] = (block[:, None] * de[None, :] > dc[None, :]).mean(axis=1)
+    return out
+
+
+def evpi_from_nb(nb) -> np.ndarray:
+    """Expected value of perfect information ``E[max_j NB_j] - max_j E[NB_j]``.
+
+    ``nb`` has shape ``(..., samples, strategies)``; for one intervention
+    against control pass ``np.stack([zeros, inb], -1)`` (NB relative to control).
+    """
+    nb = np.asarray(nb, dtype=float)
+    best = nb.mean(axis=-2).argmax(axis=-1)  # strategy chosen under current information
+    chosen = np.take_along_axis(nb, best[..., None, None], axis=-1)[..., 0]
+    # mean of (max - chosen) is the same quantity, written so it is never negative
+    return (nb.max(axis=-1) - chosen).mean(axis=-1)
+
+
+def ceac_strategies(costs, effects, wtps, strategies=None) -> pd.DataFrame:
+    """Multi-strategy CEAC and frontier from samples (rows) x strategies (columns).
+
+    Returns a long DataFrame ``wtp, strategy, prob_cost_effective,
+    expected_nb, on_frontier`` where ``prob_cost_effective`` is the share of
+    samples in which the strategy has the highest net benefit and
+    ``on_frontier`` marks the strategy with the highest expected net benefit
+    (the cost-effectiveness acceptability frontier).
+    """
+    c = np.asarray(costs, dtype=float)
+    e = np.asarray(effects, dtype=float)
+    if c.shape != e.shape or c.ndim != 2:
+        raise ValueError("costs and effects must be 2-D arrays of the same shape (samples x strategies)")
+    w = _wtps(wtps)
+    names = list(strategies) if strategies is not None else [f"s{j + 1}" for j in range(c.shape[1])]
+    nb = w[:, None, None] * e[None] - c[None]  # wtp x sample x strategy
+    best = nb.argmax(axis=-1)
+    prob = np.stack([(best == j).mean(axis=1) for j in range(c.shape[1])], axis=1)
+    enb = nb.mean(axis=1)
+    frontier = enb.argmax(axis=1)
+    return pd.DataFrame(
+        {
+            "wtp": np.repeat(w, c.shape[1]),
+            "strategy": np.tile(names, w.size),
+            "prob_cost_effective": prob.ravel(),
+            "expected_nb": enb.ravel(),
+            "on_frontier": (frontier[:, None] == np.arange(c.shape[1])[None]).ravel(),
+        }
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class ICERTable(Result):
+    """Incremental analysis of several strategies (dampack's ``calculate_icers``).
+
+    ``table``: strategy, cost, effect, inc_cost, inc_effect, icer, status —
+    ``"ND"`` on the efficient frontier (ICERs against the previous frontier
+    strategy), ``"ED"`` extendedly dominated, ``"D"`` strongly dominated;
+    ordered ND, ED, D and by cost within status.
+    """
+
+    table: pd.DataFrame
+    currency: str = "GBP"
+    price_year: int | None = None
+    effect_label: str = "QALY"
+
+    @property
+    def frontier(self) -> list:
+        return list(self.table.loc[self.table["status"] == "ND", "strategy"])
+
+    def summary(self) -> str:
+        from peertrial.econ.cost_benefit import money_label
+
+        head = (
+            f"Incremental cost-effectiveness of {len(self.table)} strategies "
+            f"(costs {money_label(self.currency, self.price_year)}; effects in {self.effect_label})\n"
+            "Status: ND non-dominated (efficient frontier), ED extendedly dominated, D dominated\n\n"
+        )
+        return head + format_table(self.table.set_index("strategy"), digits=4)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+
+def _frontier_icers(cost: np.ndarray, effect: np.ndarray, order: np.ndarray):
+    """Incremental cost, effect and ICER along ``order`` (first has NaN)."""
+    ic = np.full(order.size, np.nan)
+    ie = np.full(order.size, np.nan)
+    ic[1:] = np.diff(cost[order])
+    ie[1:] = np.diff(effect[order])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return ic, ie, ic / ie
+
+
+def icer_table(
+    cost,
+    effect,
+    strategies,
+    *,
+    data=None,
+    currency: str = "GBP",
+    price_year: int | None = None,
+    effect_label: str = "QALY",
+) -> ICERTable:
+    """Dominance, extended dominance and ICERs of mutually exclusive strategies.
+
+    Strategies are sorted by cost (ties: higher effect first). A strategy is
+    strongly dominated (D) when a cheaper-or-equal strategy earlier in that
+    order has at least its effect. Among the rest, a strategy whose ICER (vs
+    the previous one) exceeds the next strategy's ICER is extendedly dominated
+    (ED); this is repeated until ICERs increase along the frontier (ND).
+    Reproduces dampack ``calculate_icers`` (Alarid-Escudero et al.).
+    """
+    frame = _data.as_frame(data) if data is not None else None
+    c = _data.numeric(_data.column_or_array(frame, cost, "cost"))
+    e = _data.numeric(_data.column_or_array(frame, effect, "effect"))
+    s = np.asarray(_data.column_or_array(frame, strategies, "strategies").astype(str))
+    if not (c.size == e.size == s.size):
+        raise ValueError("cost, effect and strategies must have the same length")
+    if np.isnan(c).any() or np.isnan(e).any():
+        raise ValueError("costs and effects of strategies must not be missing")
+    if len(set(s)) != s.size:
+        raise ValueError("strategy names must be unique")
+    order = np.lexsort((-e, c))  # by cost, then effect descending
+    status = np.full(c.size, "ND", dtype=object)
+    best_effect = -np.inf
+    for j in order:  # strong dominance: no more effective than a cheaper strategy
+        if e[j] <= best_effect:
+            status[j] = "D"
+        best_effect = max(best_effect, e[j])
+    while True:
+        nd = order[status[order] == "ND"]
+        if nd.size <= 2:
+            break
+        _, _, icer = _frontier_icers(c, e, nd)
+        ext = nd[1:-1][icer[1:-1] > icer[2:]]
+        if ext.size == 0:
+            break
+        status[ext] = "ED"
+    nd = order[status[order] == "ND"]
+    inc_c, inc_e, icer = _frontier_icers(c, e, nd)
+    table = pd.DataFrame(
+        {"strategy": s, "cost": c, "effect": e, "inc_cost": np.nan, "inc_effect": np.nan, "icer": np.nan, "status": status}
+    )
+    table.loc[nd, "inc_cost"] = inc_c
+    table.loc[nd, "inc_effect"] = inc_e
+    table.loc[nd, "icer"] = icer
+    rank = table["status"].map({"ND": 0, "ED": 1, "D": 2})
+    table = table.assign(_r=rank).sort_values(["_r", "cost", "effect"], ascending=[True, True, False], kind="stable")
+    table = table.drop(columns="_r").reset_index(drop=True)
+    return ICERTable(table=table, currency=currency, price_year=price_year, effect_label=effect_label)

@@ -1,0 +1,56 @@
+"""Discounting of costs and effects that accrue beyond the first year.
+
+NICE's reference case discounts both costs and health effects at 3.5% a year
+(NICE health technology evaluations manual, 2022, section 4.5.1); values in the
+first year are not discounted. A value accruing in year ``t`` (``t = 0`` for
+the first twelve months) is worth ``value / (1 + r)**t`` today.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["NICE_RATE", "discount_factor", "discount", "present_value"]
+
+NICE_RATE = 0.035
+
+
+def _check_rate(rate: float) -> float:
+    rate = float(rate)
+    if not np.isfinite(rate) or rate < 0 or rate >= 1:
+        raise ValueError(f"discount rate must be in [0, 1), got {rate!r} (e.g. 0.035 for 3.5%)")
+    return rate
+
+
+def discount_factor(years, rate: float = NICE_RATE, *, method: str = "annual") -> np.ndarray:
+    """Discount factor ``(1 + rate) ** -t`` for time ``years`` since baseline.
+
+    ``method="annual"`` (default) uses whole years elapsed, ``t = floor(years)``,
+    so anything in the first twelve months is undiscounted (the usual convention
+    in trial-based evaluations); ``method="continuous"`` uses ``t = years``.
+    """
+    rate = _check_rate(rate)
+    t = np.asarray(years, dtype=float)
+    if np.any(t < 0):
+        raise ValueError("years since baseline must be non-negative")
+    if method == "annual":
+        t = np.floor(t)
+    elif method != "continuous":
+        raise ValueError(f"method must be 'annual' or 'continuous', got {method!r}")
+    return (1.0 + rate) ** -t
+
+
+def discount(values, years, rate: float = NICE_RATE, *, method: str = "annual"):
+    """Discounted values: ``values * (1 + rate) ** -t`` element-wise (see :func:`discount_factor`)."""
+    return np.asarray(values, dtype=float) * discount_factor(years, rate, method=method)
+
+
+def present_value(by_year, rate: float = NICE_RATE):
+    """Present value of amounts per year of follow-up: ``sum_t x_t / (1 + rate)**t``.
+
+    ``by_year`` has the years on its last axis, the first year (``t = 0``)
+    first; a 2-D array (participants x years) gives one value per participant.
+    """
+    x = np.asarray(by_year, dtype=float)
+    factors = discount_factor(np.arange(x.shape[-1]), rate)
+    return x @ factors

@@ -1,0 +1,76 @@
+"""One-way (deterministic) sensitivity analysis, the input of a tornado plot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from peertrial._results import Result, format_table
+
+__all__ = ["OneWaySensitivity", "one_way_sensitivity"]
+
+
+@dataclass(frozen=True, eq=False)
+class OneWaySensitivity(Result):
+    """Model output as each parameter moves alone from its low to its high value.
+
+    ``table`` is indexed by parameter, sorted by ``swing = |output_high - output_low|``
+    (largest first, the order of a tornado plot).
+    """
+
+    base_output: float
+    base: dict
+    table: pd.DataFrame
+    output_name: str = "output"
+
+    def summary(self) -> str:
+        head = f"One-way sensitivity analysis of {self.output_name} (base case {self.base_output:.4f})"
+        return head + "\n\n" + format_table(self.table, digits=4)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+
+def one_way_sensitivity(
+    model: Callable[..., float],
+    base: Mapping[str, float],
+    ranges: Mapping[str, tuple[float, float]],
+    *,
+    output_name: str = "output",
+) -> OneWaySensitivity:
+    """Evaluate ``model(**params)`` at the base case and with each parameter in
+    ``ranges`` set to its low and its high value, the others held at ``base``.
+
+    Example: ``model = lambda cost, days, unit: days * unit / cost`` with
+    ``ranges={"unit": (404, 429)}`` gives the cost:benefit ratio at both unit
+    costs of a bed day.
+    """
+    unknown = [p for p in ranges if p not in base]
+    if unknown:
+        raise ValueError(f"parameters {unknown} in ranges have no base value")
+    base = dict(base)
+    base_output = float(model(**base))
+    rows = []
+    for name, bounds in ranges.items():
+        if len(bounds) != 2:
+            raise ValueError(f"range of {name!r} must be (low, high), got {bounds!r}")
+        low, high = (float(v) for v in bounds)
+        out_low = float(model(**{**base, name: low}))
+        out_high = float(model(**{**base, name: high}))
+        rows.append(
+            {
+                "parameter": name,
+                "base_value": float(base[name]),
+                "low": low,
+                "high": high,
+                "output_low": out_low,
+                "output_high": out_high,
+                "swing": abs(out_high - out_low),
+            }
+        )
+    table = pd.DataFrame(rows).set_index("parameter")
+    table = table.iloc[np.argsort(-table["swing"].to_numpy(), kind="stable")]
+    return OneWaySensitivity(base_output=base_output, base=base, table=table, output_name=output_name)

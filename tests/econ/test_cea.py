@@ -1,0 +1,279 @@
+"""Trial-based CEA: R reference values (base R, sandwich), closed forms, bootstrap properties."""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+import peertrial as pt
+from peertrial.econ.cea import _draw, _gamma_fit, _gram
+
+FIX = Path(__file__).parent / "fixtures"
+REF = json.loads((FIX / "cea_reference.json").read_text())
+RTOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def trial():
+    return pd.read_csv(FIX / "cea_data.csv")
+
+
+@pytest.fixture(scope="module")
+def basic(trial):
+    return pt.econ.cea(trial, cost="cost", effect="qaly", arm="arm", n_boot=4000, seed=11)
+
+
+# ---------------------------------------------------------------- against R
+
+
+def test_unadjusted_increments_match_r(basic):
+    assert basic.delta_cost == pytest.approx(REF["delta_cost"], rel=RTOL)
+    assert basic.delta_effect == pytest.approx(REF["delta_effect"], rel=RTOL)
+    assert basic.se_delta_cost == pytest.approx(REF["se_delta_cost"], rel=RTOL)
+    assert basic.se_delta_effect == pytest.approx(REF["se_delta_effect"], rel=RTOL)
+    assert basic.cov[0, 1] == pytest.approx(REF["cov_delta"], rel=RTOL)
+
+
+def test_icer_and_inmb_closed_form(basic):
+    assert basic.icer == pytest.approx(REF["delta_cost"] / REF["delta_effect"], rel=RTOL)
+    assert basic.quadrant == "NE"
+    for w in (0.0, 20000.0, 30000.0):
+        assert basic.nmb(w) == pytest.approx(w * REF["delta_effect"] - REF["delta_cost"], rel=RTOL)
+        var = w**2 * REF["se_delta_effect"] ** 2 + REF["se_delta_cost"] ** 2 - 2 * w * REF["cov_delta"]
+        assert basic.nmb_se(w) == pytest.approx(np.sqrt(var), rel=RTOL)
+    np.testing.assert_allclose(basic.nmb([0, 1e4]), [-REF["delta_cost"], 1e4 * REF["delta_effect"] - REF["delta_cost"]])
+
+
+def test_clustered_se_matches_r_vcovcl(trial):
+    ce = pt.econ.cea(trial, cost="cost", effect="qaly", cluster="peer_worker", n_boot=200, seed=1)
+    assert ce.se_delta_cost == pytest.approx(REF["cluster_se_delta_cost"], rel=RTOL)
+    assert ce.se_delta_effect == pytest.approx(REF["cluster_se_delta_effect"], rel=RTOL)
+
+
+def test_sur_increments_match_r_lm(trial):
+    ce = pt.econ.cea(trial, cost="cost", effect="qaly", covariates=["age", "female"], n_boot=200, seed=1)
+    assert ce.delta_cost == pytest.approx(REF["ols_delta_cost"], rel=RTOL)
+    assert ce.delta_effect == pytest.approx(REF["ols_delta_effect"], rel=RTOL)
+    assert ce.se_delta_cost == pytest.approx(REF["ols_se_delta_cost"], rel=RTOL)
+    assert ce.se_delta_effect == pytest.approx(REF["ols_se_delta_effect"], rel=RTOL)
+    assert ce.cov[0, 1] == pytest.approx(REF["ols_cov_delta"], rel=RTOL)
+    clustered = pt.econ.cea(
+        trial, cost="cost", effect="qaly", covariates=["age", "female"], cluster="peer_worker", n_boot=200, seed=1
+    )
+    assert clustered.se_delta_cost == pytest.approx(REF["ols_cluster_se_delta_cost"], rel=RTOL)
+    assert clustered.se_delta_effect == pytest.approx(REF["ols_cluster_se_delta_effect"], rel=RTOL)
+
+
+def test_sur_equals_equation_by_equation_ols(trial):
+    """Zellner's result, checked by explicit feasible GLS on the stacked system."""
+    X = sm.add_constant(trial[["arm", "age", "female"]].to_numpy(float))
+    Y = trial[["cost", "qaly"]].to_numpy(float)
+    B_ols = np.linalg.lstsq(X, Y, rcond=None)[0]
+    U = Y - X @ B_ols
+    sigma = U.T @ U / len(Y)
+    omega_inv = np.kron(np.linalg.inv(sigma), np.eye(len(Y)))
+    Xs = np.kron(np.eye(2), X)
+    ys = Y.T.ravel()
+    b_gls = np.linalg.solve(Xs.T @ omega_inv @ Xs, Xs.T @ omega_inv @ ys)
+    ce = pt.econ.cea(trial, cost="cost", effect="qaly", covariates=["age", "female"], n_boot=50, seed=1)
+    assert b_gls[1] == pytest.approx(ce.delta_cost, rel=1e-9)
+    assert b_gls[X.shape[1] + 1] == pytest.approx(ce.delta_effect, rel=1e-9)
+
+
+def test_gamma_glm_marginal_cost_matches_r(trial):
+    ce = pt.econ.cea(
+        trial, cost="cost", effect="qaly", covariates=["age", "female"], cost_model="gamma", n_boot=300, seed=2
+    )
+    assert ce.delta_cost == pytest.approx(REF["gamma_delta_cost"], rel=1e-6)
+    assert ce.se_delta_cost == pytest.approx(REF["gamma_se_delta_cost"], rel=1e-5)
+    assert ce.delta_effect == pytest.approx(REF["ols_delta_effect"], rel=RTOL)
+    assert ce.cost_model == "gamma"
+
+
+def test_batched_irls_equals_statsmodels_with_frequency_weights(trial):
+    X = sm.add_constant(trial[["arm", "age", "female"]].to_numpy(float))
+    y = trial["cost"].to_numpy(float)
+    rng = np.random.default_rng(5)
+    W = rng.integers(0, 3, size=(3, len(y))).astype(float)
+    beta = _gamma_fit(W, X, y, _gram(W, X), np.array(REF["gamma_coef"]))
+    for b in range(3):
+        ref = sm.GLM(y, X, family=sm.families.Gamma(sm.families.links.Log()), freq_weights=W[b]).fit(tol=1e-12)
+        np.testing.assert_allclose(beta[b], ref.params, rtol=1e-7)
+
+
+# ---------------------------------------------------------------- bootstrap
+
+
+def test_bootstrap_reproducible_with_seed(trial):
+    a = pt.econ.cea(trial, n_boot=500, seed=42, effect="qaly")
+    b = pt.econ.cea(trial, n_boot=500, seed=42, effect="qaly")
+    c = pt.econ.cea(trial, n_boot=500, seed=43, effect="qaly")
+    np.testing.assert_array_equal(a.boot_delta_cost, b.boot_delta_cost)
+    np.testing.assert_array_equal(a.boot_delta_effect, b.boot_delta_effect)
+    assert not np.array_equal(a.boot_delta_cost, c.boot_delta_cost)
+
+
+def test_bootstrap_replicates_equal_a_plain_loop(trial):
+    """Same draws, evaluated one replicate at a time by pandas: resample rows within arm."""
+    ce = pt.econ.cea(trial, effect="qaly", n_boot=30, seed=7)
+    draws = _draw(trial["arm"].to_numpy(float), 30, np.random.default_rng(7))
+    control, treated = trial[trial["arm"] == 0], trial[trial["arm"] == 1]
+    for b in range(30):
+        s0 = control.iloc[draws[0][1][b]]
+        s1 = treated.iloc[draws[1][1][b]]
+        assert ce.boot_delta_cost[b] == pytest.approx(s1["cost"].mean() - s0["cost"].mean(), rel=1e-12)
+        assert ce.boot_delta_effect[b] == pytest.approx(s1["qaly"].mean() - s0["qaly"].mean(), rel=1e-12)
+
+
+def test_bootstrap_se_matches_analytic_within_monte_carlo_error(basic, trial):
+    """The bootstrap variance of a mean is exactly s^2 (ddof=0) / n in expectation;
+    the SD of B replicates has relative Monte Carlo SE about 1/sqrt(2B) (1.1% at B=4000)."""
+    n1, n0 = (trial["arm"] == 1).sum(), (trial["arm"] == 0).sum()
+    for col, reps in (("cost", basic.boot_delta_cost), ("qaly", basic.boot_delta_effect)):
+        v1 = trial.loc[trial["arm"] == 1, col].var(ddof=0) / n1
+        v0 = trial.loc[trial["arm"] == 0, col].var(ddof=0) / n0
+        analytic = np.sqrt(v1 + v0)
+        assert reps.std(ddof=1) == pytest.approx(analytic, rel=4 / np.sqrt(2 * basic.n_boot))
+    # the bootstrap cloud is centred on the point estimate (MC SE of the mean = SE / sqrt(B))
+    assert basic.boot_delta_cost.mean() == pytest.approx(basic.delta_cost, abs=4 * basic.se_delta_cost / np.sqrt(4000))
+
+
+def test_cluster_bootstrap_resamples_whole_clusters(trial):
+    frame = trial.assign(unit=np.where(trial["arm"] == 1, trial["peer_worker"], -trial["id"]))
+    counts = pt.econ.bootstrap_counts(np.array([0.0] * 100 + [1.0] * 12), 50, seed=3)
+    assert counts[:, :100].sum(axis=1).tolist() == [100] * 50
+    assert counts[:, 100:].sum(axis=1).tolist() == [12] * 50
+    ce = pt.econ.cea(trial, effect="qaly", cluster="peer_worker", n_boot=3000, seed=3)
+    # analytic (linearised) SE times sqrt((G-1)/G) is what the cluster bootstrap estimates
+    assert ce.boot_delta_effect.std() == pytest.approx(ce.se_delta_effect, rel=0.1)
+    assert frame["unit"].nunique() == 112
+
+
+def test_ceac_limits_and_bounds(basic):
+    dc, de = basic.boot_delta_cost, basic.boot_delta_effect
+    curve = basic.ceac([0.0, 1e12])
+    assert curve["prob_cost_effective"].iloc[0] == np.mean(dc < 0)
+    assert curve["prob_cost_effective"].iloc[1] == np.mean(de > 0)
+    full = basic.ceac(np.linspace(0, 1e6, 200))
+    assert full["prob_cost_effective"].between(0, 1).all()
+    assert list(full.columns) == ["wtp", "prob_cost_effective"]
+
+
+def test_ceac_monotone_when_every_replicate_gains_effect():
+    rng = np.random.default_rng(0)
+    de = np.abs(rng.normal(0.05, 0.02, 5000)) + 1e-6
+    dc = rng.normal(500, 800, 5000)
+    p = pt.econ.ceac_from_samples(dc, de, np.linspace(0, 200000, 300))
+    assert np.all(np.diff(p) >= 0)
+    # and the curve is P(INB > 0) computed replicate by replicate
+    assert p[150] == np.mean(np.linspace(0, 200000, 300)[150] * de - dc > 0)
+
+
+def test_eib_and_evpi(basic):
+    w = np.array([0.0, 5000.0, 20000.0])
+    inb = w[:, None] * basic.boot_delta_effect - basic.boot_delta_cost
+    np.testing.assert_allclose(basic.eib(w)["eib"], inb.mean(axis=1))
+    expected = np.maximum(inb, 0).mean(axis=1) - np.maximum(inb.mean(axis=1), 0)
+    np.testing.assert_allclose(basic.evpi(w)["evpi"], expected, atol=1e-9)
+    assert (basic.evpi(w)["evpi"] >= 0).all()
+    table = basic.decision_table(w)
+    assert list(table.columns) == ["wtp", "inmb", "se", "ci_lb", "ci_ub", "prob_cost_effective", "eib", "evpi"]
+
+
+def test_quadrant_shares_sum_to_one(basic):
+    assert basic.quadrant_shares().sum() == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- bad input and handling
+
+
+def test_negative_costs_need_flag(trial):
+    bad = trial.copy()
+    bad.loc[[3, 150], "cost"] = -10.0
+    with pytest.raises(ValueError, match=r"negative costs.*rows 3, 150.*allow_negative_costs"):
+        pt.econ.cea(bad, effect="qaly", n_boot=10, seed=1)
+    ce = pt.econ.cea(bad, effect="qaly", n_boot=10, seed=1, allow_negative_costs=True)
+    assert ce.delta_cost == pytest.approx(bad.loc[bad.arm == 1, "cost"].mean() - bad.loc[bad.arm == 0, "cost"].mean())
+
+
+def test_zero_incremental_effect_icer_undefined():
+    df = pd.DataFrame({"arm": [0, 0, 1, 1], "cost": [100.0, 200.0, 50.0, 150.0], "qaly": [0.5, 0.7, 0.7, 0.5]})
+    with pytest.warns(pt.PeertrialWarning, match="ICER is undefined"):
+        ce = pt.econ.cea(df, effect="qaly", n_boot=100, seed=1)
+    assert np.isnan(ce.icer)
+    assert ce.quadrant == "undefined"
+    assert "ICER: undefined" in ce.summary()
+    assert ce.nmb(20000) == pytest.approx(50.0)  # decision by INMB: cheaper, same effect
+
+
+def test_missing_costs_error_names_rows_per_arm(trial):
+    bad = trial.copy()
+    bad.loc[[5, 120, 130], "cost"] = np.nan
+    with pytest.raises(ValueError, match=r"arm 0: rows 5; arm 1: rows 120, 130"):
+        pt.econ.cea(bad, effect="qaly", n_boot=10, seed=1)
+    with pytest.warns(UserWarning, match="3 rows with missing values"):
+        cc = pt.econ.cea(bad, effect="qaly", n_boot=10, seed=1, missing="drop")
+    kept = bad.dropna(subset=["cost"])
+    assert cc.delta_cost == pytest.approx(kept.loc[kept.arm == 1, "cost"].mean() - kept.loc[kept.arm == 0, "cost"].mean())
+
+
+def test_multiple_imputation_by_explicit_choice(trial):
+    bad = trial.copy()
+    rows = np.random.default_rng(1).choice(len(bad), 20, replace=False)
+    bad.loc[rows, "cost"] = np.nan
+    a = pt.econ.cea(bad, effect="qaly", n_boot=400, seed=9, missing="mi", n_imputations=5)
+    b = pt.econ.cea(bad, effect="qaly", n_boot=400, seed=9, missing="mi", n_imputations=5)
+    assert a.n_imputations == 5 and a.boot_delta_cost.size == 400
+    assert a.delta_cost == b.delta_cost  # reproducible with the seed
+    # Rubin's rules: total variance at least the complete-data-like within variance
+    assert a.se_delta_cost > 0.9 * REF["se_delta_cost"]
+    assert abs(a.delta_cost - REF["delta_cost"]) < 2 * REF["se_delta_cost"]
+    assert "imputations" in a.summary()
+
+
+def test_caller_frame_not_modified(trial):
+    before = trial.copy()
+    pt.econ.cea(trial, effect="qaly", covariates=["age"], cluster="peer_worker", n_boot=20, seed=1)
+    pd.testing.assert_frame_equal(trial, before)
+
+
+def test_arm_must_be_binary(trial):
+    bad = trial.assign(arm=trial["arm"].replace({1: 2}))
+    with pytest.raises(ValueError, match="'arm'.*0/1"):
+        pt.econ.cea(bad, effect="qaly", n_boot=10)
+
+
+def test_per_year_columns_are_discounted():
+    df = pd.DataFrame(
+        {
+            "arm": [0, 0, 1, 1],
+            "c1": [100.0, 200.0, 300.0, 400.0],
+            "c2": [1035.0, 0.0, 2070.0, 0.0],
+            "q1": [0.5, 0.6, 0.7, 0.8],
+            "q2": [0.0, 0.0, 0.0, 0.0],
+        }
+    )
+    ce = pt.econ.cea(df, cost=["c1", "c2"], effect=["q1", "q2"], n_boot=10, seed=1)
+    # year-2 costs at 3.5%: 1035 / 1.035 = 1000 and 2070 / 1.035 = 2000
+    assert ce.delta_cost == pytest.approx((300 + 2000 + 400) / 2 - (100 + 1000 + 200) / 2)
+    assert "3.5%" in ce.summary()
+
+
+def test_summary_states_currency_price_year_and_method(trial):
+    ce = pt.econ.cea(trial, effect="qaly", n_boot=50, seed=1, price_year=2024, currency="GBP")
+    text = ce.summary()
+    assert "GBP, 2024 prices" in text and "ICER" in text and "NE quadrant" in text
+    frame = ce.to_frame()
+    assert {"delta_cost", "delta_effect", "icer"} <= set(frame.index)
+    with pytest.raises(Exception):
+        ce.delta_cost = 0.0
+
+
+def test_no_warnings_on_clean_data(trial):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pt.econ.cea(trial, effect="qaly", n_boot=50, seed=1)
