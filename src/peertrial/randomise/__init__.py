@@ -5,9 +5,22 @@
   probabilities in ``prob_<arm>`` columns;
 - minimisation: :class:`Minimiser` (sequential) and :func:`minimise` (batch),
   Pocock–Simon with range/SD/variance imbalance, weights and a biased coin;
+- :class:`Ledger`: the concealed schedule in SQLite with atomic, idempotent,
+  hash-chained allocation (``allocate``, ``verify``, ``audit``).
 """
 
+from peertrial.randomise.ledger import Ledger, LedgerError, LedgerIntegrityError, StratumFullError
 from peertrial.randomise.minimisation import Minimiser, minimise
 from peertrial.randomise.schedules import complete, permuted_blocks, simple
 
-__all__ = ["simple", "complete", "permuted_blocks", "Minimiser", "minimise"]
+__all__ = [
+    "simple",
+    "complete",
+    "permuted_blocks",
+    "Minimiser",
+    "minimise",
+    "Ledger",
+    "LedgerError",
+    "LedgerIntegrityError",
+    "StratumFullError",
+]
