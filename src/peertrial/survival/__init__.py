@@ -1,0 +1,21 @@
+"""Twelve-month readmission: Kaplan–Meier, log-rank, Cox, competing risks, binary and count models.
+
+Numbers equal R's ``survival`` (survfit, survdiff, coxph, cox.zph) and ``cmprsk``
+(cuminc, crr) on the fixtures in ``tests/survival/fixtures``.
+"""
+
+from peertrial.survival.cox import CoxResult, cox
+from peertrial.survival.km import KaplanMeierResult, kaplan_meier
+from peertrial.survival.logrank import LogrankResult, logrank
+
+__all__ = ["kaplan_meier", "KaplanMeierResult", "logrank", "LogrankResult", "cox", "CoxResult"]
+
+from peertrial.survival.competing import (  # noqa: E402
+    CumincResult,
+    FineGrayResult,
+    cause_specific_cox,
+    cuminc,
+    fine_gray,
+)
+
+__all__ += ["cuminc", "CumincResult", "fine_gray", "FineGrayResult", "cause_specific_cox"]

@@ -1,0 +1,269 @@
+"""Cox proportional hazards regression, as R's ``survival::coxph``.
+
+Partial likelihood with Efron (R's default) or Breslow ties, strata, case weights,
+late entry ``(entry, time]`` and cluster-robust (sandwich) standard errors, fitted by
+Newton–Raphson with step halving from beta = 0 and R's stopping rule
+(|1 - l_old / l_new| <= 1e-9, at most 20 iterations), so the iterates are R's.
+
+Tests (as ``summary.coxph``): likelihood ratio 2 (l(b) - l(0)); Wald b' V^-1 b (V robust
+when ``cluster`` is given); score U(0)' I(0)^-1 U(0); and with ``cluster`` the robust score
+test U(0)' (D0' D0)^-1 U(0), D0 the cluster sums of weighted score residuals at 0.
+The robust variance is D' D with D the cluster sums of dfbeta residuals w_i L_i V
+(Lin & Wei 1989), as ``coxph(..., cluster = )``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from peertrial._results import Result, format_pval, format_table
+from peertrial._warnings import ConvergenceWarning
+from peertrial.survival import _input
+from peertrial.survival._coxcore import CoxData, newton
+from peertrial.survival.km import km_curve
+
+__all__ = ["cox", "CoxResult"]
+
+
+def _test(stat, df):
+    return float(stat), int(df), float(stats.chi2.sf(stat, df))
+
+
+def _quad(v, u):
+    try:
+        return float(u @ np.linalg.solve(v, u))
+    except np.linalg.LinAlgError:
+        return float(u @ np.linalg.pinv(v) @ u)
+
+
+@dataclass(frozen=True, eq=False)
+class CoxResult(Result):
+    """Fitted Cox model. Coefficient attributes are Series indexed by covariate."""
+
+    coef: pd.Series
+    se: pd.Series
+    zval: pd.Series
+    pval: pd.Series
+    hr: pd.Series
+    hr_ci_lb: pd.Series
+    hr_ci_ub: pd.Series
+    naive_se: pd.Series
+    var: pd.DataFrame
+    loglik: tuple
+    lr_test: tuple
+    wald_test: tuple
+    score_test: tuple
+    robust_score_test: tuple | None
+    n: int
+    nevent: int
+    iter: int
+    converged: bool
+    ties: str
+    conf_level: float
+    strata_levels: list
+    _data: CoxData = field(repr=False)
+    _naive_var: np.ndarray = field(repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame({"coef": self.coef, "hr": self.hr, "se": self.se, "zval": self.zval,
+                              "pval": self.pval, "hr_ci_lb": self.hr_ci_lb, "hr_ci_ub": self.hr_ci_ub})
+        if self.robust_score_test is not None:
+            frame.insert(2, "naive_se", self.naive_se)
+        return frame
+
+    def summary(self) -> str:
+        lines = [f"Cox proportional hazards model (ties = {self.ties!r}); n = {self.n}, "
+                 f"events = {self.nevent}", format_table(self.to_frame())]
+        lines.append(f"Likelihood ratio test = {self.lr_test[0]:.3f} on {self.lr_test[1]} df, "
+                     f"p = {format_pval(self.lr_test[2])}")
+        lines.append(f"Wald test             = {self.wald_test[0]:.3f} on {self.wald_test[1]} df, "
+                     f"p = {format_pval(self.wald_test[2])}")
+        lines.append(f"Score (logrank) test  = {self.score_test[0]:.3f} on {self.score_test[1]} df, "
+                     f"p = {format_pval(self.score_test[2])}")
+        if self.robust_score_test is not None:
+            lines.append(f"Robust score test     = {self.robust_score_test[0]:.3f}, "
+                         f"p = {format_pval(self.robust_score_test[2])} (robust SE by cluster)")
+        return "\n".join(lines)
+
+    # --- proportional hazards -------------------------------------------------------
+    def _zph(self):
+        d = self._data
+        beta = self.coef.to_numpy()
+        _, _, _, det = d.evaluate(beta, detail=True)
+        p = d.p
+        ev = d.ev_rows
+        # KM of all rows (unweighted, with late entry) evaluated just before each death
+        km = km_curve(d.stop, d.event.astype(float), d.entry)
+        t, s = km["time"].to_numpy(), km["surv"].to_numpy()
+        idx = np.searchsorted(t, d.stop[ev], side="left")
+        ttimes = 1 - np.concatenate([[1.0], s])[idx]
+        gtime = ttimes - ttimes.mean()
+        g = gtime[d.gfirst]
+        mw = d.meanwt
+        ug = d.group_sums(d.w[ev, None] * d.X[ev] - mw[:, None] * det["a"])
+        ig = d._full(d.group_sums(mw[:, None] * det["s2"]))
+        imat = np.zeros((2 * p, 2 * p))
+        imat[:p, :p] = ig.sum(0)
+        imat[:p, p:] = imat[p:, :p] = np.einsum("g,gij->ij", g, ig)
+        imat[p:, p:] = np.einsum("g,gij->ij", g * g, ig)
+        u = np.concatenate([np.zeros(p), g @ ug])
+        abar = d.group_sums(det["a"]) / d.dcount[:, None]
+        schoen = d.X[ev] - abar[d.ginv]
+        return imat, u, ttimes, schoen
+
+    def test_ph(self) -> pd.DataFrame:
+        """Score test of proportional hazards as R's ``cox.zph(fit, transform = "km")``.
+
+        Each covariate's coefficient is allowed to vary as beta + gamma g(t), with g the
+        centred 1 - KM(t-) transform; the score test of gamma = 0 uses the full
+        information matrix of (beta, gamma) at the fitted beta (survival >= 3.0).
+        """
+        imat, u, _, _ = self._zph()
+        p = self._data.p
+        names = list(self.coef.index)
+        rows = []
+        for j in range(p):
+            kk = list(range(p)) + [p + j]
+            uu = np.concatenate([np.zeros(p), [u[p + j]]])
+            rows.append(_test(_quad(imat[np.ix_(kk, kk)], uu), 1))
+        rows.append(_test(_quad(imat, u), p))
+        return pd.DataFrame(rows, columns=["chisq", "df", "pval"], index=names + ["GLOBAL"])
+
+    def schoenfeld(self) -> pd.DataFrame:
+        """Scaled Schoenfeld residuals (one row per event) with time and KM-transformed time.
+
+        Scaled as cox.zph: beta + d * r V with d the number of events and V = I^-1
+        (single-stratum scaling is used also with strata).
+        """
+        imat, _, ttimes, schoen = self._zph()
+        d = self._data
+        p = d.p
+        vmean = imat[:p, :p] / len(d.ev_rows)
+        scaled = np.linalg.solve(vmean, schoen.T).T + self.coef.to_numpy()
+        frame = pd.DataFrame(scaled, columns=list(self.coef.index))
+        frame.insert(0, "time", d.stop[d.ev_rows])
+        frame.insert(1, "transformed_time", ttimes)
+        return frame
+
+    # --- baseline and prediction -----------------------------------------------------
+    def baseline_hazard(self, centered: bool = False) -> pd.DataFrame:
+        """Cumulative baseline hazard at each event time, per stratum (R's ``basehaz``).
+
+        Increments follow the ties method (Efron: sum_k mean weight / (S0 - k/d E0)),
+        as ``survfit.coxph``. ``centered=False`` gives the hazard at covariates 0,
+        ``centered=True`` at the covariate means.
+        """
+        d = self._data
+        beta = self.coef.to_numpy()
+        _, _, _, det = d.evaluate(beta, detail=True)
+        inc = d.hazard_increments(det)
+        if not centered:
+            inc = inc * np.exp(-d.center @ beta)
+        frame = pd.DataFrame({"strata": d.gstrat, "time": d.gtime, "inc": inc})
+        frame["cumhaz"] = frame.groupby("strata")["inc"].cumsum()
+        frame["strata"] = [self.strata_levels[s] if self.strata_levels else s for s in frame["strata"]]
+        return frame.drop(columns="inc").reset_index(drop=True)
+
+    def predict_survival(self, newdata: pd.DataFrame, times, strata=None) -> pd.DataFrame:
+        """Predicted S(t | x) = exp(-H0(t) exp(x'b)) at ``times`` for each row of ``newdata``.
+
+        Returns a DataFrame indexed by time with one column per row of ``newdata``. With a
+        stratified model give the stratum of each row in ``strata`` (array-like).
+        """
+        names = list(self.coef.index)
+        missing = [c for c in names if c not in newdata.columns]
+        if missing:
+            raise ValueError(f"newdata lacks covariate column(s) {missing}")
+        x = newdata[names].to_numpy(float)
+        lp = x @ self.coef.to_numpy()
+        base = self.baseline_hazard(centered=False)
+        times = np.atleast_1d(np.asarray(times, float))
+        svals = [None] * len(x) if strata is None else list(strata)
+        out = {}
+        for j, s in enumerate(svals):
+            b = base if s is None else base[base["strata"] == s]
+            if s is not None and b.empty and s not in self.strata_levels:
+                raise ValueError(f"stratum {s!r} (row {newdata.index[j]!r}) not in the fitted model")
+            idx = np.searchsorted(b["time"].to_numpy(), times, side="right") - 1
+            H = np.where(idx >= 0, b["cumhaz"].to_numpy()[np.maximum(idx, 0)] if len(b) else 0.0, 0.0)
+            out[newdata.index[j]] = np.exp(-H * np.exp(lp[j]))
+        return pd.DataFrame(out, index=pd.Index(times, name="time"))
+
+
+def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron", strata=None,
+        cluster=None, weights=None, entry=None, id=None, conf_level: float = 0.95,
+        eps: float = 1e-9, iter_max: int = 20) -> CoxResult:
+    """Fit a Cox model as ``coxph(Surv(entry, time, event) ~ covariates + strata(s), ties=,
+    weights=, cluster=)``.
+
+    Covariates must be numeric columns (code factors as 0/1 dummies). With ``id=`` the
+    counting-process layout is checked (see ``peertrial.survival._input``).
+    """
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    if not covariates:
+        raise ValueError("cox needs at least one covariate")
+    sd = _input.prepare(data, time, event, status_codes=(0, 1), strata=strata,
+                        covariates=covariates, weights=weights, cluster=cluster, entry=entry, id=id)
+    for j, c in enumerate(covariates):
+        col = sd.X[:, j]
+        if np.all(col == col[0]):
+            raise ValueError(f"covariate column {c!r} is constant (one level: {col[0]!r}) in all "
+                             f"{len(col)} rows; its hazard ratio is not estimable")
+    data_ = CoxData(sd.time, sd.status, sd.X, sd.strata, sd.weights, sd.entry, efron=ties == "efron")
+    fit = newton(data_, eps=eps, iter_max=iter_max)
+    beta, info = fit["beta"], fit["info"]
+    try:
+        naive = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        naive = np.linalg.pinv(info)
+    p = len(covariates)
+    if not fit["converged"]:
+        warnings.warn("Ran out of iterations and did not converge", ConvergenceWarning, stacklevel=2)
+    else:
+        infs = np.abs(fit["u"] @ naive)
+        bad = (infs > eps) & (infs > np.sqrt(eps) * np.abs(beta))
+        if bad.any():
+            which = ", ".join(covariates[j] for j in np.flatnonzero(bad))
+            warnings.warn(f"Loglik converged before variable(s) {which}; coefficient may be infinite "
+                          "(monotone likelihood)", ConvergenceWarning, stacklevel=2)
+    var = naive
+    rscore = None
+    if sd.cluster is not None:
+        _, _, _, det = data_.evaluate(beta, detail=True)
+        resid = data_.score_residuals(beta, det) * data_.w[:, None]
+        dfb = resid @ naive
+        D = _rowsum(dfb, sd.cluster)
+        var = D.T @ D
+        _, _, _, det0 = data_.evaluate(np.zeros(p), detail=True)
+        r0 = _rowsum(data_.score_residuals(np.zeros(p), det0) * data_.w[:, None], sd.cluster)
+        rscore = _test(_quad(r0.T @ r0, r0.sum(0)), p)
+    se = np.sqrt(np.diag(var))
+    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    idx = pd.Index(covariates)
+    ll0 = fit["null"][0]
+    ser = lambda v: pd.Series(np.asarray(v, float), index=idx)  # noqa: E731
+    return CoxResult(
+        coef=ser(beta), se=ser(se), zval=ser(beta / se), pval=ser(2 * stats.norm.sf(np.abs(beta / se))),
+        hr=ser(np.exp(beta)), hr_ci_lb=ser(np.exp(beta - z * se)), hr_ci_ub=ser(np.exp(beta + z * se)),
+        naive_se=ser(np.sqrt(np.diag(naive))), var=pd.DataFrame(var, index=idx, columns=idx),
+        loglik=(float(ll0), float(fit["loglik"])),
+        lr_test=_test(2 * (fit["loglik"] - ll0), p),
+        wald_test=_test(_quad(var, beta), p),
+        score_test=_test(_quad(fit["null"][2], fit["null"][1]), p),
+        robust_score_test=rscore, n=len(sd.time), nevent=int(sd.status.sum()), iter=fit["iter"],
+        converged=fit["converged"], ties=ties, conf_level=conf_level, strata_levels=sd.strata_levels,
+        _data=data_, _naive_var=naive,
+    )
+
+
+def _rowsum(values, groups):
+    out = np.zeros((groups.max() + 1, values.shape[1]))
+    np.add.at(out, groups, values)
+    return out

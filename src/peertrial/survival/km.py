@@ -1,0 +1,239 @@
+"""Kaplan–Meier estimator, as R's ``survival::survfit(Surv(time, event) ~ group)``.
+
+At each distinct time t_j (events or censorings) with n_j at risk and d_j events,
+S(t) = prod_{t_j <= t} (1 - d_j / n_j). Greenwood's variance of log S is
+sum_{t_j <= t} d_j / (n_j (n_j - d_j)) (R's ``std.err`` of the cumulative hazard);
+the standard error of S reported by :meth:`KaplanMeierResult.at` is S times its
+square root, as ``summary.survfit``. Confidence intervals:
+
+- ``"log"`` (R's default): S exp(±z se_log)
+- ``"log-log"``: exp(-exp(log(-log S) ± z se_log / log S))
+- ``"plain"``: S ± z S se_log, truncated to [0, 1]
+
+With ``entry=`` (late entry / left truncation) a subject is at risk on (entry, time].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from peertrial._results import Result, format_table
+from peertrial.survival import _input
+
+__all__ = ["kaplan_meier", "KaplanMeierResult", "km_curve"]
+
+_TOL = np.finfo(float).eps ** 0.5
+
+
+def km_curve(time, event, entry=None, weights=None):
+    """KM table at every distinct time: time, n_risk, n_event, n_censor, surv, cumvar.
+
+    ``cumvar`` is Greenwood's cumulative variance of log S (Inf once S reaches 0).
+    """
+    time = np.asarray(time, float)
+    event = np.asarray(event, float)
+    w = np.ones_like(time) if weights is None else np.asarray(weights, float)
+    ut, inv = np.unique(time, return_inverse=True)
+    d = np.bincount(inv, weights=w * event, minlength=len(ut))
+    c = np.bincount(inv, weights=w * (1 - event), minlength=len(ut))
+    at_or_after = np.cumsum((d + c)[::-1])[::-1]
+    if entry is not None:
+        entry = np.asarray(entry, float)
+        # subjects with entry >= t are not yet at risk at t
+        order = np.sort(entry)
+        cw = np.concatenate([[0.0], np.cumsum(w[np.argsort(entry)])])
+        pos = np.searchsorted(order, ut, side="left")
+        n_late = cw[-1] - cw[pos]
+        n_risk = at_or_after - n_late
+    else:
+        n_risk = at_or_after
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(n_risk > 0, 1 - d / n_risk, 1.0)
+        surv = np.cumprod(factor)
+        inc = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
+    cumvar = np.cumsum(inc)
+    return pd.DataFrame({"time": ut, "n_risk": n_risk, "n_event": d, "n_censor": c,
+                         "surv": surv, "cumvar": cumvar})
+
+
+def _confint(surv, se_log, conf_type: str, conf_level: float):
+    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    surv = np.asarray(surv, float)
+    se_log = np.asarray(se_log, float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if conf_type == "log":
+            lower = np.where(surv == 0, np.nan, surv * np.exp(-z * se_log))
+            upper = np.where(surv == 0, np.nan, np.minimum(surv * np.exp(z * se_log), 1.0))
+        elif conf_type == "log-log":
+            ll = np.log(-np.log(surv))
+            lower = np.exp(-np.exp(ll + z * se_log / np.log(surv)))
+            upper = np.exp(-np.exp(ll - z * se_log / np.log(surv)))
+            one = surv == 1
+            lower = np.where(one, 1.0, np.where(surv == 0, np.nan, lower))
+            upper = np.where(one, 1.0, np.where(surv == 0, np.nan, upper))
+        elif conf_type == "plain":
+            se = se_log * surv
+            lower = np.where(surv == 0, np.nan, np.maximum(surv - z * se, 0.0))
+            upper = np.where(surv == 0, np.nan, np.minimum(surv + z * se, 1.0))
+        else:
+            raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
+    return lower, upper
+
+
+def _minmin(y, x):
+    """First time the curve y drops to 0.5 or below (R's survmean rule, averaging at exact 0.5)."""
+    keep = ~np.isnan(y) & (y < 0.5 + _TOL)
+    if not keep.any():
+        return np.nan
+    x, y = x[keep], y[keep]
+    if abs(y[0] - 0.5) < _TOL and (y < y[0]).any():
+        return (x[0] + x[np.argmax(y < y[0])]) / 2
+    return x[0]
+
+
+def _rmean(tab: pd.DataFrame, tau: float, start: float = 0.0):
+    """Restricted mean and its SE as R's ``print.survfit(rmean=tau)`` (survmean)."""
+    time, surv = tab["time"].to_numpy(), tab["surv"].to_numpy()
+    n, d = tab["n_risk"].to_numpy(), tab["n_event"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hh = np.where(n - d == 0, 0.0, d / (n * (n - d)))
+    keep = time <= tau
+    if not keep.any():
+        return float(tau - start + start), 0.0
+    tt = np.append(time[keep], tau)
+    ss = np.append(surv[keep], surv[keep][-1])
+    hh = np.append(hh[keep], 0.0)
+    delta = np.diff(np.concatenate([[start], tt]))
+    rect = delta * np.concatenate([[1.0], ss[:-1]])
+    varmean = np.sum(np.cumsum(rect[1:][::-1]) ** 2 * hh[::-1][1:])
+    return float(rect.sum() + start), float(np.sqrt(varmean))
+
+
+@dataclass(frozen=True, eq=False)
+class KaplanMeierResult(Result):
+    """Kaplan–Meier curves by group. ``table`` holds one row per group and distinct time."""
+
+    table: pd.DataFrame
+    groups: list
+    conf_type: str
+    conf_level: float
+    group_name: str | None
+    n: pd.Series
+
+    def _curve(self, g) -> pd.DataFrame:
+        return self.table[self.table["group"] == g]
+
+    def at(self, times) -> pd.DataFrame:
+        """Survival at ``times`` as ``summary(survfit, times=, extend=TRUE)``.
+
+        ``n_risk`` is the number at risk at the first observed time >= t (0 beyond
+        the last observed time); surv, std_err and limits are those of the last
+        time <= t (1, 0 and 1 before the first time).
+        """
+        times = np.atleast_1d(np.asarray(times, float))
+        rows = []
+        for g in self.groups:
+            cur = self._curve(g)
+            t = cur["time"].to_numpy()
+            idx = np.searchsorted(t, times, side="right") - 1
+            nxt = np.searchsorted(t, times, side="left")
+            for k, tt in enumerate(times):
+                i = idx[k]
+                n_risk = cur["n_risk"].iat[nxt[k]] if nxt[k] < len(t) else 0.0
+                if i < 0:
+                    rows.append((g, tt, 1.0, 0.0, 1.0, 1.0, n_risk))
+                else:
+                    r = cur.iloc[i]
+                    rows.append((g, tt, r["surv"], r["std_err"], r["lower"], r["upper"], n_risk))
+        return pd.DataFrame(rows, columns=["group", "time", "surv", "std_err", "lower", "upper", "n_risk"])
+
+    def median(self, ci: bool = False):
+        """Median survival per group (NaN where not reached), as ``print.survfit``.
+
+        With ``ci=True`` a DataFrame with columns median, lower, upper: the times at
+        which the lower and upper confidence curves reach 0.5.
+        """
+        out = {}
+        for g in self.groups:
+            cur = self._curve(g)
+            t = cur["time"].to_numpy()
+            out[g] = (_minmin(cur["surv"].to_numpy(), t), _minmin(cur["lower"].to_numpy(), t),
+                      _minmin(cur["upper"].to_numpy(), t))
+        frame = pd.DataFrame(out, index=["median", "lower", "upper"]).T
+        frame.index.name = "group"
+        return frame if ci else frame["median"]
+
+    def rmst(self, tau: float) -> pd.DataFrame:
+        """Restricted mean survival time up to ``tau`` with R's ``rmean`` standard error.
+
+        RMST = integral_0^tau S(t) dt; its variance sums, over event times t_j <= tau,
+        (integral_{t_j}^tau S)^2 d_j / (n_j (n_j - d_j)) (``survival:::survmean``).
+        """
+        rows = [(g, *_rmean(self._curve(g), float(tau))) for g in self.groups]
+        return pd.DataFrame(rows, columns=["group", "rmst", "se"])
+
+    def rmst_diff(self, tau: float, reference=None) -> pd.DataFrame:
+        """Difference in RMST of every group against ``reference`` (default: first level).
+
+        Groups are independent, so se = sqrt(se_g^2 + se_ref^2); Wald CI and p-value.
+        """
+        tab = self.rmst(tau).set_index("group")
+        ref = self.groups[0] if reference is None else reference
+        z = stats.norm.ppf(1 - (1 - self.conf_level) / 2)
+        rows = []
+        for g in self.groups:
+            if g == ref:
+                continue
+            est = tab.at[g, "rmst"] - tab.at[ref, "rmst"]
+            se = float(np.hypot(tab.at[g, "se"], tab.at[ref, "se"]))
+            p = 2 * stats.norm.sf(abs(est / se)) if se > 0 else np.nan
+            rows.append((f"{g} - {ref}", est, se, est - z * se, est + z * se, p))
+        return pd.DataFrame(rows, columns=["contrast", "estimate", "se", "ci_lb", "ci_ub", "pval"]).set_index("contrast")
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> str:
+        med = self.median(ci=True)
+        frame = pd.DataFrame({
+            "n": self.n.reindex(self.groups).to_numpy(dtype=float),
+            "events": [self._curve(g)["n_event"].sum() for g in self.groups],
+            "median": med["median"].to_numpy(),
+            f"{self.conf_level:g}LCL": med["lower"].to_numpy(),
+            f"{self.conf_level:g}UCL": med["upper"].to_numpy(),
+        }, index=[f"{self.group_name}={g}" if self.group_name else "all" for g in self.groups])
+        return (f"Kaplan-Meier estimate (Greenwood variance, conf.type = {self.conf_type!r})\n"
+                + format_table(frame, digits=2))
+
+
+def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: str = "log",
+                 conf_level: float = 0.95, entry=None) -> KaplanMeierResult:
+    """Kaplan–Meier curves with Greenwood variance, as ``survfit(Surv(time, event) ~ group)``.
+
+    ``event`` is 1 for the event and 0 for censoring; ``entry`` gives late-entry times
+    (R's ``Surv(entry, time, event)``).
+    """
+    if conf_type not in ("log", "log-log", "plain"):
+        raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
+    sd = _input.prepare(data, time, event, status_codes=(0, 1), group=group, entry=entry)
+    codes = sd.group if sd.group is not None else np.zeros(len(sd.time), dtype=np.int64)
+    levels = sd.group_levels if sd.group is not None else ["all"]
+    parts = []
+    for k, g in enumerate(levels):
+        m = codes == k
+        tab = km_curve(sd.time[m], sd.status[m], None if sd.entry is None else sd.entry[m])
+        se_log = np.sqrt(tab["cumvar"].to_numpy())
+        lower, upper = _confint(tab["surv"], se_log, conf_type, conf_level)
+        with np.errstate(invalid="ignore"):
+            std_err = se_log * tab["surv"].to_numpy()
+        tab = tab.drop(columns="cumvar").assign(std_err=std_err, lower=lower, upper=upper)
+        tab.insert(0, "group", g)
+        parts.append(tab)
+    table = pd.concat(parts, ignore_index=True)
+    n = pd.Series(np.bincount(codes, minlength=len(levels)), index=levels)
+    gname = group if isinstance(group, str) else ("group" if group is not None else None)
+    return KaplanMeierResult(table, levels, conf_type, conf_level, gname, n)
