@@ -4,13 +4,31 @@
   (590 participants, 7 sites, stratified permuted blocks, confounded
   engagement, readmission with death as a competing risk, hope, costs, QALYs,
   peer-worker clustering and fidelity ratings); every parameter in
-  :class:`TrialParameters`.
+  :class:`TrialParameters` (module :mod:`peertrial.simulate.trial_model`).
 - :func:`meta_analysis` — per-study summary statistics with heterogeneity and
   small-study (publication) bias.
+- :func:`power`, :func:`power_curve`, :func:`sample_size` — power of the
+  logistic, Cox and continuous-outcome analyses by simulation, vectorised over
+  trials (:mod:`peertrial.simulate.fit`), locally or on a Dask cluster; the
+  closed forms :func:`power_two_proportions`, :func:`power_schoenfeld`,
+  :func:`power_t` for comparison.
 """
 
 from peertrial.simulate.meta import META_COLUMNS, meta_analysis
-from peertrial.simulate.trial import (
+from peertrial.simulate.power import (
+    ADJUSTMENTS,
+    ANALYSES,
+    PowerResult,
+    analyse_batch,
+    power,
+    power_curve,
+    power_schoenfeld,
+    power_t,
+    power_two_proportions,
+    sample_size,
+    simulate_batch,
+)
+from peertrial.simulate.trial_model import (
     DIAGNOSES,
     DOMAINS,
     ETHNICITIES,
@@ -24,16 +42,27 @@ from peertrial.simulate.trial import (
 )
 
 __all__ = [
+    "ADJUSTMENTS",
+    "ANALYSES",
     "DIAGNOSES",
     "DOMAINS",
     "ETHNICITIES",
     "FIDELITY_COLUMNS",
     "META_COLUMNS",
     "TRIAL_COLUMNS",
+    "PowerResult",
     "SimulatedTrial",
     "TrialParameters",
+    "analyse_batch",
     "fidelity_ratings",
     "meta_analysis",
+    "power",
+    "power_curve",
+    "power_schoenfeld",
+    "power_t",
+    "power_two_proportions",
+    "sample_size",
+    "simulate_batch",
     "simulate_trial",
     "trial",
 ]

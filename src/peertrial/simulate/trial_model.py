@@ -157,13 +157,14 @@ class TrialParameters:
     los_mean, los_size         32, 1.5            length of stay per admission (negative binomial)
     *hope and empowerment*
     hope_mean                  (29, 30, 30.5)     control mean Herth Hope Index at 0, 4, 12 months
-    hope_sd                    7.0                SD of baseline hope
+    hope_sd                    7.0                SD of baseline hope (severity, site and individual parts)
     hope_frailty               -4.0               hope per unit of u
     hope_rho                   (0.55, 0.45)       regression of 4- and 12-month hope on baseline
     hope_resid_sd              (5.5, 6.0)         residual SD at 4 and 12 months
     hope_effect_4              2.0                effect on 4-month hope among compliers (CACE)
     hope_effect_12             1.5                effect on 12-month hope among compliers (CACE)
     worker_sd_hope             1.5                SD of peer-worker effects on complier hope
+    site_sd_hope               1.0                SD of site effects on hope (shared by all waves)
     empowerment_mean           2.75               mean Empowerment Scale score (1–4)
     empowerment_sd             0.35               its SD at baseline
     empowerment_rho            0.5                regression of 12-month on baseline score
@@ -251,6 +252,7 @@ class TrialParameters:
     hope_effect_4: float = 2.0
     hope_effect_12: float = 1.5
     worker_sd_hope: float = 1.5
+    site_sd_hope: float = 1.0
     empowerment_mean: float = 2.75
     empowerment_sd: float = 0.35
     empowerment_rho: float = 0.5
@@ -302,7 +304,8 @@ class TrialParameters:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         if self.sessions_mean < 2:
             raise ValueError(f"sessions_mean must be at least 2 (compliers attend >= 2), got {self.sessions_mean!r}")
-        for name in ("frailty_sd", "site_sd", "worker_sd_readmit", "worker_sd_hope", "recur_rate"):
+        for name in ("frailty_sd", "site_sd", "worker_sd_readmit", "worker_sd_hope", "site_sd_hope",
+                     "recur_rate"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
         for name, k in (("diagnosis_probs", 3), ("ethnicity_probs", 5), ("compliance_diagnosis", 3),
@@ -501,10 +504,10 @@ def _draw_outcomes(rng, pop: dict, arm: np.ndarray, p: TrialParameters, n_sites:
 
     # hope (Herth Hope Index 12-48) and empowerment (1-4)
     h_mean = np.asarray(p.hope_mean)
-    site_hope = rng.normal(size=(batch, n_sites)) * 1.0
+    site_hope = rng.normal(size=(batch, n_sites)) * p.site_sd_hope
     sh = np.take_along_axis(site_hope, site, axis=1)
-    u_std = pop["u"] / p.frailty_sd if p.frailty_sd > 0 else np.zeros(shape)
-    e0_sd = np.sqrt(max(p.hope_sd**2 - (p.hope_frailty * p.frailty_sd) ** 2 - 1.0, 1.0))
+    # baseline SD is hope_sd in total: severity + site + individual parts
+    e0_sd = np.sqrt(max(p.hope_sd**2 - (p.hope_frailty * p.frailty_sd) ** 2 - p.site_sd_hope**2, 1.0))
     hope0 = h_mean[0] + sh + p.hope_frailty * pop["u"] + rng.normal(size=shape) * e0_sd
     wh = np.take_along_axis(w_hope, worker, axis=1)
     hope4 = (h_mean[1] + sh + p.hope_rho[0] * (hope0 - h_mean[0]) + 0.5 * p.hope_frailty * pop["u"]
@@ -516,7 +519,6 @@ def _draw_outcomes(rng, pop: dict, arm: np.ndarray, p: TrialParameters, n_sites:
     emp12 = (p.empowerment_mean + p.empowerment_rho * (emp0 - p.empowerment_mean)
              + p.empowerment_hope * (hope12 - h_mean[2]) + treated * p.empowerment_effect
              + rng.normal(size=shape) * 0.25)  # fmt: skip
-    del u_std
 
     # missing at random: depends on observed data only (and death)
     base = (p.miss_age * (pop["age"] - 38.0) / 10.0 + p.miss_prev * np.log(pop["prev"])

@@ -1,0 +1,399 @@
+"""Power and sample size by simulation, checked against closed-form power.
+
+:func:`power` simulates ``n_trials`` trials from the model of
+:mod:`peertrial.simulate.trial_model` (all its parameters can be overridden) and
+analyses every one of them at once with the batched fits of
+:mod:`peertrial.simulate.fit`:
+
+=============  =========================================================  ==================
+analysis       model (ITT, randomised arm)                                test
+=============  =========================================================  ==================
+``logistic``   ``readmitted_12m ~ arm (+ adjust)``                        Wald z on log OR
+``cox``        time to first readmission, death and withdrawal censored   Wald z on log HR
+               (cause-specific hazard), ``~ arm (+ adjust)``
+``ttest``      ``hope_12 ~ arm`` on complete cases (pooled two-sample t)  t on n - 2 df
+``ancova``     ``hope_12 ~ arm + hope_0 (+ adjust)`` on complete cases    t on n - p df
+=============  =========================================================  ==================
+
+Power is the fraction of trials with two-sided p < ``alpha``, with its Monte
+Carlo standard error ``sqrt(P(1-P)/n_trials)``.
+
+Trials are simulated in chunks of ``chunk_size``; chunk ``i`` draws from
+``SeedSequence(seed).spawn(n_chunks)[i]``. Chunks run in this process
+(``workers=1``), in local processes (:mod:`concurrent.futures`), or on a Dask
+cluster (``client=``); the chunking never depends on where chunks run, so the
+same seed gives identical results everywhere.
+
+Power simulations allocate exactly ``n // 2`` participants per trial to peer
+support by complete randomisation (rather than stratified blocks; this changes
+power negligibly) and keep event times continuous (no ties).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from peertrial._results import Result, format_table
+from peertrial.simulate.fit import cox_batch, logistic_batch, ols_batch
+from peertrial.simulate.trial_model import TrialParameters, _draw_outcomes, _draw_population, _parameters
+
+__all__ = [
+    "ANALYSES",
+    "ADJUSTMENTS",
+    "PowerResult",
+    "power",
+    "power_curve",
+    "sample_size",
+    "simulate_batch",
+    "analyse_batch",
+    "power_two_proportions",
+    "power_schoenfeld",
+    "power_t",
+]
+
+ANALYSES = ("logistic", "cox", "ttest", "ancova")
+#: Covariates the models may adjust for (site and diagnosis enter as dummies).
+ADJUSTMENTS = ("age", "female", "prev_admissions", "diagnosis", "site")
+
+
+# --------------------------------------------------------------------------- closed form
+
+
+def _z(alpha: float) -> float:
+    return stats.norm.isf(alpha / 2.0)
+
+
+def power_two_proportions(p0: float, p1: float, n0: float, n1: float | None = None, alpha: float = 0.05) -> float:
+    """Power of the two-sided two-proportion z-test (normal approximation, unpooled variance).
+
+    ``z = |p1 - p0| / sqrt(p0(1-p0)/n0 + p1(1-p1)/n1)``;
+    power ``= Φ(z - z_{1-α/2}) + Φ(-z - z_{1-α/2})``.
+    """
+    n1 = n0 if n1 is None else n1
+    z = abs(p1 - p0) / np.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
+    return float(stats.norm.cdf(z - _z(alpha)) + stats.norm.cdf(-z - _z(alpha)))
+
+
+def power_schoenfeld(hr: float, events: float, p_treated: float = 0.5, alpha: float = 0.05) -> float:
+    """Power of the log-rank / Cox test for hazard ratio ``hr`` (Schoenfeld 1983).
+
+    With ``d`` expected events and a fraction ``π`` allocated to treatment,
+    ``z = |log hr| sqrt(d π (1-π))``; power ``= Φ(z - z_{1-α/2}) + Φ(-z - z_{1-α/2})``.
+    """
+    z = abs(np.log(hr)) * np.sqrt(events * p_treated * (1 - p_treated))
+    return float(stats.norm.cdf(z - _z(alpha)) + stats.norm.cdf(-z - _z(alpha)))
+
+
+def power_t(delta: float, sd: float, n0: float, n1: float | None = None, alpha: float = 0.05) -> float:
+    """Exact power of the two-sided pooled two-sample t-test (noncentral t).
+
+    Noncentrality ``λ = delta / (sd sqrt(1/n0 + 1/n1))`` on ``n0 + n1 - 2`` df.
+    """
+    n1 = n0 if n1 is None else n1
+    df = n0 + n1 - 2
+    ncp = delta / (sd * np.sqrt(1 / n0 + 1 / n1))
+    crit = stats.t.isf(alpha / 2, df)
+    return float(stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp))
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+def simulate_batch(n: int, n_trials: int, seed=None, *, n_sites: int = 7, params: TrialParameters | None = None, **overrides) -> dict:
+    """Simulate ``n_trials`` trials of ``n`` participants as arrays of shape (n_trials, n).
+
+    Returns a dict with the baseline covariates (``site``, ``diagnosis``,
+    ``age``, ``female``, ``prev``), ``arm``, ``readmit_time`` (continuous
+    days), ``readmit_status`` (0/1/2), ``readmitted_12m``, ``hope0`` and
+    ``hope12`` (NaN when missing), ``complier`` and ``sessions``.
+    """
+    p = _parameters(params, overrides)
+    rng = np.random.default_rng(seed)
+    shape = (n_trials, n)
+    pop = _draw_population(rng, shape, p, n_sites)
+    arm = (np.argsort(rng.random(shape), axis=1) < n // 2).astype(np.int64)
+    out = _draw_outcomes(rng, pop, arm, p, n_sites)
+    hope12 = np.where(out["miss12"], np.nan, out["hope12"])
+    return dict(
+        site=pop["site"], diagnosis=pop["diagnosis"], age=pop["age"], female=pop["female"],
+        prev=pop["prev"], arm=arm, readmit_time=out["readmit_time"],
+        readmit_status=out["readmit_status"], readmitted_12m=(out["readmit_status"] == 1).astype(float),
+        hope0=out["hope0"], hope12=hope12, complier=out["complier"], sessions=out["sessions"],
+    )  # fmt: skip
+
+
+def _design(sim: dict, adjust, n_sites: int) -> np.ndarray:
+    """Columns ``arm`` then the adjustment covariates, shape (B, n, p)."""
+    cols = [sim["arm"].astype(float)]
+    for name in adjust:
+        if name == "age":
+            cols.append((sim["age"] - 38.0) / 10.0)
+        elif name == "female":
+            cols.append(sim["female"].astype(float))
+        elif name == "prev_admissions":
+            cols.append(np.log(sim["prev"]))
+        elif name == "diagnosis":
+            cols += [(sim["diagnosis"] == k).astype(float) for k in (1, 2)]
+        elif name == "site":
+            cols += [(sim["site"] == k).astype(float) for k in range(1, n_sites)]
+        elif name == "hope_0":
+            cols.append((sim["hope0"] - 29.0) / 7.0)
+    return np.stack(cols, axis=-1)
+
+
+def analyse_batch(sim: dict, analyses=("logistic", "cox", "ttest"), adjust=(), n_sites: int = 7) -> dict:
+    """Fit each analysis to every simulated trial; returns ``{analysis: (estimate, se, pval)}``."""
+    X = _design(sim, adjust, n_sites)
+    ones = np.ones(X.shape[:2] + (1,))
+    out = {}
+    for name in analyses:
+        if name == "logistic":
+            coef, se, _ = logistic_batch(sim["readmitted_12m"], np.concatenate([ones, X], axis=-1))
+            est, s = coef[:, 1], se[:, 1]
+            p = 2 * stats.norm.sf(np.abs(est / s))
+        elif name == "cox":
+            coef, se, _ = cox_batch(sim["readmit_time"], (sim["readmit_status"] == 1).astype(float), X)
+            est, s = coef[:, 0], se[:, 0]
+            p = 2 * stats.norm.sf(np.abs(est / s))
+        elif name == "ttest":
+            coef, se, df = ols_batch(sim["hope12"], np.concatenate([ones, X[..., :1]], axis=-1))
+            est, s = coef[:, 1], se[:, 1]
+            p = 2 * stats.t.sf(np.abs(est / s), df)
+        elif name == "ancova":
+            Xa = np.concatenate([ones, X, _design(sim, ("hope_0",), n_sites)[..., 1:]], axis=-1)
+            coef, se, df = ols_batch(sim["hope12"], Xa)
+            est, s = coef[:, 1], se[:, 1]
+            p = 2 * stats.t.sf(np.abs(est / s), df)
+        else:
+            raise ValueError(f"unknown analysis {name!r}; choose from {', '.join(ANALYSES)}")
+        out[name] = (est, s, p)
+    return out
+
+
+def _run_chunk(task: tuple) -> dict:
+    """Simulate and analyse one chunk (top level so that processes and Dask can pickle it)."""
+    n, size, seed, n_sites, params, analyses, adjust = task
+    sim = simulate_batch(n, size, seed, n_sites=n_sites, params=params)
+    return analyse_batch(sim, analyses, adjust, n_sites)
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True, eq=False)
+class PowerResult(Result):
+    """Power by simulation: one row per analysis.
+
+    ``power`` (Series by analysis) is the fraction of simulated trials with
+    p < ``alpha``; ``mc_se`` its Monte Carlo SE; ``ci_lb``/``ci_ub`` a 95%
+    Wilson interval; ``estimates`` holds every trial's estimate, SE and p-value.
+    """
+
+    power: pd.Series
+    mc_se: pd.Series
+    ci_lb: pd.Series
+    ci_ub: pd.Series
+    estimates: pd.DataFrame
+    n: int
+    n_trials: int
+    alpha: float
+    adjust: tuple
+    seed: object
+    params: TrialParameters = field(repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        est = self.estimates.groupby("analysis", sort=False)
+        return pd.DataFrame(
+            {
+                "power": self.power,
+                "mc_se": self.mc_se,
+                "ci_lb": self.ci_lb,
+                "ci_ub": self.ci_ub,
+                "mean_estimate": est["estimate"].mean(),
+                "sd_estimate": est["estimate"].std(),
+                "mean_se": est["se"].mean(),
+            }
+        ).rename_axis("analysis")
+
+    def summary(self) -> str:
+        adj = ", ".join(self.adjust) if self.adjust else "none"
+        head = (
+            f"Power by simulation: {self.n_trials} trials of n = {self.n}, two-sided alpha = {self.alpha}\n"
+            f"adjusted for: {adj}; seed: {self.seed}\n"
+            "estimates: log odds ratio (logistic), log hazard ratio (cox), mean difference (ttest, ancova)\n"
+        )
+        return head + format_table(self.to_frame(), digits=4)
+
+
+# --------------------------------------------------------------------------- drivers
+
+
+def _tasks(n, n_trials, seed, n_sites, params, analyses, adjust, chunk_size):
+    if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
+        raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    sizes = [chunk_size] * (n_trials // chunk_size) + ([n_trials % chunk_size] if n_trials % chunk_size else [])
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    seeds = root.spawn(len(sizes))
+    return [(n, s, ss, n_sites, params, tuple(analyses), tuple(adjust)) for s, ss in zip(sizes, seeds)]
+
+
+def _execute(tasks, workers, client, progress, desc):
+    """Run the chunks (here, in processes or on Dask) and return results in chunk order."""
+    from tqdm.auto import tqdm
+
+    total = sum(t[1] for t in tasks)
+    results = [None] * len(tasks)
+    with tqdm(total=total, disable=not progress, desc=desc, unit="trial") as bar:
+        if client is not None:
+            from dask.distributed import as_completed as dask_completed
+
+            futures = client.map(_run_chunk, tasks, pure=False)
+            index = {f.key: i for i, f in enumerate(futures)}
+            for fut in dask_completed(futures):
+                i = index[fut.key]
+                results[i] = fut.result()
+                bar.update(tasks[i][1])
+        elif workers == 1 or len(tasks) == 1:
+            for i, task in enumerate(tasks):
+                results[i] = _run_chunk(task)
+                bar.update(task[1])
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = {pool.submit(_run_chunk, task): i for i, task in enumerate(tasks)}
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    results[i] = fut.result()
+                    bar.update(tasks[i][1])
+    return results
+
+
+def _check_options(analyses, adjust, alpha, workers):
+    bad = [a for a in analyses if a not in ANALYSES]
+    if bad or not analyses:
+        raise ValueError(f"unknown analysis {bad}; choose from {', '.join(ANALYSES)}")
+    bad = [a for a in adjust if a not in ADJUSTMENTS]
+    if bad:
+        raise ValueError(f"cannot adjust for {bad}; choose from {', '.join(ADJUSTMENTS)}")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if workers is not None and (not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+
+
+def power(
+    n: int = 590,
+    n_trials: int = 1000,
+    *,
+    analyses=("logistic", "cox", "ttest"),
+    alpha: float = 0.05,
+    adjust=(),
+    seed=None,
+    n_sites: int = 7,
+    params: TrialParameters | None = None,
+    workers: int | None = None,
+    client=None,
+    chunk_size: int = 250,
+    progress: bool = True,
+    **overrides,
+) -> PowerResult:
+    """Power of the ITT analyses of a trial of ``n`` participants, by simulation.
+
+    Parameters
+    ----------
+    n : participants per trial (``n // 2`` allocated to peer support).
+    n_trials : number of simulated trials.
+    analyses : any of ``"logistic"``, ``"cox"``, ``"ttest"``, ``"ancova"`` (see module doc).
+    alpha : two-sided significance level.
+    adjust : covariates for the logistic, Cox and ANCOVA models, from
+        ``"age", "female", "prev_admissions", "diagnosis", "site"``.
+    seed : int or SeedSequence; the same seed gives the same result for any
+        ``workers``/``client``.
+    params, **overrides : the trial model (:class:`TrialParameters`), e.g.
+        ``hr_complier=0.7, p_received=0.8``.
+    workers : local processes (default: all cores, at most one per chunk);
+        1 runs in this process.
+    client : a ``dask.distributed.Client``; chunks then run on its cluster.
+    chunk_size : trials simulated and fitted per batch (memory ~ chunk_size × n).
+    progress : show a tqdm progress bar.
+    """
+    analyses, adjust = tuple(analyses), tuple(adjust)
+    _check_options(analyses, adjust, alpha, workers)
+    if not isinstance(n, (int, np.integer)) or n < 4:
+        raise ValueError(f"n must be an integer >= 4, got {n!r}")
+    p = _parameters(params, overrides)
+    tasks = _tasks(n, n_trials, seed, n_sites, p, analyses, adjust, chunk_size)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, len(tasks))
+    results = _execute(tasks, workers, client, progress, desc=f"power n={n}")
+    return _collect(results, analyses, n, n_trials, alpha, adjust, seed, p)
+
+
+def _collect(results, analyses, n, n_trials, alpha, adjust, seed, p) -> PowerResult:
+    frames = []
+    for name in analyses:
+        est = np.concatenate([r[name][0] for r in results])
+        se = np.concatenate([r[name][1] for r in results])
+        pv = np.concatenate([r[name][2] for r in results])
+        frames.append(pd.DataFrame({"trial": np.arange(1, n_trials + 1), "analysis": name,
+                                    "estimate": est, "se": se, "pval": pv}))  # fmt: skip
+    estimates = pd.concat(frames, ignore_index=True)
+    hits = estimates.assign(sig=estimates["pval"] < alpha).groupby("analysis", sort=False)["sig"]
+    pw = hits.mean().astype(float)
+    mc_se = np.sqrt(pw * (1 - pw) / n_trials)
+    z = stats.norm.isf(0.025)
+    centre = (pw + z**2 / (2 * n_trials)) / (1 + z**2 / n_trials)
+    half = z / (1 + z**2 / n_trials) * np.sqrt(pw * (1 - pw) / n_trials + z**2 / (4 * n_trials**2))
+    return PowerResult(power=pw, mc_se=mc_se, ci_lb=centre - half, ci_ub=centre + half, estimates=estimates,
+                       n=int(n), n_trials=int(n_trials), alpha=float(alpha), adjust=tuple(adjust),
+                       seed=seed, params=p)  # fmt: skip
+
+
+def power_curve(ns, n_trials: int = 1000, *, seed=None, **kwargs) -> pd.DataFrame:
+    """Power at each trial size in ``ns``: DataFrame with ``n``, ``analysis``, ``power``, ``mc_se``.
+
+    Each size draws from its own ``SeedSequence(seed).spawn(len(ns))`` stream;
+    other arguments as :func:`power`.
+    """
+    ns = [int(x) for x in ns]
+    if not ns:
+        raise ValueError("ns must list at least one trial size")
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    rows = []
+    for size, ss in zip(ns, root.spawn(len(ns))):
+        res = power(size, n_trials, seed=ss, **kwargs)
+        frame = res.to_frame()[["power", "mc_se", "ci_lb", "ci_ub"]].reset_index()
+        frame.insert(0, "n", size)
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
+def sample_size(target: float = 0.8, ns=None, *, analysis: str = "logistic", n_trials: int = 1000,
+                seed=None, **kwargs) -> dict:  # fmt: skip
+    """Smallest trial size reaching ``target`` power for one analysis, by simulation.
+
+    Power is simulated on the grid ``ns`` (default 200 to 1400 by 100), a
+    probit-linear curve ``Φ⁻¹(power) = a + b·sqrt(n)`` (the form of every
+    normal-approximation power formula) is fitted by least squares to the grid
+    points, and solved for ``target``. Returns ``{"n": ..., "curve": DataFrame}``.
+    """
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target must be a power in (0, 1), got {target!r}")
+    ns = list(range(200, 1401, 100)) if ns is None else list(ns)
+    curve = power_curve(ns, n_trials, seed=seed, analyses=(analysis,), **kwargs)
+    pw = curve["power"].clip(0.5 / n_trials, 1 - 0.5 / n_trials).to_numpy()
+    x = np.sqrt(curve["n"].to_numpy(dtype=float))
+    b, a = np.polyfit(x, stats.norm.ppf(pw), 1)
+    if b <= 0:
+        raise ValueError("simulated power does not increase with n on this grid; widen ns or add trials")
+    n_needed = ((stats.norm.ppf(target) - a) / b) ** 2
+    n_needed = int(2 * np.ceil(n_needed / 2))  # equal arms
+    return {"n": n_needed, "curve": curve}
+
