@@ -1,0 +1,46 @@
+"""Dose-response of outcome on sessions attended (a non-randomised comparison)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from peertrial import _data
+from peertrial.process._models import RegressionResult, design_matrix, fit_regression
+
+__all__ = ["dose_response"]
+
+NON_RANDOMISED = (
+    "NON-RANDOMISED comparison: sessions attended were not randomised; people who engage more "
+    "differ from those who engage less (e.g. in severity), so the slope is an association, not an effect."
+)
+
+
+def dose_response(
+    data: pd.DataFrame,
+    outcome: str,
+    sessions: str = "sessions",
+    covariates: list[str] | None = None,
+    *,
+    arm: str | None = "arm",
+    family: str = "gaussian",
+) -> RegressionResult:
+    """Regress the outcome on sessions attended within the intervention arm.
+
+    ``family="gaussian"`` (R ``lm``) for a continuous outcome, ``"logistic"``
+    (``glm`` binomial) for a 0/1 outcome such as ``readmitted_12m``. With
+    ``arm`` given only rows with ``arm == 1`` are used (set ``arm=None`` when
+    ``data`` is already the intervention arm). The result is labelled a
+    NON-RANDOMISED comparison; for a randomised estimate of the effect of
+    receiving peer support use the CACE (``peertrial.trial.estimate_effects``).
+    """
+    covariates = list(covariates or [])
+    frame = _data.as_frame(data)
+    _data.require_columns(frame, [outcome, sessions, arm, *covariates])
+    if arm is not None:
+        frame = frame.loc[_data.binary(frame[arm], arm) == 1]
+    frame = _data.drop_missing(frame, [outcome, sessions, *covariates], unit="participants")
+    s = _data.numeric(frame[sessions], sessions)
+    _data.check_nonnegative(s, frame.index, sessions)
+    y = _data.binary(frame[outcome], outcome) if family == "logistic" else _data.numeric(frame[outcome], outcome)
+    x = design_matrix(frame, [sessions, *covariates])
+    return fit_regression(y, x, family, outcome, f"Dose-response: {outcome} on {sessions} (intervention arm)", NON_RANDOMISED)

@@ -1,0 +1,265 @@
+"""Engagement with peer support: sessions attended, its predictors, time to first contact."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from lifelines import KaplanMeierFitter
+
+from peertrial import _data
+from peertrial._results import Result, format_table
+from peertrial._warnings import PeertrialWarning
+from peertrial.process._models import RegressionResult, design_matrix, fit_regression
+
+__all__ = [
+    "EngagementSummary",
+    "SurvivalCurve",
+    "engagement_model",
+    "engagement_summary",
+    "km_curve",
+    "time_to_first_contact",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class EngagementSummary(Result):
+    """Sessions attended by arm and by peer worker.
+
+    ``by_arm`` and ``by_worker``: ``n, mean, sd, median, q1, q3, max, any`` (number
+    with >= 1 session), ``prop_any``, ``received`` (>= ``threshold`` sessions),
+    ``prop_received``. Quartiles are R's default (type 7) quantiles.
+    ``distribution``: counts of each number of sessions by arm.
+    """
+
+    by_arm: pd.DataFrame
+    by_worker: pd.DataFrame
+    distribution: pd.DataFrame
+    threshold: int
+    no_worker: int
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.by_arm.copy()
+
+    def summary(self) -> str:
+        return "\n".join(
+            [
+                f"Engagement: sessions attended (received = at least {self.threshold} sessions)",
+                "",
+                format_table(self.by_arm, digits=2),
+                "",
+                f"By peer worker (intervention participants with a peer worker; {self.no_worker} never seen):",
+                format_table(self.by_worker.describe().T[["mean", "std", "min", "50%", "max"]], digits=2),
+            ]
+        )
+
+
+def _describe(sessions: pd.Series, threshold: int) -> dict:
+    x = sessions.to_numpy(float)
+    return {
+        "n": len(x),
+        "mean": x.mean(),
+        "sd": x.std(ddof=1) if len(x) > 1 else np.nan,
+        "median": np.median(x),
+        "q1": np.quantile(x, 0.25),
+        "q3": np.quantile(x, 0.75),
+        "max": x.max(),
+        "any": int((x >= 1).sum()),
+        "prop_any": (x >= 1).mean(),
+        "received": int((x >= threshold).sum()),
+        "prop_received": (x >= threshold).mean(),
+    }
+
+
+def engagement_summary(
+    data: pd.DataFrame,
+    sessions: str = "sessions",
+    arm: str = "arm",
+    peer_worker: str | None = "peer_worker",
+    threshold: int = 2,
+) -> EngagementSummary:
+    """Distribution of sessions attended by arm and by peer worker.
+
+    Participants with a missing session count raise ``ValueError`` (the count
+    is known from service records; impute it explicitly if need be).
+    """
+    frame = _data.as_frame(data)
+    _data.require_columns(frame, [sessions, arm, peer_worker])
+    s = _data.numeric(frame[sessions], sessions)
+    _data.drop_missing(frame.assign(**{sessions: s}), [sessions], action="fail", unit="participants")
+    _data.check_nonnegative(s, frame.index, sessions)
+    _data.check_integer(s, frame.index, sessions)
+    a = _data.binary(frame[arm], arm)
+    work = pd.DataFrame({"sessions": s, "arm": a}, index=frame.index)
+    by_arm = pd.DataFrame({lab: _describe(work.loc[a == v, "sessions"], threshold) for v, lab in [(0, "control"), (1, "peer support")] if (a == v).any()}).T
+    by_arm.index.name = "arm"
+    no_worker = 0
+    by_worker = pd.DataFrame()
+    if peer_worker is not None:
+        treated = a == 1
+        pw = frame.loc[treated, peer_worker]
+        no_worker = int(pw.isna().sum())
+        w = work.loc[treated].assign(pw=pw).dropna(subset=["pw"])
+        by_worker = pd.DataFrame({k: _describe(g["sessions"], threshold) for k, g in w.groupby("pw", sort=True)}).T
+        by_worker.index.name = peer_worker
+    dist = pd.crosstab(work["sessions"].astype(int), work["arm"].map({0.0: "control", 1.0: "peer support"}))
+    dist.index.name = "sessions"
+    dist.columns.name = None
+    return EngagementSummary(by_arm=by_arm, by_worker=by_worker, distribution=dist, threshold=threshold, no_worker=no_worker)
+
+
+def engagement_model(
+    data: pd.DataFrame,
+    outcome: str = "sessions",
+    predictors: list[str] | None = None,
+    family: str = "negbin",
+) -> RegressionResult:
+    """Predictors of engagement: a count model for sessions or a logistic model for any engagement.
+
+    ``family``: ``"negbin"`` (MASS::glm.nb), ``"poisson"`` (glm poisson) for a
+    session count, ``"logistic"`` (glm binomial) for a 0/1 outcome such as
+    ``received``. Text predictors are dummy-coded against their first sorted
+    level, as R's factors. Rows with missing values are dropped with a warning
+    (R's na.omit). Pass the intervention arm only to study engagement with
+    peer support.
+    """
+    predictors = list(predictors or [])
+    frame = _data.as_frame(data)
+    _data.require_columns(frame, [outcome, *predictors])
+    frame = _data.drop_missing(frame, [outcome, *predictors], unit="participants")
+    y = _data.numeric(frame[outcome], outcome)
+    if family == "logistic":
+        y = _data.binary(frame[outcome], outcome)
+    elif family in ("poisson", "negbin"):
+        _data.check_nonnegative(y, frame.index, outcome)
+        _data.check_integer(y, frame.index, outcome)
+    x = design_matrix(frame, predictors)
+    return fit_regression(y, x, family, outcome, f"Predictors of engagement ({outcome})")
+
+
+# --------------------------------------------------------------------------- KM curves
+@dataclass(frozen=True, eq=False)
+class SurvivalCurve(Result):
+    """Kaplan–Meier curve(s) by lifelines' ``KaplanMeierFitter``.
+
+    ``table``: one row per group and distinct time with ``group, time, n_risk,
+    n_event, n_censor, surv, ci_lb, ci_ub`` (95% CI on the log(-log S) scale,
+    lifelines' "exponential Greenwood", = R ``survfit(conf.type = "log-log")``).
+    ``medians``: median time by group (NaN where the curve stays above 0.5).
+    ``event_name`` says what the curve counts down to (e.g. "first contact").
+    """
+
+    table: pd.DataFrame
+    medians: pd.Series
+    n: pd.Series
+    events: pd.Series
+    event_name: str
+    time_unit: str
+    title: str
+    complement: bool = False
+
+    def at(self, times) -> pd.DataFrame:
+        """Survival (or, for ``complement`` curves, cumulative proportion) at ``times`` by group."""
+        rows = []
+        for g, tab in self.table.groupby("group", sort=False):
+            for t in np.atleast_1d(times):
+                i = np.searchsorted(tab["time"].to_numpy(), t, side="right") - 1
+                s, lo, hi = (1.0, 1.0, 1.0) if i < 0 else tuple(tab[["surv", "ci_lb", "ci_ub"]].iloc[i])
+                rows.append({"group": g, "time": t, "surv": s, "ci_lb": lo, "ci_ub": hi})
+        out = pd.DataFrame(rows)
+        if self.complement:
+            out["cum"] = 1 - out["surv"]
+            out["cum_lb"], out["cum_ub"] = 1 - out["ci_ub"], 1 - out["ci_lb"]
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> str:
+        head = pd.DataFrame({"n": self.n, "events": self.events, "median": self.medians})
+        return "\n".join(
+            [
+                self.title,
+                f"  Kaplan-Meier to {self.event_name} ({self.time_unit}); 95% CI log-log (R survfit conf.type='log-log')",
+                "",
+                format_table(head, digits=1),
+            ]
+        )
+
+
+def km_curve(time, event, group=None, *, event_name="event", time_unit="days", title="Kaplan-Meier", complement=False) -> SurvivalCurve:
+    """Kaplan–Meier by group with lifelines (arrays of equal length; ``group`` optional)."""
+    time = np.asarray(time, float)
+    event = np.asarray(event, float)
+    group = np.repeat("all", len(time)) if group is None else np.asarray(group)
+    tables, medians, ns, evs = [], {}, {}, {}
+    for g in pd.unique(group):
+        sel = group == g
+        kmf = KaplanMeierFitter().fit(time[sel], event[sel], label=str(g))
+        et = kmf.event_table
+        et = et[(et["observed"] + et["censored"]) > 0]
+        ci = kmf.confidence_interval_survival_function_
+        t = et.index.to_numpy(float)
+        tables.append(
+            pd.DataFrame(
+                {
+                    "group": g,
+                    "time": t,
+                    "n_risk": et["at_risk"].to_numpy(float),
+                    "n_event": et["observed"].to_numpy(float),
+                    "n_censor": et["censored"].to_numpy(float),
+                    "surv": kmf.survival_function_.loc[t].iloc[:, 0].to_numpy(),
+                    "ci_lb": ci.loc[t].iloc[:, 0].to_numpy(),
+                    "ci_ub": ci.loc[t].iloc[:, 1].to_numpy(),
+                }
+            )
+        )
+        medians[g] = float(kmf.median_survival_time_)
+        ns[g], evs[g] = int(sel.sum()), int(event[sel].sum())
+    medians = pd.Series(medians, name="median").replace(np.inf, np.nan)
+    return SurvivalCurve(
+        table=pd.concat(tables, ignore_index=True),
+        medians=medians,
+        n=pd.Series(ns, name="n"),
+        events=pd.Series(evs, name="events"),
+        event_name=event_name,
+        time_unit=time_unit,
+        title=title,
+        complement=complement,
+    )
+
+
+def time_to_first_contact(
+    data: pd.DataFrame,
+    time: str = "contact_days",
+    arm: str = "arm",
+    horizon: float = 120.0,
+    group: str | None = None,
+) -> SurvivalCurve:
+    """Kaplan–Meier of days to first peer contact in the intervention arm.
+
+    Participants with no contact (``time`` empty) are censored at ``horizon``
+    (default 120 days, the four-month intervention window); contact after the
+    horizon is censored there too, so the curve describes contact within the
+    offer period. ``group`` (e.g. ``"site"``) splits the curve. The result's
+    ``at`` gives the cumulative proportion contacted (``cum``).
+    """
+    frame = _data.as_frame(data)
+    _data.require_columns(frame, [time, arm, group])
+    treated = _data.binary(frame[arm], arm) == 1
+    frame = frame.loc[treated]
+    t = _data.numeric(frame[time], time)
+    _data.check_nonnegative(t, frame.index, time)
+    contacted = np.isfinite(t) & (t <= horizon)
+    late = np.isfinite(t) & (t > horizon)
+    if late.any():
+        warnings.warn(
+            f"{int(late.sum())} first contacts after the {horizon:g}-day horizon censored at the horizon",
+            PeertrialWarning,
+            stacklevel=2,
+        )
+    tt = np.where(contacted, t, horizon)
+    g = None if group is None else frame[group].to_numpy()
+    return km_curve(tt, contacted.astype(float), g, event_name="first peer contact", title="Time to first peer contact (intervention arm)", complement=True)

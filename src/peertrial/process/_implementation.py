@@ -1,0 +1,108 @@
+"""Implementation outcomes: proportions with exact and Wilson CIs; peer-worker retention."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from peertrial import _data
+from peertrial._results import Result, format_table
+from peertrial.process._engagement import SurvivalCurve, km_curve
+
+__all__ = ["ImplementationOutcomes", "implementation_outcomes", "proportion_ci", "worker_retention"]
+
+
+@dataclass(frozen=True, eq=False)
+class ImplementationOutcomes(Result):
+    """Proportions with Clopper–Pearson (exact) and Wilson score CIs.
+
+    ``table``: indexed by outcome, columns ``x, n, prop, exact_lb, exact_ub``
+    (R ``binom.test``) and ``wilson_lb, wilson_ub`` (R ``prop.test(correct = FALSE)``).
+    """
+
+    table: pd.DataFrame
+    conf_level: float
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> str:
+        return "\n".join(
+            [
+                f"Implementation outcomes: proportions with {self.conf_level:.0%} CIs",
+                "  exact = Clopper-Pearson (R binom.test); wilson = score interval (R prop.test, correct = FALSE)",
+                "",
+                format_table(self.table, digits=3),
+            ]
+        )
+
+
+def proportion_ci(x, n, conf_level: float = 0.95) -> pd.DataFrame:
+    """Clopper–Pearson and Wilson intervals for ``x`` successes of ``n`` (scalars or arrays).
+
+    Exact: Beta(a/2; x, n-x+1) and Beta(1-a/2; x+1, n-x) quantiles, with 0 and 1
+    at x = 0 and x = n (statsmodels ``proportion_confint(method="beta")``).
+    Wilson: (x + z^2/2 ± z sqrt(x(n-x)/n + z^2/4)) / (n + z^2) (``method="wilson"``).
+    """
+    x = np.atleast_1d(np.asarray(x, float))
+    n = np.atleast_1d(np.asarray(n, float))
+    if x.shape != n.shape:
+        raise ValueError(f"x and n must have the same length, got {x.shape} and {n.shape}")
+    bad = (n <= 0) | (x < 0) | (x > n) | (x != np.round(x)) | (n != np.round(n))
+    if bad.any():
+        raise ValueError(f"x and n must be whole numbers with 0 <= x <= n and n > 0; violated at positions {list(np.flatnonzero(bad))}")
+    a = 1 - conf_level
+    elb, eub = proportion_confint(x, n, alpha=a, method="beta")
+    elb = np.where(x == 0, 0.0, elb)
+    eub = np.where(x == n, 1.0, eub)
+    wlb, wub = proportion_confint(x, n, alpha=a, method="wilson")
+    return pd.DataFrame({"x": x, "n": n, "prop": x / n, "exact_lb": elb, "exact_ub": eub, "wilson_lb": wlb, "wilson_ub": wub})
+
+
+def implementation_outcomes(outcomes, conf_level: float = 0.95) -> ImplementationOutcomes:
+    """Table of implementation proportions.
+
+    ``outcomes``: a mapping name -> (x, n), e.g.
+    ``{"completed training": (10, 28), "in post at 2 years": (7, 7)}``
+    (Stirrup et al. 2021), or a DataFrame with columns ``outcome, x, n``.
+    """
+    if isinstance(outcomes, Mapping):
+        names = list(outcomes)
+        x = [outcomes[k][0] for k in names]
+        n = [outcomes[k][1] for k in names]
+    else:
+        frame = _data.as_frame(outcomes, what="outcomes")
+        _data.require_columns(frame, ["outcome", "x", "n"])
+        names = list(frame["outcome"])
+        x = _data.numeric(frame["x"], "x")
+        n = _data.numeric(frame["n"], "n")
+    table = proportion_ci(x, n, conf_level)
+    table.index = pd.Index(names, name="outcome")
+    return ImplementationOutcomes(table=table, conf_level=conf_level)
+
+
+def worker_retention(
+    data: pd.DataFrame,
+    time: str = "months_in_post",
+    left: str = "left",
+    group: str | None = None,
+    time_unit: str = "months",
+) -> SurvivalCurve:
+    """Kaplan–Meier retention of peer workers: time in post until leaving.
+
+    One row per peer worker; ``left`` is 1 if they left (the event) and 0 if
+    still in post at their last known date (censored). The curve is the
+    proportion still in post.
+    """
+    frame = _data.as_frame(data)
+    _data.require_columns(frame, [time, left, group])
+    frame = _data.drop_missing(frame, [time, left], unit="peer workers")
+    t = _data.numeric(frame[time], time)
+    _data.check_nonnegative(t, frame.index, time)
+    e = _data.binary(frame[left], left)
+    g = None if group is None else frame[group].to_numpy()
+    return km_curve(t, e, g, event_name="leaving post", time_unit=time_unit, title="Peer-worker retention (proportion still in post)")
