@@ -139,11 +139,12 @@ class PooledRatio(Result):
     price_year: int | None = None
 
     def summary(self) -> str:
+        n_rep = 0 if self.replicates is None else len(self.replicates)
         how = {
             None: "no interval requested",
-            "bootstrap": f"percentile bootstrap over studies ({len(self.replicates)} replicates)",
+            "bootstrap": f"percentile bootstrap over studies ({n_rep} replicates)",
             "propagate": "study-level intervals propagated (delta-method SE; Monte Carlo percentile interval"
-            f" from {len(self.replicates) if self.replicates is not None else 0} normal draws)",
+            f" from {n_rep} normal draws)",
         }[self.uncertainty]
         pct = int(round(100 * self.level))
         lines = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from peertrial.plot._style import PALETTE, style
 
@@ -32,8 +33,8 @@ def tornado(sens, *, title: str | None = None, xlabel: str | None = None) -> Fig
         ax.set_yticks(y, list(table.index))
         ax.set_xlabel(xlabel or sens.output_name)
         ax.set_title(title or f"One-way sensitivity of {sens.output_name} (base {base:.3g})")
-        handles = [ax.barh([], [], color=PALETTE[0])[0], ax.barh([], [], color=PALETTE[1])[0]]
-        ax.legend(handles, ["low value", "high value"], loc="lower right")
+        handles = [Patch(color=PALETTE[0]), Patch(color=PALETTE[1])]
+        ax.legend(handles, ["parameter at low value", "parameter at high value"], loc="lower right", fontsize=7)
         pad = 0.15 * max(float(table["swing"].max()), 1e-12)
         lo = min(table[["output_low", "output_high"]].min().min(), base) - pad
         hi = max(table[["output_low", "output_high"]].max().max(), base) + pad
