@@ -43,11 +43,13 @@ def test_missing_fidelity_named_and_excluded():
     assert "Excluded, no fidelity score" in res.summary()
 
 
-def test_intervention_participant_without_worker_raises():
+@pytest.mark.filterwarnings("ignore:peer workers with a single participant")
+def test_intervention_participant_without_worker_excluded():
     t = TRIAL.copy()
     t.loc[3, "peer_worker"] = np.nan
-    with pytest.raises(ValueError, match=r"'peer_worker'.*rows 3"):
-        F.fidelity_moderation(t, FID, "hope_12")
+    with pytest.warns(PeertrialWarning, match=r"1 intervention participants with no peer worker.*rows 3"):
+        res = F.fidelity_moderation(t, FID, "hope_12")
+    assert res.n == 59
 
 
 def test_data_untouched():

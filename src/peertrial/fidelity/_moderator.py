@@ -126,8 +126,9 @@ def fidelity_moderation(
     Fitted by ``statsmodels.MixedLM`` (REML). ``fbar`` is the mean score of the
     peer workers analysed (each counted once).
 
-    Peer workers without a fidelity score are named in a warning and their
-    participants excluded; peer workers with a single participant are warned
+    Intervention participants with no peer worker (never seen) are excluded
+    with a warning naming the rows. Peer workers without a fidelity score are
+    named in a warning and their participants excluded; peer workers with a single participant are warned
     about and kept (they inform the fixed effects, barely the variance).
     """
     if population not in ("intervention", "all"):
@@ -137,12 +138,15 @@ def fidelity_moderation(
     _data.require_columns(frame, [outcome, peer_worker, arm, *covariates])
     scores = _as_worker_scores(fidelity).dropna()
     treated = _data.binary(frame[arm], arm) == 1
-    need_worker = treated & frame[peer_worker].isna().to_numpy()
-    if need_worker.any():
-        raise ValueError(
-            f"column {peer_worker!r} is missing for intervention participants at rows "
-            f"{_data.row_labels(frame.index, need_worker)}"
+    no_worker = treated & frame[peer_worker].isna().to_numpy()
+    if no_worker.any():
+        warnings.warn(
+            f"{int(no_worker.sum())} intervention participants with no peer worker in column {peer_worker!r} "
+            f"(never seen) are excluded: rows {_data.row_labels(frame.index, no_worker)}",
+            PeertrialWarning,
+            stacklevel=2,
         )
+        frame, treated = frame.loc[~no_worker], treated[~no_worker]
     if population == "intervention":
         frame = frame.loc[treated]
         treated = np.ones(len(frame), bool)
@@ -160,11 +164,11 @@ def fidelity_moderation(
         )
     keep = ~unscored
     frame, worker, fid, treated = frame.loc[keep], worker[keep], fid[keep], treated[keep]
-    work = pd.DataFrame({"_y": _data.numeric(frame[outcome], outcome)}, index=frame.index)
+    work = pd.DataFrame({outcome: _data.numeric(frame[outcome], outcome)}, index=frame.index)
     for c in covariates:
         work[c] = _data.numeric(frame[c], c)
     work["_worker"], work["_fid"], work["_arm"] = worker, fid, treated.astype(float)
-    work = _data.drop_missing(work, ["_y", *covariates], unit="participants", stacklevel=3)
+    work = _data.drop_missing(work, [outcome, *covariates], unit="participants", stacklevel=3)
     worker, fid, arm01 = work["_worker"].to_numpy(), work["_fid"].to_numpy(), work["_arm"].to_numpy()
     in_arm = arm01 == 1
     counts = pd.Series(worker[in_arm]).value_counts()
@@ -191,7 +195,7 @@ def fidelity_moderation(
     names += covariates
     cols += [work[c].to_numpy() for c in covariates]
     exog = np.column_stack(cols)
-    fit, converged = _fit_reml(work["_y"].to_numpy(), exog, worker, exog_re)
+    fit, converged = _fit_reml(work[outcome].to_numpy(), exog, worker, exog_re)
     se = _fixed_se(exog, worker, exog_re, np.asarray(fit.cov_re, float), float(fit.scale))
     return _result(fit, se, names, converged, population, outcome, n, counts, singletons, excluded, int(unscored.sum()), center)
 

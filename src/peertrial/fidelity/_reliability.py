@@ -277,7 +277,7 @@ class KappaResult(Result):
     def summary(self) -> str:
         return "\n".join(
             [
-                f"Cohen's kappa, {self.weights} weights over levels {list(self.levels)}",
+                f"Cohen's kappa, {self.weights} weights over levels {', '.join(f'{v:g}' for v in self.levels)}",
                 f"  SE: Fleiss, Cohen & Everitt (1969) large-sample variance; {self.conf_level:.0%} Wald CI of the weighted kappa",
                 "",
                 format_table(self.table, digits=4),
@@ -326,7 +326,7 @@ def weighted_kappa(
     levels = _levels(levels, x1, x2, frame.index, (rater1, rater2))
     row = _kappa_row(x1, x2, levels, _check_weights(weights), stats.norm.ppf(0.5 + conf_level / 2))
     table = pd.DataFrame([row], columns=_KAPPA_COLS, index=pd.Index([f"{rater1} vs {rater2}"], name="pair"))
-    return KappaResult(table=table, weights=weights, levels=tuple(levels), conf_level=conf_level)
+    return KappaResult(table=table, weights=weights, levels=tuple(float(v) for v in levels), conf_level=conf_level)
 
 
 def item_kappa(
@@ -375,7 +375,7 @@ def item_kappa(
         index.append(item)
     table = pd.DataFrame(rows, columns=_KAPPA_COLS, index=pd.Index(index, name="item"))
     table.insert(0, "domain", [scores.item_domain[i] for i in index])
-    return KappaResult(table=table, weights=weights, levels=tuple(levels), conf_level=conf_level)
+    return KappaResult(table=table, weights=weights, levels=tuple(float(v) for v in levels), conf_level=conf_level)
 
 
 _KAPPA_COLS = ["n", "kappa", "se_kappa", "weighted_kappa", "se_weighted", "ci_lb", "ci_ub"]

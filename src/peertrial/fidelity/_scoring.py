@@ -31,8 +31,8 @@ __all__ = ["PRINCIPLES", "FidelityScores", "score_fidelity"]
 
 #: The five principles of peer support (Gillard et al. 2017), one fidelity domain each.
 PRINCIPLES: dict[str, str] = {
-    "lived_experience": "Building trust and connection through shared lived experience",
-    "reciprocity": "Reciprocity and mutuality",
+    "shared_experience": "Building trust and connection through shared lived experience",
+    "reciprocity_mutuality": "Reciprocity and mutuality",
     "experiential_knowledge": "Validating experiential knowledge",
     "choice_control": "Leadership, choice and control",
     "strengths_connections": "Discovering strengths and making connections",
