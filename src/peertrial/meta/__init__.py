@@ -10,3 +10,9 @@ from peertrial.meta.escalc import escalc
 from peertrial.meta.rma import BatchResult, PredictResult, RMAResult, rma, rma_batch
 
 __all__ = ["escalc", "rma", "rma_batch", "RMAResult", "PredictResult", "BatchResult"]
+
+from peertrial.meta.bias import fsn, ranktest, regtest, trimfill  # noqa: E402
+from peertrial.meta.influence import cumul, influence, leave1out  # noqa: E402
+from peertrial.meta.subgroup import subgroup  # noqa: E402
+
+__all__ += ["regtest", "ranktest", "trimfill", "fsn", "leave1out", "influence", "cumul", "subgroup"]

@@ -53,24 +53,31 @@ def _is_fit(x) -> bool:
 
 
 def fit_arrays(fit) -> dict:
-    """The arrays and settings of an ``rma`` fit that the diagnostics refit with."""
+    """The arrays and settings of an ``rma`` fit that the diagnostics refit with.
+
+    Reads the attributes :class:`peertrial.meta.RMAResult` keeps (``yi``, ``vi``,
+    ``X``, ``slab``, ``method``, ``test``, ``level``, ``control``, ``user_weights``).
+    """
     yi = np.asarray(fit.yi, dtype=float).ravel()
     vi = np.asarray(fit.vi, dtype=float).ravel()
     X = getattr(fit, "X", None)
+    names = list(X.columns) if isinstance(X, pd.DataFrame) else None
     X = np.ones((yi.size, 1)) if X is None else np.asarray(X, dtype=float).reshape(yi.size, -1)
+    if names is None:
+        names = ["intrcpt"] if X.shape[1] == 1 else ["intrcpt", *[f"x{j}" for j in range(1, X.shape[1])]]
     slab = getattr(fit, "slab", None)
     slab = [str(i + 1) for i in range(yi.size)] if slab is None else [str(s) for s in list(slab)]
     ni = getattr(fit, "ni", None)
     ni = None if ni is None else np.asarray(ni, dtype=float).ravel()
+    weights = getattr(fit, "user_weights", None)
+    weights = None if weights is None else np.asarray(weights, dtype=float).ravel()
     level = getattr(fit, "level", 95.0)
     level = 95.0 if level is None else float(level)
-    if level < 1:  # metafor stores alpha in some places
-        level = 100 * (1 - level)
     method = str(fit.method)
     method = "EE" if method == "FE" else method
     test = str(getattr(fit, "test", "z"))
-    return dict(yi=yi, vi=vi, X=X, slab=slab, ni=ni, level=level, method=method, test=test,
-                control=getattr(fit, "control", None))
+    return dict(yi=yi, vi=vi, X=X, names=names, slab=slab, ni=ni, weights=weights, level=level, method=method,
+                test=test, control=getattr(fit, "control", None), omitted=list(getattr(fit, "omitted", []) or []))
 
 
 def _vector(data, x, name):
@@ -106,9 +113,11 @@ def _yi_vi(x, vi, sei, data, *, need_vi=True):
     return frame["yi"].to_numpy(), vals, labels
 
 
-def _refit(yi, vi, X, method, test="z", level=95.0, control=None):
+def _refit(yi, vi, X, method, test="z", level=95.0, control=None, weights=None):
     """One fit through the batch core; returns the ``CoreFit`` (batch of one)."""
-    return fit_core(yi[None, :], vi[None, :], X[None, :, :], method=method, test=test, level=level, control=control)
+    A = None if weights is None else weights[None, :]
+    return fit_core(yi[None, :], vi[None, :], X[None, :, :], method=method, test=test, A=A, level=level,
+                    control=control)
 
 
 def _round_up(x: float) -> float:
@@ -185,7 +194,8 @@ def regtest(x, vi=None, *, sei=None, ni=None, data=None, model: str = "rma", pre
         fit_method, fit_test, fit_level, control = a["method"], a["test"], a["level"], a["control"]
         n = a["ni"]
         if ni is not None:
-            n = _ni_values(ni, data, yi.size, getattr(x, "not_na", None))
+            n = _ni_values(ni, data, a)
+        no_user_weights(a, "regtest")
     else:
         if data is not None:
             data = _data.as_frame(data)
@@ -226,15 +236,26 @@ def regtest(x, vi=None, *, sei=None, ni=None, data=None, model: str = "rma", pre
                    ci_ub=ub, method=method, k=k)
 
 
-def _ni_values(ni, data, k, not_na):
+def _ni_values(ni, data, a):
+    """Sample sizes for the fit's studies (rows the fit omitted for missing values are dropped)."""
     if isinstance(ni, str) and data is None:
         raise ValueError("ni names a column but no data was given")
-    vals = _data.numeric(_data.column_or_array(data, ni, "ni"), ni if isinstance(ni, str) else "ni")
-    if not_na is not None and len(vals) != k:
-        vals = vals[np.asarray(not_na, dtype=bool)]
-    if len(vals) != k:
-        raise ValueError(f"ni has {len(vals)} values but the fit has {k} studies")
-    return vals
+    series = _data.column_or_array(data, ni, "ni")
+    vals = _data.numeric(series, ni if isinstance(ni, str) else "ni")
+    k = a["yi"].size
+    if len(vals) == k:
+        return vals
+    if a["omitted"] and len(vals) == k + len(a["omitted"]):
+        labels = pd.Index([str(x) for x in (series.index if data is not None else range(1, len(vals) + 1))])
+        keep = ~labels.isin([str(x) for x in a["omitted"]])
+        if keep.sum() == k:
+            return vals[keep]
+    raise ValueError(f"ni has {len(vals)} values but the fit has {k} studies")
+
+
+def no_user_weights(a, what):
+    if a["weights"] is not None:
+        raise ValueError(f"{what} is not available for fits with user-specified weights")
 
 
 def _predictor_column(predictor, vi, ni):
@@ -369,6 +390,7 @@ def trimfill(fit, side: str | None = None, estimator: str = "L0", maxiter: int =
     if not _is_fit(fit):
         raise ValueError("trimfill takes an rma fit (pt.meta.rma(...))")
     a = fit_arrays(fit)
+    no_user_weights(a, "trimfill")
     yi0, vi0, X, method = a["yi"], a["vi"], a["X"], a["method"]
     if X.shape[1] != 1:
         raise ValueError("trim and fill applies only to models without moderators")

@@ -359,6 +359,8 @@ class RMAResult(Result):
         ci_lb, ci_ub = pred - crit * se, pred + crit * se
         spi = np.sqrt(se**2 + self.tau2)
         pi_lb, pi_ub = pred - crit * spi, pred + crit * spi
+        if self.method in ("EE", "FE"):  # no between-study distribution to predict from (as metafor)
+            pi_lb, pi_ub = np.full_like(pred, np.nan), np.full_like(pred, np.nan)
         if transf is not None:
             pred, ci_lb, ci_ub, pi_lb, pi_ub = (transf(a) for a in (pred, ci_lb, ci_ub, pi_lb, pi_ub))
             ci_lb, ci_ub = np.minimum(ci_lb, ci_ub), np.maximum(ci_lb, ci_ub)

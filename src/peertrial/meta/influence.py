@@ -1,0 +1,171 @@
+"""Leave-one-out, influence diagnostics and cumulative meta-analysis, as metafor 3.8.
+
+All deleted (or cumulative) fits are computed in one call of the batch core: row
+``i`` of the batch is the meta-analysis with study ``i`` masked out (or with the
+first ``i`` studies only), refitted with the fit's tau² estimator, test and level.
+
+Influence measures (Viechtbauer & Cheung 2010; metafor ``influence.rma.uni``), with
+``(i)`` marking the fit without study ``i`` and ``W = diag(1/(vi + tau2))``:
+
+- ``rstudent = (yi - xi'b(i)) / sqrt(vi s2w(i) + xi' Var b(i) xi + tau2(i) s2w(i))``
+  (``s2w`` is the Knapp–Hartung scale, 1 for z tests);
+- ``hat`` = diagonal of ``X (X'WX)^-1 X'W``; ``weight = 100 wi / sum w``;
+- ``dffits = (xi'b - xi'b(i)) / sqrt(s2w(i) hat_i (tau2(i) + vi))``;
+- ``dfbs = (b - b(i)) / sqrt(s2w(i) diag((X' W(i) X)^-1))`` with ``W(i)`` using ``tau2(i)``
+  on all k studies;
+- ``cook_d = (b - b(i))' Var(b)^-1 (b - b(i))``; ``cov_r = det Var b(i) / det Var b``;
+- a study is flagged (``inf``) when ``|dffits| > 3 sqrt(p/(k-p))``, or
+  ``P(chi2_p <= cook_d) > 0.5``, or ``hat > 3p/k``, or any ``|dfbs| > 1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from peertrial.meta._core import fit_core
+from peertrial.meta.bias import _is_fit, fit_arrays, no_user_weights
+
+__all__ = ["leave1out", "influence", "cumul"]
+
+_COLUMNS = ["estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "QEp", "tau2", "I2", "H2"]
+
+
+def _require_fit(fit, what):
+    if not _is_fit(fit):
+        raise ValueError(f"{what} takes an rma fit (pt.meta.rma(...))")
+    a = fit_arrays(fit)
+    no_user_weights(a, what)
+    if a["yi"].size < 2:
+        raise ValueError(f"{what} needs at least 2 studies (k = {a['yi'].size})")
+    return a
+
+
+def _batch(a, valid, X=None):
+    k = a["yi"].size
+    X = a["X"] if X is None else X
+    Y = np.broadcast_to(a["yi"], (valid.shape[0], k)).copy()
+    V = np.broadcast_to(a["vi"], (valid.shape[0], k)).copy()
+    Xb = np.broadcast_to(X, (valid.shape[0], *X.shape)).copy()
+    return fit_core(Y, V, Xb, valid=valid, method=a["method"], test=a["test"], level=a["level"],
+                    control=a["control"])
+
+
+def _frame(f, index) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "estimate": f.b[:, 0], "se": f.se[:, 0], "zval": f.zval[:, 0], "pval": f.pval[:, 0],
+            "ci_lb": f.ci_lb[:, 0], "ci_ub": f.ci_ub[:, 0], "QE": f.QE, "QEp": f.QEp, "tau2": f.tau2,
+            "I2": f.I2, "H2": f.H2,
+        },
+        index=pd.Index(index, name="study"),
+    )
+    return out
+
+
+def leave1out(fit) -> pd.DataFrame:
+    """The model refitted k times, each time without one study (metafor ``leave1out``).
+
+    One row per omitted study (indexed by its label): ``estimate, se, zval, pval,
+    ci_lb, ci_ub, QE, QEp, tau2, I2, H2``. With ``test="knha"`` ``zval`` holds t.
+    """
+    a = _require_fit(fit, "leave1out")
+    if a["X"].shape[1] != 1:
+        raise ValueError("leave1out applies only to models without moderators")
+    k = a["yi"].size
+    f = _batch(a, ~np.eye(k, dtype=bool))
+    return _frame(f, a["slab"])
+
+
+def cumul(fit, order=None, decreasing: bool = False) -> pd.DataFrame:
+    """Cumulative meta-analysis: studies added one at a time (metafor ``cumul``).
+
+    ``order``: sort keys, one per study (e.g. publication year; ties keep the data
+    order) or a column name of the data the fit was made from; ``None`` keeps the
+    data order. One row per step, indexed by the label of the study added, with
+    ``k`` and the columns of :func:`leave1out`.
+    """
+    a = _require_fit(fit, "cumul")
+    if a["X"].shape[1] != 1:
+        raise ValueError("cumul applies only to models without moderators")
+    k = a["yi"].size
+    if order is None:
+        perm = np.arange(k)
+    else:
+        keys = _order_keys(fit, order, k)
+        ranked = pd.Series(keys).sort_values(ascending=not decreasing, kind="stable")
+        perm = ranked.index.to_numpy()
+    b = dict(a)
+    b["yi"], b["vi"], b["X"] = a["yi"][perm], a["vi"][perm], a["X"][perm]
+    f = _batch(b, np.tril(np.ones((k, k), dtype=bool)))
+    out = _frame(f, [a["slab"][i] for i in perm])
+    out.insert(0, "k", np.arange(1, k + 1))
+    return out
+
+
+def _order_keys(fit, order, k):
+    if isinstance(order, str):
+        data = getattr(fit, "data", None)
+        if data is None or order not in getattr(data, "columns", ()):
+            raise ValueError(f"order={order!r} names a column but the fit carries no data with that column")
+        keys = data[order]
+        not_na = getattr(fit, "not_na", None)
+        keys = np.asarray(keys)[np.asarray(not_na, bool)] if not_na is not None and len(keys) != k else np.asarray(keys)
+    else:
+        keys = np.asarray(order)
+    if keys.shape != (k,):
+        raise ValueError(f"order has {keys.size} values but the fit has {k} studies")
+    if keys.dtype.kind in "fiub" and np.isnan(keys.astype(float)).any():
+        raise ValueError("order has missing values")
+    return keys
+
+
+def influence(fit) -> pd.DataFrame:
+    """Case-deletion diagnostics of an ``rma`` fit (metafor ``influence``).
+
+    One row per study: ``rstudent, dffits, cook_d, cov_r, tau2_del, QE_del, hat,
+    weight, inf`` (bool: flagged as influential by metafor's rules) and one
+    ``dfbs_<coef>`` column per coefficient (``dfbs`` for an intercept-only model).
+    Works with moderators.
+    """
+    a = _require_fit(fit, "influence")
+    yi, vi, X = a["yi"], a["vi"], a["X"]
+    k, p = X.shape
+    full = _batch(a, np.ones((1, k), dtype=bool))
+    dele = _batch(a, ~np.eye(k, dtype=bool))
+    b, vb, tau2 = full.b[0], full.vb[0], float(full.tau2[0])
+    w = 1 / (vi + tau2)
+    XtWX_inv = np.linalg.inv(X.T @ (w[:, None] * X))
+    hat = np.einsum("ij,jk,ik->i", X, XtWX_inv, X) * w
+    weight = 100 * w / w.sum()
+    b_del, vb_del, tau2_del, s2w_del = dele.b, dele.vb, dele.tau2, dele.s2w
+    delpred = np.einsum("ij,ij->i", X, b_del)
+    vdelpred = np.einsum("ij,ijk,ik->i", X, vb_del, X)
+    pred_full = X @ b
+    resid = yi - delpred
+    resid[np.abs(resid) < 100 * np.finfo(float).eps] = 0.0
+    rstudent = resid / np.sqrt(vi * s2w_del + vdelpred + tau2_del * s2w_del)
+    dffits = (pred_full - delpred) / np.sqrt(s2w_del * hat * (tau2_del + vi))
+    # Var of b with every study but tau2 from the deleted fit (metafor's vb.del)
+    Wd = 1 / (vi[None, :] + tau2_del[:, None])
+    vb_all = np.linalg.inv(np.einsum("ki,bk,kj->bij", X, Wd, X))
+    dfb = b[None, :] - b_del
+    dfbs = dfb / np.sqrt(s2w_del[:, None] * np.einsum("bii->bi", vb_all))
+    cook_d = np.einsum("bi,ij,bj->b", dfb, np.linalg.inv(vb), dfb)
+    cov_r = np.linalg.det(vb_del) / np.linalg.det(vb)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        flag = (
+            (np.abs(dffits) > 3 * np.sqrt(p / (k - p)))
+            | (stats.chi2.cdf(cook_d, p) > 0.5)
+            | (hat > 3 * p / k)
+            | (np.abs(dfbs) > 1).any(axis=1)
+        )
+    out = pd.DataFrame(
+        {"rstudent": rstudent, "dffits": dffits, "cook_d": cook_d, "cov_r": cov_r, "tau2_del": tau2_del,
+         "QE_del": dele.QE, "hat": hat, "weight": weight, "inf": flag},
+        index=pd.Index(a["slab"], name="study"),
+    )
+    for j, nm in enumerate(a["names"]):
+        out["dfbs" if p == 1 else f"dfbs_{nm}"] = dfbs[:, j]
+    return out

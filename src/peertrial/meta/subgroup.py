@@ -1,0 +1,151 @@
+"""Subgroup analysis: one pooled fit per subgroup and two tests of subgroup differences.
+
+- Per subgroup, ``rma`` with the chosen tau² estimator and test (separate tau² per
+  subgroup, as RevMan and metafor's ``subset=`` fits).
+- **Q-between** (fixed-effect test of the subgroup estimates, Borenstein et al. 2009,
+  ch. 19; metafor: ``rma(estimates, sei=ses, method="EE")``):
+  ``Qb = sum_g (b_g - b_bar)^2 / se_g^2`` with ``b_bar`` their inverse-variance mean,
+  on ``G - 1`` degrees of freedom.
+- **Moderator test**: the mixed-effects model with the subgroup as a categorical
+  moderator (treatment coding, first level = reference, one common tau²), whose
+  omnibus ``QM`` (chi² on ``G - 1`` df, or F on ``(G - 1, k - G)`` with Knapp–Hartung)
+  is metafor's ``rma(yi, vi, mods = ~ factor(group))``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from peertrial import _data
+from peertrial._results import Result, format_number, format_pval, format_table
+from peertrial.meta.bias import _is_fit, fit_arrays, no_user_weights
+
+__all__ = ["subgroup", "SubgroupResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class SubgroupResult(Result):
+    """Per-subgroup pooled fits and tests for subgroup differences."""
+
+    groups: pd.DataFrame
+    Qb: float
+    Qb_df: int
+    Qb_pval: float
+    QM: float
+    QMp: float
+    QM_df: tuple
+    QE: float
+    QEp: float
+    tau2: float
+    method: str
+    test: str
+    by: str
+    k: int
+    studies: pd.DataFrame
+    overall: object = None
+    fits: dict = field(default_factory=dict)
+    moderator_fit: object = None
+
+    def summary(self, digits: int = 4) -> str:
+        stat = "F" if self.test == "knha" else "QM"
+        df = f"df1 = {self.QM_df[0]}, df2 = {self.QM_df[1]}" if self.test == "knha" else f"df = {self.QM_df[0]}"
+        lines = [
+            f"Subgroup analysis by {self.by!r} ({self.method}, test = {self.test}; k = {self.k})",
+            "",
+            format_table(self.groups.astype({"k": str}), digits, pval_columns=("pval", "QEp")),
+            "",
+            "Test for subgroup differences (fixed-effect Q-between on the subgroup estimates):",
+            f"Qb(df = {self.Qb_df}) = {format_number(self.Qb, digits)}, {_p(self.Qb_pval, digits)}",
+            "",
+            "Test of moderators (mixed-effects model with the subgroup as moderator, common tau^2):",
+            f"{stat}({df}) = {format_number(self.QM, digits)}, {_p(self.QMp, digits)}",
+            f"Residual heterogeneity: QE = {format_number(self.QE, digits)}, {_p(self.QEp, digits)}, "
+            f"tau^2 = {format_number(self.tau2, digits)}",
+        ]
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-subgroup table (one row per subgroup)."""
+        return self.groups.copy()
+
+
+def _p(p, digits):
+    text = format_pval(p, digits)
+    return f"p < {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
+def subgroup(data_or_fit, by, *, yi="yi", vi="vi", method: str | None = None, test: str | None = None,
+             level: float | None = None, slab=None) -> SubgroupResult:
+    """Subgroup analysis (per-group fits, Q-between and the moderator test).
+
+    ``data_or_fit``: a DataFrame holding ``yi``/``vi`` (column names, e.g. the output
+    of :func:`escalc`) and the ``by`` column; or an intercept-only ``rma`` fit with
+    ``by`` an array of subgroup labels, one per study of the fit. ``method``/``test``
+    default to ``"REML"``/``"z"`` for data and to the fit's for a fit. Studies with a
+    missing ``yi``, ``vi`` or subgroup are omitted with a warning.
+    """
+    from peertrial.meta import rma
+
+    if _is_fit(data_or_fit):
+        a = fit_arrays(data_or_fit)
+        no_user_weights(a, "subgroup")
+        if a["X"].shape[1] != 1:
+            raise ValueError("subgroup takes an intercept-only fit (or the data)")
+        if isinstance(by, str):
+            raise ValueError("with a fit, give `by` as an array of subgroup labels (one per study)")
+        labels = pd.Series(list(by), dtype=object)
+        if len(labels) != a["yi"].size:
+            raise ValueError(f"by has {len(labels)} values but the fit has {a['yi'].size} studies")
+        frame = pd.DataFrame({"yi": a["yi"], "vi": a["vi"], "group": labels.to_numpy()}, index=a["slab"])
+        by_name = "group"
+        method = a["method"] if method is None else method
+        test = a["test"] if test is None else test
+        level = a["level"] if level is None else level
+    else:
+        data = _data.as_frame(data_or_fit, what="data")
+        by_series = _data.column_or_array(data, by, "by")
+        by_name = by if isinstance(by, str) else "group"
+        yv = _data.numeric(_data.column_or_array(data, yi, "yi"), yi if isinstance(yi, str) else "yi")
+        vv = _data.numeric(_data.column_or_array(data, vi, "vi"), vi if isinstance(vi, str) else "vi")
+        index = data.index if slab is None else pd.Index(_data.column_or_array(data, slab, "slab"))
+        frame = pd.DataFrame({"yi": yv, "vi": vv, "group": by_series.to_numpy()}, index=index)
+        frame = _data.drop_missing(frame, ["yi", "vi", "group"], unit="studies", stacklevel=3)
+        method = "REML" if method is None else method
+        test = "z" if test is None else test
+        level = 95.0 if level is None else level
+    levels = sorted(pd.unique(frame["group"]), key=lambda v: (str(type(v)), v))
+    if len(levels) < 2:
+        raise ValueError(f"subgroup needs at least 2 subgroups in {by_name!r}; found {len(levels)}")
+    slabs = pd.Index([str(i) for i in frame.index])
+    fits, rows = {}, []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # k = 1 subgroups fall back to z tests, as metafor
+        for g in levels:
+            m = (frame["group"] == g).to_numpy()
+            f = rma(frame["yi"].to_numpy()[m], frame["vi"].to_numpy()[m], method=method, test=test, level=level,
+                    slab=slabs[m])
+            fits[g] = f
+            rows.append({"k": f.k, "estimate": f.b, "se": f.se, "zval": f.zval, "pval": f.pval, "ci_lb": f.ci_lb,
+                         "ci_ub": f.ci_ub, "tau2": f.tau2, "I2": f.I2, "QE": f.QE, "QEp": f.QEp})
+    groups = pd.DataFrame(rows, index=pd.Index([str(g) for g in levels], name=by_name))
+    est, se = groups["estimate"].to_numpy(), groups["se"].to_numpy()
+    w = 1 / se**2
+    Qb = float(np.sum(w * (est - np.sum(w * est) / np.sum(w)) ** 2))
+    Qb_df = len(levels) - 1
+    dummies = np.column_stack([(frame["group"] == g).to_numpy(float) for g in levels[1:]])
+    y, v = frame["yi"].to_numpy(), frame["vi"].to_numpy()
+    mod = rma(y, v, mods=dummies, method=method, test=test, level=level, slab=slabs)
+    overall = rma(y, v, method=method, test=test, level=level, slab=slabs)
+    qm_df = (Qb_df, int(mod.dfs)) if test == "knha" else (Qb_df,)
+    studies = pd.DataFrame({"yi": y, "vi": v, "group": [str(g) for g in frame["group"]]}, index=slabs)
+    return SubgroupResult(
+        groups=groups, Qb=Qb, Qb_df=Qb_df, Qb_pval=float(stats.chi2.sf(Qb, Qb_df)), QM=float(mod.QM),
+        QMp=float(mod.QMp), QM_df=qm_df, QE=float(mod.QE), QEp=float(mod.QEp), tau2=float(mod.tau2),
+        method=method, test=test, by=by_name, k=int(len(y)), studies=studies, overall=overall,
+        fits={str(g): f for g, f in fits.items()}, moderator_fit=mod,
+    )
