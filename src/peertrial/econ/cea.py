@@ -214,15 +214,18 @@ class _Estimator:
         return cov
 
 
-def _run_bootstrap(est: _Estimator, n_boot: int, rng) -> np.ndarray:
-    n = est.c.size
-    step = max(1, _CHUNK // n)
-    out = np.empty((n_boot, 2))
+def draw_blocks(unit_arm: np.ndarray, n_boot: int, rng, n_patients: int):
+    """The bootstrap draws of :func:`cea`, in blocks of replicates that keep the
+    replicate x patient matrix under ``_CHUNK`` elements: yields per block the
+    per-arm ``(units, index matrix)`` pairs (control first)."""
+    step = max(1, _CHUNK // n_patients)
     for start in range(0, n_boot, step):
-        b = min(step, n_boot - start)
-        dc, de = est.replicates_from_draws(_draw(est.unit_arm, b, rng))
-        out[start : start + b, 0], out[start : start + b, 1] = dc, de
-    return out
+        yield _draw(unit_arm, min(step, n_boot - start), rng)
+
+
+def _run_bootstrap(est: _Estimator, n_boot: int, rng) -> np.ndarray:
+    parts = [np.column_stack(est.replicates_from_draws(d)) for d in draw_blocks(est.unit_arm, n_boot, rng, est.c.size)]
+    return np.concatenate(parts)
 
 
 # --------------------------------------------------------------------------- result
