@@ -7,9 +7,11 @@ for methods built on top of it. Bias, influence and subgroup tools are appended 
 """
 
 from peertrial.meta.escalc import escalc
+from peertrial.meta.mh import MHResult, rma_mh, rma_peto
 from peertrial.meta.rma import BatchResult, PredictResult, RMAResult, rma, rma_batch
 
-__all__ = ["escalc", "rma", "rma_batch", "RMAResult", "PredictResult", "BatchResult"]
+__all__ = ["escalc", "rma", "rma_batch", "rma_mh", "rma_peto", "RMAResult", "PredictResult", "BatchResult",
+           "MHResult"]
 
 from peertrial.meta.bias import fsn, ranktest, regtest, trimfill  # noqa: E402
 from peertrial.meta.influence import cumul, influence, leave1out  # noqa: E402
