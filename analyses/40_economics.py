@@ -48,6 +48,7 @@ ILLUSTRATIVE = pd.DataFrame(
 
 def trial_cea(sec: Section) -> None:
     trial = pd.read_csv(DATA / "trial.csv")
+    trial = trial.assign(site=trial["site"].astype(str))  # site is a factor, not a number
     common = dict(cost="cost_total", effect="qaly", arm="arm", n_boot=N_BOOT, seed=SEED, price_year=PRICE_YEAR)
     ce = pt.econ.cea(trial, **common)
     adjusted = pt.econ.cea(trial, covariates=["age", "prev_admissions", "diagnosis", "site"], **common)

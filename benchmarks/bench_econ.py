@@ -44,7 +44,7 @@ def timed(fn, repeat: int = 3):
 
 
 def loop_unadjusted(df):
-    c, e, arm = df["cost"].to_numpy(), df["qaly"].to_numpy(), df["arm"].to_numpy()
+    c, e = df["cost"].to_numpy(), df["qaly"].to_numpy()
     out = []
     for (m0, i0), (m1, i1) in _same_draws(df):
         for b in range(i0.shape[0]):  # one replicate at a time

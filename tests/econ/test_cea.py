@@ -1,5 +1,6 @@
 """Trial-based CEA: R reference values (base R, sandwich), closed forms, bootstrap properties."""
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -269,7 +270,7 @@ def test_summary_states_currency_price_year_and_method(trial):
     assert "GBP, 2024 prices" in text and "ICER" in text and "NE quadrant" in text
     frame = ce.to_frame()
     assert {"delta_cost", "delta_effect", "icer"} <= set(frame.index)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         ce.delta_cost = 0.0
 
 

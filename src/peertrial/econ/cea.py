@@ -374,7 +374,7 @@ class CEA(Result):
             )
         lines += [
             "",
-            format_table(self.arms, digits=4),
+            format_table(self.arms.assign(n=self.arms["n"].round().astype(int).astype(str)), digits=4),
             "",
             format_table(frame.drop(index="icer"), digits=4),
             f"({pct}% CIs: normal from analytic SE; bootstrap percentile)",

@@ -22,7 +22,7 @@ def tornado(sens, *, title: str | None = None, xlabel: str | None = None) -> Fig
         ax = fig.subplots()
         y = np.arange(len(table))[::-1]
         base = sens.base_output
-        for yi, (name, row) in zip(y, table.iterrows()):
+        for yi, (_, row) in zip(y, table.iterrows()):
             for value, out, colour in ((row["low"], row["output_low"], PALETTE[0]), (row["high"], row["output_high"], PALETTE[1])):
                 ax.barh(yi, out - base, left=base, color=colour, height=0.6)
                 ax.annotate(
