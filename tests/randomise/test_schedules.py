@@ -66,46 +66,48 @@ def test_stratum_schedule_does_not_depend_on_other_strata():
 
 
 def test_strata_streams_are_statistically_independent():
-    # Arms of the first 4 slots in two strata over 1500 seeds: chi-square test
-    # of independence of the two strata's patterns.
-    a_codes, b_codes = [], []
-    for seed in range(1500):
-        s = permuted_blocks(4, block_sizes=[2, 4], strata={"site": [1, 2]}, seed=seed)
-        a_codes.append(int("".join(map(str, s.loc[s.site == 1, "arm"])), 2))
-        b_codes.append(int("".join(map(str, s.loc[s.site == 2, "arm"])), 2))
-    table = pd.crosstab(np.array(a_codes), np.array(b_codes)).to_numpy()
+    # 1000 replicates as a stratum factor (each stratum has its own stream):
+    # the first-4-slot patterns of site 1 and site 2 are independent (chi-square).
+    s = permuted_blocks(4, block_sizes=[2, 4], strata={"rep": range(1000), "site": [1, 2]}, seed=3)
+    code = s.assign(bit=s["arm"] * 2 ** (4 - s["seq"])).groupby(["rep", "site"])["bit"].sum().unstack()
+    table = pd.crosstab(code[1], code[2]).to_numpy()
     chi2, p, *_ = stats.chi2_contingency(table)
-    assert p > 0.001
+    assert table.shape == (10, 10) and p > 0.001  # 10 possible patterns of 4 slots with blocks of 2 and 4
 
 
-def _position_chisq(make, arms, n, seeds):
-    """Sum over positions of chi-square GOF of arm frequencies vs prob columns."""
+def _position_chisq(sched, arms, n):
+    """Chi-square GOF of arm frequencies at each slot vs the design probabilities."""
+    codes = sched["arm"].map({a: j for j, a in enumerate(arms)}).to_numpy()
     counts = np.zeros((n, len(arms)))
-    probs = None
-    for seed in seeds:
-        s = make(seed)
-        codes = s["arm"].map({a: j for j, a in enumerate(arms)}).to_numpy()
-        counts[np.arange(n), codes] += 1
-        p = s[[f"prob_{a}" for a in arms]].to_numpy()
-        probs = p if probs is None else probs
-        np.testing.assert_array_equal(p, probs)
-    expected = probs * len(seeds)
+    np.add.at(counts, (sched["seq"].to_numpy() - 1, codes), 1)
+    probs = sched[[f"prob_{a}" for a in arms]].drop_duplicates().to_numpy()
+    assert probs.shape[0] == 1  # the same design probability for every unit
+    expected = probs * counts.sum(axis=1, keepdims=True)
     chi2 = ((counts - expected) ** 2 / expected).sum()
-    df = n * (len(arms) - 1)
-    return stats.chi2.sf(chi2, df)
+    return stats.chi2.sf(chi2, n * (len(arms) - 1))
+
+
+REPS = {"rep": range(2000)}  # independent replicates: one stream per stratum
 
 
 @pytest.mark.parametrize(
     "make",
     [
-        lambda seed: permuted_blocks(7, arms=["a", "b"], block_sizes=[3, 6], ratio=[2, 1], seed=seed),
-        lambda seed: complete(7, arms=["a", "b"], ratio=[2, 1], seed=seed),
-        lambda seed: simple(7, arms=["a", "b"], prob=[0.3, 0.7], seed=seed),
+        lambda: permuted_blocks(7, arms=["a", "b"], block_sizes=[3, 6], ratio=[2, 1], strata=REPS, seed=1),
+        lambda: complete(7, arms=["a", "b"], ratio=[2, 1], strata=REPS, seed=2),
+        lambda: simple(7, arms=["a", "b"], prob=[0.3, 0.7], strata=REPS, seed=3),
     ],
     ids=["blocks_2to1", "complete_2to1", "simple"],
 )
 def test_design_probabilities_equal_empirical_frequencies(make):
-    assert _position_chisq(make, ["a", "b"], 7, range(2000)) > 0.001
+    assert _position_chisq(make(), ["a", "b"], 7) > 0.001
+
+
+def test_frequency_check_has_power():
+    # the same check rejects a schedule whose stated probabilities are wrong
+    sched = permuted_blocks(7, arms=["a", "b"], block_sizes=[3, 6], ratio=[2, 1], strata=REPS, seed=1)
+    wrong = sched.assign(prob_a=0.6, prob_b=0.4)
+    assert _position_chisq(wrong, ["a", "b"], 7) < 1e-6
 
 
 def test_complete_has_exact_counts_when_whole():

@@ -9,6 +9,7 @@
   hash-chained allocation (``allocate``, ``verify``, ``audit``).
 """
 
+from peertrial.randomise.cluster import ConstrainedRandomisation, cluster_randomise, constrained_randomise
 from peertrial.randomise.ledger import Ledger, LedgerError, LedgerIntegrityError, StratumFullError
 from peertrial.randomise.minimisation import Minimiser, minimise
 from peertrial.randomise.schedules import complete, permuted_blocks, simple
@@ -17,6 +18,9 @@ __all__ = [
     "simple",
     "complete",
     "permuted_blocks",
+    "cluster_randomise",
+    "constrained_randomise",
+    "ConstrainedRandomisation",
     "Minimiser",
     "minimise",
     "Ledger",
