@@ -53,6 +53,9 @@ def trial_cea(sec: Section) -> None:
     ce = pt.econ.cea(trial, **common)
     adjusted = pt.econ.cea(trial, covariates=["age", "prev_admissions", "diagnosis", "site"], **common)
     clustered = pt.econ.cea(trial, cluster="peer_worker", **common)
+    readmission = pt.econ.cea(
+        trial, **{**common, "effect": "readmitted_12m"}, lower_is_better=True, effect_label="readmission avoided"
+    )
 
     sec.text(
         "Trial-based cost-effectiveness of peer support against care as usual over 12 months "
@@ -66,22 +69,31 @@ def trial_cea(sec: Section) -> None:
         "Covariate-adjusted increments (seemingly unrelated regression of cost and QALY on arm, age, "
         "previous admissions, diagnosis and site; with identical regressors SUR equals OLS equation by "
         "equation), and the unadjusted analysis with peer workers as bootstrap clusters (participants "
-        "never seen by a peer worker, and all controls, are their own cluster)."
+        "never seen by a peer worker, and all controls, are their own cluster). The last row takes "
+        "readmission within 12 months as the effect (ICER = cost per readmission avoided); NICE's "
+        "20,000-30,000 GBP thresholds are per QALY, so no INMB or probability is given for it."
     )
     rows = []
-    for label, res in (("unadjusted", ce), ("adjusted (SUR)", adjusted), ("clustered by peer worker", clustered)):
+    variants = (
+        ("unadjusted", ce),
+        ("adjusted (SUR)", adjusted),
+        ("clustered by peer worker", clustered),
+        ("per readmission avoided (effect = 1 - readmitted)", readmission),
+    )
+    for label, res in variants:
+        per_qaly = res.effect_label == "QALY"  # NICE thresholds are per QALY only
         rows.append(
             {
                 "analysis": label,
                 "delta_cost": res.delta_cost,
                 "se_cost": res.se_delta_cost,
-                "delta_qaly": res.delta_effect,
-                "se_qaly": res.se_delta_effect,
+                "delta_effect": res.delta_effect,
+                "se_effect": res.se_delta_effect,
                 "icer": res.icer,
                 "quadrant": res.quadrant,
-                "inmb_20000": res.nmb(20000),
-                "p_ce_20000": float(res.ceac([20000])["prob_cost_effective"].iloc[0]),
-                "p_ce_30000": float(res.ceac([30000])["prob_cost_effective"].iloc[0]),
+                "inmb_20000": res.nmb(20000) if per_qaly else np.nan,
+                "p_ce_20000": float(res.ceac([20000])["prob_cost_effective"].iloc[0]) if per_qaly else np.nan,
+                "p_ce_30000": float(res.ceac([30000])["prob_cost_effective"].iloc[0]) if per_qaly else np.nan,
             }
         )
     sec.table(pd.DataFrame(rows).set_index("analysis"), "Sensitivity of the CEA to adjustment and clustering", name="cea_variants")

@@ -278,3 +278,28 @@ def test_no_warnings_on_clean_data(trial):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pt.econ.cea(trial, effect="qaly", n_boot=50, seed=1)
+
+
+def test_fieller_limits_are_where_the_inmb_interval_reaches_zero(trial):
+    # make the effect clearly significant so the Fieller set is bounded
+    strong = trial.assign(qaly=trial["qaly"] + 0.08 * trial["arm"])
+    ce = pt.econ.cea(strong, effect="qaly", n_boot=100, seed=1)
+    lb, ub = ce.icer_ci()
+    z = 1.959963984540054
+    for r in (lb, ub):
+        assert abs(ce.nmb(r)) == pytest.approx(z * ce.nmb_se(r), rel=1e-9)
+    assert lb < ce.icer < ub
+    # not significantly non-zero effect: unbounded, reported as NaN
+    weak = pt.econ.cea(trial.assign(qaly=trial["qaly"] - 0.04 * trial["arm"]), effect="qaly", n_boot=100, seed=1)
+    assert np.isnan(weak.icer_ci()[0]) and "unbounded" in weak.summary()
+
+
+def test_lower_is_better_counts_events_avoided(trial):
+    events = trial.assign(readmitted=(trial["qaly"] < 0.6).astype(int))
+    ce = pt.econ.cea(events, effect="readmitted", lower_is_better=True, n_boot=50, seed=1,
+                     effect_label="readmission avoided")
+    p1 = events.loc[events.arm == 1, "readmitted"].mean()
+    p0 = events.loc[events.arm == 0, "readmitted"].mean()
+    assert ce.delta_effect == pytest.approx(p0 - p1)
+    assert ce.icer == pytest.approx(REF["delta_cost"] / (p0 - p1))
+    assert "events avoided" in ce.summary()

@@ -323,6 +323,27 @@ class CEA(Result):
             }
         )
 
+    def icer_ci(self, level: float | None = None) -> tuple[float, float]:
+        """Fieller confidence limits of the ICER (Willan & O'Brien 1996, Health Econ 5:297-305).
+
+        The limits are the roots ``R`` of
+        ``(dE^2 - z^2 vE) R^2 - 2 (dC dE - z^2 cE) R + (dC^2 - z^2 vC) = 0``, i.e. the
+        willingness-to-pay values where the INMB's normal CI just reaches zero.
+        When ``dE`` is not significantly non-zero (``dE^2 <= z^2 vE``) the set is
+        unbounded and ``(nan, nan)`` is returned; decide by INMB instead.
+        """
+        z = stats.norm.ppf(0.5 + (self.level if level is None else level) / 2)
+        cov = self.cov if np.isfinite(self.cov).all() else np.cov(self.boot_delta_cost, self.boot_delta_effect)
+        dc, de = self.delta_cost, self.delta_effect
+        a = de**2 - z**2 * cov[1, 1]
+        b = dc * de - z**2 * cov[0, 1]
+        c = dc**2 - z**2 * cov[0, 0]
+        disc = b**2 - a * c
+        if a <= 0 or disc < 0:
+            return (np.nan, np.nan)
+        root = np.sqrt(disc)
+        return (float((b - root) / a), float((b + root) / a))
+
     def quadrant_shares(self) -> pd.Series:
         """Share of bootstrap replicates in each quadrant of the CE plane."""
         dc, de = self.boot_delta_cost, self.boot_delta_effect
@@ -350,7 +371,7 @@ class CEA(Result):
         est, se = self.nmb(self.wtp), self.nmb_se(self.wtp)
         lb, ub = np.quantile(inmb_reps, [a, 1 - a])
         rows[f"inmb_{self.wtp:g}"] = [est, se, est - z * se, est + z * se, inmb_reps.std(ddof=1), lb, ub]
-        rows["icer"] = [self.icer, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan]
+        rows["icer"] = [self.icer, np.nan, *self.icer_ci(), np.nan, np.nan, np.nan]
         cols = ["estimate", "se", "ci_lb", "ci_ub", "boot_se", "boot_ci_lb", "boot_ci_ub"]
         return pd.DataFrame.from_dict(rows, orient="index", columns=cols)
 
@@ -379,7 +400,12 @@ class CEA(Result):
             format_table(frame.drop(index="icer"), digits=4),
             f"({pct}% CIs: normal from analytic SE; bootstrap percentile)",
             "",
-            f"ICER: {icer} {self.currency} per {self.effect_label}",
+            f"ICER: {icer} {self.currency} per {self.effect_label}"
+            + (
+                f"; {pct}% Fieller CI {self.icer_ci()[0]:,.2f} to {self.icer_ci()[1]:,.2f}"
+                if np.isfinite(self.icer_ci()[0])
+                else f"; {pct}% Fieller CI unbounded (incremental effect not significantly non-zero)"
+            ),
             f"  {QUADRANTS[self.quadrant]}",
             f"INMB at {self.wtp:,.0f} {self.currency} per {self.effect_label}: {self.nmb(self.wtp):,.2f}"
             f" (SE {self.nmb_se(self.wtp):,.2f}); probability cost-effective {prob:.3f}",
@@ -512,6 +538,7 @@ def cea(
     currency: str = "GBP",
     price_year: int | None = None,
     effect_label: str = "QALY",
+    lower_is_better: bool = False,
 ) -> CEA:
     """Incremental cost, effect, ICER and INMB of arm 1 vs arm 0 with bootstrap uncertainty.
 
@@ -529,6 +556,9 @@ def cea(
     wtp : willingness to pay per unit effect used in the summary (NICE's
         lower threshold is 20,000 GBP per QALY).
     allow_negative_costs : negative costs raise unless this is True.
+    lower_is_better : the effect is a harm (e.g. ``readmitted_12m``); it is
+        negated so that ``delta_effect`` counts events avoided per participant
+        and the ICER is the cost per event avoided.
     missing : ``"error"`` (default: names the rows per arm), ``"drop"``
         (complete cases, warned) or ``"mi"`` (``n_imputations`` imputations by
         chained equations; analytic SEs by Rubin's rules; ``n_boot`` replicates
@@ -554,6 +584,8 @@ def cea(
 
     c_all, disc_c = _outcome(frame, cost, "cost", discount_rate)
     e_all, disc_e = _outcome(frame, effect, "effect", discount_rate)
+    if lower_is_better:
+        e_all = -e_all
     if not allow_negative_costs:
         neg = c_all < 0
         if neg.any():
@@ -618,6 +650,8 @@ def cea(
         method = f"SUR (= equation-by-equation OLS) on arm + {', '.join(covariates)}"
     else:
         method = f"costs: gamma GLM (log link), marginal increment; effects: OLS; on arm + {', '.join(covariates)}"
+    if lower_is_better:
+        method += f"; effect negated ({effect!r}: lower is better), so increments count events avoided"
     if disc_c or disc_e:
         discounting = f"discounted at {100 * discount_rate:.1f}% a year beyond the first year"
     else:
