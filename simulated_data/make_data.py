@@ -25,8 +25,9 @@ TRIAL_SEED = 2017
 META_SEED = 2020
 
 #: The shipped meta-analysis: 19 trials as in White et al. 2020, modest effect on
-#: hope, moderate heterogeneity and some small-study (publication) bias.
-META_ARGS = dict(k=19, mu=0.2, tau2=0.03, small_study_bias=0.5, p_group=0.3, type_effect=-0.1)
+#: hope, moderate heterogeneity, small-study effects and some publication bias.
+META_ARGS = dict(k=19, mu=0.15, tau2=0.03, small_study_bias=1.0, publication_bias=0.3, p_group=0.3,
+                 type_effect=-0.1)
 
 
 def _write(frame, path: Path) -> None:

@@ -7,11 +7,16 @@ reported summary statistics are drawn from their exact sampling distributions:
 ``m ~ N(μ, σ²/n)`` and ``sd = σ·sqrt(χ²_{n-1}/(n-1))``, so ``escalc("SMD")`` on
 the result estimates θ_i with Hedges' small-sample correction.
 
-Small-study bias is a selection (publication) model: candidate studies whose
-one-sided p-value for benefit is below ``alpha_select`` are always published;
-others are published with probability ``1 - small_study_bias``. Because small
-studies are less often significant, this makes the funnel plot asymmetric
-(Egger's test detects it) and inflates the pooled estimate.
+Two kinds of bias can be built in:
+
+* **Small-study effects** (``small_study_bias = β``): the true effect grows
+  with the study's standard error, ``θ_i += β·sqrt(1/n1 + 1/n2)`` — the
+  model behind Egger's regression test and PET, whose slope estimates β.
+* **Publication bias** (``publication_bias = q``): candidate studies whose
+  one-sided p-value for benefit is below ``alpha_select`` are always
+  published; others are left unpublished with probability ``q``. This
+  inflates the pooled estimate (and, when the true effect is large enough
+  for small studies to be the non-significant ones, the funnel asymmetry).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ def meta_analysis(
     tau2: float = 0.03,
     *,
     small_study_bias: float = 0.0,
+    publication_bias: float = 0.0,
     p_group: float = 0.3,
     type_effect: float = 0.0,
     n_median: float = 50.0,
@@ -51,7 +57,8 @@ def meta_analysis(
     k                   19        published studies returned (White et al. 2020: 19 trials)
     mu                  0.2       mean true SMD (one-to-one peer support)
     tau2                0.03      between-study variance of the true SMD
-    small_study_bias    0         P(a non-significant study stays unpublished), in [0, 1)
+    small_study_bias    0         β: true SMD rises by β per unit of sqrt(1/n1 + 1/n2)
+    publication_bias    0         P(a non-significant study stays unpublished), in [0, 1)
     p_group             0.3       fraction of studies of group (vs one-to-one) peer support
     type_effect         0         true SMD of group minus one-to-one studies
     n_median, n_log_sd  50, 0.6   per-arm size ~ round(n_median·exp(N(0, n_log_sd²)))
@@ -71,8 +78,10 @@ def meta_analysis(
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if tau2 < 0:
         raise ValueError(f"tau2 must be non-negative, got {tau2!r}")
-    if not 0.0 <= small_study_bias < 1.0:
-        raise ValueError(f"small_study_bias must be in [0, 1), got {small_study_bias!r}")
+    if not 0.0 <= publication_bias < 1.0:
+        raise ValueError(f"publication_bias must be in [0, 1), got {publication_bias!r}")
+    if not np.isfinite(small_study_bias):
+        raise ValueError(f"small_study_bias must be a finite number, got {small_study_bias!r}")
     if not 0.0 <= p_group <= 1.0:
         raise ValueError(f"p_group must be a probability, got {p_group!r}")
     if sd <= 0 or n_median <= 0 or n_min < 2:
@@ -82,11 +91,11 @@ def meta_analysis(
     kept: list[pd.DataFrame] = []
     drawn = 0
     while sum(len(x) for x in kept) < k:
-        batch = _candidates(rng, 4 * k, mu, tau2, p_group, type_effect, n_median, n_log_sd,
-                            n_min, control_mean, sd)  # fmt: skip
+        batch = _candidates(rng, 4 * k, mu, tau2, p_group, type_effect, small_study_bias, n_median,
+                            n_log_sd, n_min, control_mean, sd)  # fmt: skip
         drawn_before = drawn
         drawn += len(batch)
-        publish = (batch["_p"] < alpha_select) | (rng.random(len(batch)) >= small_study_bias)
+        publish = (batch["_p"] < alpha_select) | (rng.random(len(batch)) >= publication_bias)
         batch = batch.loc[publish]
         batch["_order"] = batch.index + drawn_before
         kept.append(batch)
@@ -101,11 +110,12 @@ def meta_analysis(
     return frame
 
 
-def _candidates(rng, m, mu, tau2, p_group, type_effect, n_median, n_log_sd, n_min, control_mean, sd):
+def _candidates(rng, m, mu, tau2, p_group, type_effect, beta, n_median, n_log_sd, n_min, control_mean, sd):
     group = rng.random(m) < p_group
-    theta = mu + type_effect * group + rng.normal(size=m) * np.sqrt(tau2)
     n1 = np.maximum(np.round(n_median * np.exp(rng.normal(size=m) * n_log_sd)), n_min).astype(np.int64)
     n2 = np.maximum(np.round(n1 * np.exp(rng.normal(size=m) * 0.1)), n_min).astype(np.int64)
+    theta = (mu + type_effect * group + beta * np.sqrt(1 / n1 + 1 / n2)
+             + rng.normal(size=m) * np.sqrt(tau2))  # fmt: skip
     sigma = sd * np.exp(rng.normal(size=m) * 0.15)
     mean2 = control_mean + rng.normal(size=m) * 2.0
     mean1 = mean2 + theta * sigma

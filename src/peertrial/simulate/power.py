@@ -69,15 +69,28 @@ def _z(alpha: float) -> float:
     return stats.norm.isf(alpha / 2.0)
 
 
-def power_two_proportions(p0: float, p1: float, n0: float, n1: float | None = None, alpha: float = 0.05) -> float:
-    """Power of the two-sided two-proportion z-test (normal approximation, unpooled variance).
+def power_two_proportions(
+    p0: float, p1: float, n0: float, n1: float | None = None, alpha: float = 0.05, *, pooled: bool = False
+) -> float:
+    """Power of the two-sided two-proportion z-test (normal approximation).
 
-    ``z = |p1 - p0| / sqrt(p0(1-p0)/n0 + p1(1-p1)/n1)``;
-    power ``= Φ(z - z_{1-α/2}) + Φ(-z - z_{1-α/2})``.
+    With ``V1 = p0(1-p0)/n0 + p1(1-p1)/n1`` (the variance of the difference)
+    and ``V0`` the variance under the null — ``V1`` itself when
+    ``pooled=False`` (Wald test, as the logistic-regression Wald test), or
+    ``p̄(1-p̄)(1/n0 + 1/n1)`` when ``pooled=True`` (R's
+    ``power.prop.test(strict = TRUE)`` for equal arms) —
+    power ``= Φ((|Δ| - z sqrt(V0))/sqrt(V1)) + Φ((-|Δ| - z sqrt(V0))/sqrt(V1))``.
     """
     n1 = n0 if n1 is None else n1
-    z = abs(p1 - p0) / np.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
-    return float(stats.norm.cdf(z - _z(alpha)) + stats.norm.cdf(-z - _z(alpha)))
+    diff = abs(p1 - p0)
+    v1 = p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1
+    if pooled:
+        pbar = (n0 * p0 + n1 * p1) / (n0 + n1)
+        v0 = pbar * (1 - pbar) * (1 / n0 + 1 / n1)
+    else:
+        v0 = v1
+    z = _z(alpha) * np.sqrt(v0)
+    return float(stats.norm.cdf((diff - z) / np.sqrt(v1)) + stats.norm.cdf((-diff - z) / np.sqrt(v1)))
 
 
 def power_schoenfeld(hr: float, events: float, p_treated: float = 0.5, alpha: float = 0.05) -> float:

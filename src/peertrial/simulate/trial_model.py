@@ -132,7 +132,7 @@ class TrialParameters:
     compliance_female          0.2                log-odds, female
     compliance_diagnosis       (0, -0.3, 0.2)     log-odds by diagnosis
     compliance_prev            -0.2               log-odds per log(previous admissions)
-    compliance_frailty         -1.0               log-odds per unit of u (sicker engage less)
+    compliance_frailty         -2.0               log-odds per unit of u (sicker engage less)
     compliance_fidelity        0.4                log-odds per SD of the worker's fidelity
     sessions_mean              9.0                mean sessions attended by compliers
     sessions_size              3.0                negative-binomial size of sessions beyond 2
@@ -220,7 +220,7 @@ class TrialParameters:
     compliance_female: float = 0.2
     compliance_diagnosis: tuple = (0.0, -0.3, 0.2)
     compliance_prev: float = -0.2
-    compliance_frailty: float = -1.0
+    compliance_frailty: float = -2.0
     compliance_fidelity: float = 0.4
     sessions_mean: float = 9.0
     sessions_size: float = 3.0
