@@ -64,6 +64,14 @@ def test_influence(name):
         close(out[c], v, c)
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_baujat(name):
+    e = CASES[name]
+    out = pt.meta.baujat(fit_case(e))
+    close(out["x"], e["baujat"]["x"], "x")
+    close(out["y"], e["baujat"]["y"], "y")
+
+
 def test_influence_flags_something_somewhere():
     flagged = sum(any(e["influence"]["inf"]) for e in CASES.values())
     assert 5 <= flagged < len(CASES)

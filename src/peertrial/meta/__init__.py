@@ -14,7 +14,7 @@ __all__ = ["escalc", "rma", "rma_batch", "rma_mh", "rma_peto", "RMAResult", "Pre
            "MHResult"]
 
 from peertrial.meta.bias import fsn, ranktest, regtest, trimfill  # noqa: E402
-from peertrial.meta.influence import cumul, influence, leave1out  # noqa: E402
+from peertrial.meta.influence import baujat, cumul, influence, leave1out  # noqa: E402
 from peertrial.meta.subgroup import subgroup  # noqa: E402
 
-__all__ += ["regtest", "ranktest", "trimfill", "fsn", "leave1out", "influence", "cumul", "subgroup"]
+__all__ += ["regtest", "ranktest", "trimfill", "fsn", "leave1out", "influence", "cumul", "baujat", "subgroup"]

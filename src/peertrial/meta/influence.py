@@ -4,6 +4,10 @@ All deleted (or cumulative) fits are computed in one call of the batch core: row
 ``i`` of the batch is the meta-analysis with study ``i`` masked out (or with the
 first ``i`` studies only), refitted with the fit's tau² estimator, test and level.
 
+Baujat et al. (2002) coordinates (metafor ``baujat``): ``x = (yi - xi'b)^2 / (vi + tau2)``
+(contribution to heterogeneity) and ``y = (xi'b(i) - xi'b)^2 / Var(xi'b(i))`` (influence
+on the result).
+
 Influence measures (Viechtbauer & Cheung 2010; metafor ``influence.rma.uni``), with
 ``(i)`` marking the fit without study ``i`` and ``W = diag(1/(vi + tau2))``:
 
@@ -27,7 +31,7 @@ from scipy import stats
 from peertrial.meta._core import fit_core
 from peertrial.meta.bias import _is_fit, fit_arrays, no_user_weights
 
-__all__ = ["leave1out", "influence", "cumul"]
+__all__ = ["leave1out", "influence", "cumul", "baujat"]
 
 _COLUMNS = ["estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "QEp", "tau2", "I2", "H2"]
 
@@ -169,3 +173,20 @@ def influence(fit) -> pd.DataFrame:
     for j, nm in enumerate(a["names"]):
         out["dfbs" if p == 1 else f"dfbs_{nm}"] = dfbs[:, j]
     return out
+
+
+def baujat(fit) -> pd.DataFrame:
+    """Coordinates of the Baujat plot (metafor ``baujat``): one row per study with
+    ``x`` (squared Pearson residual / contribution to Q) and ``y`` (influence on the
+    fitted value). Draw them with ``peertrial.plot.baujat``."""
+    a = _require_fit(fit, "baujat")
+    yi, vi, X = a["yi"], a["vi"], a["X"]
+    k = yi.size
+    full = _batch(a, np.ones((1, k), dtype=bool))
+    dele = _batch(a, ~np.eye(k, dtype=bool))
+    pred_full = X @ full.b[0]
+    delpred = np.einsum("ij,ij->i", X, dele.b)
+    vdelpred = np.einsum("ij,ijk,ik->i", X, dele.vb, X)
+    x = (yi - pred_full) ** 2 / (float(full.tau2[0]) + vi)
+    y = (delpred - pred_full) ** 2 / vdelpred
+    return pd.DataFrame({"x": x, "y": y}, index=pd.Index(a["slab"], name="study"))

@@ -1,0 +1,235 @@
+"""Diagnostic figures for meta-analyses: funnel (plain, contour-enhanced, trim and fill),
+Baujat, cumulative forest and subgroup forest plots.
+
+Each function takes a result (an ``rma`` fit, a ``trimfill`` result, a ``cumul``
+table or a ``subgroup`` result) and returns the ``matplotlib.figure.Figure``; the
+numbers come from :mod:`peertrial.meta`, nothing is fitted here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
+
+from peertrial.plot._style import PALETTE, style
+
+__all__ = ["funnel", "baujat", "cumul_forest", "subgroup_forest"]
+
+_GREYS = ("#ffffff", "#e6e6e6", "#bfbfbf", "#999999")
+
+
+def _new_axes(ax, size):
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=size)
+    return fig, fig.add_subplot(111)
+
+
+def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None, xlabel: str = "Observed outcome",
+           legend: bool = True) -> Figure:
+    """Funnel plot: effect sizes against their standard errors (0 at the top).
+
+    ``result``: an ``rma`` fit or a ``trimfill`` result (filled-in studies drawn as
+    hollow points, the filled-in estimate as the reference line). The pseudo-confidence
+    region is ``refline ± z_(level) * se``. ``contours=(0.90, 0.95, 0.99)`` draws a
+    contour-enhanced funnel (Peters et al. 2008) centred on ``refline`` (default 0):
+    shaded regions where studies would be significant at two-sided ``p < 0.10, 0.05, 0.01``.
+    """
+    yi = np.asarray(result.yi, dtype=float)
+    sei = np.sqrt(np.asarray(result.vi, dtype=float))
+    filled = np.asarray(getattr(result, "fill", np.zeros(yi.size, bool)), dtype=bool)
+    estimate = float(np.ravel(result.b)[0])
+    if refline is None:
+        refline = 0.0 if contours else estimate
+    top = 0.0
+    bottom = float(sei.max()) * 1.08
+    se_grid = np.linspace(top, bottom, 100)
+    with style():
+        fig, ax = _new_axes(ax, (5.0, 4.0))
+        if contours:
+            levels = sorted(contours, reverse=True)  # e.g. 0.99, 0.95, 0.90: outermost band first
+            if len(levels) > 3:
+                raise ValueError("contours takes at most three levels, e.g. (0.90, 0.95, 0.99)")
+            shades = _GREYS[: len(levels) + 1][::-1]  # darkest outside (smallest p)
+            span = max(np.abs(yi - refline).max(), stats.norm.isf((1 - levels[0]) / 2) * bottom) * 1.1
+            ax.fill_between([refline - span, refline + span], top, bottom, color=shades[0], lw=0)
+            for shade, c in zip(shades[1:], levels):
+                zc = stats.norm.isf((1 - c) / 2)
+                ax.fill_betweenx(se_grid, refline - zc * se_grid, refline + zc * se_grid, color=shade, lw=0)
+            ax.set_xlim(refline - span, refline + span)
+            alphas = [1 - c for c in levels]  # 0.01, 0.05, 0.10
+            bounds = [0.0, *alphas, 1.0]
+            handles = [_patch(shades[i], f"{bounds[i]:g} < p < {bounds[i + 1]:g}") for i in range(len(shades))][::-1]
+        else:
+            zc = stats.norm.isf((1 - level / 100) / 2)
+            ax.fill_betweenx(se_grid, refline - zc * se_grid, refline + zc * se_grid, color="#f2f2f2", lw=0)
+            ax.plot(refline - zc * se_grid, se_grid, color="#7f7f7f", lw=0.8, ls="--")
+            ax.plot(refline + zc * se_grid, se_grid, color="#7f7f7f", lw=0.8, ls="--")
+            handles = []
+        ax.axvline(estimate if not contours else refline, color="#333333", lw=0.9)
+        ax.scatter(yi[~filled], sei[~filled], s=22, color=PALETTE[0], edgecolor=PALETTE[0], zorder=3,
+                   label="studies")
+        if filled.any():
+            ax.scatter(yi[filled], sei[filled], s=22, facecolor="white", edgecolor=PALETTE[0], zorder=3,
+                       label=f"filled ({int(filled.sum())}, trim and fill)")
+        ax.set_ylim(bottom, top)
+        ax.set_ylabel("Standard error")
+        ax.set_xlabel(xlabel)
+        if legend and (handles or filled.any()):
+            from matplotlib.lines import Line2D
+
+            pts = [Line2D([], [], ls="", marker="o", color=PALETTE[0], label="studies")]
+            if filled.any():
+                pts.append(Line2D([], [], ls="", marker="o", markerfacecolor="white", color=PALETTE[0],
+                                  label="filled (trim and fill)"))
+            ax.legend(handles=handles + pts, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    return fig
+
+
+def _patch(color, label):
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor=color, edgecolor="#999999", lw=0.5, label=label)
+
+
+def baujat(fit, *, label: str | int = "all", ax=None) -> Figure:
+    """Baujat plot (Baujat et al. 2002): contribution to heterogeneity (x) against
+    influence on the pooled result (y), from :func:`peertrial.meta.baujat`.
+    ``label="all"`` labels every study, an int the ``label`` most extreme ones."""
+    from peertrial.meta import baujat as coordinates
+
+    xy = coordinates(fit)
+    with style():
+        fig, ax = _new_axes(ax, (5.0, 4.0))
+        ax.scatter(xy["x"], xy["y"], s=18, color=PALETTE[0])
+        x, yv = xy["x"].to_numpy(), xy["y"].to_numpy()
+        if label == "all":
+            show = np.arange(len(xy))
+        else:
+            show = np.argsort(-(x / x.max() + yv / yv.max()), kind="stable")[: int(label)]
+        for i in show:
+            ax.annotate(str(xy.index[i]), (x[i], yv[i]), xytext=(3, 3), textcoords="offset points", fontsize=7)
+        equal = str(getattr(fit, "method", "")) in ("EE", "FE")
+        ax.set_xlabel("Contribution to overall heterogeneity" if equal else "Squared Pearson residual")
+        ax.set_ylabel("Influence on overall result")
+    return fig
+
+
+def _forest_rows(ax, y, est, lb, ub, *, sizes=None, color=PALETTE[0]):
+    ax.hlines(y, lb, ub, color="#333333", lw=0.8)
+    s = 30 if sizes is None else sizes
+    ax.scatter(est, y, marker="s", s=s, color=color, zorder=3)
+
+
+def _diamond(ax, y, est, lb, ub, color="#333333", height=0.35):
+    ax.fill([lb, est, ub, est], [y, y + height, y, y - height], color=color, lw=0)
+
+
+def _log_axis_for_ratios(ax, transf):
+    """Ratios (``transf=np.exp``) on a log axis, so that CIs stay symmetric."""
+    if transf is np.exp:
+        from matplotlib.ticker import FormatStrFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+
+
+def _ci_text(est, lb, ub, transf):
+    f = transf or (lambda v: v)
+    return f"{f(est):.2f} [{f(lb):.2f}, {f(ub):.2f}]"
+
+
+def cumul_forest(cumulative: pd.DataFrame, *, transf=None, xlabel: str = "Cumulative estimate", ax=None) -> Figure:
+    """Forest plot of a cumulative meta-analysis (the table of :func:`peertrial.meta.cumul`):
+    one row per step, labelled by the study added, with the pooled estimate and CI."""
+    n = len(cumulative)
+    est = cumulative["estimate"].to_numpy(dtype=float)
+    lb = cumulative["ci_lb"].to_numpy(dtype=float)
+    ub = cumulative["ci_ub"].to_numpy(dtype=float)
+    f = transf or (lambda v: v)
+    y = np.arange(n, 0, -1)
+    with style():
+        fig, ax = _new_axes(ax, (6.5, 0.3 * n + 1.2))
+        ax.hlines(y, f(lb), f(ub), color="#333333", lw=0.8)
+        ax.scatter(f(est), y, marker="D", s=18, color=PALETTE[0], zorder=3)
+        ax.axvline(f(0.0) if transf else 0.0, color="#999999", lw=0.7, ls=":")
+        labels = [f"+ {s}" if i else str(s) for i, s in enumerate(cumulative.index)]
+        ax.set_yticks(y, labels)
+        ax.set_ylim(0.3, n + 0.7)
+        for yy, e, lo, hi in zip(y, est, lb, ub):
+            ax.annotate(_ci_text(e, lo, hi, transf), (1.01, yy), xycoords=("axes fraction", "data"), va="center",
+                        fontsize=7)
+        ax.set_xlabel(xlabel)
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        _log_axis_for_ratios(ax, transf)
+    return fig
+
+
+def subgroup_forest(result, *, transf=None, xlabel: str = "Observed outcome", ax=None) -> Figure:
+    """Forest plot of a subgroup analysis (:func:`peertrial.meta.subgroup`): studies under
+    a header per subgroup, a subtotal diamond per subgroup, the overall diamond, and the
+    test for subgroup differences."""
+    studies = result.studies
+    f = transf or (lambda v: v)
+    z = stats.norm.isf(0.025)
+    rows, labels, bold = [], [], []
+    y = 0
+    layout = []  # (kind, y, payload)
+    for g, row in result.groups.iterrows():
+        layout.append(("header", g))
+        for name, st in studies[studies["group"] == str(g)].iterrows():
+            layout.append(("study", name, st))
+        layout.append(("subtotal", g, row))
+        layout.append(("gap",))
+    layout.append(("overall",))
+    n = len(layout)
+    with style():
+        fig, ax = _new_axes(ax, (7.0, 0.28 * n + 1.6))
+        y = n
+        weights = 1 / (studies["vi"] + result.overall.tau2)
+        wmax = float(weights.max())
+        for item in layout:
+            kind = item[0]
+            if kind == "header":
+                labels.append((y, f"{result.by}: {item[1]}", True))
+            elif kind == "study":
+                _, name, st = item
+                se = np.sqrt(st["vi"])
+                lo, hi = st["yi"] - z * se, st["yi"] + z * se
+                size = 12 + 50 * float(1 / (st["vi"] + result.overall.tau2)) / wmax
+                _forest_rows(ax, [y], f(np.array([st["yi"]])), f(np.array([lo])), f(np.array([hi])), sizes=size)
+                labels.append((y, f"  {name}", False))
+                rows.append((y, _ci_text(st["yi"], lo, hi, transf)))
+            elif kind == "subtotal":
+                _, g, row = item
+                _diamond(ax, y, f(row["estimate"]), f(row["ci_lb"]), f(row["ci_ub"]), color=PALETTE[1])
+                labels.append((y, f"  Subtotal (k = {int(row['k'])}, I\u00b2 = {row['I2']:.0f}%)", True))
+                rows.append((y, _ci_text(row["estimate"], row["ci_lb"], row["ci_ub"], transf)))
+            elif kind == "overall":
+                o = result.overall
+                _diamond(ax, y, f(o.b), f(o.ci_lb), f(o.ci_ub))
+                labels.append((y, f"Overall ({o.method}, k = {o.k})", True))
+                rows.append((y, _ci_text(o.b, o.ci_lb, o.ci_ub, transf)))
+            y -= 1
+        ax.axvline(f(0.0) if transf else 0.0, color="#999999", lw=0.7, ls=":")
+        ax.set_yticks([t[0] for t in labels], [t[1] for t in labels])
+        for tick, (_, _, b) in zip(ax.get_yticklabels(), labels):
+            tick.set_fontweight("bold" if b else "normal")
+        for yy, text in rows:
+            ax.annotate(text, (1.01, yy), xycoords=("axes fraction", "data"), va="center", fontsize=7)
+        ax.set_ylim(0.3, n + 0.7)
+        ax.set_xlabel(xlabel)
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        _log_axis_for_ratios(ax, transf)
+        p = result.Qb_pval
+        ax.set_title(
+            f"Test for subgroup differences: Q = {result.Qb:.2f}, df = {result.Qb_df}, "
+            f"p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}",
+            fontsize=8, loc="left",
+        )
+    return fig

@@ -1,0 +1,22 @@
+"""Subgroup forest plot: headers, studies, subtotals per subgroup, overall and the Q-between test."""
+
+import numpy as np
+
+import peertrial as pt
+
+
+def test_subgroup_forest_layout():
+    df = pt.datasets.load("bcg")
+    es = pt.meta.escalc("RR", data=df, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    sg = pt.meta.subgroup(es, by="alloc", slab="author")
+    fig = pt.plot.subgroup_forest(sg, transf=np.exp, xlabel="Risk ratio")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "alloc: alternate"
+    assert sum(lab.strip().startswith("Subtotal") for lab in labels) == 3
+    assert labels[-1].startswith("Overall (REML, k = 13)")
+    assert len(labels) == 13 + 3 + 3 + 1
+    assert "Test for subgroup differences" in ax.get_title(loc="left")
+    texts = [t.get_text() for t in ax.texts]
+    o = sg.overall
+    assert f"{np.exp(o.b):.2f} [{np.exp(o.ci_lb):.2f}, {np.exp(o.ci_ub):.2f}]" in texts
