@@ -7,6 +7,7 @@ here is labelled a NON-RANDOMISED comparison.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ class FidelityModeration(Result):
     peer-worker effect; ``var_residual``: residual variance; ``icc`` their ratio
     to the total; ``loglik``: REML log-likelihood (as lme4's ``logLik(fit)``).
     ``fidelity_center``: the mean peer-worker score subtracted from fidelity.
+    ``workers``: per peer worker ``fidelity``, ``n`` and ``mean_outcome`` of their
+    analysed participants; ``covariate_means``: means of the covariates analysed
+    (for drawing the fitted line).
     """
 
     coef: pd.DataFrame
@@ -55,6 +59,8 @@ class FidelityModeration(Result):
     outcome: str
     fidelity_center: float
     converged: bool
+    workers: pd.DataFrame
+    covariate_means: pd.Series
     label: str = NON_RANDOMISED
 
     def to_frame(self) -> pd.DataFrame:
@@ -197,7 +203,12 @@ def fidelity_moderation(
     exog = np.column_stack(cols)
     fit, converged = _fit_reml(work[outcome].to_numpy(), exog, worker, exog_re)
     se = _fixed_se(exog, worker, exog_re, np.asarray(fit.cov_re, float), float(fit.scale))
-    return _result(fit, se, names, converged, population, outcome, n, counts, singletons, excluded, int(unscored.sum()), center)
+    res = _result(fit, se, names, converged, population, outcome, n, counts, singletons, excluded, int(unscored.sum()), center)
+    treated_rows = work.loc[in_arm]
+    workers = treated_rows.groupby("_worker", sort=True).agg(fidelity=("_fid", "first"), n=("_fid", "size"), mean_outcome=(outcome, "mean"))
+    workers.index.name = peer_worker
+    means = work[covariates].mean() if covariates else pd.Series(dtype=float)
+    return dataclasses.replace(res, workers=workers, covariate_means=means)
 
 
 def _fit_reml(y, exog, groups, exog_re):
@@ -262,4 +273,6 @@ def _result(fit, se, names, converged, population, outcome, n, counts, singleton
         outcome=outcome,
         fidelity_center=center,
         converged=converged,
+        workers=pd.DataFrame(),
+        covariate_means=pd.Series(dtype=float),
     )

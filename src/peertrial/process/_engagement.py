@@ -101,6 +101,8 @@ def engagement_summary(
         treated = a == 1
         pw = frame.loc[treated, peer_worker]
         no_worker = int(pw.isna().sum())
+        # ids read from CSV with empty cells come back as floats (3.0): show them as 3
+        pw = pw.map(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
         w = work.loc[treated].assign(pw=pw).dropna(subset=["pw"])
         by_worker = pd.DataFrame({k: _describe(g["sessions"], threshold) for k, g in w.groupby("pw", sort=True)}).T
         by_worker.index.name = peer_worker
