@@ -22,9 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
-from peertrial.meta._zeroin import zeroin
+from peertrial.meta._zeroin import zeroin, zeroin_scalar
 
 METHODS = ("EE", "FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 TESTS = ("z", "knha")
@@ -98,15 +98,18 @@ def _quad(u, M, w=None):
 def _hat_parts(w, X):
     """``(X'WX)^-1`` and ``P = W - W X (X'WX)^-1 X'W`` for weights ``w`` (B, k)."""
     WX = w[:, :, None] * X
-    XtWX = np.einsum("bki,bkj->bij", X, WX)
+    XtWX = np.matmul(X.transpose(0, 2, 1), WX)
     inv = _safe_inv(XtWX)
-    P = -np.einsum("bki,bij,blj->bkl", WX, inv, WX)
+    P = -np.matmul(np.matmul(WX, inv), WX.transpose(0, 2, 1))
     idx = np.arange(w.shape[1])
     P[:, idx, idx] += w
     return inv, P
 
 
 def _safe_inv(A):
+    if A.shape[1] == 1:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(A > 0, 1.0 / np.where(A > 0, A, 1.0), np.nan)
     out = np.full(A.shape, np.nan)
     ok = np.all(np.isfinite(A), axis=(1, 2))
     if ok.any():
@@ -317,7 +320,13 @@ def _paule_mandel(Ymc, V, X, valid, kp, ctrl, Yraw):
             r = rows[sub]
             return _qe(x, Ymc[r], V[r], X[r], valid[r]) - kp[r]
 
-        root, ok = zeroin(f, lo[rows], tmax_arr[rows], q_lo[rows], q_hi[rows], ctrl.tol, ctrl.maxiter)
+        if rows.size == 1:
+            r0, ok0 = zeroin_scalar(lambda x: float(f(np.array([x]), np.array([0]))[0]), float(lo[rows[0]]),
+                                    float(tmax_arr[rows[0]]), float(q_lo[rows[0]]), float(q_hi[rows[0]]),
+                                    ctrl.tol, ctrl.maxiter)
+            root, ok = np.array([r0]), np.array([ok0])
+        else:
+            root, ok = zeroin(f, lo[rows], tmax_arr[rows], q_lo[rows], q_hi[rows], ctrl.tol, ctrl.maxiter)
         tau2[rows] = root
         conv[rows] = ok
     return tau2, conv, notes
@@ -424,10 +433,11 @@ def _fixed_part(Y, V, X, valid, tau2, A, knha, k, p, level, icol):
     dfs = np.where(knha, k - p, np.nan)
     alpha = 1 - level / 100
     with np.errstate(invalid="ignore"):
-        crit_t = stats.t.isf(alpha / 2, np.where(knha & (dfs > 0), dfs, 1.0))
-        crit = np.where(knha, np.where(dfs > 0, crit_t, np.nan), stats.norm.isf(alpha / 2))
-        pval_t = 2 * stats.t.sf(np.abs(zval), np.where(dfs > 0, dfs, 1.0)[:, None])
-        pval = np.where(knha[:, None], np.where((dfs > 0)[:, None], pval_t, np.nan), 2 * stats.norm.sf(np.abs(zval)))
+        df_ok = np.where(dfs > 0, dfs, 1.0)
+        crit_t = special.stdtrit(df_ok, 1 - alpha / 2)
+        crit = np.where(knha, np.where(dfs > 0, crit_t, np.nan), -special.ndtri(alpha / 2))
+        pval_t = 2 * special.stdtr(df_ok[:, None], -np.abs(zval))
+        pval = np.where(knha[:, None], np.where((dfs > 0)[:, None], pval_t, np.nan), 2 * special.ndtr(-np.abs(zval)))
     ci_lb = beta - crit[:, None] * se
     ci_ub = beta + crit[:, None] * se
     btt = [j for j in range(p) if j != icol] if (icol >= 0 and p > 1) else list(range(p))
@@ -435,9 +445,9 @@ def _fixed_part(Y, V, X, valid, tau2, A, knha, k, p, level, icol):
     QM = _wald(beta[:, btt], vb[:, btt][:, :, btt])
     with np.errstate(invalid="ignore"):
         QM_knha = QM / m
-        QMp_knha = np.where(dfs > 0, stats.f.sf(QM_knha, m, np.where(dfs > 0, dfs, 1.0)), np.nan)
+        QMp_knha = np.where(dfs > 0, special.fdtrc(m, df_ok, QM_knha), np.nan)
+        QMp = np.where(knha, QMp_knha, special.chdtrc(m, QM))
         QM = np.where(knha, QM_knha, QM)
-        QMp = np.where(knha, QMp_knha, stats.chi2.sf(QM, m))
     return dict(b=beta, vb=vb, se=se, zval=zval, pval=pval, ci_lb=ci_lb, ci_ub=ci_ub, QM=QM, QMp=QMp,
                 dfs=dfs, s2w=s2w, crit=crit, weights=used)
 
@@ -465,7 +475,7 @@ def _heterogeneity(Ymc, V, X, valid, k, p, tau2, method):
     with np.errstate(invalid="ignore", divide="ignore"):
         QE = np.maximum(0.0, _quad(Ymc, P))
         df = k - p
-        QEp = stats.chi2.sf(QE, np.where(df > 0, df, 1.0))
+        QEp = special.chdtrc(np.where(df > 0, df, 1.0), QE)
         vt = df / _trace(P)
         if method in ("EE", "FE"):
             I2 = np.maximum(0.0, 100 * (QE - df) / QE)

@@ -32,7 +32,7 @@ from peertrial import _data
 from peertrial._results import Result, format_number, format_pval
 from peertrial._warnings import ConvergenceWarning
 from peertrial.meta._core import EPS, METHODS, TESTS, Control, fit_core, r2_batch
-from peertrial.meta._zeroin import zeroin
+from peertrial.meta._zeroin import zeroin_scalar
 
 __all__ = ["rma", "rma_batch", "RMAResult", "PredictResult", "BatchResult"]
 
@@ -55,10 +55,10 @@ def _term_name(name: str) -> str:
     return re.sub(r"\[T\.(.*)\]$", r"\1", name)
 
 
-def _design(mods, data, n, index, intercept):
-    """Design matrix (DataFrame with R-style column names) and patsy design info."""
+def _design(mods, data, n, intercept):
+    """Design matrix (array), R-style column names and patsy design info (formula mods)."""
     if mods is None:
-        return pd.DataFrame({"intrcpt": np.ones(n)}, index=index), None
+        return np.ones((n, 1)), ["intrcpt"], None
     if isinstance(mods, str):
         import patsy
 
@@ -75,8 +75,7 @@ def _design(mods, data, n, index, intercept):
             raise ValueError(f"cannot evaluate mods formula {mods!r}: {exc}") from exc
         info = dm.design_info
         dm = dm.reindex(data.index)
-        dm.columns = [_term_name(c) for c in dm.columns]
-        return dm, info
+        return dm.to_numpy(dtype=float), [_term_name(c) for c in dm.columns], info
     if isinstance(mods, pd.Series):
         mods = mods.to_frame()
     names = list(mods.columns) if isinstance(mods, pd.DataFrame) else None
@@ -86,10 +85,10 @@ def _design(mods, data, n, index, intercept):
     if M.shape[0] != n:
         raise ValueError(f"mods has {M.shape[0]} rows but there are {n} studies")
     names = [str(c) for c in names] if names else [f"X{j + 1}" for j in range(M.shape[1])]
-    frame = pd.DataFrame(M, index=index, columns=names)
     if intercept:
-        frame.insert(0, "intrcpt", 1.0)
-    return frame, None
+        M = np.hstack([np.ones((n, 1)), M])
+        names = ["intrcpt", *names]
+    return M, names, None
 
 
 def rma(
@@ -147,10 +146,10 @@ def rma(
         labels = pd.Index([str(x) for x in labels])
     else:
         labels = pd.Index([str(x) for x in _data.column_or_array(frame, slab, "slab")])
-    X, info = _design(mods, frame, n, index, intercept)
+    X, names, info = _design(mods, frame, n, intercept)
     if measure is None:
         measure = (frame.attrs.get("measure") if frame is not None else None) or "GEN"
-    missing = np.isnan(y) | np.isnan(v) | X.isna().any(axis=1).to_numpy()
+    missing = np.isnan(y) | np.isnan(v) | np.isnan(X).any(axis=1)
     if w is not None:
         missing |= np.isnan(w)
     if missing.any():
@@ -164,22 +163,19 @@ def rma(
     _data.check_positive(np.where(keep, v, np.nan), labels, v_name)
     if not keep.any():
         raise ValueError("no studies left to fit (k = 0) after omitting missing values")
-    X = X.loc[keep]
-    X.index = labels[keep]
     return _fit(
-        y[keep], v[keep], X, None if w is None else w[keep], labels[keep], method, test, level,
+        y[keep], v[keep], X[keep], names, None if w is None else w[keep], labels[keep], method, test, level,
         Control.from_any(control), measure, info, labels[missing].tolist(),
     )
 
 
-def _fit(y, v, X, w, labels, method, test, level, ctrl, measure, info=None, omitted=()):
+def _fit(y, v, Xa, names, w, labels, method, test, level, ctrl, measure, info=None, omitted=()):
     """Fit one meta-analysis from clean arrays (the studies to use) via the batch core."""
-    k, p = X.shape
+    k, p = Xa.shape
     if p > k:
         raise ValueError(f"the model has {p} coefficients but only {k} studies")
-    Xa = X.to_numpy(dtype=float)
-    if np.any(np.linalg.eigvalsh(Xa.T @ Xa) <= 1e-7):
-        raise ValueError(f"model matrix not of full rank (columns {list(X.columns)}); drop redundant moderators")
+    if p > 1 and np.any(np.linalg.eigvalsh(Xa.T @ Xa) <= 1e-7):
+        raise ValueError(f"model matrix not of full rank (columns {names}); drop redundant moderators")
     if k == 1 and test == "knha":
         warnings.warn('test="knha" needs k > 1; using test="z" as metafor does', UserWarning, stacklevel=3)
     if method in ("EE", "FE") and test == "knha":
@@ -205,7 +201,6 @@ def _fit(y, v, X, w, labels, method, test, level, ctrl, measure, info=None, omit
         )
     elif note:
         warnings.warn(note, UserWarning, stacklevel=3)
-    names = list(X.columns)
     coef = _coef_maker(names)
     return RMAResult(
         b=coef(core.b[0]), se=coef(core.se[0]), zval=coef(core.zval[0]), pval=coef(core.pval[0]),
@@ -215,7 +210,7 @@ def _fit(y, v, X, w, labels, method, test, level, ctrl, measure, info=None, omit
         dfs=float(core.dfs[0]), QM=float(core.QM[0]), QMp=float(core.QMp[0]), R2=R2,
         s2w=float(core.s2w[0]), vt=float(core.vt[0]), level=float(level), converged=converged,
         iterations=int(core.iterations[0]), note=note,
-        yi=y.copy(), vi=v.copy(), X=X.copy(), weights=core.weights[0].copy(),
+        yi=y.copy(), vi=v.copy(), X=pd.DataFrame(Xa, index=labels, columns=names), weights=core.weights[0].copy(),
         user_weights=None if w is None else w.copy(), slab=pd.Index(labels), measure=measure,
         control=ctrl, vb=pd.DataFrame(core.vb[0], index=names, columns=names),
         intercept=icol >= 0, design_info=info, omitted=list(omitted),
@@ -333,9 +328,9 @@ class RMAResult(Result):
         method, test = _check_method_test(changes.get("method", self.method), changes.get("test", self.test))
         w = changes.get("weights", self.user_weights)
         w = None if w is None else np.asarray(w, dtype=float)[keep]
-        X = self.X.loc[keep]
+        X = self.X.to_numpy()[keep]
         ctrl = Control.from_any(changes.get("control", self.control))
-        return _fit(self.yi[keep], self.vi[keep], X, w, self.slab[keep], method, test,
+        return _fit(self.yi[keep], self.vi[keep], X, list(self.X.columns), w, self.slab[keep], method, test,
                     changes.get("level", self.level), ctrl, self.measure, self.design_info)
 
     # ----------------------------------------------------------------- predict
@@ -543,10 +538,9 @@ def q_profile(yi, vi, X, level=95.0, tol=EPS**0.25, maxiter=1000, tau2_min=0.0, 
         return float(_qe(np.array([t], dtype=float), Y, V, Xb, valid)[0])
 
     def root(target):
-        f = lambda x, rows: _qe(x, Y, V, Xb, valid) - target  # noqa: E731
-        r, ok = zeroin(f, np.array([tau2_min]), np.array([tau2_max]), np.array([Q(tau2_min) - target]),
-                       np.array([Q(tau2_max) - target]), tol, maxiter)
-        return float(r[0]) if ok[0] else np.nan
+        r, ok = zeroin_scalar(lambda x: Q(x) - target, tau2_min, tau2_max, Q(tau2_min) - target,
+                              Q(tau2_max) - target, tol, maxiter)
+        return float(r) if ok else np.nan
 
     q_max, q_min = Q(tau2_max), Q(tau2_min)
     if q_min < crit_l:
