@@ -214,9 +214,9 @@ def test_zero_incremental_effect_icer_undefined():
 def test_missing_costs_error_names_rows_per_arm(trial):
     bad = trial.copy()
     bad.loc[[5, 120, 130], "cost"] = np.nan
-    with pytest.raises(ValueError, match=r"arm 0: rows 5; arm 1: rows 120, 130"):
+    with pytest.raises(ValueError, match=r"\['cost'\] \(arm 0: rows 5; arm 1: rows 120, 130\)"):
         pt.econ.cea(bad, effect="qaly", n_boot=10, seed=1)
-    with pytest.warns(UserWarning, match="3 rows with missing values"):
+    with pytest.warns(UserWarning, match=r"3 rows with missing values in \['cost'\]"):
         cc = pt.econ.cea(bad, effect="qaly", n_boot=10, seed=1, missing="drop")
     kept = bad.dropna(subset=["cost"])
     assert cc.delta_cost == pytest.approx(kept.loc[kept.arm == 1, "cost"].mean() - kept.loc[kept.arm == 0, "cost"].mean())

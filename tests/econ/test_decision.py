@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 import peertrial as pt
@@ -84,3 +86,22 @@ def test_ceac_strategies_two_arm_case_equals_incremental_ceac():
     sums = frame.groupby("wtp")["prob_cost_effective"].sum()
     np.testing.assert_allclose(sums, 1.0)
     assert frame.groupby("wtp")["on_frontier"].sum().eq(1).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=2, max_value=9), st.integers(min_value=0, max_value=10_000))
+def test_frontier_strategies_maximise_net_benefit_between_their_icers(k, seed):
+    """Independent characterisation: between consecutive frontier ICERs, the frontier
+    strategy has the highest net benefit lambda*E - C among all strategies."""
+    rng = np.random.default_rng(seed)
+    cost = rng.uniform(0, 10000, k)
+    effect = rng.uniform(0, 1, k)
+    t = pt.econ.icer_table(cost, effect, [f"s{i}" for i in range(k)]).table
+    nd = t[t["status"] == "ND"]
+    icers = nd["icer"].to_numpy()[1:]
+    assert np.all(np.diff(icers) > 0)
+    bounds = np.concatenate([[0.0], icers, [icers[-1] * 2 + 1 if icers.size else 1.0]])
+    for j, name in enumerate(nd["strategy"]):
+        lam = (bounds[j] + bounds[j + 1]) / 2
+        nb = lam * effect - cost
+        assert f"s{int(np.argmax(nb))}" == name

@@ -497,7 +497,7 @@ def _impute(frame, cost_name, effect_name, arm, Xcov, m, rng):
     return out
 
 
-def _check_missing(frame, cols, arm, missing):
+def _check_missing(frame, cols, arm, missing, names):
     miss = frame[cols].isna().any(axis=1).to_numpy()
     if not miss.any() or missing == "mi":
         return miss
@@ -508,7 +508,7 @@ def _check_missing(frame, cols, arm, missing):
         rows = miss & (arm == a)
         if rows.any():
             parts.append(f"arm {a}: rows {_data.row_labels(frame.index, rows)}")
-    bad = [c for c in cols if frame[c].isna().any()]
+    bad = [names[c] for c in cols if frame[c].isna().any()]
     raise ValueError(
         f"missing values in column(s) {bad} ({'; '.join(parts)}); pass missing='drop' for a complete-case "
         "analysis or missing='mi' for multiple imputation"
@@ -594,9 +594,18 @@ def cea(
                 "pass allow_negative_costs=True if they are genuine (e.g. savings recorded as costs)"
             )
     work = frame.assign(_cost=c_all, _effect=e_all)
-    miss = _check_missing(work, ["_cost", "_effect"], arm_v, missing)
+    names = {"_cost": cost if isinstance(cost, str) else "+".join(cost_cols),
+             "_effect": effect if isinstance(effect, str) else "+".join(effect_cols)}
+    miss = _check_missing(work, ["_cost", "_effect"], arm_v, missing, names)
     if missing == "drop" and miss.any():
-        work = _data.drop_missing(work, ["_cost", "_effect"], action="omit")
+        bad = [names[c] for c in ("_cost", "_effect") if work[c].isna().any()]
+        warnings.warn(
+            f"{int(miss.sum())} rows with missing values in {bad} omitted (complete-case analysis): "
+            f"{_data.row_labels(work.index, miss)}",
+            UserWarning,
+            stacklevel=2,
+        )
+        work = work.loc[~miss]
         arm_v = _data.binary(work[arm], arm)
         miss = np.zeros(len(work), dtype=bool)
 
