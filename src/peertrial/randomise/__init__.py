@@ -13,6 +13,7 @@ from peertrial.randomise.cluster import ConstrainedRandomisation, cluster_random
 from peertrial.randomise.ledger import Ledger, LedgerError, LedgerIntegrityError, StratumFullError
 from peertrial.randomise.minimisation import Minimiser, minimise
 from peertrial.randomise.schedules import complete, permuted_blocks, simple
+from peertrial.randomise.simulation import DesignSimulation, simulate_design
 
 __all__ = [
     "simple",
@@ -21,6 +22,8 @@ __all__ = [
     "cluster_randomise",
     "constrained_randomise",
     "ConstrainedRandomisation",
+    "simulate_design",
+    "DesignSimulation",
     "Minimiser",
     "minimise",
     "Ledger",

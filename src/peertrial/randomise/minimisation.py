@@ -208,6 +208,16 @@ class Minimiser:
         self._history.append(record)
         return self.arms[j]
 
+    def record(self, arm, covariates: Mapping | None = None, **levels) -> None:
+        """Count an allocation made elsewhere (e.g. before minimisation started, or a replay)."""
+        cov = self._covariates({**(covariates or {}), **levels})
+        labels = [canonical_label(a) for a in self.arms]
+        if canonical_label(arm) not in labels:
+            raise ValueError(f"unknown arm {arm!r}; arms are {self.arms}")
+        j = labels.index(canonical_label(arm))
+        for f in self.factors:
+            self._level_counts(f, cov[f])[j] += 1
+
     @property
     def history(self) -> pd.DataFrame:
         """One row per assignment: levels, arm, the scores G and the probabilities used."""
