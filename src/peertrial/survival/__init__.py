@@ -19,3 +19,13 @@ from peertrial.survival.competing import (  # noqa: E402
 )
 
 __all__ += ["cuminc", "CumincResult", "fine_gray", "FineGrayResult", "cause_specific_cox"]
+
+from peertrial.survival.readmission import (  # noqa: E402
+    RatioResult,
+    ReadmissionResult,
+    count_ratio,
+    days_ratio,
+    readmission_12m,
+)
+
+__all__ += ["readmission_12m", "ReadmissionResult", "count_ratio", "days_ratio", "RatioResult"]

@@ -9,7 +9,8 @@ Tests (as ``summary.coxph``): likelihood ratio 2 (l(b) - l(0)); Wald b' V^-1 b (
 when ``cluster`` is given); score U(0)' I(0)^-1 U(0); and with ``cluster`` the robust score
 test U(0)' (D0' D0)^-1 U(0), D0 the cluster sums of weighted score residuals at 0.
 The robust variance is D' D with D the cluster sums of dfbeta residuals w_i L_i V
-(Lin & Wei 1989), as ``coxph(..., cluster = )``.
+(Lin & Wei 1989), as ``coxph(..., cluster = )``. As in R, non-integer case weights
+without a cluster give the robust variance with each row its own cluster.
 """
 
 from __future__ import annotations
@@ -235,14 +236,18 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
                           "(monotone likelihood)", ConvergenceWarning, stacklevel=2)
     var = naive
     rscore = None
-    if sd.cluster is not None:
+    clusters = sd.cluster
+    if clusters is None and sd.weights is not None and np.any(sd.weights != np.floor(sd.weights)):
+        # as coxph: non-integer case weights imply the robust (sandwich) variance
+        clusters = np.arange(len(sd.time))
+    if clusters is not None:
         _, _, _, det = data_.evaluate(beta, detail=True)
         resid = data_.score_residuals(beta, det) * data_.w[:, None]
         dfb = resid @ naive
-        D = _rowsum(dfb, sd.cluster)
+        D = _rowsum(dfb, clusters)
         var = D.T @ D
         _, _, _, det0 = data_.evaluate(np.zeros(p), detail=True)
-        r0 = _rowsum(data_.score_residuals(np.zeros(p), det0) * data_.w[:, None], sd.cluster)
+        r0 = _rowsum(data_.score_residuals(np.zeros(p), det0) * data_.w[:, None], clusters)
         rscore = _test(_quad(r0.T @ r0, r0.sum(0)), p)
     se = np.sqrt(np.diag(var))
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)

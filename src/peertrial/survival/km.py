@@ -7,7 +7,7 @@ the standard error of S reported by :meth:`KaplanMeierResult.at` is S times its
 square root, as ``summary.survfit``. Confidence intervals:
 
 - ``"log"`` (R's default): S exp(±z se_log)
-- ``"log-log"``: exp(-exp(log(-log S) ± z se_log / log S))
+- ``"log-log"``: exp(-exp(log(-log S) ∓ z se_log / log S)) (undefined, NaN, where S is 0 or 1, as R)
 - ``"plain"``: S ± z S se_log, truncated to [0, 1]
 
 With ``entry=`` (late entry / left truncation) a subject is at risk on (entry, time].
@@ -69,12 +69,10 @@ def _confint(surv, se_log, conf_type: str, conf_level: float):
             lower = np.where(surv == 0, np.nan, surv * np.exp(-z * se_log))
             upper = np.where(surv == 0, np.nan, np.minimum(surv * np.exp(z * se_log), 1.0))
         elif conf_type == "log-log":
-            ll = np.log(-np.log(surv))
-            lower = np.exp(-np.exp(ll + z * se_log / np.log(surv)))
-            upper = np.exp(-np.exp(ll - z * se_log / np.log(surv)))
-            one = surv == 1
-            lower = np.where(one, 1.0, np.where(surv == 0, np.nan, lower))
-            upper = np.where(one, 1.0, np.where(surv == 0, np.nan, upper))
+            xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
+            se2 = z * se_log / np.log(xx)
+            lower = np.exp(-np.exp(np.log(-np.log(xx)) - se2))
+            upper = np.exp(-np.exp(np.log(-np.log(xx)) + se2))
         elif conf_type == "plain":
             se = se_log * surv
             lower = np.where(surv == 0, np.nan, np.maximum(surv - z * se, 0.0))

@@ -1,0 +1,374 @@
+"""Binary 12-month readmission, readmission counts and days in hospital.
+
+- :func:`readmission_12m` — proportion readmitted per arm (exact Clopper–Pearson CI, as R's
+  ``binom.test``); risk difference with Wald CI (as ``prop.test(correct = FALSE)``); risk ratio
+  with a Wald CI on the log scale, se = sqrt((1-p1)/(n1 p1) + (1-p0)/(n0 p0)) (equal to
+  ``glm(y ~ arm, binomial(link = "log"))`` with ``confint.default``); adjusted odds ratio from
+  logistic regression with the stratification factors as covariates
+  (``glm(y ~ arm + factor(site) + factor(diagnosis), binomial)``, Wald CI =
+  ``confint.default``) or, with ``random="site"``, a random intercept for site fitted by the
+  Laplace approximation (as ``lme4::glmer(..., nAGQ = 1)``; SEs from a finite-difference
+  Hessian of the Laplace deviance over (sigma, beta), as lme4's default ``use.hessian``).
+- :func:`count_ratio` — negative binomial (NB2) regression with log(exposure) offset, fitted by
+  maximum likelihood in (beta, theta) as ``MASS::glm.nb``; SEs from the IRLS information
+  X'WX, W = mu / (1 + mu / theta), as ``summary(glm.nb)``; rate ratio with Wald CI.
+- :func:`days_ratio` — days in hospital: the same NB model, or ``model="two-part"``:
+  logistic regression for any stay and a Gamma GLM with log link for the days of those
+  with a stay (``glm(..., Gamma(link = "log"))``, Pearson dispersion); the ratio of overall
+  means (P(any) x mean | any) has a delta-method CI from the two independent parts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+from peertrial import _data
+from peertrial._results import Result, format_table
+
+__all__ = ["readmission_12m", "ReadmissionResult", "count_ratio", "days_ratio", "RatioResult"]
+
+
+def _z(level):
+    return stats.norm.ppf(1 - (1 - level) / 2)
+
+
+def _design(frame: pd.DataFrame, arm: str, factors, numeric=()):
+    """Intercept, arm, then treatment-coded dummies (first sorted level as reference, as R)."""
+    cols = {"(Intercept)": np.ones(len(frame)), arm: frame[arm].to_numpy(float)}
+    for f in factors:
+        cat = pd.Categorical(frame[f])
+        for lev in cat.categories[1:]:
+            cols[f"{f}{lev}"] = (cat == lev).astype(float)
+    for c in numeric:
+        cols[c] = _data.numeric(frame[c], c)
+    return pd.DataFrame(cols, index=frame.index)
+
+
+def _logistic(X: np.ndarray, y: np.ndarray, offset=None, tol=1e-12, maxit=50):
+    """Logistic regression by IRLS; returns (beta, cov)."""
+    off = np.zeros(len(y)) if offset is None else offset
+    beta = np.zeros(X.shape[1])
+    for _ in range(maxit):
+        eta = X @ beta + off
+        mu = special.expit(eta)
+        w = mu * (1 - mu)
+        step = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (y - mu))
+        beta = beta + step
+        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
+            break
+    mu = special.expit(X @ beta + off)
+    w = mu * (1 - mu)
+    return beta, np.linalg.inv(X.T @ (w[:, None] * X))
+
+
+# ----------------------------------------------------------------- glmer (Laplace)
+def _laplace_deviance(par, X, y, site, nsite, return_modes=False, u0=None):
+    """lme4's Laplace deviance for a logistic random-intercept model, par = (theta, beta)."""
+    theta, beta = par[0], par[1:]
+    eta0 = X @ beta
+    u = np.zeros(nsite) if u0 is None else u0.copy()
+    th2 = theta * theta
+    for _ in range(100):  # Newton per site on the spherical random effect u = b / theta
+        mu = special.expit(eta0 + theta * u[site])
+        g = theta * np.bincount(site, weights=y - mu, minlength=nsite) - u
+        h = th2 * np.bincount(site, weights=mu * (1 - mu), minlength=nsite) + 1
+        step = g / h
+        u += step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    eta = eta0 + theta * u[site]
+    mu = special.expit(eta)
+    w = mu * (1 - mu)
+    ll = np.sum(y * eta - np.logaddexp(0, eta))
+    ld = np.sum(np.log(th2 * np.bincount(site, weights=w, minlength=nsite) + 1))
+    dev = -2 * ll + u @ u + ld
+    return (dev, u) if return_modes else dev
+
+
+def _glmer(X, y, site, nsite):
+    beta0, _ = _logistic(X, y)
+    par0 = np.concatenate([[1.0], beta0])
+    f = lambda p: _laplace_deviance(np.concatenate([[abs(p[0])], p[1:]]), X, y, site, nsite)  # noqa: E731
+    res = optimize.minimize(f, par0, method="Nelder-Mead",
+                            options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 40000, "maxfev": 40000})
+    res = optimize.minimize(f, res.x, method="BFGS", options={"gtol": 1e-9})
+    par = np.concatenate([[abs(res.x[0])], res.x[1:]])
+    H = _num_hessian(lambda p: _laplace_deviance(p, X, y, site, nsite), par)
+    cov = 2 * np.linalg.inv(H)
+    return par, cov[1:, 1:], float(res.fun)
+
+
+def _num_hessian(f, x, rel=1e-4):
+    k = len(x)
+    h = rel * np.maximum(np.abs(x), 1e-2)
+    H = np.zeros((k, k))
+    f0 = f(x)
+    for i in range(k):
+        ei = np.zeros(k)
+        ei[i] = h[i]
+        H[i, i] = (f(x + ei) - 2 * f0 + f(x - ei)) / h[i] ** 2
+        for j in range(i):
+            ej = np.zeros(k)
+            ej[j] = h[j]
+            H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (4 * h[i] * h[j])
+    return H
+
+
+@dataclass(frozen=True, eq=False)
+class ReadmissionResult(Result):
+    """Readmission within 12 months: ``arms`` table and ``effects`` (RD, RR, OR) table."""
+
+    arms: pd.DataFrame
+    effects: pd.DataFrame
+    model: str
+    coefficients: pd.DataFrame
+    site_sd: float | None = None
+    conf_level: float = 0.95
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def rd(self) -> float:
+        return float(self.effects.at["risk_difference", "estimate"])
+
+    @property
+    def rr(self) -> float:
+        return float(self.effects.at["risk_ratio", "estimate"])
+
+    @property
+    def odds_ratio(self) -> float:
+        return float(self.effects.at["adjusted_odds_ratio", "estimate"])
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.effects.copy()
+
+    def summary(self) -> str:
+        text = ("Readmission within 12 months\n" + format_table(self.arms) + "\n\n"
+                + format_table(self.effects) + f"\n\nadjusted OR: {self.model}")
+        if self.site_sd is not None:
+            text += f"; site random-intercept SD = {self.site_sd:.4f}"
+        return text
+
+
+def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
+                    covariates=("site", "diagnosis"), random: str | None = None,
+                    conf_level: float = 0.95) -> ReadmissionResult:
+    """Proportions readmitted per arm, RD, RR and adjusted OR (see module docstring for methods).
+
+    ``covariates`` are the stratification factors, entered as categorical covariates; with
+    ``random="site"`` site becomes a random intercept and the other factors stay fixed.
+    """
+    frame = _data.as_frame(data)
+    covariates = [c for c in covariates if c != random]
+    cols = [outcome, arm, *covariates] + ([random] if random else [])
+    _data.require_columns(frame, cols)
+    frame = _data.drop_missing(frame, cols, stacklevel=3)
+    y = _data.binary(frame[outcome], outcome)
+    a = _data.binary(frame[arm], arm)
+    if len(np.unique(a)) < 2:
+        raise ValueError(f"column {arm!r} has one level only ({a[0]:g}) in rows "
+                         f"{_data.row_labels(frame.index, np.ones(len(a), bool))}; two arms are needed")
+    z = _z(conf_level)
+    rows = []
+    for g in (0, 1):
+        m = a == g
+        n, e = int(m.sum()), int(y[m].sum())
+        ci = stats.binomtest(e, n).proportion_ci(conf_level, method="exact")
+        rows.append((g, n, e, e / n, ci.low, ci.high))
+    arms = pd.DataFrame(rows, columns=["arm", "n", "events", "proportion", "ci_lb", "ci_ub"]).set_index("arm")
+    (n0, e0, p0), (n1, e1, p1) = [(arms.at[g, "n"], arms.at[g, "events"], arms.at[g, "proportion"]) for g in (0, 1)]
+    rd = p1 - p0
+    se_rd = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
+    with np.errstate(divide="ignore"):
+        lrr = np.log(p1 / p0)
+        se_lrr = np.sqrt((1 - p1) / (n1 * p1) + (1 - p0) / (n0 * p0))
+    eff = [("risk_difference", rd, se_rd, rd - z * se_rd, rd + z * se_rd, 2 * stats.norm.sf(abs(rd / se_rd))),
+           ("risk_ratio", np.exp(lrr), se_lrr, np.exp(lrr - z * se_lrr), np.exp(lrr + z * se_lrr),
+            2 * stats.norm.sf(abs(lrr / se_lrr)))]
+    Xf = _design(frame, arm, covariates)
+    site_sd = None
+    extra = {}
+    if random is None:
+        beta, cov = _logistic(Xf.to_numpy(), y)
+        model = "logistic regression, stratification factors as covariates (Wald CI)"
+    else:
+        codes = pd.Categorical(frame[random]).codes.astype(np.int64)
+        par, cov, dev = _glmer(Xf.to_numpy(), y, codes, codes.max() + 1)
+        extra["deviance"] = dev
+        beta, site_sd = par[1:], float(par[0])
+        model = f"logistic mixed model, random intercept for {random} (Laplace, Wald CI)"
+    se = np.sqrt(np.diag(cov))
+    coefs = pd.DataFrame({"estimate": beta, "se": se, "zval": beta / se,
+                          "pval": 2 * stats.norm.sf(np.abs(beta / se))}, index=Xf.columns)
+    b, s = coefs.at[arm, "estimate"], coefs.at[arm, "se"]
+    eff.append(("adjusted_odds_ratio", np.exp(b), s, np.exp(b - z * s), np.exp(b + z * s),
+                coefs.at[arm, "pval"]))
+    effects = pd.DataFrame(eff, columns=["effect", "estimate", "se", "ci_lb", "ci_ub", "pval"]).set_index("effect")
+    return ReadmissionResult(arms, effects, model, coefs, site_sd, conf_level, extra)
+
+
+# ----------------------------------------------------------------- negative binomial
+def _nb_fit(X, y, offset, tol=1e-12, maxit=200):
+    """NB2 maximum likelihood (beta, theta) by alternating IRLS and Newton on theta."""
+    beta = np.linalg.lstsq(X, np.log(y + 0.5) - offset, rcond=None)[0]
+    mu = np.exp(X @ beta + offset)
+    theta = _theta_ml(y, mu)
+    for _ in range(maxit):
+        for _ in range(100):
+            eta = X @ beta + offset
+            mu = np.exp(eta)
+            w = mu / (1 + mu / theta)
+            zz = eta - offset + (y - mu) / mu
+            new = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * zz))
+            done = np.max(np.abs(new - beta)) < tol * (1 + np.max(np.abs(new)))
+            beta = new
+            if done:
+                break
+        mu = np.exp(X @ beta + offset)
+        new_theta = _theta_ml(y, mu, theta)
+        if abs(new_theta - theta) < tol * (1 + theta):
+            theta = new_theta
+            break
+        theta = new_theta
+    mu = np.exp(X @ beta + offset)
+    w = mu / (1 + mu / theta)
+    cov = np.linalg.inv(X.T @ (w[:, None] * X))
+    info_theta = -np.sum(special.polygamma(1, y + theta) - special.polygamma(1, theta) + 1 / theta
+                         - 2 / (mu + theta) + (y + theta) / (mu + theta) ** 2)
+    ll = np.sum(special.gammaln(y + theta) - special.gammaln(theta) - special.gammaln(y + 1)
+                + theta * np.log(theta) + y * np.log(mu) - (y + theta) * np.log(theta + mu))
+    return beta, cov, theta, 1 / np.sqrt(info_theta), ll
+
+
+def _theta_ml(y, mu, theta=None):
+    if theta is None:
+        theta = len(y) / np.sum((y / mu - 1) ** 2)
+    for _ in range(200):
+        score = np.sum(special.digamma(y + theta) - special.digamma(theta) + np.log(theta) + 1
+                       - np.log(theta + mu) - (y + theta) / (mu + theta))
+        info = -np.sum(special.polygamma(1, y + theta) - special.polygamma(1, theta) + 1 / theta
+                       - 2 / (mu + theta) + (y + theta) / (mu + theta) ** 2)
+        step = score / info
+        new = theta + step
+        while new <= 0:
+            step /= 2
+            new = theta + step
+        theta = new
+        if abs(step) < 1e-13 * (1 + theta):
+            break
+    return theta
+
+
+@dataclass(frozen=True, eq=False)
+class RatioResult(Result):
+    """A ratio (rate ratio or ratio of means) for arm 1 vs 0 with CI, and the fitted model."""
+
+    estimate: float
+    se: float
+    ci_lb: float
+    ci_ub: float
+    pval: float
+    model: str
+    coefficients: pd.DataFrame
+    extra: dict = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"estimate": [self.estimate], "se_log": [self.se], "ci_lb": [self.ci_lb],
+                             "ci_ub": [self.ci_ub], "pval": [self.pval]}, index=["ratio"])
+
+    def summary(self) -> str:
+        extra = "".join(f"\n{k} = {v:.4f}" for k, v in self.extra.items() if np.isscalar(v))
+        return (f"{self.model}\n{format_table(self.coefficients)}\n\nratio (arm 1 vs 0)\n"
+                f"{format_table(self.to_frame())}{extra}")
+
+
+def _prep_counts(data, outcome, arm, exposure, covariates, factors):
+    frame = _data.as_frame(data)
+    cols = [outcome, arm, *covariates, *factors] + ([exposure] if exposure else [])
+    _data.require_columns(frame, cols)
+    frame = _data.drop_missing(frame, cols, stacklevel=4)
+    y = _data.numeric(frame[outcome], outcome)
+    _data.check_nonnegative(y, frame.index, outcome)
+    _data.check_integer(y, frame.index, outcome)
+    a = _data.binary(frame[arm], arm)
+    if len(np.unique(a)) < 2:
+        raise ValueError(f"column {arm!r} has one level only; two arms are needed")
+    off = np.zeros(len(y))
+    if exposure:
+        e = _data.numeric(frame[exposure], exposure)
+        _data.check_positive(e, frame.index, exposure)
+        off = np.log(e)
+    X = _design(frame, arm, factors, covariates)
+    return frame, y, X, off
+
+
+def count_ratio(data, outcome: str = "readmissions", arm: str = "arm",
+                exposure: str | None = "followup_days", covariates=(), factors=(),
+                conf_level: float = 0.95) -> RatioResult:
+    """Rate ratio from negative binomial regression with offset log(exposure) (``MASS::glm.nb``)."""
+    _, y, X, off = _prep_counts(data, outcome, arm, exposure, list(covariates), list(factors))
+    beta, cov, theta, se_theta, ll = _nb_fit(X.to_numpy(), y, off)
+    se = np.sqrt(np.diag(cov))
+    coefs = pd.DataFrame({"estimate": beta, "se": se, "zval": beta / se,
+                          "pval": 2 * stats.norm.sf(np.abs(beta / se))}, index=X.columns)
+    b, s = coefs.at[arm, "estimate"], coefs.at[arm, "se"]
+    z = _z(conf_level)
+    return RatioResult(float(np.exp(b)), float(s), float(np.exp(b - z * s)), float(np.exp(b + z * s)),
+                       float(coefs.at[arm, "pval"]),
+                       "negative binomial (NB2) regression" + (f", offset log({exposure})" if exposure else ""),
+                       coefs, {"theta": float(theta), "se_theta": float(se_theta), "loglik": float(ll)})
+
+
+def _gamma_glm(X, y, tol=1e-12, maxit=100):
+    beta = np.linalg.lstsq(X, np.log(y), rcond=None)[0]
+    for _ in range(maxit):
+        eta = X @ beta
+        mu = np.exp(eta)
+        zz = eta + (y - mu) / mu
+        new = np.linalg.lstsq(X, zz, rcond=None)[0]  # W = 1 for Gamma with log link
+        done = np.max(np.abs(new - beta)) < tol * (1 + np.max(np.abs(new)))
+        beta = new
+        if done:
+            break
+    mu = np.exp(X @ beta)
+    phi = np.sum(((y - mu) / mu) ** 2) / (len(y) - X.shape[1])
+    return beta, phi * np.linalg.inv(X.T @ X), phi
+
+
+def days_ratio(data, outcome: str = "bed_days", arm: str = "arm", exposure: str | None = None,
+               model: str = "nb", covariates=(), factors=(), conf_level: float = 0.95) -> RatioResult:
+    """Ratio of mean days in hospital, arm 1 vs 0: NB regression or a two-part model."""
+    if model == "nb":
+        res = count_ratio(data, outcome, arm, exposure, covariates, factors, conf_level)
+        return res
+    if model != "two-part":
+        raise ValueError(f"model must be 'nb' or 'two-part', got {model!r}")
+    frame, y, X, _ = _prep_counts(data, outcome, arm, None, list(covariates), list(factors))
+    if covariates or factors:
+        raise ValueError("the two-part ratio of means is implemented for arm only (no covariates)")
+    any_ = (y > 0).astype(float)
+    Xn = X.to_numpy()
+    b1, c1 = _logistic(Xn, any_)
+    pos = y > 0
+    if len(np.unique(Xn[pos, 1])) < 2:
+        raise ValueError(f"column {outcome!r}: positive values occur in one arm only")
+    b2, c2, phi = _gamma_glm(Xn[pos], y[pos])
+    # log ratio of overall means: log p1 - log p0 + gamma_arm
+    p0, p1 = special.expit(b1[0]), special.expit(b1[0] + b1[1])
+    grad = np.array([(1 - p1) - (1 - p0), 1 - p1])  # d/d(b0, b1) of log p1 - log p0
+    lr = np.log(p1) - np.log(p0) + b2[1]
+    se = float(np.sqrt(grad @ c1 @ grad + c2[1, 1]))
+    z = _z(conf_level)
+    coefs = pd.DataFrame({
+        "estimate": np.concatenate([b1, b2]), "se": np.sqrt(np.concatenate([np.diag(c1), np.diag(c2)]))},
+        index=[f"any: {c}" for c in X.columns] + [f"days|any: {c}" for c in X.columns])
+    coefs["zval"] = coefs["estimate"] / coefs["se"]
+    coefs["pval"] = 2 * stats.norm.sf(np.abs(coefs["zval"]))
+    return RatioResult(float(np.exp(lr)), se, float(np.exp(lr - z * se)), float(np.exp(lr + z * se)),
+                       float(2 * stats.norm.sf(abs(lr / se))),
+                       "two-part model: logistic (any stay) x Gamma GLM, log link (days | stay)",
+                       coefs, {"dispersion": float(phi), "odds_ratio_any": float(np.exp(b1[1])),
+                               "mean_ratio_positive": float(np.exp(b2[1]))})

@@ -1,0 +1,80 @@
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import READM, arr, close
+
+import peertrial as pt
+
+CASES = sorted(READM)
+
+
+def data(name):
+    return pd.DataFrame(READM[name]["data"])
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_proportions_rd_rr_or(name):
+    ref = READM[name]
+    res = pt.survival.readmission_12m(data(name))
+    close(res.arms.loc[1, ["ci_lb", "ci_ub"]], ref["p_ci1"])
+    close(res.arms.loc[0, ["ci_lb", "ci_ub"]], ref["p_ci0"])
+    close(res.effects.loc["risk_difference", ["ci_lb", "ci_ub"]], ref["rd_ci"])
+    close(res.rr, ref["rr"])
+    close(res.effects.loc["risk_ratio", ["ci_lb", "ci_ub"]], ref["rr_ci"])
+    close(res.coefficients["estimate"], ref["glm_coef"])
+    close(res.coefficients["se"], ref["glm_se"])
+    close(res.effects.loc["adjusted_odds_ratio", ["ci_lb", "ci_ub"]], ref["or_ci"])
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_site_random_effect_matches_glmer(name):
+    ref = READM[name]
+    res = pt.survival.readmission_12m(data(name), random="site")
+    # lme4 stops its optimiser early (~1e-5 in the estimates) and takes SEs from a coarse
+    # finite-difference Hessian (~1% noise), so agreement is checked at that level, and
+    # the Laplace deviance at our optimum must be no worse than lme4's.
+    close(res.coefficients["estimate"], ref["glmer_coef"], rtol=1e-3, atol=1e-4)
+    close(res.coefficients["se"], ref["glmer_se"], rtol=1e-2)
+    close(res.site_sd, ref["glmer_theta"], rtol=1e-3)
+    assert res.extra["deviance"] <= ref["glmer_deviance"] + 1e-8
+    close(res.extra["deviance"], ref["glmer_deviance"], rtol=1e-7)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_negative_binomial_matches_glm_nb(name):
+    ref = READM[name]
+    res = pt.survival.count_ratio(data(name), "readmissions", "arm", exposure="followup_days")
+    close(res.coefficients["estimate"], ref["nb_coef"])
+    close(res.coefficients["se"], ref["nb_se"])
+    close(res.extra["theta"], ref["nb_theta"])
+    # glm.nb reports SE(theta) from the information at its last-but-one theta.ml iterate
+    close(res.extra["se_theta"], ref["nb_se_theta"], rtol=5e-4)
+    close(res.extra["loglik"], ref["nb_loglik"], rtol=1e-9)
+    close(res.estimate, np.exp(arr(ref["nb_coef"])[1]))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_two_part_days_matches_glm(name):
+    ref = READM[name]
+    res = pt.survival.days_ratio(data(name), "bed_days", "arm", model="two-part")
+    est = res.coefficients["estimate"].to_numpy()
+    se = res.coefficients["se"].to_numpy()
+    close(est[:2], ref["tp_logit_coef"])
+    close(se[:2], ref["tp_logit_se"])
+    close(est[2:], ref["tp_gamma_coef"])
+    close(se[2:], ref["tp_gamma_se"])
+    close(res.extra["dispersion"], ref["tp_dispersion"])
+    # ratio of overall means equals the ratio of the fitted arm means (saturated in arm)
+    d = data(name)
+    m = d.groupby("arm")["bed_days"].mean()
+    close(res.estimate, m[1] / m[0], rtol=1e-9)
+
+
+def test_readmission_rejects_single_arm_and_keeps_input():
+    d = data("trial1")
+    before = d.copy()
+    pt.survival.readmission_12m(d)
+    pd.testing.assert_frame_equal(d, before)
+    with pytest.raises(ValueError, match="'arm'.*one level"):
+        pt.survival.readmission_12m(d[d["arm"] == 1])
+    assert "Readmission" in pt.survival.readmission_12m(d).summary()
