@@ -20,8 +20,10 @@ PRED = ["age", "female", "prev_admissions", "diagnosis"]
 
 def _check_coef(res, ref, rtol=RTOL):
     assert list(res.coef.index) == ref["terms"]
-    for col in ("estimate", "se", "stat", "pval"):
+    for col in ("estimate", "se", "stat"):
         np.testing.assert_allclose(res.coef[col], ref[col], rtol=rtol, err_msg=col)
+    # tiny p-values (1e-20) amplify the last digits of z; glm.nb stops theta at its own tolerance
+    np.testing.assert_allclose(res.coef["pval"], ref["pval"], rtol=10 * rtol, err_msg="pval")
 
 
 @pytest.mark.parametrize("family,outcome", [("negbin", "sessions"), ("poisson", "sessions"), ("logistic", "received")])

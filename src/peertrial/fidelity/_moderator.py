@@ -241,7 +241,6 @@ def _fixed_se(exog, groups, exog_re, cov_re, scale) -> np.ndarray:
 
 
 def _result(fit, se, names, converged, population, outcome, n, counts, singletons, excluded, n_excluded, center):
-    p = len(names)
     est = np.asarray(fit.fe_params, float)
     z = est / se
     q = stats.norm.ppf(0.975)

@@ -263,7 +263,11 @@ class KappaResult(Result):
 
     ``table``: one row per item (or one row), columns ``n, kappa, se_kappa,
     weighted_kappa, se_weighted, ci_lb, ci_ub`` (CI of the weighted kappa).
-    SEs: large-sample variance of Fleiss, Cohen & Everitt (1969).
+    SEs: large-sample variance of Fleiss, Cohen & Everitt (1969), as statsmodels
+    and SAS compute it. The unweighted variance equals psych::cohen.kappa's
+    ``var.kappa``; psych's ``var.weighted`` differs (its row-weight term
+    multiplies each row's weights by that row's own margin rather than the
+    column margins), so weighted SEs are checked against the closed form.
     """
 
     table: pd.DataFrame

@@ -102,6 +102,13 @@ def mediation(
     outcome is analysed as a linear probability model (risk-difference scale),
     with a warning. Rows with missing values are dropped with a warning.
     See :data:`ASSUMPTIONS`, which the summary states.
+
+    Notes on pingouin: its "Y ~ M" row regresses Y on M (and covariates)
+    *without* X, so it is not the b path; b, c and c' are therefore taken from
+    statsmodels OLS fits (equal to R ``lm`` and to lavaan's ML estimates), while
+    the indirect point estimate and resamples are pingouin's. pingouin's own CI
+    is bias-corrected; the percentile CI is reported, the bias-corrected one kept
+    in ``indirect_bc``.
     """
     covariates = list(covariates or [])
     frame = _data.as_frame(data)
