@@ -1,0 +1,156 @@
+"""rma_batch equals looping rma; bad input; convergence; immutability."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import peertrial as pt
+
+METHODS = ["EE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM"]
+
+
+def padded(seed=7, B=60, kmax=12):
+    rng = np.random.default_rng(seed)
+    Y = np.full((B, kmax), np.nan)
+    V = np.full((B, kmax), np.nan)
+    for b in range(B):
+        k = int(rng.integers(1, kmax + 1))
+        tau2 = rng.choice([0.0, 0.02, 0.3])
+        v = rng.uniform(0.01, 0.2, k)
+        Y[b, :k] = rng.normal(0.2, np.sqrt(v + tau2))
+        V[b, :k] = v
+    Y[3] = np.nan  # an empty analysis
+    V[3] = np.nan
+    return Y, V
+
+
+@pytest.mark.parametrize("test", ["z", "knha"])
+@pytest.mark.parametrize("method", METHODS)
+def test_batch_equals_loop(method, test):
+    Y, V = padded()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = pt.meta.rma_batch(Y, V, method=method, test=test)
+    assert res.reason[3] and np.isnan(res.b[3]) and res.k[3] == 0
+    for i in range(Y.shape[0]):
+        ok = ~np.isnan(Y[i])
+        if not ok.any():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = pt.meta.rma(Y[i, ok], V[i, ok], method=method, test=test)
+        got = [res.b[i], res.se[i], res.pval[i], res.ci_lb[i], res.ci_ub[i], res.tau2[i], res.se_tau2[i],
+               res.I2[i], res.H2[i], res.QE[i], res.QEp[i]]
+        want = [fit.b, fit.se, fit.pval, fit.ci_lb, fit.ci_ub, fit.tau2, fit.se_tau2, fit.I2, fit.H2, fit.QE,
+                fit.QEp]
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14, equal_nan=True, err_msg=f"row {i}")
+        assert res.k[i] == fit.k
+
+
+def test_batch_with_shared_moderators_equals_loop():
+    rng = np.random.default_rng(3)
+    B, k = 25, 9
+    x = np.linspace(0, 1, k)
+    X = np.column_stack([np.ones(k), x])
+    V = rng.uniform(0.01, 0.1, (B, k))
+    Y = 0.1 + 0.5 * x + rng.normal(0, np.sqrt(V + 0.05))
+    res = pt.meta.rma_batch(Y, V, mods=X, method="REML", test="knha")
+    for i in range(B):
+        fit = pt.meta.rma(Y[i], V[i], mods=x[:, None], method="REML", test="knha")
+        np.testing.assert_allclose(res.b[i], fit.beta, rtol=1e-12)
+        np.testing.assert_allclose([res.tau2[i], res.QM[i], res.QMp[i]], [fit.tau2, fit.QM, fit.QMp], rtol=1e-10)
+
+
+def test_batch_to_frame_and_nonpositive_variance_row():
+    Y = np.array([[0.1, 0.3, 0.2], [0.1, 0.2, np.nan]])
+    V = np.array([[0.01, 0.02, 0.03], [0.01, -0.02, np.nan]])
+    res = pt.meta.rma_batch(Y, V)
+    frame = res.to_frame()
+    assert list(frame.index) == [0, 1] and frame.loc[0, "reason"] == ""
+    assert "non-positive" in frame.loc[1, "reason"] and np.isnan(frame.loc[1, "estimate"])
+    assert "2 meta-analyses" in res.summary()
+
+
+DATA = pd.DataFrame({"study": ["A", "B", "C", "D", "E"], "yi": [0.1, 0.3, np.nan, 0.5, 0.2],
+                     "vi": [0.02, 0.03, 0.02, 0.05, 0.04], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+
+
+def test_missing_studies_omitted_with_warning_naming_them():
+    before = DATA.copy()
+    with pytest.warns(UserWarning, match="'C'"):
+        fit = pt.meta.rma("yi", "vi", data=DATA, slab="study")
+    pd.testing.assert_frame_equal(DATA, before)
+    assert fit.k == 4 and list(fit.slab) == ["A", "B", "D", "E"]
+    assert "omitted" in fit.summary()
+
+
+@pytest.mark.filterwarnings("ignore:1 studies with missing")
+def test_bad_input_raises_naming_column_and_row():
+    with pytest.raises(ValueError, match=r"'vi' must be positive; violated at rows 'B'"):
+        pt.meta.rma("yi", "vi", data=DATA.assign(vi=[0.02, 0.0, 0.02, 0.05, 0.04]), slab="study")
+    with pytest.raises(ValueError, match="not found"):
+        pt.meta.rma("yi", "variance", data=DATA)
+    with pytest.raises(ValueError, match=r"'yi' must be numeric.*rows 1"):
+        pt.meta.rma("yi", "vi", data=DATA.assign(yi=["0.1", "a", 0.2, 0.5, 0.2]))
+    with pytest.raises(ValueError, match="method"):
+        pt.meta.rma("yi", "vi", data=DATA, method="XX")
+    with pytest.raises(ValueError, match="test"):
+        pt.meta.rma("yi", "vi", data=DATA, test="t")
+    with pytest.raises(ValueError, match="coefficients"):
+        pt.meta.rma([0.1], [0.01], mods=np.array([[1.0]]))
+
+
+def test_nonconvergence_warns_and_is_reported():
+    rng = np.random.default_rng(2)
+    v = rng.uniform(0.01, 0.1, 15)
+    y = rng.normal(0, np.sqrt(v + 0.2))
+    with pytest.warns(pt.ConvergenceWarning):
+        fit = pt.meta.rma(y, v, method="REML", control={"maxiter": 1})
+    assert not fit.converged
+    assert "did not converge" in fit.summary()
+    ok = pt.meta.rma(y, v, method="REML")
+    assert ok.converged and ok.iterations > 1
+    with pytest.warns(pt.ConvergenceWarning):
+        res = pt.meta.rma_batch(y[None], v[None], method="REML", control={"maxiter": 1})
+    assert not res.converged[0] and res.reason[0] == "did not converge"
+
+
+def test_refit_subset_equals_fit_on_subset():
+    rng = np.random.default_rng(5)
+    v = rng.uniform(0.01, 0.1, 10)
+    y = rng.normal(0.3, np.sqrt(v + 0.05))
+    fit = pt.meta.rma(y, v)
+    mask = np.arange(10) != 4
+    sub = fit.refit(mask)
+    direct = pt.meta.rma(y[mask], v[mask])
+    assert sub.b == direct.b and sub.tau2 == direct.tau2
+    dl = fit.refit(method="DL", test="knha")
+    assert dl.method == "DL" and dl.test == "knha" and dl.k == 10
+
+
+def test_summary_layout_like_metafor():
+    rng = np.random.default_rng(5)
+    v = rng.uniform(0.01, 0.1, 10)
+    y = rng.normal(0.3, np.sqrt(v + 0.05))
+    text = pt.meta.rma(y, v).summary()
+    assert text.startswith("Random-Effects Model (k = 10; tau^2 estimator: REML)")
+    for line in ("tau^2 (estimated amount of total heterogeneity):", "Test for Heterogeneity:",
+                 "Q(df = 9) =", "Model Results:", "estimate", "ci.lb"):
+        assert line in text
+    knha = pt.meta.rma(y, v, test="knha").summary()
+    assert "tval" in knha and " df " in knha
+    ee = pt.meta.rma(y, v, method="EE").summary()
+    assert ee.startswith("Equal-Effects Model (k = 10)") and "tau^2" not in ee
+    assert list(pt.meta.rma(y, v).to_frame().columns) == ["estimate", "se", "zval", "pval", "ci_lb", "ci_ub"]
+
+
+def test_predict_transf_back_transforms():
+    rng = np.random.default_rng(9)
+    v = rng.uniform(0.01, 0.1, 8)
+    y = rng.normal(-0.3, np.sqrt(v + 0.05))
+    fit = pt.meta.rma(y, v)
+    p, pe = fit.predict(), fit.predict(transf=np.exp)
+    assert pe.pred == pytest.approx(np.exp(p.pred)) and pe.pi_ub == pytest.approx(np.exp(p.pi_ub))
+    assert np.isnan(pe.se)
