@@ -1,0 +1,115 @@
+"""Figures for randomisation: design comparison, stratum imbalance, allocation sequence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from peertrial._data import as_frame, require_columns
+from peertrial.plot._style import PALETTE, style
+
+__all__ = ["design_imbalance", "stratum_imbalance", "allocation_sequence"]
+
+
+def _as_dict(sims) -> dict:
+    if isinstance(sims, dict):
+        return sims
+    return {sims.design: sims}
+
+
+def _ecdf(ax, values, label, colour):
+    x = np.sort(np.asarray(values, dtype=float))
+    y = np.arange(1, x.size + 1) / x.size
+    ax.step(x, y, where="post", label=label, color=colour, lw=1.3)
+
+
+def design_imbalance(sims, *, factor: str | None = None, title: str | None = None) -> Figure:
+    """Compare designs (a :class:`DesignSimulation` or dict name -> simulation).
+
+    Panels: ECDF of the total imbalance; ECDF of the largest imbalance over the
+    levels of ``factor`` (default: the first factor) or over strata;
+    predictability under the convergence strategy (mean with 95% interval of the
+    replicate mean).
+    """
+    sims = _as_dict(sims)
+    first = next(iter(sims.values()))
+    factor = factor or (first.factors[0] if first.factors else None)
+    with style():
+        fig = Figure(figsize=(10.0, 3.4))
+        axes = fig.subplots(1, 3)
+        names = list(sims)
+        for i, (name, sim) in enumerate(sims.items()):
+            colour = PALETTE[i % len(PALETTE)]
+            _ecdf(axes[0], sim.imbalance, name, colour)
+            margin = sim.margin_imbalance[factor].max(1) if factor else sim.stratum_imbalance.max(1)
+            _ecdf(axes[1], margin, name, colour)
+            pred = sim.predictability
+            half = 1.96 * pred.std(ddof=1) / np.sqrt(len(pred)) if len(pred) > 1 else 0.0
+            axes[2].barh(i, pred.mean(), xerr=half, color=colour, height=0.6)
+        axes[0].set_xlabel("total imbalance |n(peer) - n(control)|" if len(first.arms) == 2 else "total imbalance")
+        axes[0].set_ylabel("proportion of simulated trials")
+        axes[0].set_title("Whole trial")
+        axes[0].legend(fontsize=7, loc="lower right")
+        axes[1].set_xlabel(f"largest imbalance over {factor} levels" if factor else "largest stratum imbalance")
+        axes[1].set_title(f"Within {factor}" if factor else "Within strata")
+        axes[2].set_yticks(range(len(names)), names)
+        axes[2].invert_yaxis()
+        axes[2].axvline(1 / len(first.arms), color="black", lw=0.8, ls="--")
+        axes[2].set_xlim(0, 1)
+        axes[2].set_xlabel("correct guesses (convergence strategy)")
+        axes[2].set_title("Predictability")
+        fig.suptitle(title or f"Design properties over {first.reps} simulated trials of n = {first.n}")
+        fig.tight_layout()
+    return fig
+
+
+def stratum_imbalance(sim, *, statistic: str = "mean", title: str | None = None) -> Figure:
+    """Heatmap of the per-stratum imbalance (``mean``, ``p95`` or ``prob_ge_2``) for two factors."""
+    if len(sim.factors) != 2:
+        raise ValueError(f"a stratum heatmap needs exactly two stratum factors, the simulation has {sim.factors}")
+    table = sim.stratum_table()[statistic].unstack()
+    rows, cols = sim.factors
+    table = table.reindex(index=sim.levels[0], columns=sim.levels[1])
+    with style():
+        fig = Figure(figsize=(1.2 + 1.1 * table.shape[1], 0.9 + 0.42 * table.shape[0]))
+        ax = fig.subplots()
+        im = ax.imshow(table.to_numpy(dtype=float), cmap="Blues", aspect="auto", vmin=0)
+        for (i, j), v in np.ndenumerate(table.to_numpy(dtype=float)):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if v > 0.6 * np.nanmax(table.to_numpy(dtype=float)) else "black")
+        ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
+        ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
+        ax.set_xlabel(cols)
+        ax.set_ylabel(rows)
+        fig.colorbar(im, ax=ax, label=f"{statistic} imbalance")
+        ax.set_title(title or f"Imbalance within strata ({sim.design}, {sim.reps} trials)")
+    return fig
+
+
+def allocation_sequence(data, *, arm: str = "arm", order: str = "id", by: str | None = None,
+                        title: str | None = None) -> Figure:
+    """Running difference n(arm 1) - n(arm 0) over enrolment, overall or per level of ``by``."""
+    df = as_frame(data)
+    require_columns(df, [arm, order, by])
+    df = df.sort_values(order, kind="stable")
+    arms = sorted(pd.unique(df[arm]).tolist())
+    if len(arms) != 2:
+        raise ValueError(f"column {arm!r} must have two arms for a running difference, found {arms}")
+    step = np.where(df[arm].to_numpy() == arms[1], 1, -1)
+    with style():
+        fig = Figure(figsize=(7.0, 3.4))
+        ax = fig.subplots()
+        groups = [("all", np.ones(len(df), bool))] if by is None else [
+            (lev, (df[by] == lev).to_numpy()) for lev in sorted(pd.unique(df[by]).tolist(), key=str)]
+        for i, (lev, mask) in enumerate(groups):
+            diff = np.cumsum(step[mask])
+            ax.step(np.arange(1, diff.size + 1), diff, where="post", lw=1.1,
+                    color=PALETTE[i % len(PALETTE)], label=f"{by} {lev}" if by else None)
+        ax.axhline(0, color="black", lw=0.7)
+        ax.set_xlabel("participants enrolled" + (f" in the {by}" if by else ""))
+        ax.set_ylabel(f"n({arm}={arms[1]}) - n({arm}={arms[0]})")
+        if by:
+            ax.legend(fontsize=7, ncol=2)
+        ax.set_title(title or "Running allocation difference")
+    return fig
