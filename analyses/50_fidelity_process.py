@@ -119,6 +119,12 @@ def moderation_part(sec: Section, notes: Notes, trial: pd.DataFrame, scores):
 
 
 def engagement_part(sec: Section, notes: Notes, trial: pd.DataFrame):
+    sec.text(
+        "Engagement. Sessions attended by arm and by peer worker; predictors of the number of sessions "
+        "(negative binomial) and of receiving the intervention (at least two sessions; logistic) among "
+        "intervention participants; and time from randomisation to first peer contact, where participants "
+        f"never contacted are censored at {HORIZON} days (the four-month offer)."
+    )
     summ = notes.run("engagement", pt.process.engagement_summary, trial)
     sec.code(summ.summary())
     sec.table(summ.by_arm, "Sessions attended by arm", name="sessions_by_arm")
@@ -140,6 +146,11 @@ def engagement_part(sec: Section, notes: Notes, trial: pd.DataFrame):
 
 
 def dose_part(sec: Section, notes: Notes, trial: pd.DataFrame):
+    sec.text(
+        "Dose-response of outcomes on sessions attended in the intervention arm. A NON-RANDOMISED "
+        "comparison: people who attend more sessions differ from those who attend fewer; the randomised "
+        "estimate of the effect of receiving peer support is the CACE of the trial analysis."
+    )
     lin = notes.run("dose-response (hope)", pt.process.dose_response, trial, "hope_12", covariates=["hope_0"])
     sec.code(lin.summary())
     sec.table(lin.to_frame(), "Hope at 12 months on sessions attended", name="dose_hope")

@@ -167,3 +167,23 @@ def test_inputs_untouched():
         P.time_to_first_contact(DATA)
         P.mediation(DATA, "arm", "hope_4", "hope_12", n_boot=100, seed=1)
     pd.testing.assert_frame_equal(DATA, before)
+
+
+def test_engagement_bad_input_named():
+    bad = DATA.assign(sessions=DATA["sessions"].astype(float))
+    bad.loc[4, "sessions"] = -1
+    with pytest.raises(ValueError, match=r"'sessions'.*non-negative.*rows 4"):
+        P.engagement_summary(bad, peer_worker=None)
+    bad.loc[4, "sessions"] = np.nan
+    with pytest.raises(ValueError, match=r"missing values in column\(s\) \['sessions'\]"):
+        P.engagement_summary(bad, peer_worker=None)
+    with pytest.raises(ValueError, match="family must be one of"):
+        P.engagement_model(TI, "sessions", ["age"], family="gamma")
+
+
+def test_contact_curve_by_group_splits_participants():
+    with pytest.warns(PeertrialWarning):
+        res = P.time_to_first_contact(DATA, group="female")
+    assert res.n.sum() == len(TI) and set(res.n.index) == {0, 1}
+    events = (TI["contact_days"] <= 120).groupby(TI["female"]).sum()
+    assert res.events.sort_index().tolist() == events.sort_index().tolist()

@@ -293,14 +293,19 @@ def _kappa_row(x1: np.ndarray, x2: np.ndarray, levels: list, weights: str, z: fl
     code = {v: i for i, v in enumerate(levels)}
     table = np.zeros((len(levels), len(levels)))
     np.add.at(table, ([code[v] for v in x1], [code[v] for v in x2]), 1.0)
-    plain = cohens_kappa(table, return_results=True)
-    if weights == "unweighted":
-        wk = plain
-    else:
-        wk = cohens_kappa(table, weights=np.arange(len(levels), dtype=float), wt=weights, return_results=True)
-    se = float(np.sqrt(wk.var_kappa))
+    with warnings.catch_warnings():
+        # statsmodels takes sqrt of the variance, which rounding can make slightly negative
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plain = cohens_kappa(table, return_results=True)
+        if weights == "unweighted":
+            wk = plain
+        else:
+            wk = cohens_kappa(table, weights=np.arange(len(levels), dtype=float), wt=weights, return_results=True)
+    # a negative variance (rounding at perfect agreement) is set to 0, as psych::cohen.kappa does
+    se = float(np.sqrt(max(wk.var_kappa, 0.0)))
+    se_plain = float(np.sqrt(max(plain.var_kappa, 0.0)))
     kw = float(wk.kappa)
-    return (len(x1), float(plain.kappa), float(np.sqrt(plain.var_kappa)), kw, se, kw - z * se, kw + z * se)
+    return (len(x1), float(plain.kappa), se_plain, kw, se, kw - z * se, kw + z * se)
 
 
 def weighted_kappa(

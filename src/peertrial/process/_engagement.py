@@ -51,7 +51,11 @@ class EngagementSummary(Result):
                 format_table(self.by_arm, digits=2),
                 "",
                 f"By peer worker (intervention participants with a peer worker; {self.no_worker} never seen):",
-                format_table(self.by_worker.describe().T[["mean", "std", "min", "50%", "max"]], digits=2),
+                "  spread across peer workers of each worker's participants' figures",
+                format_table(
+                    self.by_worker[["n", "mean", "median", "prop_received"]].describe().T[["mean", "std", "min", "50%", "max"]],
+                    digits=2,
+                ),
             ]
         )
 
