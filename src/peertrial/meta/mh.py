@@ -117,7 +117,7 @@ class MHResult(Result):
 
 def _pv(p, digits):
     s = format_pval(p, digits)
-    return s if s.startswith("<") else f"= {s}"
+    return f"< {s[1:]}" if s.startswith("<") else f"= {s}"
 
 
 def _tables(data, ai, bi, ci, di, n1i, n2i, slab):

@@ -448,18 +448,23 @@ class RMAResult(Result):
             lines += [f"Note: {self.note}.", ""]
         if self.omitted:
             lines += [f"Studies omitted for missing values: {', '.join(self.omitted)}", ""]
+        het = []
         if not fe:
             what = "residual" if mixed else "total"
             se_txt = f" (SE = {f(self.se_tau2)})" if np.isfinite(self.se_tau2) else ""
-            lines.append(f"tau^2 (estimated amount of {what} heterogeneity):     {f(self.tau2)}{se_txt}")
-            lines.append(f"tau (square root of estimated tau^2 value):{' ' * (13 if mixed else 10)}{f(np.sqrt(self.tau2))}")
+            het.append((f"tau^2 (estimated amount of {what} heterogeneity):", f"{f(self.tau2)}{se_txt}"))
+            het.append(("tau (square root of estimated tau^2 value):", f(np.sqrt(self.tau2))))
         if self.k > self.p:
-            i2_what = "residual heterogeneity / unaccounted variability" if mixed else "total heterogeneity / total variability"
-            h2_what = "unaccounted variability / sampling variability" if mixed else "total variability / sampling variability"
-            lines.append(f"I^2 ({i2_what}): {self.I2:.2f}%")
-            lines.append(f"H^2 ({h2_what}): {self.H2:.2f}")
+            i2_what = ("residual heterogeneity / unaccounted variability" if mixed
+                       else "total heterogeneity / total variability")
+            h2_what = ("unaccounted variability / sampling variability" if mixed
+                       else "total variability / sampling variability")
+            het.append((f"I^2 ({i2_what}):", f"{self.I2:.2f}%"))
+            het.append((f"H^2 ({h2_what}):", f"{self.H2:.2f}"))
         if mixed and not np.isnan(self.R2):
-            lines.append(f"R^2 (amount of heterogeneity accounted for): {self.R2:.2f}%")
+            het.append(("R^2 (amount of heterogeneity accounted for):", f"{self.R2:.2f}%"))
+        width = max((len(a) for a, _ in het), default=0)
+        lines += [f"{a.ljust(width)} {b}" for a, b in het]
         lines.append("")
         if self.k > 1:
             qname = "QE" if mixed else "Q"
@@ -512,7 +517,7 @@ def _stars(p):
 
 def _pv(p, digits):
     s = format_pval(p, digits)
-    return s if s.startswith("<") else f"= {s}"
+    return f"< {s[1:]}" if s.startswith("<") else f"= {s}"
 
 
 def _ranges(idx):

@@ -1,0 +1,218 @@
+"""Forest plot of a fitted meta-analysis (in the manner of metafor's ``forest.rma``)."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon
+from scipy import stats
+
+from peertrial.plot._style import PALETTE, style
+
+__all__ = ["forest"]
+
+_RATIO_MEASURES = {"OR": "Odds ratio", "RR": "Risk ratio", "ROM": "Ratio of means", "PETO": "Odds ratio"}
+_LABELS = {"SMD": "Standardised mean difference", "SMDH": "Standardised mean difference",
+           "MD": "Mean difference", "RD": "Risk difference", "GEN": "Effect size"}
+
+
+def forest(
+    fit,
+    *,
+    transf=None,
+    xlabel: str | None = None,
+    title: str | None = None,
+    show_weights: bool = True,
+    show_pi: bool = True,
+    refline: float | None = None,
+    digits: int = 2,
+    order=None,
+    width: float = 9.0,
+):
+    """Forest plot: one row per study (estimate and CI, square sized by weight), the
+    pooled diamond, the prediction interval and a heterogeneity line.
+
+    ``fit``: an ``RMAResult`` (or Mantel–Haenszel/Peto result). For OR, RR and ROM
+    the estimates are back-transformed with ``exp`` and drawn on a log axis unless
+    ``transf`` is given (``transf=False`` keeps the analysis scale). ``order``:
+    "yi" (by estimate), "weight", or an array of positions. Returns the Figure.
+    """
+    measure = getattr(fit, "measure", "GEN") or "GEN"
+    method = getattr(fit, "method", "")
+    ratio = measure in _RATIO_MEASURES or method == "PETO"
+    if transf is None:
+        transf = np.exp if ratio else None
+    elif transf is False:
+        transf, ratio = None, False
+    log_axis = transf is np.exp
+    tf = transf if transf is not None else (lambda a: a)
+
+    yi, vi = np.asarray(fit.yi, dtype=float), np.asarray(fit.vi, dtype=float)
+    labels = [str(s) for s in fit.slab]
+    level = float(getattr(fit, "level", 95.0))
+    crit = stats.norm.isf((1 - level / 100) / 2)
+    lo, hi = yi - crit * np.sqrt(vi), yi + crit * np.sqrt(vi)
+    w = _weights_percent(fit)
+    idx = _order(order, yi, w)
+    k = len(idx)
+
+    pooled = _pooled(fit)
+    n_rows = k + (3 if pooled else 1)
+    height = 1.2 + 0.26 * n_rows
+    with style():
+        fig = Figure(figsize=(width, height))
+        gs = fig.add_gridspec(1, 3, width_ratios=[2.3, 4.0, 2.9 if show_weights else 2.2], wspace=0.02)
+        ax_l, ax, ax_r = (fig.add_subplot(gs[0, j]) for j in range(3))
+        ys = np.arange(k, 0, -1, dtype=float)
+        y_pool = -1.0
+        ylim = (y_pool - 1.6 if pooled else 0.0, k + 1.4)
+        for a in (ax_l, ax_r):
+            a.set_axis_off()
+            a.set_ylim(*ylim)
+            a.set_xlim(0, 1)
+        ax.set_ylim(*ylim)
+
+        # study rows
+        colour = PALETTE[0]
+        sizes = 20 + 180 * (w[idx] / np.nanmax(w)) if np.isfinite(w).any() else np.full(k, 60.0)
+        ok = np.isfinite(yi[idx])
+        ax.hlines(ys[ok], tf(lo[idx][ok]), tf(hi[idx][ok]), color="#333333", lw=1.0, zorder=2)
+        ax.scatter(tf(yi[idx][ok]), ys[ok], s=sizes[ok], marker="s", color=colour, zorder=3, linewidths=0)
+        for y, j in zip(ys, idx):
+            ax_l.text(0.0, y, labels[j], va="center", ha="left")
+            est = _fmt_ci(tf(yi[j]), tf(lo[j]), tf(hi[j]), digits) if np.isfinite(yi[j]) else "not estimable"
+            ax_r.text(1.0, y, est, va="center", ha="right", family="monospace")
+            if show_weights:
+                ax_r.text(0.02, y, f"{w[j]:5.1f}%" if np.isfinite(w[j]) else "", va="center", ha="left",
+                          family="monospace")
+        head_y = k + 0.9
+        ax_l.text(0.0, head_y, "Study", va="center", ha="left", weight="bold")
+        if show_weights:
+            ax_r.text(0.02, head_y, "Weight", va="center", ha="left", weight="bold")
+        est_head = (("Peto OR" if method == "PETO" else measure) if log_axis else "Estimate") + f" [{level:g}% CI]"
+        ax_r.text(1.0, head_y, est_head, va="center", ha="right", weight="bold")
+        ax.axhline(k + 0.5, color="#999999", lw=0.6)
+
+        # pooled estimate, prediction interval, heterogeneity
+        if pooled:
+            b, cl, cu, pl, pu, name = pooled
+            ax.axhline(0.0, color="#999999", lw=0.6)
+            diamond = Polygon([(tf(cl), y_pool), (tf(b), y_pool + 0.35), (tf(cu), y_pool), (tf(b), y_pool - 0.35)],
+                              closed=True, color=PALETTE[1], zorder=3)
+            ax.add_patch(diamond)
+            ax_l.text(0.0, y_pool, name, va="center", ha="left", weight="bold")
+            ax_r.text(1.0, y_pool, _fmt_ci(tf(b), tf(cl), tf(cu), digits), va="center", ha="right",
+                      family="monospace", weight="bold")
+            if show_weights:
+                ax_r.text(0.02, y_pool, "100.0%", va="center", ha="left", family="monospace", weight="bold")
+            if show_pi and np.isfinite(pl) and np.isfinite(pu):
+                y_pi = y_pool - 0.8
+                ax.hlines(y_pi, tf(pl), tf(pu), color=PALETTE[1], lw=1.2)
+                ax.vlines([tf(pl), tf(pu)], y_pi - 0.15, y_pi + 0.15, color=PALETTE[1], lw=1.2)
+                ax_l.text(0.0, y_pi, f"{level:g}% prediction interval", va="center", ha="left", style="italic")
+                ax_r.text(1.0, y_pi, _fmt_ci(None, tf(pl), tf(pu), digits), va="center", ha="right",
+                          family="monospace", style="italic")
+            fig.text(0.01, 0.12 / height, _heterogeneity_text(fit), ha="left", va="bottom", fontsize=8,
+                     color="#333333")
+
+        # axis
+        ref = (1.0 if log_axis else 0.0) if refline is None else refline
+        ax.axvline(ref, color="#555555", lw=0.8, ls="--", zorder=1)
+        if log_axis:
+            ax.set_xscale("log")
+            _ratio_ticks(ax)
+        else:
+            from matplotlib.ticker import MaxNLocator
+
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+        ax.set_xlabel(xlabel or _default_label(measure, log_axis, method))
+        if title:
+            fig.suptitle(title, x=0.01, y=1 - 0.12 / height, ha="left", va="top", fontsize=10, weight="bold")
+        top = 1 - (0.15 if not title else 0.45) / height
+        fig.subplots_adjust(left=0.01, right=0.99, top=top, bottom=(0.95 if pooled else 0.6) / height)
+    return fig
+
+
+def _weights_percent(fit):
+    if hasattr(fit, "weights_percent"):
+        return np.asarray(fit.weights_percent(), dtype=float)
+    vi = np.asarray(fit.vi, dtype=float)
+    w = np.where(np.isfinite(vi), 1 / vi, np.nan)
+    return 100 * w / np.nansum(w)
+
+
+def _order(order, yi, w):
+    k = len(yi)
+    if order is None:
+        return np.arange(k)
+    if isinstance(order, str):
+        if order == "yi":
+            return np.argsort(yi, kind="stable")
+        if order == "weight":
+            return np.argsort(-w, kind="stable")
+        raise ValueError("order must be 'yi', 'weight' or an array of positions")
+    idx = np.asarray(order, dtype=int)
+    if sorted(idx.tolist()) != list(range(k)):
+        raise ValueError(f"order must be a permutation of 0..{k - 1}")
+    return idx
+
+
+def _pooled(fit):
+    """(b, ci_lb, ci_ub, pi_lb, pi_ub, label) for an intercept-only model, else None."""
+    if getattr(fit, "int_only", True) is False:
+        return None
+    b, cl, cu = float(fit.b), float(fit.ci_lb), float(fit.ci_ub)
+    pl = pu = np.nan
+    method = fit.method
+    if hasattr(fit, "predict"):
+        pr = fit.predict()
+        pl, pu = pr.pi_lb, pr.pi_ub
+    if method in ("EE", "FE", "MH", "PETO"):
+        names = {"MH": "Mantel-Haenszel", "PETO": "Peto", "FE": "Fixed-effects", "EE": "Equal-effects"}
+        label = f"{names[method]} model"
+    else:
+        label = f"Random-effects model ({method})"
+    return b, cl, cu, pl, pu, label
+
+
+def _heterogeneity_text(fit):
+    k = fit.k
+    parts = []
+    if fit.method not in ("EE", "FE", "MH", "PETO"):
+        parts.append(f"τ² = {fit.tau2:.3f}")
+    if k > 1:
+        df = k - getattr(fit, "p", 1) if fit.method not in ("MH", "PETO") else getattr(fit, "k_yi", k) - 1
+        p = fit.QEp
+        ptxt = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        parts += [f"I² = {fit.I2:.1f}%", f"Q({df}) = {fit.QE:.2f}, {ptxt}"]
+    if getattr(fit, "test", "z") == "knha":
+        parts.append(f"Knapp–Hartung t({fit.dfs:g})")
+    return "Heterogeneity: " + "; ".join(parts) if parts else ""
+
+
+def _fmt_ci(est, lo, hi, digits):
+    f = f"{{:.{digits}f}}"
+    ci = f"[{f.format(lo)}, {f.format(hi)}]"
+    return ci if est is None else f"{f.format(est)} {ci}"
+
+
+def _ratio_ticks(ax):
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    lo, hi = ax.get_xlim()
+    candidates = [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 4, 5, 10, 20, 50, 100]
+    ticks = [t for t in candidates if lo <= t <= hi]
+    if len(ticks) > 7:
+        ticks = [t for t in ticks if t in (0.01, 0.1, 0.25, 0.5, 1, 2, 4, 10, 100)]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+
+
+def _default_label(measure, log_axis, method):
+    if method == "PETO" or measure in _RATIO_MEASURES:
+        name = _RATIO_MEASURES.get(measure, "Odds ratio")
+        return f"{name} (log scale)" if log_axis else f"Log {name.lower()}"
+    return _LABELS.get(measure, "Effect size")
