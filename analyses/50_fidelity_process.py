@@ -168,6 +168,10 @@ def mediation_part(sec: Section, notes: Notes, trial: pd.DataFrame):
         "Product of coefficients with a percentile bootstrap CI, adjusting for baseline hope."
     )
     sec.code(med.summary())
+    sec.text(
+        "Readmission is not analysed as an outcome of this mediator: hope at 4 months is measured after "
+        "many readmissions have already happened, so it cannot precede the outcome as assumption (4) requires."
+    )
     sec.table(med.to_frame(), "Mediation through hope at 4 months", name="mediation")
     sec.figure(pplot.mediation_plot(med), "mediation", "Mediation paths and bootstrap distribution of the indirect effect")
     notes.flush(sec)

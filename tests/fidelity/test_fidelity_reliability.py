@@ -43,6 +43,13 @@ def test_wide_format_gives_same_scores(ratings, scores):
     pd.testing.assert_frame_equal(sw.by_worker(), scores.by_worker())
 
 
+def test_single_rater_without_rater_column(ratings):
+    only_a = ratings[ratings["rater"] == "A"].drop(columns="rater")
+    s = F.score_fidelity(only_a, rater=None)
+    want = F.score_fidelity(ratings[ratings["rater"] == "A"]).by_worker()
+    pd.testing.assert_frame_equal(s.by_worker(), want)
+
+
 def test_alpha_matches_psych_raw_alpha_and_feldt(scores):
     res = F.cronbach_alpha(scores)
     for scale, ref in REF["alpha"].items():

@@ -119,7 +119,7 @@ def score_fidelity(
     data: pd.DataFrame,
     *,
     peer_worker: str = "peer_worker",
-    rater: str = "rater",
+    rater: str | None = "rater",
     session: str = "session",
     domain: str = "domain",
     item: str = "item",
@@ -134,6 +134,7 @@ def score_fidelity(
     rater, session, domain, item, score``. Wide format: pass ``items`` as a
     mapping domain -> list of item columns; ``data`` then has one row per
     rating occasion with the ``peer_worker``, ``rater`` and ``session`` columns.
+    ``rater=None`` means one rater scored everything.
 
     ``scale=(lo, hi)`` states the item scale; scores outside it raise
     ``ValueError`` naming the items. Without it the scale is inferred as the
@@ -145,6 +146,9 @@ def score_fidelity(
     if not 0 < min_present <= 1:
         raise ValueError(f"min_present must be in (0, 1], got {min_present}")
     frame = _data.as_frame(data)
+    if rater is None:  # a single rater: give every row the same rater label
+        rater = "rater"
+        frame = frame.assign(rater="1")
     ids = [peer_worker, rater, session]
     if items is None:
         wide, item_domain = _long_to_wide(frame, ids, domain, item, score)
