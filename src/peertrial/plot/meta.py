@@ -27,6 +27,7 @@ def forest(
     refline: float | None = None,
     digits: int = 2,
     order=None,
+    favours: tuple[str, str] | None = None,
     width: float = 9.0,
 ):
     """Forest plot: one row per study (estimate and CI, square sized by weight), the
@@ -35,7 +36,9 @@ def forest(
     ``fit``: an ``RMAResult`` (or Mantel–Haenszel/Peto result). For OR, RR and ROM
     the estimates are back-transformed with ``exp`` and drawn on a log axis unless
     ``transf`` is given (``transf=False`` keeps the analysis scale). ``order``:
-    "yi" (by estimate), "weight", or an array of positions. Returns the Figure.
+    "yi" (by estimate), "weight", or an array of positions. ``favours``: labels
+    for the two sides of the reference line, e.g. ``("control", "peer support")``.
+    Returns the Figure.
     """
     measure = getattr(fit, "measure", "GEN") or "GEN"
     method = getattr(fit, "method", "")
@@ -128,6 +131,14 @@ def forest(
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.set_xlabel(xlabel or _default_label(measure, log_axis, method))
+        if favours:
+            # x in data coordinates, y just above the axis line
+            tr = ax.get_xaxis_transform()
+            left, right = favours
+            ax.text(ref, 1.0, f"← Favours {left}  ", transform=tr, ha="right", va="bottom", fontsize=8,
+                    color="#555555")
+            ax.text(ref, 1.0, f"  Favours {right} →", transform=tr, ha="left", va="bottom", fontsize=8,
+                    color="#555555")
         if title:
             fig.suptitle(title, x=0.01, y=1 - 0.12 / height, ha="left", va="top", fontsize=10, weight="bold")
         top = 1 - (0.15 if not title else 0.45) / height
@@ -192,10 +203,14 @@ def _heterogeneity_text(fit):
     return "Heterogeneity: " + "; ".join(parts) if parts else ""
 
 
+def _fmt(x, digits):
+    s = f"{x:.{digits}f}"
+    return s[1:] if s.startswith("-") and float(s) == 0 else s  # no "-0.00"
+
+
 def _fmt_ci(est, lo, hi, digits):
-    f = f"{{:.{digits}f}}"
-    ci = f"[{f.format(lo)}, {f.format(hi)}]"
-    return ci if est is None else f"{f.format(est)} {ci}"
+    ci = f"[{_fmt(lo, digits)}, {_fmt(hi, digits)}]"
+    return ci if est is None else f"{_fmt(est, digits)} {ci}"
 
 
 def _ratio_ticks(ax):
