@@ -39,7 +39,7 @@ def test_cells_and_smd_by_hand(df):
     assert t.loc["  White", "peer"] == "2 (50.0%)"  # of the 4 non-missing
     # SMDs: continuous and binary by hand
     sd0, sd1 = np.std([30, 40, 50, 60], ddof=1), np.std([25, 35, 45, 55], ddof=1)
-    assert float(t.loc["age, mean (SD)", "SMD"]) == pytest.approx((40 - 45) / np.sqrt((sd0**2 + sd1**2) / 2), abs=5e-4)
+    assert float(t.loc["age, mean (SD)", "SMD"]) == pytest.approx(abs(40 - 45) / np.sqrt((sd0**2 + sd1**2) / 2), abs=5e-4)
     p1, p0 = 0.4, 0.75
     assert float(t.loc["female = 1, n (%)", "SMD"]) == pytest.approx(
         abs(p1 - p0) / np.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2), abs=5e-4)

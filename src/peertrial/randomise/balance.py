@@ -5,7 +5,7 @@ median [Q1, Q3] (R's default quantile type 7); 0/1 variables as the count and
 percentage of 1s; other categorical variables as a count and percentage per
 level (percentages of non-missing values). Missing values are counted on a
 separate row. With two arms the standardised mean difference (SMD) is given,
-as R's ``tableone`` computes it: (m1 - m0) / sqrt((s1^2 + s0^2) / 2) for
+as R's ``tableone`` computes it (absolute value): |m1 - m0| / sqrt((s1^2 + s0^2) / 2) for
 continuous variables and, for categorical ones, Yang & Dalton's (2012)
 sqrt((p1 - p0)' S^-1 (p1 - p0)) over all levels but the first, with
 S = [diag(p1(1 - p1) + p0(1 - p0)) - (p1 p1' + p0 p0')] / 2.
@@ -128,7 +128,7 @@ def balance_table(
                     sd = x.std(ddof=1) if len(x) > 1 else np.nan
                     cells.append(f"{_fmt(x.mean() if len(x) else np.nan, digits)} ({_fmt(sd, digits)})")
             stat = "median [IQR]" if var in nonnormal else "mean (SD)"
-            add(f"{var}, {stat}", cells, smd_continuous(groups[1][var], groups[0][var]) if show_smd else None)
+            add(f"{var}, {stat}", cells, abs(smd_continuous(groups[1][var], groups[0][var])) if show_smd else None)
         n_missing = [int(g[var].isna().sum()) for g in parts]
         if any(n_missing):
             add(f"  {var} missing, n", [str(m) for m in n_missing])
