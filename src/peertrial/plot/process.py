@@ -61,7 +61,7 @@ def survival_curve_plot(curve, cumulative: bool | None = None, ylabel: str | Non
         ax.set_ylabel(ylabel or default)
         ax.set_title(curve.title)
         if curve.table["group"].nunique() > 1:
-            ax.legend(loc="best")
+            ax.legend(loc="lower right" if cumulative else "lower left")
     return fig
 
 
