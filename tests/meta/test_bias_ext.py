@@ -75,6 +75,18 @@ def test_regtest_from_columns_matches_fit():
     assert "Funnel Plot Asymmetry" in r.summary()
 
 
+def test_regtest_ni_column_skips_rows_the_fit_omitted():
+    e = CASES["k20_reml"]
+    df = pd.DataFrame({k: e["data"][k] for k in ("yi", "vi", "ni")})
+    df.loc[3, "yi"] = np.nan
+    with pytest.warns(UserWarning, match="omitted"):
+        fit = pt.meta.rma("yi", "vi", data=df)
+    r = pt.meta.regtest(fit, predictor="ni", ni="ni", data=df)
+    complete = df.dropna()
+    ref = pt.meta.regtest(pt.meta.rma("yi", "vi", data=complete), predictor="ni", ni=complete["ni"].to_numpy())
+    assert r.zval == pytest.approx(ref.zval, rel=1e-12)
+
+
 @pytest.mark.parametrize("name", sorted(n for n in CASES if "trimfill" in CASES[n]))
 def test_trimfill(name):
     e = CASES[name]
@@ -133,3 +145,20 @@ def test_bad_input():
     with pytest.warns(UserWarning, match="omitted"):
         r = pt.meta.ranktest(pd.Series([0.1, 0.2, np.nan, 0.4, 0.3]), np.array([0.1, 0.2, 0.1, 0.3, 0.05]))
     assert r.k == 4
+
+
+def test_summaries_and_frames():
+    fit = fit_case(CASES["hackshaw1998_dl"])
+    tf = pt.meta.trimfill(fit)
+    assert "missing studies on the left side: 7" in tf.summary()
+    frame = tf.to_frame()
+    assert frame["filled"].sum() == 7 and len(frame) == fit.k + 7
+    assert frame["slab"].iloc[-1] == "Filled 7"
+    r0 = pt.meta.trimfill(fit, estimator="R0")
+    assert "no missing studies" in r0.summary()
+    rt = pt.meta.regtest(fit, model="lm")
+    assert "t = " in rt.summary() and "Limit Estimate" in rt.summary()
+    assert list(rt.to_frame().columns) == ["model", "predictor", "zval", "pval", "dfs", "est", "ci_lb", "ci_ub"]
+    for t in ("Rosenthal", "Orwin", "Rosenberg"):
+        f = pt.meta.fsn(fit, type=t)
+        assert f"{t} Approach" in f.summary() and f.to_frame()["fsnum"].iloc[0] == f.fsnum

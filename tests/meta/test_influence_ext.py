@@ -85,8 +85,12 @@ def test_cumul_order_by_column_name_and_decreasing():
     down = pt.meta.cumul(fit, order=df["order"].to_numpy(), decreasing=True)
     assert up["estimate"].iloc[-1] == pytest.approx(down["estimate"].iloc[-1], rel=1e-10)
     assert up.index[0] == down.index[-1] or df["order"].duplicated().any()
+    by_name = pt.meta.cumul(fit, order="order", data=df)
+    pd.testing.assert_frame_equal(by_name, up)
     with pytest.raises(ValueError, match="order"):
         pt.meta.cumul(fit, order=[1, 2, 3])
+    with pytest.raises(ValueError, match="data="):
+        pt.meta.cumul(fit, order="order")
 
 
 def test_bad_input():

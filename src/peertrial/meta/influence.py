@@ -82,12 +82,12 @@ def leave1out(fit) -> pd.DataFrame:
     return _frame(f, a["slab"])
 
 
-def cumul(fit, order=None, decreasing: bool = False) -> pd.DataFrame:
+def cumul(fit, order=None, decreasing: bool = False, data: pd.DataFrame | None = None) -> pd.DataFrame:
     """Cumulative meta-analysis: studies added one at a time (metafor ``cumul``).
 
-    ``order``: sort keys, one per study (e.g. publication year; ties keep the data
-    order) or a column name of the data the fit was made from; ``None`` keeps the
-    data order. One row per step, indexed by the label of the study added, with
+    ``order``: sort keys, one per study of the fit (e.g. publication year; ties keep
+    the data order), or a column name of ``data`` (the DataFrame the fit was made
+    from; rows the fit omitted are skipped); ``None`` keeps the data order. One row per step, indexed by the label of the study added, with
     ``k`` and the columns of :func:`leave1out`.
     """
     a = _require_fit(fit, "cumul")
@@ -97,7 +97,7 @@ def cumul(fit, order=None, decreasing: bool = False) -> pd.DataFrame:
     if order is None:
         perm = np.arange(k)
     else:
-        keys = _order_keys(fit, order, k)
+        keys = _order_keys(fit, order, k, data)
         ranked = pd.Series(keys).sort_values(ascending=not decreasing, kind="stable")
         perm = ranked.index.to_numpy()
     b = dict(a)
@@ -108,14 +108,15 @@ def cumul(fit, order=None, decreasing: bool = False) -> pd.DataFrame:
     return out
 
 
-def _order_keys(fit, order, k):
+def _order_keys(fit, order, k, data):
     if isinstance(order, str):
-        data = getattr(fit, "data", None)
-        if data is None or order not in getattr(data, "columns", ()):
-            raise ValueError(f"order={order!r} names a column but the fit carries no data with that column")
+        if data is None or order not in data.columns:
+            raise ValueError(f"order={order!r} names a column: pass the fit's data as data=")
         keys = data[order]
-        not_na = getattr(fit, "not_na", None)
-        keys = np.asarray(keys)[np.asarray(not_na, bool)] if not_na is not None and len(keys) != k else np.asarray(keys)
+        omitted = [str(x) for x in (getattr(fit, "omitted", None) or [])]
+        if len(keys) != k and omitted:
+            keys = keys[~pd.Index([str(x) for x in keys.index]).isin(omitted)]
+        keys = keys.to_numpy()
     else:
         keys = np.asarray(order)
     if keys.shape != (k,):
