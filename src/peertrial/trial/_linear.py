@@ -129,6 +129,8 @@ def tsls(X, Z, y, vcov_type: str = "const", cluster_codes=None) -> LinearFit:
 def rank_deficient_columns(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[str]:
     """Names of columns that are linear combinations of the columns before them (R's ``NA`` coefficients)."""
     Xs = X / np.maximum(np.linalg.norm(X, axis=0), 1e-300)
+    if np.linalg.matrix_rank(Xs, tol=tol) == X.shape[1]:
+        return []
     bad, kept = [], []
     for j in range(X.shape[1]):
         cand = kept + [j]

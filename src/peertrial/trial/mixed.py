@@ -1,0 +1,393 @@
+"""Mixed models for trials: site random intercept, partially nested peer-worker clustering,
+and the mixed model for repeated measures (MMRM).
+
+Random-intercept models (``random_intercept``, ``partially_nested``) are fitted by REML with
+the variance ratio ``gamma = tau^2 / sigma^2`` profiled out, exactly the criterion lme4
+minimises for ``lmer(y ~ x + (1 | g))`` and ``lmer(y ~ arm + (0 + arm | peer_worker))``:
+
+    -2 l_R(gamma) = log|I + gamma Z'Z| + log|X' V^{-1} X| + (n - p) (1 + log(2 pi r'V^{-1}r / (n - p)))
+
+with ``V = I + gamma Z Z'``. Because ``Z`` is a cluster indicator, ``V^{-1}`` has the closed
+form ``I - sum_j gamma / (1 + gamma n_j) 1_j 1_j'`` and each evaluation costs O(J p^2).
+``gamma`` is found by bounded Brent search on ``theta = sqrt(gamma)`` (lme4's parameter),
+including the boundary ``theta = 0``; ``singular`` is ``theta < 1e-4`` as lme4's ``isSingular``.
+
+In the partially nested model only intervention participants belong to a peer-worker
+cluster; controls contribute independent residuals with the same variance (Bauer et al.
+2008, *Psychological Methods* 13:230; lme4 ``(0 + arm | peer_worker)``). The ICC is
+``tau^2 / (tau^2 + sigma^2)`` within the intervention arm.
+
+Wald tests use the normal reference (lme4 reports no p-values; ``z = estimate / se``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from peertrial import _data
+from peertrial._results import Result, format_number, format_table
+from peertrial._warnings import ConvergenceWarning
+from peertrial.trial._design import as_list, design, model_frame
+from peertrial.trial.effects import _arm_values
+
+__all__ = ["MixedResult", "MMRMResult", "random_intercept", "partially_nested", "mmrm"]
+
+_Z975 = stats.norm.ppf(0.975)
+
+
+@dataclass(frozen=True, eq=False)
+class MixedResult(Result):
+    """A linear mixed model with one random intercept per cluster (REML)."""
+
+    coef: pd.Series
+    se: pd.Series
+    zval: pd.Series
+    pval: pd.Series
+    ci_lb: pd.Series
+    ci_ub: pd.Series
+    tau2: float
+    sigma2: float
+    icc: float
+    loglik: float
+    n: int
+    n_groups: int
+    term: str
+    singular: bool
+    method: str
+    vcov: pd.DataFrame = field(repr=False)
+
+    @property
+    def estimate(self) -> float:
+        """The treatment effect (coefficient of the arm)."""
+        return float(self.coef[self.term])
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"estimate": self.coef, "se": self.se, "zval": self.zval, "pval": self.pval,
+                             "ci_lb": self.ci_lb, "ci_ub": self.ci_ub})
+
+    def summary(self) -> str:
+        lines = [self.method, "",
+                 f"Random effects: tau^2 = {format_number(self.tau2)}, sigma^2 = {format_number(self.sigma2)}, "
+                 f"ICC = {format_number(self.icc)}  ({self.n_groups} clusters, n = {self.n})",
+                 f"REML log-likelihood = {format_number(self.loglik)}"
+                 + ("   (singular fit: tau^2 = 0)" if self.singular else ""), "",
+                 "Fixed effects (Wald z):", format_table(self.to_frame())]
+        return "\n".join(lines)
+
+
+def _cluster_sums(v: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum of rows of ``v`` (n, ...) within each cluster; rows with code -1 are skipped."""
+    keep = codes >= 0
+    out = np.zeros((n_groups, *v.shape[1:]))
+    np.add.at(out, codes[keep], v[keep])
+    return out
+
+
+class _ProfiledREML:
+    """REML criterion for ``y = X b + Z u + e`` with ``Z`` a cluster indicator (codes -1 = no cluster)."""
+
+    def __init__(self, y: np.ndarray, X: np.ndarray, codes: np.ndarray):
+        self.n, self.p = X.shape
+        n_groups = int(codes.max()) + 1
+        self.nj = np.bincount(codes[codes >= 0], minlength=n_groups).astype(float)
+        self.XtX, self.Xty, self.yty = X.T @ X, X.T @ y, y @ y
+        self.sX = _cluster_sums(X, codes, n_groups)  # (J, p)
+        self.sy = _cluster_sums(y, codes, n_groups)  # (J,)
+        self.n_groups = n_groups
+
+    def parts(self, theta: float):
+        g = theta * theta
+        w = g / (1.0 + g * self.nj)
+        A = self.XtX - np.einsum("j,jp,jq->pq", w, self.sX, self.sX)
+        c = self.Xty - np.einsum("j,jp,j->p", w, self.sX, self.sy)
+        beta = np.linalg.solve(A, c)
+        # r'V^{-1}r = y'V^{-1}y - c'beta
+        yVy = self.yty - np.sum(w * self.sy**2)
+        rss = yVy - c @ beta
+        return beta, A, rss, np.sum(np.log1p(g * self.nj))
+
+    def deviance(self, theta: float) -> float:
+        _, A, rss, logdet = self.parts(theta)
+        df = self.n - self.p
+        return logdet + np.linalg.slogdet(A)[1] + df * (1.0 + np.log(2 * np.pi * rss / df))
+
+    def fit(self, theta_max: float = 50.0):
+        res = optimize.minimize_scalar(self.deviance, bounds=(0.0, theta_max), method="bounded",
+                                       options={"xatol": 1e-11, "maxiter": 2000})
+        theta = float(res.x)
+        if self.deviance(0.0) <= res.fun + 1e-9:  # boundary optimum (Brent never lands on 0)
+            theta = 0.0
+        if theta > 0.999 * theta_max:
+            warnings.warn("random-effect variance ratio at the search bound; fit unreliable",
+                          ConvergenceWarning, stacklevel=3)
+        beta, A, rss, _ = self.parts(theta)
+        sigma2 = rss / (self.n - self.p)
+        return theta, beta, sigma2 * np.linalg.inv(A), sigma2, -0.5 * self.deviance(theta)
+
+
+def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label) -> MixedResult:
+    core = _ProfiledREML(y, X, codes)
+    theta, beta, V, sigma2, loglik = core.fit()
+    tau2 = theta**2 * sigma2
+    coef = pd.Series(beta, index=names)
+    se = pd.Series(np.sqrt(np.diag(V)), index=names)
+    z = coef / se
+    return MixedResult(coef=coef, se=se, zval=z, pval=pd.Series(2 * stats.norm.sf(np.abs(z)), index=names),
+                       ci_lb=coef - _Z975 * se, ci_ub=coef + _Z975 * se, tau2=float(tau2),
+                       sigma2=float(sigma2), icc=float(tau2 / (tau2 + sigma2)), loglik=float(loglik),
+                       n=len(y), n_groups=n_groups_label, term=term, singular=theta < 1e-4,
+                       method=method, vcov=pd.DataFrame(V, index=names, columns=names))
+
+
+def random_intercept(df, outcome: str, arm: str = "arm", group: str = "site", covariates=None, *,
+                     factors=None, na_action: str = "omit") -> MixedResult:
+    """Treatment effect with a random intercept for ``group`` (e.g. site), REML.
+
+    Equals ``lme4::lmer(outcome ~ arm + covariates + (1 | group), REML = TRUE)``; the site
+    fixed-effect alternative is ``estimate_effects(..., covariates=[..., "site"], factors=["site"])``.
+    """
+    covariates, factors = as_list(covariates), as_list(factors)
+    frame = model_frame(df, [outcome, arm, group, *covariates], na_action=na_action)
+    y = _data.numeric(frame[outcome], outcome)
+    a = _arm_values(frame, arm)
+    X, names = design(frame, [(arm, a)], covariates, factors)
+    codes, uniq = pd.factorize(frame[group], sort=True)
+    method = (f"Linear mixed model (REML): {outcome} ~ {' + '.join(names[1:])} + (1 | {group}); "
+              "as lme4::lmer")
+    return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq))
+
+
+def partially_nested(df, outcome: str, arm: str = "arm", cluster: str = "peer_worker", covariates=None, *,
+                     factors=None, na_action: str = "omit") -> MixedResult:
+    """Partially nested model: random ``cluster`` (peer-worker) intercept in the intervention arm only.
+
+    Equals ``lme4::lmer(outcome ~ arm + covariates + (0 + arm | cluster), REML = TRUE)`` with
+    control participants in a cluster of their own (their random-effect column is 0).
+    ``icc`` is ``tau^2 / (tau^2 + sigma^2)``. Intervention participants without a recorded
+    peer worker raise ``ValueError`` (name them, or drop them explicitly); a peer worker
+    recorded for a control participant is ignored with a warning.
+    """
+    covariates, factors = as_list(covariates), as_list(factors)
+    frame = model_frame(df, [outcome, arm, *covariates], na_action=na_action)
+    _data.require_columns(_data.as_frame(df), [cluster])
+    y = _data.numeric(frame[outcome], outcome)
+    a = _arm_values(frame, arm)
+    worker = _data.as_frame(df).loc[frame.index, cluster]
+    no_worker = (a == 1) & worker.isna().to_numpy()
+    if no_worker.any():
+        raise ValueError(f"column {cluster!r} is missing for intervention participants at rows "
+                         f"{_data.row_labels(frame.index, no_worker)}")
+    ctl_worker = (a == 0) & worker.notna().to_numpy()
+    if ctl_worker.any():
+        warnings.warn(f"{cluster!r} recorded for {int(ctl_worker.sum())} control participant(s); "
+                      "ignored (controls are not clustered)", UserWarning, stacklevel=2)
+    codes = np.full(len(y), -1)
+    codes[a == 1], uniq = pd.factorize(worker[a == 1], sort=True)
+    X, names = design(frame, [(arm, a)], covariates, factors)
+    method = (f"Partially nested mixed model (REML): {outcome} ~ {' + '.join(names[1:])} + "
+              f"(0 + {arm} | {cluster}); random {cluster} effect in the intervention arm only; as lme4::lmer")
+    return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq))
+
+
+# ---- MMRM ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class MMRMResult(Result):
+    """Mixed model for repeated measures: unstructured covariance, REML (as ``nlme::gls``)."""
+
+    coef: pd.Series
+    se: pd.Series
+    vcov: pd.DataFrame = field(repr=False)
+    effects: pd.DataFrame = field(repr=False)  # treatment effect at each visit
+    sigma: pd.DataFrame = field(repr=False)  # unstructured covariance of the visits
+    loglik: float = float("nan")
+    nobs: int = 0
+    n_subjects: int = 0
+    df_resid: int = 0
+    method: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.effects.copy()
+
+    def summary(self) -> str:
+        t = self.coef / self.se
+        table = pd.DataFrame({"estimate": self.coef, "se": self.se, "tval": t,
+                              "pval": 2 * stats.t.sf(np.abs(t), self.df_resid)})
+        return "\n".join([
+            self.method, f"{self.nobs} observations of {self.n_subjects} participants; "
+            f"REML log-likelihood = {format_number(self.loglik)}", "",
+            "Coefficients (t on the residual df, as gls):", format_table(table), "",
+            "Treatment effect at each visit:", format_table(self.effects), "",
+            "Unstructured covariance of the visits:", format_table(self.sigma)])
+
+
+def _chol_from_params(x: np.ndarray, T: int) -> np.ndarray:
+    L = np.zeros((T, T))
+    L[np.tril_indices(T)] = x
+    L[np.diag_indices(T)] = np.exp(np.diag(L))
+    return L
+
+
+class _UnstructuredREML:
+    """REML for ``y_i ~ N(X_i b, Sigma[S_i, S_i])`` with subject-specific observed visits ``S_i``."""
+
+    def __init__(self, Y: np.ndarray, Xs: np.ndarray):
+        # Y (n, T) with NaN for missing visits; Xs (n, T, p) design rows per visit
+        self.T, self.p = Xs.shape[1], Xs.shape[2]
+        obs = ~np.isnan(Y)
+        patterns = {}
+        for i, row in enumerate(obs):
+            if row.any():
+                patterns.setdefault(tuple(row), []).append(i)
+        self.groups = []
+        for pat, rows in patterns.items():
+            S = np.flatnonzero(pat)
+            self.groups.append((S, Y[np.ix_(rows, S)], Xs[rows][:, S, :]))
+        self.nobs = int(obs.sum())
+        self.n_subjects = sum(len(g[1]) for g in self.groups)
+
+    def gls(self, Sigma: np.ndarray):
+        A = np.zeros((self.p, self.p))
+        c = np.zeros(self.p)
+        logdet = 0.0
+        invs = []
+        for S, Yg, Xg in self.groups:
+            Si = np.linalg.inv(Sigma[np.ix_(S, S)])
+            invs.append(Si)
+            logdet += len(Yg) * np.linalg.slogdet(Sigma[np.ix_(S, S)])[1]
+            A += np.einsum("isp,st,itq->pq", Xg, Si, Xg)
+            c += np.einsum("isp,st,it->p", Xg, Si, Yg)
+        beta = np.linalg.solve(A, c)
+        quad = 0.0
+        for (S, Yg, Xg), Si in zip(self.groups, invs):
+            r = Yg - np.einsum("isp,p->is", Xg, beta)
+            quad += np.einsum("is,st,it->", r, Si, r)
+        return beta, A, logdet, quad
+
+    def deviance(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """-2 REML log-likelihood (nlme's constant, ``(N - p) log(2 pi)``) and its gradient.
+
+        With ``P = Sigma_S^{-1}`` per subject and ``r`` the GLS residual, the gradient in
+        ``Sigma`` is ``G = sum_i E_i'(P - P r r' P - P X_i A^{-1} X_i' P) E_i`` (``E_i`` selects
+        the observed visits; the derivative through ``beta`` vanishes at the GLS estimate),
+        and ``dD/dL = 2 G L`` for the Cholesky factor ``L``.
+        """
+        T = self.T
+        L = _chol_from_params(x, T)
+        Sigma = L @ L.T
+        beta, A, logdet, quad = self.gls(Sigma)
+        Ainv = np.linalg.inv(A)
+        G = np.zeros((T, T))
+        for S, Yg, Xg in self.groups:
+            P = np.linalg.inv(Sigma[np.ix_(S, S)])
+            r = Yg - np.einsum("isp,p->is", Xg, beta)
+            RR = r.T @ r
+            XAX = np.einsum("isp,pq,itq->st", Xg, Ainv, Xg)
+            G[np.ix_(S, S)] += len(Yg) * P - P @ (RR + XAX) @ P
+        dL = 2.0 * G @ L
+        dL[np.diag_indices(T)] *= np.diag(L)  # log-parametrised diagonal
+        value = logdet + quad + np.linalg.slogdet(A)[1] + (self.nobs - self.p) * np.log(2 * np.pi)
+        return value, dL[np.tril_indices(T)]
+
+    def fit(self, start: np.ndarray):
+        L0 = np.linalg.cholesky(start)
+        Lx = L0.copy()
+        Lx[np.diag_indices(self.T)] = np.log(np.diag(L0))
+        x0 = Lx[np.tril_indices(self.T)]
+        res = optimize.minimize(self.deviance, x0, jac=True, method="BFGS",
+                                options={"gtol": 1e-10, "maxiter": 5000})
+        if not res.success and np.max(np.abs(res.jac)) > 1e-5:
+            warnings.warn(f"MMRM REML optimisation did not converge: {res.message}", ConvergenceWarning,
+                          stacklevel=3)
+        L = _chol_from_params(res.x, self.T)
+        Sigma = L @ L.T
+        beta, A, _, _ = self.gls(Sigma)
+        return beta, np.linalg.inv(A), Sigma, -0.5 * res.fun
+
+
+def mmrm(df, visits: dict, arm: str = "arm", covariates=None, *, factors=None, conf_level: float = 0.95) -> MMRMResult:
+    """Mixed model for repeated measures from wide data (one row per participant).
+
+    ``visits`` maps visit labels to outcome columns in time order, e.g.
+    ``{"4": "hope_4", "12": "hope_12"}``; the baseline score goes in ``covariates`` (ANCOVA-
+    style MMRM). Model: ``y_it = visit_t + arm + covariates + visit_t x arm`` with an
+    unstructured covariance between visits, fitted by REML on every observed value
+    (missing visits are missing at random given the model). Equals
+    ``nlme::gls(y ~ visit * arm + covariates, correlation = corSymm(form = ~ v | id),
+    weights = varIdent(form = ~ 1 | visit), method = "REML")`` to the optimisers' tolerance.
+
+    ``effects``: the arm difference at each visit, ``b_arm + b_{visit x arm}``, with SE from
+    ``L V L'``, t on the residual df ``N_obs - p`` (as gls) and its CI. Participants with no
+    observed visit, or a missing covariate, are dropped with a warning naming them.
+    """
+    covariates, factors = as_list(covariates), as_list(factors)
+    if not isinstance(visits, dict) or len(visits) < 2:
+        raise ValueError("visits must be a dict of at least two visit labels -> outcome columns")
+    labels, cols = [str(k) for k in visits], list(visits.values())
+    frame = model_frame(df, [arm, *covariates], stacklevel=3)
+    full = _data.as_frame(df)
+    _data.require_columns(full, cols)
+    Y = np.column_stack([_data.numeric(full.loc[frame.index, c], c) for c in cols])
+    none = np.isnan(Y).all(axis=1)
+    if none.any():
+        warnings.warn(f"{int(none.sum())} participant(s) with no observed visit dropped: rows "
+                      f"{_data.row_labels(frame.index, none)}", UserWarning, stacklevel=2)
+        frame, Y = frame.loc[~none], Y[~none]
+    a = _arm_values(frame, arm)
+    Xc, cnames = design(frame, [(arm, a)], covariates, factors)  # [1, arm, covariates]
+    T = len(labels)
+    n = len(frame)
+    names = ["(Intercept)"] + [f"visit{lab}" for lab in labels[1:]] + [arm] + cnames[2:] + \
+        [f"visit{lab}:{arm}" for lab in labels[1:]]
+    p = len(names)
+    Xs = np.zeros((n, T, p))
+    Xs[:, :, 0] = 1.0
+    for t in range(1, T):
+        Xs[:, t, t] = 1.0
+        Xs[:, t, T + len(cnames) - 2 + t] = a
+    Xs[:, :, T] = a[:, None]
+    Xs[:, :, T + 1:T + len(cnames) - 1] = Xc[:, None, 2:]
+    core = _UnstructuredREML(Y, Xs)
+    start = _start_covariance(Y, Xs)
+    beta, V, Sigma, loglik = core.fit(start)
+    df_resid = core.nobs - p
+    coef = pd.Series(beta, index=names)
+    se = pd.Series(np.sqrt(np.diag(V)), index=names)
+    Lmat = np.zeros((T, p))
+    Lmat[:, T] = 1.0
+    for t in range(1, T):
+        Lmat[t, T + len(cnames) - 2 + t] = 1.0
+    est = Lmat @ beta
+    ese = np.sqrt(np.einsum("tp,pq,tq->t", Lmat, V, Lmat))
+    q = stats.t.ppf(0.5 + conf_level / 2, df_resid)
+    tval = est / ese
+    n_obs = (~np.isnan(Y)).sum(axis=0)
+    effects = pd.DataFrame({"estimate": est, "se": ese, "tval": tval,
+                            "pval": 2 * stats.t.sf(np.abs(tval), df_resid),
+                            "ci_lb": est - q * ese, "ci_ub": est + q * ese,
+                            "n_control": [int(np.sum(~np.isnan(Y[:, t]) & (a == 0))) for t in range(T)],
+                            "n_intervention": [int(np.sum(~np.isnan(Y[:, t]) & (a == 1))) for t in range(T)]},
+                           index=pd.Index(labels, name="visit"))
+    del n_obs
+    method = (f"MMRM (REML, unstructured covariance): outcome ~ visit * {arm}"
+              + (f" + {' + '.join(covariates)}" if covariates else "") + "; as nlme::gls with corSymm + varIdent")
+    return MMRMResult(coef=coef, se=se, vcov=pd.DataFrame(V, index=names, columns=names), effects=effects,
+                      sigma=pd.DataFrame(Sigma, index=labels, columns=labels), loglik=float(loglik),
+                      nobs=core.nobs, n_subjects=core.n_subjects, df_resid=df_resid, method=method)
+
+
+def _start_covariance(Y: np.ndarray, Xs: np.ndarray) -> np.ndarray:
+    """Starting value: pairwise covariance of OLS residuals (positive definite by shrinkage)."""
+    obs = ~np.isnan(Y)
+    X = Xs[obs]
+    beta = np.linalg.lstsq(X, Y[obs], rcond=None)[0]
+    R = np.where(obs, Y - np.einsum("ntp,p->nt", Xs, beta), np.nan)
+    S = pd.DataFrame(R).cov().to_numpy()
+    S = np.where(np.isfinite(S), S, 0.0)
+    d = np.diag(S).copy()
+    return 0.9 * S + 0.1 * np.diag(d) + 1e-8 * np.eye(len(d))
