@@ -186,3 +186,26 @@ def test_other_site_counts_and_params_object():
     d = sim.trial(200, n_sites=4, seed=3, params=p)
     assert set(d.site) == {1, 2, 3, 4} and d.peer_worker.max() <= 12
     assert "Simulated peer-support trial" in sim.simulate_trial(100, seed=1).summary()
+
+
+def test_true_effects_closed_form(closed_form):
+    hr = 0.7
+    kw = dict(closed_form, p_received=0.6, compliance_frailty=0.0)
+    truth = sim.true_effects(size=100_000, hr_complier=hr, **kw)
+    p1 = 1 - 0.5**hr
+    se = np.sqrt(0.25 / 100_000)
+    assert abs(truth["risk_control"] - 0.5) < 4 * se + 0.003  # + intercept calibration error
+    assert abs(truth["cace_risk_difference"] - (p1 - 0.5)) < 4 * se * 2
+    assert truth["cace_hope_12"] == pytest.approx(1.5, abs=1e-9)  # potential outcomes are coupled
+    assert truth["cace_hope_4"] == pytest.approx(2.0, abs=1e-9)
+    assert truth["itt_hope_12"] == pytest.approx(1.5 * truth["p_complier"], abs=1e-9)
+
+
+def test_trial_estimates_agree_with_true_effects():
+    """A large default trial (all biases on) estimates the population ITT odds ratio given by true_effects."""
+    truth = sim.true_effects(size=100_000)
+    d = sim.trial(20_000, seed=61, site_sd=0.0)  # many sites' worth of people; site effects off
+    fit = sm.Logit(d.readmitted_12m, sm.add_constant(d.arm.astype(float))).fit(disp=0)
+    truth_site0 = sim.true_effects(size=100_000, site_sd=0.0)
+    assert abs(fit.params["arm"] - np.log(truth_site0["itt_odds_ratio"])) < 3 * fit.bse["arm"]
+    assert 0.75 < truth["itt_odds_ratio"] < 0.9 and 0.4 < truth["risk_control"] < 0.6

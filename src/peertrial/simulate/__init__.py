@@ -39,6 +39,7 @@ from peertrial.simulate.trial_model import (
     fidelity_ratings,
     simulate_trial,
     trial,
+    true_effects,
 )
 
 __all__ = [
@@ -65,4 +66,5 @@ __all__ = [
     "simulate_batch",
     "simulate_trial",
     "trial",
+    "true_effects",
 ]

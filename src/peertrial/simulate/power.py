@@ -41,7 +41,12 @@ from scipy import stats
 
 from peertrial._results import Result, format_table
 from peertrial.simulate.fit import cox_batch, logistic_batch, ols_batch
-from peertrial.simulate.trial_model import TrialParameters, _draw_outcomes, _draw_population, _parameters
+from peertrial.simulate.trial_model import (
+    TrialParameters,
+    _draw_outcomes,
+    _draw_population,
+    _parameters,
+)
 
 __all__ = [
     "ANALYSES",
