@@ -40,4 +40,4 @@ def test_allocation_sequence():
     fig = rplot.allocation_sequence(df)
     assert list(fig.axes[0].lines[0].get_ydata()) == [1, 0, 1, 0]  # ids 1, 2, 3, 4
     fig = rplot.allocation_sequence(df, by="site")
-    assert len(fig.axes[0].lines) == 3  # two sites and the zero line
+    assert [list(ax.lines[0].get_ydata()) for ax in fig.axes] == [[1, 2], [-1, -2]]  # site 1: ids 1, 3; site 2: 2, 4

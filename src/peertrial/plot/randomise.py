@@ -36,9 +36,8 @@ def design_imbalance(sims, *, factor: str | None = None, title: str | None = Non
     first = next(iter(sims.values()))
     factor = factor or (first.factors[0] if first.factors else None)
     with style():
-        fig = Figure(figsize=(10.0, 3.4))
-        axes = fig.subplots(1, 3)
-        names = list(sims)
+        fig = Figure(figsize=(10.0, 3.9))
+        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, 1.2, 0.8]})
         for i, (name, sim) in enumerate(sims.items()):
             colour = PALETTE[i % len(PALETTE)]
             _ecdf(axes[0], sim.imbalance, name, colour)
@@ -47,20 +46,22 @@ def design_imbalance(sims, *, factor: str | None = None, title: str | None = Non
             pred = sim.predictability
             half = 1.96 * pred.std(ddof=1) / np.sqrt(len(pred)) if len(pred) > 1 else 0.0
             axes[2].barh(i, pred.mean(), xerr=half, color=colour, height=0.6)
+            axes[2].text(pred.mean() + 0.02, i, f"{pred.mean():.3f}", va="center", fontsize=7)
         axes[0].set_xlabel("total imbalance |n(peer) - n(control)|" if len(first.arms) == 2 else "total imbalance")
         axes[0].set_ylabel("proportion of simulated trials")
         axes[0].set_title("Whole trial")
-        axes[0].legend(fontsize=7, loc="lower right")
         axes[1].set_xlabel(f"largest imbalance over {factor} levels" if factor else "largest stratum imbalance")
         axes[1].set_title(f"Within {factor}" if factor else "Within strata")
-        axes[2].set_yticks(range(len(names)), names)
+        axes[2].set_yticks([])
         axes[2].invert_yaxis()
         axes[2].axvline(1 / len(first.arms), color="black", lw=0.8, ls="--")
         axes[2].set_xlim(0, 1)
         axes[2].set_xlabel("correct guesses (convergence strategy)")
         axes[2].set_title("Predictability")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8)
         fig.suptitle(title or f"Design properties over {first.reps} simulated trials of n = {first.n}")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.09, 1, 1))
     return fig
 
 
@@ -97,19 +98,23 @@ def allocation_sequence(data, *, arm: str = "arm", order: str = "id", by: str | 
     if len(arms) != 2:
         raise ValueError(f"column {arm!r} must have two arms for a running difference, found {arms}")
     step = np.where(df[arm].to_numpy() == arms[1], 1, -1)
+    groups = [("all", np.ones(len(df), bool))] if by is None else [
+        (lev, (df[by] == lev).to_numpy()) for lev in sorted(pd.unique(df[by]).tolist(), key=str)]
+    ncol = min(4, len(groups))
+    nrow = -(-len(groups) // ncol)
     with style():
-        fig = Figure(figsize=(7.0, 3.4))
-        ax = fig.subplots()
-        groups = [("all", np.ones(len(df), bool))] if by is None else [
-            (lev, (df[by] == lev).to_numpy()) for lev in sorted(pd.unique(df[by]).tolist(), key=str)]
-        for i, (lev, mask) in enumerate(groups):
+        fig = Figure(figsize=(7.0 if by is None else 2.4 * ncol, 3.2 if by is None else 2.0 * nrow + 0.8))
+        axes = np.atleast_1d(fig.subplots(nrow, ncol, sharey=True, squeeze=False).ravel())
+        for ax, (lev, mask) in zip(axes, groups):
             diff = np.cumsum(step[mask])
-            ax.step(np.arange(1, diff.size + 1), diff, where="post", lw=1.1,
-                    color=PALETTE[i % len(PALETTE)], label=f"{by} {lev}" if by else None)
-        ax.axhline(0, color="black", lw=0.7)
-        ax.set_xlabel("participants enrolled" + (f" in the {by}" if by else ""))
-        ax.set_ylabel(f"n({arm}={arms[1]}) - n({arm}={arms[0]})")
-        if by:
-            ax.legend(fontsize=7, ncol=2)
-        ax.set_title(title or "Running allocation difference")
+            ax.step(np.arange(1, diff.size + 1), diff, where="post", lw=1.0, color=PALETTE[0])
+            ax.axhline(0, color="black", lw=0.7)
+            if by is not None:
+                ax.set_title(f"{by} {lev} (n = {diff.size})", fontsize=8)
+        for ax in axes[len(groups):]:
+            ax.set_visible(False)
+        fig.supxlabel("participants enrolled" + (f" in the {by}" if by else ""), fontsize=9)
+        fig.supylabel(f"n({arm}={arms[1]}) - n({arm}={arms[0]})", fontsize=9)
+        fig.suptitle(title or "Running allocation difference")
+        fig.tight_layout()
     return fig
