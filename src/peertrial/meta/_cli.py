@@ -135,7 +135,7 @@ def _as_json(fit, measure, confint, pred, source):
     for attr in ("b", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "QEp", "I2", "H2"):
         res[attr] = _num(getattr(fit, attr))
     for attr in ("tau2", "se_tau2", "dfs", "QM", "QMp", "R2"):
-        if hasattr(fit, attr) and not (fit.method in ("MH", "PETO")):
+        if hasattr(fit, attr) and fit.method not in ("MH", "PETO"):
             res[attr] = _num(getattr(fit, attr))
     if pred is not None:
         res["predict"] = {k: _num(getattr(pred, k)) for k in ("pred", "ci_lb", "ci_ub", "pi_lb", "pi_ub")}

@@ -19,6 +19,7 @@ fitted alone. The algorithms are metafor's (``rma.uni``, version 3.8):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,14 +130,12 @@ def _trace(M):
 
 
 def _mad(Y, valid):
+    """R's ``mad`` (scaled median absolute deviation) of every row's valid entries."""
     Yn = np.where(valid, Y, np.nan)
-    with np.errstate(all="ignore"):
-        import warnings as _w
-
-        with _w.catch_warnings():
-            _w.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(Yn, axis=1)
-            return 1.4826 * np.nanmedian(np.abs(Yn - med[:, None]), axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+        med = np.nanmedian(Yn, axis=1)
+        return 1.4826 * np.nanmedian(np.abs(Yn - med[:, None]), axis=1)
 
 
 def _qe(tau2, Ymc, V, X, valid):
@@ -373,10 +372,9 @@ def fit_core(Y, V, X, valid=None, method="REML", test="z", A=None, level=95.0, c
     if intercept_col is None:
         intercept_col = _intercept_column(X, valid)
     k1 = (k == 1) & ~bad
-    est_method = method
     with np.errstate(invalid="ignore", divide="ignore"):
         tau2, se_tau2, conv, iters, notes = estimate_tau2(
-            est_method, Ymc, Vs, Xs, valid, np.where(bad, np.nan, k), p, ctrl, np.where(valid, Y, np.nan)
+            method, Ymc, Vs, Xs, valid, np.where(bad, np.nan, k), p, ctrl, np.where(valid, Y, np.nan)
         )
     tau2 = np.where(k1, 0.0, tau2)
     se_tau2 = np.where(k1 | bad, np.nan, se_tau2)
@@ -404,7 +402,6 @@ def _intercept_column(X, valid):
 
 
 def _fixed_part(Y, V, X, valid, tau2, A, knha, k, p, level, icol):
-    B = Y.shape[0]
     w = np.where(valid, 1.0 / (V + np.nan_to_num(tau2)[:, None]), 0.0)
     inv_w, _ = _hat_parts(w, X)
     beta_w = np.einsum("bij,bkj,bk->bi", inv_w, X, w * Y)
