@@ -162,3 +162,15 @@ def test_summaries_and_frames():
     for t in ("Rosenthal", "Orwin", "Rosenberg"):
         f = pt.meta.fsn(fit, type=t)
         assert f"{t} Approach" in f.summary() and f.to_frame()["fsnum"].iloc[0] == f.fsnum
+
+
+@pytest.mark.parametrize("name", ["k20_bias_left", "k60_bias_right", "hackshaw1998_dl", "bcg_rr"])
+def test_trimfill_mirrors_under_sign_flip(name):
+    e = CASES[name]
+    d = e["data"]
+    yi, vi = np.asarray(d["yi"]), np.asarray(d["vi"])
+    a = pt.meta.trimfill(pt.meta.rma(yi, vi, method=e["method"]))
+    b = pt.meta.trimfill(pt.meta.rma(-yi, vi, method=e["method"]))
+    assert a.k0 == b.k0 and {a.side, b.side} == {"left", "right"}
+    assert a.b == pytest.approx(-b.b, rel=1e-8)
+    np.testing.assert_allclose(np.sort(a.yi), np.sort(-b.yi), rtol=1e-10)

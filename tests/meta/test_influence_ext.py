@@ -103,3 +103,24 @@ def test_bad_input():
         pt.meta.influence(pd.DataFrame({"yi": [1.0]}))
     with pytest.raises(ValueError, match="at least 2"):
         pt.meta.leave1out(pt.meta.rma([0.1], [0.01]))
+
+
+def test_leave1out_equals_refitting_without_each_study():
+    e = CASES["k12_ties_dl"]
+    fit = fit_case(e)
+    out = pt.meta.leave1out(fit)
+    for i in range(fit.k):
+        mask = np.ones(fit.k, bool)
+        mask[i] = False
+        r = fit.refit(mask)
+        assert out["estimate"].iloc[i] == pytest.approx(r.b, rel=1e-10)
+        assert out["tau2"].iloc[i] == pytest.approx(r.tau2, rel=1e-8, abs=1e-12)
+
+
+def test_nonconvergence_of_a_deleted_fit_is_reported():
+    e = CASES["k20_reml"]
+    d = e["data"]
+    with pytest.warns(pt.ConvergenceWarning):
+        fit = pt.meta.rma(np.asarray(d["yi"]), np.asarray(d["vi"]), control={"maxiter": 1})
+    with pytest.warns(pt.ConvergenceWarning, match="did not converge in the fit without study"):
+        pt.meta.leave1out(fit)

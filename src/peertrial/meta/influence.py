@@ -24,10 +24,14 @@ Influence measures (Viechtbauer & Cheung 2010; metafor ``influence.rma.uni``), w
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from peertrial import _data
+from peertrial._warnings import ConvergenceWarning
 from peertrial.meta._core import fit_core
 from peertrial.meta.bias import _is_fit, fit_arrays, no_user_weights
 
@@ -46,14 +50,26 @@ def _require_fit(fit, what):
     return a
 
 
-def _batch(a, valid, X=None):
+def _batch(a, valid, X=None, labels=None, what="refit"):
+    """All fits of ``valid`` (rows = masks over the studies) in one core call.
+
+    Fits whose tau² iteration did not converge are kept (as metafor does) but
+    reported with a ``ConvergenceWarning`` naming them by ``labels``."""
     k = a["yi"].size
     X = a["X"] if X is None else X
     Y = np.broadcast_to(a["yi"], (valid.shape[0], k)).copy()
     V = np.broadcast_to(a["vi"], (valid.shape[0], k)).copy()
     Xb = np.broadcast_to(X, (valid.shape[0], *X.shape)).copy()
-    return fit_core(Y, V, Xb, valid=valid, method=a["method"], test=a["test"], level=a["level"],
-                    control=a["control"])
+    f = fit_core(Y, V, Xb, valid=valid, method=a["method"], test=a["test"], level=a["level"], control=a["control"])
+    bad = ~np.asarray(f.converged, dtype=bool) & ~np.isnan(f.tau2)
+    if labels is not None and bad.any():
+        warnings.warn(
+            f"{a['method']} estimation of tau2 did not converge in the {what} for {_data.row_labels(labels, bad)}; "
+            "results are from the last iterate",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return f
 
 
 def _frame(f, index) -> pd.DataFrame:
@@ -78,7 +94,7 @@ def leave1out(fit) -> pd.DataFrame:
     if a["X"].shape[1] != 1:
         raise ValueError("leave1out applies only to models without moderators")
     k = a["yi"].size
-    f = _batch(a, ~np.eye(k, dtype=bool))
+    f = _batch(a, ~np.eye(k, dtype=bool), labels=a["slab"], what="fit without study")
     return _frame(f, a["slab"])
 
 
@@ -102,8 +118,9 @@ def cumul(fit, order=None, decreasing: bool = False, data: pd.DataFrame | None =
         perm = ranked.index.to_numpy()
     b = dict(a)
     b["yi"], b["vi"], b["X"] = a["yi"][perm], a["vi"][perm], a["X"][perm]
-    f = _batch(b, np.tril(np.ones((k, k), dtype=bool)))
-    out = _frame(f, [a["slab"][i] for i in perm])
+    order_labels = [a["slab"][i] for i in perm]
+    f = _batch(b, np.tril(np.ones((k, k), dtype=bool)), labels=order_labels, what="cumulative fit up to study")
+    out = _frame(f, order_labels)
     out.insert(0, "k", np.arange(1, k + 1))
     return out
 
@@ -138,7 +155,7 @@ def influence(fit) -> pd.DataFrame:
     yi, vi, X = a["yi"], a["vi"], a["X"]
     k, p = X.shape
     full = _batch(a, np.ones((1, k), dtype=bool))
-    dele = _batch(a, ~np.eye(k, dtype=bool))
+    dele = _batch(a, ~np.eye(k, dtype=bool), labels=a["slab"], what="fit without study")
     b, vb, tau2 = full.b[0], full.vb[0], float(full.tau2[0])
     w = 1 / (vi + tau2)
     XtWX_inv = np.linalg.inv(X.T @ (w[:, None] * X))

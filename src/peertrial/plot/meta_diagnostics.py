@@ -176,9 +176,8 @@ def subgroup_forest(result, *, transf=None, xlabel: str = "Observed outcome", ax
     studies = result.studies
     f = transf or (lambda v: v)
     z = stats.norm.isf(0.025)
-    rows, labels, bold = [], [], []
-    y = 0
-    layout = []  # (kind, y, payload)
+    rows, labels = [], []
+    layout = []  # (kind, payload...)
     for g, row in result.groups.iterrows():
         layout.append(("header", g))
         for name, st in studies[studies["group"] == str(g)].iterrows():
