@@ -209,3 +209,13 @@ def test_trial_estimates_agree_with_true_effects():
     truth_site0 = sim.true_effects(size=100_000, site_sd=0.0)
     assert abs(fit.params["arm"] - np.log(truth_site0["itt_odds_ratio"])) < 3 * fit.bse["arm"]
     assert 0.75 < truth["itt_odds_ratio"] < 0.9 and 0.4 < truth["risk_control"] < 0.6
+
+
+def test_seed_may_be_a_generator_or_seedsequence():
+    a = sim.trial(80, seed=np.random.default_rng(5))
+    b = sim.trial(80, seed=np.random.default_rng(5))
+    pd.testing.assert_frame_equal(a, b)
+    c = sim.trial(80, seed=np.random.SeedSequence(5))
+    pd.testing.assert_frame_equal(c, sim.trial(80, seed=5))
+    with pytest.raises(ValueError, match="seed must be"):
+        sim.trial(80, seed="abc")

@@ -46,6 +46,7 @@ from peertrial.simulate.trial_model import (
     _draw_outcomes,
     _draw_population,
     _parameters,
+    seed_sequence,
 )
 
 __all__ = [
@@ -132,7 +133,7 @@ def simulate_batch(n: int, n_trials: int, seed=None, *, n_sites: int = 7, params
     ``hope12`` (NaN when missing), ``complier`` and ``sessions``.
     """
     p = _parameters(params, overrides)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_sequence(seed))
     shape = (n_trials, n)
     pop = _draw_population(rng, shape, p, n_sites)
     arm = (np.argsort(rng.random(shape), axis=1) < n // 2).astype(np.int64)
@@ -258,7 +259,7 @@ def _tasks(n, n_trials, seed, n_sites, params, analyses, adjust, chunk_size):
     if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     sizes = [chunk_size] * (n_trials // chunk_size) + ([n_trials % chunk_size] if n_trials % chunk_size else [])
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    root = seed_sequence(seed)
     seeds = root.spawn(len(sizes))
     return [(n, s, ss, n_sites, params, tuple(analyses), tuple(adjust)) for s, ss in zip(sizes, seeds)]
 
@@ -383,7 +384,7 @@ def power_curve(ns, n_trials: int = 1000, *, seed=None, **kwargs) -> pd.DataFram
     ns = [int(x) for x in ns]
     if not ns:
         raise ValueError("ns must list at least one trial size")
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    root = seed_sequence(seed)
     rows = []
     for size, ss in zip(ns, root.spawn(len(ns))):
         res = power(size, n_trials, seed=ss, **kwargs)

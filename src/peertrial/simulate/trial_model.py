@@ -337,6 +337,21 @@ def _parameters(params: TrialParameters | None, overrides: dict) -> TrialParamet
     return base.replace(**overrides) if overrides else base
 
 
+def seed_sequence(seed) -> np.random.SeedSequence:
+    """``seed`` (None, int, SeedSequence or Generator) as a SeedSequence to spawn streams from.
+
+    A Generator is advanced (four 63-bit draws seed the sequence), never reused.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(seed.integers(0, 2**63, size=4).tolist())
+    try:
+        return np.random.SeedSequence(seed)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"seed must be None, a non-negative int, a SeedSequence or a Generator; got {seed!r}") from exc
+
+
 # --------------------------------------------------------------------------- population
 
 
@@ -656,7 +671,7 @@ def simulate_trial(
     if not isinstance(n_sites, (int, np.integer)) or n_sites < 1:
         raise ValueError(f"n_sites must be a positive integer, got {n_sites!r}")
     p = _parameters(params, overrides)
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    ss = seed_sequence(seed)
     pop_ss, rand_ss, out_ss, fid_ss = ss.spawn(4)
 
     pop = _draw_population(np.random.default_rng(pop_ss), (1, n), p, n_sites)
