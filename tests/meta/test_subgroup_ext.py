@@ -66,6 +66,8 @@ def test_coverage_and_summary():
     text = r.summary()
     assert "Q-between" in text and "QM(df = 2)" in text
     assert list(r.to_frame().index) == ["alternate", "random", "systematic"]
+    assert len(r) == 3 and r["k"].sum() == 13 and r.loc["random", "k"] == 7
+    assert {"k", "estimate", "se", "ci_lb", "ci_ub", "tau2", "I2"} <= set(r.columns)
 
 
 def test_missing_subgroup_rows_are_dropped_with_warning():

@@ -73,6 +73,25 @@ class SubgroupResult(Result):
         """The per-subgroup table (one row per subgroup)."""
         return self.groups.copy()
 
+    # the result reads like its per-subgroup table: res["estimate"], res.loc["group"], len(res)
+    def __getitem__(self, key):
+        return self.groups[key]
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    @property
+    def loc(self):
+        return self.groups.loc
+
+    @property
+    def index(self) -> pd.Index:
+        return self.groups.index
+
+    @property
+    def columns(self) -> pd.Index:
+        return self.groups.columns
+
 
 def _p(p, digits):
     text = format_pval(p, digits)
