@@ -1,8 +1,8 @@
 """Vectorised Cox partial likelihood (Efron/Breslow ties, strata, weights, late entry).
 
-Risk-set sums are sorted cumulative sums: with rows sorted by (stratum, stop time), the
-sum over {stop >= t, same stratum} is a difference of one reverse cumulative sum, and
-late entry subtracts the same over {entry >= t}. One Newton step costs O(n p^2) with no
+Risk-set sums are cumulative sums over distinct (stratum, time) keys: the sum over
+{stop >= t, same stratum} is a difference of one reverse cumulative sum, and late entry
+subtracts the same over {entry >= t}. One Newton step costs O(n p^2) with no
 Python loop over times. Tied events with d deaths at t (Efron) use denominators
 S0 - (k/d) E0, k = 0..d-1, where E0 sums the risk of the tied deaths; each term carries
 the mean case weight of the deaths (Therneau & Grambsch 2000, sec. 3.3; R's coxfit6).
@@ -14,70 +14,101 @@ import numpy as np
 
 
 class CoxData:
-    """Sorted design and the index arrays that turn cumulative sums into risk-set sums."""
+    """Design, index arrays and tie-group bookkeeping for the partial likelihood.
+
+    Rows are never sorted: each row gets the rank of its (stratum, time) key, rows are
+    summed per key with ``bincount`` and one reverse cumulative sum over keys gives the
+    risk-set sums. Tied deaths are represented per tie group by "virtual deaths"
+    k = 0..d-1 (only their count matters for Efron's sums), so no per-row ordering is needed.
+    """
 
     def __init__(self, stop, event, X, strata=None, weights=None, entry=None, efron=True):
         n, p = X.shape
         self.n, self.p = n, p
         self.stop = np.asarray(stop, float)
         self.event = np.asarray(event, float) > 0
-        self.strata = np.zeros(n, np.int64) if strata is None else np.asarray(strata, np.int64)
+        self.strata = None if strata is None else np.asarray(strata, np.int64)
         self.w = np.ones(n) if weights is None else np.asarray(weights, float)
         self.entry = None if entry is None else np.asarray(entry, float)
         self.center = X.mean(0)
         self.X = X - self.center
         self.efron = efron
         self.iu = np.triu_indices(p)
-        grid = np.unique(self.stop if entry is None else np.concatenate([self.stop, self.entry]))
-        span = len(grid) + 2
-        self.key_stop = self.strata * span + np.searchsorted(grid, self.stop) + 1
         if entry is None:
-            self.key_start = self.strata * span
+            grid, rank = np.unique(self.stop, return_inverse=True)
+            rank_stop, rank_start = rank, None
         else:
-            self.key_start = self.strata * span + np.searchsorted(grid, self.entry) + 1
-        self.order = np.lexsort((self.key_stop,))
-        ks_sorted = self.key_stop[self.order]
+            grid, rank = np.unique(np.concatenate([self.stop, self.entry]), return_inverse=True)
+            rank_stop, rank_start = rank[:n], rank[n:]
+        span = len(grid) + 2
+        base = 0 if self.strata is None else self.strata * span
+        key_stop = base + rank_stop + 1
+        self.key_stop = key_stop
+        self.key_start = base + (0 if rank_start is None else rank_start + 1)
+        if self.strata is None and entry is None:
+            ukeys, self.inv_stop = np.arange(len(grid)) + 1, rank_stop
+        else:
+            ukeys, self.inv_stop = np.unique(key_stop, return_inverse=True)
+        self.K = len(ukeys)
         ev_rows = np.flatnonzero(self.event)
-        ev_rows = ev_rows[np.argsort(self.key_stop[ev_rows], kind="stable")]
         self.ev_rows = ev_rows
-        gkey, first, ginv, dcount = np.unique(self.key_stop[ev_rows], return_index=True,
-                                              return_inverse=True, return_counts=True)
-        self.gkey, self.gfirst, self.ginv, self.dcount = gkey, first, ginv, dcount
-        gstrat = gkey // span
+        cnt = np.bincount(self.inv_stop[ev_rows], minlength=self.K)
+        has = cnt > 0
+        gid = np.cumsum(has) - 1
+        self.ev_group = gid[self.inv_stop[ev_rows]]  # tie group of each event row
+        self.pos = np.flatnonzero(has)  # index of each tie group's key in ukeys
+        self.gkey = ukeys[has]
+        self.dcount = cnt[has]
+        G = len(self.gkey)
+        self.G = G
+        gstrat = self.gkey // span
         self.gstrat = gstrat
-        self.gtime = grid[gkey % span - 1] if len(gkey) else np.zeros(0)
-        self.pos = np.searchsorted(ks_sorted, gkey, side="left")
-        self.end = np.searchsorted(ks_sorted, (gstrat + 1) * span, side="left")
+        self.gtime = grid[self.gkey % span - 1] if G else np.zeros(0)
+        self.end = np.searchsorted(ukeys, (gstrat + 1) * span, side="left")
         if entry is not None:
-            self.order2 = np.argsort(self.key_start, kind="stable")
-            kst_sorted = self.key_start[self.order2]
-            self.pos2 = np.searchsorted(kst_sorted, gkey, side="left")
-            self.end2 = np.searchsorted(kst_sorted, (gstrat + 1) * span, side="left")
-        # rank of each death within its tie group -> Efron fraction k/d
-        k = np.arange(len(ev_rows)) - first[ginv]
-        self.frac = k / dcount[ginv] if efron else np.zeros(len(ev_rows))
-        wd = self.w[ev_rows]
-        self.dw = np.bincount(ginv, weights=wd, minlength=len(gkey))
-        self.meanwt = (self.dw / dcount)[ginv]
-        self.wx_dead = (wd[:, None] * self.X[ev_rows]).sum(0)
+            ukeys2, self.inv_start = np.unique(self.key_start, return_inverse=True)
+            self.K2 = len(ukeys2)
+            self.pos2 = np.searchsorted(ukeys2, self.gkey, side="left")
+            self.end2 = np.searchsorted(ukeys2, (gstrat + 1) * span, side="left")
+        self.XX = self.X[:, self.iu[0]] * self.X[:, self.iu[1]]
+        self.ev_cols = np.concatenate([self.X[ev_rows], self.XX[ev_rows]], axis=1)
+        self.w_ev = self.w[ev_rows]
+        # virtual deaths: group vg, Efron fraction vf = k / d
+        self.vg = np.repeat(np.arange(G), self.dcount)
+        first = np.concatenate([[0], np.cumsum(self.dcount)[:-1]]) if G else np.zeros(0, np.int64)
+        self.vfirst = first
+        k = np.arange(len(ev_rows)) - first[self.vg] if G else np.zeros(0)
+        self.frac = k / self.dcount[self.vg] if efron else np.zeros(len(ev_rows))
+        self.dw = np.bincount(self.ev_group, weights=self.w_ev, minlength=G)
+        self.meanwt_g = self.dw / np.maximum(self.dcount, 1)
+        self.meanwt = self.meanwt_g[self.vg]
+        self.wx_dead = self.w_ev @ self.X[ev_rows]
         self.span = span
 
-    def _moments(self, v):
-        """Columns [1, x, x x'(upper)] times v (n x m)."""
-        X = self.X
-        return np.concatenate([v[:, None], v[:, None] * X,
-                               v[:, None] * (X[:, self.iu[0]] * X[:, self.iu[1]])], axis=1)
+    def _moments(self, v, rows=slice(None)):
+        """Columns [1, x, x x'(upper)] of ``rows`` times v (len(v) x m)."""
+        return np.concatenate([v[:, None], v[:, None] * self.X[rows], v[:, None] * self.XX[rows]], axis=1)
 
-    def _riskset(self, M):
-        # reverse cumulative sum: C[i] = sum_{j >= i} M[order][j]
-        C = np.zeros((self.n + 1, M.shape[1]))
-        C[:-1] = np.cumsum(M[self.order][::-1], axis=0)[::-1]
-        S = C[self.pos] - C[self.end]
+    def _riskset(self, v):
+        """Risk-set sums of [1, x, x x'] weighted by ``v`` at each tie group (G x m).
+
+        Rows are first summed per distinct (stratum, time) key, then a reverse cumulative
+        sum over keys gives sums over {time >= t}; late entry subtracts {entry >= t}.
+        """
+        cols = [v] + [v * self.X[:, j] for j in range(self.p)] + [v * self.XX[:, j] for j in range(self.XX.shape[1])]
+        S = self._suffix(cols, self.inv_stop, self.K, self.pos, self.end)
         if self.entry is not None:
-            D = np.zeros((self.n + 1, M.shape[1]))
-            D[:-1] = np.cumsum(M[self.order2][::-1], axis=0)[::-1]
-            S -= D[self.pos2] - D[self.end2]
+            S -= self._suffix(cols, self.inv_start, self.K2, self.pos2, self.end2)
         return S
+
+    @staticmethod
+    def _suffix(cols, inv, K, pos, end):
+        agg = np.empty((K + 1, len(cols)))
+        agg[K] = 0.0
+        for j, c in enumerate(cols):
+            agg[:K, j] = np.bincount(inv, weights=c, minlength=K)
+        C = np.cumsum(agg[::-1], axis=0)[::-1]
+        return C[pos] - C[end]
 
     def _full(self, upper):
         """Rebuild symmetric p x p matrices from their upper triangles (last axis)."""
@@ -88,37 +119,85 @@ class CoxData:
         return out
 
     def evaluate(self, beta, detail=False):
-        """Log partial likelihood, score and information at ``beta`` (centred covariates)."""
+        """Log partial likelihood, score and information at ``beta`` (centred covariates).
+
+        Efron's sums over k = 0..d-1 are expanded algebraically, e.g.
+        sum_k (S1 - f_k E1) / den_k = S1 sum_k 1/den_k - E1 sum_k f_k/den_k, so only the
+        scalar denominators are computed per death and the p x p work is per tie group.
+        """
         p = self.p
         eta = self.X @ beta
         r = np.exp(eta)
-        M = self._moments(self.w * r)
-        S = self._riskset(M)
         ev = self.ev_rows
         if len(ev) == 0:
             zero = np.zeros(p)
             out = (0.0, zero, np.zeros((p, p)))
             return out if not detail else out + (dict(eta=eta, r=r, den=np.zeros(0), a=np.zeros((0, p)),
                                                       s2=np.zeros((0, len(self.iu[0])))),)
-        E = np.add.reduceat(M[ev], self.gfirst, axis=0)
+        v = self.w * r
+        S = self._riskset(v)
+        G = self.G
+        vev = v[ev]
+        E = np.empty((G, 1 + self.ev_cols.shape[1]))
+        E[:, 0] = np.bincount(self.ev_group, vev, G)
+        for j in range(self.ev_cols.shape[1]):
+            E[:, j + 1] = np.bincount(self.ev_group, vev * self.ev_cols[:, j], G)
+        if detail:
+            return self._evaluate_detail(eta, r, S, E)
+        f, vg = self.frac, self.vg
+        den = S[vg, 0] - f * E[vg, 0]
+        mwg = self.meanwt_g
+        inv = 1 / den
+        inv2 = inv * inv
+        if self.efron:
+            fi2 = f * inv2
+            terms = np.column_stack([inv, f * inv, inv2, fi2, f * fi2])
+            c0, c1, q0, q1, q2 = np.add.reduceat(terms, self.vfirst, axis=0).T
+        else:  # Breslow: one denominator per tie group
+            c0 = self.dcount / S[:, 0]
+            q0 = c0 / S[:, 0]
+            c1 = q1 = q2 = np.zeros(G)
+        loglik = float(self.w_ev @ eta[ev] - self.meanwt @ np.log(den))
+        S1, E1 = S[:, 1:1 + p], E[:, 1:1 + p]
+        u = self.wx_dead - mwg @ (S1 * c0[:, None] - E1 * c1[:, None])
+        i0, i1 = self.iu
+        s2 = (S[:, 1 + p:] * c0[:, None] - E[:, 1 + p:] * c1[:, None]
+              - (S1[:, i0] * S1[:, i1] * q0[:, None]
+                 - (S1[:, i0] * E1[:, i1] + E1[:, i0] * S1[:, i1]) * q1[:, None]
+                 + E1[:, i0] * E1[:, i1] * q2[:, None]))
+        info = self._full(mwg @ s2)
+        return loglik, u, info
+
+    def _evaluate_detail(self, eta, r, S, E):
+        """As :meth:`evaluate`, also returning per-virtual-death denominators and means."""
+        p = self.p
         f = self.frac[:, None]
-        Se = S[self.ginv] - f * E[self.ginv]
+        Se = S[self.vg] - f * E[self.vg]
         den = Se[:, 0]
         a = Se[:, 1:1 + p] / den[:, None]
         mw = self.meanwt
-        loglik = float(self.w[ev] @ eta[ev] - mw @ np.log(den))
+        loglik = float(self.w_ev @ eta[self.ev_rows] - mw @ np.log(den))
         u = self.wx_dead - mw @ a
         s2 = Se[:, 1 + p:] / den[:, None] - a[:, self.iu[0]] * a[:, self.iu[1]]
         info = self._full(mw @ s2)
-        if not detail:
-            return loglik, u, info
         return loglik, u, info, dict(eta=eta, r=r, den=den, a=a, s2=s2)
 
     def group_sums(self, values):
-        """Sum per-death values (deaths x m) within tie groups."""
-        if len(values) == 0:
-            return values
-        return np.add.reduceat(values, self.gfirst, axis=0)
+        """Sum per-virtual-death values (deaths x m) within tie groups (G x m)."""
+        return self._sum_by(self.vg, values)
+
+    def row_group_sums(self, values):
+        """Sum per-event-row values (event rows x m) within tie groups (G x m)."""
+        return self._sum_by(self.ev_group, values)
+
+    def _sum_by(self, idx, values):
+        values = np.asarray(values, float)
+        out = np.empty((self.G,) + values.shape[1:])
+        flat = values.reshape(len(values), -1)
+        outf = out.reshape(self.G, -1)
+        for j in range(flat.shape[1]):
+            outf[:, j] = np.bincount(idx, flat[:, j], self.G)
+        return out
 
     def score_residuals(self, beta, det):
         """Score residuals (unweighted, n x p) as R's ``residuals(fit, "score")``."""
@@ -126,12 +205,13 @@ class CoxData:
         ev, r, a, den = self.ev_rows, det["r"], det["a"], det["den"]
         h = self.meanwt / den
         frac = self.frac
-        H = self.group_sums(h[:, None])[:, 0]
+        H = self.group_sums(h)
         A = self.group_sums(h[:, None] * a)
-        Hf = self.group_sums((frac * h)[:, None])[:, 0]
+        Hf = self.group_sums(frac * h)
         Af = self.group_sums((frac * h)[:, None] * a)
-        cumH = np.concatenate([[0.0], np.cumsum(H)])
-        cumA = np.vstack([np.zeros((1, p)), np.cumsum(A, axis=0)])
+        order = np.argsort(self.gkey)  # gkey is increasing already; kept for clarity
+        cumH = np.concatenate([[0.0], np.cumsum(H[order])])
+        cumA = np.vstack([np.zeros((1, p)), np.cumsum(A[order], axis=0)])
         hi = np.searchsorted(self.gkey, self.key_stop, side="right")
         lo = np.searchsorted(self.gkey, self.key_start, side="right")
         Hs = cumH[hi] - cumH[lo]
@@ -139,13 +219,13 @@ class CoxData:
         X = self.X
         resid = -r[:, None] * (X * Hs[:, None] - As)
         abar = self.group_sums(a) / self.dcount[:, None]
-        g = self.ginv
+        g = self.ev_group
         resid[ev] += (X[ev] - abar[g]) + r[ev, None] * (X[ev] * Hf[g][:, None] - Af[g])
         return resid
 
     def hazard_increments(self, det):
         """Baseline hazard jump at each tie group for centred covariates (R's survfit ctype)."""
-        return self.group_sums((self.meanwt / det["den"])[:, None])[:, 0]
+        return self.group_sums(self.meanwt / det["den"])
 
 
 def newton(data: CoxData, init=None, eps=1e-9, iter_max=20):

@@ -104,9 +104,10 @@ class CoxResult(Result):
         idx = np.searchsorted(t, d.stop[ev], side="left")
         ttimes = 1 - np.concatenate([[1.0], s])[idx]
         gtime = ttimes - ttimes.mean()
-        g = gtime[d.gfirst]
+        g = np.zeros(d.G)
+        g[d.ev_group] = gtime
         mw = d.meanwt
-        ug = d.group_sums(d.w[ev, None] * d.X[ev] - mw[:, None] * det["a"])
+        ug = d.row_group_sums(d.w[ev, None] * d.X[ev]) - d.group_sums(mw[:, None] * det["a"])
         ig = d._full(d.group_sums(mw[:, None] * det["s2"]))
         imat = np.zeros((2 * p, 2 * p))
         imat[:p, :p] = ig.sum(0)
@@ -114,7 +115,7 @@ class CoxResult(Result):
         imat[p:, p:] = np.einsum("g,gij->ij", g * g, ig)
         u = np.concatenate([np.zeros(p), g @ ug])
         abar = d.group_sums(det["a"]) / d.dcount[:, None]
-        schoen = d.X[ev] - abar[d.ginv]
+        schoen = d.X[ev] - abar[d.ev_group]
         return imat, u, ttimes, schoen
 
     def test_ph(self) -> pd.DataFrame:
@@ -149,7 +150,7 @@ class CoxResult(Result):
         frame = pd.DataFrame(scaled, columns=list(self.coef.index))
         frame.insert(0, "time", d.stop[d.ev_rows])
         frame.insert(1, "transformed_time", ttimes)
-        return frame
+        return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
     # --- baseline and prediction -----------------------------------------------------
     def baseline_hazard(self, centered: bool = False) -> pd.DataFrame:
