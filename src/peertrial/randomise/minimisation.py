@@ -172,11 +172,13 @@ class Minimiser:
                 raise ValueError(f"factor {f!r} is missing for this participant")
         return {f: covariates[f] for f in self.factors}
 
+    def _scores(self, cov: dict) -> np.ndarray:
+        counts = np.stack([self._peek(f, cov[f]) for f in self.factors])
+        return pocock_simon_scores(counts, self.weights, self.ratio, self.imbalance)
+
     def scores(self, **covariates) -> pd.Series:
         """G_k for each arm for a participant with these levels (nothing is recorded)."""
-        cov = self._covariates(covariates)
-        counts = np.stack([self._peek(f, cov[f]) for f in self.factors])
-        g = pocock_simon_scores(counts, self.weights, self.ratio, self.imbalance)
+        g = self._scores(self._covariates(covariates))
         return pd.Series(g, index=pd.Index(self.arms, name="arm"), name="G")
 
     def _peek(self, factor, level) -> np.ndarray:
@@ -195,7 +197,7 @@ class Minimiser:
     def assign(self, covariates: Mapping | None = None, **levels):
         """Allocate the next participant (levels as keywords or a dict); returns the arm."""
         cov = self._covariates({**(covariates or {}), **levels})
-        g = self.scores(**cov).to_numpy()
+        g = self._scores(cov)
         probs = pocock_simon_probs(g, self.p, self.ratio)
         j = int(np.searchsorted(np.cumsum(probs), self._rng.random() * probs.sum(), side="right"))
         j = min(j, len(self.arms) - 1)
