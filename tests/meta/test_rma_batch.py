@@ -154,3 +154,25 @@ def test_predict_transf_back_transforms():
     p, pe = fit.predict(), fit.predict(transf=np.exp)
     assert pe.pred == pytest.approx(np.exp(p.pred)) and pe.pi_ub == pytest.approx(np.exp(p.pi_ub))
     assert np.isnan(pe.se)
+
+
+def test_batch_user_weights_and_level_equal_loop():
+    rng = np.random.default_rng(8)
+    B, k = 12, 7
+    V = rng.uniform(0.01, 0.1, (B, k))
+    Y = rng.normal(0.2, np.sqrt(V + 0.03))
+    W = rng.uniform(1, 5, (B, k))
+    res = pt.meta.rma_batch(Y, V, method="DL", test="knha", weights=W, level=90)
+    for i in range(B):
+        fit = pt.meta.rma(Y[i], V[i], method="DL", test="knha", weights=W[i], level=90)
+        np.testing.assert_allclose([res.b[i], res.se[i], res.ci_lb[i], res.ci_ub[i], res.tau2[i]],
+                                   [fit.b, fit.se, fit.ci_lb, fit.ci_ub, fit.tau2], rtol=1e-12)
+
+
+def test_sei_equals_vi():
+    rng = np.random.default_rng(1)
+    v = rng.uniform(0.01, 0.1, 6)
+    y = rng.normal(0.2, np.sqrt(v + 0.03))
+    a = pt.meta.rma(y, v)
+    b = pt.meta.rma(y, sei=np.sqrt(v))
+    assert a.b == pytest.approx(b.b, rel=1e-13) and a.tau2 == pytest.approx(b.tau2, rel=1e-12)
