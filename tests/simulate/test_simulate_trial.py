@@ -219,3 +219,11 @@ def test_seed_may_be_a_generator_or_seedsequence():
     pd.testing.assert_frame_equal(c, sim.trial(80, seed=5))
     with pytest.raises(ValueError, match="seed must be"):
         sim.trial(80, seed="abc")
+
+
+def test_every_parameter_is_documented():
+    import dataclasses
+
+    doc = sim.TrialParameters.__doc__
+    missing = [f.name for f in dataclasses.fields(sim.TrialParameters) if f.name not in doc]
+    assert not missing
