@@ -1,8 +1,26 @@
 """Trial effects: ITT, as-treated, per-protocol and CACE; adjusted, clustered and
-repeated-measures models; multiple imputation; standardised effects; subgroups; CONSORT."""
+repeated-measures models; multiple imputation; standardised effects; subgroups; CONSORT.
 
+- :func:`estimate_effects` ITT / as-treated / per-protocol / CACE (lm, 2SLS; HC and cluster SEs)
+- :func:`dose_response`   as-treated by level of use (none / low / high), beside the ITT
+- :func:`itt_odds_ratio`  logistic ITT odds ratio for binary outcomes
+- :func:`random_intercept`, :func:`partially_nested`, :func:`mmrm` mixed models (REML)
+- :func:`multiple_imputation`, :func:`rubin_pool` missing outcomes
+- :func:`hedges_g`        standardised mean difference for meta-analysis
+- :func:`subgroup_effects` per-subgroup effects and interaction test
+- :func:`consort`         CONSORT flow counts
+"""
+
+from peertrial.trial.consort import ConsortResult, consort
+from peertrial.trial.effect_size import HedgesG, hedges_g
 from peertrial.trial.effects import dose_response, estimate_effects, itt_odds_ratio, use_levels
+from peertrial.trial.missing import MIResult, impute_norm, multiple_imputation, rubin_pool
 from peertrial.trial.mixed import MixedResult, MMRMResult, mmrm, partially_nested, random_intercept
+from peertrial.trial.subgroups import SubgroupResult, subgroup_effects
 
-__all__ = ["estimate_effects", "dose_response", "itt_odds_ratio", "use_levels",
-           "random_intercept", "partially_nested", "mmrm", "MixedResult", "MMRMResult"]
+__all__ = [
+    "estimate_effects", "dose_response", "itt_odds_ratio", "use_levels",
+    "random_intercept", "partially_nested", "mmrm", "MixedResult", "MMRMResult",
+    "multiple_imputation", "rubin_pool", "impute_norm", "MIResult",
+    "hedges_g", "HedgesG", "subgroup_effects", "SubgroupResult", "consort", "ConsortResult",
+]

@@ -45,9 +45,10 @@ def covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str], factors: Se
     for col in covariates:
         s = frame[col]
         if is_factor(s, col, factors):
-            levels = sorted(pd.unique(s))
+            values = s.to_numpy()
+            levels = sorted(pd.unique(values))
             for level in levels[1:]:
-                blocks.append((s == level).to_numpy(dtype=float))
+                blocks.append((values == level).astype(float))
                 names.append(f"{col}{level}")
         else:
             blocks.append(_data.numeric(s, col))
@@ -58,9 +59,12 @@ def covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str], factors: Se
 
 
 def design(frame: pd.DataFrame, lead: Sequence[tuple[str, np.ndarray]], covariates: Sequence[str],
-           factors: Sequence[str], *, check: bool = True) -> tuple[np.ndarray, list[str]]:
-    """``[1, lead columns..., covariates...]``; raises on perfect collinearity, naming the columns."""
-    C, cnames = covariate_matrix(frame, covariates, factors)
+           factors: Sequence[str], *, check: bool = True, covariate_block=None) -> tuple[np.ndarray, list[str]]:
+    """``[1, lead columns..., covariates...]``; raises on perfect collinearity, naming the columns.
+
+    ``covariate_block``: a precomputed ``covariate_matrix`` result for the same rows.
+    """
+    C, cnames = covariate_block or covariate_matrix(frame, covariates, factors)
     cols = [np.ones(len(frame))] + [np.asarray(v, dtype=float) for _, v in lead]
     X = np.column_stack(cols + ([C] if C.shape[1] else []))
     names = ["(Intercept)"] + [n for n, _ in lead] + cnames

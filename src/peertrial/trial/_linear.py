@@ -54,6 +54,12 @@ def _as_batch(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def _check_df(X: np.ndarray) -> None:
+    if X.shape[1] <= X.shape[2]:
+        raise ValueError(f"{X.shape[1]} observations are too few for a model with {X.shape[2]} "
+                         "coefficients (no residual degrees of freedom)")
+
+
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Batched ``A^{-1} b`` for ``A (B, p, p)`` and ``b (B, p)``."""
     return np.linalg.solve(A, b[..., None])[..., 0]
@@ -103,6 +109,7 @@ def _vcov(Xv: np.ndarray, resid: np.ndarray, df_resid: int, vcov_type: str,
 def ols(X, y, vcov_type: str = "const", cluster_codes=None) -> LinearFit:
     """Ordinary least squares for a batch of designs ``X (B, n, p)`` and outcomes ``y (B, n)``."""
     X, y = _as_batch(X, y)
+    _check_df(X)
     coef = _solve(np.einsum("bnp,bnq->bpq", X, X), np.einsum("bnp,bn->bp", X, y))
     resid = y - np.einsum("bnp,bp->bn", X, coef)
     df_resid = X.shape[1] - X.shape[2]
@@ -116,6 +123,7 @@ def tsls(X, Z, y, vcov_type: str = "const", cluster_codes=None) -> LinearFit:
     ``beta = (Xhat'Xhat)^{-1} Xhat'y`` with ``Xhat = Z (Z'Z)^{-1} Z'X``; residuals ``y - X beta``.
     """
     X, y = _as_batch(X, y)
+    _check_df(X)
     Z, _ = _as_batch(Z, y)
     ZtZ = np.einsum("bnp,bnq->bpq", Z, Z)
     Xhat = Z @ np.linalg.solve(ZtZ, np.einsum("bnq,bnp->bqp", Z, X))

@@ -28,7 +28,7 @@ from scipy import stats
 
 from peertrial import _data
 from peertrial._warnings import PeertrialWarning
-from peertrial.trial._design import as_list, check_full_rank, design, model_frame
+from peertrial.trial._design import as_list, check_full_rank, covariate_matrix, design, model_frame
 from peertrial.trial._linear import VCOV_TYPES, ols, tsls
 
 __all__ = ["estimate_effects", "dose_response", "itt_odds_ratio", "use_levels"]
@@ -149,7 +149,8 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     attrs = _compliance(a, r, frame.index, contaminated, arm, received)
     rows = {}
     # ITT
-    X, names = design(frame, [(arm, a)], covariates, factors)
+    block = covariate_matrix(frame, covariates, factors)
+    X, names = design(frame, [(arm, a)], covariates, factors, covariate_block=block)
     codes = _cluster_codes(frame, cluster)
     v = _resolve_vcov(robust, cluster, binary, is_iv=False)
     rows["itt"] = _row(ols(X, y, v, codes), 1, len(y), conf_level, _METHOD["itt"], True)
@@ -171,7 +172,7 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     if np.unique(r).size < 2:
         rows["as_treated"] = _nan_row(len(y), _METHOD["as_treated"], False)
     else:
-        Xr, _ = design(frame, [(received, r)], covariates, factors)
+        Xr, _ = design(frame, [(received, r)], covariates, factors, covariate_block=block)
         rows["as_treated"] = _row(ols(Xr, y, v, codes), 1, len(y), conf_level, _METHOD["as_treated"], False)
     if no_compliers:
         rows["per_protocol"] = _nan_row(int(np.sum(r == a)), _METHOD["per_protocol"], False)
@@ -183,7 +184,7 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
         codes_p = _cluster_codes(sub, cluster)
         rows["per_protocol"] = _row(ols(Xp, y[keep], v, codes_p), 1, int(keep.sum()), conf_level,
                                     _METHOD["per_protocol"], False)
-        Xr, _ = design(frame, [(received, r)], covariates, factors, check=False)
+        Xr, _ = design(frame, [(received, r)], covariates, factors, check=False, covariate_block=block)
         v_iv = _resolve_vcov(robust, cluster, binary, is_iv=True)
         rows["cace"] = _row(tsls(Xr, X, y, v_iv, codes), 1, len(y), conf_level, _METHOD["cace"], True)
     out = pd.DataFrame.from_dict(rows, orient="index").loc[list(POPULATIONS)]
