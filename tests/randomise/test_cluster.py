@@ -91,3 +91,12 @@ def test_sampling_when_too_many_allocations_and_bad_input():
         constrained_randomise(pd.concat([clusters, clusters.iloc[:1]]), "x", cluster="c")
     with pytest.raises(ValueError, match="not found"):
         constrained_randomise(clusters, "beds", cluster="c")
+
+
+def test_three_arm_enumeration_counts_every_allocation_once():
+    clusters = pd.DataFrame({"c": range(6), "x": [3.0, 1, 4, 1, 5, 9]})
+    res = constrained_randomise(clusters, "x", cluster="c", arms=["a", "b", "c"], quantile=1.0, seed=1)
+    assert res.n_allocations == 90 and res.n_considered == 90 and res.n_accepted == 90  # 6! / (2! 2! 2!)
+    np.testing.assert_allclose(res.allocation[["prob_a", "prob_b", "prob_c"]].to_numpy(), 1 / 3)
+    np.testing.assert_allclose(np.diag(res.together.to_numpy()), 1)
+    np.testing.assert_allclose(res.together.to_numpy()[0, 1], 1 / 5)  # partner among the other 5

@@ -17,7 +17,11 @@
 """
 
 from peertrial.randomise.balance import balance_table
-from peertrial.randomise.cluster import ConstrainedRandomisation, cluster_randomise, constrained_randomise
+from peertrial.randomise.cluster import (
+    ConstrainedRandomisation,
+    cluster_randomise,
+    constrained_randomise,
+)
 from peertrial.randomise.ledger import Ledger, LedgerError, LedgerIntegrityError, StratumFullError
 from peertrial.randomise.minimisation import Minimiser, minimise
 from peertrial.randomise.schedules import complete, permuted_blocks, simple

@@ -53,7 +53,7 @@ def _is_binary(s: pd.Series) -> bool:
     if not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         return False
     vals = set(pd.unique(s.dropna()).tolist())
-    return bool(vals) and vals <= {0, 1, True, False}
+    return bool(vals) and vals <= {0, 1}
 
 
 def balance_table(

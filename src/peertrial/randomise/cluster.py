@@ -111,6 +111,19 @@ def _count_allocations(n: int, sizes: list[tuple[int, ...]]) -> int:
     return sum(factorial(n) // prod(factorial(s) for s in size) for size in sizes)
 
 
+def _fill(free: tuple, arm: int, current: np.ndarray, size: tuple, out: list) -> None:
+    """Append every way of giving the ``free`` clusters arms ``arm``, ``arm + 1``, ... with ``size``."""
+    if arm == len(size) - 1:
+        done = current.copy()
+        done[list(free)] = arm
+        out.append(done)
+        return
+    for chosen in itertools.combinations(free, size[arm]):
+        nxt = current.copy()
+        nxt[list(chosen)] = arm
+        _fill(tuple(i for i in free if i not in chosen), arm + 1, nxt, size, out)
+
+
 def _enumerate(n: int, sizes: list[tuple[int, ...]]) -> np.ndarray:
     """All assignments (rows) of n clusters to arms with the given arm sizes."""
     if all(len(s) == 2 for s in sizes):  # two arms: one combination per allocation, vectorised
@@ -121,21 +134,9 @@ def _enumerate(n: int, sizes: list[tuple[int, ...]]) -> np.ndarray:
             np.put_along_axis(alloc, idx, 0, axis=1)
             blocks.append(alloc)
         return np.concatenate(blocks)
-    out = []
+    out: list[np.ndarray] = []
     for size in sizes:
-        def fill(free: tuple, arm: int, current: np.ndarray):
-            if arm == len(size) - 1:
-                current = current.copy()
-                current[list(free)] = arm
-                out.append(current)
-                return
-            for chosen in itertools.combinations(free, size[arm]):
-                nxt = current.copy()
-                nxt[list(chosen)] = arm
-                rest = tuple(i for i in free if i not in chosen)
-                fill(rest, arm + 1, nxt)
-
-        fill(tuple(range(n)), 0, np.full(n, -1, dtype=np.int16))
+        _fill(tuple(range(n)), 0, np.full(n, -1, dtype=np.int16), size, out)
     return np.array(out, dtype=np.int16)
 
 

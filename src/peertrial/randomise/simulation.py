@@ -38,7 +38,12 @@ from peertrial.randomise.design import (
     check_strata,
     strata_product,
 )
-from peertrial.randomise.minimisation import IMBALANCE, _check_p, pocock_simon_probs, pocock_simon_scores
+from peertrial.randomise.minimisation import (
+    IMBALANCE,
+    _check_p,
+    pocock_simon_probs,
+    pocock_simon_scores,
+)
 
 __all__ = ["simulate_design", "DesignSimulation"]
 
