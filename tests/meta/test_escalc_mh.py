@@ -72,6 +72,7 @@ def test_mh_peto_match_metafor(case):
     for attr in ("b", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "QEp", "I2", "H2"):
         close(getattr(fit, attr), case[attr], f"{case['dataset']} {case['measure']} {attr}")
     assert fit.k == case["k"]
+    close(fit.weights_percent().to_numpy(), case["weights"], f"{case['dataset']} {case['measure']} weights")
     if case["measure"] == "OR":
         for attr in ("CMH", "CMHp", "TA", "TAp", "BD", "BDp"):
             close(getattr(fit, attr), case[attr], f"{case['dataset']} OR {attr}")

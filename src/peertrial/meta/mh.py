@@ -57,6 +57,7 @@ class MHResult(Result):
     yi: np.ndarray
     vi: np.ndarray
     slab: pd.Index
+    weights: np.ndarray
     CMH: float = np.nan
     CMHp: float = np.nan
     BD: float = np.nan
@@ -67,6 +68,10 @@ class MHResult(Result):
 
     tau2 = 0.0
     test = "z"
+
+    def weights_percent(self) -> pd.Series:
+        """Study weights in percent (metafor's ``weights.rma.mh`` / ``weights.rma.peto``)."""
+        return pd.Series(100 * self.weights / np.sum(self.weights), index=self.slab, name="weight")
 
     @property
     def ratio(self) -> bool:
@@ -229,8 +234,10 @@ def rma_mh(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, *,
                       + np.sum(a * (n2 - c) / N + c * (n1 - a) / N) / 2) / denom**2)
     y, v = _study_estimates(measure, a, b, c, d)
     QE, k_yi = _het(y, v, beta)
+    # Mantel-Haenszel weights: b c/N (OR), c n1/N (RR), n1 n2/N (RD)
+    w = {"OR": b * c / N, "RR": c * n1 / N, "RD": n1 * n2 / N}[measure]
     return MHResult(**_finish(beta, se, QE, k_yi, level), k=len(a), k_yi=k_yi, measure=measure, method="MH",
-                    level=float(level), yi=y, vi=v, slab=labels, **extra)
+                    level=float(level), yi=y, vi=v, slab=labels, weights=w, **extra)
 
 
 def _cmh_tarone(a, c, n1, n2, N, or_mh, correct):
@@ -285,4 +292,4 @@ def rma_peto(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, 
     k_yi = int((~np.isnan(y)).sum())
     res = _finish(beta, se, QE, k_yi if int(pos.sum()) > 1 else 1, level)
     return MHResult(**res, k=len(a), k_yi=k_yi, measure="OR", method="PETO", level=float(level),
-                    yi=y, vi=v, slab=labels, k_pos=int(pos.sum()))
+                    yi=y, vi=v, slab=labels, weights=V, k_pos=int(pos.sum()))
