@@ -255,9 +255,11 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     idx = pd.Index(covariates)
     ll0 = fit["null"][0]
     ser = lambda v: pd.Series(np.asarray(v, float), index=idx)  # noqa: E731
+    with np.errstate(over="ignore"):  # exp of a diverging (monotone-likelihood) estimate is inf
+        hr, lb, ub = np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se)
     return CoxResult(
         coef=ser(beta), se=ser(se), zval=ser(beta / se), pval=ser(2 * stats.norm.sf(np.abs(beta / se))),
-        hr=ser(np.exp(beta)), hr_ci_lb=ser(np.exp(beta - z * se)), hr_ci_ub=ser(np.exp(beta + z * se)),
+        hr=ser(hr), hr_ci_lb=ser(lb), hr_ci_ub=ser(ub),
         naive_se=ser(np.sqrt(np.diag(naive))), var=pd.DataFrame(var, index=idx, columns=idx),
         loglik=(float(ll0), float(fit["loglik"])),
         lr_test=_test(2 * (fit["loglik"] - ll0), p),
