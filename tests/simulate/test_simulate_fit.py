@@ -32,10 +32,22 @@ def test_logistic_batch_matches_glm(k):
 def test_cox_batch_matches_coxph_breslow(k):
     s = FIXTURES["fits"][k]
     X = np.column_stack([s["arm"], s["age"]])[None]
-    coef, se, conv = cox_batch(np.asarray(s["time"])[None], np.asarray(s["event"])[None], X)
+    coef, se, conv = cox_batch(np.asarray(s["time"])[None], np.asarray(s["event"])[None], X, ties="breslow")
     assert conv.all()
     assert rel_err(coef[0], s["cox_coef"]) < 1e-6
     assert rel_err(se[0], s["cox_se"]) < 1e-6
+
+
+@pytest.mark.parametrize("k", range(len(FIXTURES["fits"])))
+def test_cox_batch_matches_coxph_efron(k):
+    s = FIXTURES["fits"][k]
+    X = np.column_stack([s["arm"], s["age"]])[None]
+    coef, se, conv = cox_batch(np.asarray(s["time"])[None], np.asarray(s["event"])[None], X)
+    assert conv.all()
+    assert rel_err(coef[0], s["efron_coef"]) < 1e-6
+    assert rel_err(se[0], s["efron_se"]) < 1e-6
+    if not s["tied"]:  # without ties Efron and Breslow agree
+        assert rel_err(coef[0], s["cox_coef"]) < 1e-9
 
 
 def test_batch_rows_are_independent_fits():
@@ -45,7 +57,8 @@ def test_batch_rows_are_independent_fits():
     t, e = np.asarray(s["time"]), np.asarray(s["event"])
     perm = np.random.default_rng(0).permutation(len(t))
     coef, se, _ = cox_batch(np.stack([t, t[perm]]), np.stack([e, e[perm]]), np.stack([X, X[perm]]))
-    assert rel_err(coef[1], s["cox_coef"]) < 1e-6 and rel_err(se[1], s["cox_se"]) < 1e-6
+    assert rel_err(coef[1], s["efron_coef"]) < 1e-6 and rel_err(se[1], s["efron_se"]) < 1e-6
+    assert rel_err(coef[0], coef[1]) < 1e-10
 
 
 def test_ols_batch_is_pooled_t_test_with_missing_dropped():

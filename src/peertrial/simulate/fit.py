@@ -8,9 +8,9 @@ power simulation never loops over trials in Python.
   method (iteratively reweighted least squares, as R's ``glm``), Wald SEs from
   the inverse observed information.
 * :func:`cox_batch` — Cox proportional-hazards partial likelihood by Newton's
-  method, Breslow's approximation for tied event times (with continuous times,
-  as in the power simulations, Breslow, Efron and the exact partial likelihood
-  coincide), SEs from the inverse information (as R's ``coxph``).
+  method, Efron's (R's default) or Breslow's handling of tied event times
+  (with continuous times, as in the power simulations, they coincide with the
+  exact partial likelihood), SEs from the inverse information (as R's ``coxph``).
 * :func:`ols_batch` — least squares with per-row weights 0/1 (missing outcomes
   dropped), classical SEs on ``n - p`` degrees of freedom; with the design
   ``[1, arm]`` this is the pooled two-sample t-test.
@@ -92,18 +92,36 @@ def _tie_bounds(t_desc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, last
 
 
-def cox_batch(time, event, X, *, max_iter: int = 30, tol: float = 1e-9):
-    """Fit a Cox model (Breslow ties) for every batch row.
+def _group_sum(values: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` over each row's tie group (along axis 1; trailing axes kept)."""
+    cs = np.cumsum(values, axis=1)
+    zero = np.zeros_like(cs[:, :1])
+    before = np.concatenate([zero, cs], axis=1)  # before[k] = sum of values[:k]
+    idx_hi = (last + 1).reshape(last.shape + (1,) * (values.ndim - 2))
+    idx_lo = first.reshape(first.shape + (1,) * (values.ndim - 2))
+    return np.take_along_axis(before, idx_hi, axis=1) - np.take_along_axis(before, idx_lo, axis=1)
+
+
+def cox_batch(time, event, X, *, ties: str = "efron", max_iter: int = 30, tol: float = 1e-9):
+    """Fit a Cox model for every batch row (R's ``coxph``; Efron or Breslow ties).
 
     Parameters
     ----------
     time : (B, n) follow-up times.  event : (B, n) 1 event, 0 censored.
     X : (B, n, p) covariates (no intercept).
+    ties : ``"efron"`` (R's default) or ``"breslow"``; identical without tied event times.
 
-    Returns ``(coef, se, converged)``. The score and information use risk-set
-    sums accumulated over rows sorted by decreasing time, so one Newton step
-    costs O(B·n·p²).
+    Returns ``(coef, se, converged)``. For the ``k``-th of ``m`` events tied at
+    a time, Efron's denominator is ``D = S0 - (k/m)·E0`` (``S0`` the risk-set
+    sum of ``exp(xb)``, ``E0`` the sum over the tied events; Breslow: ``D = S0``);
+    score ``U = Σ d_i (x_i - x̄_i)``, ``x̄_i = (S1 - (k/m)E1)/D`` and
+    information ``Σ d_i [(S2 - (k/m)E2)/D - x̄_i x̄_i']``. Risk-set sums are
+    cumulative sums over rows sorted by decreasing time, and the ``S2`` terms
+    are regrouped per row (``Σ_j r_j x_j x_j' w_j``), so a Newton step costs
+    O(B·n·p²) time and O(B·n·p) memory.
     """
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     X = _check_batch(X, time, event)
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=float)
@@ -113,21 +131,35 @@ def cox_batch(time, event, X, *, max_iter: int = 30, tol: float = 1e-9):
     d = np.take_along_axis(event, order, axis=1)
     Xs = np.take_along_axis(X, order[..., None], axis=1)
     first, last = _tie_bounds(t)
+    if ties == "efron":
+        # rank k (0, 1, ...) of each event among the events of its tie group, and their number m
+        k = np.cumsum(d, axis=1) - d - np.take_along_axis(np.concatenate([np.zeros((B, 1)), np.cumsum(d, axis=1)], axis=1), first, axis=1)
+        m = _group_sum(d, first, last)
+        frac = np.where(d > 0, k / np.maximum(m, 1.0), 0.0)
+    else:
+        frac = np.zeros((B, n))
     beta = np.zeros((B, p))
     converged = np.zeros(B, dtype=bool)
 
     def score_info(beta):
         eta = np.einsum("bnp,bp->bn", Xs, beta)
         r = np.exp(eta - eta.max(axis=1, keepdims=True))
+        rx = r[..., None] * Xs
         s0 = np.take_along_axis(np.cumsum(r, axis=1), last, axis=1)
-        s1 = np.take_along_axis(np.cumsum(r[..., None] * Xs, axis=1), last[..., None], axis=1)
-        xbar = s1 / s0[..., None]
+        s1 = np.take_along_axis(np.cumsum(rx, axis=1), last[..., None], axis=1)
+        e0 = _group_sum(d * r, first, last)
+        e1 = _group_sum(d[..., None] * rx, first, last)
+        den = s0 - frac * e0
+        xbar = (s1 - frac[..., None] * e1) / den[..., None]
         U = np.einsum("bn,bnp->bp", d, Xs - xbar)
-        # sum_i d_i S2_i / S0_i = sum_j r_j x_j x_j' c_j, with c_j = sum of d_i / S0_i over the
-        # events whose risk set holds j: every later (shorter) time and j's own tie group
-        c = np.cumsum((d / s0)[:, ::-1], axis=1)[:, ::-1]
+        # sum_i d_i (S2_i - a_i E2_i) / D_i = sum_j r_j x_j x_j' w_j with
+        # w_j = (sum of d_i / D_i over events whose risk set holds j: every shorter time and
+        #        j's own tie group) - d_j (sum of d_i a_i / D_i over the events tied with j)
+        inv = d / den
+        c = np.cumsum(inv[:, ::-1], axis=1)[:, ::-1]
         c = np.take_along_axis(c, first, axis=1)
-        info = np.einsum("bn,bnp,bnq->bpq", r * c, Xs, Xs) - np.einsum("bn,bnp,bnq->bpq", d, xbar, xbar)
+        w = c - d * _group_sum(inv * frac, first, last)
+        info = np.einsum("bn,bnp,bnq->bpq", r * w, Xs, Xs) - np.einsum("bn,bnp,bnq->bpq", d, xbar, xbar)
         return U, info
 
     for _ in range(max_iter):
