@@ -231,3 +231,19 @@ def test_sigkill_mid_allocation_loses_and_duplicates_nothing(tmp_path, where):
         sched = schedule()
         assert again.allocate("VICTIM", site=1, diagnosis="other") == slot_arm(sched, 2, site=1, diagnosis="other")
         assert again.audit()["seq"].tolist() == [1, 2] and again.verify()
+
+
+def test_threads_sharing_one_unstratified_ledger(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sched = permuted_blocks(200, arms=["control", "peer"], seed=5)
+    with Ledger.create(tmp_path / "t.db", sched) as led:
+        with ThreadPoolExecutor(4) as pool:
+            arms = list(pool.map(lambda i: led.allocate(f"T{i:03d}"), range(200)))
+        audit = led.audit()
+        assert led.verify() and list(audit.columns) == ["participant", "seq", "arm", "time", "hash"]
+        assert audit["seq"].tolist() == list(range(1, 201))
+        assert audit["arm"].tolist() == sched["arm"].tolist()
+        assert sorted(arms) == sorted(sched["arm"])
+        with pytest.raises(StratumFullError):
+            led.allocate("one too many")

@@ -20,6 +20,8 @@ any extension of it, and every allocation. Guarantees:
   its slot, and raises :class:`LedgerIntegrityError` on any edit. Removing the
   newest entries cannot be seen from inside the file; record ``head()``
   elsewhere (e.g. in the trial master file) and pass it to ``verify(head=...)``.
+- **Shared safely.** One ``Ledger`` may be used by several threads (calls are
+  serialised); each process opens its own.
 - **Concealed.** No public method returns an arm that has not been allocated;
   ``remaining()`` gives only counts. (Anyone who can read the file itself can
   read the schedule: protect it with file permissions — it is created ``0600``.)
@@ -27,10 +29,12 @@ any extension of it, and every allocation. Guarantees:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,6 +87,17 @@ def _canonical(obj) -> str:
 
 def _entry_hash(prev_hash: str, n, kind, participant, stratum, seq, arm, time, digest) -> str:
     return _sha256(prev_hash + "\n" + _canonical([n, kind, participant, stratum, seq, arm, time, digest]))
+
+
+def _locked(method):
+    """Serialise use of the ledger's connection by threads sharing one Ledger."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _plain(value):
@@ -150,7 +165,8 @@ class Ledger:
         self.path = Path(path)
         if not self.path.exists():
             raise LedgerError(f"no ledger at {self.path}; create one with Ledger.create(path, schedule)")
-        self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None, check_same_thread=False)
         try:
             self._conn.execute("PRAGMA busy_timeout = 60000")
             self._conn.execute("PRAGMA synchronous = FULL")
@@ -228,6 +244,7 @@ class Ledger:
         """Open an existing ledger (same as ``Ledger(path)``)."""
         return cls(path)
 
+    @_locked
     def close(self) -> None:
         self._conn.close()
 
@@ -259,6 +276,7 @@ class Ledger:
     def _commit(self) -> None:
         self._conn.execute("COMMIT")
 
+    @_locked
     def allocate(self, participant, **strata):
         """Allocate ``participant`` to the next slot of its stratum; returns the arm.
 
@@ -313,6 +331,7 @@ class Ledger:
             "a larger n and the same seed (or `peertrial randomise extend`)."
         )
 
+    @_locked
     def lookup(self, participant):
         """The arm recorded for ``participant``, or None if not allocated."""
         row = self._conn.execute(
@@ -320,6 +339,7 @@ class Ledger:
         ).fetchone()
         return None if row is None else self._arm_of[row[0]]
 
+    @_locked
     def extend(self, schedule: pd.DataFrame) -> int:
         """Append slots to the schedule; returns the number of new slots.
 
@@ -370,6 +390,7 @@ class Ledger:
         return len(new)
 
     # -- inspection -------------------------------------------------------------------------
+    @_locked
     def head(self) -> str:
         """Hash of the newest log entry; record it elsewhere to detect truncation."""
         return self._conn.execute("SELECT hash FROM log ORDER BY n DESC LIMIT 1").fetchone()[0]
@@ -377,6 +398,7 @@ class Ledger:
     def _split(self, key: str) -> list:
         return [self._level_of[f][v] for f, v in json.loads(key)]
 
+    @_locked
     def audit(self) -> pd.DataFrame:
         """Every allocation in order: participant, stratum factors, seq, arm, time, hash."""
         rows = self._conn.execute(
@@ -392,6 +414,7 @@ class Ledger:
         frame["seq"] = frame["seq"].astype("int64")
         return frame
 
+    @_locked
     def remaining(self) -> pd.DataFrame:
         """Per stratum: slots in the schedule, allocated, remaining (counts only)."""
         rows = self._conn.execute(
@@ -402,6 +425,7 @@ class Ledger:
                    for k, n, a in rows]
         return pd.DataFrame(records, columns=[*self.factors, "slots", "allocated", "remaining"])
 
+    @_locked
     def verify(self, head: str | None = None) -> bool:
         """Recompute the hash chain and check every allocation against its slot.
 
