@@ -121,19 +121,18 @@ def rma(
     """
     method, test = _check_method_test(method, test)
     frame = _data.as_frame(data) if data is not None else None
-    y_series = _data.column_or_array(frame, yi, "yi")
-    y_name = yi if isinstance(yi, str) else "yi"
-    index = y_series.index
-    y = _data.numeric(y_series, y_name)
     if vi is None and sei is None:
         raise ValueError("give vi (sampling variances) or sei (standard errors)")
-    if vi is not None:
-        v_name = vi if isinstance(vi, str) else "vi"
-        v = _data.numeric(_data.column_or_array(frame, vi, "vi"), v_name)
-    else:
-        v_name = sei if isinstance(sei, str) else "sei"
-        v = _data.numeric(_data.column_or_array(frame, sei, "sei"), v_name) ** 2
+    y_name = yi if isinstance(yi, str) else "yi"
+    v_name = (vi if isinstance(vi, str) else "vi") if vi is not None else (sei if isinstance(sei, str) else "sei")
+    y, v = _float_arrays(yi, vi if vi is not None else sei) if frame is None else (None, None)
+    if y is None:
+        y = _data.numeric(_data.column_or_array(frame, yi, "yi"), y_name)
+        v = _data.numeric(_data.column_or_array(frame, vi if vi is not None else sei, v_name), v_name)
+    if vi is None:
+        v = v**2
     n = len(y)
+    index = frame.index if frame is not None else pd.RangeIndex(n)
     if len(v) != n:
         raise ValueError(f"yi has {n} values but {v_name} has {len(v)}")
     w = None
@@ -167,6 +166,20 @@ def rma(
         y[keep], v[keep], X[keep], names, None if w is None else w[keep], labels[keep], method, test, level,
         Control.from_any(control), measure, info, labels[missing].tolist(),
     )
+
+
+def _float_arrays(yi, vi):
+    """Fast path for plain numeric arrays (no data frame): ``(y, v)`` or ``(None, None)``."""
+    try:
+        y, v = np.asarray(yi), np.asarray(vi)
+    except Exception:  # noqa: BLE001 - fall back to the validating path
+        return None, None
+    if y.dtype.kind not in "fiu" or v.dtype.kind not in "fiu" or y.ndim != 1 or v.ndim != 1:
+        return None, None
+    y, v = y.astype(float), v.astype(float)
+    if np.isinf(y).any() or np.isinf(v).any():
+        return None, None  # let the validating path name the rows
+    return y, v
 
 
 def _fit(y, v, Xa, names, w, labels, method, test, level, ctrl, measure, info=None, omitted=()):
