@@ -138,6 +138,7 @@ def cox_batch(time, event, X, *, ties: str = "efron", max_iter: int = 30, tol: f
         frac = np.where(d > 0, k / np.maximum(m, 1.0), 0.0)
     else:
         frac = np.zeros((B, n))
+    tied = bool(frac.any())  # no tied events: Efron = Breslow, skip the tie-group sums
     beta = np.zeros((B, p))
     converged = np.zeros(B, dtype=bool)
 
@@ -147,10 +148,11 @@ def cox_batch(time, event, X, *, ties: str = "efron", max_iter: int = 30, tol: f
         rx = r[..., None] * Xs
         s0 = np.take_along_axis(np.cumsum(r, axis=1), last, axis=1)
         s1 = np.take_along_axis(np.cumsum(rx, axis=1), last[..., None], axis=1)
-        e0 = _group_sum(d * r, first, last)
-        e1 = _group_sum(d[..., None] * rx, first, last)
-        den = s0 - frac * e0
-        xbar = (s1 - frac[..., None] * e1) / den[..., None]
+        if tied:
+            den = s0 - frac * _group_sum(d * r, first, last)
+            xbar = (s1 - frac[..., None] * _group_sum(d[..., None] * rx, first, last)) / den[..., None]
+        else:
+            den, xbar = s0, s1 / s0[..., None]
         U = np.einsum("bn,bnp->bp", d, Xs - xbar)
         # sum_i d_i (S2_i - a_i E2_i) / D_i = sum_j r_j x_j x_j' w_j with
         # w_j = (sum of d_i / D_i over events whose risk set holds j: every shorter time and
@@ -158,7 +160,7 @@ def cox_batch(time, event, X, *, ties: str = "efron", max_iter: int = 30, tol: f
         inv = d / den
         c = np.cumsum(inv[:, ::-1], axis=1)[:, ::-1]
         c = np.take_along_axis(c, first, axis=1)
-        w = c - d * _group_sum(inv * frac, first, last)
+        w = c - d * _group_sum(inv * frac, first, last) if tied else c
         info = np.einsum("bn,bnp,bnq->bpq", r * w, Xs, Xs) - np.einsum("bn,bnp,bnq->bpq", d, xbar, xbar)
         return U, info
 
