@@ -94,8 +94,19 @@ def test_extend_continues_the_same_schedule(tmp_path):
     assert led.allocate("P4", site=1, diagnosis="other") == slot_arm(longer, 5, site=1, diagnosis="other")
     assert led.remaining().query("site == 1 and diagnosis == 'other'")["remaining"].item() == 5
     assert led.verify()
-    with pytest.raises(ValueError, match="disagrees with the stored slot"):
+    with pytest.raises(ValueError, match="disagrees with allocated slot"):
         led.extend(schedule(n=12, seed=1))
+
+
+def test_extend_is_not_an_oracle_for_unallocated_slots(tmp_path):
+    sched = schedule(n=6)
+    led = Ledger.create(tmp_path / "t.db", sched)
+    led.allocate("P0", site=1, diagnosis="other")
+    state = _snapshot(tmp_path / "t.db")
+    flipped = sched.assign(arm=sched["arm"].map({"control": "peer", "peer": "control"}))
+    unallocated = ~((flipped.site == 1) & (flipped.diagnosis == "other") & (flipped.seq == 1))
+    assert led.extend(flipped[unallocated]) == 0  # wrong guesses about future slots: no error, no change
+    assert _snapshot(tmp_path / "t.db") == state
 
 
 def test_bad_schedules_are_refused(tmp_path):

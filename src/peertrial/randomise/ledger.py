@@ -343,10 +343,13 @@ class Ledger:
     def extend(self, schedule: pd.DataFrame) -> int:
         """Append slots to the schedule; returns the number of new slots.
 
-        ``schedule`` may repeat existing slots (they must agree exactly) and
-        continues each stratum's ``seq``; a schedule from the same generator and
-        seed with a larger ``n`` is the usual choice. New strata of known levels
-        are allowed. The extension is recorded in the hash chain.
+        ``schedule`` continues each stratum's ``seq``; a schedule from the same
+        generator and seed with a larger ``n`` is the usual choice. Rows for
+        slots that exist already are skipped; where those slots are allocated
+        their arms must agree (a check against a wrong seed that reveals nothing
+        beyond ``audit()``: unallocated slots are never compared, so ``extend``
+        cannot be used to probe the concealed schedule). New strata of known
+        levels are allowed. The extension is recorded in the hash chain.
         """
         rows = _schedule_rows(schedule, self.factors)
         for key, *_ in rows:
@@ -357,16 +360,16 @@ class Ledger:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            existing = {(k, s): (a, b, z) for k, s, a, b, z in conn.execute(
-                "SELECT stratum, seq, arm, block, block_size FROM slots")}
+            existing = set(conn.execute("SELECT stratum, seq FROM slots").fetchall())
+            allocated = {(k, s): a for k, s, a in conn.execute(
+                "SELECT stratum, seq, arm FROM log WHERE kind = 'allocate'")}
             new = []
             for row in rows:
-                old = existing.get((row[0], row[1]))
-                if old is None:
+                if (row[0], row[1]) not in existing:
                     new.append(row)
-                elif old != tuple(row[2:]):
+                elif allocated.get((row[0], row[1]), row[2]) != row[2]:
                     raise LedgerError(
-                        f"schedule disagrees with the stored slot {row[1]} of stratum {_describe(row[0])}; "
+                        f"schedule disagrees with allocated slot {row[1]} of stratum {_describe(row[0])}; "
                         "extend with a schedule made by the same generator and seed"
                     )
             top: dict[str, int] = {}
