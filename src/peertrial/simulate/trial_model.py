@@ -152,14 +152,14 @@ class TrialParameters:
     readmit_prev               0.4                log-hazard per log(previous admissions)
     site_sd                    0.15               SD of site effects on the log-hazard
     worker_sd_readmit          0.1                SD of peer-worker effects on the complier log-hazard
-    p_death_12m                0.02               12-month risk of death (constant hazard)
+    p_death_12m                0.02               12-month risk of death (constant hazard; no questionnaires after)
     p_withdraw_12m             0.03               12-month risk of withdrawal (constant hazard, censors)
     recur_rate                 1.0                further readmissions per year at risk (× exp(u) × effect)
     los_mean, los_size         32, 1.5            length of stay per admission (negative binomial)
     *hope and empowerment*
     hope_mean                  (29, 30, 30.5)     control mean Herth Hope Index at 0, 4, 12 months
     hope_sd                    7.0                SD of baseline hope (severity, site and individual parts)
-    hope_frailty               -4.0               hope per unit of u
+    hope_frailty               -4.0               baseline hope per unit of u (half as much added at follow-ups)
     hope_rho                   (0.55, 0.45)       regression of 4- and 12-month hope on baseline
     hope_resid_sd              (5.5, 6.0)         residual SD at 4 and 12 months
     hope_effect_4              2.0                effect on 4-month hope among compliers (CACE)
@@ -171,6 +171,7 @@ class TrialParameters:
     empowerment_rho            0.5                regression of 12-month on baseline score
     empowerment_hope           0.02               empowerment per point of hope
     empowerment_effect         0.08               effect on 12-month empowerment among compliers
+    empowerment_resid_sd       0.25               residual SD of 12-month empowerment
     round_scores               True               hope to whole points, empowerment to 2 decimals
     *missingness (MAR)*
     miss_intercept             (-1.6, -1.9)       log-odds of a missing 4- and 12-month follow-up
@@ -200,6 +201,7 @@ class TrialParameters:
     fidelity_mean              0.2                mean latent item score (cut-points -1, 0, 1 give scores 1-4)
     fidelity_loading           0.8                latent item score per SD of worker fidelity
     fidelity_session_sd        0.4                session-to-session SD within worker
+    fidelity_item_sd           0.3                SD of item difficulties
     fidelity_rater_b_bias      0.15               rater B's systematic offset
     fidelity_noise_sd          0.5                item-level noise
     =========================  =================  ==========================================================
@@ -259,6 +261,7 @@ class TrialParameters:
     empowerment_rho: float = 0.5
     empowerment_hope: float = 0.02
     empowerment_effect: float = 0.08
+    empowerment_resid_sd: float = 0.25
     round_scores: bool = True
     # missingness
     miss_intercept: tuple = (-1.6, -1.9)
@@ -288,6 +291,7 @@ class TrialParameters:
     fidelity_mean: float = 0.2
     fidelity_loading: float = 0.8
     fidelity_session_sd: float = 0.4
+    fidelity_item_sd: float = 0.3
     fidelity_rater_b_bias: float = 0.15
     fidelity_noise_sd: float = 0.5
 
@@ -529,7 +533,7 @@ def _draw_outcomes(rng, pop: dict, arm: np.ndarray, p: TrialParameters, n_sites:
             + rng.normal(size=shape) * np.sqrt(max(p.empowerment_sd**2 - (p.empowerment_hope * p.hope_sd) ** 2, 1e-4)))  # fmt: skip
     emp12 = (p.empowerment_mean + p.empowerment_rho * (emp0 - p.empowerment_mean)
              + p.empowerment_hope * (hope12 - h_mean[2]) + treated * p.empowerment_effect
-             + rng.normal(size=shape) * 0.25)  # fmt: skip
+             + rng.normal(size=shape) * p.empowerment_resid_sd)  # fmt: skip
 
     # missing at random: depends on observed data only (and death)
     base = (p.miss_age * (pop["age"] - 38.0) / 10.0 + p.miss_prev * np.log(pop["prev"])
@@ -830,7 +834,7 @@ def _fidelity_table(rng, workers: pd.DataFrame, p: TrialParameters) -> pd.DataFr
     n_w, n_s, n_d, n_i = len(workers), p.fidelity_sessions, len(DOMAINS), p.fidelity_items
     f = workers["fidelity"].to_numpy()
     session_eff = rng.normal(size=(n_w, n_s)) * p.fidelity_session_sd
-    item_eff = rng.normal(size=(n_d, n_i)) * 0.3
+    item_eff = rng.normal(size=(n_d, n_i)) * p.fidelity_item_sd
     second = rng.random((n_w, n_s)) < p.p_second_rater
     rows = []
     cuts = np.array([-1.0, 0.0, 1.0])
