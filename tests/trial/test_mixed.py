@@ -91,3 +91,19 @@ def test_mmrm_summary_and_bad_visits(r_sets):
     assert list(fit.to_frame().index) == ["4", "12"]
     with pytest.raises(ValueError, match="at least two"):
         mmrm(r_sets[0]["frame"], {"12": "y12"})
+
+
+def test_partially_nested_unassigned_options(r_sets):
+    d = r_sets[5]["frame"].copy()
+    rows = d.index[d["arm"] == 1][:3]
+    d.loc[rows, "peer_worker"] = None
+    from peertrial import PeertrialWarning
+
+    with pytest.warns(PeertrialWarning, match="3 intervention participant.*dropped"):
+        dropped = partially_nested(d, "y", unassigned="drop")
+    assert dropped.n == len(d) - 3
+    with pytest.warns(PeertrialWarning, match="cluster of one"):
+        own = partially_nested(d, "y", unassigned="own_cluster")
+    assert own.n == len(d) and own.n_groups == d["peer_worker"].nunique() + 3
+    with pytest.raises(ValueError, match="unassigned must be"):
+        partially_nested(d, "y", unassigned="x")

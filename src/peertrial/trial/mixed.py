@@ -31,7 +31,7 @@ from scipy import optimize, stats
 
 from peertrial import _data
 from peertrial._results import Result, format_number, format_table
-from peertrial._warnings import ConvergenceWarning
+from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.trial._design import as_list, design, model_frame
 from peertrial.trial.effects import _arm_values
 
@@ -163,25 +163,40 @@ def random_intercept(df, outcome: str, arm: str = "arm", group: str = "site", co
 
 
 def partially_nested(df, outcome: str, arm: str = "arm", cluster: str = "peer_worker", covariates=None, *,
-                     factors=None, na_action: str = "omit") -> MixedResult:
+                     factors=None, unassigned: str = "error", na_action: str = "omit") -> MixedResult:
     """Partially nested model: random ``cluster`` (peer-worker) intercept in the intervention arm only.
 
     Equals ``lme4::lmer(outcome ~ arm + covariates + (0 + arm | cluster), REML = TRUE)`` with
     control participants in a cluster of their own (their random-effect column is 0).
     ``icc`` is ``tau^2 / (tau^2 + sigma^2)``. Intervention participants without a recorded
-    peer worker raise ``ValueError`` (name them, or drop them explicitly); a peer worker
-    recorded for a control participant is ignored with a warning.
+    peer worker raise ``ValueError`` naming them unless ``unassigned="own_cluster"`` (each is a
+    cluster of one: unclustered, but with the intervention arm's variance) or ``"drop"`` (both
+    warn). A peer worker recorded for a control participant is ignored with a warning.
     """
     covariates, factors = as_list(covariates), as_list(factors)
     frame = model_frame(df, [outcome, arm, *covariates], na_action=na_action)
     _data.require_columns(_data.as_frame(df), [cluster])
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
-    worker = _data.as_frame(df).loc[frame.index, cluster]
+    worker = _data.as_frame(df).loc[frame.index, cluster].astype(object)
     no_worker = (a == 1) & worker.isna().to_numpy()
     if no_worker.any():
-        raise ValueError(f"column {cluster!r} is missing for intervention participants at rows "
-                         f"{_data.row_labels(frame.index, no_worker)}")
+        where = _data.row_labels(frame.index, no_worker)
+        if unassigned == "error":
+            raise ValueError(f"column {cluster!r} is missing for intervention participants at rows {where}; "
+                             "pass unassigned='own_cluster' (each forms a cluster of one) or 'drop'")
+        if unassigned == "drop":
+            warnings.warn(f"{int(no_worker.sum())} intervention participant(s) without {cluster!r} dropped: "
+                          f"rows {where}", PeertrialWarning, stacklevel=2)
+            keep = ~no_worker
+            frame, y, a, worker = frame.loc[keep], y[keep], a[keep], worker[keep]
+        elif unassigned == "own_cluster":
+            warnings.warn(f"{int(no_worker.sum())} intervention participant(s) without {cluster!r} each form "
+                          f"a cluster of one: rows {where}", PeertrialWarning, stacklevel=2)
+            worker = worker.copy()
+            worker[no_worker] = [f"__own_{i}" for i in frame.index[no_worker]]
+        else:
+            raise ValueError(f"unassigned must be 'error', 'own_cluster' or 'drop', got {unassigned!r}")
     ctl_worker = (a == 0) & worker.notna().to_numpy()
     if ctl_worker.any():
         warnings.warn(f"{cluster!r} recorded for {int(ctl_worker.sum())} control participant(s); "

@@ -1,0 +1,134 @@
+"""Figures for trial effects: effects by population, subgroup forest plot, CONSORT diagram."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyBboxPatch
+
+from peertrial.plot._style import PALETTE, style
+
+__all__ = ["effects_forest", "subgroup_forest", "consort_diagram"]
+
+_LABELS = {"itt": "Intention to treat", "as_treated": "As treated", "per_protocol": "Per protocol",
+           "cace": "CACE (2SLS)", "none": "No sessions", "low": "Low use", "high": "High use"}
+
+
+def _forest_axes(fig, labels, est, lo, hi, colors, xlabel, right_text, refline=0.0):
+    ax = fig.add_subplot(111)
+    k = len(labels)
+    ypos = np.arange(k)[::-1]
+    for y, e, a, b, c in zip(ypos, est, lo, hi, colors):
+        if np.isfinite(e):
+            ax.plot([a, b], [y, y], color=c, lw=1.4)
+            ax.plot(e, y, "s", color=c, ms=6)
+    ax.axvline(refline, color="#555555", lw=0.8, ls="--")
+    ax.set_yticks(ypos, labels)
+    ax.set_ylim(-0.7, k - 0.3)
+    ax.set_xlabel(xlabel)
+    ax.spines["left"].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    for y, t in zip(ypos, right_text):
+        ax.annotate(t, xy=(1.02, y), xycoords=("axes fraction", "data"), va="center", fontsize=8,
+                    family="monospace")
+    return ax
+
+
+def _ci_text(e, lo, hi) -> str:
+    if not np.isfinite(e):
+        return "not estimable"
+    return f"{e:6.2f} [{lo:6.2f}, {hi:6.2f}]"
+
+
+def effects_forest(effects: pd.DataFrame, *, title: str | None = None, xlabel: str = "Effect (intervention - control)",
+                   extra: pd.DataFrame | None = None) -> Figure:
+    """Estimates and CIs of ``estimate_effects`` (and optionally ``dose_response`` rows in ``extra``).
+
+    Randomised comparisons (ITT, CACE) in blue; non-randomised ones (as-treated, per-protocol,
+    levels of use) in grey and marked "(not randomised)".
+    """
+    frame = effects if extra is None else pd.concat([effects, extra.drop(index="itt", errors="ignore")])
+    labels = [_LABELS.get(i, str(i)) + ("" if r else " (not randomised)")
+              for i, r in zip(frame.index, frame["randomised"])]
+    colors = [PALETTE[0] if r else PALETTE[5] for r in frame["randomised"]]
+    text = [_ci_text(e, a, b) for e, a, b in zip(frame["estimate"], frame["ci_lb"], frame["ci_ub"])]
+    with style():
+        fig = Figure(figsize=(7.5, 0.45 * len(frame) + 1.2))
+        ax = _forest_axes(fig, labels, frame["estimate"].to_numpy(float), frame["ci_lb"].to_numpy(float),
+                          frame["ci_ub"].to_numpy(float), colors, xlabel, text)
+        if title:
+            ax.set_title(title, loc="left")
+        fig.subplots_adjust(left=0.33, right=0.72)
+    return fig
+
+
+def subgroup_forest(result, *, title: str | None = None, xlabel: str | None = None) -> Figure:
+    """Forest plot of a :class:`peertrial.trial.SubgroupResult`: one row per subgroup level,
+    the overall effect last, and the interaction test in the footer."""
+    eff = result.effects
+    labels = [f"{i} (n={int(n)})" for i, n in zip(eff.index, eff["n"])]
+    colors = [PALETTE[1] if i == "overall" else PALETTE[0] for i in eff.index]
+    text = [_ci_text(e, a, b) for e, a, b in zip(eff["estimate"], eff["ci_lb"], eff["ci_ub"])]
+    with style():
+        fig = Figure(figsize=(7.5, 0.45 * len(eff) + 1.5))
+        ax = _forest_axes(fig, labels, eff["estimate"].to_numpy(float), eff["ci_lb"].to_numpy(float),
+                          eff["ci_ub"].to_numpy(float), colors, xlabel or f"Effect on {result.outcome}", text)
+        p = result.pval
+        ptxt = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        ax.set_title(title or f"Treatment effect by {result.subgroup}", loc="left")
+        fig.text(0.01, 0.005, f"Interaction {result.subgroup} x arm: F({result.df1}, {result.df2}) = "
+                 f"{result.F:.2f}, {ptxt}", fontsize=8, ha="left", va="bottom")
+        fig.subplots_adjust(left=0.28, right=0.72, bottom=0.3 if len(eff) < 4 else 0.2)
+    return fig
+
+
+def _box(ax, x, y, text, w=0.36, h=0.1, color="#f4f6f8"):
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.005,rounding_size=0.01",
+                                fc=color, ec="#333333", lw=0.8))
+    ax.text(x, y, text, ha="center", va="center", fontsize=8, wrap=True)
+
+
+def _arrow(ax, x0, y0, x1, y1):
+    ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "lw": 0.8, "color": "#333333"})
+
+
+def consort_diagram(result, *, title: str | None = None) -> Figure:
+    """CONSORT flow diagram from a :class:`peertrial.trial.ConsortResult`."""
+    t = result.table
+    c0, c1 = result.arm_labels
+    total = int(t.loc["randomised"].sum())
+    with style():
+        fig = Figure(figsize=(7.5, 6.0))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.axis("off")
+        ax.text(0.03, 0.97, title or "CONSORT flow diagram", fontsize=10, fontweight="bold", va="top")
+        _box(ax, 0.5, 0.86, f"Randomised\n(n = {total})", w=0.3, h=0.08, color="#e3eef7")
+        received_text = {
+            c1: "Received allocated intervention (n = {received_allocated})\n"
+                "Did not receive it (n = {not_received_allocated})",
+            c0: "Received allocated care, no peer support (n = {received_allocated})\n"
+                "Received peer support: contamination (n = {not_received_allocated})",
+        }
+        rows = [
+            (0.68, "Allocated to {lab}\n(n = {randomised})"),
+            (0.50, None),
+            (0.32, "Lost to follow-up\n({outcome} missing; n = {lost_to_follow_up})"),
+            (0.14, "Analysed (complete case)\n(n = {analysed})"),
+        ]
+        for x, lab in ((0.26, c1), (0.74, c0)):
+            col = t[lab]
+            values = {k: int(v) for k, v in col.items()}
+            _arrow(ax, 0.5, 0.82, x, 0.68 + 0.05)
+            prev = None
+            for y, fmt in rows:
+                fmt = fmt or received_text[lab]
+                _box(ax, x, y, fmt.format(lab=lab, outcome=result.outcome, **values), w=0.44)
+                if prev is not None:
+                    _arrow(ax, x, prev - 0.05, x, y + 0.05)
+                prev = y
+        for y, stage in ((0.68, "Allocation"), (0.50, "Intervention"), (0.32, "Follow-up"), (0.14, "Analysis")):
+            ax.text(0.5, y, stage, rotation=90, ha="center", va="center", fontsize=7, color=PALETTE[5])
+    return fig
