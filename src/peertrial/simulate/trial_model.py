@@ -296,6 +296,10 @@ class TrialParameters:
     fidelity_noise_sd: float = 0.5
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # lists/arrays -> tuples, so parameters stay hashable
+            value = getattr(self, f.name)
+            if isinstance(value, (list, np.ndarray)):
+                object.__setattr__(self, f.name, tuple(np.asarray(value).tolist()))
         for name in ("p_female", "p_received", "p_readmit_control", "p_death_12m",
                      "p_withdraw_12m", "p_one_session", "p_band4", "p_second_rater"):  # fmt: skip
             value = getattr(self, name)
