@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SURV, arr, close, frame
+from conftest import SURV, close, frame
 
 import peertrial as pt
 

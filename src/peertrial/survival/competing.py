@@ -253,7 +253,7 @@ class _FGData:
         self.Gm_u = Gm
 
     def _sums(self, beta):
-        X, p = self.X, self.p
+        X = self.X
         r = np.exp(X @ beta)
         M = np.concatenate([r[:, None], r[:, None] * X,
                             r[:, None] * X[:, self.iu[0]] * X[:, self.iu[1]]], axis=1)
@@ -295,7 +295,6 @@ class _FGData:
         h = self.d / S0  # d Lambda at each cause-1 time (x 1)
         hx = h[:, None] * xbar
         # at risk (T_i >= t_k): sum_{t_k <= T_i}
-        K = len(self.kt)
         kt_time = self.ut[self.kt]
         upto = np.searchsorted(kt_time, self.t, side="right")  # number of t_k <= T_i
         cH = np.concatenate([[0.0], np.cumsum(h)])
@@ -330,7 +329,6 @@ class _FGData:
         qrow = np.zeros((len(ut), p))
         qrow[cidx] = qu / Y[:, None]
         psi[self.c0] += qrow[self.inv[self.c0]]
-        _ = K
         return st1 + psi
 
 
