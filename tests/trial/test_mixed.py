@@ -107,3 +107,16 @@ def test_partially_nested_unassigned_options(r_sets):
     assert own.n == len(d) and own.n_groups == d["peer_worker"].nunique() + 3
     with pytest.raises(ValueError, match="unassigned must be"):
         partially_nested(d, "y", unassigned="x")
+
+
+def test_mmrm_baseline_as_response_matches_gls(r_sets):
+    """Three visits (baseline 0, 4, 12) as responses, arm x visit, unstructured (gls)."""
+    for s in r_sets[:12]:
+        fit = mmrm(s["frame"], {"0": "y0", "4": "y4", "12": "y12"}, arm="arm")
+        ref = s["results"]["mmrm3"]
+        assert list(fit.coef.index) == ref["terms"]
+        assert fit.nobs == ref["nobs"]
+        assert fit.loglik >= ref["loglik"] - 1e-9
+        assert rel_err(fit.coef, ref["coef"]) < 5e-5
+        assert rel_err(fit.se, ref["se"]) < 5e-5
+        assert list(fit.effects.index) == ["0", "4", "12"]
