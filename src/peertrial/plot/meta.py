@@ -52,6 +52,8 @@ def forest(
 
     yi, vi = np.asarray(fit.yi, dtype=float), np.asarray(fit.vi, dtype=float)
     labels = [str(s) for s in fit.slab]
+    if all(s.lstrip("-").isdigit() for s in labels):  # default labels: row numbers
+        labels = [f"Study {s}" for s in labels]
     level = float(getattr(fit, "level", 95.0))
     crit = stats.norm.isf((1 - level / 100) / 2)
     lo, hi = yi - crit * np.sqrt(vi), yi + crit * np.sqrt(vi)
