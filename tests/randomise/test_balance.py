@@ -61,3 +61,33 @@ def test_bad_input(df):
     bad = df.assign(arm=[0, 1, None, 0, 1, 1, 0, 1, 0])
     with pytest.raises(ValueError, match="column 'arm' \\(arm\\) is missing at rows 2"):
         balance_table(bad)
+
+
+def test_numbers_match_base_r_fixture():
+    """balance_stats against base R (tests/randomise/fixtures/make_fixtures.R)."""
+    import json
+    from pathlib import Path
+
+    from peertrial.randomise import balance_stats
+
+    here = Path(__file__).parent / "fixtures"
+    ref = json.loads((here / "balance.json").read_text())
+    data = pd.read_csv(here / "balance_data.csv")
+    stats = balance_stats(data, arm="arm", nonnormal=["admissions"])
+    stats["group"] = stats["group"].astype(str)
+    checked = 0
+    for row in ref["rows"]:
+        mask = (stats["variable"] == row["variable"]) & (stats["group"] == row["group"])
+        if "level" in row:
+            mask &= stats["level"] == row["level"]
+        got = stats[mask]
+        assert len(got) == 1, row
+        for key in ("n", "missing", "mean", "sd", "q1", "median", "q3", "count", "percent"):
+            if key in row:
+                assert got[key].iat[0] == pytest.approx(row[key], rel=1e-10), (row, key)
+                checked += 1
+    for var, value in ref["smd"].items():
+        got = stats.loc[stats["variable"] == var, "smd"].unique()
+        assert len(got) == 1 and got[0] == pytest.approx(value, rel=1e-10)
+        checked += 1
+    assert checked == 82

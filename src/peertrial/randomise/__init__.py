@@ -16,7 +16,7 @@
 - :func:`balance_table`: baseline characteristics by arm (Table 1).
 """
 
-from peertrial.randomise.balance import balance_table
+from peertrial.randomise.balance import balance_stats, balance_table
 from peertrial.randomise.cluster import (
     ConstrainedRandomisation,
     cluster_randomise,
@@ -39,6 +39,7 @@ __all__ = [
     "Minimiser",
     "minimise",
     "balance_table",
+    "balance_stats",
     "Ledger",
     "LedgerError",
     "LedgerIntegrityError",

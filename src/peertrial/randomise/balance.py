@@ -18,7 +18,7 @@ import pandas as pd
 
 from peertrial._data import as_frame, require_columns, row_labels
 
-__all__ = ["balance_table", "smd_continuous", "smd_categorical"]
+__all__ = ["balance_table", "balance_stats", "smd_continuous", "smd_categorical"]
 
 
 def smd_continuous(x1, x0) -> float:
@@ -45,7 +45,8 @@ def smd_categorical(p1, p0) -> float:
         return np.nan
 
 
-def _fmt(x: float, digits: int) -> str:
+def _fmt(x, digits: int) -> str:
+    x = np.nan if x is None else float(x)
     return "NA" if not np.isfinite(x) else f"{x:.{digits}f}"
 
 
@@ -53,7 +54,72 @@ def _is_binary(s: pd.Series) -> bool:
     if not pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         return False
     vals = set(pd.unique(s.dropna()).tolist())
-    return bool(vals) and vals <= {0, 1}
+    return bool(vals) and vals <= {0, 1}  # True == 1, False == 0
+
+
+def _kind(s: pd.Series, var: str, categorical: set, nonnormal: set) -> str:
+    if var in categorical or not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        return "categorical"
+    if _is_binary(s) and var not in nonnormal:
+        return "binary"
+    return "nonnormal" if var in nonnormal else "continuous"
+
+
+_STATS = ["variable", "kind", "level", "group", "n", "missing", "count", "percent",
+          "mean", "sd", "q1", "median", "q3", "smd"]
+
+
+def balance_stats(data, arm: str = "arm", variables=None, categorical=None, nonnormal=None) -> pd.DataFrame:
+    """The numbers behind :func:`balance_table`, one row per variable (level) and group.
+
+    Columns: ``variable``, ``kind`` (continuous, nonnormal, binary,
+    categorical), ``level`` (categorical levels; "1" for 0/1 variables),
+    ``group`` (each arm, then "Overall"), ``n`` (non-missing), ``missing``,
+    ``count`` and ``percent`` (of non-missing) for categorical rows, ``mean``,
+    ``sd``, ``q1``, ``median``, ``q3`` (R quantile type 7) for numeric ones, and
+    ``smd`` (two arms; the same on every row of a variable).
+    """
+    df = as_frame(data)
+    require_columns(df, [arm])
+    bad = df[arm].isna().to_numpy()
+    if bad.any():
+        raise ValueError(f"column {arm!r} (arm) is missing at rows {row_labels(df.index, bad)}")
+    variables = [c for c in df.columns if c != arm] if variables is None else list(variables)
+    categorical, nonnormal = set(categorical or []), set(nonnormal or [])
+    require_columns(df, [*variables, *categorical, *nonnormal])
+    arms = sorted(pd.unique(df[arm]).tolist())
+    parts = [(a, df[df[arm] == a]) for a in arms] + [("Overall", df)]
+    rows = []
+    for var in variables:
+        kind = _kind(df[var], var, categorical, nonnormal)
+        smd = np.nan
+        if kind in ("categorical", "binary"):
+            levels = [1] if kind == "binary" else sorted(pd.unique(df[var].dropna()).tolist(), key=str)
+            all_levels = [0, 1] if kind == "binary" else levels
+            props = {}
+            for g, part in parts:
+                x = part[var].dropna()
+                props[g] = np.array([(x == lev).mean() if len(x) else np.nan for lev in all_levels])
+                for lev in levels:
+                    k = int((x == lev).sum())
+                    rows.append({"variable": var, "kind": kind, "level": str(lev), "group": g, "n": len(x),
+                                 "missing": int(part[var].isna().sum()), "count": k,
+                                 "percent": 100 * k / len(x) if len(x) else np.nan})
+            if len(arms) == 2:
+                smd = smd_categorical(props[arms[1]], props[arms[0]])
+        else:
+            for g, part in parts:
+                x = part[var].dropna().astype(float).to_numpy()
+                q = np.quantile(x, [0.25, 0.5, 0.75]) if len(x) else [np.nan] * 3
+                rows.append({"variable": var, "kind": kind, "level": None, "group": g, "n": len(x),
+                             "missing": int(part[var].isna().sum()), "mean": x.mean() if len(x) else np.nan,
+                             "sd": x.std(ddof=1) if len(x) > 1 else np.nan, "q1": q[0], "median": q[1], "q3": q[2]})
+            if len(arms) == 2:
+                smd = abs(smd_continuous(parts[1][1][var], parts[0][1][var]))
+        for r in rows:
+            if r["variable"] == var:
+                r["smd"] = smd
+    return pd.DataFrame(rows, columns=_STATS)
 
 
 def balance_table(
@@ -71,67 +137,45 @@ def balance_table(
 
     ``variables`` defaults to every column but ``arm``; ``categorical`` forces
     columns to be tabulated by level; ``nonnormal`` columns are summarised by
-    median [IQR]. ``arm_labels`` maps arm codes to column names. Columns: one
-    per arm (in sorted order), ``Overall`` and, with two arms, ``SMD``.
+    median [Q1, Q3]. ``arm_labels`` maps arm codes to column names. Columns: one
+    per arm (in sorted order), ``Overall`` and, with two arms, ``SMD``. The
+    numbers are those of :func:`balance_stats`.
     """
+    stats = balance_stats(data, arm=arm, variables=variables, categorical=categorical, nonnormal=nonnormal)
     df = as_frame(data)
-    require_columns(df, [arm])
-    bad = df[arm].isna().to_numpy()
-    if bad.any():
-        raise ValueError(f"column {arm!r} (arm) is missing at rows {row_labels(df.index, bad)}")
-    variables = [c for c in df.columns if c != arm] if variables is None else list(variables)
-    categorical, nonnormal = set(categorical or []), set(nonnormal or [])
-    require_columns(df, [*variables, *categorical, *nonnormal])
     arms = sorted(pd.unique(df[arm]).tolist())
-    names = [str((arm_labels or {}).get(a, a)) for a in arms]
-    groups = [df[df[arm] == a] for a in arms]
-    cols = names + (["Overall"] if overall else [])
-    parts = [*groups, df] if overall else groups
+    groups = [*arms, "Overall"] if overall else list(arms)
+    names = [str((arm_labels or {}).get(a, a)) for a in arms] + (["Overall"] if overall else [])
     show_smd = smd and len(arms) == 2
-    rows: dict[str, list] = {"n": [str(len(g)) for g in parts] + ([""] if show_smd else [])}
+    rows: dict[str, list] = {"n": [str(int((df[arm] == a).sum())) for a in arms] + ([str(len(df))] if overall else [])}
 
-    def add(label, cells, smd_value=None):
-        rows[label] = cells + ([_fmt(smd_value, 3) if smd_value is not None else ""] if show_smd else [])
+    def add(label, cells, value=None):
+        rows[label] = cells + ([_fmt(value, 3) if value is not None else ""] if show_smd else [])
 
-    for var in variables:
-        s = df[var]
-        if var in categorical or not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
-            levels = sorted(pd.unique(s.dropna()).tolist(), key=str)
-            props = []
-            cells_by_level = {lev: [] for lev in levels}
-            for g in parts:
-                x = g[var].dropna()
-                p = np.array([(x == lev).mean() if len(x) else np.nan for lev in levels])
-                props.append(p)
-                for lev, pl in zip(levels, p):
-                    cells_by_level[lev].append(f"{int((x == lev).sum())} ({_fmt(100 * pl, digits)}%)")
-            add(f"{var}, n (%)", [""] * len(parts), smd_categorical(props[1], props[0]) if show_smd else None)
-            for lev in levels:
-                add(f"  {lev}", cells_by_level[lev])
-        elif _is_binary(s) and var not in nonnormal:
-            cells, props = [], []
-            for g in parts:
-                x = g[var].dropna().astype(float)
-                p = x.mean() if len(x) else np.nan
-                props.append(p)
-                cells.append(f"{int(x.sum())} ({_fmt(100 * p, digits)}%)")
-            value = smd_categorical([1 - props[1], props[1]], [1 - props[0], props[0]]) if show_smd else None
-            add(f"{var} = 1, n (%)", cells, value)
+    for var, block in stats.groupby("variable", sort=False):
+        by_group = {g: block[block["group"] == g] for g in groups}
+        kind, smd_value = block["kind"].iat[0], block["smd"].iat[0]
+        if kind == "categorical":
+            add(f"{var}, n (%)", [""] * len(groups), smd_value)
+            for lev in block["level"].drop_duplicates():
+                add(f"  {lev}", [_count(by_group[g], lev, digits) for g in groups])
+        elif kind == "binary":
+            add(f"{var} = 1, n (%)", [_count(by_group[g], "1", digits) for g in groups], smd_value)
+        elif kind == "nonnormal":
+            cells = [f"{_fmt(r['median'], digits)} [{_fmt(r['q1'], digits)}, {_fmt(r['q3'], digits)}]"
+                     for r in (by_group[g].iloc[0] for g in groups)]
+            add(f"{var}, median [IQR]", cells, smd_value)
         else:
-            cells = []
-            for g in parts:
-                x = g[var].dropna().astype(float).to_numpy()
-                if var in nonnormal:
-                    q = np.quantile(x, [0.25, 0.5, 0.75]) if len(x) else [np.nan] * 3
-                    cells.append(f"{_fmt(q[1], digits)} [{_fmt(q[0], digits)}, {_fmt(q[2], digits)}]")
-                else:
-                    sd = x.std(ddof=1) if len(x) > 1 else np.nan
-                    cells.append(f"{_fmt(x.mean() if len(x) else np.nan, digits)} ({_fmt(sd, digits)})")
-            stat = "median [IQR]" if var in nonnormal else "mean (SD)"
-            add(f"{var}, {stat}", cells, abs(smd_continuous(groups[1][var], groups[0][var])) if show_smd else None)
-        n_missing = [int(g[var].isna().sum()) for g in parts]
-        if any(n_missing):
-            add(f"  {var} missing, n", [str(m) for m in n_missing])
-    frame = pd.DataFrame.from_dict(rows, orient="index", columns=cols + (["SMD"] if show_smd else []))
+            cells = [f"{_fmt(r['mean'], digits)} ({_fmt(r['sd'], digits)})" for r in (by_group[g].iloc[0] for g in groups)]
+            add(f"{var}, mean (SD)", cells, smd_value)
+        missing = [int(by_group[g]["missing"].iat[0]) for g in groups]
+        if any(missing):
+            add(f"  {var} missing, n", [str(m) for m in missing])
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=names + (["SMD"] if show_smd else []))
     frame.index.name = "characteristic"
     return frame
+
+
+def _count(rows: pd.DataFrame, level: str, digits: int) -> str:
+    r = rows[rows["level"] == level].iloc[0]
+    return f"{int(r['count'])} ({_fmt(r['percent'], digits)}%)"
