@@ -195,7 +195,7 @@ class ConstrainedRandomisation(Result):
         never = int(np.sum(off <= 1e-12)) // 2
         lines.append(f"  validity: {always} pair(s) always together, {never} pair(s) never together")
         lines.append("")
-        lines.append(format_table(self.allocation.set_index("cluster"), digits=3))
+        lines.append(format_table(self.allocation.astype({"arm": str}).set_index("cluster"), digits=3))
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:
