@@ -258,3 +258,27 @@ def test_threads_sharing_one_unstratified_ledger(tmp_path):
         assert sorted(arms) == sorted(sched["arm"])
         with pytest.raises(StratumFullError):
             led.allocate("one too many")
+
+
+@pytest.mark.parametrize(
+    "sql, message",
+    [
+        ("UPDATE slots SET arm = CASE arm WHEN 'peer' THEN 'control' ELSE 'peer' END WHERE batch = 1 AND seq = 8",
+         "part 1"),
+        ("INSERT INTO slots VALUES ('[[\"site\",\"1\"],[\"diagnosis\",\"other\"]]', 99, 'peer', NULL, NULL, 7)",
+         "without a log entry"),
+        ("DELETE FROM log WHERE kind = 'extend'", "entries were deleted"),
+    ],
+    ids=["extended_slot", "smuggled_slot", "dropped_extension"],
+)
+def test_tampering_with_an_extension_is_detected(tmp_path, sql, message):
+    path = tmp_path / "t.db"
+    led = Ledger.create(path, schedule(n=4))
+    led.allocate("P0", site=1, diagnosis="other")
+    led.extend(schedule(n=10))
+    led.allocate("P1", site=1, diagnosis="other")
+    assert led.verify()
+    with sqlite3.connect(path) as conn:
+        conn.execute(sql)
+    with pytest.raises(LedgerIntegrityError, match=message):
+        Ledger(path).verify()
