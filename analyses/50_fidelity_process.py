@@ -108,6 +108,14 @@ def moderation_part(sec: Section, notes: Notes, trial: pd.DataFrame, scores):
     )
     sec.code(both.summary())
     sec.table(both.to_frame(), "Treatment effect by fidelity (partially nested)", name="moderation_all")
+    if inter.singular or both.singular:
+        sec.text(
+            "The peer-worker variance is estimated as 0 (a boundary, or singular, fit, as lme4 reports it): "
+            "outcomes of participants who shared a peer worker are no more alike than those of participants "
+            "who did not, beyond what fidelity and baseline hope explain, so the estimates equal those of an "
+            "ordinary linear model. With about 30 peer workers and a few participants each, a small "
+            "peer-worker variance cannot be told apart from none."
+        )
     sec.figure(fplot.fidelity_moderation_plot(inter), "fidelity_moderation", "Mean hope at 12 months by peer-worker fidelity (non-randomised)")
     sessions_by_worker = trial[trial["arm"] == 1].groupby("peer_worker")["sessions"].mean()
     fid = scores.worker_scores()

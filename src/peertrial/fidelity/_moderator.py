@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 
 from peertrial import _data
 from peertrial._results import Result, format_number, format_table
-from peertrial._warnings import ConvergenceWarning, PeertrialWarning
+from peertrial._warnings import PeertrialWarning
 from peertrial.fidelity._scoring import FidelityScores
+from peertrial.trial._linear import rank_deficient_columns
+from peertrial.trial.mixed import _ProfiledREML
 
 __all__ = ["FidelityModeration", "fidelity_moderation"]
 
@@ -42,7 +43,10 @@ class FidelityModeration(Result):
     ``fidelity_center``: the mean peer-worker score subtracted from fidelity.
     ``workers``: per peer worker ``fidelity``, ``n`` and ``mean_outcome`` of their
     analysed participants; ``covariate_means``: means of the covariates analysed
-    (for drawing the fitted line).
+    (for drawing the fitted line). ``singular``: the peer-worker variance is on
+    the boundary (``sd(worker) / sd(residual) < 1e-4``, lme4's ``isSingular``),
+    so the fit is (nearly) a linear model without the peer-worker effect.
+    ``converged``: False when that ratio reached the search bound (50).
     """
 
     coef: pd.DataFrame
@@ -59,6 +63,7 @@ class FidelityModeration(Result):
     outcome: str
     fidelity_center: float
     converged: bool
+    singular: bool
     workers: pd.DataFrame
     covariate_means: pd.Series
     label: str = NON_RANDOMISED
@@ -85,8 +90,10 @@ class FidelityModeration(Result):
             lines.append(
                 f"  Excluded, no fidelity score: peer workers {list(self.excluded_workers)} ({self.n_excluded} participants)"
             )
+        if self.singular:
+            lines.append("  Boundary (singular) fit: peer-worker variance estimated as 0 (as lme4's isSingular)")
         if not self.converged:
-            lines.append("  WARNING: the optimiser did not report convergence")
+            lines.append("  WARNING: the variance ratio reached its search bound; the fit is unreliable")
         return "\n".join([*lines, "", format_table(self.coef)])
 
 
@@ -129,8 +136,17 @@ def fidelity_moderation(
     ``y = b0 + b_arm arm + b_int arm (f - fbar) + covariates + arm u_worker + e``
     (lme4: ``(0 + arm | peer_worker)``); ``b_arm`` is the treatment effect for a
     peer worker of average fidelity and ``b_int`` its change per unit of fidelity.
-    Fitted by ``statsmodels.MixedLM`` (REML). ``fbar`` is the mean score of the
-    peer workers analysed (each counted once).
+    ``fbar`` is the mean score of the peer workers analysed (each counted once).
+
+    Fitted by REML with the variance ratio profiled out, the criterion ``lmer``
+    minimises, searched over ``theta = sd(u) / sd(e)`` including 0. When the
+    peer-worker variance is on the boundary (few peer workers, little clustering)
+    the fit converges to variance 0 as lme4's does, is flagged ``singular`` and
+    warned about; estimates and SEs then equal those of ``lm``. A design with no
+    fit raises ``ValueError`` naming the problem: every participant with a
+    different peer worker, fidelity identical for every peer worker, no control
+    participants (``population="all"``), collinear terms, too few participants,
+    or an outcome with no residual variation.
 
     Intervention participants with no peer worker (never seen) are excluded
     with a warning naming the rows. Peer workers without a fidelity score are
@@ -187,23 +203,39 @@ def fidelity_moderation(
         )
     if len(counts) < 2:
         raise ValueError("fewer than two peer workers with fidelity scores and outcomes; no random effect can be fitted")
-    center = float(np.mean([score_map[w] for w in counts.index]))
+    analysed_scores = np.array([score_map[w] for w in counts.index])
+    if np.ptp(analysed_scores) == 0:
+        raise ValueError(
+            f"all {len(counts)} peer workers analysed have the same fidelity score ({analysed_scores[0]:g}): "
+            "fidelity has no variation to relate to the outcome"
+        )
+    if population == "all" and in_arm.all():
+        raise ValueError(f"population='all' needs control participants (column {arm!r} == 0) with an outcome; there are none")
+    center = float(np.mean(analysed_scores))
     fc = np.where(in_arm, fid - center, 0.0)
     n = len(work)
     if population == "intervention":
         names = ["(Intercept)", "fidelity"]
         cols = [np.ones(n), fc]
-        exog_re = np.ones((n, 1))
     else:
         names = ["(Intercept)", "arm", "arm:fidelity"]
         cols = [np.ones(n), arm01, fc]
-        exog_re = arm01[:, None]
     names += covariates
     cols += [work[c].to_numpy() for c in covariates]
     exog = np.column_stack(cols)
-    fit, converged = _fit_reml(work[outcome].to_numpy(), exog, worker, exog_re)
-    se = _fixed_se(exog, worker, exog_re, np.asarray(fit.cov_re, float), float(fit.scale))
-    res = _result(fit, se, names, converged, population, outcome, n, counts, singletons, excluded, int(unscored.sum()), center)
+    y = work[outcome].to_numpy()
+    codes = np.full(n, -1)  # controls (population "all") belong to no peer worker
+    codes[in_arm] = pd.factorize(worker[in_arm], sort=True)[0]
+    _check_design(y, exog, names, codes, population, outcome)
+    fit = _fit_reml(y, exog, codes)
+    res = _result(fit, names, population, outcome, n, counts, singletons, excluded, int(unscored.sum()), center)
+    if res.singular:
+        warnings.warn(
+            f"boundary (singular) fit: the peer-worker variance is estimated as 0 (sd ratio {fit[0]:.3g} < 1e-4, "
+            "lme4's isSingular); the model reduces to a linear model without the peer-worker effect",
+            PeertrialWarning,
+            stacklevel=2,
+        )
     treated_rows = work.loc[in_arm]
     workers = treated_rows.groupby("_worker", sort=True).agg(fidelity=("_fid", "first"), n=("_fid", "size"), mean_outcome=(outcome, "mean"))
     workers.index.name = peer_worker
@@ -211,37 +243,51 @@ def fidelity_moderation(
     return dataclasses.replace(res, workers=workers, covariate_means=means)
 
 
-def _fit_reml(y, exog, groups, exog_re):
-    model = sm.MixedLM(y, exog, groups=groups, exog_re=exog_re)
-    # start from OLS and a moderate variance ratio: MixedLM's default start can hit a
-    # singular system when some groups (the controls) carry no random effect
-    start = np.r_[np.linalg.lstsq(exog, y, rcond=None)[0], 0.5]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = model.fit(reml=True, start_params=start, method=["bfgs", "lbfgs", "nm"], maxiter=5000, gtol=1e-12)
-    converged = bool(getattr(fit, "converged", True))
-    if not converged:
-        warnings.warn("MixedLM did not converge for the fidelity model", ConvergenceWarning, stacklevel=3)
-    return fit, converged
+_THETA_MAX = 50.0  # search bound on theta = sd(peer worker) / sd(residual)
+_SINGULAR_TOL = 1e-4  # lme4's isSingular tolerance on theta
 
 
-def _fixed_se(exog, groups, exog_re, cov_re, scale) -> np.ndarray:
-    """sqrt(diag((X' V^-1 X)^-1)), V_g = scale I + Z_g G Z_g' (the SEs lme4's vcov reports).
+def _check_design(y, exog, names, codes, population, outcome) -> None:
+    """Raise ``ValueError`` for a design whose REML fit is not defined (never a LinAlgError)."""
+    n, p = exog.shape
+    levels = int(codes.max()) + 1 + (population == "all")  # lme4 counts the controls as one level
+    if levels >= n:
+        raise ValueError(
+            f"{levels} peer-worker groups for {n} participants: each participant has a peer worker of their own, "
+            "so the peer-worker variance cannot be told apart from the residual variance (lme4: the number of "
+            "levels of a grouping factor must be < the number of observations)"
+        )
+    if n <= p:
+        raise ValueError(f"{n} participants for {p} fixed effects {names}: too few to estimate a residual variance")
+    bad = rank_deficient_columns(exog, names)
+    if bad:
+        raise ValueError(
+            f"fixed-effect design is rank deficient: term(s) {bad} are linear combinations of the terms before "
+            f"them in {names} (e.g. a covariate constant among the participants analysed); remove or recode them"
+        )
+    resid = y - exog @ np.linalg.lstsq(exog, y, rcond=None)[0]
+    if resid @ resid <= 1e-20 * max(y @ y, 1e-300):
+        raise ValueError(
+            f"outcome {outcome!r} has no residual variation: it is constant or an exact linear function of {names}"
+        )
 
-    statsmodels' ``bse_fe`` instead inverts the full Hessian including the
-    variance parameters, which differs from lme4/nlme under REML.
+
+def _fit_reml(y, exog, codes):
+    """REML fit of ``y = X b + z u_worker + e`` by lme4's profiled criterion.
+
+    ``theta = sd(u) / sd(e) >= 0`` is found by bounded search including the
+    boundary ``theta = 0`` (``peertrial.trial.mixed``, the criterion
+    ``lmer`` minimises), so a peer-worker variance on the boundary converges to 0
+    as in lme4 instead of breaking the solver. Returns ``theta, beta, vcov,
+    sigma2, loglik, converged``; ``vcov = sigma2 (X' V^-1 X)^-1`` is lme4's
+    ``vcov(fit)``.
     """
-    xtvx = np.zeros((exog.shape[1], exog.shape[1]))
-    for g in pd.unique(groups):
-        rows = groups == g
-        x, z = exog[rows], exog_re[rows]
-        v = scale * np.eye(rows.sum()) + z @ cov_re @ z.T
-        xtvx += x.T @ np.linalg.solve(v, x)
-    return np.sqrt(np.diag(np.linalg.inv(xtvx)))
+    theta, beta, vcov, sigma2, loglik = _ProfiledREML(y, exog, codes).fit(_THETA_MAX)
+    return theta, beta, vcov, float(sigma2), float(loglik), theta < 0.999 * _THETA_MAX
 
-
-def _result(fit, se, names, converged, population, outcome, n, counts, singletons, excluded, n_excluded, center):
-    est = np.asarray(fit.fe_params, float)
+def _result(fit, names, population, outcome, n, counts, singletons, excluded, n_excluded, center):
+    theta, est, vcov, var_res, loglik, converged = fit
+    se = np.sqrt(np.diag(vcov))
     z = est / se
     q = stats.norm.ppf(0.975)
     coef = pd.DataFrame(
@@ -255,14 +301,13 @@ def _result(fit, se, names, converged, population, outcome, n, counts, singleton
         },
         index=pd.Index(names, name="term"),
     )
-    var_res = float(fit.scale)
-    var_w = float(np.asarray(fit.cov_re)[0, 0])
+    var_w = float(theta**2 * var_res)
     return FidelityModeration(
         coef=coef,
         var_worker=var_w,
         var_residual=var_res,
         icc=var_w / (var_w + var_res),
-        loglik=float(fit.llf),
+        loglik=loglik,
         n=int(n),
         n_workers=int(len(counts)),
         singleton_workers=singletons,
@@ -271,7 +316,8 @@ def _result(fit, se, names, converged, population, outcome, n, counts, singleton
         population=population,
         outcome=outcome,
         fidelity_center=center,
-        converged=converged,
+        converged=bool(converged),
+        singular=bool(theta < _SINGULAR_TOL),
         workers=pd.DataFrame(),
         covariate_means=pd.Series(dtype=float),
     )

@@ -87,7 +87,8 @@ def fidelity_moderation_plot(res):
             line = coef["(Intercept)"] + coef["fidelity"] * (f - res.fidelity_center) + cov
         else:
             line = coef["(Intercept)"] + coef["arm"] + coef["arm:fidelity"] * (f - res.fidelity_center) + cov
-        ax.plot(f, line, color=PALETTE[1], lw=1.5, label="fitted (mixed model)")
+        label = "fitted (mixed model; singular fit, peer-worker variance 0)" if res.singular else "fitted (mixed model)"
+        ax.plot(f, line, color=PALETTE[1], lw=1.5, label=label)
         ax.set_xlabel("peer worker's fidelity score")
         ax.set_ylabel(f"mean {res.outcome} of their participants")
         ax.set_title("Outcome by peer-worker fidelity (non-randomised)")
