@@ -78,6 +78,7 @@ def by_name(fit, values, names):
 def test_rma_matches_metafor(case):
     fit = fit_case(case)
     names = case["names"]
+    assert list(fit.X.columns) == list(np.atleast_1d(names)), "coefficient names and order as metafor"
     for attr in ("b", "se", "zval", "pval", "ci_lb", "ci_ub"):
         close(by_name(fit, getattr(fit, attr), names), case[attr], f"{case_id(case)} {attr}")
     for attr in ("tau2", "se_tau2", "I2", "H2", "QE", "QEp", "QM", "QMp", "s2w"):

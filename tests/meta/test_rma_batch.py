@@ -176,3 +176,14 @@ def test_sei_equals_vi():
     a = pt.meta.rma(y, v)
     b = pt.meta.rma(y, sei=np.sqrt(v))
     assert a.b == pytest.approx(b.b, rel=1e-13) and a.tau2 == pytest.approx(b.tau2, rel=1e-12)
+
+
+def test_formula_newmods_frame_equals_array():
+    rng = np.random.default_rng(4)
+    d = pd.DataFrame({"yi": rng.normal(0.3, 0.3, 12), "vi": rng.uniform(0.01, 0.05, 12),
+                      "year": np.arange(2000, 2012), "type": ["group", "one-to-one"] * 6})
+    fit = pt.meta.rma("yi", "vi", data=d, mods="~ year + type")
+    assert list(fit.X.columns) == ["intrcpt", "year", "typeone-to-one"]
+    a = fit.predict(newmods=pd.DataFrame({"year": [2005, 2010], "type": ["group", "one-to-one"]}))
+    b = fit.predict(newmods=[[2005, 0], [2010, 1]])
+    np.testing.assert_allclose(a.to_frame(), b.to_frame(), rtol=1e-14)

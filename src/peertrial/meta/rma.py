@@ -73,9 +73,10 @@ def _design(mods, data, n, intercept):
             dm = patsy.dmatrix(formula, data, NA_action="drop", return_type="dataframe")
         except patsy.PatsyError as exc:
             raise ValueError(f"cannot evaluate mods formula {mods!r}: {exc}") from exc
+        perm = _formula_order(formula, dm.design_info)
         info = dm.design_info
-        dm = dm.reindex(data.index)
-        return dm.to_numpy(dtype=float), [_term_name(c) for c in dm.columns], info
+        dm = dm.reindex(data.index).iloc[:, perm]
+        return dm.to_numpy(dtype=float), [_term_name(c) for c in dm.columns], (info, perm)
     if isinstance(mods, pd.Series):
         mods = mods.to_frame()
     names = list(mods.columns) if isinstance(mods, pd.DataFrame) else None
@@ -89,6 +90,21 @@ def _design(mods, data, n, intercept):
         M = np.hstack([np.ones((n, 1)), M])
         names = ["intrcpt", *names]
     return M, names, None
+
+
+def _formula_order(formula, info):
+    """Column order with terms as written in the formula (R's order; patsy groups
+    categorical terms first)."""
+    import patsy
+
+    slices = info.term_name_slices
+    order = []
+    for term in patsy.ModelDesc.from_formula(formula).rhs_termlist:
+        sl = slices.get(term.name())
+        if sl is not None:
+            order.extend(range(sl.start, sl.stop))
+    seen = set(order)
+    return order + [j for j in range(len(info.column_names)) if j not in seen]
 
 
 def rma(
@@ -385,8 +401,9 @@ class RMAResult(Result):
         if self.design_info is not None and isinstance(newmods, (pd.DataFrame, dict)):
             import patsy
 
-            (dm,) = patsy.build_design_matrices([self.design_info], pd.DataFrame(newmods), NA_action="raise")
-            return np.asarray(dm, dtype=float)
+            info, perm = self.design_info
+            (dm,) = patsy.build_design_matrices([info], pd.DataFrame(newmods), NA_action="raise")
+            return np.asarray(dm, dtype=float)[:, perm]
         M = np.asarray(newmods, dtype=float)
         n_mods = self.p - 1 if self.intercept else self.p
         if M.ndim <= 1:
