@@ -7,7 +7,7 @@ from conftest import rel_err
 
 import peertrial as pt
 from peertrial import PeertrialWarning
-from peertrial.trial.effects import dose_response, itt_odds_ratio
+from peertrial.trial.effects import dose_response
 
 VARIANTS = [("const", None, None), ("HC0", "HC0", None), ("HC1", "HC1", None),
             ("HC2", "HC2", None), ("HC3", "HC3", None), ("cluster", None, "site")]

@@ -68,7 +68,7 @@ def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _sandwich(bread: np.ndarray, scores: np.ndarray, hat: np.ndarray, df_resid: int,
               vcov_type: str, cluster_codes: np.ndarray | None) -> np.ndarray:
     """``bread (sum of score outer products) bread`` with R's small-sample factors."""
-    n, p = scores.shape[1], scores.shape[2]
+    n = scores.shape[1]
     if cluster_codes is not None:
         n_groups = int(cluster_codes.max()) + 1
         onehot = np.zeros((n, n_groups))

@@ -279,7 +279,7 @@ class _UnstructuredREML:
             c += np.einsum("isp,st,it->p", Xg, Si, Yg)
         beta = np.linalg.solve(A, c)
         quad = 0.0
-        for (S, Yg, Xg), Si in zip(self.groups, invs):
+        for (_, Yg, Xg), Si in zip(self.groups, invs):
             r = Yg - np.einsum("isp,p->is", Xg, beta)
             quad += np.einsum("is,st,it->", r, Si, r)
         return beta, A, logdet, quad
