@@ -187,3 +187,12 @@ def test_formula_newmods_frame_equals_array():
     a = fit.predict(newmods=pd.DataFrame({"year": [2005, 2010], "type": ["group", "one-to-one"]}))
     b = fit.predict(newmods=[[2005, 0], [2010, 1]])
     np.testing.assert_allclose(a.to_frame(), b.to_frame(), rtol=1e-14)
+
+
+def test_too_few_studies_for_coefficients_and_tau2():
+    y, v = np.array([0.1, 0.4]), np.array([0.01, 0.02])
+    with pytest.raises(ValueError, match="tau2"):
+        pt.meta.rma(y, v, mods=np.array([1.0, 2.0]))
+    assert pt.meta.rma(y, v, mods=np.array([1.0, 2.0]), method="EE").k == 2
+    res = pt.meta.rma_batch(y[None], v[None], mods=np.array([[1.0, 1.0], [1.0, 2.0]]))
+    assert "tau2" in res.reason[0] and np.isnan(res.tau2[0])

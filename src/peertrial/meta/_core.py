@@ -360,6 +360,8 @@ def fit_core(Y, V, X, valid=None, method="REML", test="z", A=None, level=95.0, c
     reason[nonpos] = "non-positive sampling variance"
     reason[k < 1] = "no studies (k = 0)"
     reason[(k < p) & (k >= 1)] = "fewer studies than coefficients"
+    if method != "EE":  # tau2 is one more parameter (metafor stops when p + 1 > k, except k = p = 1)
+        reason[(k == p) & (k > 1)] = "fewer studies than coefficients plus tau2"
     bad = reason != ""
     valid = valid & ~bad[:, None]
     Vs = np.where(valid, V, 1.0)

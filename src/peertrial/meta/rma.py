@@ -203,6 +203,9 @@ def _fit(y, v, Xa, names, w, labels, method, test, level, ctrl, measure, info=No
     k, p = Xa.shape
     if p > k:
         raise ValueError(f"the model has {p} coefficients but only {k} studies")
+    if method not in ("EE", "FE") and p + 1 > k and not (p == 1 and k == 1):
+        raise ValueError(f"the model has {p} coefficients and tau2 to estimate but only {k} studies "
+                         "(as metafor: use method='EE' or fewer moderators)")
     if p > 1 and np.any(np.linalg.eigvalsh(Xa.T @ Xa) <= 1e-7):
         raise ValueError(f"model matrix not of full rank (columns {names}); drop redundant moderators")
     if k == 1 and test == "knha":
