@@ -187,3 +187,35 @@ def test_contact_curve_by_group_splits_participants():
     assert res.n.sum() == len(TI) and set(res.n.index) == {0, 1}
     events = (TI["contact_days"] <= 120).groupby(TI["female"]).sum()
     assert res.events.sort_index().tolist() == events.sort_index().tolist()
+
+
+def test_contact_at_times_follows_survfit_steps():
+    with pytest.warns(PeertrialWarning):
+        res = P.time_to_first_contact(DATA)
+    ref = REF["contact"]
+    t_ref = np.asarray(ref["time"], float)
+    times = [0.5, 7, 30, 119.5]
+    at = res.at(times)
+    for k, t in enumerate(times):
+        i = np.searchsorted(t_ref, t, side="right") - 1  # summary(survfit, times=) carries the last step forward
+        expect = (1.0, 1.0) if i < 0 else (ref["surv"][i], ref["lower"][i])
+        np.testing.assert_allclose([at["surv"][k], at["ci_lb"][k]], expect, rtol=RTOL)
+    np.testing.assert_allclose(at["cum_ub"], 1 - at["ci_lb"])
+
+
+def test_median_exactly_half_is_midpoint_as_survfit():
+    # S = 3/4, 1/2, 1/4, 0: the curve sits at 0.5 on [2, 3), so print.survfit reports (2 + 3) / 2
+    res = P.km_curve([1, 2, 3, 4], [1, 1, 1, 1])
+    assert res.medians["all"] == 2.5
+    np.testing.assert_allclose(res.table["surv"], [0.75, 0.5, 0.25, 0.0])
+    assert np.isnan(res.table["ci_lb"].iloc[-1])  # log-log limits undefined at S = 0, NA in R
+
+
+def test_single_level_group_equals_ungrouped():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PeertrialWarning)
+        one = P.time_to_first_contact(DATA.assign(unit="ward A"), group="unit")
+        all_ = P.time_to_first_contact(DATA)
+    assert list(one.n.index) == ["ward A"] and list(one.table["group"].unique()) == ["ward A"]
+    np.testing.assert_array_equal(one.table["surv"], all_.table["surv"])
+    assert one.medians["ward A"] == all_.medians["all"]

@@ -49,6 +49,8 @@ def survival_curve_plot(curve, cumulative: bool | None = None, ylabel: str | Non
             s = np.r_[1.0, tab["surv"].to_numpy()]
             lo = np.r_[1.0, tab["ci_lb"].to_numpy()]
             hi = np.r_[1.0, tab["ci_ub"].to_numpy()]
+            # log-log limits are undefined (NaN, as R) where S is 0 or 1: the band closes on the curve
+            lo, hi = np.where(np.isnan(lo), s, lo), np.where(np.isnan(hi), s, hi)
             if cumulative:
                 s, lo, hi = 1 - s, 1 - hi, 1 - lo
             c = PALETTE[k % len(PALETTE)]

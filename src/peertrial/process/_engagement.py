@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
 
 from peertrial import _data
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
 from peertrial.process._models import RegressionResult, design_matrix, fit_regression
+from peertrial.survival import KaplanMeierResult, kaplan_meier
 
 __all__ = [
     "EngagementSummary",
@@ -148,12 +149,14 @@ def engagement_model(
 # --------------------------------------------------------------------------- KM curves
 @dataclass(frozen=True, eq=False)
 class SurvivalCurve(Result):
-    """Kaplan–Meier curve(s) by lifelines' ``KaplanMeierFitter``.
+    """Kaplan–Meier curve(s) from :func:`peertrial.survival.kaplan_meier`.
 
     ``table``: one row per group and distinct time with ``group, time, n_risk,
-    n_event, n_censor, surv, ci_lb, ci_ub`` (95% CI on the log(-log S) scale,
-    lifelines' "exponential Greenwood", = R ``survfit(conf.type = "log-log")``).
-    ``medians``: median time by group (NaN where the curve stays above 0.5).
+    n_event, n_censor, surv, std_err, ci_lb, ci_ub`` (Greenwood variance; 95% CI
+    on the log(-log S) scale, R ``survfit(conf.type = "log-log")``, NaN where S
+    is 0 or 1 as in R). ``medians``: median time by group (R's rule; NaN where the
+    curve stays above 0.5). ``km``: the underlying
+    :class:`~peertrial.survival.KaplanMeierResult` (``rmst``, ``median(ci=True)``).
     ``event_name`` says what the curve counts down to (e.g. "first contact").
     """
 
@@ -165,16 +168,13 @@ class SurvivalCurve(Result):
     time_unit: str
     title: str
     complement: bool = False
+    km: KaplanMeierResult | None = field(default=None, repr=False)
 
     def at(self, times) -> pd.DataFrame:
-        """Survival (or, for ``complement`` curves, cumulative proportion) at ``times`` by group."""
-        rows = []
-        for g, tab in self.table.groupby("group", sort=False):
-            for t in np.atleast_1d(times):
-                i = np.searchsorted(tab["time"].to_numpy(), t, side="right") - 1
-                s, lo, hi = (1.0, 1.0, 1.0) if i < 0 else tuple(tab[["surv", "ci_lb", "ci_ub"]].iloc[i])
-                rows.append({"group": g, "time": t, "surv": s, "ci_lb": lo, "ci_ub": hi})
-        out = pd.DataFrame(rows)
+        """Survival at ``times`` by group (``summary(survfit, times=)``): ``group, time, surv,
+        std_err, ci_lb, ci_ub, n_risk``; for ``complement`` curves also the cumulative
+        proportion ``cum, cum_lb, cum_ub`` (1 - S and its limits)."""
+        out = self.km.at(times).rename(columns={"lower": "ci_lb", "upper": "ci_ub"})
         if self.complement:
             out["cum"] = 1 - out["surv"]
             out["cum_lb"], out["cum_ub"] = 1 - out["ci_ub"], 1 - out["ci_lb"]
@@ -196,44 +196,29 @@ class SurvivalCurve(Result):
 
 
 def km_curve(time, event, group=None, *, event_name="event", time_unit="days", title="Kaplan-Meier", complement=False) -> SurvivalCurve:
-    """Kaplan–Meier by group with lifelines (arrays of equal length; ``group`` optional)."""
+    """Kaplan–Meier by group (arrays of equal length; ``group`` optional), by
+    :func:`peertrial.survival.kaplan_meier` with ``conf_type="log-log"``."""
     time = np.asarray(time, float)
     event = np.asarray(event, float)
-    group = np.repeat("all", len(time)) if group is None else np.asarray(group)
-    tables, medians, ns, evs = [], {}, {}, {}
-    for g in pd.unique(group):
-        sel = group == g
-        kmf = KaplanMeierFitter().fit(time[sel], event[sel], label=str(g))
-        et = kmf.event_table
-        et = et[(et["observed"] + et["censored"]) > 0]
-        ci = kmf.confidence_interval_survival_function_
-        t = et.index.to_numpy(float)
-        tables.append(
-            pd.DataFrame(
-                {
-                    "group": g,
-                    "time": t,
-                    "n_risk": et["at_risk"].to_numpy(float),
-                    "n_event": et["observed"].to_numpy(float),
-                    "n_censor": et["censored"].to_numpy(float),
-                    "surv": kmf.survival_function_.loc[t].iloc[:, 0].to_numpy(),
-                    "ci_lb": ci.loc[t].iloc[:, 0].to_numpy(),
-                    "ci_ub": ci.loc[t].iloc[:, 1].to_numpy(),
-                }
-            )
-        )
-        medians[g] = float(kmf.median_survival_time_)
-        ns[g], evs[g] = int(sel.sum()), int(event[sel].sum())
-    medians = pd.Series(medians, name="median").replace(np.inf, np.nan)
+    levels = None if group is None else pd.unique(np.asarray(group))
+    if levels is not None and len(levels) == 1:
+        km = kaplan_meier(None, time, event, conf_type="log-log")
+        km = dataclasses.replace(km, table=km.table.assign(group=levels[0]), groups=[levels[0]], n=km.n.set_axis(levels))
+    else:
+        km = kaplan_meier(None, time, event, None if group is None else np.asarray(group), conf_type="log-log")
+    table = km.table.rename(columns={"lower": "ci_lb", "upper": "ci_ub"})
+    table = table[["group", "time", "n_risk", "n_event", "n_censor", "surv", "std_err", "ci_lb", "ci_ub"]]
+    events = table.groupby("group", sort=False)["n_event"].sum().reindex(km.groups).astype(int)
     return SurvivalCurve(
-        table=pd.concat(tables, ignore_index=True),
-        medians=medians,
-        n=pd.Series(ns, name="n"),
-        events=pd.Series(evs, name="events"),
+        table=table,
+        medians=km.median().rename("median"),
+        n=km.n.rename("n"),
+        events=events.rename("events"),
         event_name=event_name,
         time_unit=time_unit,
         title=title,
         complement=complement,
+        km=km,
     )
 
 
