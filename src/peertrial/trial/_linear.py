@@ -60,12 +60,21 @@ def _check_df(X: np.ndarray) -> None:
                          "coefficients (no residual degrees of freedom)")
 
 
+def _xty(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (X.transpose(0, 2, 1) @ y[..., None])[..., 0]
+
+
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Batched ``A^{-1} b`` for ``A (B, p, p)`` and ``b (B, p)``."""
     return np.linalg.solve(A, b[..., None])[..., 0]
 
 
-def _sandwich(bread: np.ndarray, scores: np.ndarray, hat: np.ndarray, df_resid: int,
+def _gram(A: np.ndarray) -> np.ndarray:
+    """Batched ``A'A`` for ``A (B, n, p)`` (BLAS matmul)."""
+    return np.matmul(A.transpose(0, 2, 1), A)
+
+
+def _sandwich(bread: np.ndarray, scores: np.ndarray, hat: np.ndarray | None, df_resid: int,
               vcov_type: str, cluster_codes: np.ndarray | None) -> np.ndarray:
     """``bread (sum of score outer products) bread`` with R's small-sample factors."""
     n = scores.shape[1]
@@ -73,35 +82,37 @@ def _sandwich(bread: np.ndarray, scores: np.ndarray, hat: np.ndarray, df_resid: 
         n_groups = int(cluster_codes.max()) + 1
         onehot = np.zeros((n, n_groups))
         onehot[np.arange(n), cluster_codes] = 1.0
-        sums = np.einsum("bnp,ng->bgp", scores, onehot)
-        meat = np.einsum("bgp,bgq->bpq", sums, sums) * n_groups / (n_groups - 1)
+        sums = onehot.T @ scores  # (B, G, p)
+        meat = _gram(sums) * n_groups / (n_groups - 1)
         if vcov_type == "HC1":
             meat = meat * (n - 1) / df_resid
         elif vcov_type != "HC0":
             raise ValueError(f"cluster-robust SEs support robust='HC0' or 'HC1', got {vcov_type!r}")
     else:
         if vcov_type == "HC0":
-            w = np.ones_like(hat)
+            w = np.ones(scores.shape[:2])
         elif vcov_type == "HC1":
-            w = np.full_like(hat, n / df_resid)
+            w = np.full(scores.shape[:2], n / df_resid)
         elif vcov_type == "HC2":
             w = 1.0 / (1.0 - hat)
         elif vcov_type == "HC3":
             w = 1.0 / (1.0 - hat) ** 2
         else:
             raise ValueError(f"robust must be one of {VCOV_TYPES[1:]}, got {vcov_type!r}")
-        meat = np.einsum("bnp,bn,bnq->bpq", scores, w, scores)
+        meat = _gram(scores * np.sqrt(w)[:, :, None])
     return bread @ meat @ bread
 
 
 def _vcov(Xv: np.ndarray, resid: np.ndarray, df_resid: int, vcov_type: str,
           cluster_codes: np.ndarray | None, X_left: np.ndarray | None = None) -> np.ndarray:
-    bread = np.linalg.inv(np.einsum("bnp,bnq->bpq", Xv, Xv))
+    bread = np.linalg.inv(_gram(Xv))
     if vcov_type == "const":
         s2 = np.einsum("bn,bn->b", resid, resid) / df_resid
         return bread * s2[:, None, None]
-    # 2SLS hat values as AER's hatvalues.ivreg: x_i' (Xhat'Xhat)^{-1} xhat_i
-    hat = np.einsum("bnp,bpq,bnq->bn", Xv if X_left is None else X_left, bread, Xv)
+    hat = None
+    if vcov_type in ("HC2", "HC3") and cluster_codes is None:
+        # 2SLS hat values as AER's hatvalues.ivreg: x_i' (Xhat'Xhat)^{-1} xhat_i
+        hat = np.sum(((Xv if X_left is None else X_left) @ bread) * Xv, axis=-1)
     scores = Xv * resid[:, :, None]
     return _sandwich(bread, scores, hat, df_resid, vcov_type, cluster_codes)
 
@@ -110,8 +121,8 @@ def ols(X, y, vcov_type: str = "const", cluster_codes=None) -> LinearFit:
     """Ordinary least squares for a batch of designs ``X (B, n, p)`` and outcomes ``y (B, n)``."""
     X, y = _as_batch(X, y)
     _check_df(X)
-    coef = _solve(np.einsum("bnp,bnq->bpq", X, X), np.einsum("bnp,bn->bp", X, y))
-    resid = y - np.einsum("bnp,bp->bn", X, coef)
+    coef = _solve(_gram(X), _xty(X, y))
+    resid = y - (X @ coef[..., None])[..., 0]
     df_resid = X.shape[1] - X.shape[2]
     V = _vcov(X, resid, df_resid, vcov_type, cluster_codes)
     return LinearFit(coef, V, resid, df_resid, vcov_type)
@@ -125,25 +136,20 @@ def tsls(X, Z, y, vcov_type: str = "const", cluster_codes=None) -> LinearFit:
     X, y = _as_batch(X, y)
     _check_df(X)
     Z, _ = _as_batch(Z, y)
-    ZtZ = np.einsum("bnp,bnq->bpq", Z, Z)
-    Xhat = Z @ np.linalg.solve(ZtZ, np.einsum("bnq,bnp->bqp", Z, X))
-    coef = _solve(np.einsum("bnp,bnq->bpq", Xhat, Xhat), np.einsum("bnp,bn->bp", Xhat, y))
-    resid = y - np.einsum("bnp,bp->bn", X, coef)
+    Xhat = Z @ np.linalg.solve(_gram(Z), np.matmul(Z.transpose(0, 2, 1), X))
+    coef = _solve(_gram(Xhat), _xty(Xhat, y))
+    resid = y - (X @ coef[..., None])[..., 0]
     df_resid = X.shape[1] - X.shape[2]
     V = _vcov(Xhat, resid, df_resid, vcov_type, cluster_codes, X_left=X)
     return LinearFit(coef, V, resid, df_resid, vcov_type)
 
 
 def rank_deficient_columns(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[str]:
-    """Names of columns that are linear combinations of the columns before them (R's ``NA`` coefficients)."""
+    """Names of columns that are linear combinations of the columns before them (R's ``NA`` coefficients).
+
+    From the QR decomposition of the column-normalised design (no pivoting, so column ``j``
+    depends on earlier ones exactly when ``|R_jj|`` vanishes), as R's ``lm`` with ``tol = 1e-7``.
+    """
     Xs = X / np.maximum(np.linalg.norm(X, axis=0), 1e-300)
-    if np.linalg.matrix_rank(Xs, tol=tol) == X.shape[1]:
-        return []
-    bad, kept = [], []
-    for j in range(X.shape[1]):
-        cand = kept + [j]
-        if np.linalg.matrix_rank(Xs[:, cand], tol=tol) < len(cand):
-            bad.append(names[j])
-        else:
-            kept.append(j)
-    return bad
+    r = np.abs(np.diag(np.linalg.qr(Xs, mode="r")))
+    return [names[j] for j in np.flatnonzero(r < tol)]
