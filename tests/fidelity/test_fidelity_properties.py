@@ -60,3 +60,44 @@ def test_bad_arguments_are_named():
         F.score_fidelity(RATINGS, min_present=0)
     with pytest.raises(ValueError, match="not 'total' or a domain"):
         F.icc(BASE, ratings="nope")
+
+
+@st.composite
+def _small_trials(draw):
+    """Tiny, tie-heavy designs: singleton and boundary fits, constant columns, few controls."""
+    k = draw(st.integers(2, 5))
+    sizes = draw(st.lists(st.integers(1, 4), min_size=k, max_size=k))
+    fid = draw(st.lists(st.sampled_from([1.0, 2.0, 3.5]), min_size=k, max_size=k))
+    n_ctl = draw(st.integers(0, 5))
+    n = sum(sizes) + n_ctl
+    y = draw(st.lists(st.sampled_from([10.0, 11.0, 13.0]), min_size=n, max_size=n))
+    x = draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n))
+    workers = [f"W{j}" for j, s in enumerate(sizes) for _ in range(s)] + [None] * n_ctl
+    data = pd.DataFrame({"peer_worker": workers, "arm": [1] * sum(sizes) + [0] * n_ctl, "y": y, "x": x})
+    return data, pd.Series(fid, index=[f"W{j}" for j in range(k)]), draw(st.sampled_from(["intervention", "all"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_small_trials())
+def test_moderation_fits_or_names_the_problem(case):
+    """Every design either fits (variance >= 0, finite estimates; a boundary fit equals least squares)
+    or raises ValueError — never a LinAlgError from the solver."""
+    import warnings
+
+    data, fid, population = case
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = F.fidelity_moderation(data, fid, "y", covariates=["x"], population=population)
+    except ValueError:
+        return
+    assert res.var_worker >= 0 and res.var_residual > 0
+    assert np.isfinite(res.coef[["estimate", "se"]].to_numpy()).all()
+    if res.var_worker == 0:
+        rows = data if population == "all" else data[data["arm"] == 1]
+        f = rows["peer_worker"].map(fid).fillna(0.0).to_numpy()
+        arm = rows["arm"].to_numpy(float)
+        fc = arm * (f - fid.loc[rows.loc[arm == 1, "peer_worker"].unique()].mean())
+        cols = [np.ones(len(rows)), fc] if population == "intervention" else [np.ones(len(rows)), arm, fc]
+        X = np.column_stack([*cols, rows["x"]])
+        np.testing.assert_allclose(res.coef["estimate"], np.linalg.lstsq(X, rows["y"].to_numpy(), rcond=None)[0], rtol=1e-7, atol=1e-9)
