@@ -15,7 +15,7 @@ from peertrial.plot._style import save, style
 
 __all__ = ["save", "style"]
 
-_PLOT_MODULES = ("meta", "meta_diagnostics", "survival", "trial", "randomise", "econ", "fidelity", "process")
+_PLOT_MODULES = ("meta", "meta_diagnostics", "survival", "trial", "randomise", "econ", "fidelity", "process", "simulate")
 
 
 def __getattr__(name: str):
