@@ -10,7 +10,8 @@ from peertrial import PeertrialWarning
 from peertrial.trial.effects import dose_response
 
 VARIANTS = [("const", None, None), ("HC0", "HC0", None), ("HC1", "HC1", None),
-            ("HC2", "HC2", None), ("HC3", "HC3", None), ("cluster", None, "site")]
+            ("HC2", "HC2", None), ("HC3", "HC3", None), ("cluster", None, "site"),
+            ("cluster_HC0", "HC0", "site"), ("cluster_HC1", "HC1", "site")]
 MODELS = {"unadjusted": ([], "y"), "adjusted": (["y0", "age", "diagnosis", "site"], "y"),
           "binary": (["y0"], "yb")}
 POPS = ["itt", "as_treated", "per_protocol", "cace"]
@@ -160,3 +161,22 @@ def test_missing_covariate_warns_with_rows_or_fails():
 def test_bad_robust_type():
     with pytest.raises(ValueError, match="robust must be"):
         pt.trial.estimate_effects(_small(), outcome="y", robust="HC9")
+
+
+def test_cluster_with_hc2_rejected(r_sets):
+    with pytest.raises(ValueError, match="cluster-robust SEs support robust='HC0' or 'HC1'"):
+        pt.trial.estimate_effects(r_sets[0]["frame"], outcome="y", robust="HC2", cluster="site")
+
+
+def test_other_functions_leave_caller_frame_untouched(r_sets):
+    d = r_sets[4]["frame"].copy()
+    before = d.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pt.trial.mmrm(d, {"4": "y4", "12": "y12"}, covariates=["y0"])
+        pt.trial.subgroup_effects(d, "y12", subgroup="diagnosis", covariates=["y0"])
+        pt.trial.consort(d, "y12")
+        pt.trial.hedges_g(d, "y12")
+        pt.trial.random_intercept(d, "y12", covariates=["y0"])
+        pt.trial.itt_odds_ratio(d, "yb", covariates=["y0"])
+    pd.testing.assert_frame_equal(d, before)
