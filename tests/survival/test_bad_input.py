@@ -106,6 +106,12 @@ def test_monotone_likelihood_warns_and_diverges(df):
     assert res.coef["arm"] < -10 and res.se["arm"] > 100
 
 
+def test_no_events_is_an_error_for_cox(df):
+    df["event"] = 0
+    with pytest.raises(ValueError, match=r"'event'.*no events"):
+        pt.survival.cox(df, "time", "event", ["arm"])
+
+
 def test_bad_options(df):
     with pytest.raises(ValueError, match="conf_type"):
         pt.survival.kaplan_meier(df, "time", "event", conf_type="logit")

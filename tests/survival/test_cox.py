@@ -90,6 +90,29 @@ def test_baseline_and_predicted_survival(name):
     nd = pd.DataFrame(pred["newdata"])
     surv = res.predict_survival(nd, arr(pred["times"]))
     close(surv.to_numpy(), np.asarray(pred["surv"], float))
+    ci = res.predict_survival_ci(nd, arr(pred["times"]))
+    for col in ("std_err", "lower", "upper"):
+        mine = ci.pivot(index="time", columns="row", values=col).to_numpy()
+        close(mine, np.asarray(pred[col], float))
+
+
+@pytest.mark.parametrize("name", ZPH)
+def test_predicted_survival_robust_and_stratified(name):
+    case = SURV[name]
+    df = frame(case)
+    res, _ = fit(df, "cluster_efron")
+    ref = case["predict_cluster"]
+    ci = res.predict_survival_ci(pd.DataFrame(ref["newdata"]), [30, 90, 180, 270, 365])
+    close(ci.pivot(index="time", columns="row", values="surv").to_numpy(), np.asarray(ref["surv"], float))
+    close(ci.pivot(index="time", columns="row", values="std_err").to_numpy(), np.asarray(ref["std_err"], float))
+    res, _ = fit(df, "strata_efron")
+    ref = case["predict_strata"]
+    nd = pd.DataFrame(ref["newdata"])
+    ci = res.predict_survival_ci(nd, [30, 90, 180, 270, 365], strata=nd["stratum"])
+    close(ci["surv"], ref["surv"])
+    close(ci["std_err"], ref["std_err"])
+    with pytest.raises(ValueError, match="stratified"):
+        res.predict_survival(nd, [30])
 
 
 def test_cox_summary_and_frame():

@@ -171,30 +171,77 @@ class CoxResult(Result):
         frame["strata"] = [self.strata_levels[s] if self.strata_levels else s for s in frame["strata"]]
         return frame.drop(columns="inc").reset_index(drop=True)
 
-    def predict_survival(self, newdata: pd.DataFrame, times, strata=None) -> pd.DataFrame:
-        """Predicted S(t | x) = exp(-H0(t) exp(x'b)) at ``times`` for each row of ``newdata``.
+    def _curves(self, newdata: pd.DataFrame, times, strata):
+        """Cumulative hazard and its variance terms for each row of ``newdata`` at ``times``.
 
-        Returns a DataFrame indexed by time with one column per row of ``newdata``. With a
-        stratified model give the stratum of each row in ``strata`` (array-like).
+        Uses the increments of ``survfit.coxph`` (Efron: sums over k of mean weight /
+        den_k, / den_k^2 and a_k / den_k, as R's agsurv) with covariates centred, so
+        var H(t | x) = r^2 [sum dH0^2-terms + d(t)' V d(t)], d(t) = H0(t) x - Xbar(t).
         """
         names = list(self.coef.index)
         missing = [c for c in names if c not in newdata.columns]
         if missing:
             raise ValueError(f"newdata lacks covariate column(s) {missing}")
-        x = newdata[names].to_numpy(float)
-        lp = x @ self.coef.to_numpy()
-        base = self.baseline_hazard(centered=False)
+        if self.strata_levels and strata is None:
+            raise ValueError("the model is stratified: give the stratum of each newdata row in strata=")
+        d = self._data
+        beta = self.coef.to_numpy()
+        _, _, _, det = d.evaluate(beta, detail=True)
+        mw, den, a = d.meanwt, det["den"], det["a"]
+        dH = d.group_sums(mw / den)
+        dV = d.group_sums(mw / den**2)
+        dX = d.group_sums((mw / den)[:, None] * a)
+        x = newdata[names].to_numpy(float) - d.center
+        risk = np.exp(x @ beta)
         times = np.atleast_1d(np.asarray(times, float))
-        svals = [None] * len(x) if strata is None else list(strata)
-        out = {}
-        for j, s in enumerate(svals):
-            b = base if s is None else base[base["strata"] == s]
-            if s is not None and b.empty and s not in self.strata_levels:
-                raise ValueError(f"stratum {s!r} (row {newdata.index[j]!r}) not in the fitted model")
-            idx = np.searchsorted(b["time"].to_numpy(), times, side="right") - 1
-            H = np.where(idx >= 0, b["cumhaz"].to_numpy()[np.maximum(idx, 0)] if len(b) else 0.0, 0.0)
-            out[newdata.index[j]] = np.exp(-H * np.exp(lp[j]))
+        codes = [0] * len(x) if strata is None else list(strata)
+        V = self.var.to_numpy()
+        out = []
+        for j, s in enumerate(codes):
+            if strata is not None:
+                if s not in self.strata_levels:
+                    raise ValueError(f"stratum {s!r} (newdata row {newdata.index[j]!r}) is not in the fitted model")
+                s = self.strata_levels.index(s)
+            sel = np.flatnonzero(d.gstrat == s)
+            tg = d.gtime[sel]
+            H = np.concatenate([[0.0], np.cumsum(dH[sel])])
+            Vh = np.concatenate([[0.0], np.cumsum(dV[sel])])
+            Xb = np.vstack([np.zeros((1, d.p)), np.cumsum(dX[sel], axis=0)])
+            k = np.searchsorted(tg, times, side="right")
+            dt = H[k][:, None] * x[j] - Xb[k]
+            var = Vh[k] + np.einsum("ti,ij,tj->t", dt, V, dt)
+            out.append((H[k] * risk[j], np.sqrt(var) * risk[j]))
+        return times, out
+
+    def predict_survival(self, newdata: pd.DataFrame, times, strata=None) -> pd.DataFrame:
+        """Predicted S(t | x) = exp(-H0(t) exp(x'b)) at ``times`` for each row of ``newdata``.
+
+        Returns a DataFrame indexed by time with one column per row of ``newdata``, as
+        ``summary(survfit(fit, newdata), times)$surv``. With a stratified model give the
+        stratum of each row in ``strata`` (array-like).
+        """
+        times, curves = self._curves(newdata, times, strata)
+        out = {newdata.index[j]: np.exp(-H) for j, (H, _) in enumerate(curves)}
         return pd.DataFrame(out, index=pd.Index(times, name="time"))
+
+    def predict_survival_ci(self, newdata: pd.DataFrame, times, strata=None,
+                            conf_type: str = "log") -> pd.DataFrame:
+        """Predicted survival with standard error and confidence limits, long format.
+
+        Columns: row (newdata index), time, surv, std_err (of S, as ``summary.survfit``),
+        lower, upper; the variance is R's ``survfit.coxph`` (Tsiatis/Link, including
+        the uncertainty in beta through ``var``).
+        """
+        from peertrial.survival.km import _confint
+
+        times, curves = self._curves(newdata, times, strata)
+        parts = []
+        for j, (H, se_log) in enumerate(curves):
+            surv = np.exp(-H)
+            lower, upper = _confint(surv, se_log, conf_type, self.conf_level)
+            parts.append(pd.DataFrame({"row": newdata.index[j], "time": times, "surv": surv,
+                                       "std_err": se_log * surv, "lower": lower, "upper": upper}))
+        return pd.concat(parts, ignore_index=True)
 
 
 def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron", strata=None,
@@ -203,8 +250,10 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     """Fit a Cox model as ``coxph(Surv(entry, time, event) ~ covariates + strata(s), ties=,
     weights=, cluster=)``.
 
-    Covariates must be numeric columns (code factors as 0/1 dummies). With ``id=`` the
-    counting-process layout is checked (see ``peertrial.survival._input``).
+    Covariates must be numeric columns (code factors as 0/1 dummies). Time-varying
+    covariates need counting-process rows ``(entry, time]``; with ``id=`` the layout is
+    checked: repeated ids without ``entry`` and overlapping intervals raise, as do
+    covariate cells holding sequences (see ``peertrial.survival._input``).
     """
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
@@ -213,6 +262,8 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         raise ValueError("cox needs at least one covariate")
     sd = _input.prepare(data, time, event, status_codes=(0, 1), strata=strata,
                         covariates=covariates, weights=weights, cluster=cluster, entry=entry, id=id)
+    if not np.any(sd.status == 1):
+        raise ValueError(f"column {event!r} has no events in {len(sd.status)} rows; the Cox model is not estimable")
     for j, c in enumerate(covariates):
         col = sd.X[:, j]
         if np.all(col == col[0]):
