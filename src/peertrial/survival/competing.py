@@ -282,6 +282,11 @@ class _FGData:
         info[self.iu[1], self.iu[0]] = up
         return float(loglik), u, info
 
+    def baseline_jumps(self, beta):
+        """d_k / S0(t_k): jumps of the baseline subdistribution hazard (crr's ``bfitj``)."""
+        _, S, _, _ = self._sums(beta)
+        return self.ut[self.kt], self.d / S[:, 0]
+
     def loglik(self, beta):
         r, S, _, _ = self._sums(beta)
         return float((self.X[self.c1] @ beta).sum() - self.d @ np.log(S[:, 0]))
@@ -350,6 +355,25 @@ class FineGrayResult(Result):
     iter: int
     n: int
     cause: object
+    baseline: pd.DataFrame  # time, jump: baseline subdistribution hazard jumps (covariates 0)
+
+    def predict(self, newdata: pd.DataFrame, times=None) -> pd.DataFrame:
+        """Cumulative incidence 1 - exp(-exp(x'b) sum_{t_k <= t} dLambda_k) as ``predict.crr``.
+
+        Indexed by ``times`` (default: the distinct times of events of the cause), one
+        column per row of ``newdata``.
+        """
+        names = list(self.coef.index)
+        missing = [c for c in names if c not in newdata.columns]
+        if missing:
+            raise ValueError(f"newdata lacks covariate column(s) {missing}")
+        lp = newdata[names].to_numpy(float) @ self.coef.to_numpy()
+        t = self.baseline["time"].to_numpy()
+        cum = np.concatenate([[0.0], np.cumsum(self.baseline["jump"].to_numpy())])
+        times = t if times is None else np.atleast_1d(np.asarray(times, float))
+        H = cum[np.searchsorted(t, times, side="right")]
+        cif = 1 - np.exp(-np.outer(H, np.exp(lp)))
+        return pd.DataFrame(cif, index=pd.Index(times, name="time"), columns=newdata.index)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"coef": self.coef, "shr": self.shr, "se": self.se, "zval": self.zval,
@@ -424,7 +448,8 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
     return FineGrayResult(ser(b), ser(se), ser(b / se), ser(2 * stats.norm.sf(np.abs(b / se))),
                           ser(np.exp(b)), ser(np.exp(b - z * se)), ser(np.exp(b + z * se)),
                           pd.DataFrame(var, index=idx, columns=idx), float(ll), fg.loglik(np.zeros(p)),
-                          converged, it, len(sd.time), cause)
+                          converged, it, len(sd.time), cause,
+                          pd.DataFrame(dict(zip(("time", "jump"), fg.baseline_jumps(b)))))
 
 
 def cause_specific_cox(data=None, time="time", status="status", covariates=(), cause=1,

@@ -48,21 +48,12 @@ def _design(frame: pd.DataFrame, arm: str, factors, numeric=()):
     return pd.DataFrame(cols, index=frame.index)
 
 
-def _logistic(X: np.ndarray, y: np.ndarray, offset=None, tol=1e-12, maxit=50):
-    """Logistic regression by IRLS; returns (beta, cov)."""
-    off = np.zeros(len(y)) if offset is None else offset
-    beta = np.zeros(X.shape[1])
-    for _ in range(maxit):
-        eta = X @ beta + off
-        mu = special.expit(eta)
-        w = mu * (1 - mu)
-        step = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (y - mu))
-        beta = beta + step
-        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(beta))):
-            break
-    mu = special.expit(X @ beta + off)
-    w = mu * (1 - mu)
-    return beta, np.linalg.inv(X.T @ (w[:, None] * X))
+def _logistic(X: np.ndarray, y: np.ndarray):
+    """Logistic regression (statsmodels GLM, IRLS to 1e-13); returns (beta, model-based cov)."""
+    import statsmodels.api as sm
+
+    res = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-13, maxiter=100)
+    return np.asarray(res.params), np.asarray(res.cov_params())
 
 
 # ----------------------------------------------------------------- glmer (Laplace)
@@ -322,20 +313,13 @@ def count_ratio(data, outcome: str = "readmissions", arm: str = "arm",
                        coefs, {"theta": float(theta), "se_theta": float(se_theta), "loglik": float(ll)})
 
 
-def _gamma_glm(X, y, tol=1e-12, maxit=100):
-    beta = np.linalg.lstsq(X, np.log(y), rcond=None)[0]
-    for _ in range(maxit):
-        eta = X @ beta
-        mu = np.exp(eta)
-        zz = eta + (y - mu) / mu
-        new = np.linalg.lstsq(X, zz, rcond=None)[0]  # W = 1 for Gamma with log link
-        done = np.max(np.abs(new - beta)) < tol * (1 + np.max(np.abs(new)))
-        beta = new
-        if done:
-            break
-    mu = np.exp(X @ beta)
-    phi = np.sum(((y - mu) / mu) ** 2) / (len(y) - X.shape[1])
-    return beta, phi * np.linalg.inv(X.T @ X), phi
+def _gamma_glm(X, y):
+    """Gamma GLM with log link (statsmodels); Pearson dispersion as R's ``summary.glm``."""
+    import statsmodels.api as sm
+
+    fam = sm.families.Gamma(link=sm.families.links.Log())
+    res = sm.GLM(y, X, family=fam).fit(tol=1e-13, maxiter=100, scale="X2")
+    return np.asarray(res.params), np.asarray(res.cov_params()), float(res.scale)
 
 
 def days_ratio(data, outcome: str = "bed_days", arm: str = "arm", exposure: str | None = None,
