@@ -103,6 +103,7 @@ def main(out_dir: Path) -> None:
                                       factors=FACTORS, cuts=(0, 3))
         binary = pt.trial.estimate_effects(df, outcome="readmitted_12m", covariates=ADJUST, factors=FACTORS)
     sec.text(compliance_text(main_fit))
+    sec.code(pt.trial.effects_summary(main_fit))
     sec.table(table, "Effect on hope at 12 months by population, adjustment and standard error", name="effects")
     sec.table(dose[COLUMNS + ["randomised"]],
               "As-treated by level of use (none: 0 sessions, low: 1-3, high: 4+) against all controls, "

@@ -180,3 +180,21 @@ def test_other_functions_leave_caller_frame_untouched(r_sets):
         pt.trial.random_intercept(d, "y12", covariates=["y0"])
         pt.trial.itt_odds_ratio(d, "yb", covariates=["y0"])
     pd.testing.assert_frame_equal(d, before)
+
+
+def test_robust_first_stage_F(r_sets):
+    for s in r_sets[:10]:
+        ref = s["results"]["adjusted"]
+        hc3 = _fit(s["frame"], "adjusted", "HC3", None)
+        cl = _fit(s["frame"], "adjusted", None, "site")
+        assert rel_err(hc3.attrs["first_stage_F_robust"], ref["first_stage_F_HC3"]) < 1e-8
+        assert rel_err(cl.attrs["first_stage_F_robust"], ref["first_stage_F_cluster"]) < 1e-8
+
+
+def test_effects_summary_text(r_sets):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PeertrialWarning)
+        res = pt.trial.estimate_effects(r_sets[2]["frame"], outcome="yb", covariates=["y0"])
+    text = pt.trial.effects_summary(res)
+    assert "not randomised" in text and "ITT odds ratio" in text
+    assert f"contamination = {res.attrs['contamination']}" in text

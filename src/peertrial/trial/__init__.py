@@ -13,13 +13,19 @@ repeated-measures models; multiple imputation; standardised effects; subgroups; 
 
 from peertrial.trial.consort import ConsortResult, consort
 from peertrial.trial.effect_size import HedgesG, hedges_g
-from peertrial.trial.effects import dose_response, estimate_effects, itt_odds_ratio, use_levels
+from peertrial.trial.effects import (
+    dose_response,
+    effects_summary,
+    estimate_effects,
+    itt_odds_ratio,
+    use_levels,
+)
 from peertrial.trial.missing import MIResult, impute_norm, multiple_imputation, rubin_pool
 from peertrial.trial.mixed import MixedResult, MMRMResult, mmrm, partially_nested, random_intercept
 from peertrial.trial.subgroups import SubgroupResult, subgroup_effects
 
 __all__ = [
-    "estimate_effects", "dose_response", "itt_odds_ratio", "use_levels",
+    "estimate_effects", "effects_summary", "dose_response", "itt_odds_ratio", "use_levels",
     "random_intercept", "partially_nested", "mmrm", "MixedResult", "MMRMResult",
     "multiple_imputation", "rubin_pool", "impute_norm", "MIResult",
     "hedges_g", "HedgesG", "subgroup_effects", "SubgroupResult", "consort", "ConsortResult",

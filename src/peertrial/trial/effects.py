@@ -31,7 +31,7 @@ from peertrial._warnings import PeertrialWarning
 from peertrial.trial._design import as_list, check_full_rank, covariate_matrix, design, model_frame
 from peertrial.trial._linear import VCOV_TYPES, ols, tsls
 
-__all__ = ["estimate_effects", "dose_response", "itt_odds_ratio", "use_levels"]
+__all__ = ["estimate_effects", "dose_response", "itt_odds_ratio", "use_levels", "effects_summary"]
 
 POPULATIONS = ("itt", "as_treated", "per_protocol", "cace")
 _METHOD = {
@@ -122,7 +122,8 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     DataFrame indexed ``itt, as_treated, per_protocol, cace`` with ``estimate, se,
     statistic, df, ci_lb, ci_ub, pval, n, randomised, method``. ``attrs`` holds
     ``first_stage_F`` (weak-instrument F of ``arm`` in ``received ~ arm + covariates``,
-    as ``summary(ivreg, diagnostics=TRUE)``), ``first_stage_pval``, ``compliance_rate``
+    as ``summary(ivreg, diagnostics=TRUE)``), ``first_stage_pval``, with robust or cluster
+    SEs also ``first_stage_F_robust`` (squared robust t of the arm in the first stage), ``compliance_rate``
     (share of the intervention arm that received it), ``control_uptake``,
     ``complier_share`` (difference of the two), ``contamination`` (number of controls
     with ``received == 1``) and ``contamination_rows``, ``vcov``, ``outcome_type`` and, for
@@ -160,6 +161,10 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
         f_stat = float(first.coef[0, 1] ** 2 / first.vcov[0, 1, 1]) if np.unique(r).size > 1 else np.nan
     attrs["first_stage_F"] = f_stat
     attrs["first_stage_pval"] = float(stats.f.sf(f_stat, 1, first.df_resid))
+    if v != "const" and np.unique(r).size > 1:
+        # Wald F of the instrument with the same robust/cluster variance (first stage is an lm)
+        first_rob = ols(X, r, v, codes)
+        attrs["first_stage_F_robust"] = float(first_rob.coef[0, 1] ** 2 / first_rob.vcov[0, 1, 1])
     no_compliers = not np.any((a == 1) & (r == 1))
     if no_compliers:
         warnings.warn(
@@ -295,3 +300,25 @@ def dose_response(df, outcome: str, arm: str = "arm", sessions: str = "sessions"
     out.attrs.update({"cuts": tuple(cuts), "labels": tuple(labels), "vcov": _vcov_label(v, None),
                       "note": "use-level contrasts are as-treated (non-randomised) comparisons"})
     return out
+
+
+def effects_summary(effects: pd.DataFrame, digits: int = 4) -> str:
+    """R-print-like text of an :func:`estimate_effects` result: the table, the variance used,
+    compliance, contamination, the first-stage F and (binary outcomes) the ITT odds ratio."""
+    from peertrial._results import format_number, format_table
+
+    a = effects.attrs
+    cols = ["estimate", "se", "statistic", "df", "ci_lb", "ci_ub", "pval", "n"]
+    lines = [f"Treatment effects on {a.get('outcome', 'the outcome')} ({a.get('outcome_type', '')}; "
+             f"SE: {a.get('vcov', '')})", format_table(effects[cols], digits), ""]
+    lines.append("as_treated and per_protocol are not randomised comparisons; cace is the complier-average "
+                 "effect (2SLS, arm as instrument).")
+    if "compliance_rate" in a:
+        lines.append(f"compliance (intervention arm) = {format_number(a['compliance_rate'])}, "
+                     f"uptake in control = {format_number(a['control_uptake'])}, "
+                     f"contamination = {a['contamination']}, first-stage F = {format_number(a['first_stage_F'], 2)}")
+    if "itt_odds_ratio" in a:
+        o = a["itt_odds_ratio"]
+        lines.append(f"ITT odds ratio (logistic) = {format_number(o['odds_ratio'])} "
+                     f"[{format_number(o['ci_lb'])}, {format_number(o['ci_ub'])}], p = {format_number(o['pval'])}")
+    return "\n".join(lines)
