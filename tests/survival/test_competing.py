@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SURV, close, frame
+from survival_refs import SURV, close, frame
 
 import peertrial as pt
 

@@ -3,7 +3,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SURV, arr, close, frame
+from survival_refs import SURV, arr, close, frame
 
 import peertrial as pt
 from peertrial import ConvergenceWarning
@@ -36,16 +36,17 @@ def test_cox_matches_coxph(name, variant):
     ref = case["cox"][variant]
     res, caught = fit(frame(case), variant)
     monotone = ref["warning"] != ""
-    # monotone likelihood: R's divergent iterates agree less tightly (flat likelihood)
-    rtol = 1e-4 if monotone else 1e-6
+    # monotone likelihood: the same Newton path as R gives the same (huge) estimates; the
+    # SE of a diverging coefficient (~e^10) is ill-conditioned, so it gets a looser bound
+    rtol = 1e-6
     close(res.coef, ref["coef"], rtol=rtol)
-    close(res.se, ref["se"], rtol=1e-3 if monotone else 1e-6)
+    close(res.se, ref["se"], rtol=1e-5 if monotone else 1e-6)
     close(res.loglik, ref["loglik"], rtol=1e-8)
     close(res.score_test[0], ref["score"])
-    close(res.wald_test[0], ref["wald"], rtol=1e-3 if monotone else 1e-6)
+    close(res.wald_test[0], ref["wald"], rtol=1e-5 if monotone else 1e-6)
     assert res.iter == ref["iter"]
     if "naive_se" in ref:
-        close(res.naive_se, ref["naive_se"], rtol=1e-3 if monotone else 1e-6)
+        close(res.naive_se, ref["naive_se"], rtol=1e-5 if monotone else 1e-6)
         close(res.robust_score_test[0], ref["rscore"])
     if monotone:
         assert any(issubclass(w.category, ConvergenceWarning) and "infinite" in str(w.message) for w in caught)

@@ -1,5 +1,5 @@
 import pytest
-from conftest import SURV, close, frame
+from survival_refs import SURV, close, frame
 
 import peertrial as pt
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import READM, arr, close
+from survival_refs import READM, arr, close
 
 import peertrial as pt
 

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -39,6 +38,3 @@ def close(actual, expected, rtol=1e-6, atol=1e-9):
     np.testing.assert_allclose(arr(actual), arr(expected), rtol=rtol, atol=atol, equal_nan=True)
 
 
-@pytest.fixture(params=sorted(SURV), scope="module")
-def case(request):
-    return request.param, SURV[request.param]

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pandas as pd
-from conftest import SURV, close, frame
+from survival_refs import SURV, close, frame
 
 import peertrial as pt
 

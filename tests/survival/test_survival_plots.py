@@ -2,7 +2,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from conftest import SURV, frame  # noqa: E402
+from survival_refs import SURV, frame  # noqa: E402
 
 import peertrial as pt  # noqa: E402
 from peertrial.plot import survival as ps  # noqa: E402
