@@ -15,6 +15,7 @@ VARIANTS = {
     "strata_breslow": dict(ties="breslow", strata="stratum"),
     "cluster_efron": dict(ties="efron", cluster="site"),
     "cluster_breslow": dict(ties="breslow", cluster="site"),
+    "strata_cluster_efron": dict(ties="efron", strata="stratum", cluster="site"),
 }
 
 

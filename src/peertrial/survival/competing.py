@@ -157,7 +157,7 @@ class CumincResult(Result):
         last = self.at([self.max_time.min()])
         text = "Cumulative incidence (cmprsk variance)\n" + format_table(
             last.set_index(last["group"].astype(str) + " " + last["cause"].astype(str))
-            .drop(columns=["group", "cause"]), digits=4)
+            .drop(columns=["group", "cause"]), digits=5)
         if self.gray_test is not None:
             text += "\n\nGray's test\n" + format_table(self.gray_test, digits=4)
         return text

@@ -198,8 +198,8 @@ class KaplanMeierResult(Result):
     def summary(self) -> str:
         med = self.median(ci=True)
         frame = pd.DataFrame({
-            "n": self.n.reindex(self.groups).to_numpy(dtype=float),
-            "events": [self._curve(g)["n_event"].sum() for g in self.groups],
+            "n": [str(int(v)) for v in self.n.reindex(self.groups)],
+            "events": [f"{self._curve(g)['n_event'].sum():g}" for g in self.groups],
             "median": med["median"].to_numpy(),
             f"{self.conf_level:g}LCL": med["lower"].to_numpy(),
             f"{self.conf_level:g}UCL": med["upper"].to_numpy(),

@@ -71,7 +71,9 @@ class LogrankResult(Result):
 
     def summary(self) -> str:
         name = "Log-rank test" if self.rho == 0 else f"G-rho test (rho = {self.rho:g})"
-        return (f"{name}\n{format_table(self.to_frame(), digits=2)}\n\n"
+        frame = self.to_frame()
+        frame["N"] = frame["N"].map(str)
+        return (f"{name}\n{format_table(frame, digits=2)}\n\n"
                 f" Chisq= {self.chisq:.1f}  on {self.df} degrees of freedom, p= {format_pval(self.pval)}")
 
 

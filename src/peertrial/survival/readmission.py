@@ -137,7 +137,8 @@ class ReadmissionResult(Result):
         return self.effects.copy()
 
     def summary(self) -> str:
-        text = ("Readmission within 12 months\n" + format_table(self.arms) + "\n\n"
+        arms = self.arms.assign(n=self.arms["n"].map(str), events=self.arms["events"].map(str))
+        text = ("Readmission within 12 months\n" + format_table(arms) + "\n\n"
                 + format_table(self.effects) + f"\n\nadjusted OR: {self.model}")
         if self.site_sd is not None:
             text += f"; site random-intercept SD = {self.site_sd:.4f}"
