@@ -8,7 +8,7 @@ from conftest import rel_err
 from peertrial.trial import mmrm, partially_nested, random_intercept
 
 # lme4 stops at its optimiser tolerance (bobyqa, rhoend 1e-10); the log-likelihoods agree
-# to 1e-9 and the estimates to its tolerance. nlme::gls (nlminb) stops earlier: see MMRM.
+# to 1e-9 and the estimates to its tolerance (~3e-7). nlme::gls: see the MMRM test.
 LME4_TOL = 1e-6
 
 
@@ -65,8 +65,8 @@ def test_partially_nested_bad_input(r_sets):
 
 
 def test_mmrm_matches_gls(r_sets):
-    """nlme::gls (corSymm + varIdent, REML). gls stops at nlminb's tolerance: our REML
-    log-likelihood is never lower than gls's and the estimates agree to ~1e-5."""
+    """nlme::gls (corSymm + varIdent, REML; optim BFGS, the tightest gls optimiser): our REML
+    log-likelihood is never lower than gls's and the estimates agree to ~5e-6."""
     for s in r_sets:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -76,11 +76,11 @@ def test_mmrm_matches_gls(r_sets):
         assert fit.nobs == ref["nobs"]
         assert fit.loglik >= ref["loglik"] - 1e-9
         assert fit.loglik == pytest.approx(ref["loglik"], abs=1e-7)
-        assert rel_err(fit.coef, ref["coef"]) < 5e-5
-        assert rel_err(fit.se, ref["se"]) < 5e-5
-        assert rel_err(fit.effects["estimate"], ref["visit_effect"]) < 5e-5
-        assert rel_err(fit.effects["se"], ref["visit_se"]) < 5e-5
-        assert rel_err(fit.sigma.to_numpy(), np.array(ref["sigma"])) < 5e-5
+        assert rel_err(fit.coef, ref["coef"]) < 2e-5
+        assert rel_err(fit.se, ref["se"]) < 2e-5
+        assert rel_err(fit.effects["estimate"], ref["visit_effect"]) < 2e-5
+        assert rel_err(fit.effects["se"], ref["visit_se"]) < 2e-5
+        assert rel_err(fit.sigma.to_numpy(), np.array(ref["sigma"])) < 2e-5
 
 
 def test_mmrm_summary_and_bad_visits(r_sets):
@@ -117,6 +117,6 @@ def test_mmrm_baseline_as_response_matches_gls(r_sets):
         assert list(fit.coef.index) == ref["terms"]
         assert fit.nobs == ref["nobs"]
         assert fit.loglik >= ref["loglik"] - 1e-9
-        assert rel_err(fit.coef, ref["coef"]) < 5e-5
-        assert rel_err(fit.se, ref["se"]) < 5e-5
+        assert rel_err(fit.coef, ref["coef"]) < 2e-5
+        assert rel_err(fit.se, ref["se"]) < 2e-5
         assert list(fit.effects.index) == ["0", "4", "12"]
