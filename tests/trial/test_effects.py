@@ -200,3 +200,32 @@ def test_effects_summary_text(r_sets):
     text = pt.trial.effects_summary(res)
     assert "not randomised" in text and "ITT odds ratio" in text
     assert f"contamination = {res.attrs['contamination']}" in text
+
+
+def test_cace_is_wald_ratio_without_covariates(r_sets):
+    """Closed form: with no covariates 2SLS equals the Wald estimator ITT_y / ITT_received."""
+    for s in r_sets[:10]:
+        d = s["frame"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PeertrialWarning)
+            res = pt.trial.estimate_effects(d, outcome="y")
+        g = d.groupby("arm")
+        wald = (g["y"].mean()[1] - g["y"].mean()[0]) / (g["received"].mean()[1] - g["received"].mean()[0])
+        assert res.loc["cace", "estimate"] == pytest.approx(wald, rel=1e-10)
+        assert res.attrs["complier_share"] == pytest.approx(g["received"].mean()[1] - g["received"].mean()[0])
+
+
+def test_received_not_binary_and_outcome_not_numeric():
+    df = _small()
+    df.loc[3, "received"] = 2
+    with pytest.raises(ValueError, match=r"'received' must be coded 0/1.*rows 3"):
+        pt.trial.estimate_effects(df, outcome="y")
+    df = _small().astype({"y": object})
+    df.loc[8, "y"] = "high"
+    with pytest.raises(ValueError, match=r"'y' must be numeric.*rows 8"):
+        pt.trial.estimate_effects(df, outcome="y")
+
+
+def test_missing_column_named():
+    with pytest.raises(ValueError, match=r"'hope' not found"):
+        pt.trial.estimate_effects(_small(), outcome="hope")

@@ -120,3 +120,12 @@ def test_mmrm_baseline_as_response_matches_gls(r_sets):
         assert rel_err(fit.coef, ref["coef"]) < 2e-5
         assert rel_err(fit.se, ref["se"]) < 2e-5
         assert list(fit.effects.index) == ["0", "4", "12"]
+
+
+def test_mixed_summary_and_frame(r_sets):
+    fit = partially_nested(r_sets[3]["frame"], "y")
+    text = fit.summary()
+    assert "ICC" in text and "(0 + arm | peer_worker)" in text
+    frame = fit.to_frame()
+    assert list(frame.columns) == ["estimate", "se", "zval", "pval", "ci_lb", "ci_ub"]
+    assert frame.loc["arm", "estimate"] == fit.estimate
