@@ -209,9 +209,9 @@ class CoxData:
         A = self.group_sums(h[:, None] * a)
         Hf = self.group_sums(frac * h)
         Af = self.group_sums((frac * h)[:, None] * a)
-        order = np.argsort(self.gkey)  # gkey is increasing already; kept for clarity
-        cumH = np.concatenate([[0.0], np.cumsum(H[order])])
-        cumA = np.vstack([np.zeros((1, p)), np.cumsum(A[order], axis=0)])
+        # tie groups are in increasing (stratum, time) key order
+        cumH = np.concatenate([[0.0], np.cumsum(H)])
+        cumA = np.vstack([np.zeros((1, p)), np.cumsum(A, axis=0)])
         hi = np.searchsorted(self.gkey, self.key_stop, side="right")
         lo = np.searchsorted(self.gkey, self.key_start, side="right")
         Hs = cumH[hi] - cumH[lo]

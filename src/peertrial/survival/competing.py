@@ -250,7 +250,6 @@ class _FGData:
         self.Gk = Gm[self.kt]
         self.kfirst = first[self.kt]  # first sorted row with time >= t_k
         self.iu = np.triu_indices(self.p)
-        self.Gm_u = Gm
 
     def _sums(self, beta):
         X = self.X
