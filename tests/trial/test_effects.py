@@ -3,7 +3,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import rel_err
+from .conftest import rel_err
 
 import peertrial as pt
 from peertrial import PeertrialWarning

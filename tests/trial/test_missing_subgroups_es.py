@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import rel_err
+from .conftest import rel_err
 
 from peertrial.trial import consort, hedges_g, multiple_imputation, rubin_pool, subgroup_effects
 from peertrial.trial._linear import ols
