@@ -33,7 +33,7 @@ import pandas as pd
 
 import peertrial as pt
 from peertrial import PeertrialWarning
-from peertrial.plot.trial import consort_diagram, effects_forest, subgroup_forest
+from peertrial.plot.trial import consort_diagram, effects_forest, subgroup_effects_forest
 from peertrial.report import Section
 
 DATA = Path(__file__).resolve().parents[1] / "simulated_data"
@@ -146,7 +146,7 @@ def main(out_dir: Path) -> None:
         res = pt.trial.subgroup_effects(df, "hope_12", subgroup=sub, covariates=["hope_0"])
         sec.table(res.effects, f"ITT effect on hope at 12 months by {sub} (adjusted for baseline); "
                   f"interaction F({res.df1}, {res.df2}) = {res.F:.2f}, p = {res.pval:.3f}", name=f"subgroup_{sub}")
-        sec.figure(subgroup_forest(res), f"subgroup_{sub}", f"Subgroup forest plot by {sub}")
+        sec.figure(subgroup_effects_forest(res), f"subgroup_{sub}", f"Subgroup forest plot by {sub}")
     sec.save()
 
 

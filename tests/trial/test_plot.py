@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from peertrial import PeertrialWarning  # noqa: E402
-from peertrial.plot.trial import consort_diagram, effects_forest, subgroup_forest  # noqa: E402
+from peertrial.plot.trial import consort_diagram, effects_forest, subgroup_effects_forest  # noqa: E402
 from peertrial.trial import consort, dose_response, estimate_effects, subgroup_effects  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def test_effects_forest_marks_non_randomised(r_sets, tmp_path):
 
 def test_subgroup_forest_shows_interaction(r_sets):
     res = subgroup_effects(r_sets[0]["frame"], "y", subgroup="diagnosis")
-    texts = _texts(subgroup_forest(res))
+    texts = _texts(subgroup_effects_forest(res))
     assert any(t.startswith("Interaction diagnosis x arm: F(2,") for t in texts)
     assert any(t.startswith("overall (n=") for t in texts)
 

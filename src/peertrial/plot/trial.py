@@ -9,7 +9,7 @@ from matplotlib.patches import FancyBboxPatch
 
 from peertrial.plot._style import PALETTE, style
 
-__all__ = ["effects_forest", "subgroup_forest", "consort_diagram"]
+__all__ = ["effects_forest", "subgroup_effects_forest", "consort_diagram"]
 
 _LABELS = {"itt": "Intention to treat", "as_treated": "As treated", "per_protocol": "Per protocol",
            "cace": "CACE (2SLS)", "none": "No sessions", "low": "Low use", "high": "High use"}
@@ -63,7 +63,7 @@ def effects_forest(effects: pd.DataFrame, *, title: str | None = None, xlabel: s
     return fig
 
 
-def subgroup_forest(result, *, title: str | None = None, xlabel: str | None = None) -> Figure:
+def subgroup_effects_forest(result, *, title: str | None = None, xlabel: str | None = None) -> Figure:
     """Forest plot of a :class:`peertrial.trial.SubgroupResult`: one row per subgroup level,
     the overall effect last, and the interaction test in the footer."""
     eff = result.effects
