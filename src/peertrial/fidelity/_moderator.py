@@ -21,7 +21,7 @@ from peertrial._results import Result, format_number, format_table
 from peertrial._warnings import PeertrialWarning
 from peertrial.fidelity._scoring import FidelityScores
 from peertrial.trial._linear import rank_deficient_columns
-from peertrial.trial.mixed import _ProfiledREML
+from peertrial.trial.mixed import ProfiledREML
 
 __all__ = ["FidelityModeration", "fidelity_moderation"]
 
@@ -282,7 +282,7 @@ def _fit_reml(y, exog, codes):
     sigma2, loglik, converged``; ``vcov = sigma2 (X' V^-1 X)^-1`` is lme4's
     ``vcov(fit)``.
     """
-    theta, beta, vcov, sigma2, loglik = _ProfiledREML(y, exog, codes).fit(_THETA_MAX)
+    theta, beta, vcov, sigma2, loglik = ProfiledREML(y, exog, codes).fit(_THETA_MAX)
     return theta, beta, vcov, float(sigma2), float(loglik), theta < 0.999 * _THETA_MAX
 
 def _result(fit, names, population, outcome, n, counts, singletons, excluded, n_excluded, center):

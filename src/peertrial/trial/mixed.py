@@ -88,7 +88,7 @@ def _cluster_sums(v: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray
     return out
 
 
-class _ProfiledREML:
+class ProfiledREML:
     """REML criterion for ``y = X b + Z u + e`` with ``Z`` a cluster indicator (codes -1 = no cluster)."""
 
     def __init__(self, y: np.ndarray, X: np.ndarray, codes: np.ndarray):
@@ -131,7 +131,7 @@ class _ProfiledREML:
 
 
 def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label) -> MixedResult:
-    core = _ProfiledREML(y, X, codes)
+    core = ProfiledREML(y, X, codes)
     theta, beta, V, sigma2, loglik = core.fit()
     tau2 = theta**2 * sigma2
     coef = pd.Series(beta, index=names)
