@@ -1,9 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from survival_refs import SURV, close, frame
 
 import peertrial as pt
+
+from .survival_refs import SURV, close, frame
 
 CASES = sorted(k for k, v in SURV.items() if "cuminc" in v)
 CRR = sorted(k for k, v in SURV.items() if "crr" in v)

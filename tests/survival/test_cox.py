@@ -3,10 +3,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from survival_refs import SURV, arr, close, frame
 
 import peertrial as pt
 from peertrial import ConvergenceWarning
+
+from .survival_refs import SURV, arr, close, frame
 
 VARIANTS = {
     "efron": dict(ties="efron"),

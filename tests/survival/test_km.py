@@ -1,9 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from survival_refs import SURV, arr, close, frame
 
 import peertrial as pt
+
+from .survival_refs import SURV, arr, close, frame
 
 CONF = ["log", "log-log", "plain"]
 

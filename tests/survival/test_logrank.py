@@ -1,7 +1,8 @@
 import pytest
-from survival_refs import SURV, close, frame
 
 import peertrial as pt
+
+from .survival_refs import SURV, close, frame
 
 CASES = sorted(k for k, v in SURV.items() if "logrank" in v)
 

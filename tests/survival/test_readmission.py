@@ -1,9 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from survival_refs import READM, arr, close
 
 import peertrial as pt
+
+from .survival_refs import READM, arr, close
 
 CASES = sorted(READM)
 

@@ -2,10 +2,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from survival_refs import SURV, frame  # noqa: E402
 
 import peertrial as pt  # noqa: E402
 from peertrial.plot import survival as ps  # noqa: E402
+
+from .survival_refs import SURV, frame  # noqa: E402
 
 
 def test_km_plot_has_curves_bands_and_risk_table():

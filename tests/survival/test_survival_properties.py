@@ -2,9 +2,10 @@
 
 import numpy as np
 import pandas as pd
-from survival_refs import SURV, close, frame
 
 import peertrial as pt
+
+from .survival_refs import SURV, close, frame
 
 
 def test_results_do_not_depend_on_row_order():
