@@ -79,3 +79,10 @@ def test_readmission_rejects_single_arm_and_keeps_input():
     with pytest.raises(ValueError, match="'arm'.*one level"):
         pt.survival.readmission_12m(d[d["arm"] == 1])
     assert "Readmission" in pt.survival.readmission_12m(d).summary()
+
+
+def test_confounded_factors_are_an_error():
+    d = data("trial1")
+    d = d.assign(region=d["site"])
+    with pytest.raises(ValueError, match="rank-deficient"):
+        pt.survival.readmission_12m(d, covariates=("site", "region"))

@@ -181,6 +181,9 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
            ("risk_ratio", np.exp(lrr), se_lrr, np.exp(lrr - z * se_lrr), np.exp(lrr + z * se_lrr),
             2 * stats.norm.sf(abs(lrr / se_lrr)))]
     Xf = _design(frame, arm, covariates)
+    if np.linalg.matrix_rank(Xf.to_numpy()) < Xf.shape[1]:
+        raise ValueError(f"the design arm + {covariates} is rank-deficient (a factor level is confounded "
+                         f"with another column: {list(Xf.columns)}); drop or merge levels")
     site_sd = None
     extra = {}
     if random is None:

@@ -1,0 +1,138 @@
+"""``peertrial survival``: readmission analyses of a trial CSV.
+
+    peertrial survival km trial.csv --time readmit_time --event readmitted [--group arm] \\
+        [--times 90 180 365] [--tau 365] [--conf-type log] [--plot km.png]
+    peertrial survival cox trial.csv --time readmit_time --event readmitted --covariates arm age \\
+        [--ties efron] [--strata site] [--cluster site] [--ph]
+    peertrial survival cuminc trial.csv --time readmit_time --status readmit_status [--group arm] \\
+        [--times 90 180 365] [--fine-gray arm age]
+    peertrial survival readmission trial.csv [--outcome readmitted_12m] [--arm arm] \\
+        [--covariates site diagnosis] [--random site]
+
+An ``--event`` column may be given as ``COLUMN==VALUE`` (e.g. ``readmit_status==1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+
+def _load(args) -> tuple[pd.DataFrame, str | None]:
+    data = pd.read_csv(args.data)
+    event = getattr(args, "event", None)
+    if event and "==" in event:
+        col, val = event.split("==", 1)
+        if col not in data.columns:
+            raise ValueError(f"column {col!r} not found in {args.data}")
+        series = data[col]
+        value = type(series.dropna().iloc[0])(val) if series.notna().any() else val
+        data = data.assign(__event=(series == value).astype(int).where(series.notna()))
+        event = "__event"
+    return data, event
+
+
+def _km(args) -> int:
+    from peertrial.survival import kaplan_meier
+
+    data, event = _load(args)
+    km = kaplan_meier(data, args.time, event, args.group, conf_type=args.conf_type)
+    print(km.summary())
+    print()
+    print(km.at(args.times).to_string(index=False))
+    if args.tau:
+        print(f"\nRestricted mean survival to {args.tau:g}")
+        print(km.rmst(args.tau).to_string(index=False))
+        if args.group:
+            print(km.rmst_diff(args.tau).to_string())
+    if args.plot:
+        from peertrial.plot import save
+        from peertrial.plot.survival import km_plot
+
+        save(km_plot(km), args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _cox(args) -> int:
+    from peertrial.survival import cox
+
+    data, event = _load(args)
+    fit = cox(data, args.time, event, args.covariates, ties=args.ties, strata=args.strata,
+              cluster=args.cluster)
+    print(fit.summary())
+    if args.ph:
+        print("\nProportional hazards (cox.zph, KM transform)")
+        print(fit.test_ph().to_string())
+    return 0
+
+
+def _cuminc(args) -> int:
+    from peertrial.survival import cuminc, fine_gray
+
+    data = pd.read_csv(args.data)
+    ci = cuminc(data, args.time, args.status, args.group, cencode=args.cencode)
+    print(ci.summary())
+    print()
+    print(ci.at(args.times).to_string(index=False))
+    if args.fine_gray:
+        print()
+        print(fine_gray(data, args.time, args.status, args.fine_gray, cause=args.cause,
+                        cencode=args.cencode).summary())
+    return 0
+
+
+def _readmission(args) -> int:
+    from peertrial.survival import readmission_12m
+
+    data = pd.read_csv(args.data)
+    print(readmission_12m(data, args.outcome, args.arm, covariates=args.covariates, random=args.random).summary())
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("survival", help="Kaplan-Meier, Cox, competing risks, 12-month readmission",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="survival_command", metavar="ANALYSIS", required=True)
+
+    p = sub.add_parser("km", help="Kaplan-Meier curves, medians, restricted means")
+    p.add_argument("data")
+    p.add_argument("--time", required=True)
+    p.add_argument("--event", required=True, help="0/1 column, or COLUMN==VALUE")
+    p.add_argument("--group")
+    p.add_argument("--times", type=float, nargs="+", default=[90, 180, 365])
+    p.add_argument("--tau", type=float, default=None)
+    p.add_argument("--conf-type", default="log", choices=["log", "log-log", "plain"])
+    p.add_argument("--plot", default=None, help="write the KM figure (png/svg/pdf)")
+    p.set_defaults(func=_km)
+
+    p = sub.add_parser("cox", help="Cox proportional hazards model")
+    p.add_argument("data")
+    p.add_argument("--time", required=True)
+    p.add_argument("--event", required=True, help="0/1 column, or COLUMN==VALUE")
+    p.add_argument("--covariates", nargs="+", required=True)
+    p.add_argument("--ties", default="efron", choices=["efron", "breslow"])
+    p.add_argument("--strata")
+    p.add_argument("--cluster")
+    p.add_argument("--ph", action="store_true", help="also print the cox.zph test")
+    p.set_defaults(func=_cox)
+
+    p = sub.add_parser("cuminc", help="cumulative incidence, Gray's test, Fine-Gray")
+    p.add_argument("data")
+    p.add_argument("--time", required=True)
+    p.add_argument("--status", required=True)
+    p.add_argument("--group")
+    p.add_argument("--cencode", type=int, default=0)
+    p.add_argument("--cause", type=int, default=1)
+    p.add_argument("--times", type=float, nargs="+", default=[90, 180, 365])
+    p.add_argument("--fine-gray", nargs="+", default=None, metavar="COVARIATE")
+    p.set_defaults(func=_cuminc)
+
+    p = sub.add_parser("readmission", help="12-month readmission: proportions, RD, RR, adjusted OR")
+    p.add_argument("data")
+    p.add_argument("--outcome", default="readmitted_12m")
+    p.add_argument("--arm", default="arm")
+    p.add_argument("--covariates", nargs="*", default=["site", "diagnosis"])
+    p.add_argument("--random", default=None)
+    p.set_defaults(func=_readmission)

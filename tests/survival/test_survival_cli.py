@@ -1,0 +1,33 @@
+import pandas as pd
+
+from peertrial.cli import main
+
+from .survival_refs import SURV, frame
+
+
+def test_cli_km_cox_cuminc_readmission(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    df = frame(SURV["ties_days"])
+    df.to_csv(path, index=False)
+    assert main(["survival", "km", str(path), "--time", "time", "--event", "status==1", "--group", "arm",
+                 "--tau", "365", "--plot", str(tmp_path / "km.png")]) == 0
+    out = capsys.readouterr().out
+    assert "Kaplan-Meier" in out and "Restricted mean" in out and (tmp_path / "km.png").exists()
+    assert main(["survival", "cox", str(path), "--time", "time", "--event", "event", "--covariates", "arm",
+                 "age", "--cluster", "site", "--ph"]) == 0
+    assert "GLOBAL" in capsys.readouterr().out
+    assert main(["survival", "cuminc", str(path), "--time", "time", "--status", "status", "--group", "arm",
+                 "--fine-gray", "arm"]) == 0
+    assert "Gray's test" in capsys.readouterr().out
+    r = pd.DataFrame({"arm": [0, 1] * 20, "site": [i % 7 + 1 for i in range(40)], "diagnosis": ["a", "b", "c", "a", "b"] * 8,
+                      "readmitted_12m": [0, 0, 1, 1, 0, 1, 0, 1] * 5})
+    r.to_csv(tmp_path / "r.csv", index=False)
+    assert main(["survival", "readmission", str(tmp_path / "r.csv")]) == 0
+    assert "risk_ratio" in capsys.readouterr().out
+
+
+def test_cli_bad_column_is_an_error(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    frame(SURV["basic"]).to_csv(path, index=False)
+    assert main(["survival", "cox", str(path), "--time", "time", "--event", "nope==1", "--covariates", "arm"]) == 1
+    assert "nope" in capsys.readouterr().err
