@@ -5,7 +5,7 @@
    and CEAC, unadjusted, covariate-adjusted (SUR) and with peer workers as
    clusters.
 2. Cost-benefit arithmetic in the manner of Trachtenberg et al. (2013), on a
-   small ILLUSTRATIVE table of six made-up studies (not their data), with a
+   six simulated bed-use studies (``simulated_data/bed_use_studies.csv``), with a
    one-way sensitivity analysis over the unit cost of a bed day (404-429 GBP,
    NHS trusts), bed days saved and peer-worker pay (Agenda for Change 2024/25,
    bottom of band 3 to top of band 4).
@@ -33,18 +33,6 @@ BED_DAY = (404.0, 429.0)  # GBP per adult acute inpatient bed day (NHS trusts)
 BED_DAY_MID = sum(BED_DAY) / 2
 BAND_3_LOW, BAND_4_HIGH = 24071.0, 29114.0  # Agenda for Change 2024/25, GBP per year
 PRICE_YEAR = 2024
-
-# Six made-up studies for illustration only: cost of the peer-support service and
-# inpatient bed days saved against comparison (negative = more bed days).
-ILLUSTRATIVE = pd.DataFrame(
-    {
-        "study": ["Illustrative A", "Illustrative B", "Illustrative C", "Illustrative D", "Illustrative E", "Illustrative F"],
-        "cost": [20000.0, 15000.0, 30000.0, 10000.0, 25000.0, 12000.0],
-        "bed_days_saved": [300.0, 150.0, 250.0, 120.0, 70.0, -5.0],
-        "n": [60, 45, 110, 30, 80, 40],
-    }
-)
-
 
 def trial_cea(sec: Section) -> None:
     trial = pd.read_csv(DATA / "trial.csv")
@@ -119,19 +107,26 @@ def trial_cea(sec: Section) -> None:
     sec.code(cb.summary())
 
 
-def illustrative_cost_benefit(sec: Section) -> None:
-    table = ILLUSTRATIVE.assign(benefit=pt.econ.bed_day_savings(ILLUSTRATIVE["bed_days_saved"], BED_DAY_MID))
+def bed_use_cost_benefit(sec: Section) -> None:
+    table = pd.read_csv(DATA / "bed_use_studies.csv")
     sec.text(
-        "Cost-benefit arithmetic on an ILLUSTRATIVE table of six made-up studies (not the data of "
-        "Trachtenberg et al. 2013, whose six studies gave a weighted ratio of 1:4.76). Benefit = bed days "
-        f"saved x {BED_DAY_MID:.2f} GBP. The default pooled ratio is total benefit / total cost (each study "
-        "weighted by its cost); the unweighted mean of ratios and a participant-weighted mean are shown for "
-        "comparison. Interval: bootstrap over studies (crude with six studies)."
+        "Cost-benefit arithmetic on six SIMULATED studies of peer support and inpatient bed use "
+        "(simulated_data/bed_use_studies.csv, calibrated to Trachtenberg et al. 2013, whose six real "
+        "studies gave a weighted ratio of 1:4.76; these are not their data). Benefit = bed days saved x "
+        "415 GBP. The default pooled ratio is total benefit / total cost (each study weighted by its "
+        "cost); the unweighted mean of ratios and a participant-weighted mean are shown for comparison. "
+        "Intervals: bootstrap over studies (crude with six studies) and propagation of each study's "
+        "standard error of bed days saved (delta method)."
     )
-    sec.table(ILLUSTRATIVE.set_index("study"), "Illustrative studies (made up)", name="illustrative_studies")
+    sec.table(table.set_index("study"), "Simulated bed-use studies", name="bed_use_studies")
     pooled = pt.econ.pooled_ratio(
         table, cost="cost", benefit="benefit", study="study", uncertainty="bootstrap", n_boot=N_BOOT, seed=SEED, price_year=PRICE_YEAR
     )
+    propagated = pt.econ.pooled_ratio(
+        table, cost="cost", benefit="benefit", study="study", uncertainty="propagate", benefit_se="benefit_se",
+        n_boot=N_BOOT, seed=SEED, price_year=PRICE_YEAR,
+    )
+    sec.code(propagated.summary())
     sec.code(pooled.summary())
     rows = []
     for weighting in ("total", "equal", "n"):
@@ -162,7 +157,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     sec = Section("Health economics", args.out, slug="40_economics")
     trial_cea(sec)
-    illustrative_cost_benefit(sec)
+    bed_use_cost_benefit(sec)
     sec.save()
     return 0
 

@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 #: The seeds of the shipped data (ENRICH started recruiting in 2017; White et al. 2020).
 TRIAL_SEED = 2017
 META_SEED = 2020
+BED_USE_SEED = 2013  # Trachtenberg et al. 2013 pooled six bed-use studies into 1:4.76
 
 #: The shipped meta-analysis: 19 trials as in White et al. 2020, modest effect on
 #: hope, moderate heterogeneity, small-study effects and some publication bias.
@@ -35,13 +36,14 @@ def _write(frame, path: Path) -> None:
 
 
 def make(out: Path) -> list[Path]:
-    """Write ``trial.csv``, ``fidelity_ratings.csv``, ``meta_hope.csv`` into ``out``."""
+    """Write ``trial.csv``, ``fidelity_ratings.csv``, ``meta_hope.csv``, ``bed_use_studies.csv`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     trial = sim.simulate_trial(n=590, n_sites=7, seed=TRIAL_SEED)
     files = {
         "trial.csv": trial.data,
         "fidelity_ratings.csv": trial.fidelity,
         "meta_hope.csv": sim.meta_analysis(**META_ARGS, seed=META_SEED),
+        "bed_use_studies.csv": sim.bed_use_studies(k=6, seed=BED_USE_SEED),
     }
     paths = []
     for name, frame in files.items():

@@ -7,6 +7,8 @@
   :class:`TrialParameters` (module :mod:`peertrial.simulate.trial_model`).
 - :func:`meta_analysis` — per-study summary statistics with heterogeneity and
   small-study (publication) bias.
+- :func:`bed_use_studies` — study-level costs and bed days saved for pooling
+  cost–benefit ratios (calibrated to Trachtenberg et al. 2013).
 - :func:`power`, :func:`power_curve`, :func:`sample_size` — power of the
   logistic, Cox and continuous-outcome analyses by simulation, vectorised over
   trials (:mod:`peertrial.simulate.fit`), locally or on a Dask cluster; the
@@ -14,6 +16,7 @@
   :func:`power_t` for comparison.
 """
 
+from peertrial.simulate.costs import BED_USE_COLUMNS, bed_use_studies
 from peertrial.simulate.meta import META_COLUMNS, meta_analysis
 from peertrial.simulate.power import (
     ADJUSTMENTS,
@@ -44,6 +47,8 @@ from peertrial.simulate.trial_model import (
 
 __all__ = [
     "ADJUSTMENTS",
+    "BED_USE_COLUMNS",
+    "bed_use_studies",
     "ANALYSES",
     "DIAGNOSES",
     "DOMAINS",
