@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"peertrial: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
