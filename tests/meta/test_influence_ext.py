@@ -89,8 +89,11 @@ def test_cumul_order_by_column_name_and_decreasing():
     pd.testing.assert_frame_equal(by_name, up)
     with pytest.raises(ValueError, match="order"):
         pt.meta.cumul(fit, order=[1, 2, 3])
+    # the fit keeps its data, so the column name alone is enough (as metafor's cumul)
+    pd.testing.assert_frame_equal(pt.meta.cumul(fit, order="order"), up)
+    array_fit = pt.meta.rma(df["yi"].to_numpy(), df["vi"].to_numpy())
     with pytest.raises(ValueError, match="data="):
-        pt.meta.cumul(fit, order="order")
+        pt.meta.cumul(array_fit, order="order")
 
 
 def test_bad_input():

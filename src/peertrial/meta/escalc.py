@@ -17,6 +17,15 @@ may replace ``bi``/``di``): ``"OR"`` log odds ratio, ``"RR"`` log risk ratio,
 Generic (``"GEN"``): ``yi`` with ``vi``, ``sei`` (``vi = sei^2``), or a 95% CI on the
 analysis scale (``sei = (ci_ub - ci_lb) / (2 * 1.959964)``; ``yi`` defaults to the
 midpoint when not given).
+
+Sample sizes: as metafor's ``attr(yi, "ni")``, the total sample size of every study
+(``ni = n1i + n2i``; for 2x2 tables before any ``add``) is kept in
+``out.attrs["ni"]``, a dict from row label to ``ni`` (a list in row order when the
+index has duplicate labels), so the returned frame still has exactly the input
+columns plus ``yi`` and ``vi``. Being keyed by label, it survives row selection
+(``es[es.year > 1990]``); ``rma(..., data=es)`` picks it up (``fit.ni``), so
+``regtest(fit, predictor="ni")`` needs no ``ni=``. Generic input (``"GEN"``) has
+no sample sizes unless ``ni=`` is given.
 """
 
 from __future__ import annotations
@@ -60,7 +69,7 @@ def escalc(
     *,
     m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=None,
     ai=None, bi=None, ci=None, di=None,
-    yi=None, vi=None, sei=None, ci_lb=None, ci_ub=None,
+    yi=None, vi=None, sei=None, ci_lb=None, ci_ub=None, ni=None,
     add: float = 0.5, to: str = "only0", drop00: bool = False,
     var_names=("yi", "vi"),
 ) -> pd.DataFrame:
@@ -71,7 +80,8 @@ def escalc(
     frame is never modified. Missing inputs give NaN ``yi``/``vi`` for that row
     (``rma`` then omits the study with a warning); invalid values (negative SDs or
     counts, counts above group size, group size <= 0) raise ``ValueError`` naming
-    the column and rows.
+    the column and rows. ``out.attrs["ni"]`` holds the studies' total sample sizes
+    (see the module docstring); ``ni`` (column or array) sets them for ``"GEN"``.
     """
     measure = str(measure).upper()
     if measure not in MEASURES:
@@ -80,18 +90,37 @@ def escalc(
         raise ValueError(f"to must be 'only0', 'all', 'if0all' or 'none'; got {to!r}")
     frame = _data.as_frame(data) if data is not None else None
     if measure in MEANS_MEASURES:
-        y, v = _means(measure, frame, m1i, sd1i, n1i, m2i, sd2i, n2i)
+        y, v, n = _means(measure, frame, m1i, sd1i, n1i, m2i, sd2i, n2i)
     elif measure in TABLE_MEASURES:
-        y, v = _table(measure, frame, ai, bi, ci, di, n1i, n2i, add, to, drop00)
+        y, v, n = _table(measure, frame, ai, bi, ci, di, n1i, n2i, add, to, drop00)
     else:
         y, v = _generic(frame, yi, vi, sei, ci_lb, ci_ub)
+        n = None
+    if ni is not None:
+        n = _column(frame, ni, "ni")
+        if len(n) != len(y):
+            raise ValueError(f"ni has {len(n)} values but there are {len(y)} studies")
     if frame is None:
         frame = pd.DataFrame(index=pd.RangeIndex(len(y)))
     out = frame.copy()
     out[var_names[0]] = y
     out[var_names[1]] = v
     out.attrs["measure"] = measure
+    if n is not None:
+        n = [float(x) for x in n]
+        out.attrs["ni"] = dict(zip(out.index, n)) if out.index.is_unique else n
     return out
+
+
+def sample_sizes(frame: pd.DataFrame) -> np.ndarray | None:
+    """The ``ni`` that :func:`escalc` stored in ``frame.attrs``, aligned with ``frame``'s rows
+    (NaN for rows it does not know), or None when there are none."""
+    stored = frame.attrs.get("ni")
+    if isinstance(stored, dict):
+        return np.array([stored.get(i, np.nan) for i in frame.index], dtype=float)
+    if isinstance(stored, (list, tuple)) and len(stored) == len(frame):
+        return np.asarray(stored, dtype=float)
+    return None
 
 
 def _means(measure, frame, m1i, sd1i, n1i, m2i, sd2i, n2i):
@@ -106,6 +135,11 @@ def _means(measure, frame, m1i, sd1i, n1i, m2i, sd2i, n2i):
     for key in ("n1i", "n2i"):
         _data.check_positive(values[key], index, _label(args[key], key))
     m1, s1, n1, m2, s2, n2 = (values[k] for k in args)
+    y, v = _mean_effects(measure, index, args, m1, s1, n1, m2, s2, n2)
+    return y, v, n1 + n2
+
+
+def _mean_effects(measure, index, args, m1, s1, n1, m2, s2, n2):
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure == "MD":
             return m1 - m2, s1**2 / n1 + s2**2 / n2
@@ -150,15 +184,16 @@ def _table(measure, frame, ai, bi, ci, di, n1i, n2i, add, to, drop00):
         zero = np.full(n, bool(zero.any()))
     elif to == "none":
         zero = np.zeros(n, dtype=bool)
+    ni = a + b + c + d  # before the continuity correction, as metafor
     a, b, c, d = (np.where(zero, x + add, x) for x in (a, b, c, d))
     n1, n2 = a + b, c + d
     p1, p2 = a / n1, c / n2
     with np.errstate(divide="ignore", invalid="ignore"):
         if measure == "OR":
-            return np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
+            return np.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d, ni
         if measure == "RR":
-            return np.log(p1) - np.log(p2), 1 / a - 1 / n1 + 1 / c - 1 / n2
-        return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+            return np.log(p1) - np.log(p2), 1 / a - 1 / n1 + 1 / c - 1 / n2, ni
+        return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2, ni
 
 
 def _counts_or_rest(frame, index, events, cells, total, cell_name, total_name, events_label):

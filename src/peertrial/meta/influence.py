@@ -102,9 +102,10 @@ def cumul(fit, order=None, decreasing: bool = False, data: pd.DataFrame | None =
     """Cumulative meta-analysis: studies added one at a time (metafor ``cumul``).
 
     ``order``: sort keys, one per study of the fit (e.g. publication year; ties keep
-    the data order), or a column name of ``data`` (the DataFrame the fit was made
-    from; rows the fit omitted are skipped); ``None`` keeps the data order. One row per step, indexed by the label of the study added, with
-    ``k`` and the columns of :func:`leave1out`.
+    the data order), or a column name of the fit's data (``fit.data``, the rows the
+    fit used; or of ``data``, the DataFrame the fit was made from, whose rows the fit
+    omitted are skipped); ``None`` keeps the data order. One row per step, indexed by
+    the label of the study added, with ``k`` and the columns of :func:`leave1out`.
     """
     a = _require_fit(fit, "cumul")
     if a["X"].shape[1] != 1:
@@ -126,9 +127,11 @@ def cumul(fit, order=None, decreasing: bool = False, data: pd.DataFrame | None =
 
 
 def _order_keys(fit, order, k, data):
+    if isinstance(order, str) and data is None and getattr(fit, "data", None) is not None:
+        data = fit.data
     if isinstance(order, str):
         if data is None or order not in data.columns:
-            raise ValueError(f"order={order!r} names a column: pass the fit's data as data=")
+            raise ValueError(f"order={order!r} names a column: fit the model with data= (or pass data=)")
         keys = data[order]
         omitted = [str(x) for x in (getattr(fit, "omitted", None) or [])]
         if len(keys) != k and omitted:

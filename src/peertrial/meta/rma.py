@@ -33,6 +33,7 @@ from peertrial._results import Result, format_number, format_pval
 from peertrial._warnings import ConvergenceWarning
 from peertrial.meta._core import EPS, METHODS, TESTS, Control, fit_core, r2_batch
 from peertrial.meta._zeroin import zeroin_scalar
+from peertrial.meta.escalc import sample_sizes
 
 __all__ = ["rma", "rma_batch", "RMAResult", "PredictResult", "BatchResult"]
 
@@ -122,6 +123,8 @@ def rma(
     slab=None,
     control=None,
     measure: str | None = None,
+    ni=None,
+    subset=None,
 ) -> RMAResult:
     """Fit a meta-analytic fixed-, random- or mixed-effects model (metafor ``rma``).
 
@@ -131,6 +134,12 @@ def rma(
     as ``"~ year + type"`` evaluated on ``data`` or a 2-D array (an intercept is
     added unless ``intercept=False``). ``control``: dict of ``threshold`` (1e-5),
     ``maxiter`` (100), ``tau2_init``, ``tau2_max``, ``tol``, ``stepadj``.
+    ``ni``: sample sizes (column or array; by default those :func:`escalc` stored in
+    ``data.attrs["ni"]``), kept as ``fit.ni`` for ``regtest(predictor="ni")``.
+    ``subset``: boolean mask or name of a boolean column; only those studies are
+    used (metafor's ``subset``). The fit keeps a copy of the rows of ``data`` it
+    used as ``fit.data`` (None for array input), so ``cumul(fit, order="year")``
+    needs no ``data=``.
 
     Studies with a missing value are omitted with a warning naming them (metafor's
     ``na.action = "na.omit"``); non-positive variances raise ``ValueError``.
@@ -162,11 +171,14 @@ def rma(
     else:
         labels = pd.Index([str(x) for x in _data.column_or_array(frame, slab, "slab")])
     X, names, info = _design(mods, frame, n, intercept)
+    n_i = _sample_sizes(frame, ni, n)
+    use = _subset_mask(frame, subset, n)
     if measure is None:
         measure = (frame.attrs.get("measure") if frame is not None else None) or "GEN"
     missing = np.isnan(y) | np.isnan(v) | np.isnan(X).any(axis=1)
     if w is not None:
         missing |= np.isnan(w)
+    missing &= use
     if missing.any():
         warnings.warn(
             f"{int(missing.sum())} studies with missing values omitted from model fitting: "
@@ -174,14 +186,37 @@ def rma(
             UserWarning,
             stacklevel=2,
         )
-    keep = ~missing
+    keep = use & ~missing
     _data.check_positive(np.where(keep, v, np.nan), labels, v_name)
     if not keep.any():
         raise ValueError("no studies left to fit (k = 0) after omitting missing values")
     return _fit(
         y[keep], v[keep], X[keep], names, None if w is None else w[keep], labels[keep], method, test, level,
         Control.from_any(control), measure, info, labels[missing].tolist(),
+        ni=None if n_i is None else n_i[keep], data=None if frame is None else frame.iloc[np.flatnonzero(keep)].copy(),
     )
+
+
+def _sample_sizes(frame, ni, n):
+    """``ni`` given (column or array), else the sizes ``escalc`` stored in ``frame.attrs``."""
+    if ni is None:
+        return None if frame is None else sample_sizes(frame)
+    out = _data.numeric(_data.column_or_array(frame, ni, "ni"), ni if isinstance(ni, str) else "ni")
+    if len(out) != n:
+        raise ValueError(f"ni has {len(out)} values but there are {n} studies")
+    return out
+
+
+def _subset_mask(frame, subset, n):
+    """metafor's ``subset``: a boolean mask (array or column name) of the studies to use."""
+    if subset is None:
+        return np.ones(n, dtype=bool)
+    label = subset if isinstance(subset, str) else "subset"
+    values = _data.column_or_array(frame, subset, "subset")
+    mask = np.asarray(values)
+    if mask.dtype != bool or mask.shape != (n,):
+        raise ValueError(f"{label!r} must be a boolean mask with one entry per study ({n})")
+    return mask
 
 
 def _float_arrays(yi, vi):
@@ -198,7 +233,8 @@ def _float_arrays(yi, vi):
     return y, v
 
 
-def _fit(y, v, Xa, names, w, labels, method, test, level, ctrl, measure, info=None, omitted=()):
+def _fit(y, v, Xa, names, w, labels, method, test, level, ctrl, measure, info=None, omitted=(), ni=None,
+         data=None):
     """Fit one meta-analysis from clean arrays (the studies to use) via the batch core."""
     k, p = Xa.shape
     if p > k:
@@ -246,6 +282,7 @@ def _fit(y, v, Xa, names, w, labels, method, test, level, ctrl, measure, info=No
         user_weights=None if w is None else w.copy(), slab=pd.Index(labels), measure=measure,
         control=ctrl, vb=pd.DataFrame(core.vb[0], index=names, columns=names),
         intercept=icol >= 0, design_info=info, omitted=list(omitted),
+        ni=None if ni is None else np.array(ni, dtype=float), data=data,
     )
 
 
@@ -328,6 +365,8 @@ class RMAResult(Result):
     intercept: bool
     design_info: object = None
     omitted: list = field(default_factory=list)
+    ni: np.ndarray | None = None
+    data: pd.DataFrame | None = None
 
     # ----------------------------------------------------------------- helpers
     @property
@@ -363,7 +402,9 @@ class RMAResult(Result):
         X = self.X.to_numpy()[keep]
         ctrl = Control.from_any(changes.get("control", self.control))
         return _fit(self.yi[keep], self.vi[keep], X, list(self.X.columns), w, self.slab[keep], method, test,
-                    changes.get("level", self.level), ctrl, self.measure, self.design_info)
+                    changes.get("level", self.level), ctrl, self.measure, self.design_info,
+                    ni=None if self.ni is None else self.ni[keep],
+                    data=None if self.data is None else self.data.iloc[np.flatnonzero(keep)].copy())
 
     # ----------------------------------------------------------------- predict
     def predict(self, newmods=None, level=None, transf=None, intercept=True) -> PredictResult:

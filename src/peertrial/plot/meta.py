@@ -31,7 +31,11 @@ def forest(
     width: float = 9.0,
 ):
     """Forest plot: one row per study (estimate and CI, square sized by weight), the
-    pooled diamond, the prediction interval and a heterogeneity line.
+    pooled diamond, the prediction interval and a heterogeneity line. For a
+    meta-regression (moderators) there is no single pooled effect: as metafor's
+    ``forest.rma``, each study row also shows its fitted value with its confidence
+    interval as a grey diamond, and the footer gives the residual heterogeneity and
+    the test of moderators.
 
     ``fit``: an ``RMAResult`` (or Mantel–Haenszel/Peto result). For OR, RR and ROM
     the estimates are back-transformed with ``exp`` and drawn on a log axis unless
@@ -97,6 +101,15 @@ def forest(
         est_head = (("Peto OR" if method == "PETO" else measure) if log_axis else "Estimate") + f" [{level:g}% CI]"
         ax_r.text(1.0, head_y, est_head, va="center", ha="right", weight="bold")
         ax.axhline(k + 0.5, color="#999999", lw=0.6)
+        fitted = _fitted(fit)
+        if fitted is not None:
+            pred, f_lb, f_ub = (tf(a[idx]) for a in fitted)
+            for y, b, cl, cu in zip(ys, pred, f_lb, f_ub):
+                ax.add_patch(Polygon([(cl, y), (b, y + 0.3), (cu, y), (b, y - 0.3)], closed=True,
+                                     facecolor="#9a9a9a", edgecolor="#7a7a7a", lw=0.5, alpha=0.8, zorder=2.5,
+                                     label="fitted value"))
+            fig.text(0.01, 0.12 / height, _heterogeneity_text(fit) + "\n" + _moderator_text(fit), ha="left",
+                     va="bottom", fontsize=8, color="#333333")
 
         # pooled estimate, prediction interval, heterogeneity
         if pooled:
@@ -144,7 +157,8 @@ def forest(
         if title:
             fig.suptitle(title, x=0.01, y=1 - 0.12 / height, ha="left", va="top", fontsize=10, weight="bold")
         top = 1 - (0.15 if not title else 0.45) / height
-        fig.subplots_adjust(left=0.01, right=0.99, top=top, bottom=(0.95 if pooled else 0.6) / height)
+        bottom = 0.95 if pooled else (1.05 if fitted is not None else 0.6)
+        fig.subplots_adjust(left=0.01, right=0.99, top=top, bottom=bottom / height)
     return fig
 
 
@@ -188,6 +202,23 @@ def _pooled(fit):
     else:
         label = f"Random-effects model ({method})"
     return b, cl, cu, pl, pu, label
+
+
+def _fitted(fit):
+    """Fitted values with their CI bounds ``(pred, ci_lb, ci_ub)`` of a meta-regression, else None."""
+    if getattr(fit, "int_only", True) is not False or not hasattr(fit, "predict"):
+        return None
+    pr = fit.predict()
+    return tuple(np.atleast_1d(np.asarray(a, dtype=float)) for a in (pr.pred, pr.ci_lb, pr.ci_ub))
+
+
+def _moderator_text(fit):
+    df1 = fit.p - 1 if fit.intercept else fit.p
+    p = fit.QMp
+    ptxt = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    stat = f"F({df1}, {fit.dfs:g})" if fit.test == "knha" else f"QM({df1})"
+    r2 = f"; R² = {fit.R2:.1f}%" if np.isfinite(fit.R2) else ""
+    return f"Test of moderators: {stat} = {fit.QM:.2f}, {ptxt}{r2}. Grey diamonds: fitted values [{fit.level:g}% CI]"
 
 
 def _heterogeneity_text(fit):
