@@ -90,27 +90,33 @@ def _yi_vi(x, vi, sei, data, *, need_vi=True):
     if _is_fit(x):
         a = fit_arrays(x)
         return a["yi"], a["vi"], a["slab"]
+    frame = _study_frame(x, vi, sei, data, need_vi=need_vi)
+    return frame["yi"].to_numpy(), frame["vi"].to_numpy(), [str(i) for i in frame.index]
+
+
+def _study_frame(x, vi, sei, data, *, need_vi=True, ni=None, stacklevel=5):
+    """Columns ``yi``, ``vi`` (and ``ni``) from column names or arrays, rows with a
+    missing value dropped with a warning, variances checked positive."""
     if data is not None:
         data = _data.as_frame(data)
     yi, index = _vector(data, x, "yi")
     if vi is None and sei is not None:
-        s, _ = _vector(data, sei, "sei")
-        vi_arr = s**2
+        vi_arr = _vector(data, sei, "sei")[0] ** 2
     elif vi is not None:
-        vi_arr, _ = _vector(data, vi, "vi")
+        vi_arr = _vector(data, vi, "vi")[0]
     elif need_vi:
         raise ValueError("give the sampling variances: vi= (or sei=)")
     else:
         vi_arr = np.zeros_like(yi)
     if len(vi_arr) != len(yi):
         raise ValueError(f"yi has {len(yi)} values but vi has {len(vi_arr)}")
-    frame = pd.DataFrame({"yi": yi, "vi": vi_arr}, index=index if index is not None else None)
-    frame = _data.drop_missing(frame, ["yi", "vi"], unit="studies", stacklevel=4)
-    vals = frame["vi"].to_numpy()
+    cols = {"yi": yi, "vi": vi_arr}
+    if ni is not None:
+        cols["ni"] = _vector(data, ni, "ni")[0]
+    frame = _data.drop_missing(pd.DataFrame(cols, index=index), list(cols), unit="studies", stacklevel=stacklevel)
     if need_vi:
-        _data.check_positive(vals, frame.index, "vi")
-    labels = [str(i) for i in frame.index]
-    return frame["yi"].to_numpy(), vals, labels
+        _data.check_positive(frame["vi"].to_numpy(), frame.index, "vi")
+    return frame
 
 
 def _refit(yi, vi, X, method, test="z", level=95.0, control=None, weights=None):
@@ -197,19 +203,8 @@ def regtest(x, vi=None, *, sei=None, ni=None, data=None, model: str = "rma", pre
             n = _ni_values(ni, data, a)
         no_user_weights(a, "regtest")
     else:
-        if data is not None:
-            data = _data.as_frame(data)
-        yi_all, index = _vector(data, x, "yi")
-        v_all = (_vector(data, sei, "sei")[0] ** 2) if (vi is None and sei is not None) else (
-            _vector(data, vi, "vi")[0] if vi is not None else None)
-        if v_all is None:
-            raise ValueError("give the sampling variances: vi= (or sei=)")
-        cols = {"yi": yi_all, "vi": v_all}
-        if ni is not None:
-            cols["ni"] = _vector(data, ni, "ni")[0]
-        frame = _data.drop_missing(pd.DataFrame(cols, index=index), list(cols), unit="studies")
+        frame = _study_frame(x, vi, sei, data, ni=ni, stacklevel=4)
         yi, v = frame["yi"].to_numpy(), frame["vi"].to_numpy()
-        _data.check_positive(v, frame.index, "vi")
         n = frame["ni"].to_numpy() if "ni" in frame else None
         X = np.ones((yi.size, 1))
         fit_method, fit_test, fit_level, control = "REML", "z", 95.0, None
@@ -413,12 +408,8 @@ def trimfill(fit, side: str | None = None, estimator: str = "L0", maxiter: int =
         slab = a["slab"] + [f"Filled {j + 1}" for j in range(k0)]
     else:
         yi, vi, fill, slab = yi0, vi0, np.zeros(k, bool), list(a["slab"])
-    p_k0 = np.nan
-    if estimator == "R0":
-        m = np.arange(-1, k0)
-        from scipy.special import comb
-
-        p_k0 = float(1 - np.sum(comb(m + 1, m + 1) * 0.5 ** (m + 2)))
+    # R0's test of no missing studies: 1 - sum_{j=1}^{k0+1} 2^-j
+    p_k0 = 0.5 ** (k0 + 1) if estimator == "R0" else np.nan
     filled_fit, f = _filled_fit(fit, yi, vi, slab, method, a["level"], a["control"], k0, a["test"])
     return TrimFill(
         k0=int(k0), se_k0=float(se_k0), side=side, estimator=estimator, p_k0=p_k0, b=float(f["b"]),
@@ -463,14 +454,9 @@ def _trimfill_iterate(yi, vi, side, estimator, method, control, maxiter):
             var_sr = (k * (k + 1) * (2 * k + 1) + 10 * k0_raw**3 + 27 * k0_raw**2 + 17 * k0_raw
                       - 18 * k * k0_raw**2 - 18 * k * k0_raw + 6 * k**2 * k0_raw) / 24
             se = 4 * np.sqrt(var_sr) / (2 * k - 1) if var_sr >= 0 else np.nan
-        k0 = int(max(0, _round_half_even(k0_raw)))
+        k0 = int(max(0, np.round(k0_raw)))  # R's round: halves to even, as numpy
         se_k0 = max(0.0, se)
     return k0, se_k0, beta, ix
-
-
-def _round_half_even(x: float) -> float:
-    """R's ``round`` (IEC 60559: halves to even), as numpy's."""
-    return float(np.round(x))
 
 
 def _filled_fit(fit, yi, vi, slab, method, level, control, k0, test):
@@ -481,13 +467,9 @@ def _filled_fit(fit, yi, vi, slab, method, level, control, k0, test):
     f = {kk: float(np.ravel(getattr(core, kk))[0]) for kk in keys}
     if k0 == 0:
         return fit, f
-    try:
-        from peertrial.meta import rma
+    from peertrial.meta.rma import rma
 
-        filled = rma(yi, vi, method=method, test="z", slab=slab)
-    except Exception:  # the core API without slab= or arrays: keep the numbers only
-        filled = None
-    return filled, f
+    return rma(yi, vi, method=method, test="z", level=level, control=control, slab=slab), f
 
 
 # ---------------------------------------------------------------------------

@@ -50,17 +50,14 @@ def _require_fit(fit, what):
     return a
 
 
-def _batch(a, valid, X=None, labels=None, what="refit"):
+def _batch(a, valid, labels=None, what="refit"):
     """All fits of ``valid`` (rows = masks over the studies) in one core call.
 
     Fits whose tau² iteration did not converge are kept (as metafor does) but
     reported with a ``ConvergenceWarning`` naming them by ``labels``."""
-    k = a["yi"].size
-    X = a["X"] if X is None else X
-    Y = np.broadcast_to(a["yi"], (valid.shape[0], k)).copy()
-    V = np.broadcast_to(a["vi"], (valid.shape[0], k)).copy()
-    Xb = np.broadcast_to(X, (valid.shape[0], *X.shape)).copy()
-    f = fit_core(Y, V, Xb, valid=valid, method=a["method"], test=a["test"], level=a["level"], control=a["control"])
+    shape = valid.shape
+    Y, V = np.broadcast_to(a["yi"], shape), np.broadcast_to(a["vi"], shape)  # fit_core only reads them
+    f = fit_core(Y, V, a["X"], valid=valid, method=a["method"], test=a["test"], level=a["level"], control=a["control"])
     bad = ~np.asarray(f.converged, dtype=bool) & ~np.isnan(f.tau2)
     if labels is not None and bad.any():
         warnings.warn(
@@ -73,7 +70,7 @@ def _batch(a, valid, X=None, labels=None, what="refit"):
 
 
 def _frame(f, index) -> pd.DataFrame:
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "estimate": f.b[:, 0], "se": f.se[:, 0], "zval": f.zval[:, 0], "pval": f.pval[:, 0],
             "ci_lb": f.ci_lb[:, 0], "ci_ub": f.ci_ub[:, 0], "QE": f.QE, "QEp": f.QEp, "tau2": f.tau2,
@@ -81,7 +78,6 @@ def _frame(f, index) -> pd.DataFrame:
         },
         index=pd.Index(index, name="study"),
     )
-    return out
 
 
 def leave1out(fit) -> pd.DataFrame:

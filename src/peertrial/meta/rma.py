@@ -31,7 +31,7 @@ from scipy import stats
 from peertrial import _data
 from peertrial._results import Result, format_number, format_pval
 from peertrial._warnings import ConvergenceWarning
-from peertrial.meta._core import EPS, METHODS, TESTS, Control, fit_core, r2_batch
+from peertrial.meta._core import EPS, METHODS, TESTS, Control, _qe, fit_core, r2_batch
 from peertrial.meta._zeroin import zeroin_scalar
 from peertrial.meta.escalc import sample_sizes
 
@@ -563,10 +563,9 @@ class RMAResult(Result):
                  for i, row in table.iterrows()]
         header = [""] + list(table.columns) + [""]
         widths = [max(len(r[j]) for r in [header, *cells]) for j in range(len(header))]
-        show_names = mixed
         for r in [header, *cells]:
-            parts = [r[j].rjust(widths[j]) for j in range(1 if show_names else 1, len(r))]
-            prefix = r[0].ljust(widths[0]) + " " if show_names else ""
+            parts = [r[j].rjust(widths[j]) for j in range(1, len(r))]
+            prefix = r[0].ljust(widths[0]) + " " if mixed else ""
             lines.append((prefix + " ".join(parts)).rstrip())
         lines += ["", "---", "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"]
         return "\n".join(lines)
@@ -606,8 +605,6 @@ def q_profile(yi, vi, X, level=95.0, tol=EPS**0.25, maxiter=1000, tau2_min=0.0, 
     V = np.asarray(vi, dtype=float)[None, :]
     Xb = np.asarray(X, dtype=float)[None]
     valid = np.ones_like(Y, dtype=bool)
-    from peertrial.meta._core import _qe
-
     k, p = X.shape
     alpha = 1 - level / 100
     crit_u = stats.chi2.isf(alpha / 2, k - p)
