@@ -170,3 +170,15 @@ def test_forest_meta_regression_draws_fitted_values():
     texts = [t.get_text() for t in fig.texts]
     assert any("Test of moderators: QM(1)" in t and "R²" in t for t in texts)
     assert not any("Random-effects model" in t.get_text() for a in fig.axes for t in a.texts)
+
+
+def test_generic_ni_and_duplicate_labels():
+    d = pd.DataFrame({"y": [0.1, 0.3, -0.2, 0.5], "v": [0.04, 0.02, 0.05, 0.03], "n": [100, 200, 80, 150]},
+                     index=[1, 1, 2, 3])
+    es = pt.meta.escalc("GEN", data=d, yi="y", vi="v", ni="n")
+    assert es.attrs["ni"] == [100.0, 200.0, 80.0, 150.0]  # duplicate labels: kept in row order
+    fit = pt.meta.rma("yi", "vi", data=es)
+    np.testing.assert_array_equal(fit.ni, d["n"].to_numpy(float))
+    ref = pt.meta.regtest(pt.meta.rma(d["y"].to_numpy(), d["v"].to_numpy()), predictor="ninv", ni=d["n"].to_numpy())
+    assert pt.meta.regtest(fit, predictor="ninv").zval == ref.zval
+    assert "ni" not in pt.meta.escalc("GEN", data=d, yi="y", vi="v").attrs

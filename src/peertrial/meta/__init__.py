@@ -2,8 +2,9 @@
 
 Core (``escalc``, ``rma``, ``rma_batch``, ``rma_mh``, ``rma_peto``) is described in
 :mod:`peertrial.meta.rma`; the fitted ``RMAResult`` keeps ``yi``, ``vi``, ``X``,
-``weights``, ``slab``, ``method``, ``test``, ``measure`` and offers ``refit(mask, ...)``
-for methods built on top of it. Bias, influence and subgroup tools are appended below.
+``weights``, ``slab``, ``method``, ``test``, ``measure``, ``ni`` (sample sizes, from
+``escalc``'s ``attrs["ni"]`` or ``ni=``) and ``data`` (a copy of the rows used), and offers
+``refit(mask, ...)`` for methods built on top of it. Bias, influence and subgroup tools are appended below.
 """
 
 from peertrial.meta.escalc import escalc
