@@ -166,10 +166,11 @@ def rma(
         w = _data.numeric(_data.column_or_array(frame, weights, "weights"), w_name)
         _data.check_nonnegative(w, index, w_name)
     if slab is None:
-        labels = frame.index if frame is not None else pd.RangeIndex(1, n + 1)
-        labels = pd.Index([str(x) for x in labels])
+        rows = pd.Index(frame.index if frame is not None else pd.RangeIndex(1, n + 1))
     else:
-        labels = pd.Index([str(x) for x in _data.column_or_array(frame, slab, "slab")])
+        rows = pd.Index(_data.column_or_array(frame, slab, "slab"))
+    # messages name rows as the user labelled them (1, not '1'); the fit's slab is text
+    labels = pd.Index([str(x) for x in rows])
     X, names, info = _design(mods, frame, n, intercept)
     n_i = _sample_sizes(frame, ni, n)
     use = _subset_mask(frame, subset, n)
@@ -182,12 +183,12 @@ def rma(
     if missing.any():
         warnings.warn(
             f"{int(missing.sum())} studies with missing values omitted from model fitting: "
-            f"{_data.row_labels(labels, missing)}",
+            f"{_data.row_labels(rows, missing)}",
             UserWarning,
             stacklevel=2,
         )
     keep = use & ~missing
-    _data.check_positive(np.where(keep, v, np.nan), labels, v_name)
+    _data.check_positive(np.where(keep, v, np.nan), rows, v_name)
     if not keep.any():
         raise ValueError("no studies left to fit (k = 0) after omitting missing values")
     return _fit(
