@@ -13,11 +13,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _timing import best_of
 
 import peertrial as pt
 from peertrial.econ.cea import draw_blocks
@@ -33,14 +33,6 @@ def make_trial() -> pd.DataFrame:
     qaly = 0.63 + 0.015 * arm - 0.000002 * (cost - 9000) + rng.normal(0, 0.13, N)
     return pd.DataFrame({"arm": arm, "cost": cost, "qaly": qaly, "age": age})
 
-
-def timed(fn, repeat: int = 3):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def loop_unadjusted(df):
@@ -111,10 +103,10 @@ def main() -> None:
     wtps = np.linspace(0, 100000, N_WTP)
     print(f"econ benchmark: {N_BOOT} bootstrap replicates, {N} patients, CEAC over {N_WTP} WTP values")
 
-    t_vec, ce = timed(lambda: pt.econ.cea(df, effect="qaly", n_boot=N_BOOT, seed=SEED))
-    t_vec_ceac, curve = timed(lambda: ce.ceac(wtps))
-    t_loop, reps = timed(lambda: loop_unadjusted(df), repeat=1)
-    t_loop_ceac, curve_loop = timed(lambda: loop_ceac(ce.boot_delta_cost, ce.boot_delta_effect, wtps), repeat=1)
+    t_vec, ce = best_of(lambda: pt.econ.cea(df, effect="qaly", n_boot=N_BOOT, seed=SEED))
+    t_vec_ceac, curve = best_of(lambda: ce.ceac(wtps))
+    t_loop, reps = best_of(lambda: loop_unadjusted(df), repeat=1)
+    t_loop_ceac, curve_loop = best_of(lambda: loop_ceac(ce.boot_delta_cost, ce.boot_delta_effect, wtps), repeat=1)
     assert np.allclose(reps[:, 0], ce.boot_delta_cost) and np.allclose(reps[:, 1], ce.boot_delta_effect)
     assert np.array_equal(curve["prob_cost_effective"].to_numpy(), curve_loop)
     total_vec, total_loop = t_vec + t_vec_ceac, t_loop + t_loop_ceac
@@ -123,8 +115,8 @@ def main() -> None:
     print(f"  bootstrap + CEAC                     {total_vec:8.3f} s   loops              {total_loop:8.3f} s   ratio {total_loop / total_vec:6.1f}x")
     print("  (loop replicates identical to cea()'s: same index matrices)")
 
-    t_adj, ce_adj = timed(lambda: pt.econ.cea(df, effect="qaly", covariates=["age"], n_boot=N_BOOT, seed=SEED), repeat=1)
-    t_adj_loop, reps_adj = timed(lambda: loop_adjusted(df), repeat=1)
+    t_adj, ce_adj = best_of(lambda: pt.econ.cea(df, effect="qaly", covariates=["age"], n_boot=N_BOOT, seed=SEED), repeat=1)
+    t_adj_loop, reps_adj = best_of(lambda: loop_adjusted(df), repeat=1)
     assert np.allclose(reps_adj[:, 0], ce_adj.boot_delta_cost) and np.allclose(reps_adj[:, 1], ce_adj.boot_delta_effect)
     print(f"  adjusted (SUR) cea()                 {t_adj:8.3f} s   lstsq loop         {t_adj_loop:8.3f} s   ratio {t_adj_loop / t_adj:6.1f}x")
 

@@ -15,11 +15,11 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _timing import best_of
 
 import peertrial as pt
 
@@ -35,14 +35,6 @@ cat(toJSON(list(leave1out = t_l1o, influence = t_inf, cumul = t_cum, l1o_estimat
                 rstudent = inf$inf$rstudent, cook_d = inf$inf$cook.d), digits = NA, auto_unbox = TRUE))
 """
 
-
-def best_of(f, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def main(argv=None):

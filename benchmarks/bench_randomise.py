@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _timing import best_of
 
 import peertrial as pt
 
@@ -57,14 +58,6 @@ t_sim <- proc.time()[["elapsed"]] - t0
 cat(t_sched, t_sim, mean(imb), "\n")
 """
 
-
-def timed(fn, repeat: int = 3):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def loop_simulation(reps: int, seed: int = 1) -> np.ndarray:
@@ -139,7 +132,7 @@ def run_r():
 
 def main() -> None:
     print("1. ENRICH schedule: 21 strata x 600 slots, blocks 2/4/6")
-    t_sched, _ = timed(lambda: pt.randomise.permuted_blocks(600, arms=[0, 1], strata=STRATA, seed=2017))
+    t_sched, _ = best_of(lambda: pt.randomise.permuted_blocks(600, arms=[0, 1], strata=STRATA, seed=2017))
     print(f"   peertrial permuted_blocks      {t_sched * 1e3:9.1f} ms")
     r = run_r()
     if r:
@@ -148,10 +141,10 @@ def main() -> None:
         print("   Rscript not found: R comparison skipped")
 
     print(f"2. Design simulation: {REPS} trials of {N_TRIAL}, stratified blocks")
-    t_vec, sim = timed(lambda: pt.randomise.simulate_design(N_TRIAL, strata=STRATA, reps=REPS, seed=1,
+    t_vec, sim = best_of(lambda: pt.randomise.simulate_design(N_TRIAL, strata=STRATA, reps=REPS, seed=1,
                                                             progress=False), repeat=2)
     loop_reps = 50
-    t_loop, imb = timed(lambda: loop_simulation(loop_reps), repeat=1)
+    t_loop, imb = best_of(lambda: loop_simulation(loop_reps), repeat=1)
     t_loop_full = t_loop * REPS / loop_reps
     print(f"   simulate_design (vectorised)   {t_vec:9.2f} s    mean |imbalance| {sim.imbalance.mean():.2f}")
     print(f"   per-trial Python loop          {t_loop_full:9.2f} s    (timed on {loop_reps} trials and scaled; "
@@ -162,10 +155,10 @@ def main() -> None:
 
     mini_reps = 200
     print(f"3. Minimisation: {mini_reps} trials of {N_TRIAL} (range, p = 0.8)")
-    t_mvec, _ = timed(lambda: pt.randomise.simulate_design(N_TRIAL, design="minimisation", strata=STRATA,
+    t_mvec, _ = best_of(lambda: pt.randomise.simulate_design(N_TRIAL, design="minimisation", strata=STRATA,
                                                            reps=mini_reps, seed=1, progress=False), repeat=2)
     seq_reps = 5
-    t_mseq, _ = timed(lambda: loop_minimisation(seq_reps), repeat=1)
+    t_mseq, _ = best_of(lambda: loop_minimisation(seq_reps), repeat=1)
     t_mseq_full = t_mseq * mini_reps / seq_reps
     print(f"   vectorised over trials         {t_mvec:9.2f} s")
     print(f"   sequential Minimiser per trial {t_mseq_full:9.2f} s    (timed on {seq_reps} trials and scaled)   "

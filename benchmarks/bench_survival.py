@@ -21,12 +21,12 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _timing import best_of
 
 import peertrial as pt
 
@@ -45,14 +45,6 @@ def simulate(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"time": days, "status": status, "event": (status == 1).astype(float),
                          "arm": arm, "age": age, "x2": x2})
 
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 R_SCRIPT = r"""
@@ -91,13 +83,13 @@ def lifelines_times(cox_df, km_df, repeat):
         return {}
     out = {}
     sub = cox_df[["time", "event", "arm", "age"]]
-    out["cox"] = best(lambda: CoxPHFitter().fit(sub, "time", "event"), 1)
+    out["cox"] = best_of(lambda: CoxPHFitter().fit(sub, "time", "event"), 1)[0]
 
     def km():
         for g in (0.0, 1.0):
             m = km_df["arm"] == g
             KaplanMeierFitter().fit(km_df.loc[m, "time"], km_df.loc[m, "event"])
-    out["km"] = best(km, repeat)
+    out["km"] = best_of(km, repeat)[0]
     return out
 
 
@@ -117,10 +109,10 @@ def main(argv=None):
     pt.survival.kaplan_meier(warm, "time", "event", "arm")
     pt.survival.fine_gray(warm, "time", "status", ["arm", "age", "x2"])
     ours = {
-        "cox": best(lambda: pt.survival.cox(cox_df, "time", "event", ["arm", "age"]), args.repeat),
-        "km": best(lambda: pt.survival.kaplan_meier(km_df, "time", "event", "arm"), args.repeat),
-        "fg_r": best(lambda: pt.survival.fine_gray(fg_small, "time", "status", ["arm", "age", "x2"]), args.repeat),
-        "fg": best(lambda: pt.survival.fine_gray(fg_df, "time", "status", ["arm", "age", "x2"]), args.repeat),
+        "cox": best_of(lambda: pt.survival.cox(cox_df, "time", "event", ["arm", "age"]), args.repeat)[0],
+        "km": best_of(lambda: pt.survival.kaplan_meier(km_df, "time", "event", "arm"), args.repeat)[0],
+        "fg_r": best_of(lambda: pt.survival.fine_gray(fg_small, "time", "status", ["arm", "age", "x2"]), args.repeat)[0],
+        "fg": best_of(lambda: pt.survival.fine_gray(fg_df, "time", "status", ["arm", "age", "x2"]), args.repeat)[0],
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -23,12 +23,12 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _timing import best_of
 
 import peertrial as pt
 from peertrial.trial._linear import ols, tsls
@@ -47,14 +47,6 @@ def simulate(n: int, seed: int, n_workers: int = 100) -> pd.DataFrame:
                          "age": rng.normal(40, 12, n).round(), "site": rng.integers(1, 8, n),
                          "pw": np.where(arm == 1, "W" + worker.astype(str), "control")})
 
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 R_SCRIPT = r"""
@@ -112,8 +104,8 @@ def main() -> None:
     big = simulate(args.n, 1)
     mixed = simulate(args.n_mixed, 2)
     cov = ["y0", "age", "site"]
-    t_eff = best(lambda: pt.trial.estimate_effects(big, "y", covariates=cov, factors=["site"], cluster="site"),
-                 args.repeat)
+    t_eff = best_of(lambda: pt.trial.estimate_effects(big, "y", covariates=cov, factors=["site"], cluster="site"),
+                 args.repeat)[0]
     ours = pt.trial.estimate_effects(big, "y", covariates=cov, factors=["site"], cluster="site")
 
     def sm_three():
@@ -126,7 +118,7 @@ def main() -> None:
         sm.OLS(big["y"][keep], sm.add_constant(X[keep])).fit(cov_type="cluster",
                                                               cov_kwds={"groups": big["site"][keep]})
 
-    t_sm = best(sm_three, args.repeat)
+    t_sm = best_of(sm_three, args.repeat)[0]
 
     # simulation study: batch core vs a loop of statsmodels fits
     rng = np.random.default_rng(3)
@@ -137,12 +129,12 @@ def main() -> None:
     y = 2 * rec + 2 * u + rng.normal(size=(B, n))
     one = np.ones_like(arm)
     Xa, Xr = np.stack([one, arm], -1), np.stack([one, rec], -1)
-    t_batch = best(lambda: (ols(Xa, y, "HC1"), tsls(Xr, Xa, y, "HC1")), args.repeat)
-    t_loop = best(lambda: [sm.OLS(y[b], Xa[b]).fit(cov_type="HC1") for b in range(B)], args.repeat)
+    t_batch = best_of(lambda: (ols(Xa, y, "HC1"), tsls(Xr, Xa, y, "HC1")), args.repeat)[0]
+    t_loop = best_of(lambda: [sm.OLS(y[b], Xa[b]).fit(cov_type="HC1") for b in range(B)], args.repeat)[0]
 
-    t_pn = best(lambda: pt.trial.partially_nested(mixed.assign(pw=mixed["pw"].where(mixed["arm"] == 1)), "y",
+    t_pn = best_of(lambda: pt.trial.partially_nested(mixed.assign(pw=mixed["pw"].where(mixed["arm"] == 1)), "y",
                                                   cluster="pw"),
-                args.repeat)
+                args.repeat)[0]
     with tempfile.TemporaryDirectory() as tmp:
         p1, p2 = Path(tmp) / "big.csv", Path(tmp) / "mixed.csv"
         big.to_csv(p1, index=False)
