@@ -3,11 +3,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from .conftest import rel_err
 
 import peertrial as pt
 from peertrial import PeertrialWarning
 from peertrial.trial.effects import dose_response
+
+from .conftest import rel_err
 
 VARIANTS = [("const", None, None), ("HC0", "HC0", None), ("HC1", "HC1", None),
             ("HC2", "HC2", None), ("HC3", "HC3", None), ("cluster", None, "site"),

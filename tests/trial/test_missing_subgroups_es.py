@@ -2,10 +2,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from .conftest import rel_err
 
 from peertrial.trial import consort, hedges_g, multiple_imputation, rubin_pool, subgroup_effects
 from peertrial.trial._linear import ols
+
+from .conftest import rel_err
 
 POOL_COLS = [("qbar", "estimate"), ("ubar", "ubar"), ("b", "b"), ("t", "t"), ("df", "df"),
              ("riv", "riv"), ("lambda", "lambda"), ("fmi", "fmi"), ("se", "se"),

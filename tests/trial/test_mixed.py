@@ -3,9 +3,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from .conftest import rel_err
 
 from peertrial.trial import mmrm, partially_nested, random_intercept
+
+from .conftest import rel_err
 
 # lme4 stops at its optimiser tolerance (bobyqa, rhoend 1e-10); the log-likelihoods agree
 # to 1e-9 and the estimates to its tolerance (~3e-7). nlme::gls: see the MMRM test.

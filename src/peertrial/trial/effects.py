@@ -73,7 +73,8 @@ def _row(fit, term_index: int, n: int, conf_level: float, method: str, randomise
     est = float(fit.coef[0, term_index])
     se = float(fit.se[0, term_index])
     df = fit.df_resid
-    tval = est / se
+    with np.errstate(divide="ignore", invalid="ignore"):  # a perfect fit (se 0) gives t = +-inf, as lm
+        tval = float(np.float64(est) / se)
     q = stats.t.ppf(0.5 + conf_level / 2, df)
     return {"estimate": est, "se": se, "statistic": tval, "df": df, "ci_lb": est - q * se,
             "ci_ub": est + q * se, "pval": float(2 * stats.t.sf(abs(tval), df)), "n": n,
@@ -145,6 +146,11 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     a = _arm_values(frame, arm)
     r = _data.binary(frame[received], received)
     binary = _is_binary_outcome(y, outcome_type, outcome)
+    if binary:
+        _require_events(y, outcome)
+    elif np.all(y == y[0]):
+        raise ValueError(f"outcome {outcome!r} is constant ({y[0]:g}) in all {len(y)} analysed rows; "
+                         "there is no effect to estimate")
 
     contaminated = (a == 0) & (r == 1)
     attrs = _compliance(a, r, frame.index, contaminated, arm, received)
@@ -228,22 +234,86 @@ def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, facto
     """ITT odds ratio by logistic regression (R ``glm(family = binomial)``, Wald z inference).
 
     Returns a dict with ``log_or, se, z, pval, odds_ratio, ci_lb, ci_ub`` (CI on the OR
-    scale, ``exp(log_or +- z se)`` as ``exp(confint.default(fit))``) and ``n``.
+    scale, ``exp(log_or +- z se)`` as ``exp(confint.default(fit))``), ``n`` and
+    ``separation`` (bool).
+
+    Sparse outcomes:
+
+    - no events (all 0) or no non-events (all 1) among the analysed rows: ``ValueError``
+      (nothing to compare; R's glm would return a meaningless fit);
+    - an empty arm-by-outcome cell (e.g. no events in one arm): the maximum-likelihood log
+      OR is infinite. R's glm stops at a huge estimate (|log OR| ~ 20-40, SE ~ 1e4+) with
+      "fitted probabilities numerically 0 or 1 occurred"; we report the limit instead:
+      ``log_or = +-inf``, ``odds_ratio = inf`` or ``0``, ``se, z, pval, ci_lb, ci_ub`` NaN,
+      ``separation = True``, with a ``PeertrialWarning`` naming the empty cell. Use exact
+      or penalised (Firth) logistic regression for a finite estimate;
+    - separation by the covariates only (fitted probabilities within ``10 * eps`` of 0 or 1,
+      R's check): the fit is reported as glm reports it, ``separation = True``, with a
+      ``PeertrialWarning`` that the odds ratio and its SE are unreliable.
     """
     import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
     covariates = as_list(covariates)
     factors = as_list(factors)
     frame = model_frame(df, [outcome, arm, *covariates], na_action=na_action)
+    if len(frame) == 0:
+        raise ValueError("no complete rows left after removing missing values")
     y = _data.binary(frame[outcome], outcome)
     a = _arm_values(frame, arm)
+    _require_events(y, outcome)
+    empty = _empty_cells(y, a, arm, outcome)
+    if empty:
+        # +inf when the intervention arm has no non-events or the control arm no events
+        sign = 1.0 if (1, 0) in empty or (0, 1) in empty else -1.0
+        warnings.warn(
+            f"separation: {'; '.join(empty[c] for c in empty)}, so the maximum-likelihood log odds "
+            f"ratio of {arm!r} is {'+' if sign > 0 else '-'}inf (R's glm would report a huge estimate "
+            "with a huge SE); odds_ratio is reported as "
+            f"{'inf' if sign > 0 else '0'} with NaN SE, CI and p-value. Consider exact or Firth logistic "
+            "regression.", PeertrialWarning, stacklevel=2)
+        nan = float("nan")
+        return {"log_or": sign * np.inf, "se": nan, "z": nan, "pval": nan,
+                "odds_ratio": np.inf if sign > 0 else 0.0, "ci_lb": nan, "ci_ub": nan, "n": len(y),
+                "separation": True}
     X, names = design(frame, [(arm, a)], covariates, factors)
-    fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=100)
+    mu = np.asarray(fit.fittedvalues)
+    eps = 10 * np.finfo(float).eps  # glm.fit's "fitted probabilities numerically 0 or 1" check
+    extreme = (mu < eps) | (mu > 1 - eps)
+    if extreme.any():
+        warnings.warn(
+            f"separation by the covariates: fitted probabilities numerically 0 or 1 at rows "
+            f"{_data.row_labels(frame.index, extreme)} (as R's glm warns); the odds ratio of {arm!r} "
+            "and its SE are unreliable", PeertrialWarning, stacklevel=2)
     b, se = float(fit.params[1]), float(fit.bse[1])
     z = stats.norm.ppf(0.5 + conf_level / 2)
+    with np.errstate(over="ignore"):  # a separated fit's huge SE overflows exp to inf, as in R
+        ci = (float(np.exp(b - z * se)), float(np.exp(b + z * se)))
     return {"log_or": b, "se": se, "z": b / se, "pval": float(2 * stats.norm.sf(abs(b / se))),
-            "odds_ratio": float(np.exp(b)), "ci_lb": float(np.exp(b - z * se)),
-            "ci_ub": float(np.exp(b + z * se)), "n": len(y)}
+            "odds_ratio": float(np.exp(b)), "ci_lb": ci[0], "ci_ub": ci[1], "n": len(y),
+            "separation": bool(extreme.any())}
+
+
+def _require_events(y: np.ndarray, outcome: str) -> None:
+    events = int(y.sum())
+    if events == 0 or events == len(y):
+        which = "no events (all 0)" if events == 0 else "no non-events (all 1)"
+        raise ValueError(f"binary outcome {outcome!r} has {which} among the {len(y)} analysed rows; "
+                         "the odds ratio is not estimable")
+
+
+def _empty_cells(y: np.ndarray, a: np.ndarray, arm: str, outcome: str) -> dict:
+    """``{(arm value, outcome value): description}`` for arm-by-outcome cells with no rows."""
+    out = {}
+    for arm_value in (0, 1):
+        for y_value in (0, 1):
+            if not np.any((a == arm_value) & (y == y_value)):
+                out[(arm_value, y_value)] = (f"no participant with {arm} = {arm_value} has "
+                                             f"{outcome} = {y_value}")
+    return out
 
 
 def use_levels(sessions: np.ndarray, arm: np.ndarray, cuts=(0, 3), labels=("none", "low", "high")) -> np.ndarray:
