@@ -1,8 +1,18 @@
 """Model frames and design matrices built the way R's ``lm`` builds them.
 
-Numeric covariates enter as they are; text, categorical and boolean columns, and any
-column named in ``factors=``, enter as treatment-coded dummies with the first sorted
-level as reference (R's ``factor()`` default), named ``<column><level>`` as R names them.
+Which covariates are factors (one rule for every trial function):
+
+- a column named in ``factors=``, and any categorical or boolean column, is a factor;
+- a numeric column is numeric;
+- a text (object/string) column is numeric when *every* non-missing value is a number,
+  including numbers stored as text (``"42"``), converted as outcomes are; it is a factor
+  when *no* value is a number; a column mixing numbers and text raises ``ValueError``
+  naming the column and the rows of the text values (list it in ``factors=`` to make every
+  value a level).
+
+Factors enter as treatment-coded dummies with the first sorted level as reference (R's
+``factor()`` default; levels of mixed Python types sort by their text), named
+``<column><level>`` as R names them.
 """
 
 from __future__ import annotations
@@ -25,9 +35,33 @@ def as_list(columns) -> list[str]:
 
 
 def is_factor(series: pd.Series, name: str, factors: Sequence[str]) -> bool:
-    if name in factors:
+    """The rule in the module docstring; raises on a text column mixing numbers and text."""
+    if name in factors or isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series):
         return True
-    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+    if pd.api.types.is_numeric_dtype(series):
+        return False
+    present = series.notna().to_numpy()
+    is_number = pd.to_numeric(series, errors="coerce").notna().to_numpy() & present
+    if not is_number.any():
+        return True
+    if is_number[present].all():
+        return False
+    text = present & ~is_number
+    examples = ", ".join(repr(v) for v in pd.unique(series[text])[:3])
+    raise ValueError(
+        f"covariate column {name!r} mixes numbers and text: non-numeric values ({examples}) at rows "
+        f"{_data.row_labels(series.index, text)}. Correct them, or list {name!r} in factors= to "
+        "treat every value as a factor level."
+    )
+
+
+def factor_levels(values: np.ndarray) -> list:
+    """Sorted distinct values (R's ``factor()`` order); mixed types sort by their text."""
+    levels = list(pd.unique(values))
+    try:
+        return sorted(levels)
+    except TypeError:
+        return sorted(levels, key=str)
 
 
 def model_frame(data, columns: Sequence[str], *, na_action: str = "omit", stacklevel: int = 4) -> pd.DataFrame:
@@ -46,7 +80,7 @@ def covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str], factors: Se
         s = frame[col]
         if is_factor(s, col, factors):
             values = s.to_numpy()
-            levels = sorted(pd.unique(values))
+            levels = factor_levels(values)
             for level in levels[1:]:
                 blocks.append((values == level).astype(float))
                 names.append(f"{col}{level}")

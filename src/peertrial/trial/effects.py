@@ -109,7 +109,8 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     outcome, arm, received : column names; ``arm`` and ``received`` coded 0/1.
     covariates : adjustment columns (baseline score for ANCOVA, stratification factors,
         ``site`` for site fixed effects). Text columns and those listed in ``factors``
-        enter as R-style treatment-coded factors.
+        enter as R-style treatment-coded factors; numbers stored as text are numeric, and a
+        column mixing numbers and text raises (rule in ``peertrial.trial._design``).
     robust : ``None`` (model-based SE), ``"HC0"``, ``"HC1"``, ``"HC2"`` or ``"HC3"``
         (``sandwich::vcovHC``). Binary outcomes default to ``"HC3"``.
     cluster : column of cluster labels for ``sandwich::vcovCL`` with its defaults

@@ -28,7 +28,7 @@ from scipy import stats
 from peertrial import _data
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
-from peertrial.trial._design import as_list, covariate_matrix, design
+from peertrial.trial._design import as_list, covariate_matrix, design, is_factor
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
 
@@ -160,7 +160,7 @@ def multiple_imputation(df, outcome: str, arm: str = "arm", covariates=None, *, 
         raise ValueError(f"column {arm!r} (randomised arm) has missing values at rows "
                          f"{_data.row_labels(frame.index, frame[arm].isna().to_numpy())}")
     a = _arm_values(frame, arm)
-    factor_cols = [c for c in covariates if not pd.api.types.is_numeric_dtype(frame[c])]
+    factor_cols = [c for c in covariates if is_factor(frame[c], c, [])]
     for c in factor_cols:
         if frame[c].isna().any():
             raise ValueError(f"factor covariate {c!r} has missing values at rows "

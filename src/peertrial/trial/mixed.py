@@ -130,6 +130,20 @@ class ProfiledREML:
         return theta, beta, sigma2 * np.linalg.inv(A), sigma2, -0.5 * self.deviance(theta)
 
 
+def _check_random_intercept_size(n: int, p: int, n_groups: int, group: str) -> None:
+    """lme4's checks: >= 2 clusters, fewer clusters than rows; REML also needs n > p."""
+    if n <= p:
+        raise ValueError(f"too few participants: {n} complete rows for {p} fixed-effect coefficients; "
+                         "REML needs more rows than coefficients")
+    if n_groups < 2:
+        raise ValueError(f"column {group!r} has {n_groups} cluster(s) among the analysed rows; a random "
+                         "intercept needs at least 2 (as lme4)")
+    if n_groups >= n:
+        raise ValueError(f"column {group!r} has {n_groups} clusters for {n} rows; the number of clusters "
+                         "must be smaller than the number of rows (as lme4), or the cluster and residual "
+                         "variances are not separable")
+
+
 def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label) -> MixedResult:
     core = ProfiledREML(y, X, codes)
     theta, beta, V, sigma2, loglik = core.fit()
@@ -157,6 +171,7 @@ def random_intercept(df, outcome: str, arm: str = "arm", group: str = "site", co
     a = _arm_values(frame, arm)
     X, names = design(frame, [(arm, a)], covariates, factors)
     codes, uniq = pd.factorize(frame[group], sort=True)
+    _check_random_intercept_size(len(y), X.shape[1], len(uniq), group)
     method = (f"Linear mixed model (REML): {outcome} ~ {' + '.join(names[1:])} + (1 | {group}); "
               "as lme4::lmer")
     return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq))
@@ -204,6 +219,7 @@ def partially_nested(df, outcome: str, arm: str = "arm", cluster: str = "peer_wo
     codes = np.full(len(y), -1)
     codes[a == 1], uniq = pd.factorize(worker[a == 1], sort=True)
     X, names = design(frame, [(arm, a)], covariates, factors)
+    _check_random_intercept_size(len(y), X.shape[1], len(uniq), cluster)
     method = (f"Partially nested mixed model (REML): {outcome} ~ {' + '.join(names[1:])} + "
               f"(0 + {arm} | {cluster}); random {cluster} effect in the intervention arm only; as lme4::lmer")
     return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq))
@@ -367,9 +383,14 @@ def mmrm(df, visits: dict, arm: str = "arm", covariates=None, *, factors=None, c
         Xs[:, t, T + len(cnames) - 2 + t] = a
     Xs[:, :, T] = a[:, None]
     Xs[:, :, T + 1:T + len(cnames) - 1] = Xc[:, None, 2:]
+    _check_mmrm_size(Y, a, labels, cols, Xc.shape[1])
     core = _UnstructuredREML(Y, Xs)
-    start = _start_covariance(Y, Xs)
-    beta, V, Sigma, loglik = core.fit(start)
+    try:
+        beta, V, Sigma, loglik = core.fit(_start_covariance(Y, Xs))
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(f"the unstructured {T} x {T} covariance is not estimable from {n} participants "
+                         f"({core.nobs} observed values): too few participants observed at each visit "
+                         f"or pair of visits ({exc})") from exc
     df_resid = core.nobs - p
     coef = pd.Series(beta, index=names)
     se = pd.Series(np.sqrt(np.diag(V)), index=names)
@@ -394,6 +415,21 @@ def mmrm(df, visits: dict, arm: str = "arm", covariates=None, *, factors=None, c
     return MMRMResult(coef=coef, se=se, vcov=pd.DataFrame(V, index=names, columns=names), effects=effects,
                       sigma=pd.DataFrame(Sigma, index=labels, columns=labels), loglik=float(loglik),
                       nobs=core.nobs, n_subjects=core.n_subjects, df_resid=df_resid, method=method)
+
+
+def _check_mmrm_size(Y: np.ndarray, a: np.ndarray, labels, cols, k: int) -> None:
+    """Each visit needs values in both arms (visit-by-arm means); an unstructured T x T
+    covariance needs at least ``k + T`` participants when each visit has ``k`` coefficients
+    (as a multivariate regression, whose residual covariance is singular below that)."""
+    for t, (lab, col) in enumerate(zip(labels, cols)):
+        for arm_value in (0, 1):
+            if not np.any(~np.isnan(Y[:, t]) & (a == arm_value)):
+                raise ValueError(f"visit {lab!r} (column {col!r}) has no observed value in arm {arm_value}; "
+                                 "the visit-by-arm effect is not estimable")
+    T, n = len(labels), len(Y)
+    if n < k + T:
+        raise ValueError(f"too few participants for an unstructured covariance: {n} participants, {T} visits "
+                         f"and {k} coefficients per visit need at least {k + T}")
 
 
 def _start_covariance(Y: np.ndarray, Xs: np.ndarray) -> np.ndarray:

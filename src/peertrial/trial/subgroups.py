@@ -18,7 +18,7 @@ from scipy import stats
 
 from peertrial import _data
 from peertrial._results import Result, format_number, format_pval, format_table
-from peertrial.trial._design import as_list, design, model_frame
+from peertrial.trial._design import as_list, design, factor_levels, model_frame
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
 
@@ -70,7 +70,7 @@ def subgroup_effects(df, outcome: str, subgroup: str, arm: str = "arm", covariat
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
     g = frame[subgroup].to_numpy()
-    levels = sorted(pd.unique(g))
+    levels = factor_levels(g)
     if len(levels) < 2:
         raise ValueError(f"subgroup column {subgroup!r} has a single level {levels}")
     rows = {}
