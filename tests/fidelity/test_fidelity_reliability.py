@@ -186,3 +186,46 @@ def test_caller_data_untouched(ratings):
         F.item_kappa(s)
     pd.testing.assert_frame_equal(ratings, before)
     assert "PW01" in s.summary() and "psych::alpha" in F.cronbach_alpha(s).summary()
+
+
+def test_alpha_needs_two_rows_and_two_items():
+    wide = pd.DataFrame({"a": [1, 2, 3, 4.0], "b": [2, 3, 4, 5.0], "c": [1, 3, 2, 5.0]})
+    with pytest.raises(ValueError, match=r"scale 'total' .* 1 rated unit.* at least 2 rows"):
+        F.cronbach_alpha(wide.iloc[:1])
+    with pytest.raises(ValueError, match=r"scale 'short' .* 1 rated unit"):
+        F.cronbach_alpha(wide.assign(c=[1.0, np.nan, np.nan, np.nan]), items={"short": ["a", "c"]}, nan_policy="listwise")
+    with pytest.raises(ValueError, match=r"at least 2 items per scale.*'total': \['a'\]"):
+        F.cronbach_alpha(wide[["a"]])
+
+
+def test_alpha_single_item_domain_is_nan_with_warning(ratings):
+    wide = ratings.pivot_table(index=["peer_worker", "rater", "session"], columns="item", values="score").reset_index()
+    items = {d: [i for i, dd in zip(REF["items"], REF["item_domain"]) if dd == d] for d in F.PRINCIPLES}
+    first = list(F.PRINCIPLES)[0]
+    items[first] = items[first][:1]
+    s = F.score_fidelity(wide.drop(columns=[c for c in REF["items"] if c not in sum(items.values(), [])]), items=items)
+    with pytest.warns(PeertrialWarning, match=f"domain '{first}' has a single item"):
+        res = F.cronbach_alpha(s)
+    assert np.isnan(res.table.loc[first, "alpha"]) and np.isfinite(res.table.loc["total", "alpha"])
+
+
+def test_icc_missing_rating_drops_that_target_by_name():
+    long = pd.DataFrame({"t": np.repeat([1, 2, 3, 4], 2), "rater": ["A", "B"] * 4, "total": [1, 2, 3, 3, 5, 6, 2, 2.5]})
+    full = F.icc(long.iloc[2:], targets="t")
+    with pytest.warns(PeertrialWarning, match=r"missing 'total'\) left out of the ICC: 1$"):
+        res = F.icc(long.assign(total=[1, np.nan, 3, 3, 5, 6, 2, 2.5]), targets="t")
+    assert res.n_targets == 3 and res.dropped_targets == (1,)
+    pd.testing.assert_frame_equal(res.table, full.table)
+    with pytest.warns(PeertrialWarning), pytest.raises(ValueError, match=r"only 2 target\(s\).*4 ratings.*at least 5"):
+        F.icc(long.iloc[:6].assign(total=[1, np.nan, 3, 3, 5, 6]), targets="t")
+
+
+def test_icc_of_scores_with_a_missing_total_names_the_session(ratings, scores):
+    occ = (ratings["peer_worker"] == "PW03") & (ratings["rater"] == "A") & (ratings["session"] == 1)
+    drop = occ & ratings["item"].isin([f"strengths_connections_{i}" for i in (1, 2, 3)])
+    with pytest.warns(PeertrialWarning, match="1 domain score"):
+        s = F.score_fidelity(ratings[~drop])
+    with pytest.warns(PeertrialWarning, match=r"missing 'total'\) left out of the ICC: .*'PW03', 1"):
+        res = F.icc(s)
+    assert ("PW03", 1) in res.dropped_targets
+    assert res.n_targets == F.icc(scores).n_targets - 1

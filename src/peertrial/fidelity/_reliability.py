@@ -82,6 +82,12 @@ def cronbach_alpha(
     ``scores``: a :class:`FidelityScores` (rows = rating occasions), or a wide
     DataFrame of items with ``items`` mapping scale name -> item columns
     (default: one scale of all columns).
+
+    Each scale needs at least 2 items and 2 rated rows (after dropping rows
+    with no item, and with ``"listwise"`` rows missing any item), else
+    ``ValueError`` naming the scale. The one exception: a domain of a
+    :class:`FidelityScores` that has a single item gets alpha NaN with a
+    warning, so the other domains are still reported.
     """
     if nan_policy not in ("pairwise", "listwise"):
         raise ValueError(f"nan_policy must be 'pairwise' or 'listwise', got {nan_policy!r}")
@@ -93,15 +99,24 @@ def cronbach_alpha(
         wide = _data.as_frame(scores, what="scores")
         scales = dict(items) if items is not None else {"total": list(wide.columns)}
         _data.require_columns(wide, [c for cols in scales.values() for c in cols])
+        short = {name: list(cols) for name, cols in scales.items() if len(cols) < 2}
+        if short:
+            raise ValueError(f"Cronbach's alpha needs at least 2 items per scale; scale(s) with fewer: {short}")
     rows = []
     for name, cols in scales.items():
         block = pd.DataFrame({c: _data.numeric(wide[c], c) for c in cols}, index=wide.index)
         block = block.dropna(how="all")
         if len(cols) < 2:
+            warnings.warn(f"domain {name!r} has a single item ({cols[0]!r}); its alpha is undefined (NaN)", PeertrialWarning, stacklevel=2)
             rows.append((name, len(cols), len(block), np.nan, np.nan, np.nan))
             continue
         if nan_policy == "listwise":
             block = block.dropna()
+        if len(block) < 2:
+            raise ValueError(
+                f"scale {name!r} (items {cols}) has {len(block)} rated unit(s) with {nan_policy} complete items; "
+                f"Cronbach's alpha needs at least 2 rows (rating occasions)"
+            )
         alpha, _ = pg.cronbach_alpha(data=block, nan_policy=nan_policy, ci=conf_level)
         lo, hi = _feldt_ci(alpha, len(block), len(cols), conf_level)
         rows.append((name, len(cols), len(block), float(alpha), lo, hi))
@@ -171,6 +186,9 @@ class ICCResult(Result):
         return "\n".join([*lines, "", format_table(shown, digits=4)])
 
 
+_ICC_MIN_RATINGS = 5  # pingouin's two-way ANOVA needs at least 5 values
+
+
 def _rater_overlap(wide: pd.DataFrame, raters: str) -> None:
     rated = wide.notna()
     shared = rated.sum(axis=1) >= 2
@@ -194,9 +212,11 @@ def icc(
     :class:`FidelityScores`, targets are sessions (``peer_worker`` x ``session``)
     and ``ratings`` is ``"total"`` or a domain name.
 
-    Targets not rated by every rater are left out with a warning naming them
-    (the two-way ANOVA needs a complete targets x raters table); raters who
-    share no target raise ``ValueError``.
+    Targets not rated by every rater, or with a missing rating, are left out
+    with a warning naming them (the two-way ANOVA needs a complete targets x
+    raters table); rows missing a target or rater label are dropped with a
+    warning. Raters who share no target, or fewer than 2 complete targets or
+    5 ratings left (pingouin's minimum), raise ``ValueError``.
     """
     if isinstance(data, FidelityScores):
         occ = data.occasions
@@ -212,9 +232,9 @@ def icc(
             raise ValueError("targets (the column(s) naming what was rated) is required")
     tcols = [targets] if isinstance(targets, str) else list(targets)
     _data.require_columns(frame, [*tcols, raters, ratings])
-    values = _data.numeric(frame[ratings], ratings)
-    frame = frame[[*tcols, raters]].assign(_y=values)
-    frame = _data.drop_missing(frame, [*tcols, raters, "_y"], unit="ratings", stacklevel=3)
+    frame = _data.drop_missing(frame, [*tcols, raters], unit="ratings", stacklevel=3)
+    # a missing rating is kept as NaN so that its target is left out below, by name
+    frame = frame[[*tcols, raters]].assign(_y=_data.numeric(frame[ratings], ratings))
     dup = frame[[*tcols, raters]].duplicated(keep=False).to_numpy()
     if dup.any():
         raise ValueError(f"the same target rated twice by one rater at rows {_data.row_labels(frame.index, dup)}")
@@ -226,14 +246,17 @@ def icc(
     dropped = tuple(wide.index[incomplete])
     if incomplete.any():
         warnings.warn(
-            f"{int(incomplete.sum())} targets not rated by every rater left out of the ICC: "
-            f"{_data.row_labels(wide.index, incomplete)}",
+            f"{int(incomplete.sum())} targets not rated by every rater (or with a missing {ratings!r}) "
+            f"left out of the ICC: {_data.row_labels(wide.index, incomplete)}",
             PeertrialWarning,
             stacklevel=2,
         )
     wide = wide.loc[~incomplete]
-    if len(wide) < 2:
-        raise ValueError(f"only {len(wide)} target rated by every rater in column {raters!r}; ICC needs two or more")
+    if len(wide) < 2 or wide.size < _ICC_MIN_RATINGS:
+        raise ValueError(
+            f"only {len(wide)} target(s) with a {ratings!r} rating from each of the {wide.shape[1]} raters in column "
+            f"{raters!r} ({wide.size} ratings); ICC needs two or more targets and at least {_ICC_MIN_RATINGS} ratings"
+        )
     long = wide.reset_index(drop=True).rename_axis("_target").reset_index()
     long = long.melt(id_vars="_target", var_name="_rater", value_name="_y")
     long["_rater"] = long["_rater"].astype(str)

@@ -54,7 +54,7 @@ def proportion_ci(x, n, conf_level: float = 0.95) -> pd.DataFrame:
         raise ValueError(f"x and n must have the same length, got {x.shape} and {n.shape}")
     bad = (n <= 0) | (x < 0) | (x > n) | (x != np.round(x)) | (n != np.round(n))
     if bad.any():
-        raise ValueError(f"x and n must be whole numbers with 0 <= x <= n and n > 0; violated at positions {list(np.flatnonzero(bad))}")
+        raise ValueError(f"x and n must be whole numbers with 0 <= x <= n and n > 0; violated at positions {[int(i) for i in np.flatnonzero(bad)]}")
     a = 1 - conf_level
     elb, eub = proportion_confint(x, n, alpha=a, method="beta")
     elb = np.where(x == 0, 0.0, elb)
@@ -103,6 +103,6 @@ def worker_retention(
     frame = _data.drop_missing(frame, [time, left], unit="peer workers")
     t = _data.numeric(frame[time], time)
     _data.check_nonnegative(t, frame.index, time)
-    e = _data.binary(frame[left], left)
+    e = _data.zero_one(frame[left], left, meaning="0 = still in post, 1 = left post")
     g = None if group is None else frame[group].to_numpy()
     return km_curve(t, e, g, event_name="leaving post", time_unit=time_unit, title="Peer-worker retention (proportion still in post)")

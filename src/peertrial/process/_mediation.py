@@ -72,6 +72,9 @@ class MediationResult(Result):
         return "\n".join(lines)
 
 
+_MIN_ROWS = 6  # pingouin.mediation_analysis asserts more than 5 complete rows
+
+
 def _ols(y, cols):
     x = np.column_stack([np.ones(len(y)), *cols])
     return sm.OLS(y, x).fit()
@@ -98,7 +101,11 @@ def mediation(
     indirect effect a*b, total effect c = c' + a*b (exactly, for OLS on the same
     rows). The bootstrap resamples participants (``pingouin.mediation_analysis``,
     which draws with ``numpy.random.RandomState(seed)``); a ``Generator`` seed is
-    turned into an integer seed first. A continuous mediator is required; a 0/1
+    turned into an integer seed first. ``x`` is the randomised arm and must be
+    coded 0/1 (0 = control, 1 = intervention), so that a, c and c' are
+    differences between arms; other codings raise ``ValueError`` naming the rows.
+    At least 6 complete rows are needed (and a residual degree of freedom in
+    the outcome model). A continuous mediator is required; a 0/1
     outcome is analysed as a linear probability model (risk-difference scale),
     with a warning. Rows with missing values are dropped with a warning.
     See :data:`ASSUMPTIONS`, which the summary states.
@@ -116,6 +123,14 @@ def mediation(
     _data.require_columns(frame, cols)
     frame = _data.drop_missing(frame, cols, unit="participants")
     values = pd.DataFrame({c: _data.numeric(frame[c], c) for c in cols}, index=frame.index)
+    # a is the mean difference in M between arms only when x is 0/1 (0/2 coding would halve every path)
+    _data.binary(values[x], x)
+    n_min = max(_MIN_ROWS, len(covariates) + 4)
+    if len(values) < n_min:
+        raise ValueError(
+            f"only {len(values)} complete rows in columns {cols}; mediation needs at least {n_min} "
+            f"({_MIN_ROWS} for pingouin's bootstrap, and more than the outcome model's {len(covariates) + 3} coefficients)"
+        )
     for c in (x, *covariates):
         if values[c].nunique() < 2:
             raise ValueError(f"column {c!r} takes a single value in the {len(values)} complete rows; it cannot predict anything")
@@ -123,7 +138,7 @@ def mediation(
         raise ValueError(f"mediator column {mediator!r} is binary; this product-of-coefficients analysis needs a continuous mediator")
     scale = "continuous"
     if values[outcome].nunique() <= 2:
-        _data.binary(values[outcome], outcome)
+        _data.zero_one(values[outcome], outcome, meaning="0 = no event, 1 = event")
         scale = "binary, linear probability model (risk difference)"
         warnings.warn(
             f"outcome {outcome!r} is binary: paths and a*b are on the risk-difference scale (linear probability model)",

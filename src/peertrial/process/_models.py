@@ -88,6 +88,23 @@ def _negbin_alpha(y, x) -> float:
     return float(res.params[-1])
 
 
+def _check_fittable(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str) -> None:
+    """Raise for data no model can be fitted to (statsmodels fails there with obscure errors).
+
+    The outcome must vary, and the rows must outnumber the parameters: the
+    coefficients plus the residual variance (gaussian) or theta (negbin).
+    """
+    extra = {"gaussian": ["sigma"], "negbin": ["theta"]}.get(family, [])
+    params = [*x.columns, *extra]
+    if len(y) <= len(params):
+        raise ValueError(
+            f"{len(y)} complete rows for outcome {outcome!r}: too few for the {family} model's "
+            f"{len(params)} parameters {params}; it needs at least {len(params) + 1} rows"
+        )
+    if np.ptp(y) == 0:
+        raise ValueError(f"no variation in outcome {outcome!r}: all {len(y)} rows equal {y[0]:g}; there is nothing to model")
+
+
 def fit_regression(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str, title: str, label: str = ""):
     """Fit ``family`` by statsmodels and return a :class:`RegressionResult`.
 
@@ -97,6 +114,7 @@ def fit_regression(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str, ti
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    _check_fittable(y, x, family, outcome)
     xv = x.to_numpy(float)
     theta = np.nan
     if family == "gaussian":
