@@ -143,15 +143,30 @@ def test_bootstrap_se_matches_analytic_within_monte_carlo_error(basic, trial):
     assert basic.boot_delta_cost.mean() == pytest.approx(basic.delta_cost, abs=4 * basic.se_delta_cost / np.sqrt(4000))
 
 
-def test_cluster_bootstrap_resamples_whole_clusters(trial):
-    frame = trial.assign(unit=np.where(trial["arm"] == 1, trial["peer_worker"], -trial["id"]))
+def test_cluster_bootstrap_counts_resample_within_arm():
     counts = pt.econ.bootstrap_counts(np.array([0.0] * 100 + [1.0] * 12), 50, seed=3)
     assert counts[:, :100].sum(axis=1).tolist() == [100] * 50
     assert counts[:, 100:].sum(axis=1).tolist() == [12] * 50
-    ce = pt.econ.cea(trial, effect="qaly", cluster="peer_worker", n_boot=3000, seed=3)
-    # analytic (linearised) SE times sqrt((G-1)/G) is what the cluster bootstrap estimates
-    assert ce.boot_delta_effect.std() == pytest.approx(ce.se_delta_effect, rel=0.1)
-    assert frame["unit"].nunique() == 112
+
+
+def test_cluster_bootstrap_sd_matches_r_cluster_variance(trial):
+    """Resampling whole clusters within arm estimates the linearised cluster variance of each
+    arm mean without the small-sample factor: R's ``vcovCL(lm(y ~ 1), type="HC0")`` times
+    ``(G-1)/G`` per arm (12 peer workers in arm 1, 100 individuals in arm 0), computed in
+    make_fixtures.R. Tolerance: 4 Monte Carlo SEs of a SD from B replicates,
+    ``sd * sqrt((kurtosis - 1) / (4 B))`` (0.16% at B = 200000), plus 0.3% for the O(1/G)
+    non-linearity of a mean over clusters of unequal size (seeds 1-6 deviated by at most
+    0.44%, mean +0.16%). R's default ``cadjust=TRUE`` SE
+    (the factor not applied) lies 1.8% (QALY) and 3.1% (cost) away and must fail."""
+    B = 200_000
+    ce = pt.econ.cea(trial, effect="qaly", cluster="peer_worker", n_boot=B, seed=3)
+    for reps, key in ((ce.boot_delta_cost, "cost"), (ce.boot_delta_effect, "effect")):
+        sd = reps.std(ddof=1)
+        z = (reps - reps.mean()) / sd
+        tol = 4 * np.sqrt((np.mean(z**4) - 1) / (4 * B)) + 0.003
+        ref = REF[f"cluster_boot_se_delta_{key}"]
+        assert sd == pytest.approx(ref, rel=tol)
+        assert abs(sd / REF[f"cluster_se_delta_{key}"] - 1) > tol  # the factor matters at this precision
 
 
 def test_ceac_limits_and_bounds(basic):

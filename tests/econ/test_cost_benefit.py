@@ -23,6 +23,13 @@ def test_ratio_rejects_nonpositive_cost():
     assert pt.econ.cost_benefit_ratio(cost=10, benefit=-5).ratio == pytest.approx(-0.5)
 
 
+@pytest.mark.parametrize("kw, name", [({"cost": "x", "benefit": 5}, "cost"), ({"cost": 5, "benefit": "y"}, "benefit"),
+                                      ({"cost": None, "benefit": 5}, "cost")])
+def test_ratio_names_non_numeric_argument(kw, name):
+    with pytest.raises(ValueError, match=f"^{name} must be a number, got"):
+        pt.econ.cost_benefit_ratio(**kw)
+
+
 def test_bed_day_savings_broadcasts_unit_cost_range():
     assert pt.econ.bed_day_savings(10, 404) == pytest.approx(4040)
     np.testing.assert_allclose(pt.econ.bed_day_savings(10, [404, 429]), [4040, 4290])

@@ -75,6 +75,19 @@ def test_evpi_matches_normal_closed_form():
     assert pt.econ.evpi_from_nb(nb) == pytest.approx(exact, rel=0.02)
 
 
+@pytest.mark.parametrize("nb", [[1.0, 2.0, 3.0], 5.0, np.empty((0, 2))])
+def test_evpi_rejects_wrong_shape(nb):
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., samples, strategies\)"):
+        pt.econ.evpi_from_nb(nb)
+
+
+def test_evpi_rejects_text_and_nan():
+    with pytest.raises(ValueError, match="nb must be a numeric array"):
+        pt.econ.evpi_from_nb([["a", "b"], ["c", "d"]])
+    with pytest.raises(ValueError, match="NaN"):
+        pt.econ.evpi_from_nb([[0.0, 1.0], [0.0, np.nan]])
+
+
 def test_ceac_strategies_two_arm_case_equals_incremental_ceac():
     rng = np.random.default_rng(2)
     c = np.column_stack([rng.normal(1000, 100, 3000), rng.normal(1200, 150, 3000)])

@@ -82,6 +82,13 @@ class CostBenefit(Result):
         )
 
 
+def _number(value, name: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
 def cost_benefit_ratio(cost, benefit, *, currency: str = "GBP", price_year: int | None = None) -> CostBenefit:
     """Benefit per unit cost, net benefit and return on investment.
 
@@ -89,7 +96,7 @@ def cost_benefit_ratio(cost, benefit, *, currency: str = "GBP", price_year: int 
     ``net_benefit = benefit - cost``, ``roi = (benefit - cost) / cost``.
     The cost must be positive; a negative benefit (a loss) is allowed.
     """
-    cost, benefit = float(cost), float(benefit)
+    cost, benefit = _number(cost, "cost"), _number(benefit, "benefit")
     if not np.isfinite(cost) or cost <= 0:
         raise ValueError(f"cost must be a positive number for a cost:benefit ratio, got {cost!r}")
     if not np.isfinite(benefit):

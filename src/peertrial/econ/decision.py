@@ -92,7 +92,16 @@ def evpi_from_nb(nb) -> np.ndarray:
     ``nb`` has shape ``(..., samples, strategies)``; for one intervention
     against control pass ``np.stack([zeros, inb], -1)`` (NB relative to control).
     """
-    nb = np.asarray(nb, dtype=float)
+    try:
+        nb = np.asarray(nb, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"nb must be a numeric array of net benefits: {exc}") from exc
+    if nb.ndim < 2 or nb.shape[-2] < 1 or nb.shape[-1] < 1:
+        raise ValueError(
+            f"nb must have shape (..., samples, strategies) (replicates x strategies), got shape {nb.shape}; "
+            "for one intervention against control pass np.stack([np.zeros_like(inb), inb], -1)")
+    if np.isnan(nb).any():
+        raise ValueError("nb has missing (NaN) net benefits")
     best = nb.mean(axis=-2).argmax(axis=-1)  # strategy chosen under current information
     chosen = np.take_along_axis(nb, best[..., None, None], axis=-1)[..., 0]
     # mean of (max - chosen) is the same quantity, written so it is never negative
