@@ -181,6 +181,10 @@ def cuminc(data=None, time="time", status="status", group=None, strata=None, cen
                              f"found {sorted(set(sd.status[bad].tolist()))[:5]} at rows "
                              f"{row_labels(sd.index, bad)}")
     failed = (sd.status != cencode).astype(float)
+    if not failed.any():
+        raise ValueError(f"column {status!r} is {_num(cencode)} (censored) in all {len(failed)} rows; "
+                         "with no events there is no cumulative incidence to estimate "
+                         "(cmprsk::cuminc fails too)")
     cause_levels = sorted(set(sd.status[failed > 0].tolist()))
     gcodes = sd.group if sd.group is not None else np.zeros(len(sd.time), np.int64)
     glevels = sd.group_levels if sd.group is not None else [1]
@@ -420,7 +424,7 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
             break
         if it == maxiter:
             break
-        sc = np.linalg.solve(info, u)
+        sc = _solve_information(info, u, fg, it)
         bn = b + sc
         fbn = -fg.loglik(bn)
         i = 0
@@ -438,7 +442,7 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
         warnings.warn("crr did not converge", ConvergenceWarning, stacklevel=2)
     ll, u, info = fg.evaluate(b)
     eta = fg.eta(b)
-    hinv = np.linalg.inv(info)
+    hinv = _solve_information(info, np.eye(p), fg, it)
     var = hinv @ (eta.T @ eta) @ hinv.T
     se = np.sqrt(np.diag(var))
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)
@@ -449,6 +453,19 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
                           pd.DataFrame(var, index=idx, columns=idx), float(ll), fg.loglik(np.zeros(p)),
                           converged, it, len(sd.time), cause,
                           pd.DataFrame(dict(zip(("time", "jump"), fg.baseline_jumps(b)))))
+
+
+def _solve_information(info, rhs, fg, it):
+    """info^-1 rhs, or a ValueError when the information matrix is (numerically) singular."""
+    ok = np.all(np.isfinite(info))
+    if ok:
+        ev = np.linalg.eigvalsh(info)
+        ok = ev.min() > 1e-10 * max(ev.max(), 1e-300)
+    if not ok:
+        raise ValueError(f"the Fine-Gray information matrix is singular at iteration {it} "
+                         f"({int(fg.d.sum())} events of the cause in {fg.n} rows): too few events or "
+                         "covariates constant among those at risk; the model is not estimable")
+    return np.linalg.solve(info, rhs)
 
 
 def cause_specific_cox(data=None, time="time", status="status", covariates=(), cause=1,

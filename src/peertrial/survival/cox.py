@@ -267,7 +267,7 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     for j, c in enumerate(covariates):
         col = sd.X[:, j]
         if np.all(col == col[0]):
-            raise ValueError(f"covariate column {c!r} is constant (one level: {col[0]!r}) in all "
+            raise ValueError(f"covariate column {c!r} is constant (one level: {float(col[0]):.10g}) in all "
                              f"{len(col)} rows; its hazard ratio is not estimable")
     data_ = CoxData(sd.time, sd.status, sd.X, sd.strata, sd.weights, sd.entry, efron=ties == "efron")
     fit = newton(data_, eps=eps, iter_max=iter_max)

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,7 @@ from scipy import optimize, special, stats
 
 from peertrial import _data
 from peertrial._results import Result, format_table
+from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 
 __all__ = ["readmission_12m", "ReadmissionResult", "count_ratio", "days_ratio", "RatioResult"]
 
@@ -48,11 +50,26 @@ def _design(frame: pd.DataFrame, arm: str, factors, numeric=()):
     return pd.DataFrame(cols, index=frame.index)
 
 
-def _logistic(X: np.ndarray, y: np.ndarray):
-    """Logistic regression (statsmodels GLM, IRLS to 1e-13); returns (beta, model-based cov)."""
-    import statsmodels.api as sm
+def _logistic(X: np.ndarray, y: np.ndarray, what: str = "logistic regression"):
+    """Logistic regression (statsmodels GLM, IRLS to 1e-13); returns (beta, model-based cov).
 
-    res = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-13, maxiter=100)
+    statsmodels' perfect-separation warning is re-issued as a :class:`PeertrialWarning`
+    saying which model it concerns (R's glm: "fitted probabilities numerically 0 or 1").
+    """
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PerfectSeparationWarning)
+        res = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-13, maxiter=100)
+    separated = any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
+    for w in caught:  # numpy's divide-by-zero noise is a symptom of the separation reported below
+        if not issubclass(w.category, (PerfectSeparationWarning, *((RuntimeWarning,) if separated else ()))):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if separated:
+        warnings.warn(f"{what}: fitted probabilities numerically 0 or 1 (separation: some covariate "
+                      "level has only events or only non-events); coefficients and SEs of the "
+                      "separated terms are not reliable", PeertrialWarning, stacklevel=3)
     return np.asarray(res.params), np.asarray(res.cov_params())
 
 
@@ -89,6 +106,10 @@ def _glmer(X, y, site, nsite):
     res = optimize.minimize(f, res.x, method="BFGS", options={"gtol": 1e-9})
     par = np.concatenate([[abs(res.x[0])], res.x[1:]])
     H = _num_hessian(lambda p: _laplace_deviance(p, X, y, site, nsite), par)
+    if not np.all(np.isfinite(H)) or np.any(np.linalg.eigvalsh(H) <= 1e-10 * np.abs(H).max()):
+        raise ValueError(f"the random-intercept model is not estimable: the Hessian of the Laplace "
+                         f"deviance is singular at the optimum (n = {len(y)}, {int(y.sum())} events, "
+                         f"{nsite} sites); use more data or random=None")
     cov = 2 * np.linalg.inv(H)
     return par, cov[1:, 1:], float(res.fun)
 
@@ -152,6 +173,14 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
 
     ``covariates`` are the stratification factors, entered as categorical covariates; with
     ``random="site"`` site becomes a random intercept and the other factors stay fixed.
+
+    Bad input: an outcome with no events (or no non-events) at all raises ``ValueError``.
+    If one arm has no events or only events (separation), the odds ratio is not estimable
+    (R's glm diverges to huge coefficients and SEs): the adjusted model is not fitted, the
+    OR row is NaN, a :class:`peertrial.PeertrialWarning` says so, and the risk difference is
+    still reported; the risk ratio is reported too unless an arm has no events (RR 0 or
+    infinite), when it is NaN as well. Separation by another covariate level gives a warning
+    and the fit as R would report it.
     """
     frame = _data.as_frame(data)
     covariates = [c for c in covariates if c != random]
@@ -160,9 +189,14 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
     frame = _data.drop_missing(frame, cols, stacklevel=3)
     y = _data.binary(frame[outcome], outcome)
     a = _data.binary(frame[arm], arm)
+    if len(y) == 0:
+        raise ValueError(f"no rows to analyse (data has no rows with {outcome!r} and {arm!r})")
     if len(np.unique(a)) < 2:
         raise ValueError(f"column {arm!r} has one level only ({a[0]:g}) in rows "
                          f"{_data.row_labels(frame.index, np.ones(len(a), bool))}; two arms are needed")
+    if np.all(y == y[0]):
+        raise ValueError(f"column {outcome!r} is {y[0]:g} in all {len(y)} rows (no "
+                         f"{'events' if y[0] == 0 else 'non-events'}); no effect is estimable")
     z = _z(conf_level)
     rows = []
     for g in (0, 1):
@@ -174,10 +208,14 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
     (n0, e0, p0), (n1, e1, p1) = [(arms.at[g, "n"], arms.at[g, "events"], arms.at[g, "proportion"]) for g in (0, 1)]
     rd = p1 - p0
     se_rd = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-    with np.errstate(divide="ignore"):
-        lrr = np.log(p1 / p0)
-        se_lrr = np.sqrt((1 - p1) / (n1 * p1) + (1 - p0) / (n0 * p0))
-    eff = [("risk_difference", rd, se_rd, rd - z * se_rd, rd + z * se_rd, 2 * stats.norm.sf(abs(rd / se_rd))),
+    no_events = [g for g in (0, 1) if arms.at[g, "events"] == 0]
+    separated = [g for g in (0, 1) if arms.at[g, "events"] in (0, arms.at[g, "n"])]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lrr = np.log(p1 / p0) if not no_events else np.nan
+        se_lrr = np.sqrt((1 - p1) / (n1 * p1) + (1 - p0) / (n0 * p0)) if not no_events else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_rd = 2 * stats.norm.sf(abs(rd / se_rd))
+    eff = [("risk_difference", rd, se_rd, rd - z * se_rd, rd + z * se_rd, p_rd),
            ("risk_ratio", np.exp(lrr), se_lrr, np.exp(lrr - z * se_lrr), np.exp(lrr + z * se_lrr),
             2 * stats.norm.sf(abs(lrr / se_lrr)))]
     Xf = _design(frame, arm, covariates)
@@ -186,8 +224,21 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
                          f"with another column: {list(Xf.columns)}); drop or merge levels")
     site_sd = None
     extra = {}
+    if separated:
+        what = "; ".join(f"{arm} = {g} has {'no events' if arms.at[g, 'events'] == 0 else 'only events'} "
+                         f"({arms.at[g, 'events']} of {arms.at[g, 'n']})" for g in separated)
+        warnings.warn(f"column {outcome!r}: {what}; the odds ratio"
+                      f"{' and risk ratio are' if no_events else ' is'} not estimable (separation) "
+                      "and reported as NaN; the risk difference is reported",
+                      PeertrialWarning, stacklevel=2)
+        eff.append(("adjusted_odds_ratio", np.nan, np.nan, np.nan, np.nan, np.nan))
+        effects = pd.DataFrame(eff, columns=["effect", "estimate", "se", "ci_lb", "ci_ub", "pval"]).set_index("effect")
+        coefs = pd.DataFrame(np.nan, index=Xf.columns, columns=["estimate", "se", "zval", "pval"])
+        return ReadmissionResult(arms, effects, f"not estimable: {what} (separation)", coefs, None,
+                                 conf_level, extra)
+    _warn_separated_levels(frame, y, covariates, outcome)
     if random is None:
-        beta, cov = _logistic(Xf.to_numpy(), y)
+        beta, cov = _logistic(Xf.to_numpy(), y, "adjusted logistic regression")
         model = "logistic regression, stratification factors as covariates (Wald CI)"
     else:
         codes = pd.Categorical(frame[random]).codes.astype(np.int64)
@@ -205,12 +256,29 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
     return ReadmissionResult(arms, effects, model, coefs, site_sd, conf_level, extra)
 
 
+def _warn_separated_levels(frame, y, factors, outcome):
+    """Warn for covariate levels with only events or only non-events (quasi-separation)."""
+    for f in factors:
+        lev = pd.Series(y, index=frame.index).groupby(frame[f].to_numpy(), sort=True).agg(["min", "max"])
+        bad = lev.index[lev["min"] == lev["max"]].tolist()
+        if bad:
+            warnings.warn(f"column {outcome!r} is constant within {f} = {', '.join(map(str, bad))} "
+                          "(separation): the coefficients of those levels diverge and their SEs are "
+                          "not meaningful (R's glm warns 'fitted probabilities numerically 0 or 1')",
+                          PeertrialWarning, stacklevel=3)
+
+
 # ----------------------------------------------------------------- negative binomial
 def _nb_fit(X, y, offset, tol=1e-12, maxit=200):
-    """NB2 maximum likelihood (beta, theta) by alternating IRLS and Newton on theta."""
+    """NB2 maximum likelihood (beta, theta) by alternating IRLS and Newton on theta.
+
+    Both loops are bounded (as ``glm.nb``'s ``maxit``); a fit that stops without meeting the
+    tolerance warns with :class:`peertrial.ConvergenceWarning` (R: "iteration limit reached").
+    """
     beta = np.linalg.lstsq(X, np.log(y + 0.5) - offset, rcond=None)[0]
     mu = np.exp(X @ beta + offset)
-    theta = _theta_ml(y, mu)
+    theta, ok_theta = _theta_ml(y, mu)
+    converged = False
     for _ in range(maxit):
         for _ in range(100):
             eta = X @ beta + offset
@@ -223,11 +291,16 @@ def _nb_fit(X, y, offset, tol=1e-12, maxit=200):
             if done:
                 break
         mu = np.exp(X @ beta + offset)
-        new_theta = _theta_ml(y, mu, theta)
+        new_theta, ok_theta = _theta_ml(y, mu, theta)
         if abs(new_theta - theta) < tol * (1 + theta):
             theta = new_theta
+            converged = True
             break
         theta = new_theta
+    if not (converged and ok_theta):
+        warnings.warn(f"negative binomial fit did not converge (theta = {theta:.4g}; "
+                      "a very large theta means no overdispersion: consider a Poisson model)",
+                      ConvergenceWarning, stacklevel=3)
     mu = np.exp(X @ beta + offset)
     w = mu / (1 + mu / theta)
     cov = np.linalg.inv(X.T @ (w[:, None] * X))
@@ -235,26 +308,35 @@ def _nb_fit(X, y, offset, tol=1e-12, maxit=200):
                          - 2 / (mu + theta) + (y + theta) / (mu + theta) ** 2)
     ll = np.sum(special.gammaln(y + theta) - special.gammaln(theta) - special.gammaln(y + 1)
                 + theta * np.log(theta) + y * np.log(mu) - (y + theta) * np.log(theta + mu))
-    return beta, cov, theta, 1 / np.sqrt(info_theta), ll
+    se_theta = 1 / np.sqrt(info_theta) if info_theta > 0 else np.nan
+    return beta, cov, theta, se_theta, ll
 
 
-def _theta_ml(y, mu, theta=None):
+def _theta_ml(y, mu, theta=None, maxit=200):
+    """Newton-Raphson for the NB2 shape theta given mu (``MASS::theta.ml``); (theta, converged)."""
     if theta is None:
         theta = len(y) / np.sum((y / mu - 1) ** 2)
-    for _ in range(200):
+    for _ in range(maxit):
         score = np.sum(special.digamma(y + theta) - special.digamma(theta) + np.log(theta) + 1
                        - np.log(theta + mu) - (y + theta) / (mu + theta))
         info = -np.sum(special.polygamma(1, y + theta) - special.polygamma(1, theta) + 1 / theta
                        - 2 / (mu + theta) + (y + theta) / (mu + theta) ** 2)
-        step = score / info
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = score / info
+        if not np.isfinite(step):
+            return theta, False
         new = theta + step
-        while new <= 0:
+        for _ in range(60):  # halve steps that would leave theta > 0
+            if new > 0:
+                break
             step /= 2
             new = theta + step
+        else:
+            return theta, False
         theta = new
         if abs(step) < 1e-13 * (1 + theta):
-            break
-    return theta
+            return theta, True
+    return theta, False
 
 
 @dataclass(frozen=True, eq=False)
@@ -291,6 +373,9 @@ def _prep_counts(data, outcome, arm, exposure, covariates, factors):
     a = _data.binary(frame[arm], arm)
     if len(np.unique(a)) < 2:
         raise ValueError(f"column {arm!r} has one level only; two arms are needed")
+    if not np.any(y > 0):
+        raise ValueError(f"column {outcome!r} is 0 in all {len(y)} rows (no positive counts); the ratio is not "
+                         "estimable (MASS::glm.nb fails on an all-zero outcome)")
     off = np.zeros(len(y))
     if exposure:
         e = _data.numeric(frame[exposure], exposure)
@@ -304,7 +389,13 @@ def count_ratio(data, outcome: str = "readmissions", arm: str = "arm",
                 exposure: str | None = "followup_days", covariates=(), factors=(),
                 conf_level: float = 0.95) -> RatioResult:
     """Rate ratio from negative binomial regression with offset log(exposure) (``MASS::glm.nb``)."""
-    _, y, X, off = _prep_counts(data, outcome, arm, exposure, list(covariates), list(factors))
+    frame, y, X, off = _prep_counts(data, outcome, arm, exposure, list(covariates), list(factors))
+    a = X[arm].to_numpy()
+    for g in (0, 1):
+        if not np.any(y[a == g] > 0):
+            raise ValueError(f"column {outcome!r} is 0 in every row of {arm} = {g} (rows "
+                             f"{_data.row_labels(frame.index, a == g)}); the rate ratio is "
+                             f"{'0' if g == 1 else 'infinite'} and not estimable (glm.nb diverges)")
     beta, cov, theta, se_theta, ll = _nb_fit(X.to_numpy(), y, off)
     se = np.sqrt(np.diag(cov))
     coefs = pd.DataFrame({"estimate": beta, "se": se, "zval": beta / se,
@@ -339,10 +430,14 @@ def days_ratio(data, outcome: str = "bed_days", arm: str = "arm", exposure: str 
         raise ValueError("the two-part ratio of means is implemented for arm only (no covariates)")
     any_ = (y > 0).astype(float)
     Xn = X.to_numpy()
-    b1, c1 = _logistic(Xn, any_)
     pos = y > 0
     if len(np.unique(Xn[pos, 1])) < 2:
-        raise ValueError(f"column {outcome!r}: positive values occur in one arm only")
+        raise ValueError(f"column {outcome!r}: positive values occur in one arm only (arm "
+                         f"{Xn[pos, 1][0]:g}); the ratio of means is not estimable")
+    if pos.sum() <= Xn.shape[1]:
+        raise ValueError(f"column {outcome!r} has only {int(pos.sum())} positive values; the Gamma part "
+                         "needs more than 2 (no residual degrees of freedom for its dispersion)")
+    b1, c1 = _logistic(Xn, any_, "two-part model, any-stay logistic part")
     b2, c2, phi = _gamma_glm(Xn[pos], y[pos])
     # log ratio of overall means: log p1 - log p0 + gamma_arm
     p0, p1 = special.expit(b1[0]), special.expit(b1[0] + b1[1])
