@@ -75,6 +75,38 @@ def _z(alpha: float) -> float:
     return stats.norm.isf(alpha / 2.0)
 
 
+def _number(value, name: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if np.isnan(x):
+        raise ValueError(f"{name} must be a number, got NaN")
+    return x
+
+
+def _probability(value, name: str) -> float:
+    """A probability strictly between 0 and 1."""
+    x = _number(value, name)
+    if not 0 < x < 1:
+        raise ValueError(f"{name} must be a probability strictly between 0 and 1, got {value!r}")
+    return x
+
+
+def _at_least(value, name: str, low: float, what: str) -> float:
+    x = _number(value, name)
+    if not (x >= low and np.isfinite(x)):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return x
+
+
+def _positive(value, name: str) -> float:
+    x = _number(value, name)
+    if not (x > 0 and np.isfinite(x)):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return x
+
+
 def power_two_proportions(
     p0: float, p1: float, n0: float, n1: float | None = None, alpha: float = 0.05, *, pooled: bool = False
 ) -> float:
@@ -86,8 +118,13 @@ def power_two_proportions(
     ``p̄(1-p̄)(1/n0 + 1/n1)`` when ``pooled=True`` (R's
     ``power.prop.test(strict = TRUE)`` for equal arms) —
     power ``= Φ((|Δ| - z sqrt(V0))/sqrt(V1)) + Φ((-|Δ| - z sqrt(V0))/sqrt(V1))``.
+
+    ``p0``, ``p1`` and ``alpha`` must lie strictly in (0, 1) and the arm sizes be at
+    least 1 (as ``power.prop.test``); otherwise ``ValueError``. ``p1 == p0`` gives ``alpha``.
     """
-    n1 = n0 if n1 is None else n1
+    p0, p1, alpha = _probability(p0, "p0"), _probability(p1, "p1"), _probability(alpha, "alpha")
+    n0 = _at_least(n0, "n0", 1, "at least 1 per arm")
+    n1 = n0 if n1 is None else _at_least(n1, "n1", 1, "at least 1 per arm")
     diff = abs(p1 - p0)
     v1 = p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1
     if pooled:
@@ -104,7 +141,13 @@ def power_schoenfeld(hr: float, events: float, p_treated: float = 0.5, alpha: fl
 
     With ``d`` expected events and a fraction ``π`` allocated to treatment,
     ``z = |log hr| sqrt(d π (1-π))``; power ``= Φ(z - z_{1-α/2}) + Φ(-z - z_{1-α/2})``.
+    At ``hr = 1`` (no effect) this is ``2 Φ(-z_{1-α/2}) = α``.
+
+    ``hr`` and ``events`` must be positive and finite, ``p_treated`` and ``alpha`` in
+    (0, 1); otherwise ``ValueError``.
     """
+    hr, events = _positive(hr, "hr"), _positive(events, "events")
+    p_treated, alpha = _probability(p_treated, "p_treated"), _probability(alpha, "alpha")
     z = abs(np.log(hr)) * np.sqrt(events * p_treated * (1 - p_treated))
     return float(stats.norm.cdf(z - _z(alpha)) + stats.norm.cdf(-z - _z(alpha)))
 
@@ -113,8 +156,15 @@ def power_t(delta: float, sd: float, n0: float, n1: float | None = None, alpha: 
     """Exact power of the two-sided pooled two-sample t-test (noncentral t).
 
     Noncentrality ``λ = delta / (sd sqrt(1/n0 + 1/n1))`` on ``n0 + n1 - 2`` df.
+    ``sd`` must be positive, each arm at least 2 (as ``power.t.test``), ``delta`` finite
+    and ``alpha`` in (0, 1); otherwise ``ValueError``.
     """
-    n1 = n0 if n1 is None else n1
+    delta = _number(delta, "delta")
+    if not np.isfinite(delta):
+        raise ValueError(f"delta must be finite, got {delta!r}")
+    sd, alpha = _positive(sd, "sd"), _probability(alpha, "alpha")
+    n0 = _at_least(n0, "n0", 2, "at least 2 per arm")
+    n1 = n0 if n1 is None else _at_least(n1, "n1", 2, "at least 2 per arm")
     df = n0 + n1 - 2
     ncp = delta / (sd * np.sqrt(1 / n0 + 1 / n1))
     crit = stats.t.isf(alpha / 2, df)
