@@ -143,3 +143,20 @@ def test_cox_constant_covariate_message_prints_plain_number(trial):
     with pytest.raises(ValueError, match=r"'age' is constant \(one level: 5\) in all 120 rows") as err:
         pt.survival.cox(trial.assign(age=5.0, event=trial["status"] == 1), "time", "event", ["age"])
     assert "np." not in str(err.value)
+
+
+def test_cause_specific_cox_without_events_names_status_column(trial):
+    with pytest.raises(ValueError, match=r"no events of cause 1 in column 'status'"):
+        pt.survival.cause_specific_cox(trial.assign(status=2), "time", "status", ["arm"])
+
+
+def test_two_part_all_positive_arm_warns_and_matches_closed_form(trial):
+    d = trial.copy()
+    d.loc[d["arm"] == 1, "bed_days"] += 1
+    with pytest.warns(PeertrialWarning, match=r"positive in every row of arm = 1"):
+        res = pt.survival.days_ratio(d, model="two-part")
+    # saturated logistic part: P(any) per arm is the observed proportion (1 in arm 1)
+    y, a = d["bed_days"].to_numpy(), d["arm"].to_numpy()
+    p0 = np.mean(y[a == 0] > 0)
+    mean_pos = [y[(a == g) & (y > 0)].mean() for g in (0, 1)]
+    assert res.estimate == pytest.approx(1 / p0 * mean_pos[1] / mean_pos[0], rel=1e-6)

@@ -478,6 +478,9 @@ def cause_specific_cox(data=None, time="time", status="status", covariates=(), c
     codes = None if causes is None else set(causes) | {cencode}
     frame = _input.prepare(data, time, status, status_codes=codes, status_name="status")
     event = (frame.status == cause).astype(float)
+    if not event.any():
+        raise ValueError(f"no events of cause {cause!r} in column {status!r} ({len(event)} rows); "
+                         "the cause-specific Cox model is not estimable")
     if data is None:
         raise ValueError("cause_specific_cox needs data (a DataFrame)")
     from peertrial import _data

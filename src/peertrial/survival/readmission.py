@@ -372,7 +372,8 @@ def _prep_counts(data, outcome, arm, exposure, covariates, factors):
     _data.check_integer(y, frame.index, outcome)
     a = _data.binary(frame[arm], arm)
     if len(np.unique(a)) < 2:
-        raise ValueError(f"column {arm!r} has one level only; two arms are needed")
+        raise ValueError(f"column {arm!r} has one level only ({a[0]:g}) in rows "
+                         f"{_data.row_labels(frame.index, np.ones(len(a), bool))}; two arms are needed")
     if not np.any(y > 0):
         raise ValueError(f"column {outcome!r} is 0 in all {len(y)} rows (no positive counts); the ratio is not "
                          "estimable (MASS::glm.nb fails on an all-zero outcome)")
@@ -437,6 +438,11 @@ def days_ratio(data, outcome: str = "bed_days", arm: str = "arm", exposure: str 
     if pos.sum() <= Xn.shape[1]:
         raise ValueError(f"column {outcome!r} has only {int(pos.sum())} positive values; the Gamma part "
                          "needs more than 2 (no residual degrees of freedom for its dispersion)")
+    for g in (0, 1):
+        if np.all(pos[Xn[:, 1] == g]):
+            warnings.warn(f"column {outcome!r} is positive in every row of {arm} = {g}: P(any stay) = 1 "
+                          "there (separation in the logistic part, whose variance contribution is 0)",
+                          PeertrialWarning, stacklevel=2)
     b1, c1 = _logistic(Xn, any_, "two-part model, any-stay logistic part")
     b2, c2, phi = _gamma_glm(Xn[pos], y[pos])
     # log ratio of overall means: log p1 - log p0 + gamma_arm
