@@ -133,15 +133,20 @@ def check_integer(values: np.ndarray, index, name: str) -> None:
     _check(values, values != np.round(values), index, name, "whole numbers (counts)")
 
 
-def binary(series: pd.Series, name: str | None = None) -> np.ndarray:
-    """0/1 float array; booleans accepted; anything else raises naming the rows."""
+def binary(series: pd.Series, name: str | None = None, *, meaning: str = "0 = control, 1 = intervention") -> np.ndarray:
+    """0/1 float array; booleans accepted; anything else raises naming the rows.
+
+    ``meaning`` says what the codes stand for in the error message (the default
+    fits an arm column; e.g. ``"0 = still in post, 1 = left post"`` for others).
+    Missing values are kept as NaN.
+    """
     name = name or str(series.name)
     values = numeric(series, name)
     bad = ~np.isin(values, (0.0, 1.0)) & ~np.isnan(values)
     if bad.any():
         seen = sorted(set(values[bad].tolist()))[:5]
         raise ValueError(
-            f"column {name!r} must be coded 0/1 (0 = control, 1 = intervention); "
+            f"column {name!r} must be coded 0/1 ({meaning}); "
             f"found {seen} at rows {row_labels(series.index, bad)}"
         )
     return values
@@ -187,18 +192,3 @@ def as_generator(seed) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
-
-
-def zero_one(series: pd.Series, name: str | None = None, *, meaning: str = "0 = no, 1 = yes") -> np.ndarray:
-    """0/1 float array, as :func:`binary`, for columns that are not the arm.
-
-    ``meaning`` says what the codes stand for in the error message (e.g.
-    ``"0 = still in post, 1 = left"``); missing values are kept as NaN.
-    """
-    name = name or str(series.name)
-    values = numeric(series, name)
-    bad = ~np.isin(values, (0.0, 1.0)) & ~np.isnan(values)
-    if bad.any():
-        seen = sorted(set(values[bad].tolist()))[:5]
-        raise ValueError(f"column {name!r} must be coded 0/1 ({meaning}); found {seen} at rows {row_labels(series.index, bad)}")
-    return values

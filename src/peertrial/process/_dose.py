@@ -41,6 +41,6 @@ def dose_response(
     frame = _data.drop_missing(frame, [outcome, sessions, *covariates], unit="participants")
     s = _data.numeric(frame[sessions], sessions)
     _data.check_nonnegative(s, frame.index, sessions)
-    y = _data.zero_one(frame[outcome], outcome, meaning="0 = no event, 1 = event") if family == "logistic" else _data.numeric(frame[outcome], outcome)
+    y = _data.binary(frame[outcome], outcome, meaning="0 = no event, 1 = event") if family == "logistic" else _data.numeric(frame[outcome], outcome)
     x = design_matrix(frame, [sessions, *covariates])
     return fit_regression(y, x, family, outcome, f"Dose-response: {outcome} on {sessions} (intervention arm)", NON_RANDOMISED)

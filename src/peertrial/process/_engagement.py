@@ -138,7 +138,7 @@ def engagement_model(
     frame = _data.drop_missing(frame, [outcome, *predictors], unit="participants")
     y = _data.numeric(frame[outcome], outcome)
     if family == "logistic":
-        y = _data.zero_one(frame[outcome], outcome, meaning="0 = did not engage, 1 = engaged")
+        y = _data.binary(frame[outcome], outcome, meaning="0 = did not engage, 1 = engaged")
     elif family in ("poisson", "negbin"):
         _data.check_nonnegative(y, frame.index, outcome)
         _data.check_integer(y, frame.index, outcome)

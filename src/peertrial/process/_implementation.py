@@ -103,6 +103,6 @@ def worker_retention(
     frame = _data.drop_missing(frame, [time, left], unit="peer workers")
     t = _data.numeric(frame[time], time)
     _data.check_nonnegative(t, frame.index, time)
-    e = _data.zero_one(frame[left], left, meaning="0 = still in post, 1 = left post")
+    e = _data.binary(frame[left], left, meaning="0 = still in post, 1 = left post")
     g = None if group is None else frame[group].to_numpy()
     return km_curve(t, e, g, event_name="leaving post", time_unit=time_unit, title="Peer-worker retention (proportion still in post)")

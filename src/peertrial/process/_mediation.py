@@ -138,7 +138,7 @@ def mediation(
         raise ValueError(f"mediator column {mediator!r} is binary; this product-of-coefficients analysis needs a continuous mediator")
     scale = "continuous"
     if values[outcome].nunique() <= 2:
-        _data.zero_one(values[outcome], outcome, meaning="0 = no event, 1 = event")
+        _data.binary(values[outcome], outcome, meaning="0 = no event, 1 = event")
         scale = "binary, linear probability model (risk difference)"
         warnings.warn(
             f"outcome {outcome!r} is binary: paths and a*b are on the risk-difference scale (linear probability model)",
