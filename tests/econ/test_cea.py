@@ -318,3 +318,14 @@ def test_lower_is_better_counts_events_avoided(trial):
     assert ce.delta_effect == pytest.approx(p0 - p1)
     assert ce.icer == pytest.approx(REF["delta_cost"] / (p0 - p1))
     assert "events avoided" in ce.summary()
+
+
+def test_covariate_typing_follows_the_trial_rule(trial):
+    """Numbers stored as text are numeric (same fit); numbers mixed with text raise naming rows."""
+    ref = pt.econ.cea(trial, effect="qaly", covariates=["age", "female"], n_boot=20, seed=1)
+    as_text = pt.econ.cea(trial.astype({"age": str}), effect="qaly", covariates=["age", "female"], n_boot=20, seed=1)
+    assert as_text.delta_cost == ref.delta_cost and as_text.se_delta_effect == ref.se_delta_effect
+    bad = trial.astype({"age": object})
+    bad.loc[[5, 8], "age"] = "old"
+    with pytest.raises(ValueError, match=r"'age' mixes numbers and text: .*'old'.* rows 5, 8.*Categorical"):
+        pt.econ.cea(bad, effect="qaly", covariates=["age"], n_boot=20, seed=1)

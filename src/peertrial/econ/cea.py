@@ -37,6 +37,7 @@ from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.econ.cost_benefit import money_label
 from peertrial.econ.decision import QUADRANTS, ceac_from_samples, evpi_from_nb, inb, quadrant
 from peertrial.econ.discount import NICE_RATE, present_value
+from peertrial.trial._design import is_factor
 
 __all__ = ["CEA", "cea", "bootstrap_counts"]
 
@@ -433,7 +434,8 @@ def _design(frame: pd.DataFrame, arm: np.ndarray, covariates) -> tuple[np.ndarra
     names = ["const", "arm"]
     for col in covariates:
         s = frame[col]
-        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        # the trial models' rule: numbers stored as text are numeric, mixed numbers/text raise
+        if pd.api.types.is_bool_dtype(s) or not is_factor(s, col, [], fix="make it a pandas Categorical"):
             parts.append(pd.Series(_data.numeric(s, col), index=frame.index, name=col))
             names.append(col)
         else:

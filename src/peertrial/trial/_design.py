@@ -34,8 +34,9 @@ def as_list(columns) -> list[str]:
     return list(columns)
 
 
-def is_factor(series: pd.Series, name: str, factors: Sequence[str]) -> bool:
-    """The rule in the module docstring; raises on a text column mixing numbers and text."""
+def is_factor(series: pd.Series, name: str, factors: Sequence[str], *, fix: str | None = None) -> bool:
+    """The rule in the module docstring; raises on a text column mixing numbers and text
+    (``fix``: how to make every value a level, for callers without ``factors=``)."""
     if name in factors or isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series):
         return True
     if pd.api.types.is_numeric_dtype(series):
@@ -50,8 +51,8 @@ def is_factor(series: pd.Series, name: str, factors: Sequence[str]) -> bool:
     examples = ", ".join(repr(v) for v in pd.unique(series[text])[:3])
     raise ValueError(
         f"covariate column {name!r} mixes numbers and text: non-numeric values ({examples}) at rows "
-        f"{_data.row_labels(series.index, text)}. Correct them, or list {name!r} in factors= to "
-        "treat every value as a factor level."
+        f"{_data.row_labels(series.index, text)}. Correct them, or "
+        f"{fix or f'list {name!r} in factors='} to treat every value as a factor level."
     )
 
 
