@@ -39,7 +39,8 @@ class LinearFit:
 
     @property
     def se(self) -> np.ndarray:
-        return np.sqrt(np.einsum("bii->bi", self.vcov))
+        # a sandwich is positive semi-definite: a negative diagonal is round-off around 0
+        return np.sqrt(np.maximum(np.einsum("bii->bi", self.vcov), 0.0))
 
 
 def _as_batch(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -171,7 +171,8 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     if v != "const" and np.unique(r).size > 1:
         # Wald F of the instrument with the same robust/cluster variance (first stage is an lm)
         first_rob = ols(X, r, v, codes)
-        attrs["first_stage_F_robust"] = float(first_rob.coef[0, 1] ** 2 / first_rob.vcov[0, 1, 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            attrs["first_stage_F_robust"] = float(np.float64(first_rob.coef[0, 1]) ** 2 / first_rob.vcov[0, 1, 1])
     no_compliers = not np.any((a == 1) & (r == 1))
     if no_compliers:
         warnings.warn(
