@@ -28,6 +28,7 @@ __all__ = [
     "drop_missing",
     "row_labels",
     "as_generator",
+    "is_factor",
 ]
 
 _MAX_LISTED = 10
@@ -192,3 +193,32 @@ def as_generator(seed) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
+
+
+def is_factor(series: pd.Series, name: str, factors: Sequence[str], *, fix: str | None = None) -> bool:
+    """Whether a covariate column enters a model as a factor (one rule for every module).
+
+    - a column named in ``factors``, and any categorical or boolean column, is a factor;
+    - a numeric column is numeric;
+    - a text column is numeric when *every* non-missing value is a number (``"42"``), a
+      factor when *no* value is; a column mixing the two raises ``ValueError`` naming the
+      column and the rows of the text values (``fix``: how the caller makes every value a
+      level; by default, listing the column in ``factors=``).
+    """
+    if name in factors or isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series):
+        return True
+    if pd.api.types.is_numeric_dtype(series):
+        return False
+    present = series.notna().to_numpy()
+    is_number = pd.to_numeric(series, errors="coerce").notna().to_numpy() & present
+    if not is_number.any():
+        return True
+    if is_number[present].all():
+        return False
+    text = present & ~is_number
+    examples = ", ".join(repr(v) for v in pd.unique(series[text])[:3])
+    raise ValueError(
+        f"covariate column {name!r} mixes numbers and text: non-numeric values ({examples}) at rows "
+        f"{row_labels(series.index, text)}. Correct them, or "
+        f"{fix or f'list {name!r} in factors='} to treat every value as a factor level."
+    )

@@ -32,12 +32,12 @@ import pandas as pd
 from scipy import stats
 
 from peertrial import _data
+from peertrial._data import is_factor
 from peertrial._results import Result, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.econ.cost_benefit import money_label
 from peertrial.econ.decision import QUADRANTS, ceac_from_samples, evpi_from_nb, inb, quadrant
 from peertrial.econ.discount import NICE_RATE, present_value
-from peertrial.trial._design import is_factor
 
 __all__ = ["CEA", "cea", "bootstrap_counts"]
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from peertrial import _data
+from peertrial._data import is_factor
 from peertrial.trial._linear import rank_deficient_columns
 
 
@@ -32,28 +33,6 @@ def as_list(columns) -> list[str]:
     if isinstance(columns, str):
         return [columns]
     return list(columns)
-
-
-def is_factor(series: pd.Series, name: str, factors: Sequence[str], *, fix: str | None = None) -> bool:
-    """The rule in the module docstring; raises on a text column mixing numbers and text
-    (``fix``: how to make every value a level, for callers without ``factors=``)."""
-    if name in factors or isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series):
-        return True
-    if pd.api.types.is_numeric_dtype(series):
-        return False
-    present = series.notna().to_numpy()
-    is_number = pd.to_numeric(series, errors="coerce").notna().to_numpy() & present
-    if not is_number.any():
-        return True
-    if is_number[present].all():
-        return False
-    text = present & ~is_number
-    examples = ", ".join(repr(v) for v in pd.unique(series[text])[:3])
-    raise ValueError(
-        f"covariate column {name!r} mixes numbers and text: non-numeric values ({examples}) at rows "
-        f"{_data.row_labels(series.index, text)}. Correct them, or "
-        f"{fix or f'list {name!r} in factors='} to treat every value as a factor level."
-    )
 
 
 def factor_levels(values: np.ndarray) -> list:

@@ -26,9 +26,10 @@ import pandas as pd
 from scipy import stats
 
 from peertrial import _data
+from peertrial._data import is_factor
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
-from peertrial.trial._design import as_list, covariate_matrix, design, is_factor
+from peertrial.trial._design import as_list, covariate_matrix, design
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
 
