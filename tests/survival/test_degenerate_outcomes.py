@@ -90,7 +90,8 @@ def test_readmission_zero_events_in_one_arm_reports_rd_only(trial, random):
     p1 = e1 / n1
     assert res.rd == pytest.approx(p1)
     assert res.effects.at["risk_difference", "se"] == pytest.approx(np.sqrt(p1 * (1 - p1) / n1))
-    assert np.isnan(res.rr) and np.isnan(res.odds_ratio)
+    assert res.rr == np.inf and res.odds_ratio == np.inf  # arm 0 has no events: limits, as itt_odds_ratio
+    assert res.effects.loc[["risk_ratio", "adjusted_odds_ratio"], ["se", "ci_lb", "ci_ub", "pval"]].isna().all().all()
     assert "not estimable" in res.model
 
 
@@ -101,7 +102,7 @@ def test_readmission_all_events_in_one_arm_keeps_rr(trial):
         res = pt.survival.readmission_12m(d)
     p0 = res.arms.loc[0, "proportion"]
     assert res.rr == pytest.approx(1 / p0)
-    assert np.isnan(res.odds_ratio)
+    assert res.odds_ratio == np.inf and np.isnan(res.effects.at["adjusted_odds_ratio", "se"])
 
 
 def test_readmission_six_rows_random_site_has_no_raw_linalg_error(trial):
@@ -109,7 +110,7 @@ def test_readmission_six_rows_random_site_has_no_raw_linalg_error(trial):
     d["readmitted_12m"] = [1, 0, 1, 0, 1, 1]  # arm 0 (rows 0, 2, 4) all readmitted
     with pytest.warns(PeertrialWarning, match="separation"):
         res = pt.survival.readmission_12m(d, covariates=(), random="site")
-    assert np.isnan(res.odds_ratio)
+    assert res.odds_ratio == 0.0  # arm 0 only events: the odds ratio's limit is 0
 
 
 def test_readmission_separation_by_site_warns(trial):

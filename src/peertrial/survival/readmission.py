@@ -175,12 +175,13 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
     ``random="site"`` site becomes a random intercept and the other factors stay fixed.
 
     Bad input: an outcome with no events (or no non-events) at all raises ``ValueError``.
-    If one arm has no events or only events (separation), the odds ratio is not estimable
-    (R's glm diverges to huge coefficients and SEs): the adjusted model is not fitted, the
-    OR row is NaN, a :class:`peertrial.PeertrialWarning` says so, and the risk difference is
-    still reported; the risk ratio is reported too unless an arm has no events (RR 0 or
-    infinite), when it is NaN as well. Separation by another covariate level gives a warning
-    and the fit as R would report it.
+    If one arm has no events or only events (separation), the maximum-likelihood odds ratio
+    is 0 or infinite (R's glm stops at huge coefficients and SEs): as
+    :func:`peertrial.trial.itt_odds_ratio` does, the adjusted model is not fitted, the OR is
+    reported at its limit (0 or ``inf``) with NaN SE, CI and p-value, and a
+    :class:`peertrial.PeertrialWarning` says so. The risk difference is reported as usual; so
+    is the risk ratio, which is 0 or ``inf`` (NaN SE, CI, p) when an arm has no events.
+    Separation by another covariate level gives a warning and the fit as R would report it.
     """
     frame = _data.as_frame(data)
     covariates = [c for c in covariates if c != random]
@@ -211,7 +212,7 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
     no_events = [g for g in (0, 1) if arms.at[g, "events"] == 0]
     separated = [g for g in (0, 1) if arms.at[g, "events"] in (0, arms.at[g, "n"])]
     with np.errstate(divide="ignore", invalid="ignore"):
-        lrr = np.log(p1 / p0) if not no_events else np.nan
+        lrr = np.log(p1 / p0)  # -inf or +inf when an arm has no events
         se_lrr = np.sqrt((1 - p1) / (n1 * p1) + (1 - p0) / (n0 * p0)) if not no_events else np.nan
     with np.errstate(divide="ignore", invalid="ignore"):
         p_rd = 2 * stats.norm.sf(abs(rd / se_rd))
@@ -227,11 +228,13 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
     if separated:
         what = "; ".join(f"{arm} = {g} has {'no events' if arms.at[g, 'events'] == 0 else 'only events'} "
                          f"({arms.at[g, 'events']} of {arms.at[g, 'n']})" for g in separated)
+        infinite = arms.at[0, "events"] == 0 or arms.at[1, "events"] == arms.at[1, "n"]
+        limit = np.inf if infinite else 0.0
         warnings.warn(f"column {outcome!r}: {what}; the odds ratio"
-                      f"{' and risk ratio are' if no_events else ' is'} not estimable (separation) "
-                      "and reported as NaN; the risk difference is reported",
-                      PeertrialWarning, stacklevel=2)
-        eff.append(("adjusted_odds_ratio", np.nan, np.nan, np.nan, np.nan, np.nan))
+                      f"{' and risk ratio are' if no_events else ' is'} not estimable (separation): "
+                      f"reported at the limit {limit:g} with NaN SE, CI and p-value; the risk "
+                      "difference is reported as usual", PeertrialWarning, stacklevel=2)
+        eff.append(("adjusted_odds_ratio", limit, np.nan, np.nan, np.nan, np.nan))
         effects = pd.DataFrame(eff, columns=["effect", "estimate", "se", "ci_lb", "ci_ub", "pval"]).set_index("effect")
         coefs = pd.DataFrame(np.nan, index=Xf.columns, columns=["estimate", "se", "zval", "pval"])
         return ReadmissionResult(arms, effects, f"not estimable: {what} (separation)", coefs, None,
