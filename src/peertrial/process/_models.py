@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,8 +10,8 @@ import statsmodels.api as sm
 from scipy import stats
 
 from peertrial import _data
+from peertrial._glm import negbin_fit
 from peertrial._results import Result, format_number, format_table
-from peertrial._warnings import ConvergenceWarning
 
 __all__ = ["RegressionResult", "design_matrix", "fit_regression"]
 
@@ -75,19 +74,6 @@ def design_matrix(frame: pd.DataFrame, predictors: list[str]) -> pd.DataFrame:
     return pd.DataFrame(cols, index=frame.index)
 
 
-def _negbin_alpha(y, x) -> float:
-    """ML estimate of the NB2 dispersion alpha = 1/theta (statsmodels discrete NegativeBinomial)."""
-    model = sm.NegativeBinomial(y, x, loglike_method="nb2")
-    start = np.r_[sm.GLM(y, x, family=sm.families.Poisson()).fit().params, 0.5]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = model.fit(start_params=start, method="bfgs", maxiter=2000, gtol=1e-10, disp=False)
-        res = model.fit(start_params=res.params, method="newton", maxiter=100, tol=1e-12, disp=False)
-    if not res.mle_retvals.get("converged", True):
-        warnings.warn("negative binomial fit did not converge", ConvergenceWarning, stacklevel=4)
-    return float(res.params[-1])
-
-
 def _check_fittable(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str) -> None:
     """Raise for data no model can be fitted to (statsmodels fails there with obscure errors).
 
@@ -106,34 +92,32 @@ def _check_fittable(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str) -
 
 
 def fit_regression(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str, title: str, label: str = ""):
-    """Fit ``family`` by statsmodels and return a :class:`RegressionResult`.
+    """Fit ``family`` and return a :class:`RegressionResult`.
 
-    negbin: theta is estimated by maximum likelihood (discrete NegativeBinomial,
-    NB2) and the coefficients and SEs come from the GLM with theta fixed there —
-    the MLE and the SEs that ``MASS::glm.nb`` reports.
+    gaussian, poisson, logistic: statsmodels OLS/GLM (R's ``lm``/``glm``). negbin: maximum
+    likelihood in (beta, theta) as ``MASS::glm.nb`` (:func:`peertrial._glm.negbin_fit`, the
+    package's one NB fit).
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     _check_fittable(y, x, family, outcome)
     xv = x.to_numpy(float)
     theta = np.nan
+    dist = stats.norm()
+    k_extra = 0  # parameters beyond the coefficients, for R's AIC
     if family == "gaussian":
         fit = sm.OLS(y, xv).fit()
+        est, se, loglik = np.asarray(fit.params), np.asarray(fit.bse), float(fit.llf)
         dist = stats.t(fit.df_resid)
-        k_extra = 1  # residual variance counts as a parameter in R's AIC for lm
+        k_extra = 1  # the residual variance
+    elif family == "negbin":
+        nb = negbin_fit(x, y, stacklevel=3)
+        est, se, loglik, theta = nb.coef, nb.se, nb.loglik, nb.theta
+        k_extra = 1  # theta
     else:
-        if family == "poisson":
-            fam = sm.families.Poisson()
-        elif family == "logistic":
-            fam = sm.families.Binomial()
-        else:
-            alpha = _negbin_alpha(y, xv)
-            theta = 1.0 / alpha
-            fam = sm.families.NegativeBinomial(alpha=alpha)
+        fam = sm.families.Poisson() if family == "poisson" else sm.families.Binomial()
         fit = sm.GLM(y, xv, family=fam).fit(tol=1e-12, maxiter=200)
-        dist = stats.norm()
-        k_extra = 1 if family == "negbin" else 0
-    est, se = np.asarray(fit.params), np.asarray(fit.bse)
+        est, se, loglik = np.asarray(fit.params), np.asarray(fit.bse), float(fit.llf)
     stat = est / se
     q = dist.ppf(0.975)
     coef = pd.DataFrame(
@@ -144,6 +128,5 @@ def fit_regression(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str, ti
         coef["exp_estimate"] = np.exp(est)
         coef["exp_ci_lb"] = np.exp(coef["ci_lb"])
         coef["exp_ci_ub"] = np.exp(coef["ci_ub"])
-    loglik = float(fit.llf)
     aic = -2 * loglik + 2 * (len(est) + k_extra)
     return RegressionResult(coef=coef, family=family, outcome=outcome, n=len(y), loglik=loglik, aic=aic, theta=theta, title=title, label=label)

@@ -28,8 +28,9 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from peertrial import _data
+from peertrial._glm import negbin_fit
 from peertrial._results import Result, format_table
-from peertrial._warnings import ConvergenceWarning, PeertrialWarning
+from peertrial._warnings import PeertrialWarning
 
 __all__ = ["readmission_12m", "ReadmissionResult", "count_ratio", "days_ratio", "RatioResult"]
 
@@ -271,77 +272,7 @@ def _warn_separated_levels(frame, y, factors, outcome):
                           PeertrialWarning, stacklevel=3)
 
 
-# ----------------------------------------------------------------- negative binomial
-def _nb_fit(X, y, offset, tol=1e-12, maxit=200):
-    """NB2 maximum likelihood (beta, theta) by alternating IRLS and Newton on theta.
-
-    Both loops are bounded (as ``glm.nb``'s ``maxit``); a fit that stops without meeting the
-    tolerance warns with :class:`peertrial.ConvergenceWarning` (R: "iteration limit reached").
-    """
-    beta = np.linalg.lstsq(X, np.log(y + 0.5) - offset, rcond=None)[0]
-    mu = np.exp(X @ beta + offset)
-    theta, ok_theta = _theta_ml(y, mu)
-    converged = False
-    for _ in range(maxit):
-        for _ in range(100):
-            eta = X @ beta + offset
-            mu = np.exp(eta)
-            w = mu / (1 + mu / theta)
-            zz = eta - offset + (y - mu) / mu
-            new = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * zz))
-            done = np.max(np.abs(new - beta)) < tol * (1 + np.max(np.abs(new)))
-            beta = new
-            if done:
-                break
-        mu = np.exp(X @ beta + offset)
-        new_theta, ok_theta = _theta_ml(y, mu, theta)
-        if abs(new_theta - theta) < tol * (1 + theta):
-            theta = new_theta
-            converged = True
-            break
-        theta = new_theta
-    if not (converged and ok_theta):
-        warnings.warn(f"negative binomial fit did not converge (theta = {theta:.4g}; "
-                      "a very large theta means no overdispersion: consider a Poisson model)",
-                      ConvergenceWarning, stacklevel=3)
-    mu = np.exp(X @ beta + offset)
-    w = mu / (1 + mu / theta)
-    cov = np.linalg.inv(X.T @ (w[:, None] * X))
-    info_theta = -np.sum(special.polygamma(1, y + theta) - special.polygamma(1, theta) + 1 / theta
-                         - 2 / (mu + theta) + (y + theta) / (mu + theta) ** 2)
-    ll = np.sum(special.gammaln(y + theta) - special.gammaln(theta) - special.gammaln(y + 1)
-                + theta * np.log(theta) + y * np.log(mu) - (y + theta) * np.log(theta + mu))
-    se_theta = 1 / np.sqrt(info_theta) if info_theta > 0 else np.nan
-    return beta, cov, theta, se_theta, ll
-
-
-def _theta_ml(y, mu, theta=None, maxit=200):
-    """Newton-Raphson for the NB2 shape theta given mu (``MASS::theta.ml``); (theta, converged)."""
-    if theta is None:
-        theta = len(y) / np.sum((y / mu - 1) ** 2)
-    for _ in range(maxit):
-        score = np.sum(special.digamma(y + theta) - special.digamma(theta) + np.log(theta) + 1
-                       - np.log(theta + mu) - (y + theta) / (mu + theta))
-        info = -np.sum(special.polygamma(1, y + theta) - special.polygamma(1, theta) + 1 / theta
-                       - 2 / (mu + theta) + (y + theta) / (mu + theta) ** 2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = score / info
-        if not np.isfinite(step):
-            return theta, False
-        new = theta + step
-        for _ in range(60):  # halve steps that would leave theta > 0
-            if new > 0:
-                break
-            step /= 2
-            new = theta + step
-        else:
-            return theta, False
-        theta = new
-        if abs(step) < 1e-13 * (1 + theta):
-            return theta, True
-    return theta, False
-
-
+# ----------------------------------------------------------------- count and days ratios (NB fit: peertrial._glm)
 @dataclass(frozen=True, eq=False)
 class RatioResult(Result):
     """A ratio (rate ratio or ratio of means) for arm 1 vs 0 with CI, and the fitted model."""
@@ -400,8 +331,8 @@ def count_ratio(data, outcome: str = "readmissions", arm: str = "arm",
             raise ValueError(f"column {outcome!r} is 0 in every row of {arm} = {g} (rows "
                              f"{_data.row_labels(frame.index, a == g)}); the rate ratio is "
                              f"{'0' if g == 1 else 'infinite'} and not estimable (glm.nb diverges)")
-    beta, cov, theta, se_theta, ll = _nb_fit(X.to_numpy(), y, off)
-    se = np.sqrt(np.diag(cov))
+    nb = negbin_fit(X, y, off, stacklevel=2)
+    beta, se = nb.coef, nb.se
     coefs = pd.DataFrame({"estimate": beta, "se": se, "zval": beta / se,
                           "pval": 2 * stats.norm.sf(np.abs(beta / se))}, index=X.columns)
     b, s = coefs.at[arm, "estimate"], coefs.at[arm, "se"]
@@ -409,7 +340,7 @@ def count_ratio(data, outcome: str = "readmissions", arm: str = "arm",
     return RatioResult(float(np.exp(b)), float(s), float(np.exp(b - z * s)), float(np.exp(b + z * s)),
                        float(coefs.at[arm, "pval"]),
                        "negative binomial (NB2) regression" + (f", offset log({exposure})" if exposure else ""),
-                       coefs, {"theta": float(theta), "se_theta": float(se_theta), "loglik": float(ll)})
+                       coefs, {"theta": nb.theta, "se_theta": nb.se_theta, "loglik": nb.loglik})
 
 
 def _gamma_glm(X, y):
