@@ -57,7 +57,19 @@ def fit_arrays(fit) -> dict:
 
     Reads the attributes :class:`peertrial.meta.RMAResult` keeps (``yi``, ``vi``,
     ``X``, ``slab``, ``method``, ``test``, ``level``, ``control``, ``user_weights``).
+    A Mantel–Haenszel or Peto fit gives its study estimates (the ones its Q uses;
+    double-zero tables, which have none, are left out) with the equal-effects model
+    and a z test, as metafor's ``regtest``/``ranktest`` read ``x$yi``, ``x$vi`` and
+    ``x$method`` of an ``rma.mh`` / ``rma.peto`` fit.
     """
+    if str(getattr(fit, "method", "")) in ("MH", "PETO") and hasattr(fit, "k_yi"):
+        yi = np.asarray(fit.yi, dtype=float).ravel()
+        vi = np.asarray(fit.vi, dtype=float).ravel()
+        ok = ~np.isnan(yi) & ~np.isnan(vi)
+        slab = [str(s) for s, keep in zip(list(fit.slab), ok) if keep]
+        return dict(yi=yi[ok], vi=vi[ok], X=np.ones((int(ok.sum()), 1)), names=["intrcpt"], slab=slab, ni=None,
+                    weights=None, level=float(fit.level), method="EE", test="z", control=None, omitted=[],
+                    pooling=str(fit.method))
     yi = np.asarray(fit.yi, dtype=float).ravel()
     vi = np.asarray(fit.vi, dtype=float).ravel()
     X = getattr(fit, "X", None)
@@ -185,7 +197,9 @@ def regtest(x, vi=None, *, sei=None, ni=None, data=None, model: str = "rma", pre
             method: str | None = None, test: str | None = None, level: float | None = None) -> RegTest:
     """Egger's regression test for funnel-plot asymmetry (metafor ``regtest``).
 
-    ``x`` is an ``rma`` fit (its moderators, method and test are kept) or the effect
+    ``x`` is an ``rma`` fit (its moderators, method and test are kept; a
+    Mantel–Haenszel or Peto fit gives the equal-effects model of its study estimates,
+    as metafor) or the effect
     sizes (column name or array; then ``vi``/``sei`` are required and the model is
     REML with a z test, as metafor). ``ni`` (column or array) is needed for the
     sample-size predictors when the fit does not carry it.
@@ -379,12 +393,19 @@ def trimfill(fit, side: str | None = None, estimator: str = "L0", maxiter: int =
 
     ``fit`` must be an intercept-only ``rma`` fit. The filled-in model is refitted with
     the fit's tau² estimator and a z test (metafor does not carry ``test`` over).
+    Mantel–Haenszel and Peto fits raise, as metafor (``trimfill`` has a method for
+    ``rma.uni`` fits only).
     """
     if estimator not in ("L0", "R0"):
         raise ValueError(f"estimator must be 'L0' or 'R0', got {estimator!r}")
     if not _is_fit(fit):
         raise ValueError("trimfill takes an rma fit (pt.meta.rma(...))")
     a = fit_arrays(fit)
+    if "pooling" in a:
+        raise ValueError(
+            f"trimfill is not available for {'rma_peto' if a['pooling'] == 'PETO' else 'rma_mh'} fits (as metafor, "
+            "whose trimfill takes rma.uni fits only); use pt.meta.rma(yi, vi, data=escalc(...), method='EE')"
+        )
     no_user_weights(a, "trimfill")
     yi0, vi0, X, method = a["yi"], a["vi"], a["X"], a["method"]
     if X.shape[1] != 1:

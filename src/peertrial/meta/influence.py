@@ -20,6 +20,13 @@ Influence measures (Viechtbauer & Cheung 2010; metafor ``influence.rma.uni``), w
 - ``cook_d = (b - b(i))' Var(b)^-1 (b - b(i))``; ``cov_r = det Var b(i) / det Var b``;
 - a study is flagged (``inf``) when ``|dffits| > 3 sqrt(p/(k-p))``, or
   ``P(chi2_p <= cook_d) > 0.5``, or ``hat > 3p/k``, or any ``|dfbs| > 1``.
+
+Mantel–Haenszel and Peto fits (``rma_mh``, ``rma_peto``), as metafor's ``rma.mh`` /
+``rma.peto`` methods: ``leave1out``, ``cumul`` and ``baujat`` refit the same
+Mantel–Haenszel / Peto analysis on the selected tables (no ``tau2`` column: these are
+equal-effects models); Baujat's ``x`` uses the study estimates the fit's Q uses, so
+double-zero tables (no estimate) get ``x = NaN``. ``influence`` has no method for them
+in metafor and raises.
 """
 
 from __future__ import annotations
@@ -38,6 +45,26 @@ from peertrial.meta.bias import _is_fit, fit_arrays, no_user_weights
 __all__ = ["leave1out", "influence", "cumul", "baujat"]
 
 _COLUMNS = ["estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "QE", "QEp", "tau2", "I2", "H2"]
+
+
+def _is_mh(fit) -> bool:
+    from peertrial.meta.mh import MHResult
+
+    return isinstance(fit, MHResult)
+
+
+_MH_COLUMNS = [c for c in _COLUMNS if c != "tau2"]
+
+
+def _mh_batch(fit, masks, labels) -> pd.DataFrame:
+    """Refit a Mantel–Haenszel / Peto fit on each row of ``masks`` (NaN where the
+    refit cannot be computed, as metafor's ``try``)."""
+    rows = []
+    for m in masks:
+        r = fit.refit(m)
+        rows.append([np.nan] * len(_MH_COLUMNS) if r is None else
+                    [r.b, r.se, r.zval, r.pval, r.ci_lb, r.ci_ub, r.QE, r.QEp, r.I2, r.H2])
+    return pd.DataFrame(rows, columns=_MH_COLUMNS, index=pd.Index(labels, name="study"), dtype=float)
 
 
 def _require_fit(fit, what):
@@ -85,7 +112,14 @@ def leave1out(fit) -> pd.DataFrame:
 
     One row per omitted study (indexed by its label): ``estimate, se, zval, pval,
     ci_lb, ci_ub, QE, QEp, tau2, I2, H2``. With ``test="knha"`` ``zval`` holds t.
+    For a Mantel–Haenszel or Peto fit each row is that method refitted without the
+    study (metafor ``leave1out.rma.mh`` / ``leave1out.rma.peto``; no ``tau2`` column).
     """
+    if _is_mh(fit):
+        k = len(fit.slab)
+        if k < 2:
+            raise ValueError(f"leave1out needs at least 2 studies (k = {k})")
+        return _mh_batch(fit, ~np.eye(k, dtype=bool), [str(s) for s in fit.slab])
     a = _require_fit(fit, "leave1out")
     if a["X"].shape[1] != 1:
         raise ValueError("leave1out applies only to models without moderators")
@@ -102,17 +136,23 @@ def cumul(fit, order=None, decreasing: bool = False, data: pd.DataFrame | None =
     fit used; or of ``data``, the DataFrame the fit was made from, whose rows the fit
     omitted are skipped); ``None`` keeps the data order. One row per step, indexed by
     the label of the study added, with ``k`` and the columns of :func:`leave1out`.
+    A Mantel–Haenszel or Peto fit is refitted with its own method at every step
+    (metafor ``cumul.rma.mh`` / ``cumul.rma.peto``).
     """
+    if _is_mh(fit):
+        k = len(fit.slab)
+        perm = np.arange(k) if order is None else _order_perm(fit, order, k, data, decreasing)
+        masks = np.zeros((k, k), dtype=bool)
+        for step in range(k):
+            masks[step, perm[: step + 1]] = True
+        out = _mh_batch(fit, masks, [str(fit.slab[i]) for i in perm])
+        out.insert(0, "k", np.arange(1, k + 1))
+        return out
     a = _require_fit(fit, "cumul")
     if a["X"].shape[1] != 1:
         raise ValueError("cumul applies only to models without moderators")
     k = a["yi"].size
-    if order is None:
-        perm = np.arange(k)
-    else:
-        keys = _order_keys(fit, order, k, data)
-        ranked = pd.Series(keys).sort_values(ascending=not decreasing, kind="stable")
-        perm = ranked.index.to_numpy()
+    perm = np.arange(k) if order is None else _order_perm(fit, order, k, data, decreasing)
     b = dict(a)
     b["yi"], b["vi"], b["X"] = a["yi"][perm], a["vi"][perm], a["X"][perm]
     order_labels = [a["slab"][i] for i in perm]
@@ -120,6 +160,12 @@ def cumul(fit, order=None, decreasing: bool = False, data: pd.DataFrame | None =
     out = _frame(f, order_labels)
     out.insert(0, "k", np.arange(1, k + 1))
     return out
+
+
+def _order_perm(fit, order, k, data, decreasing):
+    keys = _order_keys(fit, order, k, data)
+    ranked = pd.Series(keys).sort_values(ascending=not decreasing, kind="stable")
+    return ranked.index.to_numpy()
 
 
 def _order_keys(fit, order, k, data):
@@ -148,8 +194,16 @@ def influence(fit) -> pd.DataFrame:
     One row per study: ``rstudent, dffits, cook_d, cov_r, tau2_del, QE_del, hat,
     weight, inf`` (bool: flagged as influential by metafor's rules) and one
     ``dfbs_<coef>`` column per coefficient (``dfbs`` for an intercept-only model).
-    Works with moderators.
+    Works with moderators. Not available for Mantel–Haenszel or Peto fits (metafor
+    has no ``influence`` method for ``rma.mh`` / ``rma.peto``): refit with ``rma``.
     """
+    if _is_mh(fit):
+        name = "rma_peto" if fit.method == "PETO" else "rma_mh"
+        raise ValueError(
+            f"influence is not available for {name} fits (metafor has no influence method for "
+            f"rma.{'peto' if fit.method == 'PETO' else 'mh'}); for case diagnostics fit the study estimates with "
+            "pt.meta.rma(yi, vi, data=escalc(...), method='EE')"
+        )
     a = _require_fit(fit, "influence")
     yi, vi, X = a["yi"], a["vi"], a["X"]
     k, p = X.shape
@@ -195,7 +249,17 @@ def influence(fit) -> pd.DataFrame:
 def baujat(fit) -> pd.DataFrame:
     """Coordinates of the Baujat plot (metafor ``baujat``): one row per study with
     ``x`` (squared Pearson residual / contribution to Q) and ``y`` (influence on the
-    fitted value). Draw them with ``peertrial.plot.baujat``."""
+    fitted value). Draw them with ``peertrial.plot.baujat``. A Mantel–Haenszel or
+    Peto fit is refitted with its own method without each study (metafor ``baujat``)."""
+    if _is_mh(fit):
+        k = len(fit.slab)
+        if k < 2:
+            raise ValueError(f"baujat needs at least 2 studies (k = {k})")
+        dele = _mh_batch(fit, ~np.eye(k, dtype=bool), [str(s) for s in fit.slab])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = (np.asarray(fit.yi, float) - fit.b) ** 2 / np.asarray(fit.vi, float)
+            y = (dele["estimate"].to_numpy() - fit.b) ** 2 / dele["se"].to_numpy() ** 2
+        return pd.DataFrame({"x": x, "y": y}, index=pd.Index([str(s) for s in fit.slab], name="study"))
     a = _require_fit(fit, "baujat")
     yi, vi, X = a["yi"], a["vi"], a["X"]
     k = yi.size

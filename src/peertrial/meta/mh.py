@@ -65,6 +65,9 @@ class MHResult(Result):
     TA: float = np.nan
     TAp: float = np.nan
     k_pos: int = 0
+    tables: tuple | None = None
+    correct: bool = True
+    data: pd.DataFrame | None = None
 
     tau2 = 0.0
     test = "z"
@@ -76,6 +79,30 @@ class MHResult(Result):
     @property
     def ratio(self) -> bool:
         return self.measure in ("OR", "RR")
+
+    def refit(self, mask) -> MHResult | None:
+        """The same Mantel–Haenszel / Peto analysis on the tables selected by ``mask``
+        (boolean, one entry per table of the fit), as metafor's diagnostics refit
+        ``rma.mh``/``rma.peto`` with ``subset``. None when that analysis cannot be
+        computed (e.g. no events in the selected tables)."""
+        import warnings
+
+        if self.tables is None:
+            raise ValueError("this fit does not keep its 2x2 tables; refit it with pt.meta.rma_mh / rma_peto")
+        keep = np.asarray(mask, dtype=bool)
+        a, b, c, d = (np.asarray(x)[keep] for x in self.tables)
+        labels = [str(s) for s in np.asarray(self.slab)[keep]]
+        if not labels:
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if self.method == "PETO":
+                    return rma_peto(ai=a, bi=b, ci=c, di=d, level=self.level, slab=labels)
+                return rma_mh(ai=a, bi=b, ci=c, di=d, measure=self.measure, level=self.level, slab=labels,
+                              correct=self.correct)
+        except ValueError:
+            return None
 
     def to_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(
@@ -150,7 +177,8 @@ def _tables(data, ai, bi, ci, di, n1i, n2i, slab):
     if not keep.any():
         raise ValueError("no tables left (k = 0)")
     del base
-    return a[keep], b[keep], c[keep], d[keep], labels[keep]
+    used = None if frame is None else frame.iloc[np.flatnonzero(keep)].copy()
+    return a[keep], b[keep], c[keep], d[keep], labels[keep], used
 
 
 def _study_estimates(measure, a, b, c, d):
@@ -206,7 +234,7 @@ def rma_mh(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, *,
     measure = str(measure).upper()
     if measure not in ("OR", "RR", "RD"):
         raise ValueError(f"measure must be 'OR', 'RR' or 'RD'; got {measure!r}")
-    a, b, c, d, labels = _tables(data, ai, bi, ci, di, n1i, n2i, slab)
+    a, b, c, d, labels, used = _tables(data, ai, bi, ci, di, n1i, n2i, slab)
     n1, n2 = a + b, c + d
     N = n1 + n2
     extra = {}
@@ -237,7 +265,8 @@ def rma_mh(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, *,
     # Mantel-Haenszel weights: b c/N (OR), c n1/N (RR), n1 n2/N (RD)
     w = {"OR": b * c / N, "RR": c * n1 / N, "RD": n1 * n2 / N}[measure]
     return MHResult(**_finish(beta, se, QE, k_yi, level), k=len(a), k_yi=k_yi, measure=measure, method="MH",
-                    level=float(level), yi=y, vi=v, slab=labels, weights=w, **extra)
+                    level=float(level), yi=y, vi=v, slab=labels, weights=w, **extra, tables=(a, b, c, d),
+                    correct=bool(correct), data=used)
 
 
 def _cmh_tarone(a, c, n1, n2, N, or_mh, correct):
@@ -275,7 +304,7 @@ def _cmh_tarone(a, c, n1, n2, N, or_mh, correct):
 
 def rma_peto(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, *, level=95, slab=None) -> MHResult:
     """Peto's one-step log odds ratio, equal-effects (metafor ``rma.peto``)."""
-    a, b, c, d, labels = _tables(data, ai, bi, ci, di, n1i, n2i, slab)
+    a, b, c, d, labels, used = _tables(data, ai, bi, ci, di, n1i, n2i, slab)
     n1, n2 = a + b, c + d
     N = n1 + n2
     xt, yt = a + c, b + d
@@ -292,4 +321,4 @@ def rma_peto(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, 
     k_yi = int((~np.isnan(y)).sum())
     res = _finish(beta, se, QE, k_yi if int(pos.sum()) > 1 else 1, level)
     return MHResult(**res, k=len(a), k_yi=k_yi, measure="OR", method="PETO", level=float(level),
-                    yi=y, vi=v, slab=labels, weights=V, k_pos=int(pos.sum()))
+                    yi=y, vi=v, slab=labels, weights=V, k_pos=int(pos.sum()), tables=(a, b, c, d), data=used)
