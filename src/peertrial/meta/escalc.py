@@ -80,7 +80,10 @@ def escalc(
     frame is never modified. Missing inputs give NaN ``yi``/``vi`` for that row
     (``rma`` then omits the study with a warning); invalid values (negative SDs or
     counts, counts above group size, group size <= 0) raise ``ValueError`` naming
-    the column and rows. ``out.attrs["ni"]`` holds the studies' total sample sizes
+    the column and rows. Studies whose effect size cannot be computed from valid
+    inputs (ROM with means of different signs or a zero mean, SMD with both SDs 0, ...)
+    get NA ``yi``/``vi`` with a ``PeertrialWarning`` naming them, as metafor's escalc
+    ("NaNs produced", "+-Inf recoded to NAs"). ``out.attrs["ni"]`` holds the studies' total sample sizes
     (see the module docstring); ``ni`` (column or array) sets them for ``"GEN"``.
     """
     measure = str(measure).upper()
@@ -96,6 +99,8 @@ def escalc(
     else:
         y, v = _generic(frame, yi, vi, sei, ci_lb, ci_ub)
         n = None
+    if measure != "GEN":
+        y, v = _not_computable(y, v, frame.index if frame is not None else pd.RangeIndex(len(y)), measure)
     if ni is not None:
         n = _column(frame, ni, "ni")
         if len(n) != len(y):
@@ -110,6 +115,31 @@ def escalc(
         n = [float(x) for x in n]
         out.attrs["ni"] = dict(zip(out.index, n)) if out.index.is_unique else n
     return out
+
+
+def _not_computable(y, v, index, measure):
+    """Studies whose effect size cannot be computed (NaN or +-Inf from valid inputs,
+    e.g. ROM with means of different signs or a zero mean, SMD with both SDs 0) are set
+    to NA with a warning naming them, as metafor's escalc (``rma`` then omits them)."""
+    y = np.asarray(y, dtype=float)
+    v = np.asarray(v, dtype=float)
+    bad = ~(np.isfinite(y) & np.isfinite(v)) & ~(np.isnan(y) & np.isnan(v))
+    bad |= np.isinf(y) | np.isinf(v)
+    if bad.any():
+        import warnings
+
+        from peertrial._warnings import PeertrialWarning
+
+        hint = " (ROM needs two means of the same sign, neither 0)" if measure == "ROM" else ""
+        warnings.warn(
+            f"{measure} cannot be computed for rows {_data.row_labels(index, bad)}{hint}; "
+            "their yi and vi are set to NA (as metafor's escalc) and rma omits them",
+            PeertrialWarning,
+            stacklevel=3,
+        )
+        y = np.where(bad, np.nan, y)
+        v = np.where(bad, np.nan, v)
+    return y, v
 
 
 def sample_sizes(frame: pd.DataFrame) -> np.ndarray | None:
@@ -144,8 +174,8 @@ def _mean_effects(measure, index, args, m1, s1, n1, m2, s2, n2):
         if measure == "MD":
             return m1 - m2, s1**2 / n1 + s2**2 / n2
         if measure == "ROM":
-            for key, mean in (("m1i", m1), ("m2i", m2)):
-                _data.check_positive(mean, index, _label(args[key], key))
+            # as metafor: log(m1/m2) is NaN when the means differ in sign and +-Inf when one is 0;
+            # escalc() sets such studies to NA with a warning
             return np.log(m1 / m2), s1**2 / (n1 * m1**2) + s2**2 / (n2 * m2**2)
         m = n1 + n2 - 2
         c = hedges_correction(m)
