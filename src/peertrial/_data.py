@@ -10,8 +10,9 @@ Rules (see ARCHITECTURE.md):
 
 from __future__ import annotations
 
+import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,15 +30,29 @@ __all__ = [
     "row_labels",
     "as_generator",
     "is_factor",
+    "arm_codes",
+    "code_arm",
+    "read_csv",
 ]
 
 _MAX_LISTED = 10
 
 
+LINE_INDEX = "line"  # index name set by read_csv: labels are the file's line numbers
+
+
 def row_labels(index: Sequence | pd.Index, mask: np.ndarray) -> str:
-    """Human-readable list of the index labels where ``mask`` is true (first ten)."""
-    labels = list(pd.Index(index)[np.asarray(mask, dtype=bool)])
-    shown = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in labels[:_MAX_LISTED])
+    """Human-readable list of the index labels where ``mask`` is true (first ten).
+
+    Rows of a file read by :func:`read_csv` are named by the file's line number
+    (``line 12``, or ``line 12 (id 'P011')`` when an id column was declared).
+    """
+    index = pd.Index(index)
+    labels = list(index[np.asarray(mask, dtype=bool)])
+    if index.name == LINE_INDEX:
+        shown = ", ".join(str(x) if isinstance(x, str) else f"line {x}" for x in labels[:_MAX_LISTED])
+    else:
+        shown = ", ".join(repr(x) if isinstance(x, str) else str(x) for x in labels[:_MAX_LISTED])
     more = len(labels) - _MAX_LISTED
     return shown + (f" and {more} more" if more > 0 else "")
 
@@ -102,15 +117,33 @@ def numeric(series: pd.Series, name: str | None = None) -> np.ndarray:
     converted = pd.to_numeric(series, errors="coerce")
     bad = converted.isna().to_numpy() & series.notna().to_numpy()
     if bad.any():
-        raise ValueError(
-            f"column {name!r} must be numeric; non-numeric values at rows {row_labels(series.index, bad)}"
-        )
+        raise ValueError(_not_numeric_message(series, bad, name))
     values = converted.to_numpy(dtype=float)
     if np.isinf(values).any():
         raise ValueError(
             f"column {name!r} has infinite values at rows {row_labels(series.index, np.isinf(values))}"
         )
     return values
+
+
+_THOUSANDS = re.compile(r"^\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?\s*$")
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d{1,3}(\.\d{3})*,\d+\s*$")
+
+
+def _not_numeric_message(series: pd.Series, bad: np.ndarray, name: str) -> str:
+    """Say which values are not numbers, where, and how to fix the common causes."""
+    values = pd.unique(series[bad].astype(str))
+    shown = ", ".join(repr(v) for v in values[:5]) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
+    msg = f"column {name!r} must be numeric; non-numeric values ({shown}) at rows {row_labels(series.index, bad)}"
+    if any(_THOUSANDS.match(v) for v in values):
+        example = next(v for v in values if _THOUSANDS.match(v))
+        msg += (f". {example!r} uses ',' as a thousands separator: read the file with "
+                "pandas.read_csv(..., thousands=',') (or remove the separators)")
+    elif any(_DECIMAL_COMMA.match(v) for v in values):
+        example = next(v for v in values if _DECIMAL_COMMA.match(v))
+        msg += (f". {example!r} uses ',' as the decimal mark: read the file with "
+                "pandas.read_csv(..., decimal=',', thousands='.')")
+    return msg
 
 
 def _check(values: np.ndarray, bad: np.ndarray, index, name: str, rule: str) -> None:
@@ -222,3 +255,167 @@ def is_factor(series: pd.Series, name: str, factors: Sequence[str], *, fix: str 
         f"{row_labels(series.index, text)}. Correct them, or "
         f"{fix or f'list {name!r} in factors='} to treat every value as a factor level."
     )
+
+
+# --------------------------------------------------------------------------- arms
+
+_ARM_MEANING = "0 = control, 1 = intervention"
+
+
+def _arm_mapping(levels, name: str) -> dict:
+    """``arm_levels`` as a dict value -> 0/1 (a mapping, or a pair ``(control, intervention)``)."""
+    if isinstance(levels, Mapping):
+        mapping = dict(levels)
+    elif isinstance(levels, (list, tuple)) and len(levels) == 2:
+        mapping = {levels[0]: 0, levels[1]: 1}
+    else:
+        raise ValueError(
+            f"arm_levels must be a mapping of the values of {name!r} to 0 (control) and 1 (intervention), "
+            f"e.g. {{'Control': 0, 'Peer': 1}}, or a pair (control, intervention); got {levels!r}"
+        )
+    codes = set()
+    for key, code in mapping.items():
+        if isinstance(code, bool) or code not in (0, 1):
+            raise ValueError(f"arm_levels maps {key!r} to {code!r}; every value must map to 0 (control) "
+                             "or 1 (intervention)")
+        codes.add(int(code))
+    if codes != {0, 1}:
+        raise ValueError(f"arm_levels {mapping!r} must map at least one value to 0 (control) and one to "
+                         "1 (intervention)")
+    return mapping
+
+
+def _suggest_levels(values: list) -> str:
+    if len(values) == 2:
+        return f"arm_levels={{{values[0]!r}: 0, {values[1]!r}: 1}}"
+    return "arm_levels={<control value>: 0, <intervention value>: 1}"
+
+
+def arm_codes(series: pd.Series, name: str | None = None, levels=None) -> np.ndarray:
+    """The randomised arm as a float array of 0 (control) / 1 (intervention), NaN if missing.
+
+    ``levels`` (a function's ``arm_levels=`` argument) maps the column's values to the
+    codes, e.g. ``{"Control": 0, "Peer": 1}``; a pair ``("Control", "Peer")`` means
+    (control, intervention). Without it the column must hold 0/1 (or booleans; numbers
+    stored as text are numbers). Otherwise ``ValueError`` shows the distinct values found,
+    their rows, and the ``arm_levels=`` that would code them.
+    """
+    name = name or str(series.name)
+    present = series.notna().to_numpy()
+    if levels is not None:
+        mapping = _arm_mapping(levels, name)
+        keys = list(mapping)
+        # compare as Python objects; numbers given as keys also match numbers stored as text
+        lookup = {k: v for k, v in mapping.items()}
+        lookup.update({str(k): v for k, v in mapping.items() if not isinstance(k, str)})
+        raw = series.to_numpy(dtype=object)
+        out = np.full(len(series), np.nan)
+        unmatched = np.zeros(len(series), dtype=bool)
+        for i, v in enumerate(raw):
+            if not present[i]:
+                continue
+            key = v.item() if isinstance(v, np.generic) else v
+            if key in lookup:
+                out[i] = lookup[key]
+            elif str(key) in lookup:
+                out[i] = lookup[str(key)]
+            else:
+                unmatched[i] = True
+        if unmatched.any():
+            found = [repr(v) for v in pd.unique(series[unmatched])[:5]]
+            raise ValueError(
+                f"column {name!r} has values not named in arm_levels ({', '.join(found)}) at rows "
+                f"{row_labels(series.index, unmatched)}; arm_levels covers {keys!r}: add them to arm_levels "
+                "or correct the data"
+            )
+        return out
+    if pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype=float)
+    converted = pd.to_numeric(series, errors="coerce")
+    text = converted.isna().to_numpy() & present
+    values = converted.to_numpy(dtype=float)
+    bad = text | (~np.isin(values, (0.0, 1.0)) & present)
+    if bad.any():
+        distinct = sorted(pd.unique(series[present]).tolist(), key=lambda v: (str(type(v)), str(v)))
+        counts = series[present].value_counts()
+        shown = ", ".join(f"{v!r} ({int(counts[v])} row{'s' if counts[v] != 1 else ''})" for v in distinct[:6])
+        more = f" and {len(distinct) - 6} more" if len(distinct) > 6 else ""
+        raise ValueError(
+            f"column {name!r} must be coded 0/1 ({_ARM_MEANING}); found values {shown}{more}; "
+            f"not 0/1 at rows {row_labels(series.index, bad)}. Name the coding with "
+            f"{_suggest_levels(distinct)} (the control value maps to 0), or recode the column"
+        )
+    return values
+
+
+def code_arm(data, arm, levels=None, *, what: str = "data") -> pd.DataFrame:
+    """A copy of ``data`` whose ``arm`` column is coded 0/1 by :func:`arm_codes`.
+
+    The one entry point for an arm argument: public functions call it first, so the rest
+    of the computation sees 0/1 (the caller's DataFrame is never modified). ``arm=None``
+    (an optional arm) returns the copy unchanged.
+    """
+    frame = as_frame(data, what=what)
+    if arm is None or not isinstance(arm, str):
+        return frame
+    require_columns(frame, [arm])
+    if levels is None and pd.api.types.is_numeric_dtype(frame[arm]) and not pd.api.types.is_bool_dtype(frame[arm]):
+        values = frame[arm].to_numpy(dtype=float)
+        if np.isin(values[~np.isnan(values)], (0.0, 1.0)).all():
+            return frame
+    codes = arm_codes(frame[arm], arm, levels)
+    frame[arm] = codes
+    return frame
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_csv(path, *, id: str | None = None, **kwargs) -> pd.DataFrame:
+    """Read a CSV as the command line does: rows are named by the file's line number.
+
+    The returned DataFrame's index (named ``"line"``) holds each row's line number in
+    the file (the header is line 1), so every error message names rows as a text editor
+    shows them (``line 12``); with ``id`` (a column of participant or study ids) also
+    the id: ``line 12 (id 'P011')``. ``kwargs`` go to :func:`pandas.read_csv` (e.g.
+    ``thousands=","``).
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"data file {str(path)!r} not found")
+    data = pd.read_csv(path, **kwargs)
+    lines = _record_lines(path, len(data), kwargs)
+    if id is not None:
+        require_columns(data, [id])
+        labels = [f"line {ln} (id {v!r})" if pd.notna(v) else f"line {ln}"
+                  for ln, v in zip(lines, data[id].tolist())]
+        data.index = pd.Index(labels, name=LINE_INDEX, dtype=object)
+    else:
+        data.index = pd.Index(lines, name=LINE_INDEX)
+    return data
+
+
+def _record_lines(path, n_rows: int, kwargs: dict) -> list[int]:
+    """File line on which each of the ``n_rows`` records starts (quoted newlines and blank lines
+    handled as pandas does with its defaults)."""
+    import csv
+
+    simple = not ({"skiprows", "header", "comment", "nrows", "sep", "delimiter", "skip_blank_lines"} & set(kwargs))
+    if simple:
+        starts = []
+        with open(path, newline="", encoding=kwargs.get("encoding") or "utf-8") as fh:
+            reader = csv.reader(fh)
+            prev, first = 0, True
+            for row in reader:
+                start, prev = prev + 1, reader.line_num
+                if not row or (len(row) == 1 and row[0] == ""):
+                    continue  # pandas skips blank lines
+                if first:
+                    first = False  # the header
+                    continue
+                starts.append(start)
+        if len(starts) == n_rows:
+            return starts
+    return list(range(2, n_rows + 2))

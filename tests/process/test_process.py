@@ -232,7 +232,7 @@ def test_single_level_group_equals_ungrouped():
 def test_mediation_arm_must_be_zero_one():
     # arm coded 0/2 would silently halve a, c and c'
     sub = DATA.dropna(subset=["hope_12"])
-    with pytest.raises(ValueError, match=r"column 'arm' must be coded 0/1.*found \[2.0\] at rows 120, 121, "):
+    with pytest.raises(ValueError, match=r"column 'arm' must be coded 0/1.*found values 0 \(\d+ rows\), 2 .* at rows 120, 121, .*arm_levels=\{0: 0, 2: 1\}"):
         P.mediation(sub.assign(arm=2 * sub["arm"]), "arm", "hope_4", "hope_12", n_boot=100, seed=1)
 
 

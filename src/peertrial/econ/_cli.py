@@ -12,15 +12,17 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pandas as pd
+
+from peertrial import _data
 
 
 def _cea(args) -> int:
     from peertrial.econ import cea
 
-    data = pd.read_csv(args.data)
+    data = _data.read_csv(args.data, id=args.id)
     res = cea(
         data, cost=args.cost, effect=args.effect, arm=args.arm, n_boot=args.n_boot, seed=args.seed,
+        arm_levels=None if args.arm_levels is None else tuple(args.arm_levels),
         cluster=args.cluster, covariates=args.covariates, cost_model=args.cost_model, wtp=args.wtp,
         missing=args.missing, currency=args.currency, price_year=args.price_year,
     )
@@ -42,7 +44,7 @@ def _pooled(args) -> int:
     from peertrial.econ import pooled_ratio
 
     res = pooled_ratio(
-        pd.read_csv(args.data), cost=args.cost, benefit=args.benefit, study=args.study, weighting=args.weighting,
+        _data.read_csv(args.data, id=args.study), cost=args.cost, benefit=args.benefit, study=args.study, weighting=args.weighting,
         n=args.n, uncertainty="bootstrap" if args.n_boot else None, n_boot=args.n_boot or 1, seed=args.seed,
         currency=args.currency, price_year=args.price_year,
     )
@@ -66,6 +68,9 @@ def register(subparsers) -> None:
     p.add_argument("--cost", default="cost_total")
     p.add_argument("--effect", default="qaly")
     p.add_argument("--arm", default="arm")
+    p.add_argument("--arm-levels", nargs=2, metavar=("CONTROL", "INTERVENTION"), default=None,
+                   help="values of the arm column meaning control and intervention (e.g. Control Peer)")
+    p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
     p.add_argument("--n-boot", type=int, default=5000)
     p.add_argument("--seed", type=int, required=True, help="record it with the results")
     p.add_argument("--wtp", type=float, default=20000.0)

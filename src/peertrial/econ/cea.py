@@ -541,6 +541,7 @@ def cea(
     price_year: int | None = None,
     effect_label: str = "QALY",
     lower_is_better: bool = False,
+    arm_levels=None,
 ) -> CEA:
     """Incremental cost, effect, ICER and INMB of arm 1 vs arm 0 with bootstrap uncertainty.
 
@@ -565,7 +566,12 @@ def cea(
         (complete cases, warned) or ``"mi"`` (``n_imputations`` imputations by
         chained equations; analytic SEs by Rubin's rules; ``n_boot`` replicates
         shared across imputations and pooled).
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    data = _data.code_arm(data, arm, arm_levels)
     if cost_model not in ("ols", "gamma"):
         raise ValueError(f"cost_model must be 'ols' or 'gamma', got {cost_model!r}")
     if missing not in ("error", "drop", "mi"):

@@ -126,6 +126,7 @@ def fidelity_moderation(
     arm: str = "arm",
     covariates: list[str] | None = None,
     population: str = "intervention",
+    arm_levels=None,
 ) -> FidelityModeration:
     """Outcome on the peer worker's fidelity score, with a random peer-worker effect.
 
@@ -152,7 +153,12 @@ def fidelity_moderation(
     with a warning naming the rows. Peer workers without a fidelity score are
     named in a warning and their participants excluded; peer workers with a single participant are warned
     about and kept (they inform the fixed effects, barely the variance).
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    data = _data.code_arm(data, arm, arm_levels)
     if population not in ("intervention", "all"):
         raise ValueError(f"population must be 'intervention' or 'all', got {population!r}")
     covariates = list(covariates or [])

@@ -23,6 +23,7 @@ def dose_response(
     *,
     arm: str | None = "arm",
     family: str = "gaussian",
+    arm_levels=None,
 ) -> RegressionResult:
     """Regress the outcome on sessions attended within the intervention arm.
 
@@ -32,7 +33,12 @@ def dose_response(
     ``data`` is already the intervention arm). The result is labelled a
     NON-RANDOMISED comparison; for a randomised estimate of the effect of
     receiving peer support use the CACE (``peertrial.trial.estimate_effects``).
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    data = _data.code_arm(data, arm, arm_levels)
     covariates = list(covariates or [])
     frame = _data.as_frame(data)
     _data.require_columns(frame, [outcome, sessions, arm, *covariates])

@@ -84,12 +84,19 @@ def engagement_summary(
     arm: str = "arm",
     peer_worker: str | None = "peer_worker",
     threshold: int = 2,
+    *,
+    arm_levels=None,
 ) -> EngagementSummary:
     """Distribution of sessions attended by arm and by peer worker.
 
     Participants with a missing session count raise ``ValueError`` (the count
     is known from service records; impute it explicitly if need be).
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    data = _data.code_arm(data, arm, arm_levels)
     frame = _data.as_frame(data)
     _data.require_columns(frame, [sessions, arm, peer_worker])
     s = _data.numeric(frame[sessions], sessions)
@@ -228,6 +235,8 @@ def time_to_first_contact(
     arm: str = "arm",
     horizon: float = 120.0,
     group: str | None = None,
+    *,
+    arm_levels=None,
 ) -> SurvivalCurve:
     """Kaplan–Meier of days to first peer contact in the intervention arm.
 
@@ -236,7 +245,12 @@ def time_to_first_contact(
     horizon is censored there too, so the curve describes contact within the
     offer period. ``group`` (e.g. ``"site"``) splits the curve. The result's
     ``at`` gives the cumulative proportion contacted (``cum``).
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    data = _data.code_arm(data, arm, arm_levels)
     frame = _data.as_frame(data)
     _data.require_columns(frame, [time, arm, group])
     treated = _data.binary(frame[arm], arm) == 1

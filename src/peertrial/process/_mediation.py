@@ -94,6 +94,7 @@ def mediation(
     *,
     n_boot: int = 2000,
     seed=None,
+    arm_levels=None,
 ) -> MediationResult:
     """Product-of-coefficients mediation with a percentile bootstrap CI for a*b.
 
@@ -116,7 +117,12 @@ def mediation(
     the indirect point estimate and resamples are pingouin's. pingouin's own CI
     is bias-corrected; the percentile CI is reported, the bias-corrected one kept
     in ``indirect_bc``.
+
+    ``arm_levels``: how the ``x`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``x`` raises ``ValueError`` listing the values found.
     """
+    data = _data.code_arm(data, x, arm_levels)
     covariates = list(covariates or [])
     frame = _data.as_frame(data)
     cols = [x, mediator, outcome, *covariates]

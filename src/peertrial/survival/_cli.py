@@ -18,9 +18,16 @@ import argparse
 
 import pandas as pd
 
+from peertrial import _data
+
+
+def _read(args) -> pd.DataFrame:
+    """The CSV with rows named by file line (and ``--id``) in every message."""
+    return _data.read_csv(args.data, id=getattr(args, "id", None))
+
 
 def _load(args) -> tuple[pd.DataFrame, str | None]:
-    data = pd.read_csv(args.data)
+    data = _read(args)
     event = getattr(args, "event", None)
     if event and "==" in event:
         col, val = event.split("==", 1)
@@ -71,7 +78,7 @@ def _cox(args) -> int:
 def _cuminc(args) -> int:
     from peertrial.survival import cuminc, fine_gray
 
-    data = pd.read_csv(args.data)
+    data = _read(args)
     ci = cuminc(data, args.time, args.status, args.group, cencode=args.cencode)
     print(ci.summary())
     print()
@@ -86,8 +93,10 @@ def _cuminc(args) -> int:
 def _readmission(args) -> int:
     from peertrial.survival import readmission_12m
 
-    data = pd.read_csv(args.data)
-    print(readmission_12m(data, args.outcome, args.arm, covariates=args.covariates, random=args.random).summary())
+    data = _read(args)
+    levels = None if args.arm_levels is None else tuple(args.arm_levels)
+    print(readmission_12m(data, args.outcome, args.arm, covariates=args.covariates, random=args.random,
+                          arm_levels=levels).summary())
     return 0
 
 
@@ -98,6 +107,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("km", help="Kaplan-Meier curves, medians, restricted means")
     p.add_argument("data")
+    p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
     p.add_argument("--time", required=True)
     p.add_argument("--event", required=True, help="0/1 column, or COLUMN==VALUE")
     p.add_argument("--group")
@@ -109,6 +119,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("cox", help="Cox proportional hazards model")
     p.add_argument("data")
+    p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
     p.add_argument("--time", required=True)
     p.add_argument("--event", required=True, help="0/1 column, or COLUMN==VALUE")
     p.add_argument("--covariates", nargs="+", required=True)
@@ -120,6 +131,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("cuminc", help="cumulative incidence, Gray's test, Fine-Gray")
     p.add_argument("data")
+    p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
     p.add_argument("--time", required=True)
     p.add_argument("--status", required=True)
     p.add_argument("--group")
@@ -131,8 +143,11 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("readmission", help="12-month readmission: proportions, RD, RR, adjusted OR")
     p.add_argument("data")
+    p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
     p.add_argument("--outcome", default="readmitted_12m")
     p.add_argument("--arm", default="arm")
     p.add_argument("--covariates", nargs="*", default=["site", "diagnosis"])
     p.add_argument("--random", default=None)
+    p.add_argument("--arm-levels", nargs=2, metavar=("CONTROL", "INTERVENTION"), default=None,
+                   help="values of the arm column meaning control and intervention (e.g. Control Peer)")
     p.set_defaults(func=_readmission)

@@ -169,7 +169,7 @@ class ReadmissionResult(Result):
 
 def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
                     covariates=("site", "diagnosis"), random: str | None = None,
-                    conf_level: float = 0.95) -> ReadmissionResult:
+                    conf_level: float = 0.95, *, arm_levels=None) -> ReadmissionResult:
     """Proportions readmitted per arm, RD, RR and adjusted OR (see module docstring for methods).
 
     ``covariates`` are the stratification factors, entered as categorical covariates; with
@@ -183,7 +183,12 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
     :class:`peertrial.PeertrialWarning` says so. The risk difference is reported as usual; so
     is the risk ratio, which is 0 or ``inf`` (NaN SE, CI, p) when an arm has no events.
     Separation by another covariate level gives a warning and the fit as R would report it.
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    data = _data.code_arm(data, arm, arm_levels)
     frame = _data.as_frame(data)
     covariates = [c for c in covariates if c != random]
     cols = [outcome, arm, *covariates] + ([random] if random else [])
@@ -322,8 +327,9 @@ def _prep_counts(data, outcome, arm, exposure, covariates, factors):
 
 def count_ratio(data, outcome: str = "readmissions", arm: str = "arm",
                 exposure: str | None = "followup_days", covariates=(), factors=(),
-                conf_level: float = 0.95) -> RatioResult:
+                conf_level: float = 0.95, *, arm_levels=None) -> RatioResult:
     """Rate ratio from negative binomial regression with offset log(exposure) (``MASS::glm.nb``)."""
+    data = _data.code_arm(data, arm, arm_levels)
     frame, y, X, off = _prep_counts(data, outcome, arm, exposure, list(covariates), list(factors))
     a = X[arm].to_numpy()
     for g in (0, 1):
@@ -353,8 +359,9 @@ def _gamma_glm(X, y):
 
 
 def days_ratio(data, outcome: str = "bed_days", arm: str = "arm", exposure: str | None = None,
-               model: str = "nb", covariates=(), factors=(), conf_level: float = 0.95) -> RatioResult:
+               model: str = "nb", covariates=(), factors=(), conf_level: float = 0.95, *, arm_levels=None) -> RatioResult:
     """Ratio of mean days in hospital, arm 1 vs 0: NB regression or a two-part model."""
+    data = _data.code_arm(data, arm, arm_levels)
     if model == "nb":
         res = count_ratio(data, outcome, arm, exposure, covariates, factors, conf_level)
         return res

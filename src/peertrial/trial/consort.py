@@ -43,11 +43,16 @@ class ConsortResult(Result):
 
 
 def consort(df, outcome: str, arm: str = "arm", received: str = "received",
-            arm_labels=("control", "peer support")) -> ConsortResult:
+            arm_labels=("control", "peer support"), *, arm_levels=None) -> ConsortResult:
     """Counts of the CONSORT flow per arm (``arm`` 0 = control, 1 = intervention).
 
     Missing ``received`` counts as not received (with no record of any session).
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    df = _data.code_arm(df, arm, arm_levels)
     frame = model_frame(df, [arm], na_action="fail")
     full = _data.as_frame(df)
     _data.require_columns(full, [outcome, received])

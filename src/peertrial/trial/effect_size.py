@@ -64,8 +64,9 @@ def _correction(m: float) -> float:
     return float(np.exp(gammaln(m / 2) - 0.5 * np.log(m / 2) - gammaln((m - 1) / 2)))
 
 
-def hedges_g(df, outcome: str, arm: str = "arm", conf_level: float = 0.95, na_action: str = "omit") -> HedgesG:
+def hedges_g(df, outcome: str, arm: str = "arm", conf_level: float = 0.95, na_action: str = "omit", *, arm_levels=None) -> HedgesG:
     """Hedges' g of ``outcome`` between arms (intervention minus control), with variance and CI."""
+    df = _data.code_arm(df, arm, arm_levels)
     frame = model_frame(df, [outcome, arm], na_action=na_action)
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)

@@ -100,7 +100,7 @@ def _is_binary_outcome(y: np.ndarray, outcome_type: str, outcome: str) -> bool:
 def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "received", covariates=None,
                      robust: str | None = None, cluster: str | None = None, *, factors=None,
                      outcome_type: str = "auto", conf_level: float = 0.95,
-                     na_action: str = "omit") -> pd.DataFrame:
+                     na_action: str = "omit", arm_levels=None) -> pd.DataFrame:
     """ITT, as-treated, per-protocol and CACE estimates side by side.
 
     Parameters
@@ -118,6 +118,10 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
         ``robust="HC0"``/``"HC1"`` overrides the type.
     na_action : ``"omit"`` drops rows with a missing outcome/arm/received/covariate with a
         warning naming them (R's ``na.omit``); ``"fail"`` raises.
+    arm_levels : mapping or pair, optional
+        Coding of a text (or e.g. 1/2) ``arm`` column: ``{"Control": 0, "Peer": 1}`` or
+        ``(control, intervention)``; without it ``arm`` must be 0/1 (else ``ValueError``
+        listing the values found and this fix).
 
     Returns
     -------
@@ -135,6 +139,7 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     by randomised arm; CACE treats them as always-takers) and reported with a
     ``PeertrialWarning``; they are not dropped.
     """
+    df = _data.code_arm(df, arm, arm_levels)
     covariates = as_list(covariates)
     factors = as_list(factors)
     for name, col in (("arm", arm), ("received", received), ("outcome", outcome)):
@@ -232,7 +237,7 @@ def _compliance(a, r, index, contaminated, arm, received) -> dict:
 
 
 def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, factors=None,
-                   conf_level: float = 0.95, na_action: str = "omit") -> dict:
+                   conf_level: float = 0.95, na_action: str = "omit", arm_levels=None) -> dict:
     """ITT odds ratio by logistic regression (R ``glm(family = binomial)``, Wald z inference).
 
     Returns a dict with ``log_or, se, z, pval, odds_ratio, ci_lb, ci_ub`` (CI on the OR
@@ -252,7 +257,12 @@ def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, facto
     - separation by the covariates only (fitted probabilities within ``10 * eps`` of 0 or 1,
       R's check): the fit is reported as glm reports it, ``separation = True``, with a
       ``PeertrialWarning`` that the odds ratio and its SE are unreliable.
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    df = _data.code_arm(df, arm, arm_levels)
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
@@ -330,7 +340,7 @@ def use_levels(sessions: np.ndarray, arm: np.ndarray, cuts=(0, 3), labels=("none
 
 def dose_response(df, outcome: str, arm: str = "arm", sessions: str = "sessions", covariates=None,
                   *, cuts=(0, 3), labels=("none", "low", "high"), robust: str | None = None,
-                  factors=None, conf_level: float = 0.95, na_action: str = "omit") -> pd.DataFrame:
+                  factors=None, conf_level: float = 0.95, na_action: str = "omit", arm_levels=None) -> pd.DataFrame:
     """As-treated effects by level of use (e.g. none / low / high sessions) beside the ITT.
 
     Each level of the intervention arm is compared with the whole control arm in one model
@@ -341,7 +351,12 @@ def dose_response(df, outcome: str, arm: str = "arm", sessions: str = "sessions"
 
     Returns a DataFrame indexed ``itt`` then the labels, with ``estimate, se, statistic, df,
     ci_lb, ci_ub, pval, n, randomised, method``.
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    df = _data.code_arm(df, arm, arm_levels)
     covariates = as_list(covariates)
     factors = as_list(factors)
     frame = model_frame(df, [outcome, arm, sessions, *covariates], na_action=na_action)

@@ -143,7 +143,7 @@ class MIResult(Result):
 
 
 def multiple_imputation(df, outcome: str, arm: str = "arm", covariates=None, *, m: int = 20,
-                        n_iter: int = 10, seed=None, auxiliary=None, conf_level: float = 0.95) -> MIResult:
+                        n_iter: int = 10, seed=None, auxiliary=None, conf_level: float = 0.95, arm_levels=None) -> MIResult:
     """ANCOVA ``outcome ~ arm + covariates`` under multiple imputation, pooled by Rubin's rules.
 
     The imputation model holds the outcome, the arm, the covariates and any ``auxiliary``
@@ -151,7 +151,12 @@ def multiple_imputation(df, outcome: str, arm: str = "arm", covariates=None, *, 
     Numeric covariates may be missing too (imputed by chained equations); text/factor
     covariates must be complete. Reports the number imputed per arm and the complete-case
     estimate beside the pooled one. ``dfcom`` is the complete-data residual df ``n - p``.
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    df = _data.code_arm(df, arm, arm_levels)
     covariates, auxiliary = as_list(covariates), as_list(auxiliary)
     frame = _data.as_frame(df)
     cols = [outcome, arm, *covariates, *auxiliary]

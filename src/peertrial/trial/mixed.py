@@ -159,12 +159,17 @@ def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label) -> M
 
 
 def random_intercept(df, outcome: str, arm: str = "arm", group: str = "site", covariates=None, *,
-                     factors=None, na_action: str = "omit") -> MixedResult:
+                     factors=None, na_action: str = "omit", arm_levels=None) -> MixedResult:
     """Treatment effect with a random intercept for ``group`` (e.g. site), REML.
 
     Equals ``lme4::lmer(outcome ~ arm + covariates + (1 | group), REML = TRUE)``; the site
     fixed-effect alternative is ``estimate_effects(..., covariates=[..., "site"], factors=["site"])``.
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    df = _data.code_arm(df, arm, arm_levels)
     covariates, factors = as_list(covariates), as_list(factors)
     frame = model_frame(df, [outcome, arm, group, *covariates], na_action=na_action)
     y = _data.numeric(frame[outcome], outcome)
@@ -178,7 +183,7 @@ def random_intercept(df, outcome: str, arm: str = "arm", group: str = "site", co
 
 
 def partially_nested(df, outcome: str, arm: str = "arm", cluster: str = "peer_worker", covariates=None, *,
-                     factors=None, unassigned: str = "error", na_action: str = "omit") -> MixedResult:
+                     factors=None, unassigned: str = "error", na_action: str = "omit", arm_levels=None) -> MixedResult:
     """Partially nested model: random ``cluster`` (peer-worker) intercept in the intervention arm only.
 
     Equals ``lme4::lmer(outcome ~ arm + covariates + (0 + arm | cluster), REML = TRUE)`` with
@@ -187,7 +192,12 @@ def partially_nested(df, outcome: str, arm: str = "arm", cluster: str = "peer_wo
     peer worker raise ``ValueError`` naming them unless ``unassigned="own_cluster"`` (each is a
     cluster of one: unclustered, but with the intervention arm's variance) or ``"drop"`` (both
     warn). A peer worker recorded for a control participant is ignored with a warning.
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    df = _data.code_arm(df, arm, arm_levels)
     covariates, factors = as_list(covariates), as_list(factors)
     frame = model_frame(df, [outcome, arm, *covariates], na_action=na_action)
     _data.require_columns(_data.as_frame(df), [cluster])
@@ -341,7 +351,7 @@ class _UnstructuredREML:
         return beta, np.linalg.inv(A), Sigma, -0.5 * res.fun
 
 
-def mmrm(df, visits: dict, arm: str = "arm", covariates=None, *, factors=None, conf_level: float = 0.95) -> MMRMResult:
+def mmrm(df, visits: dict, arm: str = "arm", covariates=None, *, factors=None, conf_level: float = 0.95, arm_levels=None) -> MMRMResult:
     """Mixed model for repeated measures from wide data (one row per participant).
 
     ``visits`` maps visit labels to outcome columns in time order, e.g.
@@ -355,7 +365,12 @@ def mmrm(df, visits: dict, arm: str = "arm", covariates=None, *, factors=None, c
     ``effects``: the arm difference at each visit, ``b_arm + b_{visit x arm}``, with SE from
     ``L V L'``, t on the residual df ``N_obs - p`` (as gls) and its CI. Participants with no
     observed visit, or a missing covariate, are dropped with a warning naming them.
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    df = _data.code_arm(df, arm, arm_levels)
     covariates, factors = as_list(covariates), as_list(factors)
     if not isinstance(visits, dict) or len(visits) < 2:
         raise ValueError("visits must be a dict of at least two visit labels -> outcome columns")

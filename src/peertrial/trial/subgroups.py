@@ -57,12 +57,17 @@ def _fit_row(frame, y, a, arm, covariates, factors, conf_level) -> dict:
 
 
 def subgroup_effects(df, outcome: str, subgroup: str, arm: str = "arm", covariates=None, *, factors=None,
-                     conf_level: float = 0.95, na_action: str = "omit") -> SubgroupResult:
+                     conf_level: float = 0.95, na_action: str = "omit", arm_levels=None) -> SubgroupResult:
     """Treatment effect within each level of ``subgroup`` and the interaction F test.
 
     ``subgroup`` is treated as a factor (levels sorted). Every level needs participants in
     both arms; otherwise ``ValueError`` names the level.
+
+    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
+    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    df = _data.code_arm(df, arm, arm_levels)
     covariates, factors = as_list(covariates), as_list(factors)
     if subgroup in covariates:
         raise ValueError(f"subgroup {subgroup!r} must not also be a covariate")
