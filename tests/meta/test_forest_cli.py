@@ -79,6 +79,7 @@ def test_cli_meta_smd_with_forest_and_json(tmp_path, capsys):
     es = pt.meta.escalc("SMD", data=d, m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i")
     fit = pt.meta.rma("yi", "vi", data=es, test="knha")
     res = json.loads(out_json.read_text())
+    res = res["rma"]
     assert res["b"] == pytest.approx(fit.b, rel=1e-12) and res["tau2"] == pytest.approx(fit.tau2, rel=1e-12)
     assert res["dfs"] == 7 and len(res["studies"]) == 8 and res["studies"][0]["slab"] == "Trial 1"
     assert out_png.stat().st_size > 1000

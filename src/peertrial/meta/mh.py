@@ -30,6 +30,7 @@ from scipy import stats
 
 from peertrial import _data
 from peertrial._results import Result, format_number, format_pval
+from peertrial.meta._labels import make_unique
 from peertrial.meta.escalc import escalc
 
 __all__ = ["rma_mh", "rma_peto", "MHResult"]
@@ -166,7 +167,7 @@ def _tables(data, ai, bi, ci, di, n1i, n2i, slab):
     if slab is None:
         labels = pd.Index([str(x) for x in (frame.index if frame is not None else range(1, n + 1))])
     else:
-        labels = pd.Index([str(x) for x in _data.column_or_array(frame, slab, "slab")])
+        labels = make_unique(_data.column_or_array(frame, slab, "slab"))  # as metafor
     missing = np.isnan(a) | np.isnan(b) | np.isnan(c) | np.isnan(d)
     if missing.any():
         import warnings

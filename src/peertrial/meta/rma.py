@@ -31,6 +31,7 @@ from scipy import stats
 from peertrial import _data
 from peertrial._results import Result, format_number, format_pval
 from peertrial._warnings import ConvergenceWarning
+from peertrial.meta._labels import make_unique
 from peertrial.meta._core import EPS, METHODS, TESTS, Control, _qe, fit_core, r2_batch
 from peertrial.meta._zeroin import zeroin_scalar
 from peertrial.meta.escalc import sample_sizes
@@ -171,6 +172,8 @@ def rma(
         rows = pd.Index(_data.column_or_array(frame, slab, "slab"))
     # messages name rows as the user labelled them (1, not '1'); the fit's slab is text
     labels = pd.Index([str(x) for x in rows])
+    if slab is not None:
+        labels = make_unique(labels)  # duplicated study labels get .1, .2 as in metafor
     X, names, info = _design(mods, frame, n, intercept)
     n_i = _sample_sizes(frame, ni, n)
     use = _subset_mask(frame, subset, n)

@@ -61,12 +61,15 @@ class SubgroupResult(Result):
             "",
             "Test for subgroup differences (fixed-effect Q-between on the subgroup estimates):",
             f"Qb(df = {self.Qb_df}) = {format_number(self.Qb, digits)}, {_p(self.Qb_pval, digits)}",
-            "",
-            "Test of moderators (mixed-effects model with the subgroup as moderator, common tau^2):",
-            f"{stat}({df}) = {format_number(self.QM, digits)}, {_p(self.QMp, digits)}",
-            f"Residual heterogeneity: QE = {format_number(self.QE, digits)}, {_p(self.QEp, digits)}, "
-            f"tau^2 = {format_number(self.tau2, digits)}",
         ]
+        if self.moderator_fit is not None:
+            lines += [
+                "",
+                "Test of moderators (mixed-effects model with the subgroup as moderator, common tau^2):",
+                f"{stat}({df}) = {format_number(self.QM, digits)}, {_p(self.QMp, digits)}",
+                f"Residual heterogeneity: QE = {format_number(self.QE, digits)}, {_p(self.QEp, digits)}, "
+                f"tau^2 = {format_number(self.tau2, digits)}",
+            ]
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:
@@ -93,6 +96,42 @@ class SubgroupResult(Result):
         return self.groups.columns
 
 
+def _subgroup_mh(fit, by) -> SubgroupResult:
+    if isinstance(by, str):
+        by = fit.data[by] if fit.data is not None and by in fit.data.columns else by
+        if isinstance(by, str):
+            raise ValueError(f"by={by!r} is not a column of the fit's data; give one subgroup label per table")
+    labels = pd.Series(list(by), dtype=object)
+    k = len(fit.slab)
+    if len(labels) != k:
+        raise ValueError(f"by has {len(labels)} values but the fit has {k} tables")
+    if labels.isna().any():
+        raise ValueError(f"by has missing subgroup labels at rows {_data.row_labels(fit.slab, labels.isna().to_numpy())}")
+    levels = sorted(pd.unique(labels), key=lambda v: (str(type(v)), v))
+    if len(levels) < 2:
+        raise ValueError(f"subgroup needs at least 2 subgroups; found {len(levels)}")
+    fits, rows = {}, []
+    for g in levels:
+        f = fit.refit((labels == g).to_numpy())
+        if f is None:
+            raise ValueError(f"the {fit.method} estimate cannot be computed in subgroup {g!r}")
+        fits[str(g)] = f
+        rows.append({"k": f.k, "estimate": f.b, "se": f.se, "zval": f.zval, "pval": f.pval, "ci_lb": f.ci_lb,
+                     "ci_ub": f.ci_ub, "tau2": 0.0, "I2": f.I2, "QE": f.QE, "QEp": f.QEp})
+    groups = pd.DataFrame(rows, index=pd.Index([str(g) for g in levels], name="group"))
+    est, se = groups["estimate"].to_numpy(), groups["se"].to_numpy()
+    w = 1 / se**2
+    Qb = float(np.sum(w * (est - np.sum(w * est) / np.sum(w)) ** 2))
+    Qb_df = len(levels) - 1
+    studies = pd.DataFrame({"yi": np.asarray(fit.yi, float), "vi": np.asarray(fit.vi, float),
+                            "group": [str(g) for g in labels]}, index=pd.Index([str(x) for x in fit.slab]))
+    return SubgroupResult(
+        groups=groups, Qb=Qb, Qb_df=Qb_df, Qb_pval=float(stats.chi2.sf(Qb, Qb_df)), QM=np.nan, QMp=np.nan,
+        QM_df=(Qb_df,), QE=np.nan, QEp=np.nan, tau2=np.nan, method=fit.method, test="z", by="group", k=k,
+        studies=studies, overall=fit, fits=fits, moderator_fit=None,
+    )
+
+
 def _p(p, digits):
     text = format_pval(p, digits)
     return f"p < {text[1:]}" if text.startswith("<") else f"p = {text}"
@@ -102,6 +141,11 @@ def subgroup(data_or_fit, by, *, yi="yi", vi="vi", method: str | None = None, te
              level: float | None = None, slab=None) -> SubgroupResult:
     """Subgroup analysis (per-group fits, Q-between and the moderator test).
 
+    A Mantel–Haenszel or Peto fit (``rma_mh``/``rma_peto``) with ``by`` one label per
+    table is refitted with its own method in each subgroup (RevMan's subgroup analysis;
+    metafor ``rma.mh(..., subset=)``); Q-between is then the test for subgroup
+    differences and there is no moderator model (``QM``, ``QE``, ``tau2`` are NaN).
+
     ``data_or_fit``: a DataFrame holding ``yi``/``vi`` (column names, e.g. the output
     of :func:`escalc`) and the ``by`` column; or an intercept-only ``rma`` fit with
     ``by`` an array of subgroup labels, one per study of the fit. ``method``/``test``
@@ -109,7 +153,10 @@ def subgroup(data_or_fit, by, *, yi="yi", vi="vi", method: str | None = None, te
     missing ``yi``, ``vi`` or subgroup are omitted with a warning.
     """
     from peertrial.meta import rma
+    from peertrial.meta.mh import MHResult
 
+    if isinstance(data_or_fit, MHResult):
+        return _subgroup_mh(data_or_fit, by)
     if _is_fit(data_or_fit):
         a = fit_arrays(data_or_fit)
         no_user_weights(a, "subgroup")
