@@ -19,3 +19,7 @@ from peertrial.meta.influence import baujat, cumul, influence, leave1out  # noqa
 from peertrial.meta.subgroup import subgroup  # noqa: E402
 
 __all__ += ["regtest", "ranktest", "trimfill", "fsn", "leave1out", "influence", "cumul", "baujat", "subgroup"]
+
+from peertrial.meta.compare import anova, blup, permutest, ranef  # noqa: E402
+
+__all__ += ["anova", "blup", "ranef", "permutest"]

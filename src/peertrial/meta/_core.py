@@ -88,23 +88,50 @@ class CoreFit:
     iterations: np.ndarray
     reason: np.ndarray
     test: np.ndarray  # per row: "z" or "knha" (k = 1 falls back to z, as metafor)
+    ll_ML: np.ndarray = None  # metafor's fit.stats: ML and REML log-likelihoods, ML deviance
+    ll_REML: np.ndarray = None
+    dev_ML: np.ndarray = None
+    algorithm: np.ndarray = None  # per row: how tau2 was found ("Fisher scoring", a fallback, "fixed", "")
     warnings: list = field(default_factory=list)
 
 
-def _quad(u, M, w=None):
-    """``u' M w`` row by row."""
-    return np.einsum("bi,bij,bj->b", u, M, u if w is None else w)
+def _inv_xtwx(w, X):
+    """``(X'WX)^-1`` for diagonal weights ``w`` (B, k); NaN where singular."""
+    return _safe_inv(np.einsum("bki,bk,bkj->bij", X, w, X))
 
 
-def _hat_parts(w, X):
-    """``(X'WX)^-1`` and ``P = W - W X (X'WX)^-1 X'W`` for weights ``w`` (B, k)."""
-    WX = w[:, :, None] * X
-    XtWX = np.matmul(X.transpose(0, 2, 1), WX)
-    inv = _safe_inv(XtWX)
-    P = -np.matmul(np.matmul(WX, inv), WX.transpose(0, 2, 1))
-    idx = np.arange(w.shape[1])
-    P[:, idx, idx] += w
-    return inv, P
+def _xdx(X, d):
+    """``X' diag(d) X`` row by row (B, p, p)."""
+    return np.einsum("bki,bk,bkj->bij", X, d, X)
+
+
+def _resid(w, X, y, inv=None):
+    """Weighted least-squares residuals ``y - X b`` with ``b = (X'WX)^-1 X'W y``;
+    ``P y = w * resid`` for ``P = W - W X (X'WX)^-1 X'W``."""
+    if inv is None:
+        inv = _inv_xtwx(w, X)
+    beta = np.einsum("bij,bkj,bk->bi", inv, X, w * y)
+    return y - np.einsum("bkj,bj->bk", X, beta)
+
+
+def _tr_pd(w, X, inv, d=None):
+    """``tr(P D)`` for diagonal ``D`` (identity when ``d`` is None) without forming P."""
+    wd = w if d is None else w * d
+    return wd.sum(1) - np.einsum("bij,bji->b", inv, _xdx(X, w * wd))
+
+
+def _tr_pdpe(w, X, inv, d=None, e=None):
+    """``tr(P D P E)`` for diagonal ``D``, ``E`` (identity when None) in O(k p^2):
+    ``sum w^2 d e - 2 tr(A X' W^3 D E X) + tr(A X' W^2 D X A X' W^2 E X)``."""
+    d = np.ones_like(w) if d is None else d
+    e = np.ones_like(w) if e is None else e
+    w2 = w * w
+    Md = _xdx(X, w2 * d)
+    Me = Md if e is d else _xdx(X, w2 * e)
+    t1 = (w2 * d * e).sum(1)
+    t2 = np.einsum("bij,bji->b", inv, _xdx(X, w2 * w * d * e))
+    t3 = np.einsum("bij,bjk,bkl,bli->b", inv, Md, inv, Me)
+    return t1 - 2 * t2 + t3
 
 
 def _safe_inv(A):
@@ -125,10 +152,6 @@ def _safe_inv(A):
     return out
 
 
-def _trace(M):
-    return np.einsum("bii->b", M)
-
-
 def _mad(Y, valid):
     """R's ``mad`` (scaled median absolute deviation) of every row's valid entries."""
     Yn = np.where(valid, Y, np.nan)
@@ -141,12 +164,16 @@ def _mad(Y, valid):
 def _qe(tau2, Ymc, V, X, valid):
     """Generalised Q: ``y'P y`` with weights ``1/(v + tau2)`` (metafor's ``.QE.func``)."""
     w = np.where(valid, 1.0 / (V + tau2[:, None]), 0.0)
-    _, P = _hat_parts(w, X)
-    return _quad(Ymc, P)
+    res = _resid(w, X, Ymc)
+    return (w * res * res).sum(1)
 
 
 def estimate_tau2(method, Ymc, V, X, valid, k, p, ctrl, Yraw):
-    """tau2, its SE, convergence flags and iteration counts for every row."""
+    """tau2, its SE, convergence flags, iteration counts, notes and the algorithm used per row.
+
+    Works in O(k p^2) memory per row: the traces and quadratic forms of
+    ``P = W - W X (X'WX)^-1 X'W`` are expanded so no k x k matrix is formed.
+    """
     B = Ymc.shape[0]
     kp = k - p
     tau2 = np.zeros(B)
@@ -154,17 +181,19 @@ def estimate_tau2(method, Ymc, V, X, valid, k, p, ctrl, Yraw):
     conv = np.ones(B, dtype=bool)
     iters = np.zeros(B, dtype=int)
     notes = np.full(B, "", dtype=object)
+    algo = np.full(B, "", dtype=object)
     maskf = valid.astype(float)
     Vd = np.where(valid, V, 0.0)
     if method in ("EE", "FE"):
-        return tau2, se_tau2, conv, iters, notes
+        return tau2, se_tau2, conv, iters, notes, algo
     w_fe = np.where(valid, 1.0 / V, 0.0)
     if method in ("HS", "DL"):
-        _, P = _hat_parts(w_fe, X)
-        RSS = _quad(Ymc, P)
+        inv = _inv_xtwx(w_fe, X)
+        res = _resid(w_fe, X, Ymc, inv)
+        RSS = (w_fe * res * res).sum(1)
         sw = w_fe.sum(1)
-        trP = _trace(P)
-        sPP = np.einsum("bij,bij->b", P, P)
+        trP = _tr_pd(w_fe, X, inv)
+        sPP = _tr_pdpe(w_fe, X, inv)
         if method == "HS":
             tau2 = (RSS - k) / sw
             t = np.maximum(tau2, 0)
@@ -180,89 +209,213 @@ def estimate_tau2(method, Ymc, V, X, valid, k, p, ctrl, Yraw):
         if ctrl.tau2_init is not None:
             tau2_0 = np.full(B, float(ctrl.tau2_init))
         w = np.where(valid, 1.0 / (V + tau2_0[:, None]), 0.0)
-        _, P = _hat_parts(w, X)
-        RSS = _quad(Ymc, P)
+        inv = _inv_xtwx(w, X)
+        res = _resid(w, X, Ymc, inv)
+        RSS = (w * res * res).sum(1)
         tau2 = tau2_0 * RSS / kp
-        PV = P * Vd[:, None, :]
         t = np.maximum(tau2, 0)
         se_tau2 = np.sqrt(
             tau2_0**2 / kp**2
-            * (2 * np.einsum("bij,bji->b", PV, PV) + 4 * t * np.einsum("bij,bij->b", PV, P)
-               + 2 * t**2 * np.einsum("bij,bij->b", P, P))
+            * (2 * _tr_pdpe(w, X, inv, Vd, Vd) + 4 * t * _tr_pdpe(w, X, inv, Vd, None)
+               + 2 * t**2 * _tr_pdpe(w, X, inv))
         )
     elif method == "PM":
         tau2, conv, notes = _paule_mandel(Ymc, V, X, valid, kp, ctrl, Yraw)
         w = np.where(valid, 1.0 / (V + np.maximum(tau2, ctrl.tau2_min)[:, None]), 0.0)
         se_tau2 = np.sqrt(2 * k**2 / kp / w.sum(1) ** 2)
     else:
-        tau2_he, PV_he, P_he = _hedges(Ymc, Vd, X, maskf, kp)
+        inv1 = _inv_xtwx(maskf, X)
+        res1 = _resid(maskf, X, Ymc, inv1)
+        tau2_he = ((maskf * res1 * res1).sum(1) - _tr_pd(maskf, X, inv1, Vd)) / kp
         if method == "HE":
             tau2 = tau2_he
             t = np.maximum(tau2, 0)
             se_tau2 = np.sqrt(
-                1 / kp**2 * (2 * np.einsum("bij,bji->b", PV_he, PV_he) + 4 * t * _trace(PV_he) + 2 * t**2 * kp)
+                1 / kp**2 * (2 * _tr_pdpe(maskf, X, inv1, Vd, Vd) + 4 * t * _tr_pd(maskf, X, inv1, Vd)
+                             + 2 * t**2 * kp)
             )
         else:
             start = np.maximum(np.maximum(0.0, tau2_he), ctrl.tau2_min)
             if ctrl.tau2_init is not None:
                 start = np.full(B, float(ctrl.tau2_init))
             tau2, conv, iters = _fisher_scoring(method, start, Ymc, V, X, valid, k, p, ctrl)
+            algo[:] = "Fisher scoring"
             if method in ("ML", "REML") and ctrl.ll0check:
                 stuck = _ll0check(method, tau2, conv, Ymc, V, X, valid, k, p, ctrl)
                 if stuck.any():
                     tau2 = np.where(stuck, 0.0, tau2)
                     notes = np.where(stuck, "Fisher scoring may have got stuck at a local maximum; tau2 set to 0", notes)
+            failed = np.flatnonzero(~conv & (kp >= 1) & np.all(np.isfinite(np.where(valid, Ymc, 0.0)), axis=1))
+            for r in failed:
+                rs = slice(r, r + 1)
+                if method == "EB":
+                    t_r, ok = _eb_root(Ymc[rs], V[rs], X[rs], valid[rs], k[r], p, ctrl, Yraw[rs])
+                    how = "root of the empirical Bayes equation (Brent)"
+                else:
+                    t_r, ok = _maximise_bracketed(method, Ymc[rs], V[rs], X[rs], valid[rs], p, ctrl, Yraw[rs])
+                    how = "bracketed maximisation of the " + ("restricted " if method == "REML" else "") + "likelihood"
+                if ok:
+                    tau2[r], conv[r] = t_r, True
+                    algo[r] = how
+                    notes[r] = (f"Fisher scoring did not converge in {ctrl.maxiter} iterations; tau2 is from "
+                                f"{how} instead")
+                else:  # never report an unconverged iterate as an estimate
+                    tau2[r] = np.nan
+                    notes[r] = f"{method} estimation of tau2 did not converge"
+                    algo[r] = ""
+
             w = np.where(valid, 1.0 / (V + tau2[:, None]), 0.0)
             if method == "ML":
                 se_tau2 = np.sqrt(2 / (w**2).sum(1))
             elif method == "REML":
-                _, P = _hat_parts(w, X)
-                se_tau2 = np.sqrt(2 / np.einsum("bij,bij->b", P, P))
+                se_tau2 = np.sqrt(2 / _tr_pdpe(w, X, _inv_xtwx(w, X)))
             else:
                 se_tau2 = np.sqrt(2 * k**2 / kp / w.sum(1) ** 2)
     tau2 = np.maximum(ctrl.tau2_min, tau2)
-    return tau2, se_tau2, conv, iters, notes
+    return tau2, se_tau2, conv, iters, notes, algo
 
 
-def _hedges(Ymc, Vd, X, maskf, kp):
-    """Hedges' (HE) estimator from OLS residuals; also returns ``P V`` and ``P``."""
-    _, P = _hat_parts(maskf, X)
-    RSS = _quad(Ymc, P)
-    PV = P * Vd[:, None, :]
-    return (RSS - _trace(PV)) / kp, PV, P
+def _se_tau2_at(method, tau2, V, X, valid, k, p):
+    """SE of tau2 at a given value (ML, REML, EB information; NaN for other methods)."""
+    w = np.where(valid, 1.0 / (V + tau2[:, None]), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "ML":
+            return np.sqrt(2 / (w**2).sum(1))
+        if method == "REML":
+            return np.sqrt(2 / _tr_pdpe(w, X, _inv_xtwx(w, X)))
+        if method == "EB":
+            return np.sqrt(2 * k**2 / (k - p) / w.sum(1) ** 2)
+    return np.full(len(tau2), np.nan)
+
+
+def _score(method, tau2, Ymc, V, X, valid):
+    """d loglik / d tau2 (ML or REML) for every row, in O(k p^2)."""
+    w = np.where(valid, 1.0 / (V + tau2[:, None]), 0.0)
+    inv = _inv_xtwx(w, X)
+    Py = w * _resid(w, X, Ymc, inv)
+    yPPy = (Py * Py).sum(1)
+    if method == "ML":
+        return 0.5 * (yPPy - w.sum(1))
+    return 0.5 * (yPPy - _tr_pd(w, X, inv))
+
+
+def _upper_bracket(method, Ymc, V, X, valid, ctrl, Yraw):
+    """An upper end for tau2 beyond which the (restricted) likelihood only falls."""
+    if ctrl.tau2_max is not None:
+        return float(ctrl.tau2_max)
+    hi = float(max(100.0, 10 * _mad(Yraw, valid)[0] ** 2))
+    for _ in range(60):
+        if not _score(method, np.array([hi]), Ymc, V, X, valid)[0] > 0:
+            break
+        hi *= 10
+    return hi
+
+
+def _grid_eval(fun, grid, Ymc, V, X, valid, chunk_cells=2_000_000):
+    """``fun`` at every tau2 in ``grid`` for one meta-analysis (rows of a temporary batch)."""
+    k = Ymc.shape[1]
+    step = max(1, chunk_cells // max(k, 1))
+    out = np.empty(grid.size)
+    for s in range(0, grid.size, step):
+        g = grid[s:s + step]
+        n = g.size
+        out[s:s + step] = fun(g, np.broadcast_to(Ymc, (n, k)), np.broadcast_to(V, (n, k)),
+                              np.broadcast_to(X, (n, *X.shape[1:])), np.broadcast_to(valid, (n, k)))
+    return out
+
+
+def _maximise_bracketed(method, Ymc, V, X, valid, p, ctrl, Yraw, n_grid=160):
+    """Global maximum of the ML/REML log-likelihood in tau2 for one meta-analysis.
+
+    A grid (0 and log-spaced points up to an upper end where the score is negative)
+    locates the highest point; the maximum is then the root of the score between the
+    grid neighbours (Brent's zero-in, as R's ``uniroot``) or, without a sign change,
+    a bounded golden-section search. Both are guaranteed to converge on the bracket.
+    Returns ``(tau2, ok)``.
+    """
+    from scipy.optimize import minimize_scalar
+
+    lo0 = float(ctrl.tau2_min)
+    hi = _upper_bracket(method, Ymc, V, X, valid, ctrl, Yraw)
+    grid = lo0 + np.concatenate([[0.0], np.geomspace(hi * 1e-10, hi - lo0 if hi > lo0 else hi, n_grid)])
+    ll = _grid_eval(lambda g, *a: _loglik(method, g, *a, p), grid, Ymc, V, X, valid)
+    if not np.isfinite(ll).any():
+        return np.nan, False
+    i = int(np.nanargmax(ll))
+    lo, up = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+
+    def score(t):
+        return float(_score(method, np.array([t]), Ymc, V, X, valid)[0])
+
+    s_lo, s_up = score(lo), score(up)
+    if i == 0 and s_lo <= 0:
+        return lo0, True
+    if s_lo > 0 > s_up:
+        root, ok = zeroin_scalar(score, lo, up, s_lo, s_up, tol=4 * EPS * up, maxiter=1000)
+        if ok:
+            return float(root), True
+    res = minimize_scalar(lambda t: -float(_loglik(method, np.array([t]), Ymc, V, X, valid, p)[0]),
+                          bounds=(lo, up), method="bounded", options={"xatol": 1e-12 * max(up, 1e-8), "maxiter": 1000})
+    return float(res.x), bool(res.success)
+
+
+def _eb_root(Ymc, V, X, valid, k, p, ctrl, Yraw):
+    """Empirical Bayes tau2 as the root of ``y'P y k/(k - p) = k`` (decreasing in tau2)."""
+    def f(t):
+        return float(_qe(np.array([t]), Ymc, V, X, valid)[0] * k / (k - p) - k)
+
+    lo = float(ctrl.tau2_min)
+    f_lo = f(lo)
+    if f_lo <= 0:
+        return lo, True
+    hi = float(max(100.0, 10 * _mad(Yraw, valid)[0] ** 2)) if ctrl.tau2_max is None else float(ctrl.tau2_max)
+    for _ in range(60):
+        if f(hi) < 0:
+            break
+        hi *= 10
+    root, ok = zeroin_scalar(f, lo, hi, f_lo, f(hi), tol=4 * EPS * hi, maxiter=1000)
+    return float(root), bool(ok)
 
 
 def _fisher_scoring(method, tau2, Ymc, V, X, valid, k, p, ctrl):
-    """ML, REML or EB by Fisher scoring with step halving (metafor's loop, row by row)."""
+    """ML, REML or EB by Fisher scoring with step halving (metafor's loop, row by row).
+
+    Every loop is capped: at most ``maxiter`` scoring steps, at most 100 halvings of a
+    step (a step that still leaves tau2 below ``tau2_min`` is then taken to ``tau2_min``)."""
     B = len(tau2)
     tau2 = tau2.astype(float).copy()
     conv = np.ones(B, dtype=bool)
     iters = np.zeros(B, dtype=int)
     active = np.ones(B, dtype=bool)
-    while active.any():
+    for _ in range(int(ctrl.maxiter) + 2):
+        if not active.any():
+            break
         rows = np.flatnonzero(active)
         t = tau2[rows]
         vr, val = V[rows], valid[rows]
         w = np.where(val, 1.0 / (vr + t[:, None]), 0.0)
-        _, P = _hat_parts(w, X[rows])
+        Xr = X[rows]
+        inv = _inv_xtwx(w, Xr)
         y = Ymc[rows]
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            Py = w * _resid(w, Xr, y, inv)
             if method == "EB":
-                adj = (_quad(y, P) * k[rows] / (k[rows] - p) - k[rows]) / w.sum(1)
+                adj = ((Py * y).sum(1) * k[rows] / (k[rows] - p) - k[rows]) / w.sum(1)
             else:
-                Py = np.einsum("bij,bj->bi", P, y)
-                yPPy = np.einsum("bi,bi->b", Py, Py)
+                yPPy = (Py * Py).sum(1)
                 if method == "ML":
                     adj = (yPPy - w.sum(1)) / (w**2).sum(1)
                 else:
-                    adj = (yPPy - _trace(P)) / np.einsum("bij,bij->b", P, P)
-        adj = adj * ctrl.stepadj
-        adj = np.where(np.isnan(adj), 0.0, adj)
+                    adj = (yPPy - _tr_pd(w, Xr, inv)) / _tr_pdpe(w, Xr, inv)
+            adj = adj * ctrl.stepadj
+        adj = np.where(np.isfinite(adj), adj, 0.0)
         low = t + adj < ctrl.tau2_min
-        while low.any():
+        for _ in range(100):
+            if not low.any():
+                break
             adj = np.where(low, adj / 2, adj)
             low = t + adj < ctrl.tau2_min
-        new = t + adj
+        new = np.where(low, ctrl.tau2_min, t + adj)
         change = np.abs(t - new)
         tau2[rows] = new
         iters[rows] += 1
@@ -273,17 +426,18 @@ def _fisher_scoring(method, tau2, Ymc, V, X, valid, k, p, ctrl):
 
 
 def _loglik(method, tau2, Ymc, V, X, valid, p):
+    """ML or REML log-likelihood at ``tau2`` per row, up to metafor's constant
+    ``+ 1/2 log|X'X|`` (REML; added by :func:`fit_stats`)."""
     w = np.where(valid, 1.0 / (V + tau2[:, None]), 0.0)
-    inv, _ = _hat_parts(w, X)
-    beta = np.einsum("bij,bkj,bk->bi", inv, X, w * Ymc)
-    res = Ymc - np.einsum("bkj,bj->bk", X, beta)
+    inv = _inv_xtwx(w, X)
+    res = _resid(w, X, Ymc, inv)
     RSS = (w * res**2).sum(1)
-    logv = np.where(valid, np.log(np.where(valid, V + tau2[:, None], 1.0)), 0.0).sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logv = np.where(valid, np.log(np.where(valid, V + tau2[:, None], 1.0)), 0.0).sum(1)
     k = valid.sum(1)
     if method == "ML":
         return -0.5 * k * np.log(2 * np.pi) - 0.5 * logv - 0.5 * RSS
-    XtWX = np.einsum("bki,bk,bkj->bij", X, w, X)
-    logdet = np.linalg.slogdet(XtWX)[1]
+    logdet = np.linalg.slogdet(np.einsum("bki,bk,bkj->bij", X, w, X))[1]
     return -0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * logv - 0.5 * logdet - 0.5 * RSS
 
 
@@ -332,10 +486,12 @@ def _paule_mandel(Ymc, V, X, valid, kp, ctrl, Yraw):
 
 
 def fit_core(Y, V, X, valid=None, method="REML", test="z", A=None, level=95.0, control=None,
-             intercept_col=None):
+             intercept_col=None, tau2_fixed=None):
     """Fit ``B`` meta-analyses at once; see the module docstring for the formulas.
 
     ``Y``, ``V``: (B, k); ``X``: (B, k, p) or (k, p); ``A``: optional user weights (B, k).
+    ``tau2_fixed``: a value (or one per row) at which tau2 is held instead of estimated
+    (metafor's ``tau2=`` argument; ignored for EE).
     Invalid rows (k = 0, k < p, non-positive variances, failed estimation) are NaN
     with their ``reason`` set.
     """
@@ -374,11 +530,20 @@ def fit_core(Y, V, X, valid=None, method="REML", test="z", A=None, level=95.0, c
     if intercept_col is None:
         intercept_col = _intercept_column(X, valid)
     k1 = (k == 1) & ~bad
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tau2, se_tau2, conv, iters, notes = estimate_tau2(
-            method, Ymc, Vs, Xs, valid, np.where(bad, np.nan, k), p, ctrl, np.where(valid, Y, np.nan)
-        )
-    tau2 = np.where(k1, 0.0, tau2)
+    fixed = tau2_fixed is not None and method != "EE"
+    if fixed:
+        tau2 = np.broadcast_to(np.asarray(tau2_fixed, dtype=float), (B,)).copy()
+        se_tau2 = _se_tau2_at(method, tau2, Vs, Xs, valid, np.where(bad, np.nan, k), p)
+        conv = np.ones(B, dtype=bool)
+        iters = np.zeros(B, dtype=int)
+        notes = np.full(B, "", dtype=object)
+        algo = np.full(B, "fixed", dtype=object)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tau2, se_tau2, conv, iters, notes, algo = estimate_tau2(
+                method, Ymc, Vs, Xs, valid, np.where(bad, np.nan, k), p, ctrl, np.where(valid, Y, np.nan)
+            )
+        tau2 = np.where(k1, 0.0, tau2)
     se_tau2 = np.where(k1 | bad, np.nan, se_tau2)
     tau2 = np.where(bad, np.nan, tau2)
     reason = np.where(~bad & (notes != ""), notes, reason)
@@ -388,10 +553,33 @@ def fit_core(Y, V, X, valid=None, method="REML", test="z", A=None, level=95.0, c
     out = _fixed_part(Ys, Vs, Xs, valid, tau2, A, knha, keff, p, level, intercept_col)
     het = _heterogeneity(Ymc, Vs, Xs, valid, keff, p, tau2, method)
     conv = conv & ~bad
+    stats_ = _fit_stats(Ys, Vs, Xs, valid, tau2, out["b"], keff, p)
     return CoreFit(
         tau2=tau2, se_tau2=se_tau2, k=k.astype(int), p=p, converged=np.where(k1, True, conv),
-        iterations=iters, reason=reason, test=np.where(knha, "knha", "z"), **out, **het,
+        iterations=iters, reason=reason, test=np.where(knha, "knha", "z"), algorithm=algo, **out, **het,
+        **stats_,
     )
+
+
+def _fit_stats(Y, V, X, valid, tau2, beta, k, p):
+    """metafor's ``fit.stats``: ML and REML log-likelihoods at the estimates and the ML
+    deviance (against the saturated model), row by row in O(k p^2)."""
+    t = np.nan_to_num(tau2)
+    w = np.where(valid, 1.0 / (V + t[:, None]), 0.0)
+    res = np.where(valid, Y - np.einsum("bkj,bj->bk", X, np.nan_to_num(beta)), 0.0)
+    RSS = (w * res * res).sum(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logv = np.where(valid, np.log(np.where(valid, V + t[:, None], 1.0)), 0.0).sum(1)
+        logv0 = np.where(valid, np.log(np.where(valid, V, 1.0)), 0.0).sum(1)
+        ll_ml = -0.5 * k * np.log(2 * np.pi) - 0.5 * logv - 0.5 * RSS
+        ld_xx = np.linalg.slogdet(_xdx(X, valid.astype(float)))[1]
+        ld_xwx = np.linalg.slogdet(_xdx(X, w))[1]
+        ll_reml = -0.5 * (k - p) * np.log(2 * np.pi) + 0.5 * ld_xx - 0.5 * logv - 0.5 * ld_xwx - 0.5 * RSS
+        sat = -0.5 * k * np.log(2 * np.pi) - 0.5 * logv0
+        dev_ml = np.where(k > p, -2 * (ll_ml - sat), 0.0)
+    nan = np.isnan(tau2)
+    return dict(ll_ML=np.where(nan, np.nan, ll_ml), ll_REML=np.where(nan, np.nan, ll_reml),
+                dev_ML=np.where(nan, np.nan, dev_ml))
 
 
 def _intercept_column(X, valid):
@@ -405,14 +593,14 @@ def _intercept_column(X, valid):
 
 def _fixed_part(Y, V, X, valid, tau2, A, knha, k, p, level, icol):
     w = np.where(valid, 1.0 / (V + np.nan_to_num(tau2)[:, None]), 0.0)
-    inv_w, _ = _hat_parts(w, X)
+    inv_w = _inv_xtwx(w, X)
     beta_w = np.einsum("bij,bkj,bk->bi", inv_w, X, w * Y)
     RSS_knha = (w * (Y - np.einsum("bkj,bj->bk", X, beta_w)) ** 2).sum(1)
     if A is None:
         beta, vb, used = beta_w, inv_w, w
     else:
         Aw = np.where(valid, A, 0.0)
-        inv_a, _ = _hat_parts(Aw, X)
+        inv_a = _inv_xtwx(Aw, X)
         beta = np.einsum("bij,bkj,bk->bi", inv_a, X, Aw * Y)
         M = np.where(valid, V + np.nan_to_num(tau2)[:, None], 0.0)
         AX = Aw[:, :, None] * X
@@ -470,12 +658,13 @@ def _wald(b, vb):
 
 def _heterogeneity(Ymc, V, X, valid, k, p, tau2, method):
     w = np.where(valid, 1.0 / V, 0.0)
-    _, P = _hat_parts(w, X)
+    inv = _inv_xtwx(w, X)
+    res = _resid(w, X, Ymc, inv)
     with np.errstate(invalid="ignore", divide="ignore"):
-        QE = np.maximum(0.0, _quad(Ymc, P))
+        QE = np.maximum(0.0, (w * res * res).sum(1))
         df = k - p
         QEp = special.chdtrc(np.where(df > 0, df, 1.0), QE)
-        vt = df / _trace(P)
+        vt = df / _tr_pd(w, X, inv)
         if method in ("EE", "FE"):
             I2 = np.maximum(0.0, 100 * (QE - df) / QE)
             H2 = QE / df
@@ -493,8 +682,10 @@ def _heterogeneity(Ymc, V, X, valid, k, p, tau2, method):
                 H2=np.where(nan, np.nan, H2), vt=np.where(nan, np.nan, vt))
 
 
-def r2_batch(fit_full: CoreFit, Y, V, X, valid, method, test, A, control, icol):
+def r2_batch(fit_full: CoreFit, Y, V, X, valid, method, test, A, control, icol, tau2_fixed=None):
     """metafor's pseudo-R2: ``100 * max(0, (tau2_RE - tau2)/tau2_RE)`` against the
+    intercept-only model with tau2 estimated (also when the full model's tau2 is fixed);
+    ``tau2_fixed`` is accepted for symmetry and not used. Against the
     intercept-only model; for equal-effects models the adjusted R2 of the weighted
     least-squares regression."""
     B = Y.shape[0]
@@ -514,7 +705,7 @@ def _r2_fixed(Y, V, X, valid, A, fit):
     w = np.where(valid, 1.0 / V, 0.0) if A is None else np.where(valid, A, 0.0)
     Yv = np.where(valid, Y, 0.0)
     Xv = np.where(valid[:, :, None], X, 0.0)
-    inv, _ = _hat_parts(w, Xv)
+    inv = _inv_xtwx(w, Xv)
     beta = np.einsum("bij,bkj,bk->bi", inv, Xv, w * Yv)
     f = np.einsum("bkj,bj->bk", Xv, beta)
     res = Yv - f

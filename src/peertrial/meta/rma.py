@@ -126,6 +126,7 @@ def rma(
     measure: str | None = None,
     ni=None,
     subset=None,
+    tau2: float | None = None,
 ) -> RMAResult:
     """Fit a meta-analytic fixed-, random- or mixed-effects model (metafor ``rma``).
 
@@ -140,7 +141,17 @@ def rma(
     ``subset``: boolean mask or name of a boolean column; only those studies are
     used (metafor's ``subset``). The fit keeps a copy of the rows of ``data`` it
     used as ``fit.data`` (None for array input), so ``cumul(fit, order="year")``
-    needs no ``data=``.
+    needs no ``data=``. ``tau2``: a value at which tau2 is held fixed instead of
+    estimated (metafor's ``tau2=``; then ``se_tau2`` is NaN and tau2 is not counted
+    among the parameters of the fit statistics).
+
+    ML and REML use metafor's Fisher scoring; when it does not converge in
+    ``maxiter`` steps (where metafor stops with an error) the maximum of the
+    (restricted) likelihood is found by a bracketed search instead, guaranteed to
+    converge, reported in ``fit.algorithm`` and ``fit.note`` with a
+    ``ConvergenceWarning``. Fit statistics as metafor's ``fitstats``:
+    ``fit.loglik``, ``fit.deviance``, ``fit.aic``, ``fit.bic``, ``fit.aicc``
+    (REML versions for a REML fit, ML otherwise) and ``fit.fitstats()``.
 
     Studies with a missing value are omitted with a warning naming them (metafor's
     ``na.action = "na.omit"``); non-positive variances raise ``ValueError``.
@@ -198,7 +209,20 @@ def rma(
         y[keep], v[keep], X[keep], names, None if w is None else w[keep], labels[keep], method, test, level,
         Control.from_any(control), measure, info, labels[missing].tolist(),
         ni=None if n_i is None else n_i[keep], data=None if frame is None else frame.iloc[np.flatnonzero(keep)].copy(),
+        tau2_fixed=_fixed_tau2(tau2, method),
     )
+
+
+def _fixed_tau2(tau2, method):
+    if tau2 is None or method in ("EE", "FE"):
+        return None
+    try:
+        t = float(tau2)
+    except (TypeError, ValueError):
+        raise ValueError(f"tau2 must be a single non-negative number; got {tau2!r}") from None
+    if not np.isfinite(t) or t < 0:
+        raise ValueError(f"tau2 must be a single non-negative number; got {tau2!r}")
+    return t
 
 
 def _sample_sizes(frame, ni, n):
@@ -238,7 +262,7 @@ def _float_arrays(yi, vi):
 
 
 def _fit(y, v, Xa, names, w, labels, method, test, level, ctrl, measure, info=None, omitted=(), ni=None,
-         data=None):
+         data=None, tau2_fixed=None):
     """Fit one meta-analysis from clean arrays (the studies to use) via the batch core."""
     k, p = Xa.shape
     if p > k:
@@ -255,22 +279,19 @@ def _fit(y, v, Xa, names, w, labels, method, test, level, ctrl, measure, info=No
     icol = int(np.flatnonzero((Xa == 1).all(axis=0))[0]) if (Xa == 1).all(axis=0).any() else -1
     A = None if w is None else w[None, :]
     core = fit_core(y[None, :], v[None, :], Xa[None], method=method, test=test, A=A, level=level,
-                    control=ctrl, intercept_col=icol)
+                    control=ctrl, intercept_col=icol, tau2_fixed=tau2_fixed)
     if core.reason[0] and np.isnan(core.tau2[0]):
         raise ValueError(f"cannot fit the model: {core.reason[0]}")
     valid = np.ones((1, k), dtype=bool)
     R2 = np.nan
     if p > 1 and icol >= 0:
-        R2 = float(r2_batch(core, y[None, :], v[None, :], Xa[None], valid, method, test, A, ctrl, icol)[0])
+        R2 = float(r2_batch(core, y[None, :], v[None, :], Xa[None], valid, method, test, A, ctrl, icol,
+                            tau2_fixed)[0])
     converged = bool(core.converged[0])
     note = str(core.reason[0])
-    if not converged:
-        warnings.warn(
-            f"{method} estimation of tau2 did not converge in {ctrl.maxiter} iterations "
-            f"(threshold {ctrl.threshold}); results are from the last iterate",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+    algorithm = str(core.algorithm[0])
+    if algorithm and algorithm not in ("Fisher scoring", "fixed"):
+        warnings.warn(note, ConvergenceWarning, stacklevel=3)
     elif note:
         warnings.warn(note, UserWarning, stacklevel=3)
     coef = _coef_maker(names)
@@ -287,6 +308,8 @@ def _fit(y, v, Xa, names, w, labels, method, test, level, ctrl, measure, info=No
         control=ctrl, vb=pd.DataFrame(core.vb[0], index=names, columns=names),
         intercept=icol >= 0, design_info=info, omitted=list(omitted),
         ni=None if ni is None else np.array(ni, dtype=float), data=data,
+        algorithm=str(core.algorithm[0]), tau2_fixed=tau2_fixed,
+        ll_ML=float(core.ll_ML[0]), ll_REML=float(core.ll_REML[0]), dev_ML=float(core.dev_ML[0]),
     )
 
 
@@ -371,6 +394,56 @@ class RMAResult(Result):
     omitted: list = field(default_factory=list)
     ni: np.ndarray | None = None
     data: pd.DataFrame | None = None
+    algorithm: str = ""
+    tau2_fixed: float | None = None
+    ll_ML: float = np.nan
+    ll_REML: float = np.nan
+    dev_ML: float = np.nan
+
+    # ----------------------------------------------------------------- fit statistics
+    @property
+    def parms(self) -> int:
+        """Number of estimated parameters (coefficients, plus tau2 unless EE or fixed)."""
+        return self.p + (0 if self.method in ("EE", "FE") or self.tau2_fixed is not None else 1)
+
+    def fitstats(self, REML: bool | None = None) -> pd.Series:
+        """Log-likelihood, deviance, AIC, BIC and AICc (metafor ``fitstats``).
+
+        ``REML``: restricted (True) or full (False) likelihood; by default the one the
+        model was fitted with (REML for a REML fit, ML otherwise). For REML the
+        sample size in BIC/AICc is ``k - p``; the ML deviance is against the
+        saturated model, the REML deviance is ``-2 ll``.
+        """
+        reml = (self.method == "REML") if REML is None else bool(REML)
+        ll = self.ll_REML if reml else self.ll_ML
+        dev = -2 * ll if reml else self.dev_ML
+        n = self.k - self.p if reml else self.k
+        q = self.parms
+        m = max(n, q + 2)
+        out = {"logLik": ll, "deviance": dev, "AIC": -2 * ll + 2 * q, "BIC": -2 * ll + q * np.log(n),
+               "AICc": -2 * ll + 2 * q * m / (m - q - 1)}
+        return pd.Series(out, name="REML" if reml else "ML")
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (restricted for REML fits), as metafor's ``logLik``."""
+        return float(self.fitstats()["logLik"])
+
+    @property
+    def deviance(self) -> float:
+        return float(self.fitstats()["deviance"])
+
+    @property
+    def aic(self) -> float:
+        return float(self.fitstats()["AIC"])
+
+    @property
+    def bic(self) -> float:
+        return float(self.fitstats()["BIC"])
+
+    @property
+    def aicc(self) -> float:
+        return float(self.fitstats()["AICc"])
 
     # ----------------------------------------------------------------- helpers
     @property
@@ -393,7 +466,7 @@ class RMAResult(Result):
     def refit(self, mask=None, **changes) -> RMAResult:
         """Refit on the studies where ``mask`` is true, optionally changing ``method``,
         ``test``, ``level``, ``control`` or ``weights`` (array, or None to drop them)."""
-        allowed = {"method", "test", "level", "control", "weights"}
+        allowed = {"method", "test", "level", "control", "weights", "tau2"}
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"refit cannot change {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -408,7 +481,8 @@ class RMAResult(Result):
         return _fit(self.yi[keep], self.vi[keep], X, list(self.X.columns), w, self.slab[keep], method, test,
                     changes.get("level", self.level), ctrl, self.measure, self.design_info,
                     ni=None if self.ni is None else self.ni[keep],
-                    data=None if self.data is None else self.data.iloc[np.flatnonzero(keep)].copy())
+                    data=None if self.data is None else self.data.iloc[np.flatnonzero(keep)].copy(),
+                    tau2_fixed=changes.get("tau2", self.tau2_fixed))
 
     # ----------------------------------------------------------------- predict
     def predict(self, newmods=None, level=None, transf=None, intercept=True) -> PredictResult:
@@ -687,8 +761,8 @@ def rma_batch(yi, vi, *, method="REML", test="z", mods=None, weights=None, level
     fewer studies. ``mods``: ``None`` (intercept only), a ``(k, p)`` design shared by
     all rows or ``(B, k, p)``, including the intercept column. Rows that cannot be
     fitted (k = 0, k < p, non-positive variance) are NaN with ``reason`` set;
-    non-converged rows keep their last iterate, ``converged`` False, and a
-    ``ConvergenceWarning`` is issued.
+    rows where Fisher scoring does not converge get the maximum from a bracketed
+    search (``reason`` says so) and a ``ConvergenceWarning`` is issued.
     """
     method, test = _check_method_test(method, test)
     Y = np.atleast_2d(np.asarray(yi, dtype=float))
@@ -710,6 +784,10 @@ def rma_batch(yi, vi, *, method="REML", test="z", mods=None, weights=None, level
     reason[bad_conv] = "did not converge"
     if bad_conv.any():
         warnings.warn(f"{int(bad_conv.sum())} of {B} fits did not converge", ConvergenceWarning, stacklevel=2)
+    fallback = np.array([a not in ("", "Fisher scoring", "fixed") for a in core.algorithm])
+    if fallback.any():
+        warnings.warn(f"Fisher scoring did not converge in {int(fallback.sum())} of {B} fits; their tau2 is the "
+                      "maximum found by a bracketed search (see reason)", ConvergenceWarning, stacklevel=2)
     sq = (lambda a: a[:, 0]) if core.b.shape[1] == 1 else (lambda a: a)
     return BatchResult(
         b=sq(core.b), se=sq(core.se), zval=sq(core.zval), pval=sq(core.pval), ci_lb=sq(core.ci_lb),

@@ -1,0 +1,487 @@
+"""Model comparison and prediction of study effects for fitted meta-analytic models.
+
+- :func:`anova`: Wald tests of a set of coefficients (``btt``) or of linear
+  combinations (``X``) of one model, or the likelihood-ratio test of two nested
+  models (metafor's ``anova.rma``);
+- :func:`blup` and :func:`ranef`: best linear unbiased predictions of the study
+  effects and of the random effects (metafor's ``blup.rma.uni``, ``ranef.rma.uni``);
+- :func:`permutest`: permutation tests of the coefficients of an ``rma`` fit
+  (metafor's ``permutest.rma.uni``), exact when the number of distinct
+  permutations is at most ``iter``, else on a seeded random set.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from peertrial import _data
+from peertrial._results import Result, format_number, format_pval, format_table
+from peertrial.meta._core import fit_core
+
+__all__ = ["anova", "blup", "ranef", "permutest", "WaldResult", "LRTResult", "PermutestResult"]
+
+
+def _is_mv(fit):
+    return type(fit).__name__ == "RMAMVResult"
+
+
+def _coef_arrays(fit):
+    names = list(fit.X.columns)
+    b = np.atleast_1d(np.asarray(fit.b, dtype=float))
+    vb = fit.vb.to_numpy(dtype=float)
+    return names, b, vb
+
+
+def _tdist(fit):
+    """Degrees of freedom of the t/F reference (None for z/chi-square)."""
+    if fit.test in ("knha", "t"):
+        return float(fit.dfs)
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class WaldResult(Result):
+    """Wald-type test of coefficients or linear combinations (metafor ``anova(fit, btt=/X=)``).
+
+    ``QM`` is the chi-square statistic (or ``F`` = chi-square / m with a t reference),
+    ``QMdf`` its degrees of freedom (``(m,)`` or ``(m, df2)``), ``QMp`` its p-value.
+    With ``X``, ``table`` holds every combination: estimate, se, statistic, (df), pval,
+    ci_lb, ci_ub.
+    """
+
+    QM: float
+    QMdf: tuple
+    QMp: float
+    test: str
+    btt: list | None
+    table: pd.DataFrame | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        if self.table is not None:
+            return self.table.copy()
+        row = {"statistic": self.QM, "df": self.QMdf[0], "pval": self.QMp}
+        if len(self.QMdf) > 1:
+            row["df2"] = self.QMdf[1]
+        return pd.DataFrame([row], index=pd.Index(["QM"], name="test"))
+
+    def summary(self, digits: int = 4) -> str:
+        lines = []
+        if self.table is not None:
+            lines += ["Hypotheses:", format_table(self.table, digits), ""]
+        which = "Omnibus Test of Hypotheses" if self.table is not None else (
+            f"Test of Moderators (coefficient(s) {', '.join(str(i + 1) for i in self.btt)})")
+        lines.append(which + ":")
+        if len(self.QMdf) > 1:
+            lines.append(f"F(df1 = {self.QMdf[0]:g}, df2 = {self.QMdf[1]:g}) = {format_number(self.QM, digits)}, "
+                         f"p-val = {format_pval(self.QMp, digits)}")
+        else:
+            lines.append(f"QM(df = {self.QMdf[0]:g}) = {format_number(self.QM, digits)}, "
+                         f"p-val = {format_pval(self.QMp, digits)}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class LRTResult(Result):
+    """Likelihood-ratio test of a full against a reduced model (metafor ``anova(full, reduced)``)."""
+
+    LRT: float
+    df: int
+    pval: float
+    fitstats_full: pd.Series
+    fitstats_reduced: pd.Series
+    parms_full: int
+    parms_reduced: int
+    QE_full: float
+    QE_reduced: float
+    R2: float
+    method: str
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = []
+        for label, fs, parms, qe in (("full", self.fitstats_full, self.parms_full, self.QE_full),
+                                     ("reduced", self.fitstats_reduced, self.parms_reduced, self.QE_reduced)):
+            rows.append({"df": parms, "AIC": fs["AIC"], "BIC": fs["BIC"], "AICc": fs["AICc"],
+                         "logLik": fs["logLik"], "LRT": np.nan if label == "full" else self.LRT,
+                         "pval": np.nan if label == "full" else self.pval, "QE": qe})
+        return pd.DataFrame(rows, index=pd.Index(["full", "reduced"], name="model"))
+
+    def summary(self, digits: int = 4) -> str:
+        return format_table(self.to_frame(), digits)
+
+
+def anova(fit, reduced=None, *, btt=None, X=None, refit=False):
+    """Wald test of coefficients or linear combinations, or LRT of two nested models.
+
+    Parameters
+    ----------
+    fit : RMAResult or RMAMVResult
+        The (full) fitted model.
+    reduced : RMAResult or RMAMVResult, optional
+        A nested model fitted to the same data; gives the likelihood-ratio test. REML
+        fits with different fixed effects are refused (their restricted likelihoods
+        are not comparable), as in metafor.
+    btt : int, str or sequence, optional
+        Coefficients to test (0-based positions or names); default all but the intercept.
+    X : array-like, optional
+        Matrix of linear combinations (one row per hypothesis ``X b = 0``).
+    refit : bool
+        Unused placeholder for metafor's ``refit``; must stay False.
+
+    Returns
+    -------
+    WaldResult or LRTResult
+
+    Notes
+    -----
+    Equals metafor's ``anova.rma``. With ``test="knha"``/``"t"`` the omnibus statistic is
+    ``F = QM / m`` on ``(m, k - p)`` degrees of freedom and every combination has a t test.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> fit = pt.meta.rma([0.1, 0.3, 0.5, 0.2, 0.6], [0.01, 0.02, 0.02, 0.03, 0.01], mods=[[1.], [2.], [3.], [2.], [4.]])
+    >>> round(pt.meta.anova(fit, btt=[1]).QM, 3) == round(float(fit.zval["X1"]) ** 2, 3)
+    True
+    """
+    if refit:
+        raise ValueError("refit=True is not supported; fit both models with method='ML' to compare fixed effects")
+    if reduced is not None:
+        if btt is not None or X is not None:
+            raise ValueError("give either a reduced model (likelihood-ratio test) or btt/X (Wald test), not both")
+        return _lrt(fit, reduced)
+    names, b, vb = _coef_arrays(fit)
+    p = len(names)
+    df2 = _tdist(fit)
+    if X is not None:
+        L = np.atleast_2d(np.asarray(X, dtype=float))
+        if L.shape[1] != p:
+            raise ValueError(f"X must have {p} columns (one per coefficient: {names}); got {L.shape[1]}")
+        Lb = L @ b
+        vLb = L @ vb @ L.T
+        se = np.sqrt(np.diag(vLb))
+        z = Lb / se
+        m = np.linalg.matrix_rank(L)
+        level = float(getattr(fit, "level", 95.0))
+        alpha = 1 - level / 100
+        if df2 is None:
+            pv = 2 * stats.norm.sf(np.abs(z))
+            crit = stats.norm.isf(alpha / 2)
+        else:
+            pv = 2 * stats.t.sf(np.abs(z), df2)
+            crit = stats.t.isf(alpha / 2, df2)
+        QM = float(Lb @ np.linalg.lstsq(vLb, Lb, rcond=None)[0]) if m == L.shape[0] else float(
+            Lb @ np.linalg.pinv(vLb) @ Lb)
+        table = pd.DataFrame({"estimate": Lb, "se": se, "statistic": z, "pval": pv, "ci_lb": Lb - crit * se,
+                              "ci_ub": Lb + crit * se}, index=pd.Index([_hyp(row, names) for row in L],
+                                                                         name="hypothesis"))
+        if df2 is not None:
+            table.insert(3, "df", df2)
+        QM, QMdf, QMp = _omnibus(QM, m, df2)
+        return WaldResult(QM=QM, QMdf=QMdf, QMp=QMp, test=fit.test, btt=None, table=table)
+    idx = _btt(btt, names, fit)
+    sub = np.ix_(idx, idx)
+    QM = float(b[idx] @ np.linalg.solve(vb[sub], b[idx]))
+    QM, QMdf, QMp = _omnibus(QM, len(idx), df2)
+    return WaldResult(QM=QM, QMdf=QMdf, QMp=QMp, test=fit.test, btt=idx)
+
+
+def _omnibus(QM, m, df2):
+    if df2 is None:
+        return QM, (m,), float(stats.chi2.sf(QM, m))
+    F = QM / m
+    return F, (m, df2), float(stats.f.sf(F, m, df2))
+
+
+def _hyp(row, names):
+    terms = []
+    for c, n in zip(row, names):
+        if c == 0:
+            continue
+        coef = "" if c == 1 else ("-" if c == -1 else f"{c:g}*")
+        terms.append(f"{coef}{n}")
+    return " + ".join(terms).replace("+ -", "- ") + " = 0" if terms else "0 = 0"
+
+
+def _btt(btt, names, fit):
+    p = len(names)
+    if btt is None:
+        idx = [j for j, n in enumerate(names) if n != "intrcpt"] if p > 1 else list(range(p))
+    else:
+        items = [btt] if isinstance(btt, (int, np.integer, str)) else list(btt)
+        idx = []
+        for it in items:
+            if isinstance(it, str):
+                if it not in names:
+                    raise ValueError(f"btt: no coefficient named {it!r}; coefficients are {names}")
+                idx.append(names.index(it))
+            else:
+                j = int(it)
+                if not 0 <= j < p:
+                    raise ValueError(f"btt: position {j} out of range 0..{p - 1} (0-based; coefficients {names})")
+                idx.append(j)
+    if not idx:
+        raise ValueError("btt selects no coefficients")
+    return sorted(set(idx))
+
+
+def _lrt(full, reduced):
+    for f in (full, reduced):
+        if not hasattr(f, "fitstats"):
+            raise ValueError("anova(full, reduced) takes two fitted rma / rma_mv models")
+    if type(full) is not type(reduced):
+        raise ValueError("both models must be of the same kind (two rma fits or two rma_mv fits)")
+    if not np.array_equal(np.asarray(full.yi), np.asarray(reduced.yi)):
+        raise ValueError("the models are not fitted to the same data (yi differ)")
+    ml_like = lambda m: m if m in ("ML", "REML") else "ML"  # noqa: E731
+    mf, mr = full.method, reduced.method
+    if ml_like(mf) == "REML" or ml_like(mr) == "REML":
+        mixed = {mf, mr} - {"REML", "EE", "FE"}
+        if mixed:
+            raise ValueError(f"cannot compare a {mf} fit with a {mr} fit by a likelihood-ratio test; "
+                             "fit both with method='ML' or both with 'REML'")
+    if full.parms < reduced.parms:
+        full, reduced = reduced, full
+    if full.parms == reduced.parms:
+        raise ValueError("the models have the same number of parameters; a likelihood-ratio test needs nested "
+                         "models (the full model must have more)")
+    reml = full.method == "REML"
+    if reml and not _same_design(full, reduced):
+        raise ValueError("models with different fixed effects: REML likelihood-ratio comparisons are not "
+                         "meaningful; refit both models with method='ML'")
+    fs_f = full.fitstats(REML=reml)
+    fs_r = reduced.fitstats(REML=reml)
+    LRT = max(0.0, 2 * (fs_f["logLik"] - fs_r["logLik"]))
+    df = int(full.parms - reduced.parms)
+    pval = float(stats.chi2.sf(LRT, df))
+    R2 = np.nan
+    t_f, t_r = getattr(full, "tau2", None), getattr(reduced, "tau2", None)
+    if (not _is_mv(full) and full.method not in ("EE", "FE") and reduced.method not in ("EE", "FE")
+            and full.p != reduced.p):
+        R2 = 0.0 if t_r == 0 else max(0.0, 100 * (t_r - t_f) / t_r)
+    return LRTResult(LRT=float(LRT), df=df, pval=pval, fitstats_full=fs_f, fitstats_reduced=fs_r,
+                     parms_full=int(full.parms), parms_reduced=int(reduced.parms), QE_full=float(full.QE),
+                     QE_reduced=float(reduced.QE), R2=float(R2), method=full.method)
+
+
+def _same_design(a, b):
+    Xa, Xb = a.X.to_numpy(dtype=float), b.X.to_numpy(dtype=float)
+    if Xa.shape != Xb.shape:
+        return False
+    if np.allclose(Xa, Xb):
+        return True
+    # same column space (e.g. a reparametrised factor) counts as the same fixed effects
+    r = np.linalg.matrix_rank(np.hstack([Xa, Xb]))
+    return r == np.linalg.matrix_rank(Xa) == np.linalg.matrix_rank(Xb)
+
+
+# ----------------------------------------------------------------------------- blup / ranef
+@dataclass(frozen=True, eq=False)
+class BLUPResult(Result):
+    """Predicted values per study: ``pred``, ``se``, ``pi_lb``, ``pi_ub`` (Series by study)."""
+
+    pred: pd.Series
+    se: pd.Series
+    pi_lb: pd.Series
+    pi_ub: pd.Series
+    what: str
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"estimate": self.pred, "se": self.se, "pi_lb": self.pi_lb, "pi_ub": self.pi_ub})
+
+    def summary(self, digits: int = 4) -> str:
+        return self.what + "\n" + format_table(self.to_frame(), digits)
+
+
+def _crit(fit, level):
+    level = float(getattr(fit, "level", 95.0)) if level is None else _level(level)
+    alpha = 1 - level / 100
+    df = _tdist(fit)
+    return stats.norm.isf(alpha / 2) if df is None else stats.t.isf(alpha / 2, df)
+
+
+def _level(level):
+    conf = getattr(_data, "confidence_level", None)
+    if conf is not None:
+        return 100 * conf(level) if conf(level) <= 1 else conf(level)
+    level = float(level)
+    return 100 * level if level <= 1 else level
+
+
+def _uni_parts(fit, what):
+    if _is_mv(fit) or not hasattr(fit, "tau2"):
+        raise ValueError(f"{what} takes an rma fit")
+    if fit.method in ("EE", "FE"):
+        raise ValueError(f"{what} needs a random-effects model (method EE/FE has no random effects)")
+    X = fit.X.to_numpy(dtype=float)
+    b = fit.beta
+    vb = fit.vb.to_numpy(dtype=float)
+    li = fit.tau2 / (fit.tau2 + fit.vi)
+    fitted = X @ b
+    vfit = np.einsum("ij,jk,ik->i", X, vb, X)
+    return X, li, fitted, vfit
+
+
+def blup(fit, level=None) -> BLUPResult:
+    """Best linear unbiased predictions of the true study effects (metafor ``blup.rma.uni``).
+
+    ``pred = l y + (1 - l) x'b`` with ``l = tau2/(tau2 + v)``; ``se^2 = l v + (1 - l)^2 x'Var(b)x``;
+    ``pi`` = ``pred ± crit se`` (crit from N(0,1), or t(k - p) for ``test="knha"``).
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> fit = pt.meta.rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.02, 0.03])
+    >>> len(pt.meta.blup(fit).pred)
+    4
+    """
+    X, li, fitted, vfit = _uni_parts(fit, "blup")
+    pred = li * fit.yi + (1 - li) * fitted
+    se = np.sqrt(li * fit.vi + (1 - li) ** 2 * vfit)
+    crit = _crit(fit, level)
+    s = lambda a: pd.Series(a, index=fit.slab)  # noqa: E731
+    return BLUPResult(s(pred), s(se), s(pred - crit * se), s(pred + crit * se), "BLUPs of the true effects")
+
+
+def ranef(fit, level=None) -> BLUPResult:
+    """Best linear unbiased predictions of the random effects (metafor ``ranef.rma.uni``).
+
+    ``u = l (y - x'b)``, ``se^2 = l v + l^2 x'Var(b)x`` with ``l = tau2/(tau2 + v)``.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> fit = pt.meta.rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.02, 0.03])
+    >>> abs(float(pt.meta.ranef(fit).pred.sum())) < 1
+    True
+    """
+    X, li, fitted, vfit = _uni_parts(fit, "ranef")
+    pred = li * (fit.yi - fitted)
+    se = np.sqrt(li * fit.vi + li**2 * vfit)
+    crit = _crit(fit, level)
+    s = lambda a: pd.Series(a, index=fit.slab)  # noqa: E731
+    return BLUPResult(s(pred), s(se), s(pred - crit * se), s(pred + crit * se), "BLUPs of the random effects")
+
+
+# ----------------------------------------------------------------------------- permutest
+@dataclass(frozen=True, eq=False)
+class PermutestResult(Result):
+    """Permutation p-values of the coefficients (``pval``) and of the omnibus test (``QMp``)."""
+
+    pval: object
+    QMp: float
+    iter: int
+    exact: bool
+    names: list
+    zval_perm: np.ndarray
+    QM_perm: np.ndarray
+    fallback: np.ndarray  # permutations whose Fisher scoring failed (tau2 from the bracketed maximum)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"pval": np.atleast_1d(np.asarray(self.pval, dtype=float))},
+                            index=pd.Index(self.names, name="term"))
+
+    def summary(self, digits: int = 4) -> str:
+        kind = "exact" if self.exact else "random"
+        lines = [f"Permutation test ({kind}, {self.iter} permutations)", "",
+                 f"Test of Moderators: p-val* = {format_pval(self.QMp, digits)}", "",
+                 format_table(self.to_frame(), digits)]
+        return "\n".join(lines)
+
+
+def permutest(fit, iter=1000, exact=None, seed=None, comptol=np.finfo(float).eps ** 0.5) -> PermutestResult:
+    """Permutation tests of an ``rma`` fit (metafor ``permutest.rma.uni``).
+
+    Intercept-only models flip the signs of the effect sizes (``2^k`` patterns);
+    meta-regressions permute the rows of the moderator matrix (the number of distinct
+    permutations). The test is exact when that number is at most ``iter`` (or
+    ``exact=True``), else ``iter`` random permutations drawn from ``seed`` (with the
+    observed pattern as the first one, as metafor). Two-sided p-values:
+    ``mean(|z*| >= |z| - comptol)`` and ``mean(QM* >= QM - comptol)``.
+    Where Fisher scoring fails for a permuted model, metafor drops that permutation
+    (its fit errors); here it is kept with tau2 at the REML/ML maximum
+    (``fallback`` marks those permutations). Every permuted model is refitted with the fit's method and test through the
+    batch core (all permutations in one call).
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> fit = pt.meta.rma([0.1, 0.3, 0.5, 0.2, 0.4], [0.01, 0.02, 0.02, 0.03, 0.02])
+    >>> pt.meta.permutest(fit).pval
+    0.0625
+    """
+    if _is_mv(fit) or not hasattr(fit, "tau2"):
+        raise ValueError("permutest takes an rma fit")
+    if fit.user_weights is not None:
+        raise ValueError("permutest does not support user weights")
+    iter = int(iter)
+    if iter < 1:
+        raise ValueError("iter must be a positive integer")
+    k = fit.k
+    X = fit.X.to_numpy(dtype=float)
+    y, v = fit.yi, fit.vi
+    names = list(fit.X.columns)
+    if fit.int_only:
+        n_exact = 2**k
+        use_exact = exact if exact is not None else n_exact <= iter
+        if use_exact:
+            if n_exact > 2**20:
+                raise ValueError(f"exact permutation test needs 2^{k} sign patterns; too many (use exact=False)")
+            signs = 1 - 2 * ((np.arange(n_exact)[:, None] >> np.arange(k)[None, ::-1]) & 1)
+        else:
+            rng = _data.as_generator(seed)
+            signs = rng.choice([-1, 1], size=(iter, k))
+            signs[0] = 1
+        Y = signs * y[None, :]
+        V = np.broadcast_to(v, Y.shape)
+        Xb = X
+    else:
+        n_exact = _n_distinct_perms(X)
+        use_exact = exact if exact is not None else n_exact <= iter
+        if use_exact:
+            if math.factorial(k) > 5_000_000:
+                raise ValueError(f"exact permutation test needs {n_exact} permutations; too many (use exact=False)")
+            perms = _distinct_perms(X)
+        else:
+            rng = _data.as_generator(seed)
+            perms = np.vstack([np.arange(k)] + [rng.permutation(k) for _ in range(iter - 1)])
+        Xb = X[perms]
+        Y = np.broadcast_to(y, (perms.shape[0], k))
+        V = np.broadcast_to(v, (perms.shape[0], k))
+    icol = 0 if fit.intercept else -1
+    core = fit_core(Y, V, Xb, method=fit.method, test=fit.test, level=fit.level, control=fit.control,
+                    intercept_col=icol, tau2_fixed=fit.tau2_fixed)
+    z_obs = np.atleast_1d(np.asarray(fit.zval, dtype=float))
+    zp = core.zval
+    pval = np.mean(np.abs(zp) >= np.abs(z_obs)[None, :] - comptol, axis=0)
+    pval = np.minimum(pval, 1.0)
+    QMp = float(np.nanmean(core.QM >= fit.QM - comptol))
+    out_p = float(pval[0]) if len(names) == 1 else pd.Series(pval, index=names)
+    return PermutestResult(pval=out_p, QMp=QMp, iter=int(Y.shape[0]), exact=bool(use_exact), names=names,
+                           zval_perm=zp, QM_perm=core.QM,
+                           fallback=np.array([a not in ("", "Fisher scoring", "fixed") for a in core.algorithm]))
+
+
+def _n_distinct_perms(X):
+    _, counts = np.unique(X, axis=0, return_counts=True)
+    n = math.factorial(X.shape[0])
+    for c in counts:
+        n //= math.factorial(int(c))
+    return n
+
+
+def _distinct_perms(X):
+    """All distinct row orders of ``X`` (as index arrays), the identity first."""
+    _, codes = np.unique(X, axis=0, return_inverse=True)
+    codes = np.asarray(codes).ravel()
+    seen = {}
+    for perm in itertools.permutations(range(X.shape[0])):
+        key = tuple(codes[list(perm)])
+        if key not in seen:
+            seen[key] = perm
+    return np.array(list(seen.values()))
