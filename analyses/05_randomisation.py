@@ -83,7 +83,8 @@ def ledger_replay(sec: Section, trial: pd.DataFrame) -> None:
     sec.text(
         f"Audit of the allocation: the schedule was regenerated from the trial's randomisation seed ({seed}) "
         f"with {per_stratum} slots per stratum and enrolment (by id) was replayed through a new allocation "
-        f"ledger (peertrial.randomise.Ledger, SQLite with a SHA-256 hash chain). {agree} of {len(trial)} "
+        "ledger (peertrial.randomise.Ledger: SQLite, the schedule sealed with AES-GCM and an HMAC-SHA256 "
+        f"hash chain keyed by the trial key). {agree} of {len(trial)} "
         f"arms were reproduced; the ledger logged {n_logged} allocations, re-allocating the first participant "
         f"returned their recorded arm ({repeat}) without using a slot, the hash chain "
         f"{'verified' if verified else 'FAILED'}, and {remaining} unused slots stay concealed."

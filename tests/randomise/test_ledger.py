@@ -122,8 +122,9 @@ def test_future_of_the_schedule_is_not_exposed(ledger):
     led, _ = ledger
     led.allocate("P0", site=1, diagnosis="other")
     public = [a for a in dir(led) if not a.startswith("_")]
-    assert set(public) == {"allocate", "arms", "audit", "close", "create", "extend", "factors", "head",
-                           "levels", "lookup", "open", "path", "remaining", "verify"}
+    assert set(public) == {"add_user", "allocate", "arms", "audit", "authenticate", "close", "create", "events",
+                           "extend", "factors", "format", "head", "ledger_id", "levels", "lookup", "open", "path",
+                           "read_only", "receipt", "record", "remaining", "revoke_user", "users", "verify"}
     assert len(led.audit()) == 1 and "arm" not in led.remaining().columns
 
 
@@ -132,7 +133,7 @@ def test_future_of_the_schedule_is_not_exposed(ledger):
     [
         "UPDATE log SET arm = CASE arm WHEN 'peer' THEN 'control' ELSE 'peer' END WHERE n = 3",
         "UPDATE log SET participant = 'X99' WHERE n = 2",
-        "UPDATE slots SET arm = CASE arm WHEN 'peer' THEN 'control' ELSE 'peer' END WHERE seq = 15",
+        "UPDATE slots SET sealed = CAST(sealed AS BLOB) || X'00' WHERE seq = 15",
         "DELETE FROM log WHERE n = 3",
         "UPDATE meta SET value = '[\"peer\",\"control\"]' WHERE key = 'arms'",
     ],
@@ -263,10 +264,10 @@ def test_threads_sharing_one_unstratified_ledger(tmp_path):
 @pytest.mark.parametrize(
     "sql, message",
     [
-        ("UPDATE slots SET arm = CASE arm WHEN 'peer' THEN 'control' ELSE 'peer' END WHERE batch = 1 AND seq = 8",
-         "part 1"),
-        ("INSERT INTO slots VALUES ('[[\"site\",\"1\"],[\"diagnosis\",\"other\"]]', 99, 'peer', NULL, NULL, 7)",
-         "without a log entry"),
+        ("UPDATE slots SET sealed = (SELECT sealed FROM slots WHERE batch = 1 AND seq = 9 LIMIT 1) "
+         "WHERE batch = 1 AND seq = 8", "does not open with the trial key"),
+        ("INSERT INTO slots SELECT stratum, 99, sealed, 7 FROM slots WHERE seq = 9 LIMIT 1",
+         "does not open with the trial key"),
         ("DELETE FROM log WHERE kind = 'extend'", "entries were deleted"),
     ],
     ids=["extended_slot", "smuggled_slot", "dropped_extension"],

@@ -22,7 +22,13 @@ from peertrial.randomise.cluster import (
     cluster_randomise,
     constrained_randomise,
 )
-from peertrial.randomise.ledger import Ledger, LedgerError, LedgerIntegrityError, StratumFullError
+from peertrial.randomise.ledger import (
+    Ledger,
+    LedgerError,
+    LedgerIntegrityError,
+    StratumFullError,
+    participant_id,
+)
 from peertrial.randomise.minimisation import Minimiser, minimise
 from peertrial.randomise.schedules import complete, permuted_blocks, simple
 from peertrial.randomise.simulation import DesignSimulation, simulate_design
@@ -44,4 +50,5 @@ __all__ = [
     "LedgerError",
     "LedgerIntegrityError",
     "StratumFullError",
+    "participant_id",
 ]

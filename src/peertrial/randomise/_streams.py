@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 
 import numpy as np
 
@@ -28,8 +29,8 @@ def root_sequence(seed) -> np.random.SeedSequence:
         return seed
     if isinstance(seed, np.random.Generator):
         return seed.bit_generator.seed_seq.spawn(1)[0]
-    if seed is None:
-        return np.random.SeedSequence()
+    if seed is None:  # 256 bits from the operating system (see stratum_stream for the pool size)
+        return np.random.SeedSequence(secrets.randbits(256))
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, SeedSequence or Generator, got {seed!r}")
     return np.random.SeedSequence(int(seed))
@@ -55,7 +56,10 @@ def stratum_stream(root: np.random.SeedSequence, key: str, purpose: str) -> np.r
     """An independent PCG64 stream for one stratum and purpose, derived from ``root``."""
     digest = hashlib.sha256(f"{purpose}\x00{key}".encode()).digest()
     words = tuple(int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4))
-    seq = np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + words)
+    # seeds beyond 128 bits (the default of seed=None: 256) keep all their bits in a 256-bit pool;
+    # smaller seeds use numpy's default pool, so their schedules are unchanged
+    big = isinstance(root.entropy, int) and root.entropy.bit_length() > 128
+    seq = np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + words, pool_size=8 if big else 4)
     return np.random.PCG64(seq)
 
 
