@@ -52,7 +52,7 @@ def main(out_dir: Path) -> None:
     sec = Section("Twelve-month readmission", out_dir, slug="30_readmission")
 
     # --- binary primary outcome ---------------------------------------------------------
-    binary = pt.survival.readmission_12m(df, "readmitted_12m", "arm", covariates=("site", "diagnosis"))
+    binary = pt.survival.readmission_12m(df, "readmitted_12m", "arm", covariates="C(site) + diagnosis")
     mixed = pt.survival.readmission_12m(df, "readmitted_12m", "arm", covariates=("diagnosis",), random="site")
     arms = binary.arms
     sec.text(

@@ -1,5 +1,8 @@
 """The one validation layer: every public function takes user data through here.
 
+Design matrices (covariates as a list or an R-style formula, the typing rule below in
+:func:`is_factor`) are built by :mod:`peertrial._design`, part of this layer.
+
 Rules (see ARCHITECTURE.md):
 - the caller's DataFrame is never modified: we read columns, never write;
 - a bad value raises ``ValueError`` naming the column and the offending rows
@@ -33,6 +36,7 @@ __all__ = [
     "arm_codes",
     "code_arm",
     "read_csv",
+    "cluster_codes",
 ]
 
 _MAX_LISTED = 10
@@ -419,3 +423,22 @@ def _record_lines(path, n_rows: int, kwargs: dict) -> list[int]:
         if len(starts) == n_rows:
             return starts
     return list(range(2, n_rows + 2))
+
+
+def cluster_codes(series: pd.Series, name: str | None = None) -> np.ndarray:
+    """Integer codes (0, 1, ...) of a cluster column for cluster-robust variances.
+
+    Raises ``ValueError`` when fewer than two clusters remain: a sandwich from one cluster
+    is zero up to round-off (a meaningless SE near 0 and p = 0), so no model computes it.
+    """
+    name = name or str(series.name)
+    missing = series.isna().to_numpy()
+    if missing.any():
+        raise ValueError(f"cluster column {name!r} has missing values at rows {row_labels(series.index, missing)}")
+    codes, uniques = pd.factorize(series, sort=True)
+    if len(uniques) < 2:
+        found = f"only {uniques[0]!r}" if len(uniques) else "none"
+        raise ValueError(f"cluster column {name!r} needs at least 2 clusters for cluster-robust standard "
+                         f"errors; found {len(uniques)} ({found}) in the {len(series)} analysed rows. "
+                         "Drop cluster= (model-based SEs) or cluster by a finer unit.")
+    return codes

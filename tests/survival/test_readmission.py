@@ -81,8 +81,26 @@ def test_readmission_rejects_single_arm_and_keeps_input():
     assert "Readmission" in pt.survival.readmission_12m(d).summary()
 
 
-def test_confounded_factors_are_an_error():
+def test_confounded_factors_are_na_as_in_r():
+    # glm(y ~ arm + factor(site) + factor(region)): every region column is NA, the rest as without it
     d = data("trial1")
     d = d.assign(region=d["site"])
-    with pytest.raises(ValueError, match="rank-deficient"):
-        pt.survival.readmission_12m(d, covariates=("site", "region"))
+    with pytest.warns(pt.PeertrialWarning, match=r"\['region2'.*not estimable"):
+        res = pt.survival.readmission_12m(d, covariates="C(site) + C(region)")
+    ref = pt.survival.readmission_12m(d, covariates="C(site)")
+    region = [c for c in res.coefficients.index if c.startswith("region")]
+    assert region and res.coefficients.loc[region].isna().all().all()
+    pd.testing.assert_frame_equal(res.coefficients.drop(region), ref.coefficients)
+    assert res.effects.loc["adjusted_odds_ratio", "estimate"] == ref.effects.loc["adjusted_odds_ratio", "estimate"]
+
+
+def test_numeric_covariate_is_a_trend_as_in_trial():
+    # one typing rule: covariates=["site"] (site coded 1..7) is a linear trend in both modules
+    d = data("trial1")
+    res = pt.survival.readmission_12m(d, covariates=["site"])
+    assert "site" in res.coefficients.index and "site2" not in res.coefficients.index
+    ref = pt.trial.itt_odds_ratio(d, "readmitted_12m", "arm", covariates=["site"])
+    assert res.effects.loc["adjusted_odds_ratio", "estimate"] == pytest.approx(ref["odds_ratio"], rel=1e-8)
+    fac = pt.survival.readmission_12m(d, covariates=["site"], factors=["site"])
+    assert fac.effects.loc["adjusted_odds_ratio", "estimate"] == pytest.approx(
+        pt.survival.readmission_12m(d, covariates="C(site)").effects.loc["adjusted_odds_ratio", "estimate"], rel=1e-12)

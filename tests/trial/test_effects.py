@@ -144,11 +144,15 @@ def test_weak_instrument_warns():
         pt.trial.estimate_effects(df, outcome="y")
 
 
-def test_perfect_collinearity():
+def test_perfect_collinearity_is_na_as_in_r():
+    # R's lm reports NA for x2 (aliased with the intercept and x) and the arm as without it
     df = _small()
     df["x2"] = 2 * df["x"] + 1
-    with pytest.raises(ValueError, match=r"perfect collinearity.*'x2'"):
-        pt.trial.estimate_effects(df, outcome="y", covariates=["x", "x2"])
+    with pytest.warns(PeertrialWarning, match=r"\['x2'\] not estimable"):
+        res = pt.trial.estimate_effects(df, outcome="y", covariates=["x", "x2"])
+    ref = pt.trial.estimate_effects(df, outcome="y", covariates=["x"])
+    cols = ["estimate", "se", "df", "pval"]
+    pd.testing.assert_frame_equal(res[cols], ref[cols])
 
 
 def test_missing_covariate_warns_with_rows_or_fails():

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from peertrial import _data
+from peertrial import _design as _builder
 from peertrial._glm import negbin_fit
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
@@ -39,16 +40,21 @@ def _z(level):
     return stats.norm.ppf(1 - (1 - level) / 2)
 
 
-def _design(frame: pd.DataFrame, arm: str, factors, numeric=()):
-    """Intercept, arm, then treatment-coded dummies (first sorted level as reference, as R)."""
+def _design(frame: pd.DataFrame, arm: str, covariates, factors=()) -> pd.DataFrame:
+    """Intercept, arm, then the covariate columns of the one builder (:mod:`peertrial._design`:
+    list or formula, numbers numeric, text/``C()``/``factors`` treatment-coded as R)."""
     cols = {"(Intercept)": np.ones(len(frame)), arm: frame[arm].to_numpy(float)}
-    for f in factors:
-        cat = pd.Categorical(frame[f])
-        for lev in cat.categories[1:]:
-            cols[f"{f}{lev}"] = (cat == lev).astype(float)
-    for c in numeric:
-        cols[c] = _data.numeric(frame[c], c)
+    if _builder.variables(covariates, factors):
+        block = _builder.build(frame, covariates, factors, intercept="drop")
+        for j, name in enumerate(block.names):
+            if name != arm:
+                cols[name] = block.X[:, j]
     return pd.DataFrame(cols, index=frame.index)
+
+
+def _estimable(X: pd.DataFrame, arm: str, what: str) -> np.ndarray:
+    """Columns to fit: aliased ones are dropped with a warning naming them (NaN, as R's NA)."""
+    return _builder.drop_aliased(X.to_numpy(), list(X.columns), what=what, protect=[arm], stacklevel=4)
 
 
 def _logistic(X: np.ndarray, y: np.ndarray, what: str = "logistic regression"):
@@ -168,12 +174,18 @@ class ReadmissionResult(Result):
 
 
 def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
-                    covariates=("site", "diagnosis"), random: str | None = None,
-                    conf_level: float = 0.95, *, arm_levels=None) -> ReadmissionResult:
+                    covariates="C(site) + C(diagnosis)", random: str | None = None,
+                    conf_level: float = 0.95, *, factors=(), arm_levels=None) -> ReadmissionResult:
     """Proportions readmitted per arm, RD, RR and adjusted OR (see module docstring for methods).
 
-    ``covariates`` are the stratification factors, entered as categorical covariates; with
-    ``random="site"`` site becomes a random intercept and the other factors stay fixed.
+    ``covariates``: the adjustment terms of the logistic model, a list of columns or an
+    R-style formula; the default ``"C(site) + C(diagnosis)"`` enters the stratification
+    factors as factors. The typing rule is that of every model (:mod:`peertrial._design`):
+    a numeric column in a list (``["site"]`` with site coded 1..7) is a linear trend, as in
+    :func:`peertrial.trial.estimate_effects`; write ``C(site)`` or ``factors=["site"]`` for a
+    factor. With ``random="site"`` site becomes a random intercept (its terms are removed
+    from ``covariates``) and the other terms stay fixed. Aliased covariate columns are
+    reported as NaN with a warning (R's ``NA``).
 
     Bad input: an outcome with no events (or no non-events) at all raises ``ValueError``.
     If one arm has no events or only events (separation), the maximum-likelihood odds ratio
@@ -190,8 +202,11 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
     """
     data = _data.code_arm(data, arm, arm_levels)
     frame = _data.as_frame(data)
-    covariates = [c for c in covariates if c != random]
-    cols = [outcome, arm, *covariates] + ([random] if random else [])
+    covariates, factors = _builder.spec(covariates), _builder.as_list(factors)
+    if random:
+        covariates, factors = _builder.without(covariates, random, factors)
+    cov_cols = _builder.variables(covariates, factors)
+    cols = [outcome, arm, *cov_cols] + ([random] if random else [])
     _data.require_columns(frame, cols)
     frame = _data.drop_missing(frame, cols, stacklevel=3)
     y = _data.binary(frame[outcome], outcome)
@@ -225,10 +240,9 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
     eff = [("risk_difference", rd, se_rd, rd - z * se_rd, rd + z * se_rd, p_rd),
            ("risk_ratio", np.exp(lrr), se_lrr, np.exp(lrr - z * se_lrr), np.exp(lrr + z * se_lrr),
             2 * stats.norm.sf(abs(lrr / se_lrr)))]
-    Xf = _design(frame, arm, covariates)
-    if np.linalg.matrix_rank(Xf.to_numpy()) < Xf.shape[1]:
-        raise ValueError(f"the design arm + {covariates} is rank-deficient (a factor level is confounded "
-                         f"with another column: {list(Xf.columns)}); drop or merge levels")
+    Xf = _design(frame, arm, covariates, factors)
+    keep = _estimable(Xf, arm, "adjusted logistic regression")
+    all_columns, Xf = Xf.columns, Xf.loc[:, keep]
     site_sd = None
     extra = {}
     if separated:
@@ -242,10 +256,10 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
                       "difference is reported as usual", PeertrialWarning, stacklevel=2)
         eff.append(("adjusted_odds_ratio", limit, np.nan, np.nan, np.nan, np.nan))
         effects = pd.DataFrame(eff, columns=["effect", "estimate", "se", "ci_lb", "ci_ub", "pval"]).set_index("effect")
-        coefs = pd.DataFrame(np.nan, index=Xf.columns, columns=["estimate", "se", "zval", "pval"])
+        coefs = pd.DataFrame(np.nan, index=all_columns, columns=["estimate", "se", "zval", "pval"])
         return ReadmissionResult(arms, effects, f"not estimable: {what} (separation)", coefs, None,
                                  conf_level, extra)
-    _warn_separated_levels(frame, y, covariates, outcome)
+    _warn_separated_levels(frame, y, _builder.factor_columns(frame, covariates, factors), outcome)
     if random is None:
         beta, cov = _logistic(Xf.to_numpy(), y, "adjusted logistic regression")
         model = "logistic regression, stratification factors as covariates (Wald CI)"
@@ -257,7 +271,7 @@ def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
         model = f"logistic mixed model, random intercept for {random} (Laplace, Wald CI)"
     se = np.sqrt(np.diag(cov))
     coefs = pd.DataFrame({"estimate": beta, "se": se, "zval": beta / se,
-                          "pval": 2 * stats.norm.sf(np.abs(beta / se))}, index=Xf.columns)
+                          "pval": 2 * stats.norm.sf(np.abs(beta / se))}, index=Xf.columns).reindex(all_columns)
     b, s = coefs.at[arm, "estimate"], coefs.at[arm, "se"]
     eff.append(("adjusted_odds_ratio", np.exp(b), s, np.exp(b - z * s), np.exp(b + z * s),
                 coefs.at[arm, "pval"]))
@@ -303,7 +317,11 @@ class RatioResult(Result):
 
 def _prep_counts(data, outcome, arm, exposure, covariates, factors):
     frame = _data.as_frame(data)
-    cols = [outcome, arm, *covariates, *factors] + ([exposure] if exposure else [])
+    covariates, factors = _builder.spec(covariates), _builder.as_list(factors)
+    # factors= names factor terms (placed first) as well as typing them, as before
+    extra = [f for f in factors if f not in _builder.variables(covariates)]
+    covariates = _builder.combine(extra, covariates)
+    cols = [outcome, arm, *_builder.variables(covariates, factors)] + ([exposure] if exposure else [])
     _data.require_columns(frame, cols)
     frame = _data.drop_missing(frame, cols, stacklevel=4)
     y = _data.numeric(frame[outcome], outcome)
@@ -321,7 +339,7 @@ def _prep_counts(data, outcome, arm, exposure, covariates, factors):
         e = _data.numeric(frame[exposure], exposure)
         _data.check_positive(e, frame.index, exposure)
         off = np.log(e)
-    X = _design(frame, arm, factors, covariates)
+    X = _design(frame, arm, covariates, factors)
     return frame, y, X, off
 
 
@@ -330,17 +348,19 @@ def count_ratio(data, outcome: str = "readmissions", arm: str = "arm",
                 conf_level: float = 0.95, *, arm_levels=None) -> RatioResult:
     """Rate ratio from negative binomial regression with offset log(exposure) (``MASS::glm.nb``)."""
     data = _data.code_arm(data, arm, arm_levels)
-    frame, y, X, off = _prep_counts(data, outcome, arm, exposure, list(covariates), list(factors))
+    frame, y, X, off = _prep_counts(data, outcome, arm, exposure, covariates, factors)
     a = X[arm].to_numpy()
     for g in (0, 1):
         if not np.any(y[a == g] > 0):
             raise ValueError(f"column {outcome!r} is 0 in every row of {arm} = {g} (rows "
                              f"{_data.row_labels(frame.index, a == g)}); the rate ratio is "
                              f"{'0' if g == 1 else 'infinite'} and not estimable (glm.nb diverges)")
+    all_columns = X.columns
+    X = X.loc[:, _estimable(X, arm, "negative binomial regression")]
     nb = negbin_fit(X, y, off, stacklevel=2)
     beta, se = nb.coef, nb.se
     coefs = pd.DataFrame({"estimate": beta, "se": se, "zval": beta / se,
-                          "pval": 2 * stats.norm.sf(np.abs(beta / se))}, index=X.columns)
+                          "pval": 2 * stats.norm.sf(np.abs(beta / se))}, index=X.columns).reindex(all_columns)
     b, s = coefs.at[arm, "estimate"], coefs.at[arm, "se"]
     z = _z(conf_level)
     return RatioResult(float(np.exp(b)), float(s), float(np.exp(b - z * s)), float(np.exp(b + z * s)),
@@ -367,8 +387,8 @@ def days_ratio(data, outcome: str = "bed_days", arm: str = "arm", exposure: str 
         return res
     if model != "two-part":
         raise ValueError(f"model must be 'nb' or 'two-part', got {model!r}")
-    frame, y, X, _ = _prep_counts(data, outcome, arm, None, list(covariates), list(factors))
-    if covariates or factors:
+    frame, y, X, _ = _prep_counts(data, outcome, arm, None, covariates, factors)
+    if X.shape[1] > 2:
         raise ValueError("the two-part ratio of means is implemented for arm only (no covariates)")
     any_ = (y > 0).astype(float)
     Xn = X.to_numpy()

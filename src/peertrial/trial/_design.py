@@ -1,18 +1,14 @@
-"""Model frames and design matrices built the way R's ``lm`` builds them.
+"""Model frames and design matrices of the trial models (``lm``-style ``[1, arm, covariates]``).
 
-Which covariates are factors (one rule for every trial function):
+The covariate columns come from the one builder, :mod:`peertrial._design` (a list of
+columns or an R-style formula such as ``"C(site) + age"``; one typing rule: numbers,
+including numbers stored as text, are numeric -- a linear trend --, other text, booleans,
+categoricals, ``C(x)`` and columns in ``factors=`` are treatment-coded factors named
+``site2`` as R names them; a column mixing numbers and text raises naming the rows).
 
-- a column named in ``factors=``, and any categorical or boolean column, is a factor;
-- a numeric column is numeric;
-- a text (object/string) column is numeric when *every* non-missing value is a number,
-  including numbers stored as text (``"42"``), converted as outcomes are; it is a factor
-  when *no* value is a number; a column mixing numbers and text raises ``ValueError``
-  naming the column and the rows of the text values (list it in ``factors=`` to make every
-  value a level).
-
-Factors enter as treatment-coded dummies with the first sorted level as reference (R's
-``factor()`` default; levels of mixed Python types sort by their text), named
-``<column><level>`` as R names them.
+Aliased covariate columns (linear combinations of the columns before them) are dropped
+from the fit with a :class:`~peertrial.PeertrialWarning` naming them, as R reports their
+coefficients ``NA``; the arm itself must be estimable.
 """
 
 from __future__ import annotations
@@ -23,25 +19,16 @@ import numpy as np
 import pandas as pd
 
 from peertrial import _data
-from peertrial._data import is_factor
-from peertrial.trial._linear import rank_deficient_columns
+from peertrial import _design as _builder
+from peertrial._design import as_list, factor_levels
+
+__all__ = ["as_list", "factor_levels", "covariate_columns", "model_frame", "covariate_matrix",
+           "design", "check_full_rank"]
 
 
-def as_list(columns) -> list[str]:
-    if columns is None:
-        return []
-    if isinstance(columns, str):
-        return [columns]
-    return list(columns)
-
-
-def factor_levels(values: np.ndarray) -> list:
-    """Sorted distinct values (R's ``factor()`` order); mixed types sort by their text."""
-    levels = list(pd.unique(values))
-    try:
-        return sorted(levels)
-    except TypeError:
-        return sorted(levels, key=str)
+def covariate_columns(covariates, factors=()) -> list[str]:
+    """Data columns needed by ``covariates`` (list or formula)."""
+    return _builder.variables(covariates, factors)
 
 
 def model_frame(data, columns: Sequence[str], *, na_action: str = "omit", stacklevel: int = 4) -> pd.DataFrame:
@@ -53,45 +40,47 @@ def model_frame(data, columns: Sequence[str], *, na_action: str = "omit", stackl
     return _data.drop_missing(frame, columns, action=na_action, stacklevel=stacklevel)
 
 
-def covariate_matrix(frame: pd.DataFrame, covariates: Sequence[str], factors: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """Columns for ``covariates`` (dummies for factors), and their R-style names."""
-    blocks, names = [], []
-    for col in covariates:
-        s = frame[col]
-        if is_factor(s, col, factors):
-            values = s.to_numpy()
-            levels = factor_levels(values)
-            for level in levels[1:]:
-                blocks.append((values == level).astype(float))
-                names.append(f"{col}{level}")
-        else:
-            blocks.append(_data.numeric(s, col))
-            names.append(col)
-    if not blocks:
+def covariate_matrix(frame: pd.DataFrame, covariates, factors=()) -> tuple[np.ndarray, list[str]]:
+    """Columns for ``covariates`` (dummies for factors, coded as with an intercept), R-style names."""
+    if not covariate_columns(covariates, factors) and not isinstance(covariates, str):
         return np.empty((len(frame), 0)), []
-    return np.column_stack(blocks), names
+    d = _builder.build(frame, covariates, factors, intercept="drop")
+    return d.X, d.names
 
 
-def design(frame: pd.DataFrame, lead: Sequence[tuple[str, np.ndarray]], covariates: Sequence[str],
-           factors: Sequence[str], *, check: bool = True, covariate_block=None) -> tuple[np.ndarray, list[str]]:
-    """``[1, lead columns..., covariates...]``; raises on perfect collinearity, naming the columns.
+def design(frame: pd.DataFrame, lead: Sequence[tuple[str, np.ndarray]], covariates, factors=(), *,
+           check: bool = True, covariate_block=None, what: str = "model") -> tuple[np.ndarray, list[str]]:
+    """``[1, lead columns..., covariates...]`` without aliased columns.
 
-    ``covariate_block``: a precomputed ``covariate_matrix`` result for the same rows.
+    Aliased covariate columns are dropped (with a warning naming them when ``check``); a lead
+    column (the arm) that is aliased raises. Covariate terms that repeat a lead column (e.g.
+    ``arm`` in a formula) are skipped. ``covariate_block``: a precomputed
+    ``covariate_matrix`` result for the same rows.
     """
     C, cnames = covariate_block or covariate_matrix(frame, covariates, factors)
+    lead_names = [n for n, _ in lead]
+    keep_c = [j for j, n in enumerate(cnames) if n not in lead_names]
+    C, cnames = C[:, keep_c], [cnames[j] for j in keep_c]
     cols = [np.ones(len(frame))] + [np.asarray(v, dtype=float) for _, v in lead]
     X = np.column_stack(cols + ([C] if C.shape[1] else []))
-    names = ["(Intercept)"] + [n for n, _ in lead] + cnames
-    if check:
-        check_full_rank(X, names)
+    names = ["(Intercept)"] + lead_names + cnames
+    bad = _builder.aliased(X)
+    if bad.any():
+        if check:
+            keep = _builder.drop_aliased(X, names, what=what, protect=lead_names, stacklevel=4)
+        else:
+            keep = ~bad
+        X, names = X[:, keep], [n for n, k in zip(names, keep) if k]
     return X, names
 
 
 def check_full_rank(X: np.ndarray, names: list[str]) -> None:
-    bad = rank_deficient_columns(X, names)
-    if bad:
+    """Raise if a column of ``X`` is aliased (for designs whose every column is reported)."""
+    bad = _builder.aliased(X)
+    if bad.any():
+        hit = [n for n, b in zip(names, bad) if b]
         raise ValueError(
-            f"perfect collinearity: design column(s) {bad} are linear combinations of the "
-            f"columns before them ({[n for n in names if n not in bad]}); R's lm would report NA "
+            f"perfect collinearity: design column(s) {hit} are linear combinations of the "
+            f"columns before them ({[n for n in names if n not in hit]}); R's lm would report NA "
             "for them. Remove or recode the covariate(s)."
         )

@@ -28,7 +28,8 @@ from scipy import stats
 
 from peertrial import _data
 from peertrial._warnings import PeertrialWarning
-from peertrial.trial._design import as_list, check_full_rank, covariate_matrix, design, model_frame
+from peertrial import _design as _builder
+from peertrial.trial._design import as_list, check_full_rank, covariate_columns, covariate_matrix, design, model_frame
 from peertrial.trial._linear import VCOV_TYPES, ols, tsls
 
 __all__ = ["estimate_effects", "dose_response", "itt_odds_ratio", "use_levels", "effects_summary"]
@@ -52,10 +53,7 @@ def _arm_values(frame: pd.DataFrame, arm: str) -> np.ndarray:
 def _cluster_codes(frame: pd.DataFrame, cluster: str | None) -> np.ndarray | None:
     if cluster is None:
         return None
-    codes, uniques = pd.factorize(frame[cluster], sort=True)
-    if len(uniques) < 2:
-        raise ValueError(f"cluster column {cluster!r} needs at least 2 clusters, found {len(uniques)}")
-    return codes
+    return _data.cluster_codes(frame[cluster], cluster)
 
 
 def _resolve_vcov(robust, cluster, binary: bool, is_iv: bool) -> str:
@@ -107,10 +105,14 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     ----------
     df : DataFrame, one row per participant (never modified).
     outcome, arm, received : column names; ``arm`` and ``received`` coded 0/1.
-    covariates : adjustment columns (baseline score for ANCOVA, stratification factors,
-        ``site`` for site fixed effects). Text columns and those listed in ``factors``
-        enter as R-style treatment-coded factors; numbers stored as text are numeric, and a
-        column mixing numbers and text raises (rule in ``peertrial.trial._design``).
+    covariates : adjustment columns (baseline score for ANCOVA, stratification factors),
+        as a list of columns or an R-style formula such as ``"C(site) + diagnosis + hope_0"``.
+        One typing rule (``peertrial._design``): numeric columns, including numbers stored
+        as text, enter as one column (a linear trend: ``["site"]`` with site coded 1..7 is a
+        trend, write ``C(site)`` or ``factors=["site"]`` for site fixed effects); other text,
+        booleans, categoricals, ``C()`` and ``factors`` are treatment-coded factors named as
+        R names them (``site2``); a column mixing numbers and text raises. Aliased covariate
+        columns are dropped with a warning (R's ``NA``).
     robust : ``None`` (model-based SE), ``"HC0"``, ``"HC1"``, ``"HC2"`` or ``"HC3"``
         (``sandwich::vcovHC``). Binary outcomes default to ``"HC3"``.
     cluster : column of cluster labels for ``sandwich::vcovCL`` with its defaults
@@ -140,12 +142,13 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     ``PeertrialWarning``; they are not dropped.
     """
     df = _data.code_arm(df, arm, arm_levels)
-    covariates = as_list(covariates)
+    covariates = _builder.spec(covariates)
     factors = as_list(factors)
+    cov_cols = covariate_columns(covariates, factors)
     for name, col in (("arm", arm), ("received", received), ("outcome", outcome)):
-        if col in covariates:
+        if col in cov_cols:
             raise ValueError(f"{name} column {col!r} must not also be a covariate")
-    frame = model_frame(df, [outcome, arm, received, *covariates, cluster], na_action=na_action)
+    frame = model_frame(df, [outcome, arm, received, *cov_cols, cluster], na_action=na_action)
     if len(frame) == 0:
         raise ValueError("no complete rows left after removing missing values")
     y = _data.numeric(frame[outcome], outcome)
@@ -163,7 +166,7 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     rows = {}
     # ITT
     block = covariate_matrix(frame, covariates, factors)
-    X, names = design(frame, [(arm, a)], covariates, factors, covariate_block=block)
+    X, names = design(frame, [(arm, a)], covariates, factors, covariate_block=block, what="ITT lm")
     codes = _cluster_codes(frame, cluster)
     v = _resolve_vcov(robust, cluster, binary, is_iv=False)
     rows["itt"] = _row(ols(X, y, v, codes), 1, len(y), conf_level, _METHOD["itt"], True)
@@ -190,7 +193,8 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     if np.unique(r).size < 2:
         rows["as_treated"] = _nan_row(len(y), _METHOD["as_treated"], False)
     else:
-        Xr, _ = design(frame, [(received, r)], covariates, factors, covariate_block=block)
+        Xr, _ = design(frame, [(received, r)], covariates, factors, covariate_block=block,
+                       what="as-treated lm")
         rows["as_treated"] = _row(ols(Xr, y, v, codes), 1, len(y), conf_level, _METHOD["as_treated"], False)
     if no_compliers:
         rows["per_protocol"] = _nan_row(int(np.sum(r == a)), _METHOD["per_protocol"], False)
@@ -198,7 +202,7 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     else:
         keep = r == a
         sub = frame.loc[keep]
-        Xp, _ = design(sub, [(arm, a[keep])], covariates, factors)
+        Xp, _ = design(sub, [(arm, a[keep])], covariates, factors, what="per-protocol lm")
         codes_p = _cluster_codes(sub, cluster)
         rows["per_protocol"] = _row(ols(Xp, y[keep], v, codes_p), 1, int(keep.sum()), conf_level,
                                     _METHOD["per_protocol"], False)
@@ -266,9 +270,9 @@ def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, facto
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
-    covariates = as_list(covariates)
+    covariates = _builder.spec(covariates)
     factors = as_list(factors)
-    frame = model_frame(df, [outcome, arm, *covariates], na_action=na_action)
+    frame = model_frame(df, [outcome, arm, *covariate_columns(covariates, factors)], na_action=na_action)
     if len(frame) == 0:
         raise ValueError("no complete rows left after removing missing values")
     y = _data.binary(frame[outcome], outcome)
@@ -288,7 +292,7 @@ def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, facto
         return {"log_or": sign * np.inf, "se": nan, "z": nan, "pval": nan,
                 "odds_ratio": np.inf if sign > 0 else 0.0, "ci_lb": nan, "ci_ub": nan, "n": len(y),
                 "separation": True}
-    X, names = design(frame, [(arm, a)], covariates, factors)
+    X, names = design(frame, [(arm, a)], covariates, factors, what="logistic glm")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfectSeparationWarning)
         fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=100)
@@ -357,9 +361,10 @@ def dose_response(df, outcome: str, arm: str = "arm", sessions: str = "sessions"
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
     df = _data.code_arm(df, arm, arm_levels)
-    covariates = as_list(covariates)
+    covariates = _builder.spec(covariates)
     factors = as_list(factors)
-    frame = model_frame(df, [outcome, arm, sessions, *covariates], na_action=na_action)
+    frame = model_frame(df, [outcome, arm, sessions, *covariate_columns(covariates, factors)],
+                        na_action=na_action)
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
     s = _data.numeric(frame[sessions], sessions)

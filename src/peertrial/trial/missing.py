@@ -26,10 +26,10 @@ import pandas as pd
 from scipy import stats
 
 from peertrial import _data
-from peertrial._data import is_factor
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
-from peertrial.trial._design import as_list, covariate_matrix, design
+from peertrial import _design as _builder
+from peertrial.trial._design import as_list, covariate_columns, covariate_matrix, design
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
 
@@ -157,22 +157,23 @@ def multiple_imputation(df, outcome: str, arm: str = "arm", covariates=None, *, 
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
     df = _data.code_arm(df, arm, arm_levels)
-    covariates, auxiliary = as_list(covariates), as_list(auxiliary)
+    covariates, auxiliary = _builder.spec(covariates), as_list(auxiliary)
+    cov_cols = covariate_columns(covariates)
     frame = _data.as_frame(df)
-    cols = [outcome, arm, *covariates, *auxiliary]
+    cols = [outcome, arm, *cov_cols, *auxiliary]
     _data.require_columns(frame, cols)
     frame = frame[list(dict.fromkeys(cols))].copy()
     if frame[arm].isna().any():
         raise ValueError(f"column {arm!r} (randomised arm) has missing values at rows "
                          f"{_data.row_labels(frame.index, frame[arm].isna().to_numpy())}")
     a = _arm_values(frame, arm)
-    factor_cols = [c for c in covariates if is_factor(frame[c], c, [])]
+    factor_cols = _builder.factor_columns(frame, covariates)
     for c in factor_cols:
         if frame[c].isna().any():
             raise ValueError(f"factor covariate {c!r} has missing values at rows "
                              f"{_data.row_labels(frame.index, frame[c].isna().to_numpy())}; only numeric "
                              "columns are imputed")
-    numeric_cols = [c for c in dict.fromkeys([outcome, *covariates, *auxiliary]) if c not in factor_cols]
+    numeric_cols = [c for c in dict.fromkeys([outcome, *cov_cols, *auxiliary]) if c not in factor_cols]
     num = np.column_stack([_data.numeric(frame[c], c) for c in numeric_cols])
     dummies, _ = covariate_matrix(frame, factor_cols, factor_cols)
     matrix = np.column_stack([num, a, dummies]) if dummies.shape[1] else np.column_stack([num, a])
@@ -211,7 +212,7 @@ def multiple_imputation(df, outcome: str, arm: str = "arm", covariates=None, *, 
 
 
 def _complete_case(frame, outcome, arm, covariates, conf_level, names) -> pd.DataFrame:
-    cc = frame.dropna(subset=[outcome, arm, *covariates])
+    cc = frame.dropna(subset=[outcome, arm, *covariate_columns(covariates)])
     X, cnames = design(cc, [(arm, _data.binary(cc[arm], arm))], covariates, [])
     fit = ols(X, _data.numeric(cc[outcome], outcome))
     est, se = fit.coef[0], fit.se[0]

@@ -32,7 +32,8 @@ from scipy import optimize, stats
 from peertrial import _data
 from peertrial._results import Result, format_number, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
-from peertrial.trial._design import as_list, design, model_frame
+from peertrial import _design as _builder
+from peertrial.trial._design import as_list, covariate_columns, design, model_frame
 from peertrial.trial.effects import _arm_values
 
 __all__ = ["MixedResult", "MMRMResult", "random_intercept", "partially_nested", "mmrm"]
@@ -170,8 +171,8 @@ def random_intercept(df, outcome: str, arm: str = "arm", group: str = "site", co
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
     df = _data.code_arm(df, arm, arm_levels)
-    covariates, factors = as_list(covariates), as_list(factors)
-    frame = model_frame(df, [outcome, arm, group, *covariates], na_action=na_action)
+    covariates, factors = _builder.spec(covariates), as_list(factors)
+    frame = model_frame(df, [outcome, arm, group, *covariate_columns(covariates, factors)], na_action=na_action)
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
     X, names = design(frame, [(arm, a)], covariates, factors)
@@ -198,8 +199,8 @@ def partially_nested(df, outcome: str, arm: str = "arm", cluster: str = "peer_wo
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
     df = _data.code_arm(df, arm, arm_levels)
-    covariates, factors = as_list(covariates), as_list(factors)
-    frame = model_frame(df, [outcome, arm, *covariates], na_action=na_action)
+    covariates, factors = _builder.spec(covariates), as_list(factors)
+    frame = model_frame(df, [outcome, arm, *covariate_columns(covariates, factors)], na_action=na_action)
     _data.require_columns(_data.as_frame(df), [cluster])
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
@@ -371,11 +372,11 @@ def mmrm(df, visits: dict, arm: str = "arm", covariates=None, *, factors=None, c
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
     df = _data.code_arm(df, arm, arm_levels)
-    covariates, factors = as_list(covariates), as_list(factors)
+    covariates, factors = _builder.spec(covariates), as_list(factors)
     if not isinstance(visits, dict) or len(visits) < 2:
         raise ValueError("visits must be a dict of at least two visit labels -> outcome columns")
     labels, cols = [str(k) for k in visits], list(visits.values())
-    frame = model_frame(df, [arm, *covariates], stacklevel=3)
+    frame = model_frame(df, [arm, *covariate_columns(covariates, factors)], stacklevel=3)
     full = _data.as_frame(df)
     _data.require_columns(full, cols)
     Y = np.column_stack([_data.numeric(full.loc[frame.index, c], c) for c in cols])
@@ -426,7 +427,7 @@ def mmrm(df, visits: dict, arm: str = "arm", covariates=None, *, factors=None, c
                            index=pd.Index(labels, name="visit"))
     del n_obs
     method = (f"MMRM (REML, unstructured covariance): outcome ~ visit * {arm}"
-              + (f" + {' + '.join(covariates)}" if covariates else "") + "; as nlme::gls with corSymm + varIdent")
+              + (f" + {_builder.describe(covariates)}" if covariate_columns(covariates, factors) else "") + "; as nlme::gls with corSymm + varIdent")
     return MMRMResult(coef=coef, se=se, vcov=pd.DataFrame(V, index=names, columns=names), effects=effects,
                       sigma=pd.DataFrame(Sigma, index=labels, columns=labels), loglik=float(loglik),
                       nobs=core.nobs, n_subjects=core.n_subjects, df_resid=df_resid, method=method)

@@ -18,7 +18,8 @@ from scipy import stats
 
 from peertrial import _data
 from peertrial._results import Result, format_number, format_pval, format_table
-from peertrial.trial._design import as_list, design, factor_levels, model_frame
+from peertrial import _design as _builder
+from peertrial.trial._design import as_list, covariate_columns, design, factor_levels, model_frame
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
 
@@ -68,10 +69,11 @@ def subgroup_effects(df, outcome: str, subgroup: str, arm: str = "arm", covariat
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
     df = _data.code_arm(df, arm, arm_levels)
-    covariates, factors = as_list(covariates), as_list(factors)
-    if subgroup in covariates:
+    covariates, factors = _builder.spec(covariates), as_list(factors)
+    cov_cols = covariate_columns(covariates, factors)
+    if subgroup in cov_cols:
         raise ValueError(f"subgroup {subgroup!r} must not also be a covariate")
-    frame = model_frame(df, [outcome, arm, subgroup, *covariates], na_action=na_action)
+    frame = model_frame(df, [outcome, arm, subgroup, *cov_cols], na_action=na_action)
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
     g = frame[subgroup].to_numpy()
@@ -89,8 +91,9 @@ def subgroup_effects(df, outcome: str, subgroup: str, arm: str = "arm", covariat
     effects.index.name = subgroup
     # interaction F test (anova of nested lm fits)
     inter = [(f"{arm}:{subgroup}{lev}", a * (g == lev)) for lev in levels[1:]]
-    X0, _ = design(frame, [(arm, a)], [subgroup, *covariates], [subgroup, *factors])
-    X1, _ = design(frame, [(arm, a)], [subgroup, *covariates], [subgroup, *factors])
+    with_subgroup = _builder.combine([subgroup], covariates)
+    X0, _ = design(frame, [(arm, a)], with_subgroup, [subgroup, *factors])
+    X1, _ = design(frame, [(arm, a)], with_subgroup, [subgroup, *factors])
     X1 = np.column_stack([X1] + [v for _, v in inter])
     rss0 = float(np.sum(ols(X0, y).resid ** 2))
     fit1 = ols(X1, y)
@@ -98,6 +101,6 @@ def subgroup_effects(df, outcome: str, subgroup: str, arm: str = "arm", covariat
     df1, df2 = len(levels) - 1, fit1.df_resid
     F = ((rss0 - rss1) / df1) / (rss1 / df2)
     method = (f"ITT effect on {outcome} by {subgroup} (lm within each level"
-              + (f", adjusted for {', '.join(covariates)}" if covariates else "") + ")")
+              + (f", adjusted for {_builder.describe(covariates)}" if cov_cols else "") + ")")
     return SubgroupResult(effects=effects, F=float(F), df1=df1, df2=int(df2), pval=float(stats.f.sf(F, df1, df2)),
                           subgroup=subgroup, outcome=outcome, conf_level=conf_level, method=method)
