@@ -88,7 +88,18 @@ def _label(v) -> str:
 
 
 def _quote(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z_][\w.]*", name) else f"`{name}`"
+    return name if re.fullmatch(r"[A-Za-z_]\w*", name) else f"`{name}`"
+
+
+_DOTTED = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.\w+)+)(?![\w.])(?!\s*\()")
+
+
+def _quote_dotted(text: str) -> str:
+    """Backtick R-style dotted names (``ph.ecog``) outside backticks; ``np.log(`` stays a call."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):
+        parts[i] = _DOTTED.sub(lambda m: f"`{m.group(1)}`", parts[i])
+    return "`".join(parts)
 
 
 def _is_formula(covariates) -> bool:
@@ -124,9 +135,15 @@ def _parse(covariates, factors) -> tuple[str, list[str], list[str]]:
             factor_cols.append(name)
         return _quote(name)
 
-    text = _C_CALL.sub(repl, text)
+    text = _quote_dotted(_C_CALL.sub(repl, text))
     try:
-        needed = sorted(Formula(text).required_variables, key=lambda v: text.find(v))
+        needed = {str(v) for v in Formula(text).required_variables}
+        for q in re.findall(r"`([^`]+)`", text):  # formulaic reports `ph.ecog` as 'ph'
+            needed.add(q)
+            base = re.split(r"\W", q)[0]
+            if base != q and not re.search(rf"(?<![\w.`]){re.escape(base)}(?![\w.`])", text):
+                needed.discard(base)
+        needed = sorted(needed, key=lambda v: text.find(v))
     except Exception as exc:  # formulaic's parser errors: say which formula
         raise ValueError(f"cannot read the covariates formula {covariates!r}: {exc}") from exc
     return text, [str(v) for v in needed], factor_cols
@@ -360,3 +377,25 @@ def without(covariates, column: str, factors=()):
             continue
         kept.append(":".join(_quote(n) for n in names))
     return (" + ".join(kept) if kept else []), [f for f in factor_cols if f != column]
+
+
+def aliased_information(info: np.ndarray, toler: float = np.finfo(float).eps ** 0.75) -> np.ndarray:
+    """Aliased columns from an information matrix, by R's ``cholesky2`` rule (``coxph``).
+
+    The symmetric matrix is factored in column order; a pivot below ``toler`` times the
+    largest diagonal element marks its column as not estimable (``coxph`` reports ``NA``),
+    e.g. a covariate constant within every stratum.
+    """
+    A = np.array(info, dtype=float, copy=True)
+    p = A.shape[0]
+    out = np.zeros(p, dtype=bool)
+    diag = np.diag(A)
+    eps = (np.max(diag) if p and np.isfinite(diag).all() else 0.0) * toler
+    for i in range(p):
+        pivot = A[i, i]
+        if not np.isfinite(pivot) or pivot < eps or pivot <= 0:
+            out[i] = True
+            continue
+        col = A[i + 1:, i] / pivot
+        A[i + 1:, i + 1:] -= np.outer(col, A[i, i + 1:])
+    return out

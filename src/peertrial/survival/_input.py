@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from peertrial import _data
+from peertrial import _design as _builder
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class SurvData:
     covariates: list
     weights: np.ndarray | None
     cluster: np.ndarray | None
+    design: object = None  # peertrial._design.Design of the covariates (names, terms, new data)
 
 
 def _times(frame: pd.DataFrame, col, what: str) -> np.ndarray:
@@ -101,7 +103,8 @@ def prepare(
     group=None,
     min_group_levels: int = 2,
     strata=None,
-    covariates: Sequence[str] | None = None,
+    covariates=None,
+    factors=(),
     weights=None,
     cluster=None,
     entry=None,
@@ -124,7 +127,8 @@ def prepare(
             series = _data.column_or_array(frame, val, key)
             frame = frame.assign(**{f"__{key}": series.to_numpy()})
             cols[key] = f"__{key}"
-    covariates = list(covariates or [])
+    spec = _builder.spec(covariates)
+    covariates = _builder.variables(spec, factors)
     _data.require_columns(frame, [c for c in cols.values() if c is not None] + covariates)
     for c in covariates:
         _check_scalar_cells(frame, c)
@@ -172,17 +176,18 @@ def prepare(
     s = slev = None
     if cols["strata"] is not None:
         s, slev = _codes(frame[cols["strata"]])
-    X = None
+    X = design = None
     if covariates:
-        X = np.column_stack([_data.numeric(frame[c], c) for c in covariates])
+        design = _builder.build(frame, spec, factors, intercept="drop")
+        X, covariates = design.X, list(design.names)
     w = None
     if cols["weights"] is not None:
         w = _data.numeric(frame[cols["weights"]], _show(cols["weights"]))
         _data.check_positive(w, frame.index, _show(cols["weights"]))
     cl = None
     if cols["cluster"] is not None:
-        cl, _ = _codes(frame[cols["cluster"]])
-    return SurvData(frame.index, t, st, ent, g, glev or [], s, slev or [], X, covariates, w, cl)
+        cl = _data.cluster_codes(frame[cols["cluster"]], _show(cols["cluster"]))
+    return SurvData(frame.index, t, st, ent, g, glev or [], s, slev or [], X, covariates, w, cl, design)
 
 
 def _show(col: str) -> str:

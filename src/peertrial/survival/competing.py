@@ -366,11 +366,12 @@ class FineGrayResult(Result):
         Indexed by ``times`` (default: the distinct times of events of the cause), one
         column per row of ``newdata``.
         """
-        names = list(self.coef.index)
+        coef = self.coef.dropna()  # aliased (NaN) columns play no part
+        names = list(coef.index)
         missing = [c for c in names if c not in newdata.columns]
         if missing:
             raise ValueError(f"newdata lacks covariate column(s) {missing}")
-        lp = newdata[names].to_numpy(float) @ self.coef.to_numpy()
+        lp = newdata[names].to_numpy(float) @ coef.to_numpy()
         t = self.baseline["time"].to_numpy()
         cum = np.concatenate([[0.0], np.cumsum(self.baseline["jump"].to_numpy())])
         times = t if times is None else np.atleast_1d(np.asarray(times, float))
@@ -386,32 +387,44 @@ class FineGrayResult(Result):
         lr = 2 * (self.loglik - self.loglik_null)
         return (f"Fine-Gray competing-risks regression (cause {self.cause}), n = {self.n}\n"
                 f"{format_table(self.to_frame())}\n"
-                f"Pseudo likelihood ratio test = {lr:.3f} on {len(self.coef)} df, "
-                f"p = {format_pval(stats.chi2.sf(lr, len(self.coef)))}"
+                f"Pseudo likelihood ratio test = {lr:.3f} on {int(self.coef.notna().sum())} df, "
+                f"p = {format_pval(stats.chi2.sf(lr, int(self.coef.notna().sum())))}"
                 + ("" if self.converged else "\n(did not converge)"))
 
 
 def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, cencode=0,
               causes=None, gtol: float = 1e-6, maxiter: int = 10,
-              conf_level: float = 0.95) -> FineGrayResult:
+              conf_level: float = 0.95, *, factors=()) -> FineGrayResult:
     """Fine–Gray subdistribution hazards regression, as ``cmprsk::crr(ftime, fstatus, cov1,
-    failcode = cause, cencode = cencode)`` with one censoring group."""
+    failcode = cause, cencode = cencode)`` with one censoring group.
+
+    ``covariates``: a list of columns or an R-style formula (``"arm + C(site)"``), coded by
+    the one design builder (:mod:`peertrial._design`) as ``model.matrix(~ ...)[, -1]`` would
+    give ``cov1``. An aliased column (a linear combination of the others) is reported as NaN
+    with a warning instead of making the information matrix singular.
+    """
     import warnings
 
+    from peertrial import _design as _builder
     from peertrial._warnings import ConvergenceWarning
 
-    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
-    if not covariates:
+    if isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
+        covariates = ()
+    if not isinstance(covariates, str) and not list(covariates):
         raise ValueError("fine_gray needs at least one covariate")
     codes = None if causes is None else set(causes) | {cencode}
     sd = _input.prepare(data, time, status, status_codes=codes, status_name="status",
-                        covariates=covariates)
+                        covariates=covariates, factors=factors)
     if not np.any(sd.status == cause):
         raise ValueError(f"no events of cause {cause!r} in column {status!r}")
-    for j, c in enumerate(covariates):
+    all_names = list(sd.covariates)
+    for j, c in enumerate(all_names):
         if np.all(sd.X[:, j] == sd.X[0, j]):
             raise ValueError(f"covariate column {c!r} is constant in all {len(sd.X)} rows")
-    fg = _FGData(sd.time, sd.status, sd.X, cause, cencode)
+    kept = _builder.drop_aliased(np.column_stack([np.ones(len(sd.X)), sd.X]), ["(Intercept)", *all_names],
+                                 what="fine_gray", stacklevel=3)[1:]
+    covariates = [c for c, k in zip(all_names, kept) if k]
+    fg = _FGData(sd.time, sd.status, sd.X[:, kept], cause, cencode)
     p = len(covariates)
     b = np.zeros(p)
     converged = False
@@ -446,11 +459,18 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
     var = hinv @ (eta.T @ eta) @ hinv.T
     se = np.sqrt(np.diag(var))
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)
-    idx = pd.Index(covariates)
-    ser = lambda v: pd.Series(np.asarray(v, float), index=idx)  # noqa: E731
+    idx = pd.Index(all_names)
+
+    def ser(v):  # NaN for aliased columns (R's NA)
+        out = np.full(len(all_names), np.nan)
+        out[kept] = np.asarray(v, float)
+        return pd.Series(out, index=idx)
+
+    full_var = np.full((len(all_names), len(all_names)), np.nan)
+    full_var[np.ix_(kept, kept)] = var
     return FineGrayResult(ser(b), ser(se), ser(b / se), ser(2 * stats.norm.sf(np.abs(b / se))),
                           ser(np.exp(b)), ser(np.exp(b - z * se)), ser(np.exp(b + z * se)),
-                          pd.DataFrame(var, index=idx, columns=idx), float(ll), fg.loglik(np.zeros(p)),
+                          pd.DataFrame(full_var, index=idx, columns=idx), float(ll), fg.loglik(np.zeros(p)),
                           converged, it, len(sd.time), cause,
                           pd.DataFrame(dict(zip(("time", "jump"), fg.baseline_jumps(b)))))
 

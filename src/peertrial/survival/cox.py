@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from peertrial import _design as _builder
 from peertrial._results import Result, format_pval, format_table
-from peertrial._warnings import ConvergenceWarning
+from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.survival import _input
 from peertrial.survival._coxcore import CoxData, newton
 from peertrial.survival.km import km_curve
@@ -69,6 +70,24 @@ class CoxResult(Result):
     strata_levels: list
     _data: CoxData = field(repr=False)
     _naive_var: np.ndarray = field(repr=False)
+    _kept: np.ndarray | None = field(default=None, repr=False)  # estimable coefficients
+    _design: object = field(default=None, repr=False)  # peertrial._design.Design
+
+    def _beta(self) -> np.ndarray:
+        """Estimable coefficients (aliased ones, NaN in ``coef``, left out)."""
+        return self.coef.to_numpy()[self._mask()]
+
+    def _mask(self) -> np.ndarray:
+        return np.ones(len(self.coef), bool) if self._kept is None else self._kept
+
+    def _names(self) -> list:
+        return [n for n, k in zip(self.coef.index, self._mask()) if k]
+
+    def _terms(self) -> list:
+        """Term of each estimable coefficient (a factor's columns share one, as R's terms)."""
+        if self._design is None:
+            return self._names()
+        return [t for t, k in zip(self._design.terms, self._mask()) if k]
 
     def to_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame({"coef": self.coef, "hr": self.hr, "se": self.se, "zval": self.zval,
@@ -94,7 +113,7 @@ class CoxResult(Result):
     # --- proportional hazards -------------------------------------------------------
     def _zph(self):
         d = self._data
-        beta = self.coef.to_numpy()
+        beta = self._beta()
         _, _, _, det = d.evaluate(beta, detail=True)
         p = d.p
         ev = d.ev_rows
@@ -127,14 +146,16 @@ class CoxResult(Result):
         """
         imat, u, _, _ = self._zph()
         p = self._data.p
-        names = list(self.coef.index)
+        terms = self._terms()
+        labels = list(dict.fromkeys(terms))
         rows = []
-        for j in range(p):
-            kk = list(range(p)) + [p + j]
-            uu = np.concatenate([np.zeros(p), [u[p + j]]])
-            rows.append(_test(_quad(imat[np.ix_(kk, kk)], uu), 1))
+        for label in labels:  # one test per term (a factor's columns together), as cox.zph
+            cols = [j for j, t in enumerate(terms) if t == label]
+            kk = list(range(p)) + [p + j for j in cols]
+            uu = np.concatenate([np.zeros(p), u[[p + j for j in cols]]])
+            rows.append(_test(_quad(imat[np.ix_(kk, kk)], uu), len(cols)))
         rows.append(_test(_quad(imat, u), p))
-        return pd.DataFrame(rows, columns=["chisq", "df", "pval"], index=names + ["GLOBAL"])
+        return pd.DataFrame(rows, columns=["chisq", "df", "pval"], index=labels + ["GLOBAL"])
 
     def schoenfeld(self) -> pd.DataFrame:
         """Scaled Schoenfeld residuals (one row per event) with time and KM-transformed time.
@@ -146,8 +167,8 @@ class CoxResult(Result):
         d = self._data
         p = d.p
         vmean = imat[:p, :p] / len(d.ev_rows)
-        scaled = np.linalg.solve(vmean, schoen.T).T + self.coef.to_numpy()
-        frame = pd.DataFrame(scaled, columns=list(self.coef.index))
+        scaled = np.linalg.solve(vmean, schoen.T).T + self._beta()
+        frame = pd.DataFrame(scaled, columns=self._names())
         frame.insert(0, "time", d.stop[d.ev_rows])
         frame.insert(1, "transformed_time", ttimes)
         return frame.sort_values("time", kind="stable").reset_index(drop=True)
@@ -161,7 +182,7 @@ class CoxResult(Result):
         ``centered=True`` at the covariate means.
         """
         d = self._data
-        beta = self.coef.to_numpy()
+        beta = self._beta()
         _, _, _, det = d.evaluate(beta, detail=True)
         inc = d.hazard_increments(det)
         if not centered:
@@ -178,24 +199,28 @@ class CoxResult(Result):
         den_k, / den_k^2 and a_k / den_k, as R's agsurv) with covariates centred, so
         var H(t | x) = r^2 [sum dH0^2-terms + d(t)' V d(t)], d(t) = H0(t) x - Xbar(t).
         """
-        names = list(self.coef.index)
+        names = self._names()
         missing = [c for c in names if c not in newdata.columns]
-        if missing:
+        if missing and self._design is not None and all(v in newdata.columns for v in self._design.variables):
+            x_new = self._design.new(newdata)[:, self._mask()]  # raw columns: code them as the fit did
+        elif missing:
             raise ValueError(f"newdata lacks covariate column(s) {missing}")
+        else:
+            x_new = newdata[names].to_numpy(float)
         if self.strata_levels and strata is None:
             raise ValueError("the model is stratified: give the stratum of each newdata row in strata=")
         d = self._data
-        beta = self.coef.to_numpy()
+        beta = self._beta()
         _, _, _, det = d.evaluate(beta, detail=True)
         mw, den, a = d.meanwt, det["den"], det["a"]
         dH = d.group_sums(mw / den)
         dV = d.group_sums(mw / den**2)
         dX = d.group_sums((mw / den)[:, None] * a)
-        x = newdata[names].to_numpy(float) - d.center
+        x = x_new - d.center
         risk = np.exp(x @ beta)
         times = np.atleast_1d(np.asarray(times, float))
         codes = [0] * len(x) if strata is None else list(strata)
-        V = self.var.to_numpy()
+        V = self.var.to_numpy()[np.ix_(self._mask(), self._mask())]
         out = []
         for j, s in enumerate(codes):
             if strata is not None:
@@ -246,44 +271,67 @@ class CoxResult(Result):
 
 def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron", strata=None,
         cluster=None, weights=None, entry=None, id=None, conf_level: float = 0.95,
-        eps: float = 1e-9, iter_max: int = 20) -> CoxResult:
+        eps: float = 1e-9, iter_max: int = 20, *, factors=()) -> CoxResult:
     """Fit a Cox model as ``coxph(Surv(entry, time, event) ~ covariates + strata(s), ties=,
     weights=, cluster=)``.
 
-    Covariates must be numeric columns (code factors as 0/1 dummies). Time-varying
-    covariates need counting-process rows ``(entry, time]``; with ``id=`` the layout is
-    checked: repeated ids without ``entry`` and overlapping intervals raise, as do
+    ``covariates``: a list of columns or an R-style right-hand side such as
+    ``"arm + C(site) + age"``, built by the one design builder (:mod:`peertrial._design`):
+    numeric columns, including numbers stored as text, are numeric; other text, booleans,
+    ``C(x)`` and columns in ``factors`` are treatment-coded factors (``site2``, ...).
+    A column aliased with the others or with the strata (e.g. constant within every
+    stratum) is not estimable: as ``coxph`` reports ``NA``, its coefficient is NaN with a
+    warning, and the likelihood-ratio, score, Wald and ``test_ph`` tests count only the
+    estimable coefficients. ``cluster`` needs at least two clusters.
+
+    Time-varying covariates need counting-process rows ``(entry, time]``; with ``id=`` the
+    layout is checked: repeated ids without ``entry`` and overlapping intervals raise, as do
     covariate cells holding sequences (see ``peertrial.survival._input``).
     """
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
-    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
-    if not covariates:
+    if isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
+        covariates = ()
+    if not isinstance(covariates, str) and not list(covariates):
         raise ValueError("cox needs at least one covariate")
     sd = _input.prepare(data, time, event, status_codes=(0, 1), strata=strata,
-                        covariates=covariates, weights=weights, cluster=cluster, entry=entry, id=id)
+                        covariates=covariates, factors=factors, weights=weights, cluster=cluster,
+                        entry=entry, id=id)
     if not np.any(sd.status == 1):
         raise ValueError(f"column {event!r} has no events in {len(sd.status)} rows; the Cox model is not estimable")
+    covariates = list(sd.covariates)
     for j, c in enumerate(covariates):
         col = sd.X[:, j]
         if np.all(col == col[0]):
             raise ValueError(f"covariate column {c!r} is constant (one level: {float(col[0]):.10g}) in all "
                              f"{len(col)} rows; its hazard ratio is not estimable")
     data_ = CoxData(sd.time, sd.status, sd.X, sd.strata, sd.weights, sd.entry, efron=ties == "efron")
+    kept = ~_builder.aliased_information(data_.evaluate(np.zeros(data_.p))[2])
+    if not kept.all():
+        hit = [c for c, k in zip(covariates, kept) if not k]
+        why = " or with the strata" if sd.strata is not None else ""
+        warnings.warn(f"cox: coefficient(s) {hit} not estimable (aliased with the other covariates{why}, "
+                      "as coxph reports NA); reported as NaN, and the tests count only the estimable "
+                      "coefficients", PeertrialWarning, stacklevel=2)
+        if not kept.any():
+            raise ValueError(f"cox: no covariate is estimable ({hit} are constant within every stratum)")
+        data_ = CoxData(sd.time, sd.status, sd.X[:, kept], sd.strata, sd.weights, sd.entry,
+                        efron=ties == "efron")
     fit = newton(data_, eps=eps, iter_max=iter_max)
     beta, info = fit["beta"], fit["info"]
     try:
         naive = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         naive = np.linalg.pinv(info)
-    p = len(covariates)
+    names = [c for c, k in zip(covariates, kept) if k]
+    p = len(names)
     if not fit["converged"]:
         warnings.warn("Ran out of iterations and did not converge", ConvergenceWarning, stacklevel=2)
     else:
         infs = np.abs(fit["u"] @ naive)
         bad = (infs > eps) & (infs > np.sqrt(eps) * np.abs(beta))
         if bad.any():
-            which = ", ".join(covariates[j] for j in np.flatnonzero(bad))
+            which = ", ".join(names[j] for j in np.flatnonzero(bad))
             warnings.warn(f"Loglik converged before variable(s) {which}; coefficient may be infinite "
                           "(monotone likelihood)", ConvergenceWarning, stacklevel=2)
     var = naive
@@ -305,20 +353,30 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)
     idx = pd.Index(covariates)
     ll0 = fit["null"][0]
-    ser = lambda v: pd.Series(np.asarray(v, float), index=idx)  # noqa: E731
+
+    def ser(v):  # estimable values in place, NaN for aliased coefficients (R's NA)
+        out = np.full(len(covariates), np.nan)
+        out[kept] = np.asarray(v, float)
+        return pd.Series(out, index=idx)
+
+    def square(m):
+        out = np.full((len(covariates), len(covariates)), np.nan)
+        out[np.ix_(kept, kept)] = m
+        return pd.DataFrame(out, index=idx, columns=idx)
+
     with np.errstate(over="ignore"):  # exp of a diverging (monotone-likelihood) estimate is inf
         hr, lb, ub = np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se)
     return CoxResult(
         coef=ser(beta), se=ser(se), zval=ser(beta / se), pval=ser(2 * stats.norm.sf(np.abs(beta / se))),
         hr=ser(hr), hr_ci_lb=ser(lb), hr_ci_ub=ser(ub),
-        naive_se=ser(np.sqrt(np.diag(naive))), var=pd.DataFrame(var, index=idx, columns=idx),
+        naive_se=ser(np.sqrt(np.diag(naive))), var=square(var),
         loglik=(float(ll0), float(fit["loglik"])),
         lr_test=_test(2 * (fit["loglik"] - ll0), p),
         wald_test=_test(_quad(var, beta), p),
         score_test=_test(_quad(fit["null"][2], fit["null"][1]), p),
         robust_score_test=rscore, n=len(sd.time), nevent=int(sd.status.sum()), iter=fit["iter"],
         converged=fit["converged"], ties=ties, conf_level=conf_level, strata_levels=sd.strata_levels,
-        _data=data_, _naive_var=naive,
+        _data=data_, _naive_var=naive, _kept=kept, _design=sd.design,
     )
 
 
