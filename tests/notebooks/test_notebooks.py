@@ -1,5 +1,7 @@
-"""Execute every notebook in ``notebooks/`` so they never go stale (nbclient)."""
+"""Execute every notebook in ``notebooks/`` so they never go stale (nbclient), from a fresh
+kernel with no magic, and check that every figure shows inline exactly once."""
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -27,6 +29,21 @@ def test_notebook_runs(path):
         if out.get("output_type") == "error"
     ]
     assert not errors
+    # a figure cell (a result's .plot() or a pt.plot function) shows exactly one PNG; other cells none
+    shown = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        pngs = sum("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
+        texts = [out["data"]["text/plain"] for out in cell.get("outputs", [])
+                 if "image/png" not in out.get("data", {}) and "Figure size" in out.get("data", {}).get("text/plain", "")]
+        expected = 1 if _FIGURE_CALL.search(cell.source) else 0
+        shown.append((i, pngs, expected, texts))
+    assert [s for s in shown if s[1] != s[2] or s[3]] == []
+    assert sum(s[2] for s in shown) >= 1  # each notebook draws figures
+
+
+_FIGURE_CALL = re.compile(r"\.plot\(|pt\.plot\.(?!save\b)\w+\(")
 
 
 def test_three_notebooks_are_shipped():

@@ -265,6 +265,24 @@ class CEA(Result):
     effect_label: str = "QALY"
 
     # ---- decision quantities
+    def plot(self, ax=None, kind: str = "plane", **kwargs):
+        """Cost-effectiveness plane (``kind="plane"``, :func:`peertrial.plot.ce_plane`: bootstrap
+        cloud, point estimate, willingness-to-pay line) or acceptability curve (``kind="ceac"``,
+        :func:`peertrial.plot.ceac`).
+
+        ``ax``: a matplotlib Axes to draw into (default: a new figure); ``kwargs`` go to the
+        plot function (e.g. ``wtp=30000`` for the plane, ``wtps=`` for the curve). Returns the
+        matplotlib Figure.
+        """
+        from peertrial.plot.econ import ce_plane, ceac
+
+        if kind == "plane":
+            return ce_plane(self, ax=ax, **kwargs)
+        if kind == "ceac":
+            return ceac(self, ax=ax, **kwargs)
+        raise ValueError("kind must be 'plane' (cost-effectiveness plane) or 'ceac' "
+                         f"(acceptability curve), got {kind!r}")
+
     def nmb(self, wtp):
         """Incremental net monetary benefit ``wtp * dE - dC`` (float, or array for array ``wtp``)."""
         w = np.asarray(wtp, dtype=float)

@@ -154,6 +154,16 @@ class ICERTable(Result):
     price_year: int | None = None
     effect_label: str = "QALY"
 
+    def plot(self, ax=None, **kwargs):
+        """Strategies on the cost-effectiveness plane: with the efficient frontier.
+
+        Draws :func:`peertrial.plot.ce_frontier` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.econ import ce_frontier
+
+        return ce_frontier(self, ax=ax, **kwargs)
+
     @property
     def frontier(self) -> list:
         return list(self.table.loc[self.table["status"] == "ND", "strategy"])

@@ -26,6 +26,16 @@ class OneWaySensitivity(Result):
     table: pd.DataFrame
     output_name: str = "output"
 
+    def plot(self, ax=None, **kwargs):
+        """Tornado plot: one bar per parameter, largest swing on top.
+
+        Draws :func:`peertrial.plot.tornado` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.econ import tornado
+
+        return tornado(self, ax=ax, **kwargs)
+
     def summary(self) -> str:
         head = f"One-way sensitivity analysis of {self.output_name} (base case {self.base_output:.4f})"
         return head + "\n\n" + format_table(self.table, digits=4)

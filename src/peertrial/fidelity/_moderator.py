@@ -68,6 +68,16 @@ class FidelityModeration(Result):
     covariate_means: pd.Series
     label: str = NON_RANDOMISED
 
+    def plot(self, ax=None, **kwargs):
+        """Outcome against peer-worker fidelity: with the fitted mixed-model line (non-randomised).
+
+        Draws :func:`peertrial.plot.fidelity_moderation_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.fidelity import fidelity_moderation_plot
+
+        return fidelity_moderation_plot(self, ax=ax, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         return self.coef.copy()
 

@@ -40,6 +40,16 @@ class AlphaResult(Result):
     conf_level: float
     nan_policy: str
 
+    def plot(self, ax=None, **kwargs):
+        """Cronbach's alpha with its Feldt CI: per domain and for the total scale.
+
+        Draws :func:`peertrial.plot.alpha_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.fidelity import alpha_plot
+
+        return alpha_plot(self, ax=ax, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 

@@ -69,6 +69,16 @@ class FidelityScores(Result):
     scale: tuple
     min_present: float
 
+    def plot(self, ax=None, **kwargs):
+        """Per-peer-worker fidelity profile: heat map of domain means and each worker's total.
+
+        Draws :func:`peertrial.plot.fidelity_profile` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.fidelity import fidelity_profile
+
+        return fidelity_profile(self, ax=ax, **kwargs)
+
     def domain_items(self, domain: str) -> list[str]:
         return [i for i in self.items.columns if self.item_domain[i] == domain]
 

@@ -366,6 +366,17 @@ class TrimFill(Result):
     slab: list = field(default_factory=list)
     fit: object = None
 
+    def plot(self, ax=None, **kwargs):
+        """Funnel plot with the filled-in studies (hollow) and the trim-and-fill estimate as
+        the reference line.
+
+        Draws :func:`peertrial.plot.funnel` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.meta_diagnostics import funnel
+
+        return funnel(self, ax=ax, **kwargs)
+
     def summary(self) -> str:
         lines = [
             f"Estimated number of missing studies on the {self.side} side: {self.k0} "

@@ -73,6 +73,16 @@ class MHResult(Result):
     tau2 = 0.0
     test = "z"
 
+    def plot(self, ax=None, **kwargs):
+        """Forest plot of this fit: studies and the pooled Mantel-Haenszel/Peto estimate.
+
+        Draws :func:`peertrial.plot.forest` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.meta import forest
+
+        return forest(self, ax=ax, **kwargs)
+
     def weights_percent(self) -> pd.Series:
         """Study weights in percent (metafor's ``weights.rma.mh`` / ``weights.rma.peto``)."""
         return pd.Series(100 * self.weights / np.sum(self.weights), index=self.slab, name="weight")

@@ -446,6 +446,17 @@ class RMAResult(Result):
         return float(self.fitstats()["AICc"])
 
     # ----------------------------------------------------------------- helpers
+    def plot(self, ax=None, **kwargs):
+        """Forest plot of this fit: studies, pooled diamond and prediction interval (for a
+        meta-regression, each study's fitted value instead of a pooled diamond).
+
+        Draws :func:`peertrial.plot.forest` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.meta import forest
+
+        return forest(self, ax=ax, **kwargs)
+
     @property
     def tau(self) -> float:
         return float(np.sqrt(self.tau2))

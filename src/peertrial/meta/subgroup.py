@@ -51,6 +51,17 @@ class SubgroupResult(Result):
     fits: dict = field(default_factory=dict)
     moderator_fit: object = None
 
+    def plot(self, ax=None, **kwargs):
+        """Subgroup forest plot: studies by subgroup, subtotal and overall diamonds, and the
+        test for subgroup differences.
+
+        Draws :func:`peertrial.plot.subgroup_forest` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.meta_diagnostics import subgroup_forest
+
+        return subgroup_forest(self, ax=ax, **kwargs)
+
     def summary(self, digits: int = 4) -> str:
         stat = "F" if self.test == "knha" else "QM"
         df = f"df1 = {self.QM_df[0]}, df2 = {self.QM_df[1]}" if self.test == "knha" else f"df = {self.QM_df[0]}"

@@ -1,19 +1,23 @@
 """Figures for peertrial results (matplotlib only).
 
-Every plotting function takes a result object (or data) and returns the
-``matplotlib.figure.Figure``; nothing here fits a model. Use :func:`save` to
-write a figure reproducibly (no timestamps in the file, so re-runs are
-byte-identical). Functions live in one file per capability
-(``plot/meta.py``, ``plot/survival.py``, ...) and are re-exported here.
+Every plotting function takes a result object (or data), accepts ``ax=`` (draw into that
+matplotlib Axes; multi-panel plots fill its grid slot with a subfigure) and returns the
+``matplotlib.figure.Figure``; nothing here fits a model. Results with a natural picture have
+``.plot(ax=None, **kwargs)`` calling these functions. Without ``ax`` a figure is built without
+pyplot and shows exactly once in Jupyter (see :mod:`peertrial.plot._figure`); :func:`subplots`
+makes such a figure for composing several plots. Use :func:`save` to write a figure
+reproducibly (no timestamps in the file, so re-runs are byte-identical). Functions live in one
+file per capability (``plot/meta.py``, ``plot/survival.py``, ...) and are re-exported here.
 """
 
 from __future__ import annotations
 
 import importlib
 
+from peertrial.plot._figure import PeertrialFigure, subplots
 from peertrial.plot._style import save, style
 
-__all__ = ["save", "style"]
+__all__ = ["save", "style", "subplots", "PeertrialFigure"]
 
 _PLOT_MODULES = ("meta", "meta_diagnostics", "survival", "trial", "randomise", "econ", "fidelity", "process", "simulate")
 

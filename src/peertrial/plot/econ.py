@@ -7,19 +7,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from peertrial.plot._figure import single_axes
 from peertrial.plot._style import PALETTE, style
 
 __all__ = ["tornado", "ce_plane", "ceac", "ce_frontier"]
 
 
-def tornado(sens, *, title: str | None = None, xlabel: str | None = None) -> Figure:
+def tornado(sens, *, title: str | None = None, xlabel: str | None = None, ax=None) -> Figure:
     """Tornado plot of a :class:`~peertrial.econ.OneWaySensitivity`: one bar per
     parameter from the output at its low value to the output at its high value,
-    largest swing on top, a line at the base case."""
+    largest swing on top, a line at the base case. ``ax``: draw into this Axes.
+    Returns the (top-level) Figure."""
     table = sens.table
     with style():
-        fig = Figure(figsize=(6.0, 0.5 * len(table) + 1.4))
-        ax = fig.subplots()
+        fig, ax, _ = single_axes(ax, (6.0, 0.5 * len(table) + 1.4))
         y = np.arange(len(table))[::-1]
         base = sens.base_output
         for yi, (_, row) in zip(y, table.iterrows()):
@@ -42,18 +43,17 @@ def tornado(sens, *, title: str | None = None, xlabel: str | None = None) -> Fig
     return fig
 
 
-def ce_plane(ce, *, wtp: float | None = None, max_points: int = 5000, title: str | None = None) -> Figure:
+def ce_plane(ce, *, wtp: float | None = None, max_points: int = 5000, title: str | None = None, ax=None) -> Figure:
     """Cost-effectiveness plane: bootstrap cloud of (dE, dC), the point estimate,
     and the willingness-to-pay line ``dC = wtp * dE`` (points below it are
-    cost-effective at that WTP)."""
+    cost-effective at that WTP). ``ax``: draw into this Axes. Returns the (top-level) Figure."""
     wtp = ce.wtp if wtp is None else float(wtp)
     de, dc = ce.boot_delta_effect, ce.boot_delta_cost
     if de.size > max_points:  # thin evenly, deterministically
         keep = np.linspace(0, de.size - 1, max_points).astype(int)
         de, dc = de[keep], dc[keep]
     with style():
-        fig = Figure(figsize=(6.0, 4.6))
-        ax = fig.subplots()
+        fig, ax, _ = single_axes(ax, (6.0, 4.6))
         ax.scatter(de, dc, s=4, alpha=0.25, color=PALETTE[0], lw=0, label=f"bootstrap replicates (n = {ce.n_boot})")
         ax.scatter([ce.delta_effect], [ce.delta_cost], s=40, color=PALETTE[1], zorder=3, label="point estimate")
         ax.axhline(0, color="black", lw=0.7)
@@ -71,13 +71,14 @@ def ce_plane(ce, *, wtp: float | None = None, max_points: int = 5000, title: str
     return fig
 
 
-def ceac(result, wtps=None, *, title: str | None = None, mark_wtp=(20000, 30000)) -> Figure:
+def ceac(result, wtps=None, *, title: str | None = None, mark_wtp=(20000, 30000), ax=None) -> Figure:
     """Cost-effectiveness acceptability curve.
 
     ``result`` is a :class:`~peertrial.econ.CEA` (then ``wtps`` defaults to 0 to
     50,000 in 500 steps) or a DataFrame with ``wtp`` and
     ``prob_cost_effective`` (and optionally ``strategy`` for several curves).
-    Vertical lines mark NICE's 20,000-30,000 GBP per QALY range.
+    Vertical lines mark NICE's 20,000-30,000 GBP per QALY range. ``ax``: draw into this
+    Axes. Returns the (top-level) Figure.
     """
     if isinstance(result, pd.DataFrame):
         frame, label = result, "Willingness to pay per unit effect"
@@ -86,8 +87,7 @@ def ceac(result, wtps=None, *, title: str | None = None, mark_wtp=(20000, 30000)
         frame = result.ceac(wtps)
         label = f"Willingness to pay ({result.currency} per {result.effect_label})"
     with style():
-        fig = Figure(figsize=(6.0, 4.0))
-        ax = fig.subplots()
+        fig, ax, _ = single_axes(ax, (6.0, 4.0))
         groups = frame.groupby("strategy", sort=False) if "strategy" in frame else [(None, frame)]
         for i, (name, g) in enumerate(groups):
             ax.plot(g["wtp"], g["prob_cost_effective"], color=PALETTE[i % len(PALETTE)], lw=1.6, label=name)
@@ -103,13 +103,13 @@ def ceac(result, wtps=None, *, title: str | None = None, mark_wtp=(20000, 30000)
     return fig
 
 
-def ce_frontier(icers, *, title: str | None = None) -> Figure:
+def ce_frontier(icers, *, title: str | None = None, ax=None) -> Figure:
     """Strategies on the cost-effectiveness plane (:class:`~peertrial.econ.ICERTable`),
-    the efficient frontier joined by a line; markers by status (ND, ED, D)."""
+    the efficient frontier joined by a line; markers by status (ND, ED, D). ``ax``: draw into
+    this Axes. Returns the (top-level) Figure."""
     t = icers.table
     with style():
-        fig = Figure(figsize=(6.0, 4.4))
-        ax = fig.subplots()
+        fig, ax, _ = single_axes(ax, (6.0, 4.4))
         marks = {"ND": ("o", PALETTE[0], "efficient frontier"), "ED": ("s", PALETTE[3], "extendedly dominated"), "D": ("x", PALETTE[1], "dominated")}
         for status, (marker, colour, label) in marks.items():
             sub = t[t["status"] == status]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
+from peertrial.plot._figure import panels, single_axes
 from peertrial.plot._style import PALETTE, style
 
 __all__ = ["fidelity_profile", "alpha_plot", "fidelity_moderation_plot"]
@@ -14,12 +14,14 @@ def _short(domain: str) -> str:
     return domain.replace("_", "\n")
 
 
-def fidelity_profile(scores, sort: bool = True):
+def fidelity_profile(scores, sort: bool = True, *, ax=None):
     """Per-peer-worker fidelity profile: heat map of domain means, and each worker's total.
 
     Left: mean domain score of each peer worker (rows) over their rated
     sessions, on the index scale. Right: the worker's mean total with the range
     of their session totals. ``scores`` is a :class:`~peertrial.fidelity.FidelityScores`.
+    ``ax``: draw both panels (and the colour bar) in this Axes' slot. Returns the
+    (top-level) Figure.
     """
     prof = scores.by_worker()
     if sort:
@@ -28,9 +30,8 @@ def fidelity_profile(scores, sort: bool = True):
     domains = list(scores.domains)
     n = len(prof)
     with style():
-        fig, (ax, ax2) = plt.subplots(
-            1, 2, figsize=(8.5, max(3.0, 0.24 * n + 1.6)), gridspec_kw={"width_ratios": [len(domains), 2.2]}, sharey=True
-        )
+        fig, box, _ = panels(ax, (8.5, max(3.0, 0.24 * n + 1.6)))
+        ax, ax2 = box.subplots(1, 2, gridspec_kw={"width_ratios": [len(domains), 2.2]}, sharey=True)
         im = ax.imshow(prof[domains].to_numpy(), aspect="auto", cmap="RdYlBu", vmin=lo, vmax=hi, origin="lower")
         ax.set_xticks(range(len(domains)), [_short(d) for d in domains], fontsize=7)
         ax.set_yticks(range(n), [str(i) for i in prof.index], fontsize=7)
@@ -50,15 +51,16 @@ def fidelity_profile(scores, sort: bool = True):
         ax2.set_xlabel("total (mean; range over sessions)")
         ax2.set_title("Total fidelity")
         ax2.grid(axis="x", color="#dddddd", lw=0.6)
-        fig.colorbar(im, ax=[ax, ax2], shrink=0.6, pad=0.02, label=f"score ({lo:g}-{hi:g})")
+        box.colorbar(im, ax=[ax, ax2], shrink=0.6, pad=0.02, label=f"score ({lo:g}-{hi:g})")
     return fig
 
 
-def alpha_plot(alpha):
-    """Cronbach's alpha with its Feldt CI for each domain and the total scale."""
+def alpha_plot(alpha, *, ax=None):
+    """Cronbach's alpha with its Feldt CI for each domain and the total scale. ``ax``: draw
+    into this Axes. Returns the (top-level) Figure."""
     t = alpha.table.dropna(subset=["alpha"])
     with style():
-        fig, ax = plt.subplots(figsize=(5.5, 0.35 * len(t) + 1.2))
+        fig, ax, _ = single_axes(ax, (5.5, 0.35 * len(t) + 1.2))
         y = np.arange(len(t))[::-1]
         ax.hlines(y, t["ci_lb"], t["ci_ub"], color=PALETTE[0])
         ax.plot(t["alpha"], y, "s", color=PALETTE[0])
@@ -69,17 +71,18 @@ def alpha_plot(alpha):
     return fig
 
 
-def fidelity_moderation_plot(res):
+def fidelity_moderation_plot(res, *, ax=None):
     """Peer workers' mean outcome against their fidelity score, with the fitted REML line.
 
     Marker area is proportional to the number of participants; the line is the
     model's fixed-effect prediction at the covariate means (intervention-arm
-    model) — a NON-RANDOMISED association.
+    model) — a NON-RANDOMISED association. ``ax``: draw into this Axes. Returns the
+    (top-level) Figure.
     """
     w = res.workers
     coef = res.coef["estimate"]
     with style():
-        fig, ax = plt.subplots(figsize=(5.5, 4))
+        fig, ax, _ = single_axes(ax, (5.5, 4))
         ax.scatter(w["fidelity"], w["mean_outcome"], s=12 * w["n"], color=PALETTE[0], alpha=0.6, edgecolor="white")
         f = np.linspace(w["fidelity"].min(), w["fidelity"].max(), 50)
         cov = sum(coef[c] * m for c, m in res.covariate_means.items())

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from scipy import stats
 
+from peertrial.plot._figure import height_inches, panels
 from peertrial.plot._style import PALETTE, style
 
 __all__ = ["forest"]
@@ -29,6 +29,7 @@ def forest(
     order=None,
     favours: tuple[str, str] | None = None,
     width: float = 9.0,
+    ax=None,
 ):
     """Forest plot: one row per study (estimate and CI, square sized by weight), the
     pooled diamond, the prediction interval and a heterogeneity line. For a
@@ -42,7 +43,9 @@ def forest(
     ``transf`` is given (``transf=False`` keeps the analysis scale). ``order``:
     "yi" (by estimate), "weight", or an array of positions. ``favours``: labels
     for the two sides of the reference line, e.g. ``("control", "peer support")``.
-    Returns the Figure.
+    ``ax``: draw into the slot of this Axes (it is replaced by a subfigure holding the
+    label, plot and estimate columns); by default a new figure of ``width`` inches.
+    Returns the (top-level) Figure.
     """
     measure = getattr(fit, "measure", "GEN") or "GEN"
     method = getattr(fit, "method", "")
@@ -66,12 +69,17 @@ def forest(
     k = len(idx)
 
     pooled = _pooled(fit)
+    fitted = _fitted(fit)
     n_rows = k + (3 if pooled else 1)
     height = 1.2 + 0.26 * n_rows
     with style():
-        fig = Figure(figsize=(width, height))
-        gs = fig.add_gridspec(1, 3, width_ratios=[2.3, 4.0, 2.9 if show_weights else 2.2], wspace=0.02)
-        ax_l, ax, ax_r = (fig.add_subplot(gs[0, j]) for j in range(3))
+        fig, box, _ = panels(ax, (width, height))
+        h_in = height_inches(box)
+        top = 1 - (0.15 if not title else 0.45) / h_in
+        bottom = (0.95 if pooled else (1.05 if fitted is not None else 0.6)) / h_in
+        gs = box.add_gridspec(1, 3, width_ratios=[2.3, 4.0, 2.9 if show_weights else 2.2], wspace=0.02,
+                              left=0.01, right=0.99, top=top, bottom=bottom)
+        ax_l, ax, ax_r = (box.add_subplot(gs[0, j]) for j in range(3))
         ys = np.arange(k, 0, -1, dtype=float)
         y_pool = -1.0
         ylim = (y_pool - 1.6 if pooled else 0.0, k + 1.4)
@@ -101,14 +109,13 @@ def forest(
         est_head = (("Peto OR" if method == "PETO" else measure) if log_axis else "Estimate") + f" [{level:g}% CI]"
         ax_r.text(1.0, head_y, est_head, va="center", ha="right", weight="bold")
         ax.axhline(k + 0.5, color="#999999", lw=0.6)
-        fitted = _fitted(fit)
         if fitted is not None:
             pred, f_lb, f_ub = (tf(a[idx]) for a in fitted)
             for y, b, cl, cu in zip(ys, pred, f_lb, f_ub):
                 ax.add_patch(Polygon([(cl, y), (b, y + 0.3), (cu, y), (b, y - 0.3)], closed=True,
                                      facecolor="#9a9a9a", edgecolor="#7a7a7a", lw=0.5, alpha=0.8, zorder=2.5,
                                      label="fitted value"))
-            fig.text(0.01, 0.12 / height, _heterogeneity_text(fit) + "\n" + _moderator_text(fit), ha="left",
+            box.text(0.01, 0.12 / h_in, _heterogeneity_text(fit) + "\n" + _moderator_text(fit), ha="left",
                      va="bottom", fontsize=8, color="#333333")
 
         # pooled estimate, prediction interval, heterogeneity
@@ -130,7 +137,7 @@ def forest(
                 ax_l.text(0.0, y_pi, f"{level:g}% prediction interval", va="center", ha="left", style="italic")
                 ax_r.text(1.0, y_pi, _fmt_ci(None, tf(pl), tf(pu), digits), va="center", ha="right",
                           family="monospace", style="italic")
-            fig.text(0.01, 0.12 / height, _heterogeneity_text(fit), ha="left", va="bottom", fontsize=8,
+            box.text(0.01, 0.12 / h_in, _heterogeneity_text(fit), ha="left", va="bottom", fontsize=8,
                      color="#333333")
 
         # axis
@@ -155,10 +162,7 @@ def forest(
             ax.text(ref, 1.0, f"  Favours {right} →", transform=tr, ha="left", va="bottom", fontsize=8,
                     color="#555555")
         if title:
-            fig.suptitle(title, x=0.01, y=1 - 0.12 / height, ha="left", va="top", fontsize=10, weight="bold")
-        top = 1 - (0.15 if not title else 0.45) / height
-        bottom = 0.95 if pooled else (1.05 if fitted is not None else 0.6)
-        fig.subplots_adjust(left=0.01, right=0.99, top=top, bottom=bottom / height)
+            box.suptitle(title, x=0.01, y=1 - 0.12 / h_in, ha="left", va="top", fontsize=10, weight="bold")
     return fig
 
 

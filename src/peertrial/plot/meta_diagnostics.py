@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
+from peertrial.plot._figure import single_axes
 from peertrial.plot._style import PALETTE, style
 
 __all__ = ["funnel", "baujat", "cumul_forest", "subgroup_forest"]
@@ -21,13 +22,11 @@ _GREYS = ("#ffffff", "#e6e6e6", "#bfbfbf", "#999999")
 
 
 def _new_axes(ax, size):
-    if ax is not None:
-        return ax.figure, ax
-    fig = Figure(figsize=size)
-    return fig, fig.add_subplot(111)
+    fig, ax, _ = single_axes(ax, size)
+    return fig, ax
 
 
-def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None, xlabel: str = "Observed outcome",
+def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None, xlabel: str | None = None,
            legend: bool = True) -> Figure:
     """Funnel plot: effect sizes against their standard errors (0 at the top).
 
@@ -36,7 +35,15 @@ def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None,
     region is ``refline ± z_(level) * se``. ``contours=(0.90, 0.95, 0.99)`` draws a
     contour-enhanced funnel (Peters et al. 2008) centred on ``refline`` (default 0):
     shaded regions where studies would be significant at two-sided ``p < 0.10, 0.05, 0.01``.
+    ``xlabel`` defaults to the effect measure of the fit (e.g. "Log odds ratio").
+    ``ax``: draw into this Axes. Returns the (top-level) Figure.
     """
+    if xlabel is None:
+        from peertrial.plot.meta import _default_label
+
+        fit = getattr(result, "fit", None) or result
+        measure = getattr(fit, "measure", None) or "GEN"
+        xlabel = "Observed outcome" if measure == "GEN" else _default_label(measure, False, getattr(fit, "method", ""))
     yi = np.asarray(result.yi, dtype=float)
     sei = np.sqrt(np.asarray(result.vi, dtype=float))
     filled = np.asarray(getattr(result, "fill", np.zeros(yi.size, bool)), dtype=bool)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
+from peertrial.plot._figure import panels, single_axes
 from peertrial.plot._style import PALETTE, style
 
 __all__ = ["engagement_plot", "survival_curve_plot", "mediation_plot", "implementation_plot", "dose_response_plot"]
 
 
-def engagement_plot(summary):
-    """Sessions attended in the intervention arm (histogram) and per peer worker (mean, sorted)."""
+def engagement_plot(summary, *, ax=None):
+    """Sessions attended in the intervention arm (histogram) and per peer worker (mean, sorted).
+
+    ``ax``: draw both panels in this Axes' slot. Returns the (top-level) Figure."""
     dist = summary.distribution
     col = "peer support" if "peer support" in dist.columns else dist.columns[-1]
     with style():
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [1.2, 1]})
+        fig, box, _ = panels(ax, (9, 3.6))
+        ax, ax2 = box.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
         ax.bar(dist.index, dist[col], color=PALETTE[0], width=0.85)
         ax.axvline(summary.threshold - 0.5, color=PALETTE[1], ls="--", lw=1)
         ax.text(summary.threshold - 0.4, dist[col].max() * 0.95, f"received (≥{summary.threshold})", color=PALETTE[1], fontsize=8)
@@ -39,11 +42,13 @@ def engagement_plot(summary):
     return fig
 
 
-def survival_curve_plot(curve, cumulative: bool | None = None, ylabel: str | None = None):
-    """Kaplan–Meier step curves with 95% bands; ``cumulative`` plots 1 - S (default for contact curves)."""
+def survival_curve_plot(curve, cumulative: bool | None = None, ylabel: str | None = None, *, ax=None):
+    """Kaplan–Meier step curves with 95% bands; ``cumulative`` plots 1 - S (default for contact curves).
+
+    ``ax``: draw into this Axes. Returns the (top-level) Figure."""
     cumulative = curve.complement if cumulative is None else cumulative
     with style():
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax, _ = single_axes(ax, (6, 4))
         for k, (g, tab) in enumerate(curve.table.groupby("group", sort=False)):
             t = np.r_[0.0, tab["time"].to_numpy()]
             s = np.r_[1.0, tab["surv"].to_numpy()]
@@ -67,15 +72,18 @@ def survival_curve_plot(curve, cumulative: bool | None = None, ylabel: str | Non
     return fig
 
 
-def mediation_plot(res):
-    """Path diagram (a, b, c') with estimates and 95% CIs, beside the bootstrap distribution of a*b."""
+def mediation_plot(res, *, ax=None):
+    """Path diagram (a, b, c') with estimates and 95% CIs, beside the bootstrap distribution of a*b.
+
+    ``ax``: draw both panels in this Axes' slot. Returns the (top-level) Figure."""
     p = res.paths
 
     def lab(k):
         return f"{p.loc[k, 'estimate']:.2f} [{p.loc[k, 'ci_lb']:.2f}, {p.loc[k, 'ci_ub']:.2f}]"
 
     with style():
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.4, 1]})
+        fig, box, _ = panels(ax, (10, 3.8))
+        ax, ax2 = box.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
         ax.set_xlim(0, 10)
         ax.set_ylim(0, 6)
         ax.axis("off")
@@ -85,7 +93,7 @@ def mediation_plot(res):
                        bbox={"boxstyle": "round,pad=0.4", "fc": "#eef3f8", "ec": PALETTE[0]})
             for k, (bx, by, text) in places.items()
         }
-        fig.canvas.draw()  # so the box patches have their size before arrows are clipped to them
+        fig.draw_without_rendering()  # so the box patches have their size before arrows are clipped to them
         for src, dst in (("x", "m"), ("m", "y"), ("x", "y")):
             ax.annotate(
                 "", xy=places[dst][:2], xytext=places[src][:2],
@@ -107,12 +115,14 @@ def mediation_plot(res):
     return fig
 
 
-def implementation_plot(outcomes):
-    """Proportions with exact (Clopper–Pearson) and Wilson 95% CIs, one row per outcome."""
+def implementation_plot(outcomes, *, ax=None):
+    """Proportions with exact (Clopper–Pearson) and Wilson 95% CIs, one row per outcome.
+
+    ``ax``: draw into this Axes. Returns the (top-level) Figure."""
     t = outcomes.table
     y = np.arange(len(t))[::-1]
     with style():
-        fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(t) + 1.3))
+        fig, ax, _ = single_axes(ax, (6.5, 0.5 * len(t) + 1.3))
         ax.hlines(y + 0.12, t["exact_lb"], t["exact_ub"], color=PALETTE[0], lw=2, label="exact (Clopper-Pearson)")
         ax.hlines(y - 0.12, t["wilson_lb"], t["wilson_ub"], color=PALETTE[2], lw=2, label="Wilson")
         ax.plot(t["prop"], y, "o", color="black", ms=4)
@@ -123,12 +133,13 @@ def implementation_plot(outcomes):
     return fig
 
 
-def dose_response_plot(data, res, sessions: str = "sessions", arm: str | None = "arm"):
+def dose_response_plot(data, res, sessions: str = "sessions", arm: str | None = "arm", *, ax=None):
     """Outcome against sessions attended (intervention arm) with the fitted dose-response.
 
     ``res`` is the :func:`peertrial.process.dose_response` result fitted on
     ``data``; the line is drawn at the covariate means (gaussian) or on the
-    probability scale (logistic). A NON-RANDOMISED association.
+    probability scale (logistic). A NON-RANDOMISED association. ``ax``: draw into this
+    Axes. Returns the (top-level) Figure.
     """
     d = data if arm is None else data[data[arm] == 1]
     d = d.dropna(subset=[res.outcome, sessions])
@@ -139,7 +150,7 @@ def dose_response_plot(data, res, sessions: str = "sessions", arm: str | None = 
     eta = base + coef[sessions] * s
     rng = np.random.default_rng(0)
     with style():
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax, _ = single_axes(ax, (6, 4))
         jitter = rng.uniform(-0.25, 0.25, len(d))
         yv = d[res.outcome].to_numpy(float)
         if res.family == "logistic":

@@ -7,6 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from peertrial._data import as_frame, require_columns
+from peertrial.plot._figure import panels, single_axes
 from peertrial.plot._style import PALETTE, style
 
 __all__ = ["design_imbalance", "stratum_imbalance", "allocation_sequence"]
@@ -24,20 +25,22 @@ def _ecdf(ax, values, label, colour):
     ax.step(x, y, where="post", label=label, color=colour, lw=1.3)
 
 
-def design_imbalance(sims, *, factor: str | None = None, title: str | None = None) -> Figure:
+def design_imbalance(sims, *, factor: str | None = None, title: str | None = None, ax=None) -> Figure:
     """Compare designs (a :class:`DesignSimulation` or dict name -> simulation).
 
     Panels: ECDF of the total imbalance; ECDF of the largest imbalance over the
     levels of ``factor`` (default: the first factor) or over strata;
     predictability under the convergence strategy (mean with 95% interval of the
-    replicate mean).
+    replicate mean). ``ax``: draw the three panels in this Axes' slot. Returns the
+    (top-level) Figure.
     """
     sims = _as_dict(sims)
     first = next(iter(sims.values()))
     factor = factor or (first.factors[0] if first.factors else None)
     with style():
-        fig = Figure(figsize=(10.0, 3.9))
-        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, 1.2, 0.8]})
+        fig, box, owned = panels(ax, (10.0, 3.9))
+        grid = {"width_ratios": [1.2, 1.2, 0.8]} | ({} if owned else {"bottom": 0.3, "top": 0.8})
+        axes = box.subplots(1, 3, gridspec_kw=grid)
         for i, (name, sim) in enumerate(sims.items()):
             colour = PALETTE[i % len(PALETTE)]
             _ecdf(axes[0], sim.imbalance, name, colour)
@@ -59,22 +62,24 @@ def design_imbalance(sims, *, factor: str | None = None, title: str | None = Non
         axes[2].set_xlabel("correct guesses (convergence strategy)")
         axes[2].set_title("Predictability")
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8)
-        fig.suptitle(title or f"Design properties over {first.reps} simulated trials of n = {first.n}")
-        fig.tight_layout(rect=(0, 0.09, 1, 1))
+        box.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8)
+        box.suptitle(title or f"Design properties over {first.reps} simulated trials of n = {first.n}")
+        if owned:
+            fig.tight_layout(rect=(0, 0.09, 1, 1))
     return fig
 
 
-def stratum_imbalance(sim, *, statistic: str = "mean", title: str | None = None) -> Figure:
-    """Heatmap of the per-stratum imbalance (``mean``, ``p95`` or ``prob_ge_2``) for two factors."""
+def stratum_imbalance(sim, *, statistic: str = "mean", title: str | None = None, ax=None) -> Figure:
+    """Heatmap of the per-stratum imbalance (``mean``, ``p95`` or ``prob_ge_2``) for two factors.
+
+    ``ax``: draw into this Axes (the colour bar takes room from it). Returns the (top-level) Figure."""
     if len(sim.factors) != 2:
         raise ValueError(f"a stratum heatmap needs exactly two stratum factors, the simulation has {sim.factors}")
     table = sim.stratum_table()[statistic].unstack()
     rows, cols = sim.factors
     table = table.reindex(index=sim.levels[0], columns=sim.levels[1])
     with style():
-        fig = Figure(figsize=(1.2 + 1.1 * table.shape[1], 0.9 + 0.42 * table.shape[0]))
-        ax = fig.subplots()
+        fig, ax, _ = single_axes(ax, (1.2 + 1.1 * table.shape[1], 0.9 + 0.42 * table.shape[0]))
         im = ax.imshow(table.to_numpy(dtype=float), cmap="Blues", aspect="auto", vmin=0)
         for (i, j), v in np.ndenumerate(table.to_numpy(dtype=float)):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
@@ -83,14 +88,16 @@ def stratum_imbalance(sim, *, statistic: str = "mean", title: str | None = None)
         ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index])
         ax.set_xlabel(cols)
         ax.set_ylabel(rows)
-        fig.colorbar(im, ax=ax, label=f"{statistic} imbalance")
+        ax.get_figure(root=False).colorbar(im, ax=ax, label=f"{statistic} imbalance")
         ax.set_title(title or f"Imbalance within strata ({sim.design}, {sim.reps} trials)")
     return fig
 
 
 def allocation_sequence(data, *, arm: str = "arm", order: str = "id", by: str | None = None,
-                        title: str | None = None) -> Figure:
-    """Running difference n(arm 1) - n(arm 0) over enrolment, overall or per level of ``by``."""
+                        title: str | None = None, ax=None) -> Figure:
+    """Running difference n(arm 1) - n(arm 0) over enrolment, overall or per level of ``by``.
+
+    ``ax``: draw the panel(s) in this Axes' slot. Returns the (top-level) Figure."""
     df = as_frame(data)
     require_columns(df, [arm, order, by])
     df = df.sort_values(order, kind="stable")
@@ -103,8 +110,8 @@ def allocation_sequence(data, *, arm: str = "arm", order: str = "id", by: str | 
     ncol = min(4, len(groups))
     nrow = -(-len(groups) // ncol)
     with style():
-        fig = Figure(figsize=(7.0 if by is None else 2.4 * ncol, 3.2 if by is None else 2.0 * nrow + 0.8))
-        axes = np.atleast_1d(fig.subplots(nrow, ncol, sharey=True, squeeze=False).ravel())
+        fig, box, owned = panels(ax, (7.0 if by is None else 2.4 * ncol, 3.2 if by is None else 2.0 * nrow + 0.8))
+        axes = np.atleast_1d(box.subplots(nrow, ncol, sharey=True, squeeze=False).ravel())
         for ax, (lev, mask) in zip(axes, groups):
             diff = np.cumsum(step[mask])
             ax.step(np.arange(1, diff.size + 1), diff, where="post", lw=1.0, color=PALETTE[0])
@@ -113,8 +120,9 @@ def allocation_sequence(data, *, arm: str = "arm", order: str = "id", by: str | 
                 ax.set_title(f"{by} {lev} (n = {diff.size})", fontsize=8)
         for ax in axes[len(groups):]:
             ax.set_visible(False)
-        fig.supxlabel("participants enrolled" + (f" in the {by}" if by else ""), fontsize=9)
-        fig.supylabel(f"n({arm}={arms[1]}) - n({arm}={arms[0]})", fontsize=9)
-        fig.suptitle(title or "Running allocation difference")
-        fig.tight_layout()
+        box.supxlabel("participants enrolled" + (f" in the {by}" if by else ""), fontsize=9)
+        box.supylabel(f"n({arm}={arms[1]}) - n({arm}={arms[0]})", fontsize=9)
+        box.suptitle(title or "Running allocation difference")
+        if owned:
+            fig.tight_layout()
     return fig

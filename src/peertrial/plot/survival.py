@@ -1,14 +1,15 @@
-"""Figures for ``peertrial.survival`` results: KM curves, cumulative incidence, Schoenfeld residuals."""
+"""Figures for ``peertrial.survival`` results: KM curves, cumulative incidence, Cox hazard
+ratios, Schoenfeld residuals."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
+from peertrial.plot._figure import framed_axes, panels, single_axes
 from peertrial.plot._style import PALETTE, style
 
-__all__ = ["km_plot", "cuminc_plot", "schoenfeld_plot"]
+__all__ = ["km_plot", "cuminc_plot", "cox_forest", "schoenfeld_plot"]
 
 
 def _ticks(tmax: float, step: float | None):
@@ -19,11 +20,13 @@ def _ticks(tmax: float, step: float | None):
 
 def km_plot(km, *, ci: bool = True, risk_table: bool = True, tick_step: float | None = None,
             labels: dict | None = None, xlabel: str = "Days", ylabel: str = "Proportion not readmitted",
-            title: str | None = None, censor_marks: bool = True):
+            title: str | None = None, censor_marks: bool = True, ax=None):
     """Kaplan–Meier curves with confidence bands and a numbers-at-risk table under the axis.
 
     ``km`` is a :class:`peertrial.survival.KaplanMeierResult`; ``labels`` maps group
-    levels to legend names (e.g. ``{0: "Control", 1: "Peer support"}``).
+    levels to legend names (e.g. ``{0: "Control", 1: "Peer support"}``). ``ax``: draw into
+    this Axes' slot (with ``risk_table`` it is split into the curves and the table). Returns
+    the (top-level) Figure.
     """
     labels = labels or {}
     table = km.table
@@ -32,13 +35,13 @@ def km_plot(km, *, ci: bool = True, risk_table: bool = True, tick_step: float | 
     with style():
         ng = len(km.groups)
         height = 4.2 + (0.25 * ng + 0.35 if risk_table else 0)
-        fig = plt.figure(figsize=(6.4, height))
         if risk_table:
-            gs = fig.add_gridspec(2, 1, height_ratios=[4.2, 0.25 * ng + 0.35], hspace=0.5)
-            ax = fig.add_subplot(gs[0])
-            axt = fig.add_subplot(gs[1], sharex=ax)
+            fig, box, _ = panels(ax, (6.4, height))
+            gs = box.add_gridspec(2, 1, height_ratios=[4.2, 0.25 * ng + 0.35], hspace=0.5)
+            ax = box.add_subplot(gs[0])
+            axt = box.add_subplot(gs[1], sharex=ax)
         else:
-            ax = fig.add_subplot(111)
+            fig, ax, _ = single_axes(ax, (6.4, height))
         for i, g in enumerate(km.groups):
             cur = table[table["group"] == g]
             color = PALETTE[i % len(PALETTE)]
@@ -85,17 +88,18 @@ def km_plot(km, *, ci: bool = True, risk_table: bool = True, tick_step: float | 
 
 def cuminc_plot(ci, *, causes=None, ci_band: bool = True, conf_level: float = 0.95,
                 labels: dict | None = None, cause_labels: dict | None = None, xlabel: str = "Days",
-                ylabel: str = "Cumulative incidence", title: str | None = None):
+                ylabel: str = "Cumulative incidence", title: str | None = None, ax=None):
     """Cumulative incidence curves (one line style per cause, one colour per group).
 
     Bands are pointwise est ± z sqrt(var) with cmprsk's variance, clipped to [0, 1].
+    ``ax``: draw into this Axes. Returns the (top-level) Figure.
     """
     labels, cause_labels = labels or {}, cause_labels or {}
     causes = ci.causes if causes is None else list(causes)
     z = stats.norm.ppf(1 - (1 - conf_level) / 2)
     styles = ["-", "--", ":", "-."]
     with style():
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        fig, ax, _ = single_axes(ax, (6.4, 4.2))
         for i, g in enumerate(ci.groups):
             color = PALETTE[i % len(PALETTE)]
             for j, c in enumerate(causes):
@@ -122,11 +126,119 @@ def cuminc_plot(ci, *, causes=None, ci_band: bool = True, conf_level: float = 0.
     return fig
 
 
-def schoenfeld_plot(cox, covariates=None, *, frac: float = 0.6):
+def cox_forest(cox, *, labels: dict | None = None, xlabel: str = "Hazard ratio (log scale)",
+               title: str | None = None, digits: int = 2, ax=None):
+    """Hazard ratios of a Cox model with their confidence intervals, on a log axis.
+
+    The picture of ``lifelines``' ``CoxPHFitter.plot()`` and of ``survminer::ggforest`` for
+    R's ``coxph``: one row per coefficient, the hazard ratio ``exp(coef)`` with its interval
+    ``exp(coef ± z se)`` (the robust SE when the model was fitted with ``cluster``), the
+    numbers and p-value at the right, and a reference line at 1.
+
+    Parameters
+    ----------
+    cox : CoxResult
+        From :func:`peertrial.survival.cox`.
+    labels : dict, optional
+        Display names for coefficients, e.g. ``{"arm": "Peer support vs control"}``.
+    xlabel, title : str
+        Axis label and title.
+    digits : int
+        Decimals of the printed hazard ratios.
+    ax : matplotlib Axes, optional
+        Draw in this Axes' slot (a subfigure with room for the labels and numbers); by
+        default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> cx = pt.survival.cox(df, time="readmit_time", event="readmitted_12m", covariates=["arm", "age"])
+    >>> fig = pt.plot.cox_forest(cx)
+    """
+    labels = labels or {}
+    coef = np.asarray(cox.coef, dtype=float)
+    se = np.asarray(cox.se, dtype=float)
+    names = [str(n) for n in cox.coef.index]
+    pval = np.asarray(cox.pval, dtype=float)
+    level = _level(cox)
+    z = stats.norm.isf((1 - level) / 2)
+    hr, lo, hi = np.exp(coef), np.exp(coef - z * se), np.exp(coef + z * se)
+    k = len(names)
+    y = np.arange(k)[::-1]
+    with style():
+        height = 0.42 * k + 1.3
+        fig, ax = framed_axes(ax, (7.0, height), left=0.2, right=0.62, top=1 - 0.45 / height, bottom=0.75 / height)
+        ok = np.isfinite(hr) & np.isfinite(lo) & np.isfinite(hi)
+        ax.hlines(y[ok], lo[ok], hi[ok], color="#333333", lw=1.2)
+        ax.plot(hr[ok], y[ok], "s", color=PALETTE[0], ms=6)
+        ax.axvline(1.0, color="#555555", lw=0.8, ls="--")
+        ax.set_xscale("log")
+        if ok.any():
+            span = np.log(np.r_[lo[ok], hi[ok], 1.0])
+            pad = 0.08 * max(span.max() - span.min(), 0.2)
+            ax.set_xlim(np.exp(span.min() - pad), np.exp(span.max() + pad))
+        _hr_ticks(ax)
+        ax.set_yticks(y, [str(labels.get(n, n)) for n in names])
+        ax.set_ylim(-0.7, k - 0.3)
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        ax.set_xlabel(xlabel)
+        head = f"HR [{100 * level:g}% CI]    p"
+        ax.annotate(head, xy=(1.03, k - 0.45), xycoords=("axes fraction", "data"), va="center", fontsize=8,
+                    weight="bold", annotation_clip=False)
+        for yy, h, a, b, p, good in zip(y, hr, lo, hi, pval, ok):
+            text = (f"{h:.{digits}f} [{a:.{digits}f}, {b:.{digits}f}]  " + _p_text(p)) if good else "not estimable"
+            ax.annotate(text, xy=(1.03, yy), xycoords=("axes fraction", "data"), va="center", fontsize=8,
+                        family="monospace")
+        ax.set_title(title or f"Cox model: n = {cox.n}, events = {cox.nevent}", loc="left", fontsize=9)
+    return fig
+
+
+_HR_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 2, 3, 4, 5, 10, 20,
+             50, 100)
+
+
+def _hr_ticks(ax):
+    """At most seven readable ratio ticks on a log axis, always including 1."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in _HR_TICKS if lo <= t <= hi]
+    while len(ticks) > 7:
+        ticks = [t for i, t in enumerate(ticks) if t == 1 or i % 2 == 0]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def _p_text(p):
+    if not np.isfinite(p):
+        return "NA"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _level(result) -> float:
+    """The result's confidence level as a proportion (0.95), whether stored as 0.95 or 95."""
+    for name in ("level", "conf_level"):
+        v = getattr(result, name, None)
+        if v is not None:
+            v = float(v)
+            return v / 100 if v >= 1 else v
+    return 0.95
+
+
+def schoenfeld_plot(cox, covariates=None, *, frac: float = 0.6, ax=None):
     """Scaled Schoenfeld residuals against KM-transformed time, one panel per covariate.
 
     Each panel shows the residuals, a lowess smooth (statsmodels) of beta(t), the fitted
-    coefficient as a dashed line, and the ``cox.zph`` test p-value in the title.
+    coefficient as a dashed line, and the ``cox.zph`` test p-value in the title. ``ax``:
+    draw the panels side by side in this Axes' slot. Returns the (top-level) Figure.
     """
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
@@ -135,7 +247,8 @@ def schoenfeld_plot(cox, covariates=None, *, frac: float = 0.6):
     covariates = list(cox.coef.index) if covariates is None else list(covariates)
     k = len(covariates)
     with style():
-        fig, axes = plt.subplots(1, k, figsize=(3.3 * k, 3.2), squeeze=False)
+        fig, box, owned = panels(ax, (3.3 * k, 3.2))
+        axes = box.subplots(1, k, squeeze=False, gridspec_kw=None if owned else {"wspace": 0.45})
         x = res["transformed_time"].to_numpy()
         for ax, name in zip(axes[0], covariates):
             y = res[name].to_numpy()
@@ -146,5 +259,6 @@ def schoenfeld_plot(cox, covariates=None, *, frac: float = 0.6):
             ax.set_xlabel("1 - KM(t-)  (transformed time)")
             ax.set_ylabel(f"Beta(t) for {name}")
             ax.set_title(f"{name}: PH test p = {test.at[name, 'pval']:.3g}")
-        fig.tight_layout()
+        if owned:
+            fig.tight_layout()
     return fig

@@ -7,6 +7,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
+from peertrial.plot._figure import framed_axes, single_axes
 from peertrial.plot._style import PALETTE, style
 
 __all__ = ["effects_forest", "subgroup_effects_forest", "consort_diagram"]
@@ -15,8 +16,7 @@ _LABELS = {"itt": "Intention to treat", "as_treated": "As treated", "per_protoco
            "cace": "CACE (2SLS)", "none": "No sessions", "low": "Low use", "high": "High use"}
 
 
-def _forest_axes(fig, labels, est, lo, hi, colors, xlabel, right_text, refline=0.0):
-    ax = fig.add_subplot(111)
+def _forest_axes(ax, labels, est, lo, hi, colors, xlabel, right_text, refline=0.0):
     k = len(labels)
     ypos = np.arange(k)[::-1]
     for y, e, a, b, c in zip(ypos, est, lo, hi, colors):
@@ -42,11 +42,12 @@ def _ci_text(e, lo, hi) -> str:
 
 
 def effects_forest(effects: pd.DataFrame, *, title: str | None = None, xlabel: str = "Effect (intervention - control)",
-                   extra: pd.DataFrame | None = None) -> Figure:
+                   extra: pd.DataFrame | None = None, ax=None) -> Figure:
     """Estimates and CIs of ``estimate_effects`` (and optionally ``dose_response`` rows in ``extra``).
 
     Randomised comparisons (ITT, CACE) in blue; non-randomised ones (as-treated, per-protocol,
-    levels of use) in grey and marked "(not randomised)".
+    levels of use) in grey and marked "(not randomised)". ``ax``: draw in this Axes' slot (a
+    subfigure with room for the labels and estimates). Returns the (top-level) Figure.
     """
     frame = effects if extra is None else pd.concat([effects, extra.drop(index="itt", errors="ignore")])
     labels = [_LABELS.get(i, str(i)) + ("" if r else " (not randomised)")
@@ -54,32 +55,33 @@ def effects_forest(effects: pd.DataFrame, *, title: str | None = None, xlabel: s
     colors = [PALETTE[0] if r else PALETTE[5] for r in frame["randomised"]]
     text = [_ci_text(e, a, b) for e, a, b in zip(frame["estimate"], frame["ci_lb"], frame["ci_ub"])]
     with style():
-        fig = Figure(figsize=(7.5, 0.45 * len(frame) + 1.2))
-        ax = _forest_axes(fig, labels, frame["estimate"].to_numpy(float), frame["ci_lb"].to_numpy(float),
+        fig, ax = framed_axes(ax, (7.5, 0.45 * len(frame) + 1.2), left=0.33, right=0.72)
+        ax = _forest_axes(ax, labels, frame["estimate"].to_numpy(float), frame["ci_lb"].to_numpy(float),
                           frame["ci_ub"].to_numpy(float), colors, xlabel, text)
         if title:
             ax.set_title(title, loc="left")
-        fig.subplots_adjust(left=0.33, right=0.72)
     return fig
 
 
-def subgroup_effects_forest(result, *, title: str | None = None, xlabel: str | None = None) -> Figure:
+def subgroup_effects_forest(result, *, title: str | None = None, xlabel: str | None = None, ax=None) -> Figure:
     """Forest plot of a :class:`peertrial.trial.SubgroupResult`: one row per subgroup level,
-    the overall effect last, and the interaction test in the footer."""
+    the overall effect last, and the interaction test in the footer. ``ax``: draw in this
+    Axes' slot (a subfigure with room for the labels and estimates). Returns the (top-level) Figure."""
     eff = result.effects
     labels = [f"{i} (n={int(n)})" for i, n in zip(eff.index, eff["n"])]
     colors = [PALETTE[1] if i == "overall" else PALETTE[0] for i in eff.index]
     text = [_ci_text(e, a, b) for e, a, b in zip(eff["estimate"], eff["ci_lb"], eff["ci_ub"])]
     with style():
-        fig = Figure(figsize=(7.5, 0.45 * len(eff) + 1.5))
-        ax = _forest_axes(fig, labels, eff["estimate"].to_numpy(float), eff["ci_lb"].to_numpy(float),
+        fig, ax = framed_axes(ax, (7.5, 0.45 * len(eff) + 1.5), left=0.28, right=0.72,
+                              bottom=0.3 if len(eff) < 4 else 0.2)
+        ax = _forest_axes(ax, labels, eff["estimate"].to_numpy(float), eff["ci_lb"].to_numpy(float),
                           eff["ci_ub"].to_numpy(float), colors, xlabel or f"Effect on {result.outcome}", text)
         p = result.pval
         ptxt = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
         ax.set_title(title or f"Treatment effect by {result.subgroup}", loc="left")
-        fig.text(0.01, 0.005, f"Interaction {result.subgroup} x arm: F({result.df1}, {result.df2}) = "
-                 f"{result.F:.2f}, {ptxt}", fontsize=8, ha="left", va="bottom")
-        fig.subplots_adjust(left=0.28, right=0.72, bottom=0.3 if len(eff) < 4 else 0.2)
+        ax.annotate(f"Interaction {result.subgroup} x arm: F({result.df1}, {result.df2}) = {result.F:.2f}, {ptxt}",
+                    xy=(0, 0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points",
+                    fontsize=8, ha="left", va="top", annotation_clip=False)
     return fig
 
 
@@ -93,14 +95,18 @@ def _arrow(ax, x0, y0, x1, y1):
     ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "lw": 0.8, "color": "#333333"})
 
 
-def consort_diagram(result, *, title: str | None = None) -> Figure:
-    """CONSORT flow diagram from a :class:`peertrial.trial.ConsortResult`."""
+def consort_diagram(result, *, title: str | None = None, ax=None) -> Figure:
+    """CONSORT flow diagram from a :class:`peertrial.trial.ConsortResult`. ``ax``: draw the
+    diagram filling this Axes (its frame is turned off). Returns the (top-level) Figure."""
     t = result.table
     c0, c1 = result.arm_labels
     total = int(t.loc["randomised"].sum())
     with style():
-        fig = Figure(figsize=(7.5, 6.0))
-        ax = fig.add_axes((0, 0, 1, 1))
+        if ax is None:
+            fig, ax, _ = single_axes(None, (7.5, 6.0))
+            ax.set_position((0, 0, 1, 1))
+        else:
+            fig = ax.get_figure(root=True)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.axis("off")

@@ -41,6 +41,16 @@ class EngagementSummary(Result):
     threshold: int
     no_worker: int
 
+    def plot(self, ax=None, **kwargs):
+        """Sessions attended: histogram and by peer worker.
+
+        Draws :func:`peertrial.plot.engagement_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.process import engagement_plot
+
+        return engagement_plot(self, ax=ax, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         return self.by_arm.copy()
 
@@ -176,6 +186,16 @@ class SurvivalCurve(Result):
     title: str
     complement: bool = False
     km: KaplanMeierResult | None = field(default=None, repr=False)
+
+    def plot(self, ax=None, **kwargs):
+        """Kaplan-Meier curve(s) of this process outcome: with 95% bands.
+
+        Draws :func:`peertrial.plot.survival_curve_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.process import survival_curve_plot
+
+        return survival_curve_plot(self, ax=ax, **kwargs)
 
     def at(self, times) -> pd.DataFrame:
         """Survival at ``times`` by group (``summary(survfit, times=)``): ``group, time, surv,

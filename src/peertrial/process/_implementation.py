@@ -27,6 +27,16 @@ class ImplementationOutcomes(Result):
     table: pd.DataFrame
     conf_level: float
 
+    def plot(self, ax=None, **kwargs):
+        """Implementation proportions: with exact and Wilson CIs.
+
+        Draws :func:`peertrial.plot.implementation_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.process import implementation_plot
+
+        return implementation_plot(self, ax=ax, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 

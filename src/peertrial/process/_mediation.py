@@ -53,6 +53,16 @@ class MediationResult(Result):
     outcome_scale: str
     assumptions: str = ASSUMPTIONS
 
+    def plot(self, ax=None, **kwargs):
+        """Path diagram and bootstrap distribution of the indirect effect: a, b, c' with their CIs.
+
+        Draws :func:`peertrial.plot.mediation_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.process import mediation_plot
+
+        return mediation_plot(self, ax=ax, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         return self.paths.copy()
 

@@ -107,6 +107,17 @@ class DesignSimulation(Result):
     allocations: np.ndarray | None = None  # (reps, n) arm codes when keep_allocations
     participants: np.ndarray | None = None  # (reps, n, factors) level codes when keep_allocations
 
+    def plot(self, ax=None, **kwargs):
+        """Imbalance and predictability of the simulated design: ECDFs of the whole-trial and
+        within-factor imbalance, and the predictability of the next allocation.
+
+        Draws :func:`peertrial.plot.design_imbalance` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.randomise import design_imbalance
+
+        return design_imbalance(self, ax=ax, **kwargs)
+
     @property
     def strata(self) -> list[tuple]:
         return strata_product(self.levels)

@@ -63,9 +63,11 @@ class Section:
         import matplotlib.pyplot as plt
 
         from peertrial.plot import save
+        from peertrial.plot._figure import forget
 
         path = save(fig, self.dir / f"{name}.png")
         plt.close(fig)
+        forget(fig)  # saved to the report: not also displayed at the end of a notebook cell
         self.blocks.append({"kind": "figure", "file": path.name, "caption": caption})
         return path
 

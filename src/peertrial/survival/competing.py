@@ -133,6 +133,16 @@ class CumincResult(Result):
     gray_test: pd.DataFrame | None
     group_name: str | None
 
+    def plot(self, ax=None, **kwargs):
+        """Cumulative incidence curves: one colour per group, one line style per cause.
+
+        Draws :func:`peertrial.plot.cuminc_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.survival import cuminc_plot
+
+        return cuminc_plot(self, ax=ax, **kwargs)
+
     def at(self, times) -> pd.DataFrame:
         """Estimates and variances at ``times`` as ``cmprsk::timepoints`` (NaN beyond follow-up)."""
         times = np.sort(np.unique(np.atleast_1d(np.asarray(times, float))))

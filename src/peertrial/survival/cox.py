@@ -89,6 +89,17 @@ class CoxResult(Result):
             return self._names()
         return [t for t, k in zip(self._design.terms, self._mask()) if k]
 
+    def plot(self, ax=None, **kwargs):
+        """Hazard ratios with their confidence intervals on a log axis, as lifelines'
+        ``CoxPHFitter.plot()`` (proportional hazards: :func:`peertrial.plot.schoenfeld_plot`).
+
+        Draws :func:`peertrial.plot.cox_forest` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.survival import cox_forest
+
+        return cox_forest(self, ax=ax, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame({"coef": self.coef, "hr": self.hr, "se": self.se, "zval": self.zval,
                               "pval": self.pval, "hr_ci_lb": self.hr_ci_lb, "hr_ci_ub": self.hr_ci_ub})

@@ -122,6 +122,16 @@ class KaplanMeierResult(Result):
     group_name: str | None
     n: pd.Series
 
+    def plot(self, ax=None, **kwargs):
+        """Kaplan-Meier curves: confidence bands, censoring marks and a numbers-at-risk table.
+
+        Draws :func:`peertrial.plot.km_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.survival import km_plot
+
+        return km_plot(self, ax=ax, **kwargs)
+
     def _curve(self, g) -> pd.DataFrame:
         return self.table[self.table["group"] == g]
 

@@ -29,6 +29,16 @@ class ConsortResult(Result):
     outcome: str
     arm_labels: tuple[str, str]
 
+    def plot(self, ax=None, **kwargs):
+        """CONSORT flow diagram: allocation, intervention, follow-up and analysis by arm.
+
+        Draws :func:`peertrial.plot.consort_diagram` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.trial import consort_diagram
+
+        return consort_diagram(self, ax=ax, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 

@@ -38,6 +38,16 @@ class SubgroupResult(Result):
     conf_level: float = 0.95
     method: str = field(default="", repr=False)
 
+    def plot(self, ax=None, **kwargs):
+        """Forest plot of the effect in each subgroup: with the interaction test.
+
+        Draws :func:`peertrial.plot.subgroup_effects_forest` (``kwargs`` go to it). ``ax``: a matplotlib Axes
+        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        """
+        from peertrial.plot.trial import subgroup_effects_forest
+
+        return subgroup_effects_forest(self, ax=ax, **kwargs)
+
     def to_frame(self) -> pd.DataFrame:
         return self.effects.copy()
 
