@@ -352,7 +352,7 @@ def weighted_kappa(
 ) -> KappaResult:
     """Cohen's kappa for two raters' ordinal ratings, with linear or quadratic weights.
 
-    Agreement weights w_ij = 1 - |i-j|/(K-1) ("linear") or 1 - (i-j)^2/(K-1)^2
+    Agreement weights ``w_ij = 1 - abs(i-j)/(K-1)`` ("linear") or ``1 - (i-j)^2/(K-1)^2``
     ("quadratic", psych::cohen.kappa's default); kappa_w = (p_o - p_e)/(1 - p_e)
     with weighted observed and chance agreement. ``levels`` are the ordered
     categories of the scale (default: the values observed by either rater);

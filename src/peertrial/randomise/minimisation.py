@@ -87,9 +87,11 @@ def _check_p(p) -> float:
 class Minimiser:
     """Sequential Pocock–Simon minimisation: one participant at a time.
 
-    >>> m = Minimiser({"site": [1, 2, 3], "diagnosis": ["psychotic", "other"]},
-    ...               arms=["control", "peer"], p=0.8, seed=1)
+    >>> m = pt.randomise.Minimiser({"site": [1, 2, 3], "diagnosis": ["psychotic", "other"]},
+    ...                            arms=["control", "peer"], p=0.8, seed=1)
     >>> arm = m.assign(site=2, diagnosis="other")
+    >>> arm in ("control", "peer")
+    True
 
     ``factors`` is a dict of factor -> levels (levels checked) or a list of
     factor names (levels learnt as they appear). ``weights`` weight the factors

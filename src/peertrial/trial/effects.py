@@ -127,16 +127,19 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
 
     Returns
     -------
-    DataFrame indexed ``itt, as_treated, per_protocol, cace`` with ``estimate, se,
-    statistic, df, ci_lb, ci_ub, pval, n, randomised, method``. ``attrs`` holds
-    ``first_stage_F`` (weak-instrument F of ``arm`` in ``received ~ arm + covariates``,
-    as ``summary(ivreg, diagnostics=TRUE)``), ``first_stage_pval``, with robust or cluster
-    SEs also ``first_stage_F_robust`` (squared robust t of the arm in the first stage), ``compliance_rate``
-    (share of the intervention arm that received it), ``control_uptake``,
-    ``complier_share`` (difference of the two), ``contamination`` (number of controls
-    with ``received == 1``) and ``contamination_rows``, ``vcov``, ``outcome_type`` and, for
-    binary outcomes, ``itt_odds_ratio`` (a dict from :func:`itt_odds_ratio`).
+    pandas.DataFrame
+        DataFrame indexed ``itt, as_treated, per_protocol, cace`` with ``estimate, se,
+        statistic, df, ci_lb, ci_ub, pval, n, randomised, method``. ``attrs`` holds
+        ``first_stage_F`` (weak-instrument F of ``arm`` in ``received ~ arm + covariates``,
+        as ``summary(ivreg, diagnostics=TRUE)``), ``first_stage_pval``, with robust or cluster
+        SEs also ``first_stage_F_robust`` (squared robust t of the arm in the first stage), ``compliance_rate``
+        (share of the intervention arm that received it), ``control_uptake``,
+        ``complier_share`` (difference of the two), ``contamination`` (number of controls
+        with ``received == 1``) and ``contamination_rows``, ``vcov``, ``outcome_type`` and, for
+        binary outcomes, ``itt_odds_ratio`` (a dict from :func:`itt_odds_ratio`).
 
+    Notes
+    -----
     Controls who received peer support (contamination) are kept in every analysis (ITT is
     by randomised arm; CACE treats them as always-takers) and reported with a
     ``PeertrialWarning``; they are not dropped.
@@ -253,7 +256,7 @@ def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, facto
     - no events (all 0) or no non-events (all 1) among the analysed rows: ``ValueError``
       (nothing to compare; R's glm would return a meaningless fit);
     - an empty arm-by-outcome cell (e.g. no events in one arm): the maximum-likelihood log
-      OR is infinite. R's glm stops at a huge estimate (|log OR| ~ 20-40, SE ~ 1e4+) with
+      OR is infinite. R's glm stops at a huge estimate (abs(log OR) ~ 20-40, SE ~ 1e4+) with
       "fitted probabilities numerically 0 or 1 occurred"; we report the limit instead:
       ``log_or = +-inf``, ``odds_ratio = inf`` or ``0``, ``se, z, pval, ci_lb, ci_ub`` NaN,
       ``separation = True``, with a ``PeertrialWarning`` naming the empty cell. Use exact
