@@ -38,7 +38,7 @@ def test_docstring_examples_run(name, tmp_path, monkeypatch):
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     globs = {"np": np, "pd": pd, "pt": pt}
-    tests = [t for t in finder.find(module, name, globs=dict(globs)) if t.examples]
+    tests = [t for t in finder.find(module, name, extraglobs=globs) if t.examples]
     for t in tests:
         # a docstring re-exported elsewhere is found once, under the module that defines it
         runner.run(t, out=lambda s: print(s, end=""))
