@@ -23,3 +23,7 @@ __all__ += ["regtest", "ranktest", "trimfill", "fsn", "leave1out", "influence", 
 from peertrial.meta.compare import anova, blup, permutest, ranef  # noqa: E402
 
 __all__ += ["anova", "blup", "ranef", "permutest"]
+
+from peertrial.meta.rma_mv import RMAMVResult, rma_mv  # noqa: E402
+
+__all__ += ["rma_mv", "RMAMVResult"]

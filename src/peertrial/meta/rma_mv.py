@@ -1,0 +1,799 @@
+"""Multilevel and multivariate meta-analytic models (metafor's ``rma.mv``).
+
+The model is ``y = X b + sum_s Z_s u_s + (inner|outer effects) + e`` with
+``e ~ N(0, V)`` (``V`` a vector of sampling variances or a known, usually block-diagonal,
+variance-covariance matrix), independent random intercepts ``u_s ~ N(0, sigma2_s I)``
+for every level of each ``~ 1 | group`` term (``~ 1 | a/b`` nests ``b`` in ``a``: one
+term for ``a`` and one for ``a/b``), and for a ``~ inner | outer`` term correlated
+effects of the levels of ``inner`` within every level of ``outer`` with covariance
+``G`` of structure ``struct``:
+
+- ``"CS"`` compound symmetry: ``tau2`` on the diagonal, ``rho tau2`` off it;
+- ``"HCS"``: ``tau2_l`` per level, ``rho sqrt(tau2_l tau2_m)`` off the diagonal;
+- ``"UN"``: ``tau2_l`` per level and a correlation ``rho_lm`` per pair;
+- ``"AR"``: ``tau2 rho^|l - m|`` over the sorted levels (equally spaced time points);
+- ``"HAR"``: ``sqrt(tau2_l tau2_m) rho^|l - m|``;
+- ``"ID"``: ``tau2`` on the diagonal, 0 off it.
+
+A second ``~ inner | outer`` term has parameters ``gamma2``/``phi``, as metafor.
+
+Estimation maximises the (restricted) log-likelihood with analytic gradients by
+bounded quasi-Newton (scipy's L-BFGS-B; variances on the log scale, correlations on
+the Fisher-z scale) followed by Fisher-scoring polishing steps, so the optimum is
+reached to well below metafor's tolerance. The fixed effects, their covariance
+(``(X'M^-1X)^-1``), z or t tests, ``QE`` (on ``V`` alone) and ``QM`` and the fit
+statistics (``fitstats``) follow ``rma.mv`` in metafor 3.8.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, stats
+
+from peertrial import _data
+from peertrial._results import Result, format_number, format_pval, format_table
+from peertrial._warnings import ConvergenceWarning
+
+__all__ = ["rma_mv", "RMAMVResult"]
+
+STRUCTS = ("CS", "HCS", "UN", "AR", "HAR", "ID")
+_LOGVAR_BOUNDS = (np.log(1e-12), np.log(1e8))
+_Z_BOUND = 9.0  # |rho| <= tanh(9) = 0.99999997
+
+
+# ----------------------------------------------------------------------------- random-effects terms
+@dataclass
+class _SigmaTerm:
+    name: str
+    codes: np.ndarray
+    nlevels: int
+
+    def matrix(self):
+        return (self.codes[:, None] == self.codes[None, :]).astype(float)
+
+
+@dataclass
+class _GTerm:
+    inner: str
+    outer: str
+    struct: str
+    inner_codes: np.ndarray
+    outer_codes: np.ndarray
+    levels: list
+    n_var: int = 0
+    n_cor: int = 0
+    same_outer: np.ndarray = field(default=None, repr=False)
+
+    def __post_init__(self):
+        L = len(self.levels)
+        self.n_var = L if self.struct in ("HCS", "UN", "HAR") else 1
+        self.n_cor = {"UN": L * (L - 1) // 2, "ID": 0}.get(self.struct, 1)
+        self.same_outer = (self.outer_codes[:, None] == self.outer_codes[None, :]).astype(float)
+
+    def G(self, var, cor):
+        """Covariance of the inner levels (works with complex input for complex-step derivatives)."""
+        L = len(self.levels)
+        dtype = np.result_type(var, cor, float)
+        var = np.asarray(var, dtype=dtype)
+        cor = np.asarray(cor, dtype=dtype)
+        v = np.broadcast_to(var, (L,)) if var.size == 1 else var
+        sd = np.sqrt(v)
+        idx = np.arange(L)
+        if self.struct in ("CS", "HCS"):
+            R = np.full((L, L), cor[0], dtype=dtype)
+            np.fill_diagonal(R, 1.0)
+        elif self.struct in ("AR", "HAR"):
+            R = cor[0] ** np.abs(idx[:, None] - idx[None, :])
+        elif self.struct == "UN":
+            R = np.eye(L, dtype=dtype)
+            iu = np.triu_indices(L, 1)
+            R[iu] = cor
+            R[(iu[1], iu[0])] = cor
+        else:  # ID
+            R = np.eye(L, dtype=dtype)
+        return (sd[:, None] * sd[None, :]) * R
+
+    def expand(self, G):
+        return self.same_outer * G[np.ix_(self.inner_codes, self.inner_codes)]
+
+
+def _parse_random(random):
+    if random is None:
+        return []
+    items = [random] if isinstance(random, str) else list(random)
+    out = []
+    for item in items:
+        m = re.match(r"^\s*~\s*(.+?)\s*\|\s*(.+?)\s*$", str(item))
+        if not m:
+            raise ValueError(f"random term {item!r} must look like '~ 1 | group', '~ 1 | a/b' or '~ inner | outer'")
+        lhs, rhs = m.group(1).strip(), m.group(2).strip()
+        if lhs == "1":
+            parts = [p.strip() for p in rhs.split("/")]
+            if not all(parts):
+                raise ValueError(f"random term {item!r}: empty grouping variable")
+            for j in range(len(parts)):
+                out.append(("sigma", parts[: j + 1]))
+        else:
+            if "/" in rhs or "/" in lhs:
+                raise ValueError(f"random term {item!r}: nesting is only supported in '~ 1 | a/b' terms")
+            out.append(("g", (lhs, rhs)))
+    return out
+
+
+def _column(frame, name, n):
+    if frame is None or name not in frame.columns:
+        raise ValueError(f"random effects use the column {name!r}, which is not in data")
+    values = frame[name].to_numpy()
+    if len(values) != n:
+        raise ValueError(f"column {name!r} has {len(values)} values but there are {n} estimates")
+    return values
+
+
+def _codes(values):
+    """Integer codes of the sorted levels (numbers numerically, text alphabetically)."""
+    s = pd.Series(values)
+    if pd.api.types.is_numeric_dtype(s):
+        levels = np.unique(s.to_numpy(dtype=float))
+        codes = np.searchsorted(levels, s.to_numpy(dtype=float))
+        return codes, [float(x) if not float(x).is_integer() else int(x) for x in levels]
+    levels = sorted(set(s.astype(str)))
+    lookup = {v: i for i, v in enumerate(levels)}
+    return np.array([lookup[v] for v in s.astype(str)]), levels
+
+
+# ----------------------------------------------------------------------------- parameter handling
+class _Params:
+    """Maps the free (transformed) parameter vector to variance components and back."""
+
+    def __init__(self, sig_terms, g_terms, fixed):
+        self.sig_terms, self.g_terms = sig_terms, g_terms
+        self.entries = []  # (kind, term, position, is_var, fixed value or None)
+        fs = _fixed_list(fixed.get("sigma2"), len(sig_terms), "sigma2")
+        for i in range(len(sig_terms)):
+            self.entries.append(("sigma2", i, 0, True, fs[i]))
+        names = [("tau2", "rho"), ("gamma2", "phi")]
+        for gi, g in enumerate(g_terms):
+            vname, cname = names[gi]
+            fv = _fixed_list(fixed.get(vname), g.n_var, vname)
+            fc = _fixed_list(fixed.get(cname), g.n_cor, cname)
+            zero = [j for j in range(g.n_var) if fv[j] == 0.0]
+            if zero and fc and g.struct == "UN":
+                L = len(g.levels)
+                pairs = list(zip(*np.triu_indices(L, 1)))
+                fc = [0.0 if (fc[j] is None and (a in zero or b in zero)) else fc[j] for j, (a, b) in enumerate(pairs)]
+            elif zero and g.n_cor and (g.n_var == 1 or g.struct in ("HCS", "HAR")):
+                fc = [0.0 if x is None else x for x in fc]
+            for j in range(g.n_var):
+                self.entries.append((vname, gi, j, True, fv[j]))
+            for j in range(g.n_cor):
+                self.entries.append((cname, gi, j, False, fc[j]))
+        self.free = [i for i, e in enumerate(self.entries) if e[4] is None]
+
+    def values(self, theta):
+        """Natural-scale values of every entry (fixed ones included)."""
+        vals = []
+        it = iter(theta)
+        for e in self.entries:
+            if e[4] is not None:
+                vals.append(e[4] + 0 * (theta[0] if len(theta) else 0))
+            else:
+                t = next(it)
+                vals.append(np.exp(t) if e[3] else np.tanh(t))
+        return vals
+
+    def to_theta(self, vals):
+        out = []
+        for e, v in zip(self.entries, vals):
+            if e[4] is None:
+                out.append(np.log(max(v, 1e-10)) if e[3] else np.arctanh(np.clip(v, -0.99, 0.99)))
+        return np.array(out, dtype=float)
+
+    def bounds(self):
+        return [(_LOGVAR_BOUNDS if self.entries[i][3] else (-_Z_BOUND, _Z_BOUND)) for i in self.free]
+
+    def parts(self, vals):
+        """sigma2 list and, per G-term, (var array, cor array)."""
+        sig = [vals[i] for i, e in enumerate(self.entries) if e[0] == "sigma2"]
+        gs = []
+        for gi, g in enumerate(self.g_terms):
+            var = [vals[i] for i, e in enumerate(self.entries) if e[1] == gi and e[3] and e[0] != "sigma2"]
+            cor = [vals[i] for i, e in enumerate(self.entries) if e[1] == gi and not e[3]]
+            gs.append((np.array(var), np.array(cor)))
+        return sig, gs
+
+
+def _fixed_list(spec, n, name):
+    if spec is None:
+        return [None] * n
+    items = [spec] if np.isscalar(spec) else list(spec)
+    if len(items) == 1 and n > 1:
+        items = items * n
+    if len(items) != n:
+        raise ValueError(f"{name} must have {n} value(s) (None/NaN = estimate); got {len(items)}")
+    out = []
+    for x in items:
+        if x is None or (isinstance(x, float) and np.isnan(x)):
+            out.append(None)
+        else:
+            x = float(x)
+            if name in ("sigma2", "tau2", "gamma2") and x < 0:
+                raise ValueError(f"{name} values must be non-negative; got {x}")
+            if name in ("rho", "phi") and not -1 <= x <= 1:
+                raise ValueError(f"{name} values must lie in [-1, 1]; got {x}")
+            out.append(x)
+    return out
+
+
+# ----------------------------------------------------------------------------- likelihood
+class _Model:
+    def __init__(self, y, V, X, params, sig_mats, method):
+        self.y, self.V, self.X, self.params, self.method = y, V, X, params, method
+        self.sig_mats = sig_mats
+        self.k, self.p = X.shape
+        self.ld_xx = np.linalg.slogdet(X.T @ X)[1]
+
+    def marginal(self, theta):
+        vals = self.params.values(theta)
+        sig, gs = self.params.parts(vals)
+        M = self.V.copy()
+        for s2, S in zip(sig, self.sig_mats):
+            M = M + s2 * S
+        for g, (var, cor) in zip(self.params.g_terms, gs):
+            M = M + g.expand(g.G(var, cor))
+        return M
+
+    def derivs(self, theta):
+        """dM/dtheta_j for the free parameters (complex step on the small G matrices)."""
+        out = []
+        h = 1e-30
+        free_pos = {idx: j for j, idx in enumerate(self.params.free)}
+        for idx in self.params.free:
+            e = self.params.entries[idx]
+            t = theta[free_pos[idx]]
+            if e[0] == "sigma2":
+                out.append(np.exp(t) * self.sig_mats[e[1]])
+                continue
+            th = theta.astype(complex)
+            th[free_pos[idx]] += 1j * h
+            vals = self.params.values(th)
+            _, gs = self.params.parts(vals)
+            g = self.params.g_terms[e[1]]
+            var, cor = gs[e[1]]
+            dG = np.imag(g.G(var, cor)) / h
+            out.append(g.expand(dG))
+        return out
+
+    def evaluate(self, theta, grad=False, info=False):
+        M = self.marginal(theta)
+        try:
+            c = linalg.cho_factor(M, lower=True, check_finite=True)
+        except (np.linalg.LinAlgError, ValueError):
+            return None
+        W = linalg.cho_solve(c, np.eye(self.k))
+        logdet = 2 * np.sum(np.log(np.diag(c[0])))
+        WX = W @ self.X
+        XtWX = self.X.T @ WX
+        try:
+            A = np.linalg.inv(XtWX)
+        except np.linalg.LinAlgError:
+            return None
+        b = A @ (WX.T @ self.y)
+        r = self.y - self.X @ b
+        Wr = W @ r
+        RSS = float(r @ Wr)
+        ld_xwx = np.linalg.slogdet(XtWX)[1]
+        k, p = self.k, self.p
+        ll_ml = -0.5 * k * np.log(2 * np.pi) - 0.5 * logdet - 0.5 * RSS
+        ll_reml = -0.5 * (k - p) * np.log(2 * np.pi) + 0.5 * self.ld_xx - 0.5 * logdet - 0.5 * ld_xwx - 0.5 * RSS
+        out = {"M": M, "W": W, "A": A, "b": b, "r": r, "ll_ML": ll_ml, "ll_REML": ll_reml}
+        out["ll"] = ll_reml if self.method == "REML" else ll_ml
+        if grad or info:
+            Pm = W - WX @ A @ WX.T if self.method == "REML" else W
+            D = self.derivs(theta)
+            g = np.array([-0.5 * np.sum(Pm * Dj) + 0.5 * Wr @ Dj @ Wr for Dj in D])
+            out["grad"] = g
+            if info:
+                PD = [Pm @ Dj for Dj in D]
+                n = len(D)
+                I = np.empty((n, n))
+                for i in range(n):
+                    for j in range(i, n):
+                        I[i, j] = I[j, i] = 0.5 * np.sum(PD[i] * PD[j].T)
+                out["info"] = I
+        return out
+
+
+def _optimise(model, theta0, maxiter):
+    n = len(theta0)
+    if n == 0:
+        return theta0, True, 0, "no variance components to estimate"
+    bounds = model.params.bounds()
+
+    def fun(th):
+        ev = model.evaluate(th, grad=True)
+        if ev is None:
+            return 1e300, np.zeros_like(th)
+        return -ev["ll"], -ev["grad"]
+
+    res = optimize.minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
+                            options={"maxiter": maxiter, "ftol": 1e-10, "gtol": 1e-6, "maxcor": 20})
+    theta = np.clip(res.x, [b[0] for b in bounds], [b[1] for b in bounds])
+    iters = int(res.nit)
+    # Fisher-scoring polish of the interior parameters (capped, ascent checked)
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
+    ev = model.evaluate(theta, grad=True, info=True)
+    converged = ev is not None
+    for _ in range(50):
+        if ev is None:
+            converged = False
+            break
+        inner = (theta > lo + 1e-8) & (theta < hi - 1e-8)
+        if not inner.any():
+            break
+        g, I = ev["grad"][inner], ev["info"][np.ix_(inner, inner)]
+        try:
+            step = np.linalg.solve(I, g)
+        except np.linalg.LinAlgError:
+            break
+        if np.max(np.abs(step)) < 1e-10:
+            break
+        accepted = False
+        for _h in range(30):
+            cand = theta.copy()
+            cand[inner] = np.clip(theta[inner] + step, lo[inner], hi[inner])
+            ev_c = model.evaluate(cand, grad=True, info=True)
+            if ev_c is not None and ev_c["ll"] >= ev["ll"] - 1e-13:
+                theta, ev, accepted = cand, ev_c, True
+                break
+            step = step / 2
+        iters += 1
+        if not accepted:
+            break
+    if ev is not None:
+        inner = (theta > lo + 1e-8) & (theta < hi - 1e-8)
+        scale = np.maximum(1.0, np.abs(ev["ll"]))
+        converged = bool(np.all(np.abs(ev["grad"][inner]) <= 1e-4 * scale))
+    return theta, converged, iters, str(res.message)
+
+
+# ----------------------------------------------------------------------------- public function
+def rma_mv(
+    yi,
+    V=None,
+    data: pd.DataFrame | None = None,
+    *,
+    random=None,
+    mods=None,
+    intercept: bool = True,
+    method: str = "REML",
+    test: str = "z",
+    struct="CS",
+    sigma2=None,
+    tau2=None,
+    rho=None,
+    gamma2=None,
+    phi=None,
+    level: float = 95,
+    slab=None,
+    control=None,
+) -> RMAMVResult:
+    """Fit a multilevel / multivariate meta-analytic model (metafor ``rma.mv``).
+
+    Parameters
+    ----------
+    yi : str or array-like
+        Effect sizes (column of ``data`` or values).
+    V : str, array-like or 2-D array
+        Sampling variances (column or vector) or their variance-covariance matrix
+        (k x k, e.g. from :func:`vcalc`).
+    data : DataFrame, optional
+        Holds the columns named in ``yi``, ``V``, ``random``, ``mods`` and ``slab``.
+    random : str or list of str, optional
+        Random-effects terms: ``"~ 1 | study"``, nested ``"~ 1 | study/es"``, or
+        ``"~ inner | outer"`` (correlated effects of the levels of ``inner`` within
+        ``outer``, structure from ``struct``); several terms as a list.
+    mods : str or array-like, optional
+        Moderators: a formula (``"~ year + type"``, evaluated on ``data``) or a matrix;
+        an intercept is added unless ``intercept=False`` (or the formula has ``- 1``).
+    method : {"REML", "ML"}
+    test : {"z", "t"}
+        ``"t"``: t and F tests with ``k - p`` degrees of freedom.
+    struct : str or list of str
+        Structure of each ``~ inner | outer`` term: "CS", "HCS", "UN", "AR", "HAR", "ID".
+    sigma2, tau2, rho, gamma2, phi : float or list, optional
+        Values at which components are fixed (None/NaN entries are estimated), as metafor.
+    level : float
+        Confidence level (95 or 0.95).
+    control : dict, optional
+        ``maxiter`` (L-BFGS-B iterations, default 1000), ``sigma2_init``.
+
+    Returns
+    -------
+    RMAMVResult
+        ``b``, ``se``, ``zval``, ``pval``, ``ci_lb``, ``ci_ub``, ``vb``, ``sigma2``,
+        ``tau2``, ``rho``, ``gamma2``, ``phi``, ``QE``, ``QEp``, ``QM``, ``QMp``,
+        ``loglik``/``aic``/``bic``/``aicc``/``deviance`` and ``fitstats()``,
+        ``predict()``, ``to_frame()``, ``summary()``.
+
+    Notes
+    -----
+    Equals metafor 3.8 ``rma.mv``; estimates reach metafor's optimum (the likelihood is
+    maximised by L-BFGS-B with analytic gradients and polished by Fisher scoring).
+
+    References
+    ----------
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+    Journal of Statistical Software 36(3). Konstantopoulos S (2011). Fixed effects and
+    variance components estimation in three-level meta-analysis. Res Synth Methods 2:61-76.
+
+    Examples
+    --------
+    >>> import pandas as pd, peertrial as pt
+    >>> d = pd.DataFrame({"yi": [0.1, 0.3, 0.2, 0.5, 0.4, 0.0, 0.6, 0.2],
+    ...                   "vi": [0.02, 0.03, 0.02, 0.04, 0.03, 0.02, 0.05, 0.03],
+    ...                   "study": [1, 1, 2, 2, 3, 3, 4, 4], "es": [1, 2, 1, 2, 1, 2, 1, 2]})
+    >>> fit = pt.meta.rma_mv("yi", "vi", data=d, random="~ 1 | study/es")
+    >>> len(fit.sigma2)
+    2
+    """
+    from peertrial.meta.rma import _design
+
+    method = str(method).upper()
+    if method not in ("REML", "ML"):
+        raise ValueError(f"method must be 'REML' or 'ML'; got {method!r}")
+    test = str(test).lower()
+    if test not in ("z", "t"):
+        raise ValueError(f"test must be 'z' or 't'; got {test!r}")
+    level = _level(level)
+    frame = _data.as_frame(data) if data is not None else None
+    y = _data.numeric(_data.column_or_array(frame, yi, "yi"), yi if isinstance(yi, str) else "yi")
+    n = len(y)
+    if V is None:
+        raise ValueError("give V: sampling variances (vector) or their variance-covariance matrix")
+    if isinstance(V, str) or np.ndim(V) <= 1:
+        vname = V if isinstance(V, str) else "V"
+        vvec = _data.numeric(_data.column_or_array(frame, V, "V"), vname)
+        if len(vvec) != n:
+            raise ValueError(f"yi has {n} values but {vname} has {len(vvec)}")
+        Vmat = np.diag(vvec)
+    else:
+        Vmat = np.asarray(V, dtype=float)
+        if Vmat.shape != (n, n):
+            raise ValueError(f"V must be a vector of {n} variances or a {n} x {n} matrix; got shape {Vmat.shape}")
+        if not np.allclose(Vmat, Vmat.T, rtol=1e-10, atol=1e-12, equal_nan=True):
+            raise ValueError("V must be a symmetric matrix")
+    X, names, info = _design(mods, frame, n, intercept)
+    if slab is None:
+        labels = pd.Index([str(x) for x in (frame.index if frame is not None else range(1, n + 1))])
+    else:
+        labels = pd.Index([str(x) for x in _data.column_or_array(frame, slab, "slab")])
+    terms = _parse_random(random)
+    group_cols = sorted({c for kind, spec in terms for c in (spec if kind == "sigma" else spec)})
+    missing = np.isnan(y) | np.isnan(np.diag(Vmat)) | np.isnan(X).any(axis=1)
+    for c in group_cols:
+        missing |= pd.isna(_column(frame, c, n))
+    if missing.any():
+        warnings.warn(f"{int(missing.sum())} rows with missing values omitted from model fitting: "
+                      f"{_data.row_labels(labels, missing)}", UserWarning, stacklevel=2)
+    keep = ~missing
+    if not keep.any():
+        raise ValueError("no rows left to fit after omitting missing values")
+    y, X, Vmat, labels = y[keep], X[keep], Vmat[np.ix_(keep, keep)], labels[keep]
+    if np.isnan(Vmat).any():
+        raise ValueError("V has missing covariances among the rows used")
+    if np.any(np.diag(Vmat) <= 0):
+        raise ValueError("sampling variances (diagonal of V) must be positive")
+    k, p = X.shape
+    if p > 1 and np.linalg.matrix_rank(X) < p:
+        raise ValueError(f"model matrix not of full rank (columns {names}); drop redundant moderators")
+    if k <= p:
+        raise ValueError(f"the model has {p} coefficients but only {k} estimates")
+    sub = frame.loc[keep] if frame is not None else None
+    structs = [struct] if isinstance(struct, str) else list(struct)
+    sig_terms, g_terms = [], []
+    for kind, spec in terms:
+        if kind == "sigma":
+            vals = [np.asarray(_column(sub, c, k)).astype(str) for c in spec]
+            joined = vals[0] if len(vals) == 1 else np.array(["\x1f".join(t) for t in zip(*vals)])
+            codes, levels = _codes(joined)
+            sig_terms.append(_SigmaTerm("/".join(spec), codes, len(levels)))
+        else:
+            if len(g_terms) == 2:
+                raise ValueError("at most two '~ inner | outer' terms are supported (tau2/rho and gamma2/phi)")
+            st = str(structs[min(len(g_terms), len(structs) - 1)]).upper()
+            if st not in STRUCTS:
+                raise ValueError(f"struct must be one of {', '.join(STRUCTS)}; got {st!r}")
+            inner, outer = spec
+            ic, ilev = _codes(_column(sub, inner, k))
+            oc, _ = _codes(np.asarray(_column(sub, outer, k)).astype(str))
+            g_terms.append(_GTerm(inner, outer, st, ic, oc, ilev))
+    fixed = {"sigma2": sigma2, "tau2": tau2, "rho": rho, "gamma2": gamma2, "phi": phi}
+    for name, val in fixed.items():
+        has = {"sigma2": bool(sig_terms), "tau2": bool(g_terms), "rho": bool(g_terms),
+               "gamma2": len(g_terms) > 1, "phi": len(g_terms) > 1}[name]
+        if val is not None and not has:
+            raise ValueError(f"{name} given but the model has no such component")
+    params = _Params(sig_terms, g_terms, fixed)
+    model = _Model(y, Vmat, X, params, [t.matrix() for t in sig_terms], method)
+    ctrl = dict(control or {})
+    theta0 = params.to_theta(_start_values(params, y, X, Vmat, ctrl))
+    theta, converged, iters, message = _optimise(model, theta0, int(ctrl.get("maxiter", 1000)))
+    ev = model.evaluate(theta)
+    if ev is None:
+        raise ValueError("the marginal variance-covariance matrix is not positive definite at the estimates")
+    if not converged:
+        warnings.warn(f"rma_mv: optimisation may not have converged ({message})", ConvergenceWarning, stacklevel=2)
+    vals = params.values(theta)
+    sig, gs = params.parts(vals)
+    return _result(model, ev, names, labels, sig, gs, sig_terms, g_terms, params, method, test, level, converged,
+                   iters, info, intercept, sub)
+
+
+def _level(level):
+    conf = getattr(_data, "confidence_level", None)
+    if conf is not None:
+        v = conf(level)
+        return 100 * v if v <= 1 else v
+    level = float(level)
+    if 0 < level < 1:
+        return 100 * level
+    if 1 < level < 100:
+        return level
+    raise ValueError(f"level must be a confidence level such as 95 or 0.95; got {level}")
+
+
+def _start_values(params, y, X, V, ctrl):
+    """Starting values: the residual heterogeneity of an OLS fit, spread over the components."""
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    r = y - X @ beta
+    total = max(float(np.mean(r**2) - np.mean(np.diag(V))), 0.01 * float(np.var(y)) + 1e-4)
+    n_var = max(1, sum(1 for e in params.entries if e[3] and e[4] is None))
+    out = []
+    for e in params.entries:
+        if e[4] is not None:
+            out.append(e[4])
+        elif e[3]:
+            init = ctrl.get("sigma2_init") if e[0] == "sigma2" else ctrl.get("tau2_init")
+            out.append(float(init) if init is not None else total / n_var)
+        else:
+            out.append(0.5 if params.g_terms[e[1]].struct in ("AR", "HAR") else 0.0)
+    return out
+
+
+# ----------------------------------------------------------------------------- results
+def _result(model, ev, names, labels, sig, gs, sig_terms, g_terms, params, method, test, level, converged, iters,
+            info, intercept, sub):
+    k, p = model.k, model.p
+    b, A = ev["b"], ev["A"]
+    se = np.sqrt(np.diag(A))
+    zval = b / se
+    alpha = 1 - level / 100
+    dfs = float(k - p) if test == "t" else np.nan
+    if test == "t":
+        pval = 2 * stats.t.sf(np.abs(zval), dfs)
+        crit = stats.t.isf(alpha / 2, dfs)
+    else:
+        pval = 2 * stats.norm.sf(np.abs(zval))
+        crit = stats.norm.isf(alpha / 2)
+    icol = [j for j in range(p) if np.all(model.X[:, j] == 1)]
+    btt = [j for j in range(p) if j not in icol] if (icol and p > 1) else list(range(p))
+    QM = float(b[btt] @ np.linalg.solve(A[np.ix_(btt, btt)], b[btt]))
+    m = len(btt)
+    if test == "t":
+        QM = QM / m
+        QMp = float(stats.f.sf(QM, m, dfs))
+    else:
+        QMp = float(stats.chi2.sf(QM, m))
+    # QE: residual heterogeneity test on the sampling (co)variances alone
+    try:  # NA when V is not positive definite, as metafor
+        cV = linalg.cho_factor(model.V, lower=True)
+        ViX = linalg.cho_solve(cV, model.X)
+        b0 = np.linalg.solve(model.X.T @ ViX, ViX.T @ model.y)
+        r0 = model.y - model.X @ b0
+        QE = float(max(0.0, r0 @ linalg.cho_solve(cV, r0)))
+    except (np.linalg.LinAlgError, ValueError):
+        QE = np.nan
+    QEp = float(stats.chi2.sf(QE, k - p)) if (k > p and np.isfinite(QE)) else (1.0 if k <= p else np.nan)
+    sign, ld_v = np.linalg.slogdet(model.V)
+    dev_ml = -2 * (ev["ll_ML"] - (-0.5 * k * np.log(2 * np.pi) - 0.5 * ld_v)) if sign > 0 else np.nan
+    coef = (lambda a: float(a[0])) if p == 1 else (lambda a: pd.Series(np.asarray(a, dtype=float), index=names))
+    tau2 = rho = gamma2 = phi = None
+    if g_terms:
+        tau2, rho = _squeeze(gs[0][0]), _squeeze(gs[0][1])
+    if len(g_terms) > 1:
+        gamma2, phi = _squeeze(gs[1][0]), _squeeze(gs[1][1])
+    n_free = len(params.free)
+    return RMAMVResult(
+        b=coef(b), se=coef(se), zval=coef(zval), pval=coef(pval), ci_lb=coef(b - crit * se),
+        ci_ub=coef(b + crit * se), vb=pd.DataFrame(A, index=names, columns=names),
+        sigma2=np.array(sig, dtype=float), tau2=tau2, rho=rho, gamma2=gamma2, phi=phi,
+        s_names=[t.name for t in sig_terms], s_nlevels=[t.nlevels for t in sig_terms],
+        g_levels=[list(g.levels) for g in g_terms], structs=[g.struct for g in g_terms],
+        g_names=[(g.inner, g.outer) for g in g_terms],
+        QE=QE, QEp=QEp, QM=QM, QMp=QMp, k=k, p=p, parms=p + n_free, method=method, test=test, dfs=dfs,
+        level=level, converged=bool(converged), iterations=int(iters),
+        ll_ML=float(ev["ll_ML"]), ll_REML=float(ev["ll_REML"]), dev_ML=float(dev_ml),
+        yi=model.y.copy(), V=model.V.copy(), M=ev["M"], X=pd.DataFrame(model.X, index=labels, columns=names),
+        slab=labels, intercept=bool(icol), design_info=info, data=None if sub is None else sub.copy(),
+        fixed_flags=[e[4] is not None for e in params.entries],
+    )
+
+
+def _squeeze(a):
+    a = np.asarray(a, dtype=float)
+    return float(a[0]) if a.size == 1 else a
+
+
+@dataclass(frozen=True, eq=False)
+class RMAMVResult(Result):
+    """A fitted multilevel/multivariate model (metafor's ``rma.mv`` object).
+
+    ``sigma2`` holds one variance per ``~ 1 | group`` term (names in ``s_names``,
+    numbers of levels in ``s_nlevels``); ``tau2``/``rho`` (and ``gamma2``/``phi``) the
+    parameters of the ``~ inner | outer`` terms (levels in ``g_levels``). ``M`` is the
+    fitted marginal variance-covariance matrix of ``yi``.
+    """
+
+    b: object
+    se: object
+    zval: object
+    pval: object
+    ci_lb: object
+    ci_ub: object
+    vb: pd.DataFrame
+    sigma2: np.ndarray
+    tau2: object
+    rho: object
+    gamma2: object
+    phi: object
+    s_names: list
+    s_nlevels: list
+    g_levels: list
+    structs: list
+    g_names: list
+    QE: float
+    QEp: float
+    QM: float
+    QMp: float
+    k: int
+    p: int
+    parms: int
+    method: str
+    test: str
+    dfs: float
+    level: float
+    converged: bool
+    iterations: int
+    ll_ML: float
+    ll_REML: float
+    dev_ML: float
+    yi: np.ndarray
+    V: np.ndarray
+    M: np.ndarray
+    X: pd.DataFrame
+    slab: pd.Index
+    intercept: bool
+    design_info: object = None
+    data: pd.DataFrame | None = None
+    fixed_flags: list = field(default_factory=list)
+
+    @property
+    def beta(self) -> np.ndarray:
+        return np.atleast_1d(np.asarray(self.b, dtype=float))
+
+    def fitstats(self, REML: bool | None = None) -> pd.Series:
+        """Log-likelihood, deviance, AIC, BIC and AICc (metafor ``fitstats``)."""
+        reml = (self.method == "REML") if REML is None else bool(REML)
+        ll = self.ll_REML if reml else self.ll_ML
+        dev = -2 * ll if reml else self.dev_ML
+        n = self.k - self.p if reml else self.k
+        q = self.parms
+        m = max(n, q + 2)
+        return pd.Series({"logLik": ll, "deviance": dev, "AIC": -2 * ll + 2 * q, "BIC": -2 * ll + q * np.log(n),
+                          "AICc": -2 * ll + 2 * q * m / (m - q - 1)}, name="REML" if reml else "ML")
+
+    @property
+    def loglik(self) -> float:
+        return float(self.fitstats()["logLik"])
+
+    @property
+    def deviance(self) -> float:
+        return float(self.fitstats()["deviance"])
+
+    @property
+    def aic(self) -> float:
+        return float(self.fitstats()["AIC"])
+
+    @property
+    def bic(self) -> float:
+        return float(self.fitstats()["BIC"])
+
+    @property
+    def aicc(self) -> float:
+        return float(self.fitstats()["AICc"])
+
+    def predict(self, newmods=None, level=None):
+        """Predicted values with CI (and PI when there is one variance structure to predict from)."""
+        from peertrial.meta.rma import PredictResult
+
+        level = self.level if level is None else _level(level)
+        if newmods is None:
+            Xn = np.ones((1, 1)) if (self.p == 1 and self.intercept) else self.X.to_numpy(dtype=float)
+        else:
+            Xn = np.atleast_2d(np.asarray(newmods, dtype=float))
+            if self.intercept and Xn.shape[1] == self.p - 1:
+                Xn = np.hstack([np.ones((Xn.shape[0], 1)), Xn])
+            if Xn.shape[1] != self.p:
+                raise ValueError(f"newmods needs {self.p - int(self.intercept)} moderator column(s)")
+        pred = Xn @ self.beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", Xn, self.vb.to_numpy(), Xn))
+        alpha = 1 - level / 100
+        crit = stats.t.isf(alpha / 2, self.dfs) if self.test == "t" else stats.norm.isf(alpha / 2)
+        extra = float(np.sum(self.sigma2))
+        if self.tau2 is not None:
+            extra = extra + (float(self.tau2) if np.ndim(self.tau2) == 0 else np.nan)
+        spi = np.sqrt(se**2 + extra)
+        pick = (lambda a: float(a[0])) if len(pred) == 1 else (lambda a: np.asarray(a, dtype=float))
+        return PredictResult(pick(pred), pick(se), pick(pred - crit * se), pick(pred + crit * se),
+                             pick(pred - crit * spi), pick(pred + crit * spi), level, False)
+
+    def variance_components(self) -> pd.DataFrame:
+        """One row per variance component/correlation: estimate, number of levels, fixed."""
+        rows, idx = [], []
+        flags = iter(self.fixed_flags)
+        for name, nl, s2 in zip(self.s_names, self.s_nlevels, self.sigma2):
+            idx.append(f"sigma2.{len(idx) + 1}")
+            rows.append({"estimate": s2, "nlvls": nl, "fixed": next(flags, False), "factor": name})
+        for gi, (levels, st) in enumerate(zip(self.g_levels, self.structs)):
+            vname, cname = ("tau2", "rho") if gi == 0 else ("gamma2", "phi")
+            var = np.atleast_1d(self.tau2 if gi == 0 else self.gamma2)
+            cor = np.atleast_1d(self.rho if gi == 0 else self.phi)
+            for j, v in enumerate(var):
+                idx.append(vname if var.size == 1 else f"{vname}.{j + 1}")
+                rows.append({"estimate": v, "nlvls": len(levels), "fixed": next(flags, False),
+                             "factor": str(levels[j]) if var.size > 1 else st})
+            for j, c in enumerate(cor):
+                idx.append(cname if cor.size == 1 else f"{cname}.{j + 1}")
+                rows.append({"estimate": c, "nlvls": np.nan, "fixed": next(flags, False), "factor": st})
+        return pd.DataFrame(rows, index=idx)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Coefficient table: estimate, se, statistic, (df), pval, ci_lb, ci_ub."""
+        frame = pd.DataFrame({
+            "estimate": self.beta, "se": np.atleast_1d(np.asarray(self.se, dtype=float)),
+            "statistic": np.atleast_1d(np.asarray(self.zval, dtype=float)),
+            "pval": np.atleast_1d(np.asarray(self.pval, dtype=float)),
+            "ci_lb": np.atleast_1d(np.asarray(self.ci_lb, dtype=float)),
+            "ci_ub": np.atleast_1d(np.asarray(self.ci_ub, dtype=float)),
+        }, index=pd.Index(list(self.X.columns), name="term"))
+        if self.test == "t":
+            frame.insert(3, "df", self.dfs)
+        return frame
+
+    def summary(self, digits: int = 4) -> str:
+        kind = "Multivariate Meta-Analysis Model"
+        fs = self.fitstats()
+        lines = [f"{kind} (k = {self.k}; method: {self.method})", ""]
+        if not self.converged:
+            lines += ["WARNING: the optimisation may not have converged.", ""]
+        lines += ["  ".join(f"{c}: {format_number(fs[c], digits)}" for c in fs.index), "",
+                  "Variance Components:", "", format_table(self.variance_components(), digits), "",
+                  f"Test for Residual Heterogeneity:\nQE(df = {self.k - self.p}) = {format_number(self.QE, digits)}, "
+                  f"p-val = {format_pval(self.QEp, digits)}", ""]
+        if self.p > 1 or not self.intercept:
+            if self.test == "t":
+                m = self.p - int(self.intercept and self.p > 1)
+                lines.append(f"Test of Moderators: F(df1 = {m}, df2 = {self.dfs:g}) = {format_number(self.QM, digits)}, "
+                             f"p-val = {format_pval(self.QMp, digits)}")
+            else:
+                lines.append(f"Test of Moderators: QM = {format_number(self.QM, digits)}, "
+                             f"p-val = {format_pval(self.QMp, digits)}")
+            lines.append("")
+        lines += ["Model Results:", "", format_table(self.to_frame(), digits)]
+        return "\n".join(lines)
