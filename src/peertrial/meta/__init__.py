@@ -27,3 +27,7 @@ __all__ += ["anova", "blup", "ranef", "permutest"]
 from peertrial.meta.rma_mv import RMAMVResult, rma_mv  # noqa: E402
 
 __all__ += ["rma_mv", "RMAMVResult"]
+
+from peertrial.meta.revman import Review, read_revman  # noqa: E402
+
+__all__ += ["read_revman", "Review"]

@@ -31,6 +31,9 @@ examples:
   peertrial meta trials.csv --measure OR --method MH --ai events_t --n1i n_t --ci events_c --n2i n_c
   # means and SDs, Knapp-Hartung test, meta-regression
   peertrial meta means.csv --measure SMD --test knha --mods "~ year"
+  # a whole RevMan 5 review re-run with RevMan's methods, then with REML + Knapp-Hartung
+  peertrial meta review review.rm5 --json review.json --forest-dir forests/
+  peertrial meta review review.rm5 --method REML --test knha
 """
 
 # column flags, spelled as metafor's escalc arguments
@@ -63,12 +66,14 @@ def _measures():
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "meta",
-        help="meta-analysis of per-study data in a CSV (metafor-equal)",
+        help="meta-analysis of per-study data in a CSV, or re-run a RevMan review (metafor-equal)",
         description=__doc__,
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("data", help="CSV file, one row per study")
+    p.add_argument("data", help="CSV file, one row per study; or the word 'review' followed by a RevMan file")
+    p.add_argument("file", nargs="?", default=None,
+                   help="with 'review': a RevMan 5 file (.rm5), RevMan 5 CSV export or data package (.zip)")
     p.add_argument("--measure", type=str.upper, choices=_measures(), default=None,
                    help="effect size (default: GEN if --yi is given or a yi column exists, SMD for means, "
                         "OR for 2x2 tables)")
@@ -82,7 +87,8 @@ def register(subparsers) -> None:
     model = p.add_argument_group("model")
     model.add_argument("--method", type=str.upper, default=None,
                        help="tau^2 estimator: EE, FE, DL, HE, HS, SJ, ML, REML (default), EB, PM; MH or PETO "
-                            "for Mantel-Haenszel / Peto pooling of 2x2 tables")
+                            "for Mantel-Haenszel / Peto pooling of 2x2 tables. With 'review': re-analyse every "
+                            "outcome with this method (and --test) instead of RevMan's")
     model.add_argument("--test", choices=("z", "knha"), default=None,
                        help="z (default) or knha (Knapp-Hartung)")
     model.add_argument("--mods", default=None, metavar="FORMULA",
@@ -106,6 +112,8 @@ def register(subparsers) -> None:
     out.add_argument("--json", default=None, metavar="FILE",
                      help="write every result as JSON (keys rma, regtest, ranktest, trimfill, leave1out, "
                           "influence, cumul, subgroup when asked)")
+    out.add_argument("--forest-dir", default=None, metavar="DIR",
+                     help="with 'review': write one forest plot per outcome into DIR")
     out.add_argument("--digits", type=int, default=4, help="digits printed (default 4)")
     p.set_defaults(func=run)
 
@@ -243,6 +251,12 @@ def analyse(df: pd.DataFrame, args) -> dict:
 
 
 def run(args) -> int:
+    if args.data == "review":
+        return _run_review(args)
+    if args.file is not None:
+        raise ValueError(f"unexpected second file {args.file!r} (only 'peertrial meta review FILE' takes two)")
+    if args.forest_dir is not None:
+        raise ValueError("--forest-dir is for 'peertrial meta review FILE'; use --forest FILE for one analysis")
     path = Path(args.data)
     if not path.exists():
         raise ValueError(f"data file {str(path)!r} not found")
@@ -401,3 +415,11 @@ def write_csv(res: dict, extra: dict, folder: Path) -> list:
         table.to_csv(target, index=keep_index)
         written.append(target)
     return written
+
+
+def _run_review(args) -> int:
+    if args.file is None:
+        raise ValueError("usage: peertrial meta review FILE (a RevMan 5 .rm5, RevMan CSV export or data package .zip)")
+    from peertrial.meta import revman
+
+    return revman.cli_review(args)

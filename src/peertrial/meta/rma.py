@@ -31,8 +31,8 @@ from scipy import stats
 from peertrial import _data
 from peertrial._results import Result, format_number, format_pval
 from peertrial._warnings import ConvergenceWarning
-from peertrial.meta._labels import make_unique
 from peertrial.meta._core import EPS, METHODS, TESTS, Control, _qe, fit_core, r2_batch
+from peertrial.meta._labels import make_unique
 from peertrial.meta._zeroin import zeroin_scalar
 from peertrial.meta.escalc import sample_sizes
 
