@@ -31,3 +31,7 @@ __all__ += ["rma_mv", "RMAMVResult"]
 from peertrial.meta.revman import Review, read_revman  # noqa: E402
 
 __all__ += ["read_revman", "Review"]
+
+from peertrial.meta.robust import RobustResult, robust  # noqa: E402
+
+__all__ += ["robust", "RobustResult"]
