@@ -99,7 +99,11 @@ def test_bad_input_raises_naming_column_and_row():
     with pytest.raises(ValueError, match="test"):
         pt.meta.rma("yi", "vi", data=DATA, test="t")
     with pytest.raises(ValueError, match="coefficients"):
-        pt.meta.rma([0.1], [0.01], mods=np.array([[1.0]]))
+        pt.meta.rma([0.1, 0.2], [0.01, 0.02], mods=np.array([[0.0], [1.0]]))
+    # one study, a moderator redundant with the intercept: metafor drops it and fits the intercept
+    with pytest.warns(pt.PeertrialWarning, match=r"Redundant predictors dropped.*\['X1'\]"):
+        fit = pt.meta.rma([0.1], [0.01], mods=np.array([[1.0]]), method="EE")
+    assert fit.b == pytest.approx(0.1) and fit.se == pytest.approx(0.1)
 
 
 def test_nonconvergence_falls_back_to_the_maximum_and_is_reported():

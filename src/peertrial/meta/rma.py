@@ -29,8 +29,9 @@ import pandas as pd
 from scipy import stats
 
 from peertrial import _data
+from peertrial import _design as _builder
 from peertrial._results import Result, format_number, format_pval
-from peertrial._warnings import ConvergenceWarning
+from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.meta._core import EPS, METHODS, TESTS, Control, _qe, fit_core, r2_batch
 from peertrial.meta._labels import make_unique
 from peertrial.meta._zeroin import zeroin_scalar
@@ -51,34 +52,31 @@ def _check_method_test(method, test):
     return method, test
 
 
-def _term_name(name: str) -> str:
-    if name == "Intercept":
-        return "intrcpt"
-    return re.sub(r"\[T\.(.*)\]$", r"\1", name)
-
-
 def _design(mods, data, n, intercept):
-    """Design matrix (array), R-style column names and patsy design info (formula mods)."""
+    """Design matrix (array), R-style column names and the builder's recipe (formula mods).
+
+    A formula goes through the one design builder (:mod:`peertrial._design`): numbers,
+    including numbers stored as text (a ``year`` column read as text), are one numeric
+    column; other text, booleans and ``C(x)`` are treatment-coded factors named as metafor
+    names them (``typeone-to-one``). Rows with a missing moderator get NaN (omitted later,
+    with the other missing values).
+    """
     if mods is None:
         return np.ones((n, 1)), ["intrcpt"], None
     if isinstance(mods, str):
-        import patsy
-
         if data is None:
             raise ValueError("mods given as a formula needs data")
-        formula = mods.strip()
-        if not formula.startswith("~"):
-            formula = "~ " + formula
-        if not intercept:
-            formula += " - 1"
-        try:
-            dm = patsy.dmatrix(formula, data, NA_action="drop", return_type="dataframe")
-        except patsy.PatsyError as exc:
-            raise ValueError(f"cannot evaluate mods formula {mods!r}: {exc}") from exc
-        perm = _formula_order(formula, dm.design_info)
-        info = dm.design_info
-        dm = dm.reindex(data.index).iloc[:, perm]
-        return dm.to_numpy(dtype=float), [_term_name(c) for c in dm.columns], (info, perm)
+        cols = _builder.variables(mods)
+        _data.require_columns(data, cols)
+        ok = ~data[cols].isna().any(axis=1).to_numpy() if cols else np.ones(n, dtype=bool)
+        if not ok.any():
+            raise ValueError(f"every study has a missing value in the moderators {cols}")
+        design = _builder.build(data.iloc[np.flatnonzero(ok)], mods, intercept=bool(intercept),
+                                what="mods")
+        X = np.full((n, design.X.shape[1]), np.nan)
+        X[ok] = design.X
+        names = ["intrcpt" if c == "(Intercept)" else c for c in design.names]
+        return X, names, (design, np.ones(len(names), dtype=bool))
     if isinstance(mods, pd.Series):
         mods = mods.to_frame()
     names = list(mods.columns) if isinstance(mods, pd.DataFrame) else None
@@ -94,19 +92,24 @@ def _design(mods, data, n, intercept):
     return M, names, None
 
 
-def _formula_order(formula, info):
-    """Column order with terms as written in the formula (R's order; patsy groups
-    categorical terms first)."""
-    import patsy
-
-    slices = info.term_name_slices
-    order = []
-    for term in patsy.ModelDesc.from_formula(formula).rhs_termlist:
-        sl = slices.get(term.name())
-        if sl is not None:
-            order.extend(range(sl.start, sl.stop))
-    seen = set(order)
-    return order + [j for j in range(len(info.column_names)) if j not in seen]
+def _drop_redundant(X, names, info):
+    """Drop moderators that are linear combinations of the columns before them, as metafor
+    does ("Redundant predictors dropped from the model"), with a warning naming them."""
+    if X.shape[1] < 2:
+        return X, names, info
+    bad = _builder.aliased(X)
+    if not bad.any():
+        return X, names, info
+    hit = [c for c, b in zip(names, bad) if b]
+    warnings.warn(f"Redundant predictors dropped from the model: {hit} (linear combinations of the "
+                  "columns before them, as metafor drops them)", PeertrialWarning, stacklevel=3)
+    keep = ~bad
+    if info is not None:
+        design, kept = info
+        kept = kept.copy()
+        kept[np.flatnonzero(kept)[bad]] = False
+        info = (design, kept)
+    return X[:, keep], [c for c, k in zip(names, keep) if k], info
 
 
 def rma(
@@ -205,8 +208,9 @@ def rma(
     _data.check_positive(np.where(keep, v, np.nan), rows, v_name)
     if not keep.any():
         raise ValueError("no studies left to fit (k = 0) after omitting missing values")
+    Xk, names, info = _drop_redundant(X[keep], names, info)
     return _fit(
-        y[keep], v[keep], X[keep], names, None if w is None else w[keep], labels[keep], method, test, level,
+        y[keep], v[keep], Xk, names, None if w is None else w[keep], labels[keep], method, test, level,
         Control.from_any(control), measure, info, labels[missing].tolist(),
         ni=None if n_i is None else n_i[keep], data=None if frame is None else frame.iloc[np.flatnonzero(keep)].copy(),
         tau2_fixed=_fixed_tau2(tau2, method),
@@ -532,11 +536,8 @@ class RMAResult(Result):
         if newmods is None:
             return np.ones((1, 1)) if self.int_only else self.X.to_numpy(dtype=float)
         if self.design_info is not None and isinstance(newmods, (pd.DataFrame, dict)):
-            import patsy
-
-            info, perm = self.design_info
-            (dm,) = patsy.build_design_matrices([info], pd.DataFrame(newmods), NA_action="raise")
-            return np.asarray(dm, dtype=float)[:, perm]
+            design, kept = self.design_info
+            return design.new(pd.DataFrame(newmods))[:, kept]
         M = np.asarray(newmods, dtype=float)
         n_mods = self.p - 1 if self.intercept else self.p
         if M.ndim <= 1:
