@@ -68,7 +68,7 @@ def case_id(c):
 
 
 def by_name(fit, values, names):
-    """Our coefficient values in R's order (a check that the builder keeps R's term order)."""
+    """Our coefficient values in R's order (looked up by name)."""
     cols = list(fit.X.columns)
     order = [cols.index(n) for n in np.atleast_1d(names)]
     return np.atleast_1d(np.asarray(values, dtype=float))[order]
