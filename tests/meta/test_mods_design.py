@@ -53,3 +53,10 @@ def test_redundant_moderator_is_dropped_as_metafor():
     pred = fit.predict(newmods=new)
     b = fit.b.to_numpy()
     np.testing.assert_allclose(pred.pred, [b[0] + 20 * b[1] + 1950 * b[2], b[0] + 50 * b[1] + 1980 * b[2]])
+
+
+def test_rma_mv_drops_a_redundant_moderator_too():
+    with pytest.warns(pt.PeertrialWarning, match=r"Redundant predictors dropped.*\['lat2'\]"):
+        fit = pt.meta.rma_mv("yi", "vi", data=DATA, random="~ 1 | trial", mods="~ ablat + lat2")
+    ref = pt.meta.rma_mv("yi", "vi", data=DATA, random="~ 1 | trial", mods="~ ablat")
+    np.testing.assert_allclose(fit.b, ref.b, rtol=1e-10)

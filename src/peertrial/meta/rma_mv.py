@@ -442,7 +442,7 @@ def rma_mv(
     >>> len(fit.sigma2)
     2
     """
-    from peertrial.meta.rma import _design
+    from peertrial.meta.rma import _design, _drop_redundant
 
     method = str(method).upper()
     if method not in ("REML", "ML"):
@@ -489,9 +489,8 @@ def rma_mv(
         raise ValueError("V has missing covariances among the rows used")
     if np.any(np.diag(Vmat) <= 0):
         raise ValueError("sampling variances (diagonal of V) must be positive")
+    X, names, info = _drop_redundant(X, names, info)  # as metafor: dropped with a warning
     k, p = X.shape
-    if p > 1 and np.linalg.matrix_rank(X) < p:
-        raise ValueError(f"model matrix not of full rank (columns {names}); drop redundant moderators")
     if k <= p:
         raise ValueError(f"the model has {p} coefficients but only {k} estimates")
     sub = frame.loc[keep] if frame is not None else None
