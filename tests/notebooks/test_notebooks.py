@@ -48,3 +48,26 @@ _FIGURE_CALL = re.compile(r"\.plot\(|pt\.plot\.(?!save\b)\w+\(")
 
 def test_three_notebooks_are_shipped():
     assert len(NOTEBOOKS) >= 3, [p.name for p in NOTEBOOKS]
+
+
+DISPLAY_CELLS = [  # (source, number of PNG outputs expected)
+    ("import matplotlib\nmatplotlib.use('Agg')  # any backend: the display does not depend on it\n"
+     "import peertrial as pt\nfit = pt.meta.rma([0.1, 0.3, 0.2, 0.5], [0.01, 0.02, 0.015, 0.03])", 0),
+    ("fit.plot()", 1),  # the cell's value
+    ("fig = fit.plot()", 1),  # not the cell's value: shown at the end of the cell
+    ("fig = pt.plot.funnel(fit)\nfig", 1),  # both: still once
+    ("from IPython.display import display\nfig = fit.plot()\ndisplay(fig)", 1),
+    ("for _ in range(2):\n    fit.plot()", 2),
+    ("fig, (a, b) = pt.plot.subplots(1, 2)\nfit.plot(ax=a)\npt.plot.funnel(fit, ax=b)", 1),
+    ("fig = fit.plot()\npt.plot.close(fig)", 0),
+    ("fig", 1),  # a figure shown again on request
+    ("x = 1", 0),
+]
+
+
+def test_figures_display_exactly_once_in_a_fresh_kernel():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src, _ in DISPLAY_CELLS]
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    got = [sum("image/png" in out.get("data", {}) for out in cell.outputs) for cell in nb.cells]
+    assert got == [n for _, n in DISPLAY_CELLS]

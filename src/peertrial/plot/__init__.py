@@ -5,7 +5,7 @@ matplotlib Axes; multi-panel plots fill its grid slot with a subfigure) and retu
 ``matplotlib.figure.Figure``; nothing here fits a model. Results with a natural picture have
 ``.plot(ax=None, **kwargs)`` calling these functions. Without ``ax`` a figure is built without
 pyplot and shows exactly once in Jupyter (see :mod:`peertrial.plot._figure`); :func:`subplots`
-makes such a figure for composing several plots. Use :func:`save` to write a figure
+makes such a figure for composing several plots, :func:`close` keeps one from being displayed. Use :func:`save` to write a figure
 reproducibly (no timestamps in the file, so re-runs are byte-identical). Functions live in one
 file per capability (``plot/meta.py``, ``plot/survival.py``, ...) and are re-exported here.
 """
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import importlib
 
-from peertrial.plot._figure import PeertrialFigure, subplots
+from peertrial.plot._figure import PeertrialFigure, close, subplots
 from peertrial.plot._style import save, style
 
-__all__ = ["save", "style", "subplots", "PeertrialFigure"]
+__all__ = ["save", "style", "subplots", "close", "PeertrialFigure"]
 
 _PLOT_MODULES = ("meta", "meta_diagnostics", "survival", "trial", "randomise", "econ", "fidelity", "process", "simulate")
 

@@ -15,6 +15,8 @@ One mechanism for all plots:
 * With ``ax=`` the drawing goes into the caller's Axes and the caller's figure is returned;
   it displays by the caller's mechanism (a pyplot figure is shown by the inline backend at the
   end of the cell; :func:`subplots` makes a :class:`PeertrialFigure` for composed panels).
+* :func:`close` keeps a figure from being displayed at the end of the cell (``pyplot.close``
+  does nothing to a figure pyplot does not manage).
 
 Multi-panel plots (forest, KM with its risk table, ...) given ``ax=`` replace that Axes by a
 ``SubFigure`` occupying the same grid slot and draw their panels inside it.
@@ -29,7 +31,7 @@ from matplotlib.gridspec import GridSpec
 
 from peertrial.plot._style import RC, style
 
-__all__ = ["PeertrialFigure", "subplots"]
+__all__ = ["PeertrialFigure", "close", "subplots"]
 
 _PNG_DPI = 150  # rendered at the house savefig dpi, shown at the figure's size (crisp on HiDPI screens)
 _pending: list = []  # figures created in the current IPython cell and not displayed yet
@@ -110,8 +112,21 @@ def _track(fig):
     _pending.append(fig)
 
 
-def forget(fig) -> None:
-    """Do not display ``fig`` at the end of the cell (e.g. it was saved to a report file)."""
+def close(fig) -> None:
+    """Do not display ``fig`` at the end of the Jupyter cell, as ``pyplot.close`` does for
+    pyplot's figures (e.g. a figure only saved to a file). Outside Jupyter it does nothing.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+        A figure made by a ``pt.plot`` function or a result's ``.plot()``.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> fig = pt.meta.rma([0.1, 0.3, 0.2], [0.01, 0.02, 0.015]).plot()
+    >>> pt.plot.close(fig)
+    """
     _pending[:] = [f for f in _pending if f is not fig]
 
 

@@ -16,7 +16,7 @@ from scipy import stats
 from peertrial.plot._figure import single_axes
 from peertrial.plot._style import PALETTE, style
 
-__all__ = ["funnel", "baujat", "cumul_forest", "subgroup_forest"]
+__all__ = ["funnel", "baujat", "cumul_forest", "leave1out_forest", "subgroup_forest"]
 
 _GREYS = ("#ffffff", "#e6e6e6", "#bfbfbf", "#999999")
 
@@ -169,6 +169,71 @@ def cumul_forest(cumulative: pd.DataFrame, *, transf=None, xlabel: str = "Cumula
         for yy, e, lo, hi in zip(y, est, lb, ub):
             ax.annotate(_ci_text(e, lo, hi, transf), (1.01, yy), xycoords=("axes fraction", "data"), va="center",
                         fontsize=7)
+        ax.set_xlabel(xlabel)
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        _log_axis_for_ratios(ax, transf)
+    return fig
+
+
+def leave1out_forest(table: pd.DataFrame, fit=None, *, transf=None, xlabel: str = "Estimate without the study",
+                     ax=None) -> Figure:
+    """Forest plot of a leave-one-out analysis (the table of :func:`peertrial.meta.leave1out`):
+    one row per omitted study with the pooled estimate and CI of the remaining studies.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``pt.meta.leave1out(fit)`` (columns ``estimate``, ``ci_lb``, ``ci_ub``; index: study).
+    fit : RMAResult, optional
+        The full fit: its estimate is drawn as a dotted line and its diamond at the bottom, so
+        a study whose omission moves the estimate outside the full CI stands out.
+    transf : callable, optional
+        E.g. ``np.exp`` for odds or risk ratios (then drawn on a log axis).
+    xlabel : str
+    ax : matplotlib Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> fit = pt.meta.rma([0.1, 0.3, 0.2, 0.5], [0.01, 0.02, 0.015, 0.03])
+    >>> fig = pt.plot.leave1out_forest(pt.meta.leave1out(fit), fit)
+    """
+    n = len(table)
+    est = table["estimate"].to_numpy(dtype=float)
+    lb = table["ci_lb"].to_numpy(dtype=float)
+    ub = table["ci_ub"].to_numpy(dtype=float)
+    f = transf or (lambda v: v)
+    extra = 2 if fit is not None else 0
+    y = np.arange(n, 0, -1) + extra
+    with style():
+        fig, ax = _new_axes(ax, (6.5, 0.3 * (n + extra) + 1.2))
+        ok = np.isfinite(est)
+        ax.hlines(y[ok], f(lb[ok]), f(ub[ok]), color="#333333", lw=0.8)
+        ax.scatter(f(est[ok]), y[ok], marker="s", s=18, color=PALETTE[0], zorder=3)
+        ax.axvline(f(0.0) if transf else 0.0, color="#999999", lw=0.7, ls=":")
+        labels = [f"omitting {s}" for s in table.index]
+        rows = [(yy, _ci_text(e, lo, hi, transf) if np.isfinite(e) else "not estimable")
+                for yy, e, lo, hi in zip(y, est, lb, ub)]
+        ticks = list(y)
+        if fit is not None:
+            b, cl, cu = float(np.ravel(fit.b)[0]), float(fit.ci_lb), float(fit.ci_ub)
+            ax.axvline(f(b), color=PALETTE[1], lw=0.8, ls="--")
+            _diamond(ax, 1, f(b), f(cl), f(cu), color=PALETTE[1])
+            ax.axhline(1.9, color="#bbbbbb", lw=0.6)
+            labels.append(f"All studies (k = {getattr(fit, 'k', n)})")
+            rows.append((1, _ci_text(b, cl, cu, transf)))
+            ticks.append(1)
+        ax.set_yticks(ticks, labels)
+        ax.set_ylim(0.3, n + extra + 0.7)
+        for yy, text in rows:
+            ax.annotate(text, (1.01, yy), xycoords=("axes fraction", "data"), va="center", fontsize=7)
         ax.set_xlabel(xlabel)
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="y", length=0)

@@ -62,12 +62,11 @@ class Section:
         """Save ``fig`` as PNG (and close it) and show it in the report."""
         import matplotlib.pyplot as plt
 
-        from peertrial.plot import save
-        from peertrial.plot._figure import forget
+        from peertrial.plot import close, save
 
         path = save(fig, self.dir / f"{name}.png")
         plt.close(fig)
-        forget(fig)  # saved to the report: not also displayed at the end of a notebook cell
+        close(fig)  # saved to the report: not also displayed at the end of a notebook cell
         self.blocks.append({"kind": "figure", "file": path.name, "caption": caption})
         return path
 
