@@ -51,7 +51,7 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "abort_on_example_error": True,
     "matplotlib_animations": False,
-    "image_scrapers": ("matplotlib",),
+    "image_scrapers": ("matplotlib", "peertrial.plot._gallery.scraper"),  # peertrial figures are not pyplot's
     "reset_modules": ("matplotlib",),
     "plot_gallery": "True",
 }

@@ -137,3 +137,21 @@ def test_headless_without_ipython(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False False"
     assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_sphinx_gallery_scraper_collects_peertrial_figures(tmp_path, monkeypatch):
+    pytest.importorskip("sphinx_gallery")
+    from peertrial.plot import _figure
+
+    monkeypatch.setattr(_figure, "_collected", [])  # as importing plot._gallery does; undone after the test
+    from peertrial.plot._gallery import scraper as scrape
+
+    assert scrape([], {"image_path_iterator": iter([])}, {"src_dir": str(tmp_path)}) == ""
+    fit = results()["rma"]
+    fit.plot()
+    pt.plot.funnel(fit)
+    paths = [tmp_path / "img_1.png", tmp_path / "img_2.png", tmp_path / "img_3.png"]
+    rst = scrape([], {"image_path_iterator": iter(paths)}, {"src_dir": str(tmp_path)})
+    assert paths[0].stat().st_size > 1000 and paths[1].stat().st_size > 1000 and not paths[2].exists()
+    assert "img_1.png" in rst and "img_2.png" in rst
+    assert scrape([], {"image_path_iterator": iter(paths)}, {"src_dir": str(tmp_path)}) == ""  # each once

@@ -36,6 +36,7 @@ __all__ = ["PeertrialFigure", "close", "subplots"]
 _PNG_DPI = 150  # rendered at the house savefig dpi, shown at the figure's size (crisp on HiDPI screens)
 _pending: list = []  # figures created in the current IPython cell and not displayed yet
 _hooked: set = set()  # ids of the IPython shells whose post_execute hook is registered
+_collected: list | None = None  # figures made since the last sphinx-gallery scrape (docs builds only)
 
 
 class PeertrialFigure(Figure):
@@ -103,6 +104,8 @@ def _flush():
 
 
 def _track(fig):
+    if _collected is not None:
+        _collected.append(fig)
     shell = _shell()
     if shell is None:
         return
@@ -221,3 +224,4 @@ def framed_axes(ax, figsize, *, left, right, bottom=None, top=None):
 def height_inches(container) -> float:
     """Height of a figure or subfigure in inches (for margins given in inches)."""
     return float(container.bbox.height) / float(container.get_figure(root=True).dpi)
+
