@@ -206,7 +206,10 @@ body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0
 header{display:flex;justify-content:space-between;align-items:baseline;border-bottom:1px solid #999;margin-bottom:1rem}
 label{display:block;font-weight:600;margin-top:1rem}
 input,select{font-size:1.1rem;padding:.4rem;width:100%;max-width:24rem;box-sizing:border-box}
-button{font-size:1.1rem;padding:.5rem 1.2rem;margin-top:1.2rem;cursor:pointer}
+button{display:block;font-size:1.1rem;padding:.5rem 1.2rem;margin-top:1.2rem;cursor:pointer}
+button.link{display:inline;margin:0;padding:.1rem .5rem;font-size:1rem}
+input[readonly]{background:#eee;border:1px solid #999}
+nav{margin-bottom:1rem}
 :focus{outline:3px solid #1a5fb4;outline-offset:2px}
 .error{border:2px solid #a51d2d;background:#fde8e8;padding:.6rem 1rem}
 .result{border:2px solid #26a269;background:#e8f7ee;padding:.6rem 1rem}
@@ -215,6 +218,7 @@ button{font-size:1.1rem;padding:.5rem 1.2rem;margin-top:1.2rem;cursor:pointer}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #999;padding:.25rem .5rem;text-align:left}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}
 .inline{display:inline}
+form+form button{margin-top:.6rem}
 """
 
 
@@ -222,11 +226,14 @@ def _page(title: str, body: str, user: dict | None = None, session: dict | None 
     who = ""
     if user is not None:
         where = f", site {html.escape(str(user['site']))}" if user["site"] else ""
-        links = ' <a href="/allocations">Allocations</a>' if user["role"] in ("statistician", "admin") else ""
-        who = (f'<p>Signed in as <strong>{html.escape(user["name"])}</strong> ({html.escape(user["role"])}{where})'
-               f' · <a href="/">Allocate</a>{links} · <form class="inline" method="post" action="/logout">'
+        links = ['<a href="/">Allocate</a>']
+        if user["role"] in ("statistician", "admin"):
+            links.append('<a href="/allocations">Allocations</a>')
+        who = (f'<nav aria-label="account"><span>Signed in as <strong>{html.escape(user["name"])}</strong> '
+               f'({html.escape(user["role"])}{where})</span> · {" · ".join(links)} · '
+               '<form class="inline" method="post" action="/logout">'
                f'<input type="hidden" name="csrf" value="{html.escape(session["csrf"])}">'
-               '<button type="submit" style="margin:0;padding:.1rem .5rem;font-size:1rem">Sign out</button></form></p>')
+               '<button type="submit" class="link">Sign out</button></form></nav>')
     text = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
             f'content="width=device-width, initial-scale=1"><title>{html.escape(title)} · peertrial randomisation'
             f'</title><style>{_CSS}</style></head><body><header><p><strong>peertrial randomisation</strong></p>'
