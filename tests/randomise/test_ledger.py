@@ -122,7 +122,7 @@ def test_future_of_the_schedule_is_not_exposed(ledger):
     led, _ = ledger
     led.allocate("P0", site=1, diagnosis="other")
     public = [a for a in dir(led) if not a.startswith("_")]
-    assert set(public) == {"add_user", "allocate", "arms", "audit", "authenticate", "close", "create", "events",
+    assert set(public) == {"add_user", "allocate", "arms", "audit", "authenticate", "backup", "close", "create", "events",
                            "extend", "factors", "format", "head", "ledger_id", "levels", "lookup", "open", "path",
                            "read_only", "receipt", "record", "remaining", "revoke_user", "users", "verify"}
     assert len(led.audit()) == 1 and "arm" not in led.remaining().columns

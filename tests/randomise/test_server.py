@@ -273,3 +273,20 @@ def test_pages_sign_in_confirm_allocate(service):
     assert status == 200 and "Ledger check: intact" in page and receipt in page and "<caption>" in page
     with Ledger(server.db) as led:
         assert led.receipt("W1")["receipt"] == receipt
+
+
+def test_backup_while_the_server_allocates(service, tmp_path):
+    server, sched, tokens = service
+    c = Client(server.port, tokens["site1"])
+    for i in range(5):
+        assert c.allocate(f"B{i}", site=1, diagnosis="other")[0] == 200
+    out = tmp_path / "backup.db"
+    assert main(["randomise", "backup", "--db", str(server.db), "--out", str(out)]) == 0
+    assert c.allocate("B5", site=1, diagnosis="other")[0] == 200
+    assert main(["randomise", "backup", "--db", str(server.db), "--out", str(out)]) == 1  # never overwritten
+    import os
+    import stat
+
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    with Ledger(out, key_file=tmp_path / "trial.db.key") as copy:
+        assert copy.verify() and copy.audit()["participant"].tolist() == [f"B{i}" for i in range(5)]

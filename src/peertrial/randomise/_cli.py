@@ -10,6 +10,7 @@
     peertrial randomise user add --db trial.db --name NAME --role site|statistician|admin [--site SITE]
     peertrial randomise user revoke --db trial.db --name NAME
     peertrial randomise serve --db trial.db [--host 127.0.0.1] [--port 8000]
+    peertrial randomise backup --db trial.db --out backup.db   # SQLite online backup, safe while serving
 
 Without --seed the schedule's seed is 256 bits from the operating system and is never
 shown or stored: nobody can regenerate the schedule. The trial key (which seals the
@@ -228,6 +229,19 @@ def _user(args) -> int:
     return 0
 
 
+def _backup(args) -> int:
+    from peertrial.randomise import Ledger
+
+    with Ledger(args.db, key_file=args.key_file) as led:
+        try:
+            led.backup(args.out, overwrite=args.force)
+        except FileExistsError as exc:
+            raise ValueError(str(exc)) from None
+        print(f"backed up {args.db} to {args.out} (mode 0600; integrity checked). Back up the trial key "
+              "separately: the backup cannot be verified or used without it.")
+    return 0
+
+
 def _serve(args) -> int:
     try:
         from peertrial.randomise._server import serve
@@ -299,6 +313,13 @@ def register(subparsers) -> None:
             q.add_argument("--role", required=True, choices=["site", "statistician", "admin"])
             q.add_argument("--site", help="the site a site user allocates at")
         q.set_defaults(func=_user)
+
+    p = sub.add_parser("backup", help="copy the ledger with SQLite's online backup API (safe while serving)")
+    p.add_argument("--db", required=True)
+    p.add_argument("--out", required=True, help="the backup file (created 0600; never overwritten without --force)")
+    p.add_argument("--key-file", help="trial key file (default DB.key, or $PEERTRIAL_LEDGER_KEY)")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=_backup)
 
     p = sub.add_parser("serve", help="the web randomisation service (HTTP API and pages for site staff)")
     p.add_argument("--db", required=True)

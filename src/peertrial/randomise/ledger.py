@@ -955,6 +955,53 @@ class Ledger:
 
         return self._write(body)
 
+    @_locked
+    def backup(self, target, *, overwrite: bool = False) -> Path:
+        """Copy the ledger to ``target`` with SQLite's online backup API (safe while in use).
+
+        The copy is written under a temporary name (mode 0600), checked with
+        ``PRAGMA integrity_check`` and linked into place; an existing file is never
+        replaced unless ``overwrite=True``. The trial key is not copied: back it up
+        separately (a backup of the ledger alone reveals no unallocated slot).
+
+        Returns
+        -------
+        Path
+            ``target``.
+        """
+        target = Path(target)
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} exists; a backup never overwrites a file (use overwrite=True / --force)")
+        tmp = target.with_name(f".{target.name}{_TMP_MARK}{os.getpid()}.{secrets.token_hex(6)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+            dest = sqlite3.connect(tmp)
+            try:
+                self._conn.backup(dest)
+                if dest.execute("PRAGMA integrity_check").fetchall() != [("ok",)]:
+                    raise LedgerIntegrityError(f"the backup of {self.path} failed SQLite's integrity check")
+                dest.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dest.close()
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if overwrite:
+                os.replace(tmp, target)
+            else:
+                os.link(tmp, target)
+            _fsync_dir(target.parent)
+        except FileExistsError:
+            raise FileExistsError(f"{target} was created meanwhile; nothing was written") from None
+        except (OSError, sqlite3.Error) as exc:
+            raise _os_problem(exc, target, "cannot write the backup") from None
+        finally:
+            _unlink_all(tmp)
+        return target
+
     # -- users of the web service -----------------------------------------------------------
     @_locked
     def add_user(self, name: str, role: str, site=None) -> str:
