@@ -35,3 +35,7 @@ __all__ += ["read_revman", "Review"]
 from peertrial.meta.robust import RobustResult, robust  # noqa: E402
 
 __all__ += ["robust", "RobustResult"]
+
+from peertrial.meta.dependence import aggregate, vcalc  # noqa: E402
+
+__all__ += ["vcalc", "aggregate"]
