@@ -17,6 +17,9 @@ One mechanism for all plots:
   end of the cell; :func:`subplots` makes a :class:`PeertrialFigure` for composed panels).
 * :func:`close` keeps a figure from being displayed at the end of the cell (``pyplot.close``
   does nothing to a figure pyplot does not manage).
+* Outside Jupyter nothing is displayed: save with :func:`peertrial.plot.save` or
+  ``fig.savefig``, or, for a window, draw into a pyplot Axes and call ``plt.show()``
+  (``fig, ax = plt.subplots(); km.plot(ax=ax); plt.show()``).
 
 Multi-panel plots (forest, KM with its risk table, ...) given ``ax=`` replace that Axes by a
 ``SubFigure`` occupying the same grid slot and draw their panels inside it.
