@@ -133,7 +133,7 @@ def engagement_part(sec: Section, notes: Notes, trial: pd.DataFrame):
         "intervention participants; and time from randomisation to first peer contact, where participants "
         f"never contacted are censored at {HORIZON} days (the four-month offer)."
     )
-    summ = notes.run("engagement", pt.process.engagement_summary, trial)
+    summ = notes.run("engagement", pt.process.engagement_summary, trial, peer_worker="peer_worker")
     sec.code(summ.summary())
     sec.table(summ.by_arm, "Sessions attended by arm", name="sessions_by_arm")
     sec.table(summ.by_worker, "Sessions attended by peer worker", name="sessions_by_worker")
@@ -146,7 +146,7 @@ def engagement_part(sec: Section, notes: Notes, trial: pd.DataFrame):
     lo = notes.run("received model", pt.process.engagement_model, inter, "received", preds, family="logistic")
     sec.code(lo.summary())
     sec.table(lo.to_frame(), "Predictors of receiving at least two sessions (logistic)", name="engagement_logistic")
-    contact = notes.run("first contact", pt.process.time_to_first_contact, trial, horizon=HORIZON)
+    contact = notes.run("first contact", pt.process.time_to_first_contact, trial, time="contact_days", horizon=HORIZON)
     sec.code(contact.summary())
     sec.table(contact.at([7, 14, 30, 60, 120]), "Cumulative proportion contacted", name="contact_at")
     sec.figure(pplot.survival_curve_plot(contact), "first_contact", "Time to first peer contact (Kaplan-Meier, intervention arm)")

@@ -104,9 +104,9 @@ def main() -> None:
     big = simulate(args.n, 1)
     mixed = simulate(args.n_mixed, 2)
     cov = ["y0", "age", "site"]
-    t_eff = best_of(lambda: pt.trial.estimate_effects(big, "y", covariates=cov, factors=["site"], cluster="site"),
+    t_eff = best_of(lambda: pt.trial.estimate_effects(big, "y", covariates=cov, factors=["site"], cluster="site", received="received"),
                  args.repeat)[0]
-    ours = pt.trial.estimate_effects(big, "y", covariates=cov, factors=["site"], cluster="site")
+    ours = pt.trial.estimate_effects(big, "y", covariates=cov, factors=["site"], cluster="site", received="received")
 
     def sm_three():
         X = pd.get_dummies(big[["arm", "y0", "age", "site"]].astype({"site": "category"}), drop_first=True,

@@ -329,3 +329,27 @@ def test_covariate_typing_follows_the_trial_rule(trial):
     bad.loc[[5, 8], "age"] = "old"
     with pytest.raises(ValueError, match=r"'age' mixes numbers and text: .*'old'.* rows 5, 8.*Categorical"):
         pt.econ.cea(bad, effect="qaly", covariates=["age"], n_boot=20, seed=1)
+
+
+def test_thresholds_and_units_follow_the_effect_measure(trial):
+    """No 'per QALY' threshold for a non-QALY effect; the caller names the unit."""
+    events = trial.assign(readmitted_12m=(trial["qaly"] < 0.6).astype(int))
+    ce = pt.econ.cea(events, effect="readmitted_12m", lower_is_better=True, n_boot=50, seed=1,
+                     effect_label="readmission")
+    text = ce.summary()
+    assert ce.effect_label == "readmission avoided" and "per readmission avoided" in text
+    assert "QALY" not in text.replace("per QALY)", "")  # only "NICE's are per QALY" may mention it
+    assert np.isnan(ce.wtp) and not any(i.startswith("inmb") for i in ce.to_frame().index)
+    assert "pass wtp=" in text
+    # the caller's value of one readmission avoided gives the INMB in that unit
+    valued = pt.econ.cea(events, effect="readmitted_12m", lower_is_better=True, n_boot=50, seed=1,
+                         effect_label="readmission", wtp=5000)
+    assert "INMB at 5,000 GBP per readmission avoided" in valued.summary()
+    assert "inmb_5000" in valued.to_frame().index
+    # default unit: the column's name; QALY columns keep NICE's threshold
+    plain = pt.econ.cea(events, effect="readmitted_12m", lower_is_better=True, n_boot=50, seed=1)
+    assert plain.effect_label == "readmitted_12m avoided"
+    qaly = pt.econ.cea(trial, effect="qaly", n_boot=50, seed=1)
+    assert qaly.effect_label == "QALY" and qaly.wtp == 20000.0 and "inmb_20000" in qaly.to_frame().index
+    with pytest.raises(ValueError, match="wtp must be a non-negative number"):
+        pt.econ.cea(trial, effect="qaly", n_boot=50, seed=1, wtp=-1)

@@ -47,7 +47,7 @@ def test_engagement_count_must_be_whole():
 
 def test_engagement_summary_by_arm_and_worker():
     df = DATA.assign(peer_worker=np.where(DATA["arm"] == 1, DATA.index % 7 + 1, np.nan))
-    res = P.engagement_summary(df)
+    res = P.engagement_summary(df, peer_worker="peer_worker")
     s = TI["sessions"]
     row = res.by_arm.loc["peer support"]
     assert row["n"] == len(s) and row["any"] == (s >= 1).sum() and row["received"] == (s >= 2).sum()
@@ -116,7 +116,7 @@ def test_mediation_seeded_reproducible_and_checks():
 
 def test_time_to_first_contact_matches_survfit():
     with pytest.warns(PeertrialWarning, match="2 first contacts after the 120-day horizon"):
-        res = P.time_to_first_contact(DATA)
+        res = P.time_to_first_contact(DATA, time="contact_days")
     ref = REF["contact"]
     tab = res.table
     np.testing.assert_allclose(tab["time"], ref["time"])
@@ -172,7 +172,7 @@ def test_inputs_untouched():
         P.engagement_summary(DATA, peer_worker=None)
         P.engagement_model(DATA[DATA.arm == 1], "sessions", PRED)
         P.dose_response(DATA, "hope_12")
-        P.time_to_first_contact(DATA)
+        P.time_to_first_contact(DATA, time="contact_days")
         P.mediation(DATA, "arm", "hope_4", "hope_12", n_boot=100, seed=1)
     pd.testing.assert_frame_equal(DATA, before)
 
@@ -191,7 +191,7 @@ def test_engagement_bad_input_named():
 
 def test_contact_curve_by_group_splits_participants():
     with pytest.warns(PeertrialWarning):
-        res = P.time_to_first_contact(DATA, group="female")
+        res = P.time_to_first_contact(DATA, group="female", time="contact_days")
     assert res.n.sum() == len(TI) and set(res.n.index) == {0, 1}
     events = (TI["contact_days"] <= 120).groupby(TI["female"]).sum()
     assert res.events.sort_index().tolist() == events.sort_index().tolist()
@@ -199,7 +199,7 @@ def test_contact_curve_by_group_splits_participants():
 
 def test_contact_at_times_follows_survfit_steps():
     with pytest.warns(PeertrialWarning):
-        res = P.time_to_first_contact(DATA)
+        res = P.time_to_first_contact(DATA, time="contact_days")
     ref = REF["contact"]
     t_ref = np.asarray(ref["time"], float)
     times = [0.5, 7, 30, 119.5]
@@ -222,8 +222,8 @@ def test_median_exactly_half_is_midpoint_as_survfit():
 def test_single_level_group_equals_ungrouped():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PeertrialWarning)
-        one = P.time_to_first_contact(DATA.assign(unit="ward A"), group="unit")
-        all_ = P.time_to_first_contact(DATA)
+        one = P.time_to_first_contact(DATA.assign(unit="ward A"), group="unit", time="contact_days")
+        all_ = P.time_to_first_contact(DATA, time="contact_days")
     assert list(one.n.index) == ["ward A"] and list(one.table["group"].unique()) == ["ward A"]
     np.testing.assert_array_equal(one.table["surv"], all_.table["surv"])
     assert one.medians["ward A"] == all_.medians["all"]

@@ -20,7 +20,7 @@ DATA = pd.DataFrame(REF["data"])
 
 def test_engagement_plot_bars_are_the_distribution():
     df = DATA.assign(peer_worker=np.where(DATA["arm"] == 1, DATA.index % 5 + 1, np.nan))
-    summ = P.engagement_summary(df)
+    summ = P.engagement_summary(df, peer_worker="peer_worker")
     fig = pplot.engagement_plot(summ)
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == list(summ.distribution["peer support"])
@@ -31,7 +31,7 @@ def test_engagement_plot_bars_are_the_distribution():
 def test_curve_plots_follow_km():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        contact = P.time_to_first_contact(DATA)
+        contact = P.time_to_first_contact(DATA, time="contact_days")
     fig = pplot.survival_curve_plot(contact)
     y = fig.axes[0].lines[0].get_ydata()
     np.testing.assert_allclose(y[1:], 1 - contact.table["surv"])  # cumulative proportion contacted

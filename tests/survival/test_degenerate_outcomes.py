@@ -36,14 +36,14 @@ def test_count_ratio_all_zero_is_an_error_not_a_hang(trial):
     d = trial.assign(readmissions=0)
     snap = d.copy()
     with pytest.raises(ValueError, match=r"'readmissions' is 0 in all 120 rows"):
-        pt.survival.count_ratio(d)
+        pt.survival.count_ratio(d, "readmissions", exposure="followup_days")
     _unchanged(snap, d)
 
 
 def test_count_ratio_zero_in_one_arm_names_arm_and_rows(trial):
     d = trial.assign(readmissions=trial["readmissions"] * trial["arm"])
     with pytest.raises(ValueError, match=r"'readmissions' is 0 in every row of arm = 0 \(rows 'p0', 'p2'.*not estimable"):
-        pt.survival.count_ratio(d)
+        pt.survival.count_ratio(d, "readmissions", exposure="followup_days")
 
 
 def test_negative_binomial_without_overdispersion_stops_and_warns():
@@ -60,14 +60,14 @@ def test_days_ratio_all_zero_is_an_error(trial, model):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match=r"'bed_days' is 0 in all 120 rows"):
-            pt.survival.days_ratio(trial.assign(bed_days=0), model=model)
+            pt.survival.days_ratio(trial.assign(bed_days=0), "bed_days", model=model)
 
 
 def test_two_part_needs_residual_df_for_gamma(trial):
     d = trial.assign(bed_days=0)
     d.loc[["p0", "p1"], "bed_days"] = [3, 5]
     with pytest.raises(ValueError, match=r"only 2 positive values"):
-        pt.survival.days_ratio(d, model="two-part")
+        pt.survival.days_ratio(d, "bed_days", model="two-part")
 
 
 # ------------------------------------------------------------------ readmission_12m
@@ -75,7 +75,7 @@ def test_two_part_needs_residual_df_for_gamma(trial):
 @pytest.mark.parametrize("random", [None, "site"])
 def test_readmission_without_events_is_an_error(trial, value, what, random):
     with pytest.raises(ValueError, match=rf"'readmitted_12m' is {value} in all 120 rows \({what}\)"):
-        pt.survival.readmission_12m(trial.assign(readmitted_12m=value), random=random)
+        pt.survival.readmission_12m(trial.assign(readmitted_12m=value), "readmitted_12m", covariates=("site", "diagnosis"), random=random)
 
 
 @pytest.mark.parametrize("random", [None, "site"])
@@ -83,7 +83,7 @@ def test_readmission_zero_events_in_one_arm_reports_rd_only(trial, random):
     d = trial.assign(readmitted_12m=trial["readmitted_12m"] * trial["arm"])
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        res = pt.survival.readmission_12m(d, random=random)
+        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates=("site", "diagnosis"), random=random)
     assert [w.category for w in rec] == [PeertrialWarning]
     assert "arm = 0 has no events" in str(rec[0].message) and "not estimable" in str(rec[0].message)
     n1, e1 = res.arms.loc[1, "n"], res.arms.loc[1, "events"]
@@ -99,7 +99,7 @@ def test_readmission_all_events_in_one_arm_keeps_rr(trial):
     d = trial.copy()
     d.loc[d["arm"] == 1, "readmitted_12m"] = 1
     with pytest.warns(PeertrialWarning, match=r"arm = 1 has only events.*odds ratio is not estimable"):
-        res = pt.survival.readmission_12m(d)
+        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates=("site", "diagnosis"))
     p0 = res.arms.loc[0, "proportion"]
     assert res.rr == pytest.approx(1 / p0)
     assert res.odds_ratio == np.inf and np.isnan(res.effects.at["adjusted_odds_ratio", "se"])
@@ -109,7 +109,7 @@ def test_readmission_six_rows_random_site_has_no_raw_linalg_error(trial):
     d = trial.iloc[:6].copy()
     d["readmitted_12m"] = [1, 0, 1, 0, 1, 1]  # arm 0 (rows 0, 2, 4) all readmitted
     with pytest.warns(PeertrialWarning, match="separation"):
-        res = pt.survival.readmission_12m(d, covariates=(), random="site")
+        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates=(), random="site")
     assert res.odds_ratio == 0.0  # arm 0 only events: the odds ratio's limit is 0
 
 
@@ -117,13 +117,13 @@ def test_readmission_separation_by_site_warns(trial):
     d = trial.copy()
     d.loc[d["site"] == 3, "readmitted_12m"] = 0
     with pytest.warns(PeertrialWarning, match=r"constant within site = 3"):
-        res = pt.survival.readmission_12m(d)
+        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates=("site", "diagnosis"))
     assert np.isfinite(res.odds_ratio)
 
 
 def test_readmission_empty_frame(trial):
     with pytest.raises(ValueError, match="no rows"):
-        pt.survival.readmission_12m(trial.iloc[:0])
+        pt.survival.readmission_12m(trial.iloc[:0], "readmitted_12m", covariates=("site", "diagnosis"))
 
 
 # ------------------------------------------------------------------ competing risks, cox
@@ -155,7 +155,7 @@ def test_two_part_all_positive_arm_warns_and_matches_closed_form(trial):
     d = trial.copy()
     d.loc[d["arm"] == 1, "bed_days"] += 1
     with pytest.warns(PeertrialWarning, match=r"positive in every row of arm = 1"):
-        res = pt.survival.days_ratio(d, model="two-part")
+        res = pt.survival.days_ratio(d, "bed_days", model="two-part")
     # saturated logistic part: P(any) per arm is the observed proportion (1 in arm 1)
     y, a = d["bed_days"].to_numpy(), d["arm"].to_numpy()
     p0 = np.mean(y[a == 0] > 0)

@@ -16,7 +16,7 @@ def data(name):
 @pytest.mark.parametrize("name", CASES)
 def test_proportions_rd_rr_or(name):
     ref = READM[name]
-    res = pt.survival.readmission_12m(data(name))
+    res = pt.survival.readmission_12m(data(name), "readmitted_12m", covariates="C(site) + C(diagnosis)")
     close(res.arms.loc[1, ["ci_lb", "ci_ub"]], ref["p_ci1"])
     close(res.arms.loc[0, ["ci_lb", "ci_ub"]], ref["p_ci0"])
     close(res.effects.loc["risk_difference", ["ci_lb", "ci_ub"]], ref["rd_ci"])
@@ -30,7 +30,7 @@ def test_proportions_rd_rr_or(name):
 @pytest.mark.parametrize("name", CASES)
 def test_site_random_effect_matches_glmer(name):
     ref = READM[name]
-    res = pt.survival.readmission_12m(data(name), random="site")
+    res = pt.survival.readmission_12m(data(name), "readmitted_12m", covariates="C(site) + C(diagnosis)", random="site")
     # lme4 stops its optimiser early (~1e-5 in the estimates) and takes SEs from a coarse
     # finite-difference Hessian (~1% noise), so agreement is checked at that level, and
     # the Laplace deviance at our optimum must be no worse than lme4's.
@@ -74,11 +74,11 @@ def test_two_part_days_matches_glm(name):
 def test_readmission_rejects_single_arm_and_keeps_input():
     d = data("trial1")
     before = d.copy()
-    pt.survival.readmission_12m(d)
+    pt.survival.readmission_12m(d, "readmitted_12m", covariates="C(site) + C(diagnosis)")
     pd.testing.assert_frame_equal(d, before)
     with pytest.raises(ValueError, match="'arm'.*one level"):
-        pt.survival.readmission_12m(d[d["arm"] == 1])
-    assert "Readmission" in pt.survival.readmission_12m(d).summary()
+        pt.survival.readmission_12m(d[d["arm"] == 1], "readmitted_12m", covariates="C(site) + C(diagnosis)")
+    assert "Readmission" in pt.survival.readmission_12m(d, "readmitted_12m", covariates="C(site) + C(diagnosis)").summary()
 
 
 def test_confounded_factors_are_na_as_in_r():
@@ -86,8 +86,8 @@ def test_confounded_factors_are_na_as_in_r():
     d = data("trial1")
     d = d.assign(region=d["site"])
     with pytest.warns(pt.PeertrialWarning, match=r"\['region2'.*not estimable"):
-        res = pt.survival.readmission_12m(d, covariates="C(site) + C(region)")
-    ref = pt.survival.readmission_12m(d, covariates="C(site)")
+        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates="C(site) + C(region)")
+    ref = pt.survival.readmission_12m(d, "readmitted_12m", covariates="C(site)")
     region = [c for c in res.coefficients.index if c.startswith("region")]
     assert region and res.coefficients.loc[region].isna().all().all()
     pd.testing.assert_frame_equal(res.coefficients.drop(region), ref.coefficients)
@@ -97,10 +97,23 @@ def test_confounded_factors_are_na_as_in_r():
 def test_numeric_covariate_is_a_trend_as_in_trial():
     # one typing rule: covariates=["site"] (site coded 1..7) is a linear trend in both modules
     d = data("trial1")
-    res = pt.survival.readmission_12m(d, covariates=["site"])
+    res = pt.survival.readmission_12m(d, "readmitted_12m", covariates=["site"])
     assert "site" in res.coefficients.index and "site2" not in res.coefficients.index
     ref = pt.trial.itt_odds_ratio(d, "readmitted_12m", "arm", covariates=["site"])
     assert res.effects.loc["adjusted_odds_ratio", "estimate"] == pytest.approx(ref["odds_ratio"], rel=1e-8)
-    fac = pt.survival.readmission_12m(d, covariates=["site"], factors=["site"])
+    fac = pt.survival.readmission_12m(d, "readmitted_12m", covariates=["site"], factors=["site"])
     assert fac.effects.loc["adjusted_odds_ratio", "estimate"] == pytest.approx(
-        pt.survival.readmission_12m(d, covariates="C(site)").effects.loc["adjusted_odds_ratio", "estimate"], rel=1e-12)
+        pt.survival.readmission_12m(d, "readmitted_12m", covariates="C(site)").effects.loc["adjusted_odds_ratio", "estimate"], rel=1e-12)
+
+
+def test_no_trial_specific_defaults():
+    """Outcome and covariates are named by the caller: a trial without ``diagnosis`` works."""
+    d = data("trial1").drop(columns=["diagnosis"]).rename(columns={"readmitted_12m": "readmitted"})
+    res = pt.survival.readmission_12m(d, "readmitted")
+    assert list(res.coefficients.index) == ["(Intercept)", "arm"]  # unadjusted by default
+    with pytest.raises(TypeError):
+        pt.survival.readmission_12m(d)  # no default outcome column
+    with_site = pt.survival.readmission_12m(d, "readmitted", covariates="C(site)")
+    assert len(with_site.coefficients) > 2
+    counts = pt.survival.count_ratio(d, "readmissions")
+    assert "offset" not in counts.model  # no default exposure column

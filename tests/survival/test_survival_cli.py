@@ -22,7 +22,8 @@ def test_cli_km_cox_cuminc_readmission(tmp_path, capsys):
     r = pd.DataFrame({"arm": [0, 1] * 20, "site": [i % 7 + 1 for i in range(40)], "diagnosis": ["a", "b", "c", "a", "b"] * 8,
                       "readmitted_12m": [0, 0, 1, 1, 0, 1, 0, 1] * 5})
     r.to_csv(tmp_path / "r.csv", index=False)
-    assert main(["survival", "readmission", str(tmp_path / "r.csv")]) == 0
+    assert main(["survival", "readmission", str(tmp_path / "r.csv"), "--outcome", "readmitted_12m",
+                 "--covariates", "site", "diagnosis"]) == 0
     assert "risk_ratio" in capsys.readouterr().out
 
 

@@ -26,7 +26,7 @@ def trial_df():
 def _effects(d, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pt.trial.estimate_effects(d, outcome="y", covariates=["age", "site"], **kw)
+        return pt.trial.estimate_effects(d, outcome="y", covariates=["age", "site"], **kw, received="received")
 
 
 def test_text_in_numeric_covariate_names_column_and_rows(trial_df):
@@ -64,11 +64,11 @@ def test_text_covariate_is_factor(trial_df):
 
 def test_random_intercept_tiny_data(trial_df):
     with pytest.raises(ValueError, match="at least 2"):
-        random_intercept(trial_df.assign(site=1), "y")
+        random_intercept(trial_df.assign(site=1), "y", group="site")
     with pytest.raises(ValueError, match="4 clusters for 4 rows"):
-        random_intercept(trial_df.iloc[:4].assign(site=[1, 2, 3, 4]), "y")
+        random_intercept(trial_df.iloc[:4].assign(site=[1, 2, 3, 4]), "y", group="site")
     with pytest.raises(ValueError, match="too few participants: 2 complete rows"):
-        random_intercept(trial_df.iloc[:2], "y")
+        random_intercept(trial_df.iloc[:2], "y", group="site")
 
 
 def test_partially_nested_tiny_data(trial_df):

@@ -57,7 +57,7 @@ def test_binary_defaults_to_hc3_and_logistic_or(r_sets):
     for s in r_sets:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PeertrialWarning)
-            res = pt.trial.estimate_effects(s["frame"], outcome="yb", covariates=["y0"])
+            res = pt.trial.estimate_effects(s["frame"], outcome="yb", covariates=["y0"], received="received")
         assert res.attrs["outcome_type"] == "binary"
         ref = s["results"]["binary"]
         for pop in POPS:
@@ -88,7 +88,7 @@ def test_caller_frame_untouched(r_sets):
     before = frame.copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pt.trial.estimate_effects(frame, outcome="y", covariates=["y0", "diagnosis"], cluster="site")
+        pt.trial.estimate_effects(frame, outcome="y", covariates=["y0", "diagnosis"], cluster="site", received="received")
         dose_response(frame, outcome="y", covariates=["y0"])
     pd.testing.assert_frame_equal(frame, before)
 
@@ -107,21 +107,21 @@ def test_arm_not_binary():
     df = _small()
     df.loc[5, "arm"] = 2
     with pytest.raises(ValueError, match=r"'arm' must be coded 0/1.*rows 5"):
-        pt.trial.estimate_effects(df, outcome="y")
+        pt.trial.estimate_effects(df, outcome="y", received="received")
 
 
 def test_single_arm():
     df = _small()
     df["arm"] = 1
     with pytest.raises(ValueError, match="both arms"):
-        pt.trial.estimate_effects(df, outcome="y")
+        pt.trial.estimate_effects(df, outcome="y", received="received")
 
 
 def test_contamination_flagged_and_kept():
     df = _small()
     df.loc[[2, 7], "received"] = 1
     with pytest.warns(PeertrialWarning, match=r"contamination: 2 control.*rows 2, 7"):
-        res = pt.trial.estimate_effects(df, outcome="y")
+        res = pt.trial.estimate_effects(df, outcome="y", received="received")
     assert res.attrs["contamination"] == 2 and res.attrs["contamination_rows"] == [2, 7]
     assert res.loc["itt", "n"] == len(df) and res.loc["cace", "n"] == len(df)
     assert res.loc["per_protocol", "n"] == len(df) - 2 - int(((df.arm == 1) & (df.received == 0)).sum())
@@ -131,7 +131,7 @@ def test_no_compliers():
     df = _small()
     df["received"] = 0
     with pytest.warns(PeertrialWarning, match="no compliers"):
-        res = pt.trial.estimate_effects(df, outcome="y")
+        res = pt.trial.estimate_effects(df, outcome="y", received="received")
     assert np.isnan(res.loc[["as_treated", "per_protocol", "cace"], "estimate"]).all()
     assert np.isfinite(res.loc["itt", "estimate"])
 
@@ -141,7 +141,7 @@ def test_weak_instrument_warns():
     df["received"] = 0
     df.loc[[40], "received"] = 1
     with pytest.warns(PeertrialWarning, match="weak instrument"):
-        pt.trial.estimate_effects(df, outcome="y")
+        pt.trial.estimate_effects(df, outcome="y", received="received")
 
 
 def test_perfect_collinearity_is_na_as_in_r():
@@ -149,8 +149,8 @@ def test_perfect_collinearity_is_na_as_in_r():
     df = _small()
     df["x2"] = 2 * df["x"] + 1
     with pytest.warns(PeertrialWarning, match=r"\['x2'\] not estimable"):
-        res = pt.trial.estimate_effects(df, outcome="y", covariates=["x", "x2"])
-    ref = pt.trial.estimate_effects(df, outcome="y", covariates=["x"])
+        res = pt.trial.estimate_effects(df, outcome="y", covariates=["x", "x2"], received="received")
+    ref = pt.trial.estimate_effects(df, outcome="y", covariates=["x"], received="received")
     cols = ["estimate", "se", "df", "pval"]
     pd.testing.assert_frame_equal(res[cols], ref[cols])
 
@@ -159,20 +159,20 @@ def test_missing_covariate_warns_with_rows_or_fails():
     df = _small()
     df.loc[[4, 9], "x"] = np.nan
     with pytest.warns(UserWarning, match=r"2 rows with missing values in \['x'\] omitted: 4, 9"):
-        res = pt.trial.estimate_effects(df, outcome="y", covariates=["x"])
+        res = pt.trial.estimate_effects(df, outcome="y", covariates=["x"], received="received")
     assert res.loc["itt", "n"] == len(df) - 2
     with pytest.raises(ValueError, match=r"missing values in column\(s\) \['x'\] at rows 4, 9"):
-        pt.trial.estimate_effects(df, outcome="y", covariates=["x"], na_action="fail")
+        pt.trial.estimate_effects(df, outcome="y", covariates=["x"], na_action="fail", received="received")
 
 
 def test_bad_robust_type():
     with pytest.raises(ValueError, match="robust must be"):
-        pt.trial.estimate_effects(_small(), outcome="y", robust="HC9")
+        pt.trial.estimate_effects(_small(), outcome="y", robust="HC9", received="received")
 
 
 def test_cluster_with_hc2_rejected(r_sets):
     with pytest.raises(ValueError, match="cluster-robust SEs support robust='HC0' or 'HC1'"):
-        pt.trial.estimate_effects(r_sets[0]["frame"], outcome="y", robust="HC2", cluster="site")
+        pt.trial.estimate_effects(r_sets[0]["frame"], outcome="y", robust="HC2", cluster="site", received="received")
 
 
 def test_other_functions_leave_caller_frame_untouched(r_sets):
@@ -182,9 +182,9 @@ def test_other_functions_leave_caller_frame_untouched(r_sets):
         warnings.simplefilter("ignore")
         pt.trial.mmrm(d, {"4": "y4", "12": "y12"}, covariates=["y0"])
         pt.trial.subgroup_effects(d, "y12", subgroup="diagnosis", covariates=["y0"])
-        pt.trial.consort(d, "y12")
+        pt.trial.consort(d, "y12", received="received")
         pt.trial.hedges_g(d, "y12")
-        pt.trial.random_intercept(d, "y12", covariates=["y0"])
+        pt.trial.random_intercept(d, "y12", covariates=["y0"], group="site")
         pt.trial.itt_odds_ratio(d, "yb", covariates=["y0"])
     pd.testing.assert_frame_equal(d, before)
 
@@ -201,7 +201,7 @@ def test_robust_first_stage_F(r_sets):
 def test_effects_summary_text(r_sets):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PeertrialWarning)
-        res = pt.trial.estimate_effects(r_sets[2]["frame"], outcome="yb", covariates=["y0"])
+        res = pt.trial.estimate_effects(r_sets[2]["frame"], outcome="yb", covariates=["y0"], received="received")
     text = pt.trial.effects_summary(res)
     assert "not randomised" in text and "ITT odds ratio" in text
     assert f"contamination = {res.attrs['contamination']}" in text
@@ -213,7 +213,7 @@ def test_cace_is_wald_ratio_without_covariates(r_sets):
         d = s["frame"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PeertrialWarning)
-            res = pt.trial.estimate_effects(d, outcome="y")
+            res = pt.trial.estimate_effects(d, outcome="y", received="received")
         g = d.groupby("arm")
         wald = (g["y"].mean()[1] - g["y"].mean()[0]) / (g["received"].mean()[1] - g["received"].mean()[0])
         assert res.loc["cace", "estimate"] == pytest.approx(wald, rel=1e-10)
@@ -224,13 +224,13 @@ def test_received_not_binary_and_outcome_not_numeric():
     df = _small()
     df.loc[3, "received"] = 2
     with pytest.raises(ValueError, match=r"'received' must be coded 0/1.*rows 3"):
-        pt.trial.estimate_effects(df, outcome="y")
+        pt.trial.estimate_effects(df, outcome="y", received="received")
     df = _small().astype({"y": object})
     df.loc[8, "y"] = "high"
     with pytest.raises(ValueError, match=r"'y' must be numeric.*rows 8"):
-        pt.trial.estimate_effects(df, outcome="y")
+        pt.trial.estimate_effects(df, outcome="y", received="received")
 
 
 def test_missing_column_named():
     with pytest.raises(ValueError, match=r"'hope' not found"):
-        pt.trial.estimate_effects(_small(), outcome="hope")
+        pt.trial.estimate_effects(_small(), outcome="hope", received="received")

@@ -127,7 +127,7 @@ def test_subgroup_single_arm_level():
 
 def test_consort_counts(r_sets):
     d = r_sets[2]["frame"]  # dataset with contamination (seed 1003)
-    c = consort(d, outcome="y12")
+    c = consort(d, outcome="y12", received="received")
     t = c.table
     for k, lab in enumerate(["control", "peer support"]):
         sub = d[d.arm == k]

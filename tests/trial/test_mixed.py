@@ -31,7 +31,7 @@ def test_site_random_intercept_agrees_with_statsmodels_mixedlm(r_sets):
 
     for s in r_sets[2:6]:
         d = s["frame"]
-        fit = random_intercept(d, "y", covariates=["y0"])
+        fit = random_intercept(d, "y", covariates=["y0"], group="site")
         X = np.column_stack([np.ones(len(d)), d["arm"], d["y0"]])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -56,12 +56,12 @@ def test_partially_nested_bad_input(r_sets):
     d = r_sets[3]["frame"].copy()
     d.loc[d.index[d["arm"] == 1][:2], "peer_worker"] = None
     with pytest.raises(ValueError, match="'peer_worker' is missing for intervention participants"):
-        partially_nested(d, "y")
+        partially_nested(d, "y", cluster="peer_worker")
     d = r_sets[3]["frame"].copy()
     d.loc[d.index[d["arm"] == 0][0], "peer_worker"] = "PW1"
     before = d.copy()
     with pytest.warns(UserWarning, match="control participant"):
-        partially_nested(d, "y")
+        partially_nested(d, "y", cluster="peer_worker")
     pd.testing.assert_frame_equal(d, before)
 
 
@@ -101,13 +101,13 @@ def test_partially_nested_unassigned_options(r_sets):
     from peertrial import PeertrialWarning
 
     with pytest.warns(PeertrialWarning, match="3 intervention participant.*dropped"):
-        dropped = partially_nested(d, "y", unassigned="drop")
+        dropped = partially_nested(d, "y", unassigned="drop", cluster="peer_worker")
     assert dropped.n == len(d) - 3
     with pytest.warns(PeertrialWarning, match="cluster of one"):
-        own = partially_nested(d, "y", unassigned="own_cluster")
+        own = partially_nested(d, "y", unassigned="own_cluster", cluster="peer_worker")
     assert own.n == len(d) and own.n_groups == d["peer_worker"].nunique() + 3
     with pytest.raises(ValueError, match="unassigned must be"):
-        partially_nested(d, "y", unassigned="x")
+        partially_nested(d, "y", unassigned="x", cluster="peer_worker")
 
 
 def test_mmrm_baseline_as_response_matches_gls(r_sets):
@@ -124,7 +124,7 @@ def test_mmrm_baseline_as_response_matches_gls(r_sets):
 
 
 def test_mixed_summary_and_frame(r_sets):
-    fit = partially_nested(r_sets[3]["frame"], "y")
+    fit = partially_nested(r_sets[3]["frame"], "y", cluster="peer_worker")
     text = fit.summary()
     assert "ICC" in text and "(0 + arm | peer_worker)" in text
     frame = fit.to_frame()

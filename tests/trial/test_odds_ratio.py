@@ -42,12 +42,12 @@ def test_no_events_raise(value, word):
     with pytest.raises(ValueError, match=f"'y' has {word}"):
         pt.trial.itt_odds_ratio(d, outcome="y")
     with pytest.raises(ValueError, match=f"'y' has {word}"):
-        pt.trial.estimate_effects(d, outcome="y")
+        pt.trial.estimate_effects(d, outcome="y", received="received")
 
 
 def test_constant_continuous_outcome_raises():
     with pytest.raises(ValueError, match="outcome 'y' is constant"):
-        pt.trial.estimate_effects(_data().assign(y=2.5), outcome="y")
+        pt.trial.estimate_effects(_data().assign(y=2.5), outcome="y", received="received")
 
 
 @pytest.mark.parametrize("y_of_arm, expect_or, cell", [
@@ -69,7 +69,7 @@ def test_empty_cell_gives_infinite_or_with_warning(y_of_arm, expect_or, cell):
     pd.testing.assert_frame_equal(d, snap)
     # estimate_effects attaches the same handling
     with pytest.warns(PeertrialWarning, match="separation"):
-        eff = pt.trial.estimate_effects(d, outcome="y")
+        eff = pt.trial.estimate_effects(d, outcome="y", received="received")
     assert eff.attrs["itt_odds_ratio"]["odds_ratio"] == expect_or
 
 

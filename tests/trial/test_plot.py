@@ -23,7 +23,7 @@ def test_effects_forest_marks_non_randomised(r_sets, tmp_path):
     d = r_sets[2]["frame"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PeertrialWarning)
-        eff = estimate_effects(d, outcome="y", covariates=["y0"])
+        eff = estimate_effects(d, outcome="y", covariates=["y0"], received="received")
     fig = effects_forest(eff, extra=dose_response(d, outcome="y"))
     assert isinstance(fig, Figure)
     texts = _texts(fig)
@@ -42,7 +42,7 @@ def test_subgroup_forest_shows_interaction(r_sets):
 
 
 def test_consort_diagram_counts(r_sets):
-    c = consort(r_sets[2]["frame"], outcome="y12")
+    c = consort(r_sets[2]["frame"], outcome="y12", received="received")
     texts = " ".join(_texts(consort_diagram(c)))
     assert f"Randomised\n(n = {int(c.table.loc['randomised'].sum())})" in texts
     n_cont = int(c.table.loc["not_received_allocated", "control"])

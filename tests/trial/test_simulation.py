@@ -40,7 +40,7 @@ def test_cace_unbiased_as_treated_biased():
     df = pd.DataFrame({"arm": arm[0], "received": received[0], "y": y[0]})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PeertrialWarning)
-        res = estimate_effects(df, outcome="y")
+        res = estimate_effects(df, outcome="y", received="received")
     assert res.loc["cace", "estimate"] == pytest.approx(cace[0], rel=1e-12)
     assert res.loc["as_treated", "estimate"] == pytest.approx(at[0], rel=1e-12)
     assert res.attrs["compliance_rate"] == pytest.approx(received[0][arm[0] == 1].mean())

@@ -1,6 +1,6 @@
 """``peertrial econ``: cost-effectiveness of a trial CSV and cost-benefit arithmetic.
 
-    peertrial econ cea trial.csv --cost cost_total --effect qaly --arm arm \\
+    peertrial econ cea trial.csv --cost cost_total --effect qaly [--arm arm] [--effect-label QALY] \\
         --n-boot 5000 --seed 1 --wtp 20000 [--cluster peer_worker] [--covariates age site] \\
         [--ceac ceac.csv] [--price-year 2024]
     peertrial econ ratio --cost 1000 --benefit 4760
@@ -25,6 +25,7 @@ def _cea(args) -> int:
         arm_levels=None if args.arm_levels is None else tuple(args.arm_levels),
         cluster=args.cluster, covariates=args.covariates, cost_model=args.cost_model, wtp=args.wtp,
         missing=args.missing, currency=args.currency, price_year=args.price_year,
+        effect_label=args.effect_label, lower_is_better=args.lower_is_better,
     )
     print(res.summary())
     if args.ceac:
@@ -65,15 +66,19 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("cea", help="trial-based cost-effectiveness of arm 1 vs arm 0")
     p.add_argument("data", help="CSV, one row per participant")
-    p.add_argument("--cost", default="cost_total")
-    p.add_argument("--effect", default="qaly")
+    p.add_argument("--cost", required=True, help="column of total cost per participant")
+    p.add_argument("--effect", default="qaly", help="column of the effect (default: qaly)")
+    p.add_argument("--effect-label", default=None,
+                   help="unit of the effect in the output (default: QALY for qaly columns, else the column name)")
+    p.add_argument("--lower-is-better", action="store_true", help="the effect is a harm (e.g. readmission)")
     p.add_argument("--arm", default="arm")
     p.add_argument("--arm-levels", nargs=2, metavar=("CONTROL", "INTERVENTION"), default=None,
                    help="values of the arm column meaning control and intervention (e.g. Control Peer)")
     p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
     p.add_argument("--n-boot", type=int, default=5000)
     p.add_argument("--seed", type=int, required=True, help="record it with the results")
-    p.add_argument("--wtp", type=float, default=20000.0)
+    p.add_argument("--wtp", type=float, default=None,
+                   help="willingness to pay per unit effect (default: 20000 for QALYs, none otherwise)")
     p.add_argument("--cluster", default=None)
     p.add_argument("--covariates", nargs="+", default=None)
     p.add_argument("--cost-model", choices=("ols", "gamma"), default="ols")

@@ -41,6 +41,7 @@ from peertrial.econ.discount import NICE_RATE, present_value
 
 __all__ = ["CEA", "cea", "bootstrap_counts"]
 
+NICE_WTP = 20000.0  # GBP per QALY, NICE's lower threshold
 _CHUNK = 2_000_000  # elements of the replicate x patient weight matrix held at once
 
 
@@ -252,7 +253,7 @@ class CEA(Result):
     arms: pd.DataFrame = field(repr=False)
     n_boot: int = 0
     seed: object = None
-    wtp: float = 20000.0
+    wtp: float = 20000.0  # NaN: no threshold for this effect measure
     level: float = 0.95
     method: str = ""
     cost_model: str = "unadjusted"
@@ -386,10 +387,11 @@ class CEA(Result):
         ):
             lb, ub = np.quantile(reps, [a, 1 - a])
             rows[name] = [est, se, est - z * se, est + z * se, reps.std(ddof=1), lb, ub]
-        inmb_reps = self.wtp * self.boot_delta_effect - self.boot_delta_cost
-        est, se = self.nmb(self.wtp), self.nmb_se(self.wtp)
-        lb, ub = np.quantile(inmb_reps, [a, 1 - a])
-        rows[f"inmb_{self.wtp:g}"] = [est, se, est - z * se, est + z * se, inmb_reps.std(ddof=1), lb, ub]
+        if np.isfinite(self.wtp):  # no INMB row without a threshold for this effect
+            inmb_reps = self.wtp * self.boot_delta_effect - self.boot_delta_cost
+            est, se = self.nmb(self.wtp), self.nmb_se(self.wtp)
+            lb, ub = np.quantile(inmb_reps, [a, 1 - a])
+            rows[f"inmb_{self.wtp:g}"] = [est, se, est - z * se, est + z * se, inmb_reps.std(ddof=1), lb, ub]
         rows["icer"] = [self.icer, np.nan, *self.icer_ci(), np.nan, np.nan, np.nan]
         cols = ["estimate", "se", "ci_lb", "ci_ub", "boot_se", "boot_ci_lb", "boot_ci_ub"]
         return pd.DataFrame.from_dict(rows, orient="index", columns=cols)
@@ -397,7 +399,7 @@ class CEA(Result):
     def summary(self) -> str:
         pct = int(round(100 * self.level))
         frame = self.to_frame()
-        prob = float(self.ceac([self.wtp])["prob_cost_effective"].iloc[0])
+        prob = float(self.ceac([self.wtp])["prob_cost_effective"].iloc[0]) if np.isfinite(self.wtp) else np.nan
         icer = "undefined (incremental effect is zero)" if not np.isfinite(self.icer) else f"{self.icer:,.2f}"
         lines = [
             "Trial-based cost-effectiveness analysis: arm 1 (intervention) vs arm 0 (control)",
@@ -427,7 +429,10 @@ class CEA(Result):
             ),
             f"  {QUADRANTS[self.quadrant]}",
             f"INMB at {self.wtp:,.0f} {self.currency} per {self.effect_label}: {self.nmb(self.wtp):,.2f}"
-            f" (SE {self.nmb_se(self.wtp):,.2f}); probability cost-effective {prob:.3f}",
+            f" (SE {self.nmb_se(self.wtp):,.2f}); probability cost-effective {prob:.3f}"
+            if np.isfinite(self.wtp)
+            else f"INMB: no willingness-to-pay threshold per {self.effect_label} (NICE's are per QALY); pass "
+            f"wtp= (the value of one {self.effect_label} in {self.currency}) to report it",
         ]
         return "\n".join(lines)
 
@@ -517,6 +522,23 @@ def _impute(frame, cost_name, effect_name, arm, Xcov, m, rng):
     return out
 
 
+def _effect_unit(effect_cols, label, lower_is_better, wtp) -> tuple[str, float]:
+    """Unit of the effect and the willingness to pay that goes with it (see :func:`cea`)."""
+    is_qaly = all("qaly" in str(c).lower() for c in effect_cols)
+    if label is None:
+        label = "QALY" if is_qaly else "+".join(str(c) for c in effect_cols)
+    if lower_is_better and not any(w in label.lower() for w in ("avoided", "prevented", "averted")):
+        label = f"{label} avoided"
+    if wtp is None:
+        wtp = NICE_WTP if label == "QALY" else np.nan
+    wtp = float(wtp)
+    if np.isnan(wtp):
+        return label, wtp
+    if not np.isfinite(wtp) or wtp < 0:
+        raise ValueError(f"wtp must be a non-negative number (per {label}), got {wtp!r}")
+    return label, wtp
+
+
 def _check_missing(frame, cols, arm, missing, names):
     miss = frame[cols].isna().any(axis=1).to_numpy()
     if not miss.any() or missing == "mi":
@@ -549,7 +571,7 @@ def cea(
     cluster: str | None = None,
     covariates=None,
     cost_model: str = "ols",
-    wtp: float = 20000.0,
+    wtp: float | None = None,
     level: float = 0.95,
     allow_negative_costs: bool = False,
     missing: str = "error",
@@ -557,7 +579,7 @@ def cea(
     discount_rate: float = NICE_RATE,
     currency: str = "GBP",
     price_year: int | None = None,
-    effect_label: str = "QALY",
+    effect_label: str | None = None,
     lower_is_better: bool = False,
     arm_levels=None,
 ) -> CEA:
@@ -574,8 +596,16 @@ def cea(
         arm + covariates; categorical columns become dummies).
     cost_model : with covariates, ``"ols"`` (SUR) or ``"gamma"`` (gamma GLM
         with log link for costs; marginal incremental cost).
-    wtp : willingness to pay per unit effect used in the summary (NICE's
-        lower threshold is 20,000 GBP per QALY).
+    wtp : willingness to pay per unit of effect, for the INMB and probability
+        cost-effective in the summary. Default: NICE's lower threshold, 20,000 per
+        QALY, when the effect is QALYs; for any other effect there is no default
+        threshold and the INMB is left out until ``wtp`` is given (the value of one
+        unit of that effect, e.g. of one readmission avoided).
+    effect_label : the unit of the effect in summaries and plots ("ICER: ... per
+        <effect_label>"). Default: ``"QALY"`` when the effect column is named like
+        ``qaly``, else the column's name; with ``lower_is_better`` the unit is
+        "<effect_label> avoided" (e.g. ``effect_label="readmission"`` gives costs
+        "per readmission avoided").
     allow_negative_costs : negative costs raise unless this is True.
     lower_is_better : the effect is a harm (e.g. ``readmitted_12m``); it is
         negated so that ``delta_effect`` counts events avoided per participant
@@ -608,6 +638,7 @@ def cea(
         if (arm_v == a).sum() < 2:
             raise ValueError(f"column {arm!r} needs at least two participants in arm {a}")
 
+    effect_label, wtp = _effect_unit(effect_cols, effect_label, lower_is_better, wtp)
     c_all, disc_c = _outcome(frame, cost, "cost", discount_rate)
     e_all, disc_e = _outcome(frame, effect, "effect", discount_rate)
     if lower_is_better:

@@ -61,7 +61,8 @@ def ce_plane(ce, *, wtp: float | None = None, max_points: int = 5000, title: str
         x0, x1 = ax.get_xlim()
         y0, y1 = ax.get_ylim()
         xs = np.array([x0, x1])
-        ax.plot(xs, wtp * xs, color=PALETTE[2], lw=1.2, ls="--", label=f"WTP {wtp:,.0f} {ce.currency} per {ce.effect_label}")
+        if np.isfinite(wtp):  # no line when the effect measure has no threshold (see cea's wtp)
+            ax.plot(xs, wtp * xs, color=PALETTE[2], lw=1.2, ls="--", label=f"WTP {wtp:,.0f} {ce.currency} per {ce.effect_label}")
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         ax.set_xlabel(f"Incremental effect ({ce.effect_label})")
@@ -71,15 +72,19 @@ def ce_plane(ce, *, wtp: float | None = None, max_points: int = 5000, title: str
     return fig
 
 
-def ceac(result, wtps=None, *, title: str | None = None, mark_wtp=(20000, 30000), ax=None) -> Figure:
+def ceac(result, wtps=None, *, title: str | None = None, mark_wtp="nice", ax=None) -> Figure:
     """Cost-effectiveness acceptability curve.
 
     ``result`` is a :class:`~peertrial.econ.CEA` (then ``wtps`` defaults to 0 to
     50,000 in 500 steps) or a DataFrame with ``wtp`` and
     ``prob_cost_effective`` (and optionally ``strategy`` for several curves).
-    Vertical lines mark NICE's 20,000-30,000 GBP per QALY range. ``ax``: draw into this
-    Axes. Returns the (top-level) Figure.
+    Vertical lines mark ``mark_wtp``: by default (``"nice"``) NICE's 20,000-30,000 GBP
+    per QALY range when the effect is QALYs, and nothing for other effect measures.
+    ``ax``: draw into this Axes. Returns the (top-level) Figure.
     """
+    if isinstance(mark_wtp, str) and mark_wtp == "nice":
+        per_qaly = isinstance(result, pd.DataFrame) or getattr(result, "effect_label", "QALY") == "QALY"
+        mark_wtp = (20000, 30000) if per_qaly else ()
     if isinstance(result, pd.DataFrame):
         frame, label = result, "Willingness to pay per unit effect"
     else:

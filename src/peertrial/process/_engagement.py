@@ -92,12 +92,16 @@ def engagement_summary(
     data: pd.DataFrame,
     sessions: str = "sessions",
     arm: str = "arm",
-    peer_worker: str | None = "peer_worker",
+    peer_worker: str | None = None,
     threshold: int = 2,
     *,
     arm_levels=None,
 ) -> EngagementSummary:
     """Distribution of sessions attended by arm and by peer worker.
+
+    ``sessions`` (default ``"sessions"``): sessions attended; ``arm`` (default ``"arm"``);
+    ``peer_worker`` (default none): the column of who delivered the sessions, for the
+    per-worker table.
 
     Participants with a missing session count raise ``ValueError`` (the count
     is known from service records; impute it explicitly if need be).
@@ -251,7 +255,7 @@ def km_curve(time, event, group=None, *, event_name="event", time_unit="days", t
 
 def time_to_first_contact(
     data: pd.DataFrame,
-    time: str = "contact_days",
+    time: str | None = None,
     arm: str = "arm",
     horizon: float = 120.0,
     group: str | None = None,
@@ -259,6 +263,9 @@ def time_to_first_contact(
     arm_levels=None,
 ) -> SurvivalCurve:
     """Kaplan–Meier of days to first peer contact in the intervention arm.
+
+    ``time`` (required) is the column of days from randomisation to first contact (empty
+    when there was none), e.g. ``time="contact_days"``.
 
     Participants with no contact (``time`` empty) are censored at ``horizon``
     (default 120 days, the four-month intervention window); contact after the
@@ -270,6 +277,9 @@ def time_to_first_contact(
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    if time is None:
+        raise ValueError("time_to_first_contact needs time= (the column of days to first contact, empty when "
+                         "none); it has no default")
     data = _data.code_arm(data, arm, arm_levels)
     frame = _data.as_frame(data)
     _data.require_columns(frame, [time, arm, group])

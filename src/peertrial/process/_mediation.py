@@ -98,8 +98,8 @@ def _path_row(fit, j, level=0.95):
 def mediation(
     data: pd.DataFrame,
     x: str = "arm",
-    mediator: str = "hope_4",
-    outcome: str = "hope_12",
+    mediator: str | None = None,
+    outcome: str | None = None,
     covariates: list[str] | None = None,
     *,
     n_boot: int = 2000,
@@ -107,6 +107,9 @@ def mediation(
     arm_levels=None,
 ) -> MediationResult:
     """Product-of-coefficients mediation with a percentile bootstrap CI for a*b.
+
+    ``x`` (default ``"arm"``) is the randomised arm; ``mediator`` and ``outcome`` are
+    required column names (e.g. ``mediator="hope_4", outcome="hope_12"``).
 
     Models (OLS): M = i1 + a X + C g1 + e1 and Y = i2 + c' X + b M + C g2 + e2;
     indirect effect a*b, total effect c = c' + a*b (exactly, for OLS on the same
@@ -132,6 +135,9 @@ def mediation(
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``x`` raises ``ValueError`` listing the values found.
     """
+    if mediator is None or outcome is None:
+        raise ValueError("mediation needs mediator= and outcome= (columns of data: e.g. an early score as the "
+                         "mediator and the final score as the outcome); neither has a default")
     data = _data.code_arm(data, x, arm_levels)
     covariates = list(covariates or [])
     frame = _data.as_frame(data)

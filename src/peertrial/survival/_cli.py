@@ -6,8 +6,8 @@
         [--ties efron] [--strata site] [--cluster site] [--ph]
     peertrial survival cuminc trial.csv --time readmit_time --status readmit_status [--group arm] \\
         [--times 90 180 365] [--fine-gray arm age]
-    peertrial survival readmission trial.csv [--outcome readmitted_12m] [--arm arm] \\
-        [--covariates site diagnosis] [--random site]
+    peertrial survival readmission trial.csv --outcome readmitted_12m [--arm arm] \\
+        [--covariates site diagnosis] [--random site] [--arm-levels Control Peer] [--id id]
 
 An ``--event`` column may be given as ``COLUMN==VALUE`` (e.g. ``readmit_status==1``).
 """
@@ -144,9 +144,9 @@ def register(subparsers) -> None:
     p = sub.add_parser("readmission", help="12-month readmission: proportions, RD, RR, adjusted OR")
     p.add_argument("data")
     p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
-    p.add_argument("--outcome", default="readmitted_12m")
-    p.add_argument("--arm", default="arm")
-    p.add_argument("--covariates", nargs="*", default=["site", "diagnosis"])
+    p.add_argument("--outcome", required=True, help="0/1 column: readmitted within the period")
+    p.add_argument("--arm", default="arm", help="randomised arm column (default: arm)")
+    p.add_argument("--covariates", nargs="*", default=[], help="stratification factors (default: none)")
     p.add_argument("--random", default=None)
     p.add_argument("--arm-levels", nargs=2, metavar=("CONTROL", "INTERVENTION"), default=None,
                    help="values of the arm column meaning control and intervention (e.g. Control Peer)")

@@ -173,19 +173,22 @@ class ReadmissionResult(Result):
         return text
 
 
-def readmission_12m(data, outcome: str = "readmitted_12m", arm: str = "arm",
-                    covariates="C(site) + C(diagnosis)", random: str | None = None,
+def readmission_12m(data, outcome: str, arm: str = "arm",
+                    covariates=None, random: str | None = None,
                     conf_level: float = 0.95, *, factors=(), arm_levels=None) -> ReadmissionResult:
     """Proportions readmitted per arm, RD, RR and adjusted OR (see module docstring for methods).
 
+    ``outcome`` (required) is the 0/1 column of readmission (1 = readmitted within the
+    period); ``arm`` the randomised arm (0 = control, 1 = intervention).
     ``covariates``: the adjustment terms of the logistic model, a list of columns or an
-    R-style formula; the default ``"C(site) + C(diagnosis)"`` enters the stratification
-    factors as factors. The typing rule is that of every model (:mod:`peertrial._design`):
-    a numeric column in a list (``["site"]`` with site coded 1..7) is a linear trend, as in
-    :func:`peertrial.trial.estimate_effects`; write ``C(site)`` or ``factors=["site"]`` for a
-    factor. With ``random="site"`` site becomes a random intercept (its terms are removed
-    from ``covariates``) and the other terms stay fixed. Aliased covariate columns are
-    reported as NaN with a warning (R's ``NA``).
+    R-style formula; the default (none) gives the unadjusted odds ratio; for a trial
+    stratified by site and diagnosis write ``covariates="C(site) + C(diagnosis)"`` to enter
+    the stratification factors as factors. The typing rule is that of every model
+    (:mod:`peertrial._design`): a numeric column in a list (``["site"]`` with site coded
+    1..7) is a linear trend, as in :func:`peertrial.trial.estimate_effects`; write
+    ``C(site)`` or ``factors=["site"]`` for a factor. With ``random="site"`` site becomes a
+    random intercept (its terms are removed from ``covariates``) and the other terms stay
+    fixed. Aliased covariate columns are reported as NaN with a warning (R's ``NA``).
 
     Bad input: an outcome with no events (or no non-events) at all raises ``ValueError``.
     If one arm has no events or only events (separation), the maximum-likelihood odds ratio
@@ -343,10 +346,15 @@ def _prep_counts(data, outcome, arm, exposure, covariates, factors):
     return frame, y, X, off
 
 
-def count_ratio(data, outcome: str = "readmissions", arm: str = "arm",
-                exposure: str | None = "followup_days", covariates=(), factors=(),
+def count_ratio(data, outcome: str, arm: str = "arm",
+                exposure: str | None = None, covariates=(), factors=(),
                 conf_level: float = 0.95, *, arm_levels=None) -> RatioResult:
-    """Rate ratio from negative binomial regression with offset log(exposure) (``MASS::glm.nb``)."""
+    """Rate ratio from negative binomial regression with offset log(exposure) (``MASS::glm.nb``).
+
+    ``outcome`` is a column of counts (e.g. readmissions); ``exposure`` (default: none, equal
+    follow-up) a column of follow-up time, e.g. ``exposure="followup_days"``, entered as the
+    offset ``log(exposure)`` so that the ratio compares rates.
+    """
     data = _data.code_arm(data, arm, arm_levels)
     frame, y, X, off = _prep_counts(data, outcome, arm, exposure, covariates, factors)
     a = X[arm].to_numpy()
@@ -378,9 +386,13 @@ def _gamma_glm(X, y):
     return np.asarray(res.params), np.asarray(res.cov_params()), float(res.scale)
 
 
-def days_ratio(data, outcome: str = "bed_days", arm: str = "arm", exposure: str | None = None,
+def days_ratio(data, outcome: str, arm: str = "arm", exposure: str | None = None,
                model: str = "nb", covariates=(), factors=(), conf_level: float = 0.95, *, arm_levels=None) -> RatioResult:
-    """Ratio of mean days in hospital, arm 1 vs 0: NB regression or a two-part model."""
+    """Ratio of mean days in hospital, arm 1 vs 0: NB regression or a two-part model.
+
+    ``outcome`` is the column of days (e.g. ``"bed_days"``); ``exposure`` (default none) an
+    optional column of follow-up time for the NB model's offset.
+    """
     data = _data.code_arm(data, arm, arm_levels)
     if model == "nb":
         res = count_ratio(data, outcome, arm, exposure, covariates, factors, conf_level)

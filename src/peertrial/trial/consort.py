@@ -52,16 +52,20 @@ class ConsortResult(Result):
         return "\n".join(lines)
 
 
-def consort(df, outcome: str, arm: str = "arm", received: str = "received",
+def consort(df, outcome: str, arm: str = "arm", received: str | None = None,
             arm_labels=("control", "peer support"), *, arm_levels=None) -> ConsortResult:
     """Counts of the CONSORT flow per arm (``arm`` 0 = control, 1 = intervention).
 
-    Missing ``received`` counts as not received (with no record of any session).
+    ``received`` (required) is the 0/1 column of receiving the intervention. Missing
+    ``received`` counts as not received (with no record of any session).
 
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    if received is None:
+        raise ValueError("consort needs received= (a 0/1 column: 1 = received the intervention) to count who "
+                         "received the allocated intervention; it has no default")
     df = _data.code_arm(df, arm, arm_levels)
     frame = model_frame(df, [arm], na_action="fail")
     full = _data.as_frame(df)

@@ -95,7 +95,7 @@ def _is_binary_outcome(y: np.ndarray, outcome_type: str, outcome: str) -> bool:
     raise ValueError(f"outcome_type must be 'auto', 'continuous' or 'binary', got {outcome_type!r}")
 
 
-def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "received", covariates=None,
+def estimate_effects(df, outcome: str, arm: str = "arm", received: str | None = None, covariates=None,
                      robust: str | None = None, cluster: str | None = None, *, factors=None,
                      outcome_type: str = "auto", conf_level: float = 0.95,
                      na_action: str = "omit", arm_levels=None) -> pd.DataFrame:
@@ -104,7 +104,9 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     Parameters
     ----------
     df : DataFrame, one row per participant (never modified).
-    outcome, arm, received : column names; ``arm`` and ``received`` coded 0/1.
+    outcome, arm, received : column names; ``arm`` (default ``"arm"``) and ``received`` coded 0/1.
+        ``received`` (1 = received the intervention, e.g. attended at least two sessions) has
+        no default: the as-treated, per-protocol and CACE estimates need it named.
     covariates : adjustment columns (baseline score for ANCOVA, stratification factors),
         as a list of columns or an R-style formula such as ``"C(site) + diagnosis + hope_0"``.
         One typing rule (``peertrial._design``): numeric columns, including numbers stored
@@ -144,6 +146,9 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str = "receiv
     by randomised arm; CACE treats them as always-takers) and reported with a
     ``PeertrialWarning``; they are not dropped.
     """
+    if received is None:
+        raise ValueError("estimate_effects needs received= (a 0/1 column: 1 = received the intervention) for the "
+                         "as-treated, per-protocol and CACE estimates; it has no default")
     df = _data.code_arm(df, arm, arm_levels)
     covariates = _builder.spec(covariates)
     factors = as_list(factors)

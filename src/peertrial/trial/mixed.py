@@ -159,17 +159,21 @@ def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label) -> M
                        method=method, vcov=pd.DataFrame(V, index=names, columns=names))
 
 
-def random_intercept(df, outcome: str, arm: str = "arm", group: str = "site", covariates=None, *,
+def random_intercept(df, outcome: str, arm: str = "arm", group: str | None = None, covariates=None, *,
                      factors=None, na_action: str = "omit", arm_levels=None) -> MixedResult:
     """Treatment effect with a random intercept for ``group`` (e.g. site), REML.
 
     Equals ``lme4::lmer(outcome ~ arm + covariates + (1 | group), REML = TRUE)``; the site
     fixed-effect alternative is ``estimate_effects(..., covariates=[..., "site"], factors=["site"])``.
+    ``group`` (required) names the column of the random intercept's clusters, e.g. ``group="site"``.
 
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    if group is None:
+        raise ValueError("random_intercept needs group= (the column whose levels get a random intercept, "
+                         "e.g. group='site'); it has no default")
     df = _data.code_arm(df, arm, arm_levels)
     covariates, factors = _builder.spec(covariates), as_list(factors)
     frame = model_frame(df, [outcome, arm, group, *covariate_columns(covariates, factors)], na_action=na_action)
@@ -183,12 +187,13 @@ def random_intercept(df, outcome: str, arm: str = "arm", group: str = "site", co
     return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq))
 
 
-def partially_nested(df, outcome: str, arm: str = "arm", cluster: str = "peer_worker", covariates=None, *,
+def partially_nested(df, outcome: str, arm: str = "arm", cluster: str | None = None, covariates=None, *,
                      factors=None, unassigned: str = "error", na_action: str = "omit", arm_levels=None) -> MixedResult:
     """Partially nested model: random ``cluster`` (peer-worker) intercept in the intervention arm only.
 
     Equals ``lme4::lmer(outcome ~ arm + covariates + (0 + arm | cluster), REML = TRUE)`` with
     control participants in a cluster of their own (their random-effect column is 0).
+    ``cluster`` (required) names the intervention-arm cluster column, e.g. the peer worker.
     ``icc`` is ``tau^2 / (tau^2 + sigma^2)``. Intervention participants without a recorded
     peer worker raise ``ValueError`` naming them unless ``unassigned="own_cluster"`` (each is a
     cluster of one: unclustered, but with the intervention arm's variance) or ``"drop"`` (both
@@ -198,6 +203,9 @@ def partially_nested(df, outcome: str, arm: str = "arm", cluster: str = "peer_wo
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    if cluster is None:
+        raise ValueError("partially_nested needs cluster= (the column of the intervention-arm clusters, e.g. "
+                         "cluster='peer_worker'); it has no default")
     df = _data.code_arm(df, arm, arm_levels)
     covariates, factors = _builder.spec(covariates), as_list(factors)
     frame = model_frame(df, [outcome, arm, *covariate_columns(covariates, factors)], na_action=na_action)
