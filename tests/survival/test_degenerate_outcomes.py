@@ -75,7 +75,7 @@ def test_two_part_needs_residual_df_for_gamma(trial):
 @pytest.mark.parametrize("random", [None, "site"])
 def test_readmission_without_events_is_an_error(trial, value, what, random):
     with pytest.raises(ValueError, match=rf"'readmitted_12m' is {value} in all 120 rows \({what}\)"):
-        pt.survival.readmission_12m(trial.assign(readmitted_12m=value), "readmitted_12m", covariates=("site", "diagnosis"), random=random)
+        pt.survival.readmission_12m(trial.assign(readmitted_12m=value), "readmitted_12m", covariates="C(site) + C(diagnosis)", random=random)
 
 
 @pytest.mark.parametrize("random", [None, "site"])
@@ -83,7 +83,7 @@ def test_readmission_zero_events_in_one_arm_reports_rd_only(trial, random):
     d = trial.assign(readmitted_12m=trial["readmitted_12m"] * trial["arm"])
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates=("site", "diagnosis"), random=random)
+        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates="C(site) + C(diagnosis)", random=random)
     assert [w.category for w in rec] == [PeertrialWarning]
     assert "arm = 0 has no events" in str(rec[0].message) and "not estimable" in str(rec[0].message)
     n1, e1 = res.arms.loc[1, "n"], res.arms.loc[1, "events"]
@@ -99,7 +99,7 @@ def test_readmission_all_events_in_one_arm_keeps_rr(trial):
     d = trial.copy()
     d.loc[d["arm"] == 1, "readmitted_12m"] = 1
     with pytest.warns(PeertrialWarning, match=r"arm = 1 has only events.*odds ratio is not estimable"):
-        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates=("site", "diagnosis"))
+        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates="C(site) + C(diagnosis)")
     p0 = res.arms.loc[0, "proportion"]
     assert res.rr == pytest.approx(1 / p0)
     assert res.odds_ratio == np.inf and np.isnan(res.effects.at["adjusted_odds_ratio", "se"])
@@ -117,13 +117,13 @@ def test_readmission_separation_by_site_warns(trial):
     d = trial.copy()
     d.loc[d["site"] == 3, "readmitted_12m"] = 0
     with pytest.warns(PeertrialWarning, match=r"constant within site = 3"):
-        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates=("site", "diagnosis"))
+        res = pt.survival.readmission_12m(d, "readmitted_12m", covariates="C(site) + C(diagnosis)")
     assert np.isfinite(res.odds_ratio)
 
 
 def test_readmission_empty_frame(trial):
     with pytest.raises(ValueError, match="no rows"):
-        pt.survival.readmission_12m(trial.iloc[:0], "readmitted_12m", covariates=("site", "diagnosis"))
+        pt.survival.readmission_12m(trial.iloc[:0], "readmitted_12m", covariates="C(site) + C(diagnosis)")
 
 
 # ------------------------------------------------------------------ competing risks, cox

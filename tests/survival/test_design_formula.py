@@ -67,7 +67,7 @@ def test_cox_single_cluster_is_an_error():
         pt.survival.cox(d, "time", "event", covariates="age + sex", cluster="site")
     with pytest.raises(ValueError, match="at least 2 clusters"):
         pt.trial.estimate_effects(d.assign(arm=d["sex"] - 1, received=d["sex"] - 1), outcome="age",
-                                  cluster="site")
+                                  received="received", cluster="site")
 
 
 @pytest.mark.parametrize("how", ["formula", "factors"])

@@ -146,7 +146,7 @@ def register(subparsers) -> None:
     p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
     p.add_argument("--outcome", required=True, help="0/1 column: readmitted within the period")
     p.add_argument("--arm", default="arm", help="randomised arm column (default: arm)")
-    p.add_argument("--covariates", nargs="*", default=[], help="stratification factors (default: none)")
+    p.add_argument("--covariates", nargs="*", default=[], help="adjustment columns (default: none; see readmission_12m for the typing rule)")
     p.add_argument("--random", default=None)
     p.add_argument("--arm-levels", nargs=2, metavar=("CONTROL", "INTERVENTION"), default=None,
                    help="values of the arm column meaning control and intervention (e.g. Control Peer)")
