@@ -26,7 +26,7 @@ print(trial[["arm", "received", "hope_0", "hope_12", "site", "diagnosis"]].head(
 # (complete cases) with a warning that names how many.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
-    effects = pt.trial.estimate_effects(trial, outcome="hope_12", covariates=["hope_0", "diagnosis"],
+    effects = pt.trial.estimate_effects(trial, outcome="hope_12", received="received", covariates=["hope_0", "diagnosis"],
                                         factors=["site"], cluster="site")
 print(effects[["estimate", "se", "ci_lb", "ci_ub", "pval", "n"]].round(3))
 

@@ -21,7 +21,7 @@ import warnings
 import peertrial as pt
 
 trial = pt.simulate.trial(n=590, seed=2017)  # identical to simulated_data/trial.csv
-flow = pt.trial.consort(trial, outcome="hope_12", arm_labels=("control", "peer support"))
+flow = pt.trial.consort(trial, outcome="hope_12", received="received", arm_labels=("control", "peer support"))
 print(flow.table)
 fig = pt.plot.consort_diagram(flow)
 
@@ -47,7 +47,8 @@ print(readm.summary())
 # participants who would engage if offered peer support.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)  # rows without hope_12 are dropped, and counted
-    eff = pt.trial.estimate_effects(trial, outcome="hope_12", covariates=["hope_0", "diagnosis"], factors=["site"])
+    eff = pt.trial.estimate_effects(trial, outcome="hope_12", received="received", covariates=["hope_0", "diagnosis"],
+                                 factors=["site"])
 print(eff[["estimate", "se", "ci_lb", "ci_ub", "pval", "n"]].round(3))
 
 # %%
