@@ -35,12 +35,14 @@ import pandas as pd
 from scipy.special import gammaln
 
 from peertrial import _data
+from peertrial.meta import escalc_more
+from peertrial.meta.escalc_more import MORE_MEASURES
 
 __all__ = ["escalc", "hedges_correction", "MEASURES"]
 
 MEANS_MEASURES = ("MD", "SMD", "SMDH", "ROM")
 TABLE_MEASURES = ("OR", "RR", "RD")
-MEASURES = (*MEANS_MEASURES, *TABLE_MEASURES, "GEN")
+MEASURES = (*MEANS_MEASURES, *TABLE_MEASURES, "GEN", *MORE_MEASURES)
 
 
 def hedges_correction(m) -> np.ndarray:
@@ -70,8 +72,10 @@ def escalc(
     m1i=None, sd1i=None, n1i=None, m2i=None, sd2i=None, n2i=None,
     ai=None, bi=None, ci=None, di=None,
     yi=None, vi=None, sei=None, ci_lb=None, ci_ub=None, ni=None,
-    add: float = 0.5, to: str = "only0", drop00: bool = False,
+    add: float | None = None, to: str = "only0", drop00: bool = False,
     var_names=("yi", "vi"),
+    ri=None, xi=None, mi=None, sdi=None, ti=None, x1i=None, x2i=None, t1i=None, t2i=None,
+    vtype: str = "LS",
 ) -> pd.DataFrame:
     """Compute effect sizes ``yi`` and sampling variances ``vi`` (metafor ``escalc``).
 
@@ -85,6 +89,13 @@ def escalc(
     get NA ``yi``/``vi`` with a ``PeertrialWarning`` naming them, as metafor's escalc
     ("NaNs produced", "+-Inf recoded to NAs"). ``out.attrs["ni"]`` holds the studies' total sample sizes
     (see the module docstring); ``ni`` (column or array) sets them for ``"GEN"``.
+
+    Further measures (see :mod:`peertrial.meta.escalc_more` for the formulas): ``"COR"``,
+    ``"ZCOR"`` (``ri``, ``ni``); ``"PR"``, ``"PLN"``, ``"PLO"``, ``"PFT"`` (``xi`` with ``ni`` or
+    ``mi``); ``"IR"``, ``"IRLN"`` (``xi``, ``ti``); ``"IRR"``, ``"IRD"`` (``x1i``, ``t1i``, ``x2i``,
+    ``t2i``); ``"MN"`` (``mi``, ``sdi``, ``ni``); ``"SMCC"`` (``m1i``, ``m2i``, ``sd1i``, ``sd2i``,
+    ``ni``, ``ri``) and ``"SMCR"`` (``m1i``, ``m2i``, ``sd1i``, ``ni``, ``ri``). ``vtype="AV"``
+    (COR, PR, PLN, PLO, IR, IRLN) uses the pooled correlation/proportion/rate in the variance.
     """
     measure = str(measure).upper()
     if measure not in MEASURES:
@@ -92,10 +103,15 @@ def escalc(
     if to not in ("only0", "all", "if0all", "none"):
         raise ValueError(f"to must be 'only0', 'all', 'if0all' or 'none'; got {to!r}")
     frame = _data.as_frame(data) if data is not None else None
-    if measure in MEANS_MEASURES:
+    if measure in MORE_MEASURES:  # correlations, proportions, rates, single means, change scores
+        more = dict(ri=ri, xi=xi, mi=mi, sdi=sdi, ti=ti, x1i=x1i, x2i=x2i, t1i=t1i, t2i=t2i, ni=ni, m1i=m1i,
+                    m2i=m2i, sd1i=sd1i, sd2i=sd2i)
+        y, v, n = escalc_more.compute(measure, frame, more, vtype=vtype, add=add, to=to)
+        ni = None  # for these measures ni is an input (the sample size), kept in attrs["ni"]
+    elif measure in MEANS_MEASURES:
         y, v, n = _means(measure, frame, m1i, sd1i, n1i, m2i, sd2i, n2i)
     elif measure in TABLE_MEASURES:
-        y, v, n = _table(measure, frame, ai, bi, ci, di, n1i, n2i, add, to, drop00)
+        y, v, n = _table(measure, frame, ai, bi, ci, di, n1i, n2i, 0.5 if add is None else add, to, drop00)
     else:
         y, v = _generic(frame, yi, vi, sei, ci_lb, ci_ub)
         n = None
