@@ -87,3 +87,30 @@ def test_separation_warns():
 def test_shape_errors():
     with pytest.raises(ValueError, match="shape"):
         logistic_batch(np.zeros((2, 5)), np.zeros((2, 4, 2)))
+
+
+def test_logistic_and_cox_share_one_newton_loop(monkeypatch):
+    """One Newton loop (simulate.fit._newton) serves both batched ML fits, with its cap."""
+    import warnings as _w
+
+    from peertrial import ConvergenceWarning
+    from peertrial.simulate import fit as F
+
+    calls = []
+    real = F._newton
+
+    def spy(score_info, beta, **kw):
+        calls.append(kw)
+        return real(score_info, beta, **kw)
+
+    monkeypatch.setattr(F, "_newton", spy)
+    rng = np.random.default_rng(4)
+    X = np.concatenate([np.ones((3, 80, 1)), rng.normal(size=(3, 80, 1))], axis=-1)
+    y = (rng.random((3, 80)) < 0.4).astype(float)
+    F.logistic_batch(y, X)
+    F.cox_batch(rng.exponential(size=(3, 80)), y, X[..., 1:])
+    assert [c["max_iter"] for c in calls] == [30, 30]
+    with _w.catch_warnings(record=True) as rec:
+        _w.simplefilter("always")
+        _, _, conv = F.cox_batch(rng.exponential(size=(3, 80)), y, 3 * X[..., 1:], max_iter=1)
+    assert not conv.all() and any(issubclass(r.category, ConvergenceWarning) for r in rec)

@@ -4,6 +4,9 @@ Every function takes arrays with a leading batch axis ``B`` (one simulated
 trial per row) and returns per-trial coefficients and standard errors, so a
 power simulation never loops over trials in Python.
 
+Both maximum-likelihood fits run the one batched Newton loop :func:`_newton` (each trial
+steps by its own score and information until converged, at most ``max_iter`` steps).
+
 * :func:`logistic_batch` — maximum likelihood logistic regression by Newton's
   method (iteratively reweighted least squares, as R's ``glm``), Wald SEs from
   the inverse observed information.
@@ -44,6 +47,31 @@ def _solve(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.linalg.solve(H, g[..., None])[..., 0]
 
 
+def _newton(score_info, beta: np.ndarray, *, max_iter: int, tol: float):
+    """The one batched Newton–Raphson loop (logistic and Cox fits).
+
+    ``score_info(beta) -> (U, info)`` gives the score ``(B, p)`` and the information
+    ``(B, p, p)`` at ``beta``; every trial steps ``info^-1 U`` (a 1e-12 ridge keeps a singular
+    information solvable) until its largest step is below ``tol * (1 + max|beta|)``; converged
+    trials stop moving. At most ``max_iter`` steps. Returns ``(beta, se, converged)`` with SEs
+    from the inverse information at the final ``beta``.
+    """
+    B, p = beta.shape
+    ridge = 1e-12 * np.eye(p)
+    converged = np.zeros(B, dtype=bool)
+    for _ in range(max_iter):
+        U, info = score_info(beta)
+        step = _solve(info + ridge, U)
+        step = np.where(converged[:, None], 0.0, step)
+        beta += step
+        converged |= np.abs(step).max(axis=1) < tol * (1.0 + np.abs(beta).max(axis=1))
+        if converged.all():
+            break
+    _, info = score_info(beta)
+    se = np.sqrt(np.diagonal(np.linalg.inv(info + ridge), axis1=1, axis2=2))
+    return beta, se, converged
+
+
 def logistic_batch(y, X, *, max_iter: int = 30, tol: float = 1e-10):
     """Fit ``logit P(y=1) = X b`` for every batch row.
 
@@ -62,21 +90,12 @@ def logistic_batch(y, X, *, max_iter: int = 30, tol: float = 1e-10):
     # start at the intercept-only MLE, as glm's starting values, for fewer iterations
     ybar = np.clip(y.mean(axis=1), 0.5 / n, 1 - 0.5 / n)
     beta[:, 0] = special.logit(ybar)
-    converged = np.zeros(B, dtype=bool)
-    for _ in range(max_iter):
+
+    def score_info(beta):
         mu = special.expit(np.einsum("bnp,bp->bn", X, beta))
-        w = mu * (1.0 - mu)
-        grad = np.einsum("bnp,bn->bp", X, y - mu)
-        H = np.einsum("bnp,bn,bnq->bpq", X, w, X)
-        step = _solve(H + 1e-12 * np.eye(p), grad)
-        step = np.where(converged[:, None], 0.0, step)
-        beta += step
-        converged |= np.abs(step).max(axis=1) < tol * (1.0 + np.abs(beta).max(axis=1))
-        if converged.all():
-            break
-    mu = special.expit(np.einsum("bnp,bp->bn", X, beta))
-    H = np.einsum("bnp,bn,bnq->bpq", X, mu * (1.0 - mu), X)
-    se = np.sqrt(np.diagonal(np.linalg.inv(H + 1e-12 * np.eye(p)), axis1=1, axis2=2))
+        return np.einsum("bnp,bn->bp", X, y - mu), np.einsum("bnp,bn,bnq->bpq", X, mu * (1.0 - mu), X)
+
+    beta, se, converged = _newton(score_info, beta, max_iter=max_iter, tol=tol)
     _warn_unconverged(converged, "logistic")
     return beta, se, converged
 
@@ -139,9 +158,6 @@ def cox_batch(time, event, X, *, ties: str = "efron", max_iter: int = 30, tol: f
     else:
         frac = np.zeros((B, n))
     tied = bool(frac.any())  # no tied events: Efron = Breslow, skip the tie-group sums
-    beta = np.zeros((B, p))
-    converged = np.zeros(B, dtype=bool)
-
     def score_info(beta):
         eta = np.einsum("bnp,bp->bn", Xs, beta)
         r = np.exp(eta - eta.max(axis=1, keepdims=True))
@@ -164,16 +180,7 @@ def cox_batch(time, event, X, *, ties: str = "efron", max_iter: int = 30, tol: f
         info = np.einsum("bn,bnp,bnq->bpq", r * w, Xs, Xs) - np.einsum("bn,bnp,bnq->bpq", d, xbar, xbar)
         return U, info
 
-    for _ in range(max_iter):
-        U, info = score_info(beta)
-        step = _solve(info + 1e-12 * np.eye(p), U)
-        step = np.where(converged[:, None], 0.0, step)
-        beta += step
-        converged |= np.abs(step).max(axis=1) < tol * (1.0 + np.abs(beta).max(axis=1))
-        if converged.all():
-            break
-    _, info = score_info(beta)
-    se = np.sqrt(np.diagonal(np.linalg.inv(info + 1e-12 * np.eye(p)), axis1=1, axis2=2))
+    beta, se, converged = _newton(score_info, np.zeros((B, p)), max_iter=max_iter, tol=tol)
     _warn_unconverged(converged, "Cox")
     return beta, se, converged
 
