@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from peertrial import _data
+from peertrial import _data, _mi
 from peertrial._data import is_factor
 from peertrial._results import Result, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
@@ -411,7 +411,8 @@ class CEA(Result):
         ]
         if self.n_imputations:
             lines.append(
-                f"Missing values: {self.n_imputations} imputations by chained equations (statsmodels MICE);"
+                f"Missing values: {self.n_imputations} imputations by chained equations (predictive mean "
+                "matching, as mice 'pmm');"
                 " Rubin's rules for SEs, bootstrap replicates pooled across imputations"
             )
         lines += [
@@ -505,21 +506,16 @@ def _arm_table(c, e, arm, units, unit_arm) -> pd.DataFrame:
 
 
 def _impute(frame, cost_name, effect_name, arm, Xcov, m, rng):
-    """``m`` completed (cost, effect) pairs by chained equations (statsmodels MICEData,
-    predictive mean matching), predictors: arm, covariates and the other outcome."""
-    from statsmodels.imputation.mice import MICEData
-
-    df = pd.DataFrame({"cost_": frame[cost_name], "effect_": frame[effect_name], "arm_": arm})
+    """``m`` completed (cost, effect) pairs by the package's one chained-equations engine
+    (:func:`peertrial._mi.impute`, predictive mean matching as mice's ``pmm``, so imputed
+    costs are costs that occur in the data); predictors: arm, covariates and the other outcome."""
+    cols = [frame[cost_name].to_numpy(float), frame[effect_name].to_numpy(float), arm]
     if Xcov is not None:
-        for j in range(2, Xcov.shape[1]):
-            df[f"x{j}_"] = Xcov[:, j]
-    df = df.reset_index(drop=True).astype(float)
-    imp = MICEData(df, rng=rng)
-    out = []
-    for _ in range(m):
-        imp.update_all(10)
-        out.append((imp.data["cost_"].to_numpy().copy(), imp.data["effect_"].to_numpy().copy()))
-    return out
+        cols.extend(Xcov[:, j] for j in range(2, Xcov.shape[1]))
+    completed = _mi.impute(np.column_stack(cols), m=m, n_iter=10, seed=rng, method="pmm",
+                           names=["cost", "effect", "arm", *[f"covariate {j}" for j in range(2, len(cols))]])
+    return [(completed[i, :, 0], completed[i, :, 1]) for i in range(m)]
+
 
 
 def _effect_unit(effect_cols, label, lower_is_better, wtp) -> tuple[str, float]:
@@ -683,10 +679,7 @@ def cea(
             covs.append(est.analytic_cov())
             boots.append(_run_bootstrap(est, int(b), rng))
             tables.append(_arm_table(c, e, arm_v, units, unit_arm))
-        P = np.array(points)
-        dc, de = P.mean(axis=0)
-        between = np.cov(P.T, ddof=1)
-        cov = np.mean(covs, axis=0) + (1 + 1 / n_imputations) * between
+        (dc, de), cov = _mi.rubin_cov(np.array(points), np.array(covs))
         boot = np.concatenate(boots)
         arms_tab = sum(tables) / len(tables)
         arms_tab["n"] = tables[0]["n"]

@@ -5,7 +5,9 @@ Imputation follows mice's ``method = "norm"`` (Bayesian linear regression; van B
 regress it on all the others among its observed rows, draw ``sigma*^2 = RSS / chi^2_{n_obs - p}``
 and ``beta* ~ N(beta_hat, sigma*^2 (X'X)^{-1})``, and impute ``X beta* + sigma* e``. With more
 than one incomplete variable the cycle is repeated ``n_iter`` times (chained equations).
-The ``m`` imputations are independent chains, drawn from one seeded generator.
+The ``m`` imputations are independent chains, drawn from one seeded generator. The engine
+and the pooling are the package's one implementation in :mod:`peertrial._mi` (shared with
+:func:`peertrial.econ.cea`).
 
 Pooling is Rubin's rules as ``mice::pool`` (mice 3.x), with the Barnard–Rubin (1999)
 degrees of freedom:
@@ -25,10 +27,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from peertrial import _data
+from peertrial import _data, _mi
+from peertrial import _design as _builder
+from peertrial._mi import rubin_pool
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
-from peertrial import _design as _builder
 from peertrial.trial._design import as_list, covariate_columns, covariate_matrix, design
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
@@ -36,87 +39,16 @@ from peertrial.trial.effects import _arm_values
 __all__ = ["rubin_pool", "impute_norm", "multiple_imputation", "MIResult"]
 
 
-def rubin_pool(estimates, variances, dfcom: float = np.inf, conf_level: float = 0.95,
-               names=None) -> pd.DataFrame:
-    """Pool ``m`` completed-data estimates (``(m, p)``) and their variances by Rubin's rules.
-
-    Returns a DataFrame (one row per parameter) with the columns of ``mice::pool``'s
-    ``pooled`` table and ``summary``: ``estimate, ubar, b, t, dfcom, df, riv, lambda, fmi,
-    se, statistic, pval, ci_lb, ci_ub``.
-    """
-    Q = np.atleast_2d(np.asarray(estimates, dtype=float))
-    U = np.atleast_2d(np.asarray(variances, dtype=float))
-    if Q.shape != U.shape:
-        raise ValueError(f"estimates {Q.shape} and variances {U.shape} must have the same shape (m, p)")
-    m = Q.shape[0]
-    if m < 2:
-        raise ValueError("Rubin's rules need at least 2 imputations")
-    qbar, ubar, b = Q.mean(axis=0), U.mean(axis=0), Q.var(axis=0, ddof=1)
-    t = ubar + (1 + 1 / m) * b
-    riv = (1 + 1 / m) * b / ubar
-    lam = (1 + 1 / m) * b / t
-    df = _barnard_rubin(m, lam, dfcom)
-    fmi = (riv + 2 / (df + 3)) / (riv + 1)
-    se = np.sqrt(t)
-    q = stats.t.ppf(0.5 + conf_level / 2, df)
-    index = pd.Index(names if names is not None else range(Q.shape[1]), name="term")
-    return pd.DataFrame({"estimate": qbar, "ubar": ubar, "b": b, "t": t, "dfcom": float(dfcom), "df": df,
-                         "riv": riv, "lambda": lam, "fmi": fmi, "se": se, "statistic": qbar / se,
-                         "pval": 2 * stats.t.sf(np.abs(qbar / se), df), "ci_lb": qbar - q * se,
-                         "ci_ub": qbar + q * se}, index=index)
-
-
-def _barnard_rubin(m: int, lam: np.ndarray, dfcom: float) -> np.ndarray:
-    lam = np.maximum(lam, 1e-4)
-    dfold = (m - 1) / lam**2
-    if not np.isfinite(dfcom):
-        return dfold
-    dfobs = (dfcom + 1) / (dfcom + 3) * dfcom * (1 - lam)
-    return dfold * dfobs / (dfold + dfobs)
-
-
-def _norm_draw(y_obs: np.ndarray, X_obs: np.ndarray, X_mis: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One draw of mice's ``norm`` imputation (ridge 1e-5 on X'X as mice's ``.norm.draw``)."""
-    xtx = X_obs.T @ X_obs
-    xtx = xtx + np.diag(np.diag(xtx)) * 1e-5
-    v = np.linalg.inv(xtx)
-    v = (v + v.T) / 2
-    coef = v @ (X_obs.T @ y_obs)
-    resid = y_obs - X_obs @ coef
-    df = max(len(y_obs) - X_obs.shape[1], 1)
-    sigma = np.sqrt(resid @ resid / rng.chisquare(df))
-    beta = coef + sigma * (np.linalg.cholesky(v) @ rng.standard_normal(len(coef)))
-    return X_mis @ beta + sigma * rng.standard_normal(X_mis.shape[0])
-
-
 def impute_norm(values: np.ndarray, m: int = 20, n_iter: int = 10, seed=None) -> np.ndarray:
     """``m`` completed copies (``(m, n, k)``) of the numeric matrix ``values`` (NaN = missing).
 
-    Each incomplete column is imputed from all other columns by Bayesian linear regression,
-    cycling ``n_iter`` times when several columns are incomplete (chained equations).
-    Starting values are random draws from the observed values, as mice.
+    Each incomplete column is imputed from all other columns by Bayesian linear regression
+    (mice's ``norm``), cycling ``n_iter`` times when several columns are incomplete (chained
+    equations); starting values are random draws from the observed values, as mice. This is
+    the package's one imputation engine (:func:`peertrial._mi.impute`, also used by
+    :func:`peertrial.econ.cea`) with ``method="norm"``.
     """
-    rng = _data.as_generator(seed)
-    values = np.asarray(values, dtype=float)
-    miss = np.isnan(values)
-    incomplete = [j for j in range(values.shape[1]) if miss[:, j].any()]
-    for j in incomplete:
-        if miss[:, j].all():
-            raise ValueError(f"column {j} has no observed values to impute from")
-    n_iter = n_iter if len(incomplete) > 1 else 1
-    out = np.empty((m, *values.shape))
-    for i in range(m):
-        filled = values.copy()
-        for j in incomplete:
-            obs = filled[~miss[:, j], j]
-            filled[miss[:, j], j] = rng.choice(obs, size=miss[:, j].sum())
-        for _ in range(n_iter):
-            for j in incomplete:
-                others = np.column_stack([np.ones(len(filled)), np.delete(filled, j, axis=1)])
-                o = ~miss[:, j]
-                filled[~o, j] = _norm_draw(filled[o, j], others[o], others[~o], rng)
-        out[i] = filled
-    return out
+    return _mi.impute(values, m=m, n_iter=n_iter, seed=seed, method="norm")
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,78 @@
+"""One multiple-imputation engine (peertrial._mi) with one Rubin's-rules pooling, for trial and econ."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import peertrial as pt
+from peertrial import _mi
+
+
+def _frame(n=160, seed=2):
+    rng = np.random.default_rng(seed)
+    arm = np.repeat([0, 1], n // 2)
+    age = rng.integers(20, 70, n).astype(float)
+    y0 = rng.normal(30, 5, n)
+    y = y0 * 0.7 + arm * 1.5 + rng.normal(0, 4, n)
+    cost = rng.gamma(2.0, 800.0, n) + 300 * arm
+    qaly = rng.normal(0.7, 0.08, n)
+    d = pd.DataFrame({"arm": arm, "age": age, "y0": y0, "y": y, "cost": cost, "qaly": qaly})
+    d.loc[rng.choice(n, 25, replace=False), "y"] = np.nan
+    d.loc[rng.choice(n, 20, replace=False), "cost"] = np.nan
+    return d
+
+
+def test_trial_and_econ_impute_through_the_one_engine(monkeypatch):
+    calls = []
+    real = _mi.impute
+
+    def spy(values, **kw):
+        calls.append(kw["method"])
+        return real(values, **kw)
+
+    monkeypatch.setattr(_mi, "impute", spy)
+    d = _frame()
+    pt.trial.multiple_imputation(d, "y", covariates=["y0"], m=3, seed=1)
+    pt.econ.cea(d, cost="cost", effect="qaly", missing="mi", n_imputations=3, n_boot=30, seed=1)
+    assert calls == ["norm", "pmm"]
+
+
+def test_cea_imputation_needs_no_statsmodels_mice(monkeypatch):
+    """statsmodels 0.14's MICEData has no rng= argument; the engine does not use statsmodels."""
+    monkeypatch.setitem(sys.modules, "statsmodels.imputation.mice", None)
+    monkeypatch.setitem(sys.modules, "statsmodels.imputation", None)
+    d = _frame()
+    a = pt.econ.cea(d, cost="cost", effect="qaly", missing="mi", n_imputations=4, n_boot=40, seed=3)
+    b = pt.econ.cea(d, cost="cost", effect="qaly", missing="mi", n_imputations=4, n_boot=40, seed=3)
+    assert a.delta_cost == b.delta_cost and np.isfinite(a.se_delta_cost)
+    assert "mice 'pmm'" in a.summary()
+
+
+def test_pmm_imputes_observed_values_and_norm_keeps_observed():
+    d = _frame()
+    values = d[["cost", "qaly", "arm"]].to_numpy(float)
+    done = _mi.impute(values, m=4, seed=5, method="pmm")
+    observed = values[~np.isnan(values[:, 0]), 0]
+    assert np.isin(done[:, :, 0], observed).all()  # donors' values only: no negative costs
+    done = _mi.impute(values, m=2, seed=5, method="norm")
+    ok = ~np.isnan(values)
+    assert (done[:, ok] == values[ok]).all() and not np.isnan(done).any()
+    with pytest.raises(ValueError, match="method must be one of"):
+        _mi.impute(values, method="mean")
+    with pytest.raises(ValueError, match="cost has no observed values"):
+        _mi.impute(np.column_stack([np.full(5, np.nan), np.arange(5.0)]), names=["cost", "x"])
+
+
+def test_rubin_cov_agrees_with_rubin_pool():
+    rng = np.random.default_rng(0)
+    Q = rng.normal(size=(6, 2))
+    A = rng.normal(size=(6, 2, 2))
+    U = A @ A.transpose(0, 2, 1) + np.eye(2)
+    qbar, T = _mi.rubin_cov(Q, U)
+    pooled = _mi.rubin_pool(Q, np.diagonal(U, axis1=1, axis2=2))
+    np.testing.assert_allclose(qbar, pooled["estimate"])
+    np.testing.assert_allclose(np.diag(T), pooled["t"])
+    np.testing.assert_allclose(T - U.mean(axis=0), (1 + 1 / 6) * np.cov(Q.T, ddof=1))
+    assert pt.trial.rubin_pool is _mi.rubin_pool
