@@ -107,6 +107,9 @@ def register(subparsers) -> None:
                       help="subgroup analysis by this column, with the test for subgroup differences")
     out = p.add_argument_group("output")
     out.add_argument("--forest", default=None, metavar="FILE", help="write a forest plot (.png, .svg or .pdf)")
+    out.add_argument("--layout", choices=("metafor", "revman"), default="metafor",
+                     help="forest plot layout: metafor (default) or revman (data columns per arm, weights, "
+                          "subgroup blocks with subtotals and the test for subgroup differences)")
     out.add_argument("--funnel", default=None, metavar="FILE", help="write a funnel plot (.png, .svg or .pdf)")
     out.add_argument("--csv", default=None, metavar="DIR", help="write every table as CSV into DIR")
     out.add_argument("--json", default=None, metavar="FILE",
@@ -205,7 +208,7 @@ def analyse(df: pd.DataFrame, args) -> dict:
     test = args.test or "z"
     labels = _labels(df, args)
     es = meta.escalc(measure, data=df, **_escalc_args(measure, cols))
-    res = {"measure": measure}
+    res = {"measure": measure, "columns": cols}
     if method in ("MH", "PETO"):
         if measure not in TABLE_MEASURES:
             raise ValueError(f"--method {method} needs 2x2 tables (--measure OR, RR or RD)")
@@ -294,13 +297,37 @@ def run(args) -> int:
     return 0
 
 
+def _arm_table(fit, cols):
+    """Events/total or mean/SD/n per arm of the studies the fit used (RevMan's data columns)."""
+    from peertrial.plot.meta_review import arm_columns
+
+    data = getattr(fit, "data", None)
+    if data is None:
+        return None
+    if {"ai", "ci"} <= set(cols) and ({"bi", "n1i"} & set(cols)) and ({"di", "n2i"} & set(cols)):
+        keys = ("ai", "bi", "ci", "di", "n1i", "n2i")
+    elif {"m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"} <= set(cols):
+        keys = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")
+    else:
+        return None
+    return arm_columns(data, **{k: cols[k] for k in keys if k in cols})
+
+
 def _plots(res, args) -> None:
     from peertrial.plot import save
 
     if args.forest:
-        from peertrial.plot.meta import forest
+        fit = res["rma"]
+        if args.layout == "revman":
+            from peertrial.plot.meta_review import revman_forest
 
-        save(forest(res["rma"]), args.forest)
+            fig = revman_forest(fit, ilab=_arm_table(fit, res.get("columns", {})),
+                                subgroup=None if not args.subgroup else fit.data[args.subgroup].to_numpy())
+        else:
+            from peertrial.plot.meta import forest
+
+            fig = forest(fit)
+        save(fig, args.forest)
         print(f"\nforest plot written to {args.forest}")
     if args.funnel:
         from peertrial.plot.meta_diagnostics import funnel

@@ -724,10 +724,11 @@ def cli_review(args) -> int:
 
 
 def _forests(review, folder, layout=None):
+    """One RevMan-layout forest plot per outcome (subgroup blocks where the review has them)."""
     from peertrial.meta.mh import rma_mh, rma_peto
     from peertrial.meta.rma import rma
     from peertrial.plot import save
-    from peertrial.plot.meta import forest
+    from peertrial.plot.meta_review import arm_columns, revman_forest
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -738,19 +739,32 @@ def _forests(review, folder, layout=None):
             continue
         data = review._studies[key]
         y, v, ok = study_estimates(data, o["data_type"], o["measure"])
-        if ok.sum() == 0:
+        if ok.sum() < 2:
             continue
+        d = data[ok].reset_index(drop=True)
+        labels = d["study"].astype(str).to_numpy()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if o["data_type"] == "DICH" and o["method"] in ("MH", "PETO") and o["model"] == "fixed":
-                d = data[ok]
                 cells = {c: d[c].to_numpy(float) for c in ("ai", "bi", "ci", "di")}
-                fit = (rma_peto(**cells, slab=d["study"].to_numpy()) if o["method"] == "PETO"
-                       else rma_mh(**cells, measure=o["measure"], slab=d["study"].to_numpy()))
+                fit = (rma_peto(**cells, slab=labels) if o["method"] == "PETO"
+                       else rma_mh(**cells, measure=o["measure"], slab=labels))
             else:
-                fit = rma(y[ok], v[ok], method="DL" if o["model"] == "random" else "EE",
-                          slab=data["study"].to_numpy()[ok], measure=o["measure"] if o["data_type"] != "IV" else None)
+                fit = rma(y[ok], v[ok], method="DL" if o["model"] == "random" else "EE", slab=labels,
+                          measure=o["measure"] if o["data_type"] != "IV" else None)
+        if o["data_type"] == "DICH":
+            ilab = arm_columns(d, ai="ai", n1i="n1i", ci="ci", n2i="n2i",
+                               labels=(o["group_label_1"] or "Experimental", o["group_label_2"] or "Control"))
+        elif o["data_type"] == "CONT":
+            ilab = arm_columns(d, m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i",
+                               labels=(o["group_label_1"] or "Experimental", o["group_label_2"] or "Control"))
+        else:
+            ilab = None
+        groups = d["subgroup"].to_numpy() if (d["subgroup_no"] > 0).any() else None
+        if groups is not None and len(pd.unique(groups)) < 2:
+            groups = None
+        title = f"Analysis {key[0]}.{key[1]}: {o['outcome']}"
         target = folder / f"analysis_{key[0]}_{key[1]}.png"
-        save(forest(fit), target)
+        save(revman_forest(fit, ilab=ilab, subgroup=groups, title=title), target)
         written.append(target)
     return written

@@ -60,7 +60,14 @@ def forest(
     yi, vi = np.asarray(fit.yi, dtype=float), np.asarray(fit.vi, dtype=float)
     labels = [str(s) for s in fit.slab]
     if all(s.lstrip("-").isdigit() for s in labels):  # default labels: row numbers
-        labels = [f"Study {s}" for s in labels]
+        data = getattr(fit, "data", None)
+        column = next((c for c in ("study", "author", "trial") if data is not None and c in data.columns), None)
+        if column is not None and len(data) == len(labels):
+            from peertrial.meta._labels import make_unique
+
+            labels = list(make_unique(data[column]))  # a study column of the data, unique as metafor
+        else:
+            labels = [f"Study {s}" for s in labels]
     level = float(getattr(fit, "level", 95.0))
     crit = stats.norm.isf((1 - level / 100) / 2)
     lo, hi = yi - crit * np.sqrt(vi), yi + crit * np.sqrt(vi)
