@@ -80,6 +80,7 @@ def calls() -> dict:
         "cumul_forest": lambda ax: P.cumul_forest(r["cumul"], ax=ax),
         "leave1out_forest": lambda ax: P.leave1out_forest(r["leave1out"], r["rma"], transf=np.exp, ax=ax),
         "subgroup_forest": lambda ax: P.subgroup_forest(r["meta_subgroup"], ax=ax),
+        "revman_forest": lambda ax: P.revman_forest(r["rma_mh"], subgroup=pt.datasets.load("bcg")["alloc"], ax=ax),
         "km_plot": lambda ax: P.km_plot(r["kaplan_meier"], ax=ax),
         "cuminc_plot": lambda ax: P.cuminc_plot(r["cuminc"], ax=ax),
         "cox_forest": lambda ax: P.cox_forest(r["cox"], ax=ax),

@@ -49,7 +49,7 @@ def test_ilab_means_and_ax(bcg):
                       "sd2i": [3.8, 2.3, 10.65, 1.66, 1.41], "n2i": [13, 50, 35, 20, 8]})
     es = pt.meta.escalc("MD", d, m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i")
     fit = pt.meta.rma("yi", "vi", data=es, method="EE", slab="study")
-    ilab = pt.plot.arm_columns(d, m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i",
+    ilab = pt.meta.arm_columns(d, m1i="m1i", sd1i="sd1i", n1i="n1i", m2i="m2i", sd2i="sd2i", n2i="n2i",
                                labels=("Treatment", "Control"))
     fig, ax = pt.plot.subplots(1, 1, figsize=(11, 4))
     out = pt.plot.revman_forest(fit, ilab=ilab, ax=ax)

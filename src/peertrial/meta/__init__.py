@@ -28,9 +28,9 @@ from peertrial.meta.rma_mv import RMAMVResult, rma_mv  # noqa: E402
 
 __all__ += ["rma_mv", "RMAMVResult"]
 
-from peertrial.meta.revman import Review, read_revman  # noqa: E402
+from peertrial.meta.revman import Review, arm_columns, read_revman  # noqa: E402
 
-__all__ += ["read_revman", "Review"]
+__all__ += ["read_revman", "Review", "arm_columns"]
 
 from peertrial.meta.robust import RobustResult, robust  # noqa: E402
 

@@ -299,7 +299,7 @@ def run(args) -> int:
 
 def _arm_table(fit, cols):
     """Events/total or mean/SD/n per arm of the studies the fit used (RevMan's data columns)."""
-    from peertrial.plot.meta_review import arm_columns
+    from peertrial.meta.revman import arm_columns
 
     data = getattr(fit, "data", None)
     if data is None:

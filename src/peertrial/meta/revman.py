@@ -51,7 +51,7 @@ from scipy import stats
 
 from peertrial._results import Result
 
-__all__ = ["read_revman", "Review"]
+__all__ = ["read_revman", "Review", "arm_columns"]
 
 RATIO = ("OR", "RR", "HR", "ROM", "PETO_OR")
 Z975 = stats.norm.isf(0.025)
@@ -262,6 +262,33 @@ class Review(Result):
                        "revman_estimate": o["estimate"], "revman_ci_lb": o["ci_lb"], "revman_ci_ub": o["ci_ub"]}
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+def arm_columns(data=None, *, ai=None, n1i=None, ci=None, n2i=None, bi=None, di=None, m1i=None, sd1i=None,
+                m2i=None, sd2i=None, labels=("Experimental", "Control")) -> pd.DataFrame:
+    """The per-arm data columns of a RevMan forest plot, as an ``ilab`` table.
+
+    2x2 tables (``ai``, ``n1i`` or ``bi``, ``ci``, ``n2i`` or ``di``): events and total per
+    arm; means (``m1i``, ``sd1i``, ``n1i``, ``m2i``, ``sd2i``, ``n2i``): mean, SD and total per
+    arm. Arguments name columns of ``data`` or are arrays. Column headers are
+    "<arm>\\n<quantity>" (``labels`` names the arms).
+    """
+    def col(x):
+        if x is None:
+            return None
+        v = data[x] if isinstance(x, str) else x
+        return np.asarray(v, dtype=float)
+
+    e, c = labels
+    a_, c_ = col(ai), col(ci)
+    if a_ is not None and c_ is not None:
+        n1 = col(n1i) if n1i is not None else a_ + col(bi)
+        n2 = col(n2i) if n2i is not None else c_ + col(di)
+        return pd.DataFrame({f"{e}\nEvents": a_, f"{e}\nTotal": n1, f"{c}\nEvents": c_, f"{c}\nTotal": n2})
+    if m1i is not None:
+        return pd.DataFrame({f"{e}\nMean": col(m1i), f"{e}\nSD": col(sd1i), f"{e}\nTotal": col(n1i),
+                             f"{c}\nMean": col(m2i), f"{c}\nSD": col(sd2i), f"{c}\nTotal": col(n2i)})
+    raise ValueError("arm_columns needs ai and ci (2x2 tables) or m1i, sd1i, n1i, m2i, sd2i, n2i (means)")
 
 
 # ---------------------------------------------------------------------------
@@ -728,7 +755,7 @@ def _forests(review, folder, layout=None):
     from peertrial.meta.mh import rma_mh, rma_peto
     from peertrial.meta.rma import rma
     from peertrial.plot import save
-    from peertrial.plot.meta_review import arm_columns, revman_forest
+    from peertrial.plot.meta_review import revman_forest
 
     folder.mkdir(parents=True, exist_ok=True)
     written = []

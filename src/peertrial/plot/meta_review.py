@@ -12,36 +12,9 @@ from peertrial.plot._figure import height_inches, panels
 from peertrial.plot._style import PALETTE, style
 from peertrial.plot.meta import _default_label, _fmt, _ratio_ticks
 
-__all__ = ["revman_forest", "arm_columns"]
+__all__ = ["revman_forest"]
 
 _RATIO = ("OR", "RR", "ROM", "PETO")
-
-
-def arm_columns(data=None, *, ai=None, n1i=None, ci=None, n2i=None, bi=None, di=None, m1i=None, sd1i=None,
-                m2i=None, sd2i=None, labels=("Experimental", "Control")) -> pd.DataFrame:
-    """The per-arm data columns of a RevMan forest plot, as an ``ilab`` table.
-
-    2x2 tables (``ai``, ``n1i`` or ``bi``, ``ci``, ``n2i`` or ``di``): events and total per
-    arm; means (``m1i``, ``sd1i``, ``n1i``, ``m2i``, ``sd2i``, ``n2i``): mean, SD and total per
-    arm. Arguments name columns of ``data`` or are arrays. Column headers are
-    "<arm>\\n<quantity>" (``labels`` names the arms).
-    """
-    def col(x):
-        if x is None:
-            return None
-        v = data[x] if isinstance(x, str) else x
-        return np.asarray(v, dtype=float)
-
-    e, c = labels
-    a_, c_ = col(ai), col(ci)
-    if a_ is not None and c_ is not None:
-        n1 = col(n1i) if n1i is not None else a_ + col(bi)
-        n2 = col(n2i) if n2i is not None else c_ + col(di)
-        return pd.DataFrame({f"{e}\nEvents": a_, f"{e}\nTotal": n1, f"{c}\nEvents": c_, f"{c}\nTotal": n2})
-    if m1i is not None:
-        return pd.DataFrame({f"{e}\nMean": col(m1i), f"{e}\nSD": col(sd1i), f"{e}\nTotal": col(n1i),
-                             f"{c}\nMean": col(m2i), f"{c}\nSD": col(sd2i), f"{c}\nTotal": col(n2i)})
-    raise ValueError("arm_columns needs ai and ci (2x2 tables) or m1i, sd1i, n1i, m2i, sd2i, n2i (means)")
 
 
 def _cell(v):
@@ -67,7 +40,8 @@ def revman_forest(fit, *, subgroup=None, ilab=None, transf=None, xlabel=None, fa
     """Forest plot laid out as a Cochrane review (RevMan 5).
 
     Columns: study, the ``ilab`` data columns (metafor's ``ilab``; a DataFrame whose column
-    names are the headers, one row per study of ``fit``; by default, for a Mantel–Haenszel
+    names are the headers, "<arm>\\n<quantity>" grouping columns under an arm name, one row
+    per study of ``fit``, e.g. from :func:`peertrial.meta.arm_columns`; by default, for a Mantel–Haenszel
     or Peto fit, events and totals per arm from its tables), the study's weight, its estimate
     with CI, and the plot. With ``subgroup`` (one label per study) the studies are drawn in
     blocks, each with its subtotal diamond (the fit's method refitted in the subgroup, as
@@ -77,6 +51,7 @@ def revman_forest(fit, *, subgroup=None, ilab=None, transf=None, xlabel=None, fa
 
     R equivalent: ``metafor::forest(res, ilab=...)``; RevMan's forest plot.
     """
+    from peertrial.meta.revman import arm_columns
     from peertrial.meta.subgroup import subgroup as subgroup_analysis
 
     measure = getattr(fit, "measure", "GEN") or "GEN"
