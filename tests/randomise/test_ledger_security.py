@@ -116,6 +116,25 @@ def test_key_file_is_private_and_outside_the_database(tmp_path):
         Ledger(path, key=os.urandom(32))
 
 
+def test_clear_errors_for_bad_keys_and_permissions(tmp_path):
+    path = tmp_path / "t.db"
+    Ledger.create(path, schedule(4)).close()
+    (tmp_path / "bad.key").write_text("not a key")
+    with pytest.raises(LedgerError, match="is not a peertrial key file"):
+        Ledger(path, key_file=tmp_path / "bad.key")
+    with pytest.raises(LedgerError, match="64 hex digits"):
+        Ledger(path, key="abcd")
+    with pytest.raises(LedgerError, match="does not exist"):
+        Ledger(path, key_file=tmp_path / "missing.key")
+    if os.geteuid() != 0:  # root reads anything
+        path.chmod(0)
+        with pytest.raises(LedgerError, match="permission denied"):
+            Ledger(path)
+    (tmp_path / "junk.db").write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(LedgerIntegrityError, match="damaged or not a peertrial ledger"):
+        Ledger(tmp_path / "junk.db")
+
+
 def test_key_from_environment(tmp_path, monkeypatch):
     key = os.urandom(32).hex()
     monkeypatch.setenv("PEERTRIAL_LEDGER_KEY", key)
@@ -441,6 +460,18 @@ def _make_read_only(folder):
         subprocess.run(["umount", str(folder)])
         return None
     return lambda: subprocess.run(["umount", str(folder)])
+
+
+def test_opened_read_only_on_request(tmp_path):
+    path = tmp_path / "t.db"
+    with Ledger.create(path, schedule(4)) as led:
+        led.allocate("P1", site=1, diagnosis="other")
+    before = path.read_bytes()
+    with Ledger(path, read_only=True) as led:
+        assert led.read_only and led.verify() and len(led.audit()) == 1
+        with pytest.raises(LedgerError, match="read-only"):
+            led.allocate("P2", site=1, diagnosis="other")
+    assert path.read_bytes() == before
 
 
 def test_read_only_ledgers_still_verify_and_audit(tmp_path):

@@ -175,8 +175,8 @@ def _audit(args) -> int:
         audit = led.audit()
         ok = led.verify()
         head = led.head()
-    if args.csv:
-        audit.to_csv(args.csv, index=False, lineterminator="\n")
+    if args.csv:  # the allocations so far: created 0600, never over an existing file without --force
+        _write_csv_private(audit, Path(args.csv), args.force)
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 20):
         print(audit.to_string(index=False) if len(audit) else "no allocations yet")
     print(f"{len(audit)} allocations; hash chain {'intact' if ok else 'BROKEN'}; head {head}")
@@ -282,7 +282,8 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("audit", help="list every allocation and check the hash chain")
     p.add_argument("--db", required=True)
-    p.add_argument("--csv", help="also write the audit table to this CSV")
+    p.add_argument("--csv", help="also write the audit table to this CSV (created 0600)")
+    p.add_argument("--force", action="store_true", help="replace an existing --csv")
     p.add_argument("--key-file", help="trial key file (default DB.key, or $PEERTRIAL_LEDGER_KEY)")
     p.set_defaults(func=_audit)
 

@@ -513,6 +513,14 @@ class Ledger:
             raise LedgerIntegrityError(f"{self.path} is damaged: its metadata cannot be read ({exc})") from None
 
     def _find_key(self, key, key_file):
+        try:
+            return self._find_key_unchecked(key, key_file)
+        except LedgerError:
+            raise
+        except ValueError as exc:  # a malformed or unreadable key: say so, not "damaged ledger"
+            raise LedgerError(str(exc)) from None
+
+    def _find_key_unchecked(self, key, key_file):
         if key is not None:
             return _keys.parse_key(key, "the key argument")
         env = os.environ.get(_keys.KEY_ENV)
