@@ -261,7 +261,7 @@ def build(data: pd.DataFrame, covariates, factors=(), *, intercept: bool | str =
     if missing.any():
         raise ValueError(f"{what}: missing values at rows {_data.row_labels(frame.index, missing)}")
     def fix(col):
-        return f"write C({col}) in the formula or list {col!r} in factors="
+        return f"write C({col}) in the covariates formula (or factors=[{col!r}] where offered)"
 
     typed = _typed(frame, needed, None, factor_cols, fix)
     levels = typed.attrs.get("levels", {})
@@ -399,3 +399,11 @@ def aliased_information(info: np.ndarray, toler: float = np.finfo(float).eps ** 
         col = A[i + 1:, i] / pivot
         A[i + 1:, i + 1:] -= np.outer(col, A[i, i + 1:])
     return out
+
+
+def join(*specs):
+    """Several covariate specifications as one: lists concatenate; with a formula, one formula."""
+    specs = [spec(s) for s in specs]
+    if not any(isinstance(s, str) for s in specs):
+        return [c for s in specs for c in s]
+    return " + ".join(_formula_text(s) for s in specs if isinstance(s, str) or s)

@@ -327,7 +327,7 @@ def test_covariate_typing_follows_the_trial_rule(trial):
     assert as_text.delta_cost == ref.delta_cost and as_text.se_delta_effect == ref.se_delta_effect
     bad = trial.astype({"age": object})
     bad.loc[[5, 8], "age"] = "old"
-    with pytest.raises(ValueError, match=r"'age' mixes numbers and text: .*'old'.* rows 5, 8.*Categorical"):
+    with pytest.raises(ValueError, match=r"'age' mixes numbers and text: .*'old'.* rows 5, 8.*C\(age\)"):
         pt.econ.cea(bad, effect="qaly", covariates=["age"], n_boot=20, seed=1)
 
 

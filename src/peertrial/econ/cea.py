@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from peertrial import _data, _mi
-from peertrial._data import is_factor
+from peertrial import _design as _builder
 from peertrial._results import Result, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.econ.cost_benefit import money_label
@@ -452,21 +452,15 @@ def _outcome(frame: pd.DataFrame, spec, what: str, rate: float) -> tuple[np.ndar
 
 
 def _design(frame: pd.DataFrame, arm: np.ndarray, covariates) -> tuple[np.ndarray | None, list[str]]:
-    if not covariates:
+    """``[1, arm, covariate columns]`` from the one design builder (:mod:`peertrial._design`);
+    aliased covariate columns are dropped with a warning (R's ``NA``)."""
+    if not _builder.variables(covariates):
         return None, []
-    parts = [pd.Series(1.0, index=frame.index, name="const"), pd.Series(arm, index=frame.index, name="arm")]
-    names = ["const", "arm"]
-    for col in covariates:
-        s = frame[col]
-        # the trial models' rule: numbers stored as text are numeric, mixed numbers/text raise
-        if pd.api.types.is_bool_dtype(s) or not is_factor(s, col, [], fix="make it a pandas Categorical"):
-            parts.append(pd.Series(_data.numeric(s, col), index=frame.index, name=col))
-            names.append(col)
-        else:
-            dummies = pd.get_dummies(s.astype("category"), prefix=col, drop_first=True, dtype=float)
-            parts.extend(dummies[c] for c in dummies.columns)
-            names.extend(dummies.columns)
-    return pd.concat(parts, axis=1).to_numpy(dtype=float), names
+    block = _builder.build(frame, covariates, intercept="drop")
+    names = ["const", "arm", *[c for c in block.names if c != "arm"]]
+    X = np.column_stack([np.ones(len(frame)), arm, block.X[:, [c != "arm" for c in block.names]]])
+    keep = _builder.drop_aliased(X, names, what="cea adjustment", protect=["arm"], stacklevel=4)
+    return X[:, keep], [c for c, k in zip(names, keep) if k]
 
 
 def _units(frame: pd.DataFrame, arm: np.ndarray, cluster: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -589,7 +583,10 @@ def cea(
     n_boot, seed : bootstrap replicates and their seed (int or Generator).
     cluster : column whose clusters are resampled whole, within arm.
     covariates : columns for adjusted increments (SUR of cost and effect on
-        arm + covariates; categorical columns become dummies).
+        arm + covariates), a list or an R-style formula (``"age + C(site)"``), coded by
+        the one design builder (``peertrial._design``): numeric columns, including numbers
+        stored as text, enter as one column (a linear trend); text, booleans, categoricals
+        and ``C()`` are treatment-coded factors; aliased columns are dropped with a warning.
     cost_model : with covariates, ``"ols"`` (SUR) or ``"gamma"`` (gamma GLM
         with log link for costs; marginal incremental cost).
     wtp : willingness to pay per unit of effect, for the INMB and probability
@@ -623,12 +620,15 @@ def cea(
     if int(n_boot) < 2:
         raise ValueError("n_boot must be at least 2")
     n_boot = int(n_boot)
-    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    covariates = _builder.spec(covariates)
+    cov_cols = _builder.variables(covariates)
     frame = _data.as_frame(data)
     cost_cols = [cost] if isinstance(cost, str) else list(cost)
     effect_cols = [effect] if isinstance(effect, str) else list(effect)
-    _data.require_columns(frame, [*cost_cols, *effect_cols, arm, cluster, *covariates])
-    frame = _data.drop_missing(frame, [arm, *covariates], action="fail")
+    _data.require_columns(frame, [*cost_cols, *effect_cols, arm, cluster, *cov_cols])
+    frame = _data.drop_missing(frame, [arm, *cov_cols], action="fail")
+    if cluster is not None and frame[cluster].notna().all():
+        _data.cluster_codes(frame[cluster], cluster)  # one cluster: nothing to resample
     arm_v = _data.binary(frame[arm], arm)
     for a in (0, 1):
         if (arm_v == a).sum() < 2:
@@ -706,9 +706,9 @@ def cea(
     if X is None:
         method = "difference in arm means"
     elif cost_model == "ols":
-        method = f"SUR (= equation-by-equation OLS) on arm + {', '.join(covariates)}"
+        method = f"SUR (= equation-by-equation OLS) on arm + {_builder.describe(covariates)}"
     else:
-        method = f"costs: gamma GLM (log link), marginal increment; effects: OLS; on arm + {', '.join(covariates)}"
+        method = f"costs: gamma GLM (log link), marginal increment; effects: OLS; on arm + {_builder.describe(covariates)}"
     if lower_is_better:
         method += f"; effect negated ({effect!r}: lower is better), so increments count events avoided"
     if disc_c or disc_e:
@@ -736,7 +736,7 @@ def cea(
         method=method,
         cost_model="unadjusted" if X is None else cost_model,
         cluster=cluster,
-        covariates=tuple(covariates),
+        covariates=tuple(_builder.as_list(covariates)),
         n_imputations=n_imputations if miss.any() else 0,
         discounting=discounting,
         currency=currency,

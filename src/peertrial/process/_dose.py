@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from peertrial import _data
-from peertrial.process._models import RegressionResult, design_matrix, fit_regression
+from peertrial.process._models import RegressionResult, columns, design_matrix, fit_regression
 
 __all__ = ["dose_response"]
 
@@ -39,14 +39,14 @@ def dose_response(
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
     data = _data.code_arm(data, arm, arm_levels)
-    covariates = list(covariates or [])
+    cov_cols = columns([], covariates)
     frame = _data.as_frame(data)
-    _data.require_columns(frame, [outcome, sessions, arm, *covariates])
+    _data.require_columns(frame, [outcome, sessions, arm, *cov_cols])
     if arm is not None:
         frame = frame.loc[_data.binary(frame[arm], arm) == 1]
-    frame = _data.drop_missing(frame, [outcome, sessions, *covariates], unit="participants")
+    frame = _data.drop_missing(frame, [outcome, sessions, *cov_cols], unit="participants")
     s = _data.numeric(frame[sessions], sessions)
     _data.check_nonnegative(s, frame.index, sessions)
     y = _data.binary(frame[outcome], outcome, meaning="0 = no event, 1 = event") if family == "logistic" else _data.numeric(frame[outcome], outcome)
-    x = design_matrix(frame, [sessions, *covariates])
+    x = design_matrix(frame, [sessions], covariates)
     return fit_regression(y, x, family, outcome, f"Dose-response: {outcome} on {sessions} (intervention arm)", NON_RANDOMISED)

@@ -12,7 +12,7 @@ import pandas as pd
 from peertrial import _data
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
-from peertrial.process._models import RegressionResult, design_matrix, fit_regression
+from peertrial.process._models import RegressionResult, columns, design_matrix, fit_regression
 from peertrial.survival import KaplanMeierResult, kaplan_meier
 
 __all__ = [
@@ -148,15 +148,17 @@ def engagement_model(
 
     ``family``: ``"negbin"`` (MASS::glm.nb), ``"poisson"`` (glm poisson) for a
     session count, ``"logistic"`` (glm binomial) for a 0/1 outcome such as
-    ``received``. Text predictors are dummy-coded against their first sorted
-    level, as R's factors. Rows with missing values are dropped with a warning
+    ``received``. ``predictors``: a list of columns or an R-style formula
+    (``"age + C(site) + diagnosis"``), coded by the one design builder
+    (``peertrial._design``): numbers, including numbers stored as text, are numeric; other
+    text, booleans and ``C()`` are factors against their first sorted level, as R's. Rows with missing values are dropped with a warning
     (R's na.omit). Pass the intervention arm only to study engagement with
     peer support.
     """
-    predictors = list(predictors or [])
+    pred_cols = columns(predictors)
     frame = _data.as_frame(data)
-    _data.require_columns(frame, [outcome, *predictors])
-    frame = _data.drop_missing(frame, [outcome, *predictors], unit="participants")
+    _data.require_columns(frame, [outcome, *pred_cols])
+    frame = _data.drop_missing(frame, [outcome, *pred_cols], unit="participants")
     y = _data.numeric(frame[outcome], outcome)
     if family == "logistic":
         y = _data.binary(frame[outcome], outcome, meaning="0 = did not engage, 1 = engaged")

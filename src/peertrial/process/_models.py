@@ -10,10 +10,11 @@ import statsmodels.api as sm
 from scipy import stats
 
 from peertrial import _data
+from peertrial import _design as _builder
 from peertrial._glm import negbin_fit
 from peertrial._results import Result, format_number, format_table
 
-__all__ = ["RegressionResult", "design_matrix", "fit_regression"]
+__all__ = ["RegressionResult", "design_matrix", "columns", "fit_regression"]
 
 FAMILIES = ("gaussian", "poisson", "negbin", "logistic")
 _R_CALL = {
@@ -60,18 +61,22 @@ class RegressionResult(Result):
         return "\n".join([*lines, "", format_table(self.coef)])
 
 
-def design_matrix(frame: pd.DataFrame, predictors: list[str]) -> pd.DataFrame:
-    """Intercept plus predictors; text columns dummy-coded against their first sorted level (R's factors)."""
-    cols = {"(Intercept)": np.ones(len(frame))}
-    for p in predictors:
-        s = frame[p]
-        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            cols[p] = _data.numeric(s, p)
-            continue
-        levels = sorted(s.dropna().unique(), key=str)
-        for lev in levels[1:]:
-            cols[f"{p}{lev}"] = (s == lev).to_numpy(float)
-    return pd.DataFrame(cols, index=frame.index)
+def design_matrix(frame: pd.DataFrame, predictors, covariates=None) -> pd.DataFrame:
+    """Intercept, ``predictors`` then ``covariates`` (lists of columns or an R-style formula),
+    from the one design builder (:mod:`peertrial._design`): numeric columns, including
+    numbers stored as text, are numeric; other text, booleans, categoricals and ``C(x)``
+    are treatment-coded factors named as R names them (``diagnosisother``)."""
+    spec = _builder.join(predictors, covariates)
+    if not _builder.variables(spec):
+        return pd.DataFrame({"(Intercept)": np.ones(len(frame))}, index=frame.index)
+    d = _builder.build(frame, spec, intercept=True)
+    return pd.DataFrame(d.X, index=frame.index, columns=d.names)
+
+
+def columns(predictors, covariates=None) -> list[str]:
+    """Data columns used by ``predictors`` and ``covariates`` (lists or formulas)."""
+    return list(dict.fromkeys([*_builder.variables(_builder.spec(predictors)),
+                               *_builder.variables(_builder.spec(covariates))]))
 
 
 def _check_fittable(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str) -> None:
@@ -100,6 +105,8 @@ def fit_regression(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str, ti
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    all_terms = x.columns
+    x = x.loc[:, _builder.drop_aliased(x.to_numpy(float), list(all_terms), what=title, stacklevel=4)]
     _check_fittable(y, x, family, outcome)
     xv = x.to_numpy(float)
     theta = np.nan
@@ -128,5 +135,6 @@ def fit_regression(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str, ti
         coef["exp_estimate"] = np.exp(est)
         coef["exp_ci_lb"] = np.exp(coef["ci_lb"])
         coef["exp_ci_ub"] = np.exp(coef["ci_ub"])
+    coef = coef.reindex(pd.Index(all_terms, name="term"))  # aliased terms NaN, as R's NA
     aic = -2 * loglik + 2 * (len(est) + k_extra)
     return RegressionResult(coef=coef, family=family, outcome=outcome, n=len(y), loglik=loglik, aic=aic, theta=theta, title=title, label=label)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from peertrial._data import as_frame, require_columns, row_labels
+from peertrial._data import as_frame, is_factor, numeric, require_columns, row_labels
+from peertrial._design import factor_levels
 
 __all__ = ["balance_table", "balance_stats", "smd_continuous", "smd_categorical"]
 
@@ -58,8 +59,14 @@ def _is_binary(s: pd.Series) -> bool:
 
 
 def _kind(s: pd.Series, var: str, categorical: set, nonnormal: set) -> str:
-    if var in categorical or not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+    """The one typing rule (:func:`peertrial._data.is_factor`): numbers, including numbers
+    stored as text, are numeric; other text and categoricals are categorical; a column
+    mixing numbers and text raises naming the rows. 0/1 and boolean columns are binary."""
+    if pd.api.types.is_bool_dtype(s) and var not in categorical:
+        return "binary"
+    if is_factor(s, var, list(categorical), fix=f"list {var!r} in categorical="):
         return "categorical"
+    s = pd.Series(numeric(s, var), index=s.index)
     if _is_binary(s) and var not in nonnormal:
         return "binary"
     return "nonnormal" if var in nonnormal else "continuous"
@@ -92,9 +99,12 @@ def balance_stats(data, arm: str = "arm", variables=None, categorical=None, nonn
     rows = []
     for var in variables:
         kind = _kind(df[var], var, categorical, nonnormal)
+        if kind != "categorical" and not pd.api.types.is_bool_dtype(df[var]):
+            df = df.assign(**{var: numeric(df[var], var)})  # numbers stored as text: numbers
+            parts = [(a, df[df[arm] == a]) for a in arms] + [("Overall", df)]
         smd = np.nan
         if kind in ("categorical", "binary"):
-            levels = [1] if kind == "binary" else sorted(pd.unique(df[var].dropna()).tolist(), key=str)
+            levels = [1] if kind == "binary" else factor_levels(df[var].dropna())
             all_levels = [0, 1] if kind == "binary" else levels
             props = {}
             for g, part in parts:
