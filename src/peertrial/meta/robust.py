@@ -127,8 +127,8 @@ def robust(fit, cluster, *, clubsandwich: bool = False, adjust: bool = True, lev
     y, X, b, M, W, diag = _fit_parts(fit)
     k, p = X.shape
     cl = _clusters(fit, cluster, k)
-    codes, uniq = pd.factorize(pd.Series(cl), sort=True)
-    n = len(uniq)
+    codes = _data.cluster_codes(pd.Series(cl), cluster if isinstance(cluster, str) else "cluster")
+    n = int(codes.max()) + 1
     if n <= p:
         raise ValueError(f"robust() needs more clusters ({n}) than coefficients ({p})")
     level = float(fit.level) if level is None else _level(level)
