@@ -406,7 +406,8 @@ def _record_lines(path, n_rows: int, kwargs: dict) -> list[int]:
     handled as pandas does with its defaults)."""
     import csv
 
-    simple = not ({"skiprows", "header", "comment", "nrows", "sep", "delimiter", "skip_blank_lines"} & set(kwargs))
+    given = {k for k, v in kwargs.items() if v is not None}
+    simple = not ({"skiprows", "header", "comment", "nrows", "sep", "delimiter", "skip_blank_lines"} & given)
     if simple:
         starts = []
         with open(path, newline="", encoding=kwargs.get("encoding") or "utf-8") as fh:

@@ -34,6 +34,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def csv_arguments(parser: argparse.ArgumentParser, *, id_help: str | None = None) -> None:
+    """The options of every command that reads a CSV: ``--id``, ``--thousands``, ``--decimal``."""
+    if id_help is not False:
+        parser.add_argument("--id", default=None,
+                            help=id_help or "id column: messages name rows by file line and this id")
+    parser.add_argument("--thousands", default=None, metavar="SEP",
+                        help="thousands separator used in the file's numbers, e.g. ',' for 10,240.83")
+    parser.add_argument("--decimal", default=".", metavar="MARK", help="decimal mark (default '.')")
+
+
+def read_data(args, *, id: str | None = None):
+    """The command's CSV (``args.data``) with rows named by file line (and ``--id``), see
+    :func:`peertrial._data.read_csv`."""
+    from peertrial import _data
+
+    return _data.read_csv(args.data, id=id if id is not None else getattr(args, "id", None),
+                          thousands=getattr(args, "thousands", None), decimal=getattr(args, "decimal", "."))
+
+
+def _cli_hint(message: str) -> str:
+    """Translate the library's read_csv advice into this command line's options."""
+    if "read_csv(..., thousands=" in message:
+        message += " (on the command line: --thousands ,)"
+    if "read_csv(..., decimal=" in message:
+        message += " (on the command line: --decimal , --thousands .)"
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -43,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ValueError as exc:
-        print(f"peertrial: error: {exc}", file=sys.stderr)
+        print(f"peertrial: error: {_cli_hint(str(exc))}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()

@@ -135,4 +135,6 @@ def test_cli_names_file_lines_and_takes_arm_levels(tmp_path, capsys):
     assert main(["survival", "readmission", str(path), "--outcome", "cost", "--covariates", "--id", "id",
                  "--arm-levels", "Control", "Peer"]) == 1
     err = capsys.readouterr().err
-    assert "thousands=','" in err and "(id 'P" in err and "line " in err
+    assert "thousands=','" in err and "(id 'P" in err and "line " in err and "--thousands ," in err
+    assert main(["econ", "cea", str(path), "--cost", "cost", "--effect", "qaly", "--seed", "1", "--n-boot", "20",
+                 "--arm-levels", "Control", "Peer", "--thousands", ","]) == 0

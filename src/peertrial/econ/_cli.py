@@ -13,13 +13,13 @@ import argparse
 
 import numpy as np
 
-from peertrial import _data
+from peertrial.cli import csv_arguments, read_data
 
 
 def _cea(args) -> int:
     from peertrial.econ import cea
 
-    data = _data.read_csv(args.data, id=args.id)
+    data = read_data(args)
     res = cea(
         data, cost=args.cost, effect=args.effect, arm=args.arm, n_boot=args.n_boot, seed=args.seed,
         arm_levels=None if args.arm_levels is None else tuple(args.arm_levels),
@@ -45,7 +45,7 @@ def _pooled(args) -> int:
     from peertrial.econ import pooled_ratio
 
     res = pooled_ratio(
-        _data.read_csv(args.data, id=args.study), cost=args.cost, benefit=args.benefit, study=args.study, weighting=args.weighting,
+        read_data(args, id=args.study), cost=args.cost, benefit=args.benefit, study=args.study, weighting=args.weighting,
         n=args.n, uncertainty="bootstrap" if args.n_boot else None, n_boot=args.n_boot or 1, seed=args.seed,
         currency=args.currency, price_year=args.price_year,
     )
@@ -74,7 +74,7 @@ def register(subparsers) -> None:
     p.add_argument("--arm", default="arm")
     p.add_argument("--arm-levels", nargs=2, metavar=("CONTROL", "INTERVENTION"), default=None,
                    help="values of the arm column meaning control and intervention (e.g. Control Peer)")
-    p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
+    csv_arguments(p)
     p.add_argument("--n-boot", type=int, default=5000)
     p.add_argument("--seed", type=int, required=True, help="record it with the results")
     p.add_argument("--wtp", type=float, default=None,
@@ -97,6 +97,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("pooled", help="cost:benefit ratio pooled over studies (CSV, one row per study)")
     p.add_argument("data")
+    csv_arguments(p, id_help=False)
     p.add_argument("--cost", default="cost")
     p.add_argument("--benefit", default="benefit")
     p.add_argument("--study", default=None)

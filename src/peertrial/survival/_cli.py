@@ -18,12 +18,12 @@ import argparse
 
 import pandas as pd
 
-from peertrial import _data
+from peertrial.cli import csv_arguments, read_data
 
 
 def _read(args) -> pd.DataFrame:
     """The CSV with rows named by file line (and ``--id``) in every message."""
-    return _data.read_csv(args.data, id=getattr(args, "id", None))
+    return read_data(args)
 
 
 def _load(args) -> tuple[pd.DataFrame, str | None]:
@@ -107,7 +107,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("km", help="Kaplan-Meier curves, medians, restricted means")
     p.add_argument("data")
-    p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
+    csv_arguments(p)
     p.add_argument("--time", required=True)
     p.add_argument("--event", required=True, help="0/1 column, or COLUMN==VALUE")
     p.add_argument("--group")
@@ -119,7 +119,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("cox", help="Cox proportional hazards model")
     p.add_argument("data")
-    p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
+    csv_arguments(p)
     p.add_argument("--time", required=True)
     p.add_argument("--event", required=True, help="0/1 column, or COLUMN==VALUE")
     p.add_argument("--covariates", nargs="+", required=True)
@@ -131,7 +131,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("cuminc", help="cumulative incidence, Gray's test, Fine-Gray")
     p.add_argument("data")
-    p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
+    csv_arguments(p)
     p.add_argument("--time", required=True)
     p.add_argument("--status", required=True)
     p.add_argument("--group")
@@ -143,7 +143,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("readmission", help="12-month readmission: proportions, RD, RR, adjusted OR")
     p.add_argument("data")
-    p.add_argument("--id", default=None, help="id column: messages name rows by file line and id")
+    csv_arguments(p)
     p.add_argument("--outcome", required=True, help="0/1 column: readmitted within the period")
     p.add_argument("--arm", default="arm", help="randomised arm column (default: arm)")
     p.add_argument("--covariates", nargs="*", default=[], help="adjustment columns (default: none; see readmission_12m for the typing rule)")
