@@ -529,3 +529,46 @@ def test_first_format_ledgers_keep_working_with_a_warning(tmp_path):
         warnings.simplefilter("ignore", PeertrialWarning)
         with pytest.raises(LedgerIntegrityError, match="edited"):
             verify(path)
+
+
+# -- extension from the sealed generator -------------------------------------------------------------
+
+def test_extend_by_n_continues_the_sealed_schedule(tmp_path):
+    seed = 2**255 + 12345  # as the CLI draws: 256 bits
+    spec = {"design": "blocks", "seed": seed, "arms": ["control", "peer"], "strata": STRATA,
+            "block_sizes": [2, 4, 6], "ratio": None}
+    path = tmp_path / "t.db"
+    make = {k: v for k, v in spec.items() if k != "design"}
+    with Ledger.create(path, permuted_blocks(4, **make), generator=spec) as led:
+        assert str(seed) not in path.read_text(errors="replace") and f"{seed:x}" not in path.read_text(
+            errors="replace")
+        for i in range(4):
+            led.allocate(f"P{i}", site=3, diagnosis="other")
+        assert led.extend(n=10) == 6 * 9
+        for i in range(4, 10):
+            led.allocate(f"P{i}", site=3, diagnosis="other")
+        longer = permuted_blocks(10, **make)
+        assert led.audit()["arm"].tolist() == longer.query("site == 3 and diagnosis == 'other'")["arm"].tolist()
+        assert led.verify()
+    sql(path, "UPDATE meta SET value = replace(value, '[2,4,6]', '[2]') WHERE key = 'generator'")
+    with pytest.raises(LedgerIntegrityError, match="schedule \\(part 0\\) was edited"):
+        verify(path)
+
+
+def test_cli_extend_by_n_with_the_default_seed(tmp_path, capsys):
+    from peertrial.cli import main
+
+    db, csv = tmp_path / "trial.db", tmp_path / "s.csv"
+    assert main(["randomise", "schedule", "--n", "4", "--arms", "control", "peer", "--strata", "site=1,2",
+                 "--db", str(db), "--out", str(csv)]) == 0
+    for i in range(4):
+        assert main(["randomise", "allocate", "--db", str(db), "--id", f"P{i}", "--site", "1"]) == 0
+    assert main(["randomise", "allocate", "--db", str(db), "--id", "P4", "--site", "1"]) == 1
+    assert "--n N" in capsys.readouterr().err
+    assert main(["randomise", "extend", "--db", str(db), "--n", "8"]) == 0
+    assert main(["randomise", "allocate", "--db", str(db), "--id", "P4", "--site", "1"]) == 0
+    with Ledger(db) as led:
+        audit = led.audit()
+        assert led.verify() and len(audit) == 5
+        assert audit["arm"].tolist()[:4] == pd.read_csv(csv).query("site == 1")["arm"].tolist()
+        assert led.remaining().set_index("site").loc[1, "remaining"] == 3

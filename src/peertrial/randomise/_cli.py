@@ -6,7 +6,7 @@
     peertrial randomise allocate --db trial.db --id P001 --site 3 --diagnosis psychotic
     peertrial randomise audit --db trial.db [--csv audit.csv]
     peertrial randomise verify --db trial.db [--head RECEIPT ...]
-    peertrial randomise extend --db trial.db --schedule longer.csv
+    peertrial randomise extend --db trial.db --n 900      # or --schedule longer.csv
     peertrial randomise user add --db trial.db --name NAME --role site|statistician|admin [--site SITE]
     peertrial randomise user revoke --db trial.db --name NAME
     peertrial randomise serve --db trial.db [--host 127.0.0.1] [--port 8000]
@@ -133,7 +133,11 @@ def _schedule(args) -> int:
         sched = simple(args.n, arms=arms, ratio=args.ratio, strata=strata, seed=seed)
     led = None
     if db is not None:
-        led = Ledger.create(db, sched, key_file=args.key_file, overwrite=args.force)
+        generator = {"design": args.design, "seed": int(seed), "arms": arms, "strata": strata,
+                     "ratio": args.ratio}
+        if args.design == "blocks":
+            generator["block_sizes"] = args.block_sizes
+        led = Ledger.create(db, sched, key_file=args.key_file, overwrite=args.force, generator=generator)
     try:
         if out is not None:
             _write_csv_private(sched, out, args.force)
@@ -195,9 +199,11 @@ def _verify(args) -> int:
 def _extend(args) -> int:
     from peertrial.randomise import Ledger
 
-    sched = pd.read_csv(args.schedule)
+    if (args.schedule is None) == (args.n is None):
+        raise ValueError("give --n N (slots per stratum, regenerated from the ledger's sealed seed) or --schedule CSV")
+    sched = pd.read_csv(args.schedule) if args.schedule else None
     with Ledger(args.db, key_file=args.key_file) as led:
-        added = led.extend(sched)
+        added = led.extend(sched, n=args.n)
         print(f"added {added} slots; head {led.head()}")
     return 0
 
@@ -294,9 +300,11 @@ def register(subparsers) -> None:
     p.add_argument("--key-file", help="trial key file (default DB.key, or $PEERTRIAL_LEDGER_KEY)")
     p.set_defaults(func=_verify)
 
-    p = sub.add_parser("extend", help="append slots from a longer schedule made with the same seed")
+    p = sub.add_parser("extend", help="append slots: --n N regenerates from the sealed seed; or --schedule CSV")
     p.add_argument("--db", required=True)
-    p.add_argument("--schedule", required=True, help="schedule CSV")
+    p.add_argument("--n", type=int, help="new number of slots per stratum, regenerated from the generator and "
+                   "sealed seed the ledger recorded at creation")
+    p.add_argument("--schedule", help="schedule CSV (from the same generator and seed, larger n)")
     p.add_argument("--key-file", help="trial key file (default DB.key, or $PEERTRIAL_LEDGER_KEY)")
     p.set_defaults(func=_extend)
 

@@ -307,6 +307,33 @@ class _V2:
         return [(k, s, *self.open(k, s, b, sealed), b) for k, s, sealed, b in rows]
 
 
+def _seal_generator(codec: _V2, generator: dict) -> str:
+    spec = dict(generator)
+    if spec.get("design") not in ("blocks", "complete", "simple") or "seed" not in spec:
+        raise LedgerError("generator needs 'design' (blocks, complete or simple) and 'seed'")
+    seed = spec.pop("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise LedgerError("generator 'seed' must be a non-negative integer")
+    nonce = secrets.token_bytes(12)
+    aad = _canonical([FORMAT, codec.ledger_id, "generator seed"]).encode()
+    sealed = nonce + codec._aead.encrypt(nonce, f"{seed:080x}".encode(), aad)
+    # plain json.dumps: the order of the strata factors is part of the design (sort_keys would change it)
+    return json.dumps({**spec, "seed_sealed": sealed.hex()}, separators=(",", ":"))
+
+
+def _open_generator(codec: _V2, text: str) -> dict:
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        spec = json.loads(text)
+        blob = bytes.fromhex(spec.pop("seed_sealed"))
+        aad = _canonical([FORMAT, codec.ledger_id, "generator seed"]).encode()
+        seed = int(codec._aead.decrypt(blob[:12], blob[12:], aad).decode("ascii"), 16)
+    except (InvalidTag, ValueError, KeyError, TypeError, UnicodeError):
+        _fail("the recorded generator does not open with the trial key")
+    return {**spec, "seed": seed}
+
+
 def _pad_length(arms: list) -> int:
     longest = max(len(_canonical([canonical_label(a), 10**12, 10**12]).encode()) for a in arms)
     return 64 * (longest // 64 + 1)
@@ -589,7 +616,7 @@ class Ledger:
     # -- creation ---------------------------------------------------------------------------
     @classmethod
     def create(cls, path, schedule: pd.DataFrame, strata=None, *, key=None, key_file=None,
-               overwrite: bool = False) -> Ledger:
+               overwrite: bool = False, generator: dict | None = None) -> Ledger:
         """Write a new ledger holding ``schedule``, sealed under a new trial key.
 
         Parameters
@@ -608,6 +635,12 @@ class Ledger:
             Use this trial key (no key file is written). Otherwise the key comes
             from ``$PEERTRIAL_LEDGER_KEY`` when set, else a new random key is
             written to ``key_file`` (default ``<path>.key``, created ``0600``).
+        generator : dict, optional
+            How ``schedule`` was made, so that ``extend(n=...)`` can continue it:
+            ``{"design": "blocks"|"complete"|"simple", "seed": int, "arms": [...],
+            "strata": {...}, "block_sizes": [...], "ratio": [...]}`` (the keywords of
+            :func:`permuted_blocks`, :func:`complete` or :func:`simple`). The seed is
+            stored sealed under the trial key, like the slots.
 
         Returns
         -------
@@ -657,6 +690,8 @@ class Ledger:
         meta = {"format": FORMAT, "ledger_id": ledger_id, "factors": _canonical(factors),
                 "arms": json.dumps(arms), "levels": json.dumps(levels), "pad": str(pad),
                 "key_check": trial_key.check(ledger_id), "created": _utc_now()}
+        if generator is not None:
+            meta["generator"] = _seal_generator(codec, generator)
 
         _clean_temp(path)
         token = f"{_TMP_MARK}{os.getpid()}.{secrets.token_hex(6)}"
@@ -877,8 +912,9 @@ class Ledger:
             return LedgerError(f"stratum {_describe(key)} has no slots in this ledger's schedule; nothing was allocated")
         return StratumFullError(
             f"stratum {_describe(key)} is full: all {used} slots of its schedule are allocated, so nothing "
-            "was allocated. Extend the schedule with Ledger.extend(schedule), e.g. permuted_blocks(...) with "
-            "a larger n and the same seed (or `peertrial randomise extend`)."
+            "was allocated. Extend the schedule with Ledger.extend(n=larger n) (`peertrial randomise extend "
+            "--db DB --n N`) when the ledger records its generator, else with Ledger.extend(schedule), e.g. "
+            "permuted_blocks(...) with a larger n and the same seed."
         )
 
     @_locked
@@ -914,8 +950,14 @@ class Ledger:
         return self._write(lambda conn: self._append(conn, codec, "request", detail=detail))[2]
 
     @_locked
-    def extend(self, schedule: pd.DataFrame) -> int:
+    def extend(self, schedule: pd.DataFrame | None = None, *, n: int | None = None) -> int:
         """Append slots to the schedule; returns the number of new slots.
+
+        ``extend(n=N)`` regenerates the schedule with ``N`` slots per stratum from
+        the generator recorded at creation (its seed sealed in the ledger; the
+        ledgers ``peertrial randomise schedule`` makes record it) and appends the
+        slots beyond the current ones: the same schedule a larger ``n`` would have
+        given from the start.
 
         ``schedule`` continues each stratum's ``seq``; a schedule from the same
         generator and seed with a larger ``n`` is the usual choice. Rows for
@@ -927,6 +969,10 @@ class Ledger:
         """
         codec = self._need_key("extending the schedule")
         self._need_write("extend the schedule")
+        if (schedule is None) == (n is None):
+            raise LedgerError("give either a schedule or n (slots per stratum) to extend the schedule")
+        if n is not None:
+            schedule = self._regenerate(codec, n)
         rows = _schedule_rows(schedule, self.factors)
         for key, *_ in rows:
             self._stratum(dict(zip(self.factors, (v for _, v in json.loads(key)))))
@@ -1009,6 +1055,20 @@ class Ledger:
         finally:
             _unlink_all(tmp)
         return target
+
+    def _regenerate(self, codec, n: int) -> pd.DataFrame:
+        from peertrial.randomise.schedules import complete, permuted_blocks, simple
+
+        text = self._conn.execute("SELECT value FROM meta WHERE key = 'generator'").fetchone()
+        if text is None or not codec.keyed:
+            raise LedgerError(
+                "this ledger does not record how its schedule was made; extend it with a schedule "
+                "(Ledger.extend(schedule), `peertrial randomise extend --schedule CSV`)"
+            )
+        spec = _open_generator(codec, text[0])
+        design = spec.pop("design")
+        make = {"blocks": permuted_blocks, "complete": complete, "simple": simple}[design]
+        return make(n, **spec)
 
     # -- users of the web service -----------------------------------------------------------
     @_locked
