@@ -572,3 +572,23 @@ def test_cli_extend_by_n_with_the_default_seed(tmp_path, capsys):
         assert led.verify() and len(audit) == 5
         assert audit["arm"].tolist()[:4] == pd.read_csv(csv).query("site == 1")["arm"].tolist()
         assert led.remaining().set_index("site").loc[1, "remaining"] == 3
+
+
+def test_guessing_a_token_is_throttled_without_hashing(tmp_path, monkeypatch):
+    with Ledger.create(tmp_path / "t.db", schedule(4)) as led:
+        token = led.add_user("alex", "site", site=1)
+        other = led.add_user("sam", "statistician")
+        assert led.authenticate(other)["role"] == "statistician"  # accepted once: cached
+        prefix = "_".join(token.split("_", 2)[:2])  # "ptk_<token id>"
+        calls = []
+        real = L._token_hash
+        monkeypatch.setattr(L, "_token_hash", lambda *a: (calls.append(1), real(*a))[1])
+        clock = [1000.0]
+        monkeypatch.setattr(L._time, "monotonic", lambda: clock[0])
+        for i in range(L.AUTH_FAILURES):
+            assert led.authenticate(f"{prefix}_wrong{i}") is None
+        assert len(calls) == L.AUTH_FAILURES
+        assert led.authenticate(token) is None and len(calls) == L.AUTH_FAILURES  # refused, no scrypt paid
+        assert led.authenticate(other)["name"] == "sam"  # other users are unaffected
+        clock[0] += L.AUTH_WINDOW + 1
+        assert led.authenticate(token) == {"name": "alex", "role": "site", "site": "1"}

@@ -57,6 +57,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import time as _time
 import unicodedata
 import warnings
 from datetime import UTC, datetime
@@ -106,6 +107,8 @@ CREATE TABLE users(
 """
 _TMP_MARK = ".peertrial-tmp."
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32, "maxmem": 64 * 2**20}
+#: wrong secrets for one token id within the window before it is refused without hashing
+AUTH_FAILURES, AUTH_WINDOW = 10, 60.0
 
 
 class LedgerError(ValueError):
@@ -492,7 +495,8 @@ class Ledger:
         self._lock = threading.RLock()
         self._conn = None
         self._snapshot: tempfile.TemporaryDirectory | None = None
-        self._auth_cache: dict[str, tuple] = {}
+        self._auth_cache: dict[str, bytes] = {}
+        self._auth_failures: dict[str, list[float]] = {}
         if not self.path.exists():
             raise LedgerError(f"no ledger at {self.path}; create one with Ledger.create(path, schedule)")
         _clean_temp(self.path)
@@ -1151,7 +1155,13 @@ class Ledger:
         return pd.DataFrame(rows, columns=["name", "role", "site", "created", "revoked"])
 
     def authenticate(self, token) -> dict | None:
-        """The user ``{name, role, site}`` holding ``token``, or None (unknown, revoked or malformed)."""
+        """The user ``{name, role, site}`` holding ``token``, or None (unknown, revoked or malformed).
+
+        The salted scrypt hash is computed once per token and process (then a
+        fast digest is compared). After 10 wrong secrets for one token id within
+        a minute that id is refused without hashing until the minute has passed
+        (a process that already accepted the right token keeps accepting it).
+        """
         if not isinstance(token, str) or self.format == FORMAT_V1:
             return None
         parts = token.split("_", 2)
@@ -1170,7 +1180,15 @@ class Ledger:
         fast = hashlib.sha256(token.encode("utf-8") + bytes(hashed)).digest()
         cached = self._auth_cache.get(parts[1])
         if cached is None or not hmac.compare_digest(cached, fast):
+            now = _time.monotonic()
+            with self._lock:
+                recent = [t for t in self._auth_failures.get(parts[1], []) if now - t < AUTH_WINDOW]
+                self._auth_failures[parts[1]] = recent
+            if len(recent) >= AUTH_FAILURES:
+                return None  # guessing at this token: refuse for a while without paying for scrypt
             if not hmac.compare_digest(_token_hash(parts[2], bytes(salt)), bytes(hashed)):
+                with self._lock:
+                    self._auth_failures.setdefault(parts[1], []).append(now)
                 return None
             if len(self._auth_cache) > 10_000:
                 self._auth_cache.clear()
