@@ -28,7 +28,6 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "examples/README.rst", "tu
 templates_path = ["_templates"]
 html_theme = "furo"
 html_title = f"peertrial {release}"
-html_static_path = ["_static"]
 
 # API reference: one page per public name, generated from the numpydoc docstrings.
 autosummary_generate = True

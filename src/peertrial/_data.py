@@ -117,12 +117,12 @@ def numeric(series: pd.Series, name: str | None = None) -> np.ndarray:
     """
     name = name or str(series.name)
     if pd.api.types.is_bool_dtype(series):
-        return series.to_numpy(dtype=float)
+        return series.to_numpy(dtype=float, na_value=np.nan)
     converted = pd.to_numeric(series, errors="coerce")
     bad = converted.isna().to_numpy() & series.notna().to_numpy()
     if bad.any():
         raise ValueError(_not_numeric_message(series, bad, name))
-    values = converted.to_numpy(dtype=float)
+    values = converted.to_numpy(dtype=float, na_value=np.nan)  # nullable (Int64) columns: <NA> -> NaN
     if np.isinf(values).any():
         raise ValueError(
             f"column {name!r} has infinite values at rows {row_labels(series.index, np.isinf(values))}"

@@ -26,9 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
+from peertrial._lazy import lazy_module
 from peertrial._warnings import ConvergenceWarning
+
+special = lazy_module("scipy.special")
 
 __all__ = ["NegbinFit", "negbin_fit"]
 

@@ -60,7 +60,8 @@ def _coverage_module():
 
 # Fractions reached so far (have/need over all public functions and classes). Raise them
 # as docstrings are completed; the test fails if coverage ever drops below them.
-FLOORS = {"Parameters": 0.0, "Returns": 0.0, "Examples": 0.0, "References": 0.0, "R": 0.0}
+# Measured 2026-11-28: Parameters 11/171, Returns 5/136, Examples 7/180, References 1/180, R 15/180.
+FLOORS = {"Parameters": 0.05, "Returns": 0.03, "Examples": 0.03, "References": 0.005, "R": 0.06}
 
 
 def test_docstring_coverage_does_not_fall():

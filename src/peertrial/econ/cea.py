@@ -29,15 +29,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data, _mi
 from peertrial import _design as _builder
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.econ.cost_benefit import money_label
 from peertrial.econ.decision import QUADRANTS, ceac_from_samples, evpi_from_nb, inb, quadrant
 from peertrial.econ.discount import NICE_RATE, present_value
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["CEA", "cea", "bootstrap_counts"]
 

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_table
 from peertrial._warnings import PeertrialWarning
 from peertrial.fidelity._scoring import FidelityScores
 from peertrial.trial._linear import rank_deficient_columns
 from peertrial.trial.mixed import ProfiledREML
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["FidelityModeration", "fidelity_moderation"]
 

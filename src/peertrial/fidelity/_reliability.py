@@ -14,14 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pingouin as pg
-from scipy import stats
-from statsmodels.stats.inter_rater import cohens_kappa
 
 from peertrial import _data
+from peertrial._lazy import lazy_function, lazy_module
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
 from peertrial.fidelity._scoring import FidelityScores
+
+pg = lazy_module("pingouin")
+stats = lazy_module("scipy.stats")
+cohens_kappa = lazy_function("statsmodels.stats.inter_rater", "cohens_kappa")
 
 __all__ = ["AlphaResult", "ICCResult", "KappaResult", "cronbach_alpha", "icc", "weighted_kappa", "item_kappa"]
 

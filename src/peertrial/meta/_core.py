@@ -23,9 +23,11 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special
 
+from peertrial._lazy import lazy_module
 from peertrial.meta._zeroin import zeroin, zeroin_scalar
+
+special = lazy_module("scipy.special")
 
 METHODS = ("EE", "FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 TESTS = ("z", "knha")

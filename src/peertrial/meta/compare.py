@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_pval, format_table
 from peertrial.meta._core import fit_core
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["anova", "blup", "ranef", "permutest", "WaldResult", "LRTResult", "PermutestResult"]
 

@@ -35,12 +35,14 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._warnings import ConvergenceWarning
 from peertrial.meta._core import fit_core
 from peertrial.meta.bias import _is_fit, fit_arrays, no_user_weights
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["leave1out", "influence", "cumul", "baujat"]
 

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_pval
 from peertrial.meta._labels import make_unique
 from peertrial.meta.escalc import escalc
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["rma_mh", "rma_peto", "MHResult"]
 

@@ -26,16 +26,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
 from peertrial import _design as _builder
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_pval
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.meta._core import EPS, METHODS, TESTS, Control, _qe, fit_core, r2_batch
 from peertrial.meta._labels import make_unique
 from peertrial.meta._zeroin import zeroin_scalar
 from peertrial.meta.escalc import sample_sizes
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["rma", "rma_batch", "RMAResult", "PredictResult", "BatchResult"]
 

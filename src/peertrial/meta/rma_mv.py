@@ -33,11 +33,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_pval, format_table
 from peertrial._warnings import ConvergenceWarning
+
+linalg = lazy_module("scipy.linalg")
+optimize = lazy_module("scipy.optimize")
+stats = lazy_module("scipy.stats")
 
 __all__ = ["rma_mv", "RMAMVResult"]
 

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_pval, format_table
 from peertrial.meta.bias import _is_fit, fit_arrays, no_user_weights
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["subgroup", "SubgroupResult"]
 

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from peertrial import _data
+from peertrial._lazy import lazy_function
 from peertrial._results import Result, format_table
 from peertrial.process._engagement import SurvivalCurve, km_curve
+
+proportion_confint = lazy_function("statsmodels.stats.proportion", "proportion_confint")
 
 __all__ = ["ImplementationOutcomes", "implementation_outcomes", "proportion_ci", "worker_retention"]
 

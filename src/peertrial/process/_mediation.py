@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pingouin as pg
-import statsmodels.api as sm
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_table
 from peertrial._warnings import PeertrialWarning
+
+pg = lazy_module("pingouin")
+sm = lazy_module("statsmodels.api")
 
 __all__ = ["ASSUMPTIONS", "MediationResult", "mediation"]
 

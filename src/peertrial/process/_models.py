@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
-from peertrial import _data
 from peertrial import _design as _builder
 from peertrial._glm import negbin_fit
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_table
+
+sm = lazy_module("statsmodels.api")
+stats = lazy_module("scipy.stats")
 
 __all__ = ["RegressionResult", "design_matrix", "columns", "fit_regression"]
 

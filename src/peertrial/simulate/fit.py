@@ -24,9 +24,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import special
 
+from peertrial._lazy import lazy_module
 from peertrial._warnings import ConvergenceWarning
+
+special = lazy_module("scipy.special")
 
 __all__ = ["logistic_batch", "cox_batch", "ols_batch"]
 

@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from peertrial._lazy import lazy_module
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["meta_analysis", "META_COLUMNS"]
 

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_table
 from peertrial.simulate.fit import cox_batch, logistic_batch, ols_batch
 from peertrial.simulate.trial_model import (
@@ -48,6 +48,8 @@ from peertrial.simulate.trial_model import (
     _parameters,
     seed_sequence,
 )
+
+stats = lazy_module("scipy.stats")
 
 __all__ = [
     "ANALYSES",

@@ -67,9 +67,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
 
+from peertrial._lazy import lazy_module
 from peertrial._results import Result
+
+optimize = lazy_module("scipy.optimize")
+special = lazy_module("scipy.special")
 
 __all__ = [
     "TrialParameters",

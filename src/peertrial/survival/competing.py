@@ -23,11 +23,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_pval, format_table
 from peertrial.survival import _input
 from peertrial.survival.cox import cox
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["cuminc", "CumincResult", "fine_gray", "FineGrayResult", "cause_specific_cox"]
 

@@ -20,14 +20,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _design as _builder
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_pval, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.survival import _input
 from peertrial.survival._coxcore import CoxData, newton
 from peertrial.survival.km import km_curve
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["cox", "CoxResult"]
 

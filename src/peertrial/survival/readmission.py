@@ -25,13 +25,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
 
 from peertrial import _data
 from peertrial import _design as _builder
 from peertrial._glm import negbin_fit
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
+
+optimize = lazy_module("scipy.optimize")
+special = lazy_module("scipy.special")
+stats = lazy_module("scipy.stats")
 
 __all__ = ["readmission_12m", "ReadmissionResult", "count_ratio", "days_ratio", "RatioResult"]
 

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from scipy.special import gammaln
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number
 from peertrial.trial._design import model_frame
 from peertrial.trial.effects import _arm_values
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["HedgesG", "hedges_g"]
 

@@ -24,13 +24,22 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
-from peertrial._warnings import PeertrialWarning
 from peertrial import _design as _builder
-from peertrial.trial._design import as_list, check_full_rank, covariate_columns, covariate_matrix, design, model_frame
+from peertrial._lazy import lazy_module
+from peertrial._warnings import PeertrialWarning
+from peertrial.trial._design import (
+    as_list,
+    check_full_rank,
+    covariate_columns,
+    covariate_matrix,
+    design,
+    model_frame,
+)
 from peertrial.trial._linear import VCOV_TYPES, ols, tsls
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["estimate_effects", "dose_response", "itt_odds_ratio", "use_levels", "effects_summary"]
 

@@ -25,16 +25,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data, _mi
 from peertrial import _design as _builder
+from peertrial._lazy import lazy_module
 from peertrial._mi import rubin_pool
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
 from peertrial.trial._design import as_list, covariate_columns, covariate_matrix, design
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["rubin_pool", "impute_norm", "multiple_imputation", "MIResult"]
 

@@ -27,18 +27,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from peertrial import _data
+from peertrial import _design as _builder
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
-from peertrial import _design as _builder
 from peertrial.trial._design import as_list, covariate_columns, design, model_frame
 from peertrial.trial.effects import _arm_values
 
+optimize = lazy_module("scipy.optimize")
+stats = lazy_module("scipy.stats")
+
 __all__ = ["MixedResult", "MMRMResult", "random_intercept", "partially_nested", "mmrm"]
 
-_Z975 = stats.norm.ppf(0.975)
+_Z975 = 1.959963984540054  # stats.norm.ppf(0.975), written out so importing does not load scipy.stats
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
-from peertrial._results import Result, format_number, format_pval, format_table
 from peertrial import _design as _builder
+from peertrial._lazy import lazy_module
+from peertrial._results import Result, format_number, format_pval, format_table
 from peertrial.trial._design import as_list, covariate_columns, design, factor_levels, model_frame
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["SubgroupResult", "subgroup_effects"]
 
