@@ -47,9 +47,11 @@ from xml.parsers import expat
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from peertrial._lazy import lazy_module
 from peertrial._results import Result
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["read_revman", "Review", "arm_columns"]
 

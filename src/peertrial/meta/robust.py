@@ -20,10 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_pval, format_table
+
+linalg = lazy_module("scipy.linalg")
+stats = lazy_module("scipy.stats")
 
 __all__ = ["robust", "RobustResult"]
 
