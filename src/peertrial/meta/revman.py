@@ -56,7 +56,7 @@ stats = lazy_module("scipy.stats")
 __all__ = ["read_revman", "Review", "arm_columns"]
 
 RATIO = ("OR", "RR", "HR", "ROM", "PETO_OR")
-Z975 = 1.959963984540054  # stats.norm.isf(0.025), written out so importing does not load scipy.stats
+Z975 = 1.9599639845400545  # stats.norm.isf(0.025), written out so importing does not load scipy.stats
 
 
 # ---------------------------------------------------------------------------
