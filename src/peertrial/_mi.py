@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["impute", "rubin_pool", "rubin_cov", "METHODS"]
 
