@@ -2,7 +2,6 @@
 (fixtures/fitstats_cases.json written by fixtures/make_fixtures_fitstats.R)."""
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np

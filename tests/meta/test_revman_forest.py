@@ -34,7 +34,7 @@ def test_subgroup_blocks_subtotals_and_test_for_differences(bcg):
     sg = pt.meta.subgroup(fit, bcg["alloc"].to_numpy())
     assert texts.count("Subtotal (95% CI)") == 3 and "Total (95% CI)" in texts
     assert f"Test for subgroup differences: Chi² = {sg.Qb:.2f}, df = 2 (P = 0.0006), I² = 86.5%" in texts
-    for g, row in sg.groups.iterrows():
+    for g, row in sg.groups.iterrows():  # noqa: B007
         assert f"{np.exp(row['estimate']):.2f} [{np.exp(row['ci_lb']):.2f}, {np.exp(row['ci_ub']):.2f}]" in texts
     # events and totals per arm from the MH tables, with the arm headers
     assert {"Experimental", "Control", "Events", "Total"} <= set(texts)

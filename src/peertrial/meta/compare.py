@@ -396,7 +396,7 @@ class PermutestResult(Result):
         return "\n".join(lines)
 
 
-def permutest(fit, iter=1000, exact=None, seed=None, comptol=np.finfo(float).eps ** 0.5) -> PermutestResult:
+def permutest(fit, iter=1000, exact=None, seed=None, comptol=np.finfo(float).eps ** 0.5) -> PermutestResult:  # noqa: B008
     """Permutation tests of an ``rma`` fit (metafor ``permutest.rma.uni``).
 
     Intercept-only models flip the signs of the effect sizes (``2^k`` patterns);

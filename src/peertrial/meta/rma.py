@@ -20,7 +20,6 @@ The fitted :class:`RMAResult` keeps its data for methods built on top of it
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass, field
 

@@ -204,7 +204,7 @@ class _Params:
         """sigma2 list and, per G-term, (var array, cor array)."""
         sig = [vals[i] for i, e in enumerate(self.entries) if e[0] == "sigma2"]
         gs = []
-        for gi, g in enumerate(self.g_terms):
+        for gi, g in enumerate(self.g_terms):  # noqa: B007
             var = [vals[i] for i, e in enumerate(self.entries) if e[1] == gi and e[3] and e[0] != "sigma2"]
             cor = [vals[i] for i, e in enumerate(self.entries) if e[1] == gi and not e[3]]
             gs.append((np.array(var), np.array(cor)))
@@ -304,7 +304,7 @@ class _Model:
             if info:
                 PD = [Pm @ Dj for Dj in D]
                 n = len(D)
-                I = np.empty((n, n))
+                I = np.empty((n, n))  # noqa: E741
                 for i in range(n):
                     for j in range(i, n):
                         I[i, j] = I[j, i] = 0.5 * np.sum(PD[i] * PD[j].T)
@@ -340,7 +340,7 @@ def _optimise(model, theta0, maxiter):
         inner = (theta > lo + 1e-8) & (theta < hi - 1e-8)
         if not inner.any():
             break
-        g, I = ev["grad"][inner], ev["info"][np.ix_(inner, inner)]
+        g, I = ev["grad"][inner], ev["info"][np.ix_(inner, inner)]  # noqa: E741
         try:
             step = np.linalg.solve(I, g)
         except np.linalg.LinAlgError:

@@ -158,7 +158,7 @@ def robust(fit, cluster, *, clubsandwich: bool = False, adjust: bool = True, lev
         return _out(b, se, t, df, pval, crit, vb, names, Q, QMdf, QMp, n, "CR1", level)
     # ---- CR2 (working model W = M^-1, target M), clubSandwich
     Mfull = np.diag(M) if diag else M
-    for j, g in enumerate(groups):
+    for j, g in enumerate(groups):  # noqa: B007
         out = np.setdiff1d(np.arange(k), g)
         if out.size and np.any(np.abs(Mfull[np.ix_(g, out)]) > 0):
             raise ValueError("CR2 needs the model's random effects nested within clusters; choose an outer "
