@@ -87,9 +87,14 @@ def test_missing_studies_omitted_with_warning_naming_them():
 
 
 @pytest.mark.filterwarnings("ignore:1 studies with missing")
+@pytest.mark.filterwarnings("ignore:Cannot compute Q-test")
 def test_bad_input_raises_naming_column_and_row():
-    with pytest.raises(ValueError, match=r"'vi' must be positive; violated at rows 'B'"):
-        pt.meta.rma("yi", "vi", data=DATA.assign(vi=[0.02, 0.0, 0.02, 0.05, 0.04]), slab="study")
+    # vi = 0 is accepted by REML as in metafor (with its warnings; metafor 3.8: 0.298182267235, tau2 0.000221047449)
+    with pytest.warns(UserWarning, match=r"non-positive sampling variances \('vi' at rows 'B'\)"):
+        fit = pt.meta.rma("yi", "vi", data=DATA.assign(vi=[0.02, 0.0, 0.02, 0.05, 0.04]), slab="study")
+    assert fit.b == pytest.approx(0.298182267235, abs=1e-9) and np.isnan(fit.QE)
+    with pytest.warns(UserWarning, match="non-positive"), pytest.raises(ValueError, match="DL estimator cannot"):
+        pt.meta.rma("yi", "vi", data=DATA.assign(vi=[0.02, 0.0, 0.02, 0.05, 0.04]), method="DL")
     with pytest.raises(ValueError, match="not found"):
         pt.meta.rma("yi", "variance", data=DATA)
     with pytest.raises(ValueError, match=r"'yi' must be numeric.*rows 1"):

@@ -19,8 +19,13 @@ def test_missing_rows_named_with_integer_labels(dat):
 
 
 def test_nonpositive_variance_named_with_integer_label(dat):
-    dat.loc[2, "vi"] = -0.1
-    with pytest.raises(ValueError, match=r"'vi'.* 2$"):
-        pt.meta.rma("yi", "vi", data=dat)
-    with pytest.raises(ValueError, match=r"'p2'"):
-        pt.meta.rma("yi", "vi", data=dat.set_axis([f"p{i}" for i in range(5)]))
+    dat.loc[2, "vi"] = -0.1  # as metafor: constrained to 0 with warnings naming the row
+    for frame, label in ((dat, "2"), (dat.set_axis([f"p{i}" for i in range(5)]), "'p2'")):
+        with pytest.warns(UserWarning) as record:
+            try:
+                pt.meta.rma("yi", "vi", data=frame)
+            except ValueError as exc:  # tau2 = 0 with a zero variance: division by zero, as metafor
+                assert "division by zero" in str(exc)
+        messages = [str(w.message) for w in record]
+        assert any(f"'vi' at rows {label})" in m for m in messages)
+        assert any("constrained to zero" in m for m in messages)

@@ -244,6 +244,7 @@ def estimate_tau2(method, Ymc, V, X, valid, k, p, ctrl, Yraw):
             algo[:] = "Fisher scoring"
             if method in ("ML", "REML") and ctrl.ll0check:
                 stuck = _ll0check(method, tau2, conv, Ymc, V, X, valid, k, p, ctrl)
+                stuck &= ~(valid & (V <= 0)).any(1)  # as metafor: only when every vi > 0
                 if stuck.any():
                     tau2 = np.where(stuck, 0.0, tau2)
                     notes = np.where(stuck, "Fisher scoring may have got stuck at a local maximum; tau2 set to 0", notes)
@@ -514,8 +515,15 @@ def fit_core(Y, V, X, valid=None, method="REML", test="z", A=None, level=95.0, c
             valid &= ~np.isnan(A)
     reason = np.full(B, "", dtype=object)
     k = valid.sum(1).astype(float)
-    nonpos = (valid & ~(V > 0)).any(1)
-    reason[nonpos] = "non-positive sampling variance"
+    nonpos = (valid & ~(V >= 0)).any(1)
+    reason[nonpos] = "non-positive sampling variance (negative)"
+    # vi = 0 (metafor accepts it for HE, SJ, ML, REML, EB, and for EE with user weights and a z test;
+    # tau2 > 0 is then needed for the weights 1/(vi + tau2))
+    zero_v = (valid & (V == 0)).any(1) & ~nonpos
+    if method in ("DL", "HS", "PM"):
+        reason[zero_v] = f"{method} estimator cannot be used when there are non-positive sampling variances"
+    elif method == "EE" and (A is None or test == "knha"):
+        reason[zero_v] = "division by zero when computing the inverse variance weights (sampling variances of 0)"
     reason[k < 1] = "no studies (k = 0)"
     reason[(k < p) & (k >= 1)] = "fewer studies than coefficients"
     if method != "EE":  # tau2 is one more parameter (metafor stops when p + 1 > k, except k = p = 1)
@@ -546,16 +554,25 @@ def fit_core(Y, V, X, valid=None, method="REML", test="z", A=None, level=95.0, c
                 method, Ymc, Vs, Xs, valid, np.where(bad, np.nan, k), p, ctrl, np.where(valid, Y, np.nan)
             )
         tau2 = np.where(k1, 0.0, tau2)
+    if method != "EE":  # weights 1/(vi + tau2) are infinite when tau2 = 0 and some vi = 0
+        divzero = zero_v & ~bad & ~(tau2 > 0) & ((A is None) | (test == "knha"))
+        reason[divzero] = "division by zero when computing the inverse variance weights (sampling variances of 0 and tau2 = 0)"
+        bad = bad | divzero
     se_tau2 = np.where(k1 | bad, np.nan, se_tau2)
     tau2 = np.where(bad, np.nan, tau2)
     reason = np.where(~bad & (notes != ""), notes, reason)
     failed = ~bad & np.isnan(tau2)
     bad = bad | failed
     knha = np.full(B, test == "knha") & ~k1
-    out = _fixed_part(Ys, Vs, Xs, valid, tau2, A, knha, keff, p, level, intercept_col)
-    het = _heterogeneity(Ymc, Vs, Xs, valid, keff, p, tau2, method)
+    with np.errstate(invalid="ignore", divide="ignore"):  # vi = 0 with user weights: 1/vi is not used
+        out = _fixed_part(Ys, Vs, Xs, valid, tau2, A, knha, keff, p, level, intercept_col)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        het = _heterogeneity(Ymc, Vs, Xs, valid, keff, p, tau2, method)
+    if zero_v.any():  # Q, I2, H2 need 1/vi (metafor: "Cannot compute Q-test, I^2, or H^2 ...")
+        het = {key: np.where(zero_v, np.nan, val) for key, val in het.items()}
     conv = conv & ~bad
-    stats_ = _fit_stats(Ys, Vs, Xs, valid, tau2, out["b"], keff, p)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats_ = _fit_stats(Ys, Vs, Xs, valid, tau2, out["b"], keff, p)
     return CoreFit(
         tau2=tau2, se_tau2=se_tau2, k=k.astype(int), p=p, converged=np.where(k1, True, conv),
         iterations=iters, reason=reason, test=np.where(knha, "knha", "z"), algorithm=algo, **out, **het,

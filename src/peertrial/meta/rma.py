@@ -158,7 +158,10 @@ def rma(
     (REML versions for a REML fit, ML otherwise) and ``fit.fitstats()``.
 
     Studies with a missing value are omitted with a warning naming them (metafor's
-    ``na.action = "na.omit"``); non-positive variances raise ``ValueError``.
+    ``na.action = "na.omit"``). As metafor, sampling variances of 0 are accepted (with a
+    warning) by the HE, SJ, ML, REML and EB estimators (when tau2 > 0) and by ``EE`` with
+    user ``weights`` and a z test; Q, I2 and H2 are then NaN. Negative variances are set
+    to 0 with a warning. DL, HS and PM, and ``EE`` with inverse-variance weights, raise.
     """
     method, test = _check_method_test(method, test)
     frame = _data.as_frame(data) if data is not None else None
@@ -206,7 +209,7 @@ def rma(
             stacklevel=2,
         )
     keep = use & ~missing
-    _data.check_positive(np.where(keep, v, np.nan), rows, v_name)
+    v = _nonpositive_variances(v, keep, rows, v_name)
     if not keep.any():
         raise ValueError("no studies left to fit (k = 0) after omitting missing values")
     Xk, names, info = _drop_redundant(X[keep], names, info)
@@ -228,6 +231,21 @@ def _fixed_tau2(tau2, method):
     if not np.isfinite(t) or t < 0:
         raise ValueError(f"tau2 must be a single non-negative number; got {tau2!r}")
     return t
+
+
+def _nonpositive_variances(v, keep, rows, name):
+    """metafor's handling of ``vi <= 0``: negative variances are set to 0 and zeros are kept
+    (with metafor's warnings); the estimators that cannot use them then raise."""
+    with np.errstate(invalid="ignore"):
+        neg = keep & (v < 0)
+        nonpos = keep & (v <= 0)
+    if nonpos.any() and not (v[keep] == 0).all():
+        warnings.warn(f"There are outcomes with non-positive sampling variances ({name!r} at rows "
+                      f"{_data.row_labels(rows, nonpos)}).", PeertrialWarning, stacklevel=3)
+    if neg.any():
+        warnings.warn("Negative sampling variances constrained to zero.", PeertrialWarning, stacklevel=3)
+        v = np.where(neg, 0.0, v)
+    return v
 
 
 def _sample_sizes(frame, ni, n):
@@ -287,6 +305,9 @@ def _fit(y, v, Xa, names, w, labels, method, test, level, ctrl, measure, info=No
                     control=ctrl, intercept_col=icol, tau2_fixed=tau2_fixed)
     if core.reason[0] and np.isnan(core.tau2[0]):
         raise ValueError(f"cannot fit the model: {core.reason[0]}")
+    if np.any(v == 0) and k > p:
+        warnings.warn("Cannot compute Q-test, I^2, or H^2 when there are non-positive sampling variances in the "
+                      "data (as metafor: QE, QEp, I2, H2 are NaN).", PeertrialWarning, stacklevel=3)
     valid = np.ones((1, k), dtype=bool)
     R2 = np.nan
     if p > 1 and icol >= 0:
