@@ -32,6 +32,7 @@ def test_every_function_taking_an_arm_accepts_arm_levels():
         if "arm" in params and (params["arm"].default is None or isinstance(params["arm"].default, str)):
             taking.append(qual)
             assert "arm_levels" in params, f"{qual} takes an arm column but not arm_levels="
+            assert "arm_levels" in (fn.__doc__ or ""), f"{qual} does not document arm_levels="
     assert {"trial.estimate_effects", "survival.readmission_12m", "econ.cea", "process.engagement_summary"} <= set(taking)
     assert "arm_levels" in inspect.signature(pt.process.mediation).parameters
 

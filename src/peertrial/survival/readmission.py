@@ -358,6 +358,9 @@ def count_ratio(data, outcome: str, arm: str = "arm",
     ``outcome`` is a column of counts (e.g. readmissions); ``exposure`` (default: none, equal
     follow-up) a column of follow-up time, e.g. ``exposure="followup_days"``, entered as the
     offset ``log(exposure)`` so that the ratio compares rates.
+
+    ``arm_levels``: the coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}``
+    or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
     """
     data = _data.code_arm(data, arm, arm_levels)
     frame, y, X, off = _prep_counts(data, outcome, arm, exposure, covariates, factors)
@@ -396,6 +399,9 @@ def days_ratio(data, outcome: str, arm: str = "arm", exposure: str | None = None
 
     ``outcome`` is the column of days (e.g. ``"bed_days"``); ``exposure`` (default none) an
     optional column of follow-up time for the NB model's offset.
+
+    ``arm_levels``: the coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}``
+    or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
     """
     data = _data.code_arm(data, arm, arm_levels)
     if model == "nb":

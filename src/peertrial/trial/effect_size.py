@@ -67,7 +67,11 @@ def _correction(m: float) -> float:
 
 
 def hedges_g(df, outcome: str, arm: str = "arm", conf_level: float = 0.95, na_action: str = "omit", *, arm_levels=None) -> HedgesG:
-    """Hedges' g of ``outcome`` between arms (intervention minus control), with variance and CI."""
+    """Hedges' g of ``outcome`` between arms (intervention minus control), with variance and CI.
+
+    ``arm_levels``: the coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}``
+    or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
+    """
     df = _data.code_arm(df, arm, arm_levels)
     frame = model_frame(df, [outcome, arm], na_action=na_action)
     y = _data.numeric(frame[outcome], outcome)
