@@ -117,3 +117,16 @@ def test_every_option_has_help_and_the_help_shows_an_example(capsys):
         main(["meta", "--help"])
     text = capsys.readouterr().out
     assert "examples:" in text and "--ai tpos --bi tneg --ci cpos --di cneg" in text
+
+
+def test_cli_other_escalc_measures_use_metafor_argument_flags(tmp_path, capsys):
+    d = pd.DataFrame({"authors": ["A", "B", "C", "D"], "events": [16, 10, 4, 43], "n": [17, 12, 8, 58]})
+    d.to_csv(tmp_path / "p.csv", index=False)
+    out = tmp_path / "p.json"
+    assert main(["meta", str(tmp_path / "p.csv"), "--measure", "PLO", "--xi", "events", "--ni", "n",
+                 "--slab", "authors", "--json", str(out)]) == 0
+    capsys.readouterr()
+    es = pt.meta.escalc("PLO", d, xi="events", ni="n")
+    fit = pt.meta.rma("yi", "vi", data=es, slab="authors")
+    res = json.loads(out.read_text())["rma"]
+    assert res["b"] == pytest.approx(fit.b, rel=1e-12) and res["studies"][0]["slab"] == "A"

@@ -51,7 +51,16 @@ COLUMN_FLAGS = {
     "yi": "ready-made effect sizes (measure GEN)",
     "vi": "sampling variances of --yi",
     "sei": "standard errors of --yi",
-    "ni": "total sample sizes (for regtest with sample-size predictors)",
+    "ni": "sample sizes (proportions, correlations, single means; or for regtest's sample-size predictors)",
+    "xi": "events or counts of a single group (PR, PLN, PLO, PFT, IR, IRLN)",
+    "mi": "non-events of a single group (instead of --ni)",
+    "ti": "person-time of a single group (IR, IRLN)",
+    "ri": "correlation coefficients (COR, ZCOR; SMCC, SMCR: pre-post correlations)",
+    "sdi": "standard deviations of a single group (MN; SMCR: pre-test SDs)",
+    "x1i": "events of group 1 for incidence rates (IRR, IRD)",
+    "x2i": "events of group 2 for incidence rates (IRR, IRD)",
+    "t1i": "person-time of group 1 (IRR, IRD)",
+    "t2i": "person-time of group 2 (IRR, IRD)",
 }
 TABLE_MEASURES = ("OR", "RR", "RD")
 MEANS_MEASURES = ("MD", "SMD", "SMDH", "ROM")
