@@ -163,3 +163,12 @@ def test_outcome_without_residual_variation_is_a_clear_error():
     exact = TRIAL.assign(hope_12=TRIAL["peer_worker"].map(FID).fillna(0) * 2 + 1)
     with pytest.raises(ValueError, match="no residual variation"):
         _fit(exact)
+
+
+@pytest.mark.filterwarnings("ignore:peer workers with a single participant")
+def test_covariates_by_formula_and_numbers_as_text():
+    # the one design builder: a formula equals the list, numbers stored as text are numeric
+    ref = F.fidelity_moderation(TRIAL, FID, "hope_12", covariates=["age"], population="all")
+    got = F.fidelity_moderation(TRIAL.astype({"age": str}), FID, "hope_12", covariates="~ age", population="all")
+    pd.testing.assert_frame_equal(got.coef, ref.coef)
+    pd.testing.assert_series_equal(got.covariate_means, ref.covariate_means)

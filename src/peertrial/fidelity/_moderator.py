@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from peertrial import _data
+from peertrial import _design as _builder
 from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_table
 from peertrial._warnings import PeertrialWarning
@@ -161,6 +162,10 @@ def fidelity_moderation(
     participants (``population="all"``), collinear terms, too few participants,
     or an outcome with no residual variation.
 
+    ``covariates``: a list of columns or an R-style formula (``"hope_0 + C(site)"``), coded by
+    the one design builder (``peertrial._design``): numbers, including numbers stored as
+    text, are numeric; other text, booleans and ``C()`` are treatment-coded factors.
+
     Intervention participants with no peer worker (never seen) are excluded
     with a warning naming the rows. Peer workers without a fidelity score are
     named in a warning and their participants excluded; peer workers with a single participant are warned
@@ -173,9 +178,10 @@ def fidelity_moderation(
     data = _data.code_arm(data, arm, arm_levels)
     if population not in ("intervention", "all"):
         raise ValueError(f"population must be 'intervention' or 'all', got {population!r}")
-    covariates = list(covariates or [])
+    covariates = _builder.spec(covariates)
+    cov_cols = _builder.variables(covariates)
     frame = _data.as_frame(data)
-    _data.require_columns(frame, [outcome, peer_worker, arm, *covariates])
+    _data.require_columns(frame, [outcome, peer_worker, arm, *cov_cols])
     scores = _as_worker_scores(fidelity).dropna()
     treated = _data.binary(frame[arm], arm) == 1
     no_worker = treated & frame[peer_worker].isna().to_numpy()
@@ -205,10 +211,11 @@ def fidelity_moderation(
     keep = ~unscored
     frame, worker, fid, treated = frame.loc[keep], worker[keep], fid[keep], treated[keep]
     work = pd.DataFrame({outcome: _data.numeric(frame[outcome], outcome)}, index=frame.index)
-    for c in covariates:
-        work[c] = _data.numeric(frame[c], c)
+    for c in cov_cols:
+        work[c] = frame[c]  # coded below by the one design builder (numbers, text numbers, factors)
     work["_worker"], work["_fid"], work["_arm"] = worker, fid, treated.astype(float)
-    work = _data.drop_missing(work, [outcome, *covariates], unit="participants", stacklevel=3)
+    work = _data.drop_missing(work, [outcome, *cov_cols], unit="participants", stacklevel=3)
+    block = _builder.build(work, covariates, intercept="drop") if cov_cols else None
     worker, fid, arm01 = work["_worker"].to_numpy(), work["_fid"].to_numpy(), work["_arm"].to_numpy()
     in_arm = arm01 == 1
     counts = pd.Series(worker[in_arm]).value_counts()
@@ -238,8 +245,9 @@ def fidelity_moderation(
     else:
         names = ["(Intercept)", "arm", "arm:fidelity"]
         cols = [np.ones(n), arm01, fc]
-    names += covariates
-    cols += [work[c].to_numpy() for c in covariates]
+    if block is not None:
+        names += block.names
+        cols += list(block.X.T)
     exog = np.column_stack(cols)
     y = work[outcome].to_numpy()
     codes = np.full(n, -1)  # controls (population "all") belong to no peer worker
@@ -257,7 +265,7 @@ def fidelity_moderation(
     treated_rows = work.loc[in_arm]
     workers = treated_rows.groupby("_worker", sort=True).agg(fidelity=("_fid", "first"), n=("_fid", "size"), mean_outcome=(outcome, "mean"))
     workers.index.name = peer_worker
-    means = work[covariates].mean() if covariates else pd.Series(dtype=float)
+    means = pd.Series(block.X.mean(axis=0), index=block.names) if block is not None else pd.Series(dtype=float)
     return dataclasses.replace(res, workers=workers, covariate_means=means)
 
 
