@@ -148,9 +148,9 @@ def tsls(X, Z, y, vcov_type: str = "const", cluster_codes=None) -> LinearFit:
 def rank_deficient_columns(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[str]:
     """Names of columns that are linear combinations of the columns before them (R's ``NA`` coefficients).
 
-    From the QR decomposition of the column-normalised design (no pivoting, so column ``j``
-    depends on earlier ones exactly when ``|R_jj|`` vanishes), as R's ``lm`` with ``tol = 1e-7``.
+    The one aliasing rule of the design builder (:func:`peertrial._design.aliased`, as R's
+    ``lm`` with ``tol = 1e-7``).
     """
-    Xs = X / np.maximum(np.linalg.norm(X, axis=0), 1e-300)
-    r = np.abs(np.diag(np.linalg.qr(Xs, mode="r")))
-    return [names[j] for j in np.flatnonzero(r < tol)]
+    from peertrial._design import aliased
+
+    return [names[j] for j in np.flatnonzero(aliased(X, tol))]
