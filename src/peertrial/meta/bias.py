@@ -205,6 +205,28 @@ def regtest(x, vi=None, *, sei=None, ni=None, data=None, model: str = "rma", pre
     sizes (column name or array; then ``vi``/``sei`` are required and the model is
     REML with a z test, as metafor). ``ni`` (column or array) is needed for the
     sample-size predictors when the fit does not carry it.
+
+    Returns
+    -------
+    RegTest
+        The test statistic ``zval`` (a t statistic with ``dfs`` degrees of freedom for
+        ``model="lm"`` or Knapp-Hartung fits), its ``pval`` and the limit estimate.
+
+    Notes
+    -----
+    R equivalent: ``metafor::regtest`` (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Egger, M., Davey Smith, G., Schneider, M., & Minder, C. (1997). Bias in meta-analysis
+       detected by a simple, graphical test. BMJ, 315, 629-634.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> test = pt.meta.regtest(pt.meta.rma("yi", "vi", data=es))
+    >>> round(test.zval, 4), round(test.pval, 4)
+    (-0.8033, 0.4218)
     """
     if model not in ("rma", "lm"):
         raise ValueError(f"model must be 'rma' or 'lm', got {model!r}")
@@ -408,6 +430,28 @@ def trimfill(fit, side: str | None = None, estimator: str = "L0", maxiter: int =
     the fit's tau² estimator and a z test (metafor does not carry ``test`` over).
     Mantel–Haenszel and Peto fits raise, as metafor (``trimfill`` has a method for
     ``rma.uni`` fits only).
+
+    Returns
+    -------
+    TrimFill
+        ``k0`` (studies filled in), ``side``, and the filled-in fit's ``b``, ``se``,
+        ``ci_lb``, ``ci_ub``, ``tau2``.
+
+    Notes
+    -----
+    R equivalent: ``metafor::trimfill`` (metafor 3.8-1; estimator ``"L0"`` by default).
+
+    References
+    ----------
+    .. [1] Duval, S., & Tweedie, R. (2000). Trim and fill: A simple funnel-plot-based method of
+       testing and adjusting for publication bias in meta-analysis. Biometrics, 56, 455-463.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> tf = pt.meta.trimfill(pt.meta.rma("yi", "vi", data=es))
+    >>> tf.k0, tf.side
+    (1, 'right')
     """
     if estimator not in ("L0", "R0"):
         raise ValueError(f"estimator must be 'L0' or 'R0', got {estimator!r}")

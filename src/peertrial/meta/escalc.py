@@ -96,6 +96,64 @@ def escalc(
     ``t2i``); ``"MN"`` (``mi``, ``sdi``, ``ni``); ``"SMCC"`` (``m1i``, ``m2i``, ``sd1i``, ``sd2i``,
     ``ni``, ``ri``) and ``"SMCR"`` (``m1i``, ``m2i``, ``sd1i``, ``ni``, ``ri``). ``vtype="AV"``
     (COR, PR, PLN, PLO, IR, IRLN) uses the pooled correlation/proportion/rate in the variance.
+
+    Parameters
+    ----------
+    measure : str
+        The effect size: ``"SMD"`` (Hedges' g), ``"SMDH"``, ``"MD"``, ``"ROM"``, ``"OR"``,
+        ``"RR"``, ``"RD"``, ``"PETO"``, ``"GEN"`` (given ``yi`` with ``vi``/``sei``/CI), and the
+        further measures listed above.
+    data : pandas.DataFrame, optional
+        One row per study. Without it, the column arguments are array-likes.
+    m1i, sd1i, n1i, m2i, sd2i, n2i : str or array-like, optional
+        Means, standard deviations and sizes of group 1 (intervention) and group 2 (control).
+    ai, bi, ci, di : str or array-like, optional
+        2x2 table cells: events and non-events in group 1 (``ai``, ``bi``) and group 2
+        (``ci``, ``di``); ``n1i``/``n2i`` may replace ``bi``/``di``.
+    yi, vi, sei, ci_lb, ci_ub : str or array-like, optional
+        Effect sizes with their variances, standard errors or confidence limits (``"GEN"``).
+    ni : str or array-like, optional
+        Total sample size per study.
+    add : float, optional
+        Added to the cells of 2x2 tables (default 1/2), as metafor's ``add``.
+    to : {"only0", "all", "if0all", "none"}
+        Which tables get ``add`` (default: only those with a zero cell).
+    drop00 : bool
+        Drop studies with no events in either group.
+    var_names : tuple of str
+        Names of the two added columns (default ``("yi", "vi")``).
+    ri, xi, mi, sdi, ti, x1i, x2i, t1i, t2i : str or array-like, optional
+        Inputs of the further measures listed above.
+    vtype : str
+        Variance type (``"LS"`` large-sample; ``"AV"`` averaged).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame: the input columns plus ``yi`` and ``vi``; ``attrs["ni"]`` holds the
+        sample sizes.
+
+    Notes
+    -----
+    R equivalent: ``metafor::escalc`` (metafor 3.8-1), with the same defaults (exact Hedges'
+    correction for ``"SMD"``; ``add=1/2, to="only0"`` for 2x2 tables).
+
+    References
+    ----------
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+    .. [2] Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and
+       related estimators. Journal of Educational Statistics, 6(2), 107-128.
+
+    Examples
+    --------
+    >>> bcg = pt.datasets.load("bcg")
+    >>> es = pt.meta.escalc("RR", data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> es[["yi", "vi"]].head(3).round(4)
+           yi      vi
+    0 -0.8893  0.3256
+    1 -1.5854  0.1946
+    2 -1.3481  0.4154
     """
     measure = str(measure).upper()
     if measure not in MEASURES:

@@ -243,6 +243,30 @@ def rma_mh(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, *,
 
     ``measure``: "OR", "RR" or "RD". ``b`` is on the log scale for OR and RR.
     ``correct``: continuity correction of the Cochran–Mantel–Haenszel test (OR).
+
+    Returns
+    -------
+    MHResult
+        Pooled ``b`` (log scale for OR/RR), ``se``, ``zval``, ``pval``, ``ci_lb``, ``ci_ub``
+        and the heterogeneity test ``QE``, ``QEp``.
+
+    Notes
+    -----
+    R equivalent: ``metafor::rma.mh`` (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Mantel, N., & Haenszel, W. (1959). Statistical aspects of the analysis of data from
+       retrospective studies of disease. Journal of the National Cancer Institute, 22, 719-748.
+    .. [2] Robins, J., Breslow, N., & Greenland, S. (1986). Estimators of the Mantel-Haenszel
+       variance consistent in both sparse data and large-strata limiting models. Biometrics, 42, 311-323.
+
+    Examples
+    --------
+    >>> bcg = pt.datasets.load("bcg")
+    >>> mh = pt.meta.rma_mh(data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg", measure="RR")
+    >>> round(mh.b, 4), round(mh.se, 4)
+    (-0.4537, 0.0393)
     """
     measure = str(measure).upper()
     if measure not in ("OR", "RR", "RD"):

@@ -162,6 +162,72 @@ def rma(
     warning) by the HE, SJ, ML, REML and EB estimators (when tau2 > 0) and by ``EE`` with
     user ``weights`` and a z test; Q, I2 and H2 are then NaN. Negative variances are set
     to 0 with a warning. DL, HS and PM, and ``EE`` with inverse-variance weights, raise.
+
+    Parameters
+    ----------
+    yi : str or array-like
+        Observed effect sizes (column of ``data`` or values).
+    vi : str or array-like, optional
+        Sampling variances; or give ``sei``.
+    data : pandas.DataFrame, optional
+        One row per study.
+    sei : str or array-like, optional
+        Standard errors, instead of ``vi``.
+    weights : str or array-like, optional
+        User weights (metafor's ``weights``).
+    method : str
+        tau^2 estimator: "EE" (alias "FE"), "DL", "HE", "HS", "SJ", "ML", "REML" (default),
+        "EB", "PM".
+    test : {"z", "knha"}
+        Normal (default) or Knapp-Hartung t tests and intervals.
+    mods : str or array-like, optional
+        Moderators: an R-style formula (``"~ year + type"``) on ``data``, or a 2-D array.
+    intercept : bool
+        Add an intercept to array ``mods`` (default True).
+    level : float
+        Confidence level in percent, as metafor (default 95).
+    slab : str or array-like, optional
+        Study labels.
+    control : dict, optional
+        Iteration settings (see above).
+    measure : str, optional
+        The effect-size measure, for labels and back-transformation.
+    ni : str or array-like, optional
+        Sample sizes.
+    subset : str or array-like of bool, optional
+        The studies to use.
+    tau2 : float, optional
+        Fix tau^2 at this value.
+
+    Returns
+    -------
+    RMAResult
+        Estimates ``b``, ``se``, ``zval``, ``pval``, ``ci_lb``, ``ci_ub``; heterogeneity
+        ``tau2``, ``se_tau2``, ``I2``, ``H2``, ``QE``, ``QEp``; with moderators ``QM``,
+        ``QMp``, ``R2``; methods ``summary``, ``to_frame``, ``predict``, ``confint``, ``refit``.
+
+    Notes
+    -----
+    R equivalent: ``metafor::rma`` (``rma.uni``; metafor 3.8-1), same defaults.
+
+    References
+    ----------
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+    .. [2] Viechtbauer, W. (2005). Bias and efficiency of meta-analytic variance estimators
+       in the random-effects model. Journal of Educational and Behavioral Statistics, 30(3), 261-293.
+    .. [3] Knapp, G., & Hartung, J. (2003). Improved tests for a random effects meta-regression
+       with a single covariate. Statistics in Medicine, 22(17), 2693-2710.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es, method="REML")
+    >>> round(fit.b, 4), round(fit.se, 4), round(fit.tau2, 4)
+    (-0.7145, 0.1798, 0.3132)
+    >>> knha = pt.meta.rma("yi", "vi", data=es, test="knha")
+    >>> round(knha.ci_lb, 4), round(knha.ci_ub, 4)
+    (-1.1084, -0.3206)
     """
     method, test = _check_method_test(method, test)
     frame = _data.as_frame(data) if data is not None else None
