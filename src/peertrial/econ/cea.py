@@ -613,6 +613,27 @@ def cea(
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+
+    Notes
+    -----
+    R equivalent: no single function; increments and SEs as ``stats::lm`` with ``sandwich``
+    (sandwich 3.0-2), the CEAC as ``BCEA::ceac`` on the bootstrap replicates.
+
+    References
+    ----------
+    .. [1] Glick, H. A., Doshi, J. A., Sonnad, S. S., & Polsky, D. (2014). Economic Evaluation
+       in Clinical Trials (2nd ed.). Oxford University Press.
+    .. [2] Fenwick, E., O'Brien, B. J., & Briggs, A. (2004). Cost-effectiveness acceptability
+       curves: facts, fallacies and frequently asked questions. Health Economics, 13, 405-415.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> ce = pt.econ.cea(trial, cost="cost_total", effect="qaly", arm="arm", n_boot=200, seed=1)
+    >>> round(ce.delta_cost, 2), round(ce.delta_effect, 4)
+    (-1161.31, -0.0072)
+    >>> ce.ceac([20000])["prob_cost_effective"].round(3).tolist()
+    [0.71]
     """
     data = _data.code_arm(data, arm, arm_levels)
     if cost_model not in ("ols", "gamma"):

@@ -97,6 +97,21 @@ def cost_benefit_ratio(cost, benefit, *, currency: str = "GBP", price_year: int 
     ``ratio = benefit / cost`` (4.76 for Trachtenberg et al.'s "1:4.76"),
     ``net_benefit = benefit - cost``, ``roi = (benefit - cost) / cost``.
     The cost must be positive; a negative benefit (a loss) is allowed.
+
+    Notes
+    -----
+    R equivalent: none (arithmetic); as reported by Trachtenberg et al. (2013).
+
+    References
+    ----------
+    .. [1] Trachtenberg, M., Parsonage, M., Shepherd, G., & Boardman, J. (2013). Peer support in
+       mental health care: is it good value for money? Centre for Mental Health, London.
+
+    Examples
+    --------
+    >>> cb = pt.econ.cost_benefit_ratio(cost=1000, benefit=4760)
+    >>> round(cb.ratio, 2), cb.net_benefit, round(cb.roi, 2)
+    (4.76, 3760.0, 3.76)
     """
     cost, benefit = _number(cost, "cost"), _number(benefit, "benefit")
     if not np.isfinite(cost) or cost <= 0:
@@ -260,6 +275,22 @@ def pooled_ratio(
     studies); ``"propagate"`` takes each study's SE (``cost_se``/``benefit_se``)
     or interval (``*_lb``/``*_ub`` at ``level``; SE = width / 2z), gives the
     delta-method SE and a percentile interval from ``n_boot`` normal draws.
+
+    Notes
+    -----
+    R equivalent: none (arithmetic); bootstrap intervals as ``boot::boot`` percentile intervals.
+
+    References
+    ----------
+    .. [1] Trachtenberg, M., Parsonage, M., Shepherd, G., & Boardman, J. (2013). Peer support in
+       mental health care: is it good value for money? Centre for Mental Health, London.
+
+    Examples
+    --------
+    >>> studies = pd.DataFrame({"study": ["A", "B", "C"], "cost": [100.0, 200.0, 300.0],
+    ...                         "benefit": [450.0, 900.0, 1500.0]})
+    >>> round(pt.econ.pooled_ratio(studies).estimate, 4)     # total benefit / total cost
+    4.75
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {sorted(WEIGHTINGS)}, got {weighting!r}")

@@ -201,6 +201,24 @@ def permuted_blocks(
     ``block`` (1, 2, ... within stratum), ``block_size``, ``arm`` and
     ``prob_<arm>`` = r_j / sum(r), the design probability of each arm. The last
     block of a stratum is truncated when ``n`` falls inside it.
+
+    Notes
+    -----
+    R equivalent: none in base R; ``blockrand::blockrand`` gives the same design (the random
+    streams differ).
+
+    References
+    ----------
+    .. [1] Schulz, K. F., & Grimes, D. A. (2002). Generation of allocation sequences in
+       randomised trials: chance, not choice. The Lancet, 359, 515-519.
+
+    Examples
+    --------
+    >>> s = pt.randomise.permuted_blocks(n=8, arms=["control", "peer"], block_sizes=[2, 4], seed=2017)
+    >>> s["arm"].tolist()
+    ['control', 'peer', 'control', 'peer', 'control', 'peer', 'peer', 'control']
+    >>> s["block_size"].tolist()
+    [2, 2, 2, 2, 2, 2, 4, 4]
     """
     n, arms, factors, combos, root = _setup(n, arms, strata, seed)
     ratio = check_ratio(ratio, len(arms))

@@ -181,6 +181,50 @@ def cuminc(data=None, time="time", status="status", group=None, strata=None, cen
 
     ``status`` holds ``cencode`` for censoring and a cause code otherwise; ``causes``
     declares the allowed codes (values outside it raise). ``strata`` stratifies Gray's test.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant.
+    time : str
+        Follow-up time.
+    status : str
+        Cause of the event (1, 2, ...) or ``cencode`` for censoring.
+    group : str, optional
+        Curves and Gray's test per level of this column.
+    strata : str, optional
+        Strata for Gray's test.
+    cencode : int
+        The censoring code (default 0).
+    causes : list, optional
+        The causes to report (default all).
+    rho : float
+        Weight of Gray's test (default 0).
+
+    Returns
+    -------
+    CumincResult
+        ``at(times)`` (estimates and variances), ``gray_test``, ``summary()``, ``to_frame()``.
+
+    Notes
+    -----
+    R equivalent: ``cmprsk::cuminc`` and ``cmprsk::timepoints`` (cmprsk 2.2-11).
+
+    References
+    ----------
+    .. [1] Gray, R. J. (1988). A class of K-sample tests for comparing the cumulative incidence
+       of a competing risk. Annals of Statistics, 16, 1141-1154.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+    ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+    ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    ...                   "age": [50, 61, 45, 38, 70, 52, 66, 41, 59, 48]})
+    >>> d["status"] = [1, 2, 0, 1, 1, 0, 2, 1, 0, 1]   # 1 readmission, 2 competing event, 0 censored
+    >>> ci = pt.survival.cuminc(d, time="time", status="status", group="arm")
+    >>> ci.at([20])["est"].round(4).tolist()
+    [0.4667, 0.0, 0.2, 0.2]
     """
     codes = None if causes is None else set(causes) | {cencode}
     sd = _input.prepare(data, time, status, status_codes=codes, status_name="status",
@@ -414,6 +458,32 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
     the one design builder (:mod:`peertrial._design`) as ``model.matrix(~ ...)[, -1]`` would
     give ``cov1``. An aliased column (a linear combination of the others) is reported as NaN
     with a warning instead of making the information matrix singular.
+
+    Returns
+    -------
+    FineGrayResult
+        ``coef``, ``se``, ``zval``, ``pval`` (Series by covariate) of the subdistribution hazard.
+
+    Notes
+    -----
+    R equivalent: ``cmprsk::crr`` (cmprsk 2.2-11).
+
+    References
+    ----------
+    .. [1] Fine, J. P., & Gray, R. J. (1999). A proportional hazards model for the
+       subdistribution of a competing risk. Journal of the American Statistical Association,
+       94, 496-509.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+    ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+    ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    ...                   "age": [50, 61, 45, 38, 70, 52, 66, 41, 59, 48]})
+    >>> d["status"] = [1, 2, 0, 1, 1, 0, 2, 1, 0, 1]   # 1 readmission, 2 competing event, 0 censored
+    >>> fg = pt.survival.fine_gray(d, time="time", status="status", covariates=["arm"], cause=1)
+    >>> fg.coef.round(4).tolist()
+    [0.065]
     """
     import warnings
 

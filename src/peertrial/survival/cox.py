@@ -300,6 +300,52 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     Time-varying covariates need counting-process rows ``(entry, time]``; with ``id=`` the
     layout is checked: repeated ids without ``entry`` and overlapping intervals raise, as do
     covariate cells holding sequences (see ``peertrial.survival._input``).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant (or per interval with ``entry``).
+    time, event : str
+        Follow-up time and event indicator (1 event, 0 censored).
+    covariates : list of str or str
+        Columns, or an R-style right-hand side such as ``"arm + C(site) + age"``.
+    ties : {"efron", "breslow"}
+        Handling of tied event times (default "efron", as R).
+    strata, cluster, weights, entry, id : str, optional
+        Stratification, cluster-robust (sandwich) SE, case weights, late entry, participant id.
+    conf_level : float
+        Confidence level (default 0.95).
+    eps, iter_max : float, int
+        Convergence tolerance and iteration cap of the Newton-Raphson fit.
+    factors : sequence of str
+        Columns to treat as factors.
+
+    Returns
+    -------
+    CoxResult
+        ``coef``, ``se``, ``zval``, ``pval``, ``hr``, ``hr_ci_lb``, ``hr_ci_ub`` (Series by term),
+        ``loglik``; ``test_ph()`` as ``cox.zph``.
+
+    Notes
+    -----
+    R equivalent: ``survival::coxph`` (survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Cox, D. R. (1972). Regression models and life-tables. Journal of the Royal
+       Statistical Society B, 34, 187-220.
+    .. [2] Efron, B. (1977). The efficiency of Cox's likelihood function for censored data.
+       Journal of the American Statistical Association, 72, 557-565.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+    ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+    ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    ...                   "age": [50, 61, 45, 38, 70, 52, 66, 41, 59, 48]})
+    >>> cx = pt.survival.cox(d, time="time", event="event", covariates=["arm", "age"])
+    >>> cx.coef.round(4).tolist()
+    [0.1374, 0.0195]
     """
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")

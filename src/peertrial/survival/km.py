@@ -226,6 +226,49 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
 
     ``event`` is 1 for the event and 0 for censoring; ``entry`` gives late-entry times
     (R's ``Surv(entry, time, event)``).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant.
+    time : str
+        Follow-up time column.
+    event : str
+        1 for the event, 0 for censoring.
+    group : str, optional
+        Curves per level of this column.
+    conf_type : {"log", "log-log", "plain"}
+        Scale of the Greenwood confidence interval (R's ``conf.type``; default "log").
+    conf_level : float
+        Confidence level (default 0.95).
+    entry : str, optional
+        Late-entry (left-truncation) times.
+
+    Returns
+    -------
+    KaplanMeierResult
+        The curves, with ``at(times)``, ``median()``, ``rmst(tau)``, ``summary()``, ``to_frame()``.
+
+    Notes
+    -----
+    R equivalent: ``survival::survfit(Surv(time, event) ~ group)`` (survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Kaplan, E. L., & Meier, P. (1958). Nonparametric estimation from incomplete
+       observations. Journal of the American Statistical Association, 53, 457-481.
+    .. [2] Therneau, T. M., & Grambsch, P. M. (2000). Modeling Survival Data: Extending the Cox
+       Model. Springer.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+    ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+    ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    ...                   "age": [50, 61, 45, 38, 70, 52, 66, 41, 59, 48]})
+    >>> km = pt.survival.kaplan_meier(d, time="time", event="event", group="arm")
+    >>> km.at([25])["surv"].round(4).tolist()
+    [0.5333, 0.6]
     """
     if conf_type not in ("log", "log-log", "plain"):
         raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")

@@ -154,6 +154,28 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str | None = 
     Controls who received peer support (contamination) are kept in every analysis (ITT is
     by randomised arm; CACE treats them as always-takers) and reported with a
     ``PeertrialWarning``; they are not dropped.
+
+    R equivalent: ``stats::lm`` (ITT, as-treated, per-protocol) and ``AER::ivreg`` (CACE;
+    AER 1.2-10), with ``sandwich::vcovHC``/``vcovCL`` (sandwich 3.0-2) for ``robust``/``cluster``.
+
+    References
+    ----------
+    .. [1] Angrist, J. D., Imbens, G. W., & Rubin, D. B. (1996). Identification of causal effects
+       using instrumental variables. Journal of the American Statistical Association, 91, 444-455.
+    .. [2] Zeileis, A. (2004). Econometric computing with HC and HAC covariance matrix
+       estimators. Journal of Statistical Software, 11(10).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")    # rows without the outcome are dropped, with a warning
+    ...     eff = pt.trial.estimate_effects(trial, outcome="hope_12", received="received", covariates=["hope_0"])
+    >>> eff.index.tolist()
+    ['itt', 'as_treated', 'per_protocol', 'cace']
+    >>> eff.loc["itt", ["estimate", "se"]].astype(float).round(3).tolist()
+    [-0.896, 1.08]
     """
     if received is None:
         raise ValueError("estimate_effects needs received= (a 0/1 column: 1 = received the intervention) for the "
