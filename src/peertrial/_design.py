@@ -407,3 +407,14 @@ def join(*specs):
     if not any(isinstance(s, str) for s in specs):
         return [c for s in specs for c in s]
     return " + ".join(_formula_text(s) for s in specs if isinstance(s, str) or s)
+
+
+def from_cli(values):
+    """``--covariates`` as given on a command line: column names, or one quoted formula
+    (``--covariates "arm + C(site) + age"``) when a single value holds formula syntax."""
+    if values is None:
+        return None
+    values = list(values)
+    if len(values) == 1 and re.search(r"[+*:()~]|\s-\s", values[0]):
+        return values[0]
+    return values

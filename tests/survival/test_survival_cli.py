@@ -32,3 +32,13 @@ def test_cli_bad_column_is_an_error(tmp_path, capsys):
     frame(SURV["basic"]).to_csv(path, index=False)
     assert main(["survival", "cox", str(path), "--time", "time", "--event", "nope==1", "--covariates", "arm"]) == 1
     assert "nope" in capsys.readouterr().err
+
+
+def test_cli_covariates_as_one_formula(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    df = frame(SURV["ties_days"])
+    df.to_csv(path, index=False)
+    assert main(["survival", "cox", str(path), "--time", "time", "--event", "event",
+                 "--covariates", "arm + C(site) + age"]) == 0
+    out = capsys.readouterr().out
+    assert "site2" in out and "age" in out

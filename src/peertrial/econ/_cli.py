@@ -13,6 +13,7 @@ import argparse
 
 import numpy as np
 
+from peertrial import _design as _builder
 from peertrial.cli import csv_arguments, read_data
 
 
@@ -23,7 +24,7 @@ def _cea(args) -> int:
     res = cea(
         data, cost=args.cost, effect=args.effect, arm=args.arm, n_boot=args.n_boot, seed=args.seed,
         arm_levels=None if args.arm_levels is None else tuple(args.arm_levels),
-        cluster=args.cluster, covariates=args.covariates, cost_model=args.cost_model, wtp=args.wtp,
+        cluster=args.cluster, covariates=_builder.from_cli(args.covariates), cost_model=args.cost_model, wtp=args.wtp,
         missing=args.missing, currency=args.currency, price_year=args.price_year,
         effect_label=args.effect_label, lower_is_better=args.lower_is_better,
     )
@@ -80,7 +81,8 @@ def register(subparsers) -> None:
     p.add_argument("--wtp", type=float, default=None,
                    help="willingness to pay per unit effect (default: 20000 for QALYs, none otherwise)")
     p.add_argument("--cluster", default=None)
-    p.add_argument("--covariates", nargs="+", default=None)
+    p.add_argument("--covariates", nargs="+", default=None,
+                   help='columns, or one quoted formula: --covariates "age + C(site)"')
     p.add_argument("--cost-model", choices=("ols", "gamma"), default="ols")
     p.add_argument("--missing", choices=("error", "drop", "mi"), default="error")
     p.add_argument("--ceac", help="write the CEAC to this CSV")

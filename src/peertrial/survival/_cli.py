@@ -18,6 +18,7 @@ import argparse
 
 import pandas as pd
 
+from peertrial import _design as _builder
 from peertrial.cli import csv_arguments, read_data
 
 
@@ -66,7 +67,7 @@ def _cox(args) -> int:
     from peertrial.survival import cox
 
     data, event = _load(args)
-    fit = cox(data, args.time, event, args.covariates, ties=args.ties, strata=args.strata,
+    fit = cox(data, args.time, event, _builder.from_cli(args.covariates), ties=args.ties, strata=args.strata,
               cluster=args.cluster)
     print(fit.summary())
     if args.ph:
@@ -85,7 +86,7 @@ def _cuminc(args) -> int:
     print(ci.at(args.times).to_string(index=False))
     if args.fine_gray:
         print()
-        print(fine_gray(data, args.time, args.status, args.fine_gray, cause=args.cause,
+        print(fine_gray(data, args.time, args.status, _builder.from_cli(args.fine_gray), cause=args.cause,
                         cencode=args.cencode).summary())
     return 0
 
@@ -95,7 +96,7 @@ def _readmission(args) -> int:
 
     data = _read(args)
     levels = None if args.arm_levels is None else tuple(args.arm_levels)
-    print(readmission_12m(data, args.outcome, args.arm, covariates=args.covariates, random=args.random,
+    print(readmission_12m(data, args.outcome, args.arm, covariates=_builder.from_cli(args.covariates), random=args.random,
                           arm_levels=levels).summary())
     return 0
 
@@ -122,7 +123,8 @@ def register(subparsers) -> None:
     csv_arguments(p)
     p.add_argument("--time", required=True)
     p.add_argument("--event", required=True, help="0/1 column, or COLUMN==VALUE")
-    p.add_argument("--covariates", nargs="+", required=True)
+    p.add_argument("--covariates", nargs="+", required=True,
+                   help='columns, or one quoted formula: --covariates "arm + C(site) + age"')
     p.add_argument("--ties", default="efron", choices=["efron", "breslow"])
     p.add_argument("--strata")
     p.add_argument("--cluster")
@@ -146,7 +148,7 @@ def register(subparsers) -> None:
     csv_arguments(p)
     p.add_argument("--outcome", required=True, help="0/1 column: readmitted within the period")
     p.add_argument("--arm", default="arm", help="randomised arm column (default: arm)")
-    p.add_argument("--covariates", nargs="*", default=[], help="adjustment columns (default: none; see readmission_12m for the typing rule)")
+    p.add_argument("--covariates", nargs="*", default=[], help='adjustment columns or one quoted formula ("C(site) + diagnosis"); default: none; see readmission_12m for the typing rule')
     p.add_argument("--random", default=None)
     p.add_argument("--arm-levels", nargs=2, metavar=("CONTROL", "INTERVENTION"), default=None,
                    help="values of the arm column meaning control and intervention (e.g. Control Peer)")
