@@ -345,6 +345,37 @@ def ranktest(x, vi=None, *, sei=None, data=None) -> RankTest:
     """Begg–Mazumdar rank correlation test (metafor ``ranktest``, ``exact=TRUE``).
 
     ``x``: an ``rma`` fit or effect sizes (column name or array) with ``vi``/``sei``.
+
+    Parameters
+    ----------
+    x : RMAResult or str or array-like
+        A fitted model, or effect sizes (then give ``vi`` or ``sei``).
+    vi, sei : str or array-like, optional
+        Sampling variances or standard errors, with array or column ``x``.
+    data : pandas.DataFrame, optional
+        Where column names are looked up.
+
+    Returns
+    -------
+    RankTest
+        Kendall's ``tau`` and its ``pval``.
+
+    Notes
+    -----
+    R equivalent: ``metafor::ranktest`` (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Begg, C. B., & Mazumdar, M. (1994). Operating characteristics of a rank correlation
+       test for publication bias. Biometrics, 50, 1088-1101.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es, method="REML")
+    >>> rt = pt.meta.ranktest(fit)
+    >>> round(rt.tau, 4), round(rt.pval, 4)
+    (0.0256, 0.9524)
     """
     yi, v, _ = _yi_vi(x, vi, sei, data)
     k = yi.size
@@ -595,6 +626,28 @@ def fsn(yi, vi=None, *, sei=None, data=None, type: str = "Rosenthal", alpha: flo
     - Rosenberg: ``N = k ((sum wi yi / z_{1-alpha/2})^2 - sum wi) / sum wi``.
 
     ``yi`` may also be an ``rma`` fit.
+
+    Returns
+    -------
+    FailSafeN
+        The fail-safe number ``fsnum`` and, for Rosenthal's method, the combined ``pval``.
+
+    Notes
+    -----
+    R equivalent: ``metafor::fsn`` (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Rosenthal, R. (1979). The file drawer problem and tolerance for null results.
+       Psychological Bulletin, 86, 638-641.
+    .. [2] Orwin, R. G. (1983). A fail-safe N for effect size in meta-analysis. Journal of
+       Educational Statistics, 8, 157-159.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> pt.meta.fsn("yi", "vi", data=es).fsnum
+    598.0
     """
     if type not in ("Rosenthal", "Orwin", "Rosenberg"):
         raise ValueError(f"type must be 'Rosenthal', 'Orwin' or 'Rosenberg', got {type!r}")

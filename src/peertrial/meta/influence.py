@@ -116,6 +116,37 @@ def leave1out(fit) -> pd.DataFrame:
     ci_lb, ci_ub, QE, QEp, tau2, I2, H2``. With ``test="knha"`` ``zval`` holds t.
     For a Mantel–Haenszel or Peto fit each row is that method refitted without the
     study (metafor ``leave1out.rma.mh`` / ``leave1out.rma.peto``; no ``tau2`` column).
+
+    Parameters
+    ----------
+    fit : RMAResult or MHResult
+        The fitted model; each study is left out in turn and the model refitted with the
+        same settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per omitted study: ``estimate, se, zval, pval, ci_lb, ci_ub, QE, QEp, tau2,
+        I2, H2``.
+
+    Notes
+    -----
+    R equivalent: ``metafor::leave1out`` (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Viechtbauer, W., & Cheung, M. W.-L. (2010). Outlier and influence diagnostics for
+       meta-analysis. Research Synthesis Methods, 1, 112-125.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es, method="REML")
+    >>> loo = pt.meta.leave1out(fit)
+    >>> loo.shape
+    (13, 11)
+    >>> loo["estimate"].round(4).head(2).tolist()
+    [-0.7071, -0.654]
     """
     if _is_mh(fit):
         k = len(fit.slab)
@@ -140,6 +171,40 @@ def cumul(fit, order=None, decreasing: bool = False, data: pd.DataFrame | None =
     the label of the study added, with ``k`` and the columns of :func:`leave1out`.
     A Mantel–Haenszel or Peto fit is refitted with its own method at every step
     (metafor ``cumul.rma.mh`` / ``cumul.rma.peto``).
+
+    Parameters
+    ----------
+    fit : RMAResult or MHResult
+        The fitted model.
+    order : str or array-like, optional
+        Column of ``fit.data`` (or values) giving the order in which studies are added.
+    decreasing : bool
+        Add studies in decreasing order of ``order``.
+    data : pandas.DataFrame, optional
+        Where ``order`` is looked up, when the fit kept no data.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per step: ``estimate, se, ci_lb, ci_ub, tau2, I2`` and more.
+
+    Notes
+    -----
+    R equivalent: ``metafor::cumul`` (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Lau, J., Schmid, C. H., & Chalmers, T. C. (1995). Cumulative meta-analysis of
+       clinical trials builds evidence for exemplary medical care. Journal of Clinical
+       Epidemiology, 48, 45-57.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es, method="REML")
+    >>> steps = pt.meta.cumul(fit, order="year")
+    >>> len(steps)
+    13
     """
     if _is_mh(fit):
         k = len(fit.slab)
@@ -198,6 +263,34 @@ def influence(fit) -> pd.DataFrame:
     ``dfbs_<coef>`` column per coefficient (``dfbs`` for an intercept-only model).
     Works with moderators. Not available for Mantel–Haenszel or Peto fits (metafor
     has no ``influence`` method for ``rma.mh`` / ``rma.peto``): refit with ``rma``.
+
+    Parameters
+    ----------
+    fit : RMAResult
+        The fitted model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per study: ``rstudent, dffits, cook_d, cov_r, tau2_del, QE_del, hat, weight``
+        and ``inf`` (True where metafor marks the study influential).
+
+    Notes
+    -----
+    R equivalent: ``metafor::influence.rma.uni`` (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Viechtbauer, W., & Cheung, M. W.-L. (2010). Outlier and influence diagnostics for
+       meta-analysis. Research Synthesis Methods, 1, 112-125.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es, method="REML")
+    >>> inf = pt.meta.influence(fit)
+    >>> len(inf), "cook_d" in inf.columns
+    (13, True)
     """
     if _is_mh(fit):
         name = "rma_peto" if fit.method == "PETO" else "rma_mh"

@@ -164,6 +164,29 @@ def subgroup(data_or_fit, by, *, yi="yi", vi="vi", method: str | None = None, te
     ``by`` an array of subgroup labels, one per study of the fit. ``method``/``test``
     default to ``"REML"``/``"z"`` for data and to the fit's for a fit. Studies with a
     missing ``yi``, ``vi`` or subgroup are omitted with a warning.
+
+    Returns
+    -------
+    SubgroupResult
+        Per-group fits (``k, estimate, se, ci_lb, ci_ub, tau2, I2``) and the test of subgroup
+        differences ``Qb``, ``Qb_df``, ``Qb_pval``.
+
+    Notes
+    -----
+    R equivalent: separate ``metafor::rma`` fits per subgroup with the Wald-type test of
+    their difference (a fixed-effects ``rma`` on the subgroup estimates) (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Borenstein, M., Hedges, L. V., Higgins, J. P. T., & Rothstein, H. R. (2009).
+       Introduction to Meta-Analysis, chapter 19. Wiley.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> sg = pt.meta.subgroup(es, by="alloc", method="REML")
+    >>> round(sg.Qb, 4), sg.Qb_df
+    (1.8614, 2)
     """
     from peertrial.meta import rma
     from peertrial.meta.mh import MHResult
