@@ -122,3 +122,15 @@ def test_double_zero_tables_in_rma_fits(name):
     rk = pt.meta.ranktest(fit)
     assert rk.tau == pytest.approx(case["ranktest"]["tau"], rel=RTOL)
     assert rk.pval == pytest.approx(case["ranktest"]["pval"], rel=1e-5)
+
+
+def test_funnel_and_revman_forest_of_mh_fit_with_double_zero_tables():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fit, _ = _fit(CASES["hahn2001_MH_OR"])
+    assert np.isnan(fit.yi).sum() == 3
+    fig = pt.plot.funnel(fit)
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections if hasattr(c, "get_offsets")) >= 9
+    texts = [t.get_text() for a in pt.plot.revman_forest(fit).axes for t in a.texts]
+    assert texts.count("Not estimable") == 3

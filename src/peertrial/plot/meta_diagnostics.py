@@ -36,7 +36,8 @@ def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None,
     contour-enhanced funnel (Peters et al. 2008) centred on ``refline`` (default 0):
     shaded regions where studies would be significant at two-sided ``p < 0.10, 0.05, 0.01``.
     ``xlabel`` defaults to the effect measure of the fit (e.g. "Log odds ratio").
-    ``ax``: draw into this Axes. Returns the (top-level) Figure.
+    Studies without an estimate (e.g. double-zero tables of a Mantel–Haenszel fit) are
+    left out. ``ax``: draw into this Axes. Returns the (top-level) Figure.
     """
     if xlabel is None:
         from peertrial.plot.meta import _default_label
@@ -47,6 +48,8 @@ def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None,
     yi = np.asarray(result.yi, dtype=float)
     sei = np.sqrt(np.asarray(result.vi, dtype=float))
     filled = np.asarray(getattr(result, "fill", np.zeros(yi.size, bool)), dtype=bool)
+    shown = np.isfinite(yi) & np.isfinite(sei)  # studies without an estimate (double-zero tables) are not drawn
+    yi, sei, filled = yi[shown], sei[shown], filled[shown]
     estimate = float(np.ravel(result.b)[0])
     if refline is None:
         refline = 0.0 if contours else estimate
