@@ -138,3 +138,26 @@ def test_bad_input():
     with pytest.warns(UserWarning, match="omitted"):
         f = pt.meta.rma_mv("yi", "vi", data=d2, random="~ 1 | study/esid")
     assert f.k == len(d) - 1
+
+
+def test_profile_likelihood_confint():
+    ref = json.loads((Path(__file__).parent / "fixtures" / "mv_confint.json").read_text())
+    name = "konstantopoulos2011_3level"
+    fit = fit_case(CASES[name])
+    ci = fit.confint()
+    assert list(ci.index) == ["sigma2.1", "sigma2.2"]
+    for j, key in enumerate(("sigma2_1", "sigma2_2")):
+        est, lb, ub = ref[name][key]
+        # metafor searches with uniroot's default tolerance (.Machine$double.eps^0.25)
+        np.testing.assert_allclose(ci.iloc[j].to_numpy(), [est, lb, ub], rtol=1e-6, atol=1.5e-4)
+    # our bounds are where the profile log-likelihood is chi2(0.95, 1)/2 below the maximum
+    from scipy import stats
+
+    from peertrial.meta.rma_mv import _profile_ll
+
+    spec = fit.spec
+    vals = spec.params.values(spec.theta(fit))
+    for j in range(1):
+        for bound in ci.iloc[j][["ci_lb", "ci_ub"]]:
+            drop = fit.loglik - _profile_ll(spec.model, spec.params, j, bound, vals)
+            assert drop == pytest.approx(stats.chi2.ppf(0.95, 1) / 2, rel=1e-5)

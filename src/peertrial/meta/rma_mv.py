@@ -625,7 +625,55 @@ def _result(model, ev, names, labels, sig, gs, sig_terms, g_terms, params, metho
         yi=model.y.copy(), V=model.V.copy(), M=ev["M"], X=pd.DataFrame(model.X, index=labels, columns=names),
         slab=labels, intercept=bool(icol), design_info=info, data=None if sub is None else sub.copy(),
         fixed_flags=[e[4] is not None for e in params.entries],
+        spec=_Spec(model, params, theta_hat=None),
     )
+
+
+@dataclass
+class _Spec:
+    """What a fit needs to be re-optimised with some components held fixed (profiles)."""
+
+    model: object
+    params: object
+    theta_hat: object = None
+
+    def theta(self, fit):
+        vals = []
+        sig = list(fit.sigma2)
+        g_vals = []
+        for gi in range(len(self.params.g_terms)):
+            var = np.atleast_1d(fit.tau2 if gi == 0 else fit.gamma2)
+            cor = np.atleast_1d(fit.rho if gi == 0 else fit.phi)
+            g_vals.append((list(var), list(cor)))
+        for e in self.params.entries:
+            if e[0] == "sigma2":
+                vals.append(sig[e[1]])
+            elif e[3]:
+                vals.append(g_vals[e[1]][0][e[2]])
+            else:
+                vals.append(g_vals[e[1]][1][e[2]])
+        free = [self.params.entries[i] for i in self.params.free]
+        th = []
+        for i, e in zip(self.params.free, free):
+            v = vals[i]
+            th.append(np.log(v) if e[3] else np.arctanh(v))
+        return np.array(th, dtype=float)
+
+
+def _profile_ll(model, params, j, value, vals_hat):
+    """Maximum log-likelihood with entry ``j`` held at ``value`` (others re-estimated)."""
+    entries = list(params.entries)
+    e = entries[j]
+    sub = _Params.__new__(_Params)
+    sub.sig_terms, sub.g_terms = params.sig_terms, params.g_terms
+    sub.entries = [x if i != j else (x[0], x[1], x[2], x[3], float(value)) for i, x in enumerate(entries)]
+    sub.free = [i for i, x in enumerate(sub.entries) if x[4] is None]
+    m = _Model(model.y, model.V, model.X, sub, model.sig_mats, model.method)
+    start = [vals_hat[i] if i != j else value for i in range(len(entries))]
+    theta0 = sub.to_theta(start)
+    theta, _, _, _ = _optimise(m, theta0, 1000)
+    ev = m.evaluate(theta)
+    return -np.inf if ev is None else ev["ll"]
 
 
 def _squeeze(a):
@@ -685,6 +733,59 @@ class RMAMVResult(Result):
     design_info: object = None
     data: pd.DataFrame | None = None
     fixed_flags: list = field(default_factory=list)
+    spec: object = field(default=None, repr=False)
+
+    def confint(self, level=None, control=None) -> pd.DataFrame:
+        """Profile-likelihood confidence intervals of the variance components and correlations
+        (metafor ``confint.rma.mv``).
+
+        For every estimated component, the bounds are the values where the (restricted)
+        log-likelihood, maximised over the other components, falls ``qchisq(level, 1)/2`` below
+        its maximum; searched by Brent's zero-in (R's ``uniroot``) between the estimate and the
+        edge of the parameter space (0 or ``10 x`` estimate-based upper end for variances,
+        -1 and 1 for correlations). A bound at the edge of the space is reported as that edge.
+        ``control``: ``tol`` (root tolerance, default 1e-6 relative to the search interval),
+        ``vc_max`` (upper end for variances).
+        """
+        from peertrial.meta._zeroin import zeroin_scalar
+
+        if self.spec is None:
+            raise ValueError("this fit does not keep its model specification")
+        level = self.level if level is None else _level(level)
+        ctrl = dict(control or {})
+        crit = stats.chi2.ppf(level / 100, 1) / 2
+        model, params = self.spec.model, self.spec.params
+        vals_hat = params.values(self.spec.theta(self))
+        ll_hat = self.fitstats()["logLik"]
+        rows, index = [], []
+        names = self.variance_components().index.tolist()
+        for j, e in enumerate(params.entries):
+            if e[4] is not None:
+                continue
+            est = float(vals_hat[j])
+
+            def gap(value, j=j):
+                ll = _profile_ll(model, params, j, value, vals_hat)
+                return ll_hat - ll - crit
+
+            if e[3]:
+                lo_edge = 0.0
+                hi_edge = float(ctrl.get("vc_max", max(10 * est, 10 * float(np.var(self.yi)), 1e-4)))
+            else:
+                lo_edge, hi_edge = -0.999999, 0.999999
+            tol = float(ctrl.get("tol", 1e-6))
+            bounds = []
+            for edge in (lo_edge, hi_edge):
+                g_edge = gap(edge)
+                if not np.isfinite(g_edge) or g_edge <= 0:
+                    bounds.append(edge)
+                    continue
+                g_est = -crit
+                r, ok = zeroin_scalar(gap, est, edge, g_est, g_edge, tol * max(abs(edge - est), 1e-12), 200)
+                bounds.append(float(r) if ok else np.nan)
+            index.append(names[j])
+            rows.append({"estimate": est, "ci_lb": min(bounds), "ci_ub": max(bounds)})
+        return pd.DataFrame(rows, index=pd.Index(index, name="component"))
 
     @property
     def beta(self) -> np.ndarray:
