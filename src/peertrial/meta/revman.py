@@ -167,6 +167,28 @@ class Review(Result):
     ``chi2``, ``df``, ``chi2_pval``, ``z``, ``z_pval``, the test for subgroup differences
     ``subgroup_chi2``, ``subgroup_pval``, ``subgroup_I2``, and ``events_1``, ``total_1``,
     ``events_2``, ``total_2``).
+
+    Parameters
+    ----------
+    title : str
+        The review's title.
+    outcomes : pandas.DataFrame
+        The outcomes table described above.
+    source : str
+        The file it was read from.
+
+    Notes
+    -----
+    Made by :func:`read_revman`. R equivalent: the data frame of ``meta::read.rm5``.
+
+    References
+    ----------
+    Deeks JJ, Higgins JPT (2010). Statistical algorithms in Review Manager 5.
+
+    Examples
+    --------
+    >>> review = pt.meta.read_revman("review.rm5")  # doctest: +SKIP
+    >>> review.rerun(method="REML", test="knha")  # doctest: +SKIP
     """
 
     title: str
@@ -270,10 +292,37 @@ def arm_columns(data=None, *, ai=None, n1i=None, ci=None, n2i=None, bi=None, di=
                 m2i=None, sd2i=None, labels=("Experimental", "Control")) -> pd.DataFrame:
     """The per-arm data columns of a RevMan forest plot, as an ``ilab`` table.
 
-    2x2 tables (``ai``, ``n1i`` or ``bi``, ``ci``, ``n2i`` or ``di``): events and total per
-    arm; means (``m1i``, ``sd1i``, ``n1i``, ``m2i``, ``sd2i``, ``n2i``): mean, SD and total per
-    arm. Arguments name columns of ``data`` or are arrays. Column headers are
-    "<arm>\\n<quantity>" (``labels`` names the arms).
+    Parameters
+    ----------
+    data : pandas.DataFrame, optional
+        The studies; the other arguments name its columns (or are arrays).
+    ai, bi, ci, di, n1i, n2i : str or array-like, optional
+        2x2 tables (metafor's names): events and total per arm are shown.
+    m1i, sd1i, m2i, sd2i : str or array-like, optional
+        Means and SDs (with ``n1i``, ``n2i``): mean, SD and total per arm are shown.
+    labels : tuple of str
+        Names of the two arms, shown above their columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per study; column headers "<arm>\\n<quantity>".
+
+    Notes
+    -----
+    R equivalent: the ``ilab`` matrix of ``metafor::forest.rma``, e.g.
+    ``cbind(ai, n1i, ci, n2i)``.
+
+    References
+    ----------
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+    Journal of Statistical Software 36(3).
+
+    Examples
+    --------
+    >>> bcg = pt.datasets.load("bcg")
+    >>> pt.meta.arm_columns(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg").iloc[0].tolist()
+    [4.0, 123.0, 11.0, 139.0]
     """
     def col(x):
         if x is None:
@@ -423,20 +472,63 @@ def _modern(data, data_type, measure, method, test, level):
 
 
 def read_revman(path) -> Review:
-    """Read a RevMan 5 review: ``.rm5`` file, RevMan 5 CSV export, or a ``.zip`` data
-    package holding either (see the module docstring).
+    r"""Read a Cochrane review made with RevMan 5.
 
-    Returns a :class:`Review`: ``review.outcomes`` (RevMan's stored totals, one row per
-    comparison x outcome x subgroup), ``review.studies(comparison, outcome)`` (per-study
-    data ready for ``escalc``/``rma``/``rma_mh``) and ``review.rerun()``.
+    Parameters
+    ----------
+    path : str or path-like
+        A RevMan 5 review file (``.rm5``), a RevMan 5 CSV export (``.csv``), or a ``.zip``
+        data package holding either (see the module docstring for the formats).
 
-    R equivalent: ``meta::read.rm5`` / ``meta::read.cdir`` followed by ``metacr``.
-
-    Example
+    Returns
     -------
-    >>> import peertrial as pt
-    >>> review = pt.meta.read_revman("review.rm5")          # doctest: +SKIP
-    >>> review.rerun()[["outcome", "revman_estimate", "peertrial_estimate", "agree"]]  # doctest: +SKIP
+    Review
+        ``review.outcomes`` (RevMan's stored totals, one row per comparison x outcome x
+        subgroup), ``review.studies(comparison, outcome)`` (per-study data ready for
+        ``escalc``/``rma``/``rma_mh``) and ``review.rerun()``.
+
+    Notes
+    -----
+    R equivalent: ``meta::read.rm5`` (and ``meta::metacr`` to re-run one outcome).
+
+    References
+    ----------
+    Deeks JJ, Higgins JPT (2010). Statistical algorithms in Review Manager 5. The
+    Cochrane Collaboration.
+
+    Examples
+    --------
+    The aspirin trials of Fleiss (1993) as a RevMan 5 CSV export, with the totals RevMan
+    stored for its Mantel–Haenszel odds ratio:
+
+    >>> rows = [
+    ...     "Comparison Number,Outcome Number,Subgroup Number,Name,Data Type,Statistical Method,"
+    ...     "Effect Measure,Analysis Model,Events 1,Total 1,Events 2,Total 2,Effect Estimate,CI Start,"
+    ...     "CI End,Q,P(Q),I\u00b2(Q),Tau\u00b2,Z,P(Z),df,Year of study",
+    ...     "1,0,0,Aspirin versus placebo after myocardial infarction,,,,,,,,,,,,,,,,,,,",
+    ...     "1,1,0,Death,DIC,MH,OR,Fixed,2128,14186,2286,13817,0.89686556,0.8405144,0.95699471,"
+    ...     "9.94605598,0.12694225,39.67458046,0,3.28763306,0.00101033,6,",
+    ...     "1,1,0,MRC-1,,,,,49,615,67,624,,,,,,,,,,,1974",
+    ...     "1,1,0,CDP,,,,,44,758,64,771,,,,,,,,,,,1976",
+    ...     "1,1,0,MRC-2,,,,,102,832,126,850,,,,,,,,,,,1979",
+    ...     "1,1,0,GASP,,,,,32,317,38,309,,,,,,,,,,,1979",
+    ...     "1,1,0,PARIS,,,,,85,810,52,406,,,,,,,,,,,1980",
+    ...     "1,1,0,AMIS,,,,,246,2267,219,2257,,,,,,,,,,,1980",
+    ...     "1,1,0,ISIS-2,,,,,1570,8587,1720,8600,,,,,,,,,,,1988",
+    ... ]
+    >>> _ = open("aspirin.csv", "w", encoding="utf-8").write("\n".join(rows) + "\n")
+    >>> review = pt.meta.read_revman("aspirin.csv")
+    >>> review.outcomes[["outcome", "measure", "method", "k", "estimate"]]
+      outcome measure method  k  estimate
+    0   Death      OR     MH  7  0.896866
+    >>> rerun = review.rerun()
+    >>> rerun[["revman_estimate", "peertrial_estimate", "peertrial_chi2", "agree"]].round(6)
+       revman_estimate  peertrial_estimate  peertrial_chi2  agree
+    0         0.896866            0.896866        9.946056   True
+    >>> review.studies(1, "Death")[["study", "year", "ai", "n1i", "ci", "n2i"]].head(2)
+       study  year    ai    n1i    ci    n2i
+    0  MRC-1  1974  49.0  615.0  67.0  624.0
+    1    CDP  1976  44.0  758.0  64.0  771.0
     """
     p = Path(path)
     if not p.exists():

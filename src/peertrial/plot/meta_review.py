@@ -49,7 +49,44 @@ def revman_forest(fit, *, subgroup=None, ilab=None, transf=None, xlabel=None, fa
     the total and the test for subgroup differences. Study labels are the fit's (made unique
     as metafor does). Returns the Figure; ``ax`` draws into that Axes' slot.
 
+    Parameters
+    ----------
+    fit : RMAResult or MHResult
+        The overall analysis (its studies are the rows).
+    subgroup : array-like, optional
+        One subgroup label per study of ``fit``.
+    ilab : pandas.DataFrame, optional
+        Extra data columns (see above); :func:`peertrial.meta.arm_columns` builds RevMan's.
+    transf : callable, optional
+        Back-transformation (default ``exp`` for OR, RR, ROM and Peto fits).
+    xlabel, title : str, optional
+        Axis label and title.
+    favours : tuple of str, optional
+        Labels under the two sides of the reference line.
+    digits : int
+        Digits of the estimates.
+    width : float
+        Figure width in inches.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes' slot.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
     R equivalent: ``metafor::forest(res, ilab=...)``; RevMan's forest plot.
+
+    References
+    ----------
+    Deeks JJ, Higgins JPT (2010). Statistical algorithms in Review Manager 5.
+
+    Examples
+    --------
+    >>> bcg = pt.datasets.load("bcg")
+    >>> fit = pt.meta.rma_mh(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg", measure="RR", slab="author")
+    >>> fig = pt.plot.revman_forest(fit, subgroup=bcg["alloc"], favours=("vaccine", "control"))
     """
     from peertrial.meta.revman import arm_columns
     from peertrial.meta.subgroup import subgroup as subgroup_analysis
