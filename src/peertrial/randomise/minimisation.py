@@ -254,6 +254,22 @@ def minimise(
     of arms aligned with ``participants``; with ``return_probs=True`` a
     DataFrame with ``arm``, the scores ``G_<arm>`` and ``prob_<arm>``, the
     probability each arm had when that participant was allocated.
+
+    Notes
+    -----
+    R equivalent: none in the R packages used here; the method is Pocock and Simon's, checked
+    against a published worked example.
+
+    References
+    ----------
+    .. [1] Pocock, S. J., & Simon, R. (1975). Sequential treatment assignment with balancing for
+       prognostic factors in the controlled clinical trial. Biometrics, 31, 103-115.
+
+    Examples
+    --------
+    >>> people = pd.DataFrame({"site": [1, 1, 2, 2, 1, 2], "dx": ["a", "b", "a", "b", "a", "a"]})
+    >>> pt.randomise.minimise(people, factors=["site", "dx"], arms=["control", "peer"], p=0.8, seed=1).tolist()
+    ['peer', 'peer', 'control', 'peer', 'control', 'peer']
     """
     data = as_frame(participants, what="participants")
     names = list(factors) if isinstance(factors, Mapping) else ([factors] if isinstance(factors, str) else list(factors))

@@ -206,6 +206,28 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+
+    Returns
+    -------
+    ReadmissionResult
+        Proportions per arm (``arms``), the risk difference ``rd``, risk ratio ``rr`` and
+        adjusted ``odds_ratio``; ``summary()``, ``to_frame()``.
+
+    Notes
+    -----
+    R equivalent: ``stats::glm(family = binomial)`` for the adjusted odds ratio, or
+    ``lme4::glmer`` with ``random=`` (lme4 1.1-31); Wald intervals for RD and RR.
+
+    References
+    ----------
+    .. [1] Agresti, A. (2013). Categorical Data Analysis (3rd ed.). Wiley.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> res = pt.survival.readmission_12m(trial, "readmitted_12m", "arm", covariates="C(site) + C(diagnosis)")
+    >>> type(res).__name__
+    'ReadmissionResult'
     """
     data = _data.code_arm(data, arm, arm_levels)
     frame = _data.as_frame(data)

@@ -71,6 +71,29 @@ def hedges_g(df, outcome: str, arm: str = "arm", conf_level: float = 0.95, na_ac
 
     ``arm_levels``: the coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}``
     or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
+
+    Returns
+    -------
+    HedgesG
+        ``yi`` (Hedges' g, intervention minus control), ``vi``, ``se``, ``ci_lb``, ``ci_ub``,
+        ``n1i``, ``n2i``; ``to_frame()`` gives one row ready for :func:`peertrial.meta.escalc`
+        (``measure="GEN"``) or :func:`peertrial.meta.rma`.
+
+    Notes
+    -----
+    R equivalent: ``metafor::escalc("SMD", ...)`` (metafor 3.8-1; exact small-sample correction).
+
+    References
+    ----------
+    .. [1] Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and
+       related estimators. Journal of Educational Statistics, 6(2), 107-128.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> g = pt.trial.hedges_g(trial, "hope_12")
+    >>> round(g.yi, 4), round(g.vi, 4)
+    (-0.2493, 0.029)
     """
     df = _data.code_arm(df, arm, arm_levels)
     frame = model_frame(df, [outcome, arm], na_action=na_action)

@@ -173,6 +173,29 @@ def random_intercept(df, outcome: str, arm: str = "arm", group: str | None = Non
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+
+    Returns
+    -------
+    MixedResult
+        The treatment ``estimate`` and, by term, ``coef``, ``se``, ``ci_lb``, ``ci_ub``, ``pval``;
+        variance components ``tau2`` (between groups) and ``sigma2``, ``icc``, ``n_groups``, ``n``.
+
+    Notes
+    -----
+    R equivalent: ``lme4::lmer(outcome ~ arm + covariates + (1 | group), REML = TRUE)``
+    (lme4 1.1-31).
+
+    References
+    ----------
+    .. [1] Bates, D., Maechler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects
+       models using lme4. Journal of Statistical Software, 67(1), 1-48.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> fit = pt.trial.random_intercept(trial, "hope_12", group="site", covariates=["hope_0"])
+    >>> round(fit.estimate, 3)
+    -0.896
     """
     if group is None:
         raise ValueError("random_intercept needs group= (the column whose levels get a random intercept, "
