@@ -116,7 +116,7 @@ def test_shipped_like_trial_boundary_fit_equals_ols(shipped_like, population):
     arm = rows["arm"].to_numpy(float)
     fc = arm * (f - fid.loc[rows.loc[arm == 1, "peer_worker"].unique()].mean())
     cols = [np.ones(len(rows)), fc] if population == "intervention" else [np.ones(len(rows)), arm, fc]
-    ols = sm.OLS(rows["hope_12"].to_numpy(float), np.column_stack([*cols, rows["hope_0"]])).fit()
+    ols = sm.OLS(rows["hope_12"].to_numpy(float), np.column_stack([*cols, rows["hope_0"].to_numpy(float)])).fit()
     np.testing.assert_allclose(res.coef["estimate"], ols.params, rtol=1e-9)
     np.testing.assert_allclose(res.coef["se"], ols.bse, rtol=1e-9)
     np.testing.assert_allclose(res.var_residual, ols.scale, rtol=1e-9)
