@@ -248,11 +248,18 @@ def is_factor(series: pd.Series, name: str, factors: Sequence[str], *, fix: str 
         return False
     present = series.notna().to_numpy()
     is_number = pd.to_numeric(series, errors="coerce").notna().to_numpy() & present
+    text = present & ~is_number
+    if text.any():
+        # numbers written with separators ("10,240.83") would otherwise become factor levels
+        values = pd.unique(series[text].astype(str))
+        separated = [v for v in values if _THOUSANDS.match(v) or _DECIMAL_COMMA.match(v)]
+        if len(separated) == len(values):
+            raise ValueError(_not_numeric_message(series, text, name)
+                             + f"; or list {name!r} in factors= if its values are labels")
     if not is_number.any():
         return True
     if is_number[present].all():
         return False
-    text = present & ~is_number
     examples = ", ".join(repr(v) for v in pd.unique(series[text])[:3])
     raise ValueError(
         f"covariate column {name!r} mixes numbers and text: non-numeric values ({examples}) at rows "

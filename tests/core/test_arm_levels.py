@@ -139,3 +139,18 @@ def test_cli_names_file_lines_and_takes_arm_levels(tmp_path, capsys):
     assert "thousands=','" in err and "(id 'P" in err and "line " in err and "--thousands ," in err
     assert main(["econ", "cea", str(path), "--cost", "cost", "--effect", "qaly", "--seed", "1", "--n-boot", "20",
                  "--arm-levels", "Control", "Peer", "--thousands", ","]) == 0
+
+
+def test_covariate_with_thousands_separators_is_not_silently_a_factor():
+    """A numeric covariate read as text ("12,000") raises with the fix, not 3 factor levels."""
+    income = pd.Series(["12,000", "8,500", "1,250,000", None], name="income")
+    with pytest.raises(ValueError, match=r"'income' must be numeric.*'12,000'.*thousands=','.*factors="):
+        _data.is_factor(income, "income", [])
+    assert _data.is_factor(income, "income", ["income"])  # named as a factor: its values are labels
+    mixed = pd.Series(["12000", "8,500"], name="income")
+    with pytest.raises(ValueError, match="thousands=','"):
+        _data.is_factor(mixed, "income", [])
+    assert _data.is_factor(pd.Series(["a", "b,c"]), "x", [])  # ordinary text stays a factor
+    d = _trial().assign(cost=lambda f: f["cost"].map("{:,.2f}".format))
+    with pytest.raises(ValueError, match="thousands=','"):
+        pt.trial.estimate_effects(d, "y", received="received", covariates=["cost"])
