@@ -663,7 +663,6 @@ class _Spec:
 def _profile_ll(model, params, j, value, vals_hat):
     """Maximum log-likelihood with entry ``j`` held at ``value`` (others re-estimated)."""
     entries = list(params.entries)
-    e = entries[j]
     sub = _Params.__new__(_Params)
     sub.sig_terms, sub.g_terms = params.sig_terms, params.g_terms
     sub.entries = [x if i != j else (x[0], x[1], x[2], x[3], float(value)) for i, x in enumerate(entries)]
