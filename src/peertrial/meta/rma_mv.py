@@ -278,8 +278,11 @@ class _Model:
             c = linalg.cho_factor(M, lower=True, check_finite=True)
         except (np.linalg.LinAlgError, ValueError):
             return None
-        W = linalg.cho_solve(c, np.eye(self.k))
         logdet = 2 * np.sum(np.log(np.diag(c[0])))
+        inv, info_ = linalg.lapack.dpotri(c[0], lower=1)
+        if info_ != 0:
+            return None
+        W = np.tril(inv) + np.tril(inv, -1).T
         WX = W @ self.X
         XtWX = self.X.T @ WX
         try:
@@ -351,9 +354,10 @@ def _optimise(model, theta0, maxiter):
         for _h in range(30):
             cand = theta.copy()
             cand[inner] = np.clip(theta[inner] + step, lo[inner], hi[inner])
-            ev_c = model.evaluate(cand, grad=True, info=True)
+            ev_c = model.evaluate(cand)
             if ev_c is not None and ev_c["ll"] >= ev["ll"] - 1e-13:
-                theta, ev, accepted = cand, ev_c, True
+                theta, accepted = cand, True
+                ev = model.evaluate(theta, grad=True, info=True)
                 break
             step = step / 2
         iters += 1
