@@ -60,8 +60,9 @@ def _coverage_module():
 
 # Fractions reached so far (have/need over all public functions and classes). Raise them
 # as docstrings are completed; the test fails if coverage ever drops below them.
-# Measured 2026-11-28: Parameters 11/171, Returns 5/136, Examples 7/180, References 1/180, R 15/180.
-FLOORS = {"Parameters": 0.05, "Returns": 0.03, "Examples": 0.03, "References": 0.005, "R": 0.06}
+# Measured 2026-11-28 at the start: Parameters 11/171, Returns 5/136, Examples 7/180, References 1/180, R 15/180;
+# after the first docstring pass: 30/180, 33/143, 42/189, 32/189, 41/189 (datasets then completed).
+FLOORS = {"Parameters": 0.15, "Returns": 0.2, "Examples": 0.2, "References": 0.15, "R": 0.2}
 
 
 def test_docstring_coverage_does_not_fall():

@@ -56,17 +56,57 @@ def _entry(name: str) -> dict:
 
 
 def list_datasets() -> list[str]:
-    """Names of the shipped datasets, sorted."""
+    """Names of the shipped datasets, sorted.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> pt.datasets.list_datasets()
+    ['bcg', 'hackshaw1998', 'hine1989', 'normand1999']
+    """
     return sorted(_catalog())
 
 
 def citation(name: str) -> str:
-    """Full reference of the study that produced dataset ``name``."""
+    """Full reference of the study that produced dataset ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A dataset name from :func:`list_datasets`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> pt.datasets.citation("bcg")[:29]
+    'Colditz, G. A., Brewer, T. F.'
+    """
     return _entry(name)["citation"]
 
 
 def describe(name: str) -> str:
-    """Title, columns, citation and where the data and results were printed."""
+    """Title, columns, citation and where the data and results were printed.
+
+    Parameters
+    ----------
+    name : str
+        A dataset name from :func:`list_datasets`.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> print(pt.datasets.describe("bcg").splitlines()[0])
+    BCG vaccine against tuberculosis: 13 trials (2x2 tables)
+    """
     e = _entry(name)
     return "\n".join(
         [
@@ -88,18 +128,73 @@ def published(name: str) -> list[dict]:
     ``rma`` (the arguments that reproduce it), ``transform`` (``"exp"`` when the
     paper reports back-transformed ratios), ``figures`` (name -> printed value)
     and ``digits`` (decimals printed, an int or a dict per figure).
+
+    Parameters
+    ----------
+    name : str
+        A dataset name from :func:`list_datasets`.
+
+    Returns
+    -------
+    list of dict
+
+    Examples
+    --------
+    >>> sorted(pt.datasets.published("bcg")[0])
+    ['analysis', 'digits', 'escalc', 'figures', 'notes', 'rma', 'transform', 'where']
     """
     return json.loads(json.dumps(_entry(name)["published"]))  # a deep copy
 
 
 def published_studies(name: str) -> dict | None:
-    """Per-study effect sizes as printed in the source (when it printed them)."""
+    """Per-study effect sizes as printed in the source (when it printed them).
+
+    Parameters
+    ----------
+    name : str
+        A dataset name from :func:`list_datasets`.
+
+    Returns
+    -------
+    dict or None
+        None when the source printed no per-study effect sizes.
+
+    Examples
+    --------
+    >>> pt.datasets.published_studies("bcg") is None
+    True
+    """
     e = _entry(name).get("published_studies")
     return None if e is None else json.loads(json.dumps(e))
 
 
 def load(name: str) -> pd.DataFrame:
-    """Dataset ``name`` as a new DataFrame (one row per study)."""
+    """Dataset ``name`` as a new DataFrame (one row per study).
+
+    Parameters
+    ----------
+    name : str
+        A dataset name from :func:`list_datasets`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per study; a new frame on every call.
+
+    Notes
+    -----
+    R equivalent: the ``metadat`` datasets (metadat 1.2-0), e.g. ``dat.bcg`` for ``"bcg"``.
+
+    References
+    ----------
+    .. [1] Colditz, G. A., et al. (1994). Efficacy of BCG vaccine in the prevention of
+       tuberculosis: meta-analysis of the published literature. JAMA, 271, 698-702.
+
+    Examples
+    --------
+    >>> pt.datasets.load("bcg").shape
+    (13, 9)
+    """
     e = _entry(name)
     with resources.files(__name__).joinpath(e["file"]).open("r", encoding="utf-8") as fh:
         frame = pd.read_csv(fh)
@@ -110,20 +205,60 @@ def load(name: str) -> pd.DataFrame:
 
 
 def load_bcg() -> pd.DataFrame:
-    """BCG vaccine trials (Colditz et al. 1994): 2x2 tables, latitude, allocation."""
+    """BCG vaccine trials (Colditz et al. 1994): 2x2 tables, latitude, allocation.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> pt.datasets.load_bcg().shape
+    (13, 9)
+    """
     return load("bcg")
 
 
 def load_normand1999() -> pd.DataFrame:
-    """Stroke length-of-stay studies (Normand 1999, Table VIII): means, SDs, sizes."""
+    """Stroke length-of-stay studies (Normand 1999, Table VIII): means, SDs, sizes.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> pt.datasets.load_normand1999().shape
+    (9, 8)
+    """
     return load("normand1999")
 
 
 def load_hine1989() -> pd.DataFrame:
-    """Lidocaine mortality trials (Hine et al. 1989; Normand 1999, Table I)."""
+    """Lidocaine mortality trials (Hine et al. 1989; Normand 1999, Table I).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> pt.datasets.load_hine1989().shape
+    (6, 6)
+    """
     return load("hine1989")
 
 
 def load_hackshaw1998() -> pd.DataFrame:
-    """Passive smoking and lung cancer (Hackshaw et al. 1997): ORs, CIs, yi, vi."""
+    """Passive smoking and lung cancer (Hackshaw et al. 1997): ORs, CIs, yi, vi.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> pt.datasets.load_hackshaw1998().shape
+    (37, 11)
+    """
     return load("hackshaw1998")
