@@ -1,4 +1,4 @@
-"""Cox and logistic models with factors given by formula, and a covariate aliased with the
+"""Cox, Fine–Gray and logistic models with factors given by formula, and a covariate aliased with the
 Cox strata, against R (fixtures/make_fixtures_design.R -> design_cases.json)."""
 
 import numpy as np
@@ -93,3 +93,12 @@ def test_logistic_aliased_factor_is_na_as_glm():
     assert list(res.coefficients.index) == c["names"]
     close(res.coefficients["estimate"], c["coef"], rtol=1e-6)
     close(res.coefficients["se"], c["se"], rtol=1e-6)
+
+
+def test_fine_gray_factor_by_formula_equals_crr():
+    c = CASES["fine_gray_factor"]
+    d = pd.DataFrame(c["data"])
+    fit = pt.survival.fine_gray(d, "time", "status", covariates=c["formula"], cause=1, cencode=0)
+    assert list(fit.coef.index) == c["names"]
+    close(fit.coef, c["coef"], rtol=1e-6)
+    close(fit.se, c["se"], rtol=1e-6)
