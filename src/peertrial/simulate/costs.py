@@ -59,6 +59,16 @@ def bed_use_studies(
     years               (1995,     publication years (uniform integers)
                         2012)
     ==================  =========  ===================================================
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per simulated study, ready for :func:`peertrial.econ.pooled_ratio`.
+
+    Examples
+    --------
+    >>> pt.simulate.bed_use_studies(k=6, seed=1).shape
+    (6, 8)
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")

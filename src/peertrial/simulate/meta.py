@@ -76,6 +76,18 @@ def meta_analysis(
     Returns a DataFrame with columns ``study, year, type, n1i, m1i, sd1i, n2i,
     m2i, sd2i`` (``type`` is ``"one-to-one"`` or ``"group"``), one row per study,
     in order of year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per published trial: ``study, year, type, n1i, m1i, sd1i, n2i, m2i, sd2i``
+        (plus the true effects with ``include_truth=True``), ready for
+        :func:`peertrial.meta.escalc`.
+
+    Examples
+    --------
+    >>> pt.simulate.meta_analysis(k=5, seed=1).shape
+    (5, 9)
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")

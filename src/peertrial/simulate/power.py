@@ -123,6 +123,37 @@ def power_two_proportions(
 
     ``p0``, ``p1`` and ``alpha`` must lie strictly in (0, 1) and the arm sizes be at
     least 1 (as ``power.prop.test``); otherwise ``ValueError``. ``p1 == p0`` gives ``alpha``.
+
+    Parameters
+    ----------
+    p0, p1 : float
+        Event probabilities in the control and intervention arms.
+    n0, n1 : float
+        Participants per arm (``n1`` defaults to ``n0``).
+    alpha : float
+        Two-sided significance level.
+    pooled : bool
+        Use the pooled variance under the null in the test statistic.
+
+    Returns
+    -------
+    float
+        Power of the two-sided normal-approximation test.
+
+    Notes
+    -----
+    R equivalent: ``stats::power.prop.test`` (R 4.2.2) gives nearly the same figure for equal
+    arms (it uses the pooled variance; ``pooled=True`` here).
+
+    References
+    ----------
+    .. [1] Fleiss, J. L., Levin, B., & Paik, M. C. (2003). Statistical Methods for Rates and
+       Proportions (3rd ed.). Wiley.
+
+    Examples
+    --------
+    >>> round(pt.simulate.power_two_proportions(0.5, 0.4, 400), 4)
+    0.8152
     """
     p0, p1, alpha = _probability(p0, "p0"), _probability(p1, "p1"), _probability(alpha, "alpha")
     n0 = _at_least(n0, "n0", 1, "at least 1 per arm")
@@ -147,6 +178,36 @@ def power_schoenfeld(hr: float, events: float, p_treated: float = 0.5, alpha: fl
 
     ``hr`` and ``events`` must be positive and finite, ``p_treated`` and ``alpha`` in
     (0, 1); otherwise ``ValueError``.
+
+    Parameters
+    ----------
+    hr : float
+        True hazard ratio.
+    events : float
+        Expected number of events.
+    p_treated : float
+        Proportion allocated to the intervention.
+    alpha : float
+        Two-sided significance level.
+
+    Returns
+    -------
+    float
+        Power of the log-rank test.
+
+    Notes
+    -----
+    R equivalent: none in base R (``gsDesign::nEvents`` inverts the same formula).
+
+    References
+    ----------
+    .. [1] Schoenfeld, D. (1981). The asymptotic properties of nonparametric tests for comparing
+       survival distributions. Biometrika, 68, 316-319.
+
+    Examples
+    --------
+    >>> round(pt.simulate.power_schoenfeld(0.8, 300), 4)
+    0.4891
     """
     hr, events = _positive(hr, "hr"), _positive(events, "events")
     p_treated, alpha = _probability(p_treated, "p_treated"), _probability(alpha, "alpha")
@@ -160,6 +221,37 @@ def power_t(delta: float, sd: float, n0: float, n1: float | None = None, alpha: 
     Noncentrality ``λ = delta / (sd sqrt(1/n0 + 1/n1))`` on ``n0 + n1 - 2`` df.
     ``sd`` must be positive, each arm at least 2 (as ``power.t.test``), ``delta`` finite
     and ``alpha`` in (0, 1); otherwise ``ValueError``.
+
+    Parameters
+    ----------
+    delta : float
+        True difference in means (intervention minus control).
+    sd : float
+        Common standard deviation.
+    n0, n1 : float
+        Participants per arm (``n1`` defaults to ``n0``).
+    alpha : float
+        Two-sided significance level.
+
+    Returns
+    -------
+    float
+        Power of the two-sided two-sample t-test.
+
+    Notes
+    -----
+    R equivalent: ``stats::power.t.test(n, delta, sd, sig.level, strict = TRUE)`` (R 4.2.2) for
+    equal arms.
+
+    References
+    ----------
+    .. [1] Cohen, J. (1988). Statistical Power Analysis for the Behavioral Sciences (2nd ed.).
+       Erlbaum.
+
+    Examples
+    --------
+    >>> round(pt.simulate.power_t(1.0, 2.0, 64), 4)
+    0.8015
     """
     delta = _number(delta, "delta")
     if not np.isfinite(delta):

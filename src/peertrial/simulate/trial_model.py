@@ -706,7 +706,31 @@ def simulate_trial(
 
 
 def trial(n: int = 590, n_sites: int = 7, seed=None, *, params=None, **overrides) -> pd.DataFrame:
-    """Simulated participant data (one row per participant); see :func:`simulate_trial`."""
+    """Simulated participant data (one row per participant); see :func:`simulate_trial`.
+
+    Parameters
+    ----------
+    n : int
+        Participants.
+    n_sites : int
+        Sites.
+    seed : int or numpy.random.Generator, optional
+        The same seed gives the same data on every platform.
+    params : TrialParameters, optional
+        The generating model (default: calibrated to ENRICH).
+    **overrides
+        Fields of :class:`TrialParameters` to change.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per participant (columns as ``simulated_data/trial.csv``).
+
+    Examples
+    --------
+    >>> pt.simulate.trial(n=20, seed=1).shape
+    (20, 26)
+    """
     return simulate_trial(n, n_sites, seed, params=params, **overrides).data
 
 
