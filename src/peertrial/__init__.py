@@ -11,6 +11,7 @@ Submodules (imported on first use, e.g. ``pt.meta.rma``):
 - ``simulate``   calibrated simulated trials and meta-analyses; power by simulation
 - ``plot``       matplotlib figures for every result; ``report`` the HTML report
 - ``datasets``   published datasets with citations
+- ``plan``       an analysis plan in a TOML file -> the trial's report (``peertrial analyse``)
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _SUBMODULES = (
     "plot",
     "report",
     "datasets",
+    "plan",
 )
 
 __all__ = ["ConvergenceWarning", "PeertrialWarning", "__version__", *_SUBMODULES]

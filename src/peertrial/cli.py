@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-_COMMAND_MODULES = ("meta", "randomise", "survival", "trial", "econ", "simulate")
+_COMMAND_MODULES = ("meta", "randomise", "survival", "trial", "econ", "simulate", "plan")
 
 
 def build_parser() -> argparse.ArgumentParser:
