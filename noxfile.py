@@ -4,7 +4,8 @@ Each session installs peertrial into its own virtual environment, so a fresh
 machine needs nothing but Python 3.11+ and nox.
 
 - ``tests``      the test suite, including every docstring example (doctests) and the notebooks;
-- ``analysis``   every script in ``analyses/`` on the shipped simulated data -> ``output/report.html``;
+- ``analysis``   ``peertrial analyse simulated_data/plan.toml`` -> ``output/report.html`` (``-- PLAN.toml`` for your own),
+                 and the scripts in ``analyses/`` -> ``output/supplementary/report.html``;
 - ``lint``       ruff;
 - ``docs``       the documentation site (Sphinx, warnings are errors) -> ``docs/_build/html``;
 - ``minimums``   the oldest dependency versions that ``pyproject.toml`` allows, then the tests;
@@ -39,18 +40,28 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def analysis(session: nox.Session) -> None:
-    """Run every script in ``analyses/`` on the shipped simulated data into ``output/``.
+    """Run the shipped analysis plan (or a team's own) and write the trial's report.
 
-    Scripts run in name order; each writes its tables and figures to its own
-    sub-folder of ``output/`` and ``peertrial.report`` assembles ``output/report.html``.
+    ``nox -s analysis`` runs ``peertrial analyse simulated_data/plan.toml --out output``
+    (``output/report.html``, ``report.pdf``, ``results.json``, tables as CSV, figures as
+    PNG/SVG), then the scripts in ``analyses/`` (what a plan cannot express: randomisation,
+    meta-analysis, planning by simulation, ...) into ``output/supplementary/report.html``.
+    ``nox -s analysis -- path/to/plan.toml [--out DIR]`` runs a team's own plan only.
     """
     session.install(".")
-    OUTPUT.mkdir(exist_ok=True)
+    env = {"MPLBACKEND": "Agg"}
+    if session.posargs:
+        session.run("peertrial", "analyse", *session.posargs, env=env)
+        return
+    session.run("peertrial", "analyse", str(ROOT / "simulated_data" / "plan.toml"), "--out", str(OUTPUT), env=env)
+    supplementary = OUTPUT / "supplementary"
+    supplementary.mkdir(parents=True, exist_ok=True)
     for script in sorted((ROOT / "analyses").glob("[0-9]*.py")):
         session.log(f"running {script.name}")
-        session.run("python", str(script), "--out", str(OUTPUT), env={"MPLBACKEND": "Agg"})
-    session.run("python", "-m", "peertrial.report", str(OUTPUT))
-    session.log(f"report: {OUTPUT / 'report.html'}")
+        session.run("python", str(script), "--out", str(supplementary), env=env)
+    session.run("python", "-m", "peertrial.report", str(supplementary))
+    session.log(f"report: {OUTPUT / 'report.html'} (PDF: {OUTPUT / 'report.pdf'}); "
+                f"supplementary analyses: {supplementary / 'report.html'}")
 
 
 @nox.session

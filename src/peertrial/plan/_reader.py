@@ -194,7 +194,10 @@ def _check_table(loc: _Locator, section: str, table, index: int = 0) -> dict:
 
 def _check_column(loc, frame, data_path, section, key, column, index=0):
     if column not in frame.columns:
-        close = [c for c in frame.columns if c.lower() == str(column).lower()]
+        import difflib
+
+        close = [c for c in frame.columns if c.lower() == str(column).lower()] or difflib.get_close_matches(
+            str(column), [str(c) for c in frame.columns], n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         _fail(loc, section, key, f"column {column!r} is not in the data file {data_path.name} "
               f"(columns: {', '.join(map(str, frame.columns))}){hint}", index)

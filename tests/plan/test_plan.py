@@ -1,0 +1,146 @@
+"""`peertrial analyse PLAN.toml`: results equal R's on a trial with unusual names and codes;
+bad plans raise naming the plan line, key and column and write nothing; outputs are
+byte-identical across runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from peertrial.cli import main  # noqa: E402
+from peertrial.plan import analyse, read_plan  # noqa: E402
+
+FIX = Path(__file__).parent / "fixtures"
+PLAN = FIX / "small_plan.toml"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan") / "out"
+    analyse(PLAN, out)
+    return out
+
+
+def _key(r):
+    return (r["outcome"], r["population"], r["measure"], r["adjusted"])
+
+
+def test_results_equal_r(run):
+    ours = {_key(r): r for r in json.loads((run / "results.json").read_text())}
+    ref = json.loads((FIX / "small_plan_r.json").read_text())
+    assert len(ref) == 18
+    for r in ref:
+        got = ours[_key(r)]
+        for k in ("estimate", "ci_lb", "ci_ub", "pval"):
+            assert got[k] == pytest.approx(r[k], rel=1e-5, abs=1e-9), (_key(r), k)
+        assert got["n"] == r["n"], _key(r)
+
+
+def test_records_have_the_documented_fields(run):
+    records = json.loads((run / "results.json").read_text())
+    need = {"outcome", "population", "measure", "adjusted", "estimate", "ci_lb", "ci_ub", "pval", "n"}
+    for r in records:
+        assert need <= set(r)
+        assert r["population"] in {"ITT", "as-treated", "per-protocol", "CACE"}
+        assert r["measure"] in {"OR", "RD", "RR", "MD", "HR", "RMST difference", "rate ratio"}
+        assert isinstance(r["n"], int) and isinstance(r["adjusted"], bool)
+
+
+def test_outputs_and_report(run):
+    for name in ("report.html", "report.pdf", "results.json", "tables/summary.csv", "tables/consort.csv",
+                 "tables/table1.csv", "figures/time_to_readmission_km.png", "figures/time_to_readmission_km.svg"):
+        assert (run / name).stat().st_size > 0, name
+    assert (run / "report.pdf").read_bytes().startswith(b"%PDF-")
+    html = (run / "report.html").read_text()
+    assert html.index("Summary of results") < html.index("Participant flow")
+    assert "Peer" in html and "TAU" in html  # arm names from the plan
+    assert "0.000" not in re.sub(r"<[^>]+>", " ", html.split("Provenance")[0])  # p-values as "< 0.001"
+    for item in ("peertrial version", "plan SHA-256", "data SHA-256", "seed", "numpy", "reportlab"):
+        assert item in html
+    # every figure has its PNG and SVG; every table its CSV
+    pngs = {p.stem for p in (run / "figures").glob("*.png")}
+    assert pngs == {p.stem for p in (run / "figures").glob("*.svg")}
+    assert len(list((run / "tables").glob("*.csv"))) == html.count("CSV: tables/")
+
+
+def test_two_runs_are_byte_identical(run, tmp_path):
+    again = tmp_path / "again"
+    assert main(["analyse", str(PLAN), "--out", str(again)]) == 0
+    first = sorted(p.relative_to(run) for p in run.rglob("*") if p.is_file())
+    assert first == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in first:
+        assert (run / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def _bad(tmp_path, old, new, data=None):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    shutil.copy(FIX / "small_trial.csv", folder / "small_trial.csv")
+    if data is not None:
+        (folder / "small_trial.csv").write_text(data)
+    text = PLAN.read_text()
+    assert old in text
+    (folder / "plan.toml").write_text(text.replace(old, new, 1))
+    return folder / "plan.toml"
+
+
+def _line(plan: Path, snippet: str) -> int:
+    return next(i for i, line in enumerate(plan.read_text().splitlines(), 1) if snippet in line)
+
+
+@pytest.mark.parametrize("old, new, words, line_of", [
+    ('seed = 7', 'seed = 7\nsede = 8', ["unknown key 'sede'", "[trial]"], "sede"),
+    ('seed = 7', 'seed = "seven"', ["'seed'", "must be an integer"], "seed ="),
+    ('baseline = "hope0"', 'baseline = "hope_zero"', ["column 'hope_zero'", "'baseline'", "[[outcome]] number 2"],
+     "hope_zero"),
+    ('intervention = "Peer"', 'intervention = "Peer support"', ["arm code 'Peer support'", "'group'"],
+     "intervention ="),
+    ('event = "readmitted"', 'event = "readmitted"\nevent_value = 7', ["no events", "event_value"], "event_value"),
+    ('type = "binary"', 'type = "binary"\nhorizon = 3', ["does not apply", "'horizon'"], "horizon ="),
+    ('type = "count"', 'type = "counts"', ["type must be one of"], '"counts"'),
+])
+def test_bad_plans_name_the_line_and_write_nothing(tmp_path, old, new, words, line_of):
+    plan = _bad(tmp_path, old, new)
+    out = tmp_path / "out"
+    with pytest.raises(ValueError) as info:
+        analyse(plan, out)
+    msg = str(info.value)
+    for w in words:
+        assert w in msg, msg
+    assert f"line {_line(plan, line_of)}" in msg, msg
+    assert str(plan) in msg
+    assert not out.exists()
+
+
+def test_outcome_without_events(tmp_path):
+    lines = (FIX / "small_trial.csv").read_text().splitlines()
+    head = lines[0].split(",")
+    k = head.index("readmit")
+    rows = [",".join("0" if j == k else v for j, v in enumerate(r.split(","))) for r in lines[1:]]
+    plan = _bad(tmp_path, "seed = 7", "seed = 7", data="\n".join([lines[0], *rows]) + "\n")
+    with pytest.raises(ValueError, match=r"line \d+: \[\[outcome\]\] number 1 key 'column': column 'readmit' has no "
+                                         r"events"):
+        analyse(plan, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_reports_a_bad_plan(tmp_path, capsys):
+    plan = _bad(tmp_path, 'strata = ["centre", "dx"]', 'strata = ["center", "dx"]')
+    assert main(["analyse", str(plan), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "column 'center' is not in the data file small_trial.csv" in err and "did you mean 'centre'" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_read_plan_codes_text_arms():
+    plan = read_plan(PLAN)
+    assert set(plan.data["group"].unique()) == {0.0, 1.0}
+    assert plan.arm_labels == {0: "TAU", 1: "Peer"}
+    assert plan.strata_formula == "C(centre) + C(dx)"
