@@ -4,7 +4,7 @@
 them only when every file rendered. Nothing depends on the clock: PNG/SVG/PDF carry no
 dates (the PDF is ReportLab's ``invariant`` mode), so two runs give identical bytes.
 
-PDF renderer: ReportLab (pure Python since 4.0, wheels on PyPI, needs no system
+PDF renderer: ReportLab (a pure-Python wheel since 4.1, on PyPI; needs no system
 libraries such as Pango/Cairo), laid out with its flowables so that long tables wrap
 their cells and continue across pages with the header repeated.
 """
