@@ -116,7 +116,9 @@ def revman_forest(fit, *, subgroup=None, ilab=None, transf=None, xlabel=None, fa
         if len(groups) != k:
             raise ValueError(f"subgroup has {len(groups)} labels but the fit has {k} studies")
         sg = subgroup_analysis(fit, groups.to_numpy())
-        blocks = [(str(g), np.flatnonzero(groups.astype(str).to_numpy() == str(g))) for g in sg.groups.index]
+        labels_ = groups.astype(str).to_numpy()
+        # blocks in order of first appearance (as RevMan draws them)
+        blocks = [(g, np.flatnonzero(labels_ == g)) for g in pd.unique(labels_)]
     else:
         blocks = [(None, np.arange(k))]
 
