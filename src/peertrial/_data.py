@@ -13,6 +13,10 @@ Rules (see ARCHITECTURE.md):
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
+import numbers
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +41,10 @@ __all__ = [
     "code_arm",
     "read_csv",
     "cluster_codes",
+    "confidence_level",
+    "level_percent",
+    "deprecated_keyword",
+    "renamed_argument",
 ]
 
 _MAX_LISTED = 10
@@ -200,7 +208,8 @@ def drop_missing(
 ) -> pd.DataFrame:
     """Return ``data`` without rows that have a missing value in ``columns``.
 
-    ``action="omit"`` warns naming the dropped rows (R's ``na.omit``);
+    ``action="omit"`` warns naming the dropped rows (R's ``na.omit``), at the user's line
+    (``stacklevel`` is accepted for compatibility and no longer needed);
     ``action="fail"`` raises instead (R's ``na.fail``).
     """
     columns = [c for c in columns if c is not None]
@@ -217,7 +226,7 @@ def drop_missing(
     warnings.warn(
         f"{int(missing.sum())} {unit} with missing values in {cols} omitted: {where}",
         UserWarning,
-        stacklevel=stacklevel,
+        stacklevel=user_stacklevel(),
     )
     return data.loc[~missing]
 
@@ -450,3 +459,114 @@ def cluster_codes(series: pd.Series, name: str | None = None) -> np.ndarray:
                          f"errors; found {len(uniques)} ({found}) in the {len(series)} analysed rows. "
                          "Drop cluster= (model-based SEs) or cluster by a finer unit.")
     return codes
+def user_stacklevel() -> int:
+    """``stacklevel`` for ``warnings.warn`` called here that points at the first frame outside
+    peertrial (the user's call), however deep inside the package the warning is raised."""
+    import os
+    import sys
+
+    pkg = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(pkg + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def warn_deprecated(message: str) -> None:
+    """``FutureWarning`` for a deprecated spelling, attributed to the user's line."""
+    warnings.warn(message, FutureWarning, stacklevel=user_stacklevel())
+
+
+def _proportion(value, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number (0.95 or 95 for a 95% interval), got {value!r}")
+    x = float(value)
+    if math.isnan(x) or not (0.0 < x < 1.0 or 1.0 <= x < 100.0):
+        raise ValueError(
+            f"{name} must be a proportion in (0, 1) or a percentage in [1, 100) "
+            f"(0.95 and 95 both mean a 95% interval), got {value!r}"
+        )
+    return x if x < 1.0 else x / 100.0
+
+
+def confidence_level(level, *, conf_level=None, default: float = 0.95) -> float:
+    """The confidence level as a proportion: the one rule for ``level=`` everywhere.
+
+    ``level`` may be a proportion or a percentage, as metafor reads it: values in (0, 1)
+    are proportions, values in [1, 100) percentages, so ``0.95`` and ``95`` both give
+    ``0.95``. Anything else (0, 100 or more, negative, NaN, booleans, text) raises
+    ``ValueError`` naming ``level``. ``None`` gives ``default``.
+
+    ``conf_level`` is the deprecated spelling: when given it is used (read by the same
+    rule) with a ``FutureWarning`` pointing at the user's line. Giving both with different
+    values raises ``ValueError``.
+
+    Examples
+    --------
+    >>> confidence_level(95), confidence_level(0.9), confidence_level(None)
+    (0.95, 0.9, 0.95)
+    """
+    if conf_level is not None:
+        warn_deprecated("conf_level= is deprecated and will be removed; use level= (0.95 and 95 both mean 95%)")
+        old = _proportion(conf_level, "conf_level")
+        if level is not None and not math.isclose(_proportion(level, "level"), old) and not math.isclose(
+            _proportion(level, "level"), _proportion(default, "default")
+        ):
+            raise ValueError(f"give level= only (conf_level= is its deprecated alias); got level={level!r} "
+                             f"and conf_level={conf_level!r}")
+        return old
+    if level is None:
+        return _proportion(default, "default")
+    return _proportion(level, "level")
+
+
+def level_percent(level, *, conf_level=None, default: float = 95.0) -> float:
+    """:func:`confidence_level` as a percentage (metafor's convention: 95 for a 95% interval).
+
+    ``0.95`` and ``95`` both give ``95.0`` (rounded to 10 decimals so that both spellings give
+    the same float).
+    """
+    p = confidence_level(level, conf_level=conf_level, default=default)
+    return float(round(100.0 * p, 10))
+
+
+def deprecated_keyword(old: str, new: str, old_value, new_value, *, missing=None):
+    """Resolve a renamed keyword argument: ``old`` is the deprecated spelling of ``new``.
+
+    Returns the value to use. Passing ``old`` warns ``FutureWarning`` (at the user's line);
+    passing both raises ``ValueError``. ``missing`` is the sentinel meaning "not given".
+    """
+    if old_value is missing:
+        return new_value
+    if new_value is not missing:
+        raise ValueError(f"give {new}= only ({old}= is its deprecated alias)")
+    warn_deprecated(f"{old}= is deprecated and will be removed; use {new}=")
+    return old_value
+
+
+def renamed_argument(old: str, new: str = "data"):
+    """Decorator: ``old=`` is the deprecated keyword spelling of the parameter ``new``.
+
+    Positional calls are unchanged; ``f(old=x)`` works as ``f(new=x)`` with a
+    ``FutureWarning`` pointing at the caller; giving both raises ``TypeError`` as Python
+    does for a doubled argument. ``inspect.signature`` shows the new name only.
+    """
+
+    def decorate(fn):
+        params = list(inspect.signature(fn).parameters)
+        position = params.index(new)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if old in kwargs:
+                if new in kwargs or len(args) > position:
+                    raise TypeError(f"{fn.__name__}() got {old}= and {new}= ({old}= is the deprecated "
+                                    f"spelling of {new}=); give {new}= only")
+                warn_deprecated(f"{fn.__name__}({old}=...) is deprecated and will be removed; use {new}=")
+                kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        wrapper.__deprecated_arguments__ = {**getattr(fn, "__deprecated_arguments__", {}), old: new}
+        return wrapper
+
+    return decorate

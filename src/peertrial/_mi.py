@@ -75,8 +75,8 @@ def rubin_cov(estimates, covariances) -> tuple[np.ndarray, np.ndarray]:
     return Q.mean(axis=0), U.mean(axis=0) + (1 + 1 / m) * between
 
 
-def rubin_pool(estimates, variances, dfcom: float = np.inf, conf_level: float = 0.95,
-               names=None) -> pd.DataFrame:
+def rubin_pool(estimates, variances, dfcom: float = np.inf, level: float = 0.95,
+               names=None, *, conf_level=None) -> pd.DataFrame:
     """Pool ``m`` completed-data estimates (``(m, p)``) and their variances by Rubin's rules.
 
     Equals ``mice::pool`` (and its ``summary``): Barnard–Rubin degrees of freedom from the
@@ -89,8 +89,9 @@ def rubin_pool(estimates, variances, dfcom: float = np.inf, conf_level: float = 
         completed data sets.
     dfcom : float
         Complete-data degrees of freedom (``n - p`` for a linear model).
-    conf_level : float
-        Level of the t-based confidence intervals.
+    level : float
+        Level of the t-based confidence intervals, 0.95 or 95 alike (``conf_level`` is its
+        deprecated alias).
     names : sequence, optional
         Parameter names (the index of the result).
 
@@ -106,6 +107,7 @@ def rubin_pool(estimates, variances, dfcom: float = np.inf, conf_level: float = 
     >>> rubin_pool([[1.0], [1.2], [0.9]], [[0.04], [0.05], [0.04]], dfcom=50)["df"].round(2).tolist()
     [8.13]
     """
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     Q, U, m = _moments(estimates, variances)
     if U.ndim == 3:
         U = np.diagonal(U, axis1=1, axis2=2)

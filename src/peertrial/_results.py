@@ -30,6 +30,18 @@ class Result:
         p.text(self.summary())
 
 
+def _conf_level(self) -> float:
+    """Deprecated spelling of ``level`` (the confidence level as a proportion)."""
+    from peertrial._data import warn_deprecated
+
+    warn_deprecated("the conf_level attribute is deprecated; use level")
+    return self.level
+
+
+#: ``conf_level = CONF_LEVEL_ALIAS`` in a result class whose field is ``level``.
+CONF_LEVEL_ALIAS = property(_conf_level)
+
+
 def format_pval(p: float, digits: int = 4) -> str:
     """P-value as metafor prints it: ``<.0001`` below 10^-digits, else rounded."""
     if p is None or not np.isfinite(p):

@@ -14,6 +14,16 @@ import sys
 _COMMAND_MODULES = ("meta", "randomise", "survival", "trial", "econ", "simulate", "plan")
 
 
+def add_level_argument(parser: argparse.ArgumentParser, default: float = 95.0) -> None:
+    """The one ``--level`` option of every command that reports an interval.
+
+    Read as the ``level=`` argument of the library: 95 and 0.95 both mean a 95% interval;
+    the library function validates it (a bad value is a ``ValueError``, printed as an error).
+    """
+    parser.add_argument("--level", type=float, default=default,
+                        help=f"confidence level: 95 or 0.95 (default {default:g})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="peertrial",

@@ -21,7 +21,7 @@ def test_itt_odds_ratio_matches_glm(r_sets, model, covariates):
             warnings.simplefilter("error")  # no separation on these data: no warning at all
             res = pt.trial.itt_odds_ratio(s["frame"], outcome="yb", covariates=covariates, factors=["site"])
             res90 = pt.trial.itt_odds_ratio(s["frame"], outcome="yb", covariates=covariates, factors=["site"],
-                                            conf_level=0.9)
+                                            level=0.9)
         for k in KEYS:
             # log_or and z can be ~1e-15 (balanced 2x2 tables): relative error is meaningless there
             np.testing.assert_allclose(res[k], ref[k], rtol=1e-6, atol=1e-10, err_msg=f"{s['seed']} {model} {k}")

@@ -14,7 +14,7 @@ import argparse
 import numpy as np
 
 from peertrial import _design as _builder
-from peertrial.cli import csv_arguments, read_data
+from peertrial.cli import add_level_argument, csv_arguments, read_data
 
 
 def _cea(args) -> int:
@@ -26,7 +26,7 @@ def _cea(args) -> int:
         arm_levels=None if args.arm_levels is None else tuple(args.arm_levels),
         cluster=args.cluster, covariates=_builder.from_cli(args.covariates), cost_model=args.cost_model, wtp=args.wtp,
         missing=args.missing, currency=args.currency, price_year=args.price_year,
-        effect_label=args.effect_label, lower_is_better=args.lower_is_better,
+        effect_label=args.effect_label, lower_is_better=args.lower_is_better, level=args.level,
     )
     print(res.summary())
     if args.ceac:
@@ -48,7 +48,7 @@ def _pooled(args) -> int:
     res = pooled_ratio(
         read_data(args, id=args.study), cost=args.cost, benefit=args.benefit, study=args.study, weighting=args.weighting,
         n=args.n, uncertainty="bootstrap" if args.n_boot else None, n_boot=args.n_boot or 1, seed=args.seed,
-        currency=args.currency, price_year=args.price_year,
+        currency=args.currency, price_year=args.price_year, level=args.level,
     )
     print(res.summary())
     return 0
@@ -88,6 +88,7 @@ def register(subparsers) -> None:
     p.add_argument("--ceac", help="write the CEAC to this CSV")
     p.add_argument("--max-wtp", type=float, default=100000.0)
     p.add_argument("--n-wtp", type=int, default=501)
+    add_level_argument(p)
     _money(p)
     p.set_defaults(func=_cea)
 
@@ -107,5 +108,6 @@ def register(subparsers) -> None:
     p.add_argument("--weighting", choices=("total", "equal", "n"), default="total")
     p.add_argument("--n-boot", type=int, default=0, help="bootstrap over studies (0: none)")
     p.add_argument("--seed", type=int, default=None)
+    add_level_argument(p)
     _money(p)
     p.set_defaults(func=_pooled)

@@ -354,7 +354,7 @@ class CEA(Result):
         When ``dE`` is not significantly non-zero (``dE^2 <= z^2 vE``) the set is
         unbounded and ``(nan, nan)`` is returned; decide by INMB instead.
         """
-        z = stats.norm.ppf(0.5 + (self.level if level is None else level) / 2)
+        z = stats.norm.ppf(0.5 + (self.level if level is None else _data.confidence_level(level)) / 2)
         cov = self.cov if np.isfinite(self.cov).all() else np.cov(self.boot_delta_cost, self.boot_delta_effect)
         dc, de = self.delta_cost, self.delta_effect
         a = de**2 - z**2 * cov[1, 1]
@@ -636,6 +636,7 @@ def cea(
     [0.71]
     """
     data = _data.code_arm(data, arm, arm_levels)
+    level = _data.confidence_level(level)
     if cost_model not in ("ols", "gamma"):
         raise ValueError(f"cost_model must be 'ols' or 'gamma', got {cost_model!r}")
     if missing not in ("error", "drop", "mi"):

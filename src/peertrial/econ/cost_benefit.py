@@ -292,6 +292,7 @@ def pooled_ratio(
     >>> round(pt.econ.pooled_ratio(studies).estimate, 4)     # total benefit / total cost
     4.75
     """
+    level = _data.confidence_level(level)
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {sorted(WEIGHTINGS)}, got {weighting!r}")
     if uncertainty not in (None, "bootstrap", "propagate"):

@@ -140,6 +140,7 @@ def fidelity_moderation(
     covariates: list[str] | None = None,
     population: str = "intervention",
     arm_levels=None,
+    level: float = 0.95,
 ) -> FidelityModeration:
     """Outcome on the peer worker's fidelity score, with a random peer-worker effect.
 
@@ -174,8 +175,10 @@ def fidelity_moderation(
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    ``level``: confidence level of the Wald limits, 0.95 or 95 alike.
     """
     data = _data.code_arm(data, arm, arm_levels)
+    level = _data.confidence_level(level)
     if population not in ("intervention", "all"):
         raise ValueError(f"population must be 'intervention' or 'all', got {population!r}")
     covariates = _builder.spec(covariates)
@@ -254,7 +257,8 @@ def fidelity_moderation(
     codes[in_arm] = pd.factorize(worker[in_arm], sort=True)[0]
     _check_design(y, exog, names, codes, population, outcome)
     fit = _fit_reml(y, exog, codes)
-    res = _result(fit, names, population, outcome, n, counts, singletons, excluded, int(unscored.sum()), center)
+    res = _result(fit, names, population, outcome, n, counts, singletons, excluded, int(unscored.sum()), center,
+                  level)
     if res.singular:
         warnings.warn(
             f"boundary (singular) fit: the peer-worker variance is estimated as 0 (sd ratio {fit[0]:.3g} < 1e-4, "
@@ -311,11 +315,11 @@ def _fit_reml(y, exog, codes):
     theta, beta, vcov, sigma2, loglik = ProfiledREML(y, exog, codes).fit(_THETA_MAX)
     return theta, beta, vcov, float(sigma2), float(loglik), theta < 0.999 * _THETA_MAX
 
-def _result(fit, names, population, outcome, n, counts, singletons, excluded, n_excluded, center):
+def _result(fit, names, population, outcome, n, counts, singletons, excluded, n_excluded, center, level=0.95):
     theta, est, vcov, var_res, loglik, converged = fit
     se = np.sqrt(np.diag(vcov))
     z = est / se
-    q = stats.norm.ppf(0.975)
+    q = stats.norm.ppf(0.5 + level / 2)
     coef = pd.DataFrame(
         {
             "estimate": est,

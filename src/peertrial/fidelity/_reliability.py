@@ -17,7 +17,7 @@ import pandas as pd
 
 from peertrial import _data
 from peertrial._lazy import lazy_function, lazy_module
-from peertrial._results import Result, format_table
+from peertrial._results import CONF_LEVEL_ALIAS, Result, format_table
 from peertrial._warnings import PeertrialWarning
 from peertrial.fidelity._scoring import FidelityScores
 
@@ -39,7 +39,7 @@ class AlphaResult(Result):
     """
 
     table: pd.DataFrame
-    conf_level: float
+    level: float
     nan_policy: str
 
     def plot(self, ax=None, **kwargs):
@@ -51,6 +51,7 @@ class AlphaResult(Result):
         from peertrial.plot.fidelity import alpha_plot
 
         return alpha_plot(self, ax=ax, **kwargs)
+    conf_level = CONF_LEVEL_ALIAS
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -59,7 +60,7 @@ class AlphaResult(Result):
         return "\n".join(
             [
                 "Cronbach's alpha (raw, from item covariances; as psych::alpha raw_alpha)",
-                f"  {self.conf_level:.0%} CI: Feldt (F distribution on n-1, (n-1)(k-1) df); "
+                f"  {100 * self.level:g}% CI: Feldt (F distribution on n-1, (n-1)(k-1) df); "
                 f"missing items: {self.nan_policy} covariances",
                 "",
                 format_table(self.table, digits=3),
@@ -80,8 +81,9 @@ def cronbach_alpha(
     scores: FidelityScores | pd.DataFrame,
     items: dict[str, list[str]] | None = None,
     *,
-    conf_level: float = 0.95,
+    level: float = 0.95,
     nan_policy: str = "pairwise",
+    conf_level=None,
 ) -> AlphaResult:
     """Cronbach's alpha with Feldt CI for each domain and for all items together.
 
@@ -99,8 +101,10 @@ def cronbach_alpha(
     with no item, and with ``"listwise"`` rows missing any item), else
     ``ValueError`` naming the scale. The one exception: a domain of a
     :class:`FidelityScores` that has a single item gets alpha NaN with a
-    warning, so the other domains are still reported.
+    warning, so the other domains are still reported. ``level``: confidence level of the
+    Feldt limits, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
     """
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     if nan_policy not in ("pairwise", "listwise"):
         raise ValueError(f"nan_policy must be 'pairwise' or 'listwise', got {nan_policy!r}")
     if isinstance(scores, FidelityScores):
@@ -133,7 +137,7 @@ def cronbach_alpha(
         lo, hi = _feldt_ci(alpha, len(block), len(cols), conf_level)
         rows.append((name, len(cols), len(block), float(alpha), lo, hi))
     table = pd.DataFrame(rows, columns=["scale", "n_items", "n", "alpha", "ci_lb", "ci_ub"]).set_index("scale")
-    return AlphaResult(table=table, conf_level=conf_level, nan_policy=nan_policy)
+    return AlphaResult(table=table, level=conf_level, nan_policy=nan_policy)
 
 
 # --------------------------------------------------------------------------- ICC
@@ -169,7 +173,7 @@ class ICCResult(Result):
     ``table`` is indexed by form ("ICC(1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)",
     "ICC(2,k)", "ICC(3,k)") with columns ``psych`` (psych::ICC's name),
     ``description``, ``icc``, ``F``, ``df1``, ``df2``, ``pval``, ``ci_lb``, ``ci_ub``
-    (95% CIs by the F methods of McGraw & Wong 1996, as psych::ICC).
+    (CIs at ``level`` by the F methods of McGraw & Wong 1996, as psych::ICC).
     """
 
     table: pd.DataFrame
@@ -177,6 +181,7 @@ class ICCResult(Result):
     n_raters: int
     measure: str
     dropped_targets: tuple
+    level: float = 0.95
 
     def __getitem__(self, form: str) -> pd.Series:
         if form not in self.table.index:
@@ -191,7 +196,7 @@ class ICCResult(Result):
         lines = [
             f"Intraclass correlation of {self.measure}: {self.n_targets} targets rated by each of {self.n_raters} raters",
             "  Forms (Shrout & Fleiss): " + "; ".join(f"{k} {v}" for k, v in zip(self.table.index, self.table["description"])),
-            "  95% CIs: F-distribution methods (McGraw & Wong 1996)",
+            f"  {100 * self.level:g}% CIs: F-distribution methods (McGraw & Wong 1996)",
         ]
         if self.dropped_targets:
             lines.append(f"  {len(self.dropped_targets)} targets not rated by every rater were left out")
@@ -217,8 +222,10 @@ def icc(
     targets: str | list[str] | None = None,
     raters: str = "rater",
     ratings: str = "total",
+    *,
+    level: float = 0.95,
 ) -> ICCResult:
-    """Intraclass correlation coefficients with 95% CIs (pingouin.intraclass_corr).
+    """Intraclass correlation coefficients with CIs (pingouin.intraclass_corr).
 
     Long ``data`` with one row per (target, rater). With a
     :class:`FidelityScores`, targets are sessions (``peer_worker`` x ``session``)
@@ -228,8 +235,11 @@ def icc(
     with a warning naming them (the two-way ANOVA needs a complete targets x
     raters table); rows missing a target or rater label are dropped with a
     warning. Raters who share no target, or fewer than 2 complete targets or
-    5 ratings left (pingouin's minimum), raise ``ValueError``.
+    5 ratings left (pingouin's minimum), raise ``ValueError``. ``level``: confidence level,
+    0.95 or 95 alike; the F-method limits of McGraw & Wong (1996) are computed here, with
+    pingouin's formulas at any level (pingouin itself gives 95% only).
     """
+    level = _data.confidence_level(level)
     if isinstance(data, FidelityScores):
         occ = data.occasions
         names = list(occ.index.names)
@@ -283,12 +293,55 @@ def icc(
             "df1": res["df1"].to_numpy(float),
             "df2": res["df2"].to_numpy(float),
             "pval": res["pval"].to_numpy(float),
-            "ci_lb": [float(c[0]) for c in res["CI95"]],
-            "ci_ub": [float(c[1]) for c in res["CI95"]],
         },
         index=pd.Index([_ICC_FORMS[t][0] for t in res["Type"]], name="form"),
     )
-    return ICCResult(table=table, n_targets=len(wide), n_raters=wide.shape[1], measure=str(ratings), dropped_targets=dropped)
+    limits = _icc_limits(wide.to_numpy(float), level)
+    table["ci_lb"] = [limits[t][0] for t in res["Type"]]
+    table["ci_ub"] = [limits[t][1] for t in res["Type"]]
+    return ICCResult(table=table, n_targets=len(wide), n_raters=wide.shape[1], measure=str(ratings),
+                     dropped_targets=dropped, level=level)
+
+
+def _icc_limits(Y: np.ndarray, level: float) -> dict:
+    """F-method confidence limits of the six ICC forms (McGraw & Wong 1996; pingouin's formulas).
+
+    ``Y``: complete targets x raters table. Mean squares of the two-way ANOVA: between
+    targets (msb), between raters (msj), residual (mse) and within targets (msw).
+    """
+    n, k = Y.shape
+    grand = Y.mean()
+    rows, cols = Y.mean(axis=1), Y.mean(axis=0)
+    ssb = k * np.sum((rows - grand) ** 2)
+    ssj = n * np.sum((cols - grand) ** 2)
+    sse = np.sum((Y - rows[:, None] - cols[None, :] + grand) ** 2)
+    msb, msj = ssb / (n - 1), ssj / (k - 1)
+    mse = sse / ((n - 1) * (k - 1))
+    msw = (ssj + sse) / (n * (k - 1))
+    q = 1 - (1 - level) / 2
+    df1, df1kd, df2kd = n - 1, n * (k - 1), (n - 1) * (k - 1)
+    fp = stats.f.ppf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1, f3 = msb / msw, msb / mse
+        f1l, f1u = f1 / fp(q, df1, df1kd), f1 * fp(q, df1kd, df1)
+        f3l, f3u = f3 / fp(q, df1, df2kd), f3 * fp(q, df2kd, df1)
+        icc2 = (msb - mse) / (msb + (k - 1) * mse + k * (msj - mse) / n)
+        fj = msj / mse
+        vn = df2kd * (k * icc2 * fj + n * (1 + (k - 1) * icc2) - k * icc2) ** 2
+        vd = df1 * k**2 * icc2**2 * fj**2 + (n * (1 + (k - 1) * icc2) - k * icc2) ** 2
+        v = vn / vd
+        f2u, f2l = fp(q, n - 1, v), fp(q, v, n - 1)
+        l2 = n * (msb - f2u * mse) / (f2u * (k * msj + (k * n - k - n) * mse) + n * msb)
+        u2 = n * (f2l * msb - mse) / (k * msj + (k * n - k - n) * mse + n * f2l * msb)
+        out = {
+            "ICC(1,1)": ((f1l - 1) / (f1l + k - 1), (f1u - 1) / (f1u + k - 1)),
+            "ICC(A,1)": (l2, u2),
+            "ICC(C,1)": ((f3l - 1) / (f3l + k - 1), (f3u - 1) / (f3u + k - 1)),
+            "ICC(1,k)": (1 - 1 / f1l, 1 - 1 / f1u),
+            "ICC(A,k)": (l2 * k / (1 + l2 * (k - 1)), u2 * k / (1 + u2 * (k - 1))),
+            "ICC(C,k)": (1 - 1 / f3l, 1 - 1 / f3u),
+        }
+    return {t: (float(a), float(b)) for t, (a, b) in out.items()}
 
 
 # --------------------------------------------------------------------------- kappa
@@ -308,7 +361,9 @@ class KappaResult(Result):
     table: pd.DataFrame
     weights: str
     levels: tuple
-    conf_level: float
+    level: float
+
+    conf_level = CONF_LEVEL_ALIAS
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -317,7 +372,7 @@ class KappaResult(Result):
         return "\n".join(
             [
                 f"Cohen's kappa, {self.weights} weights over levels {', '.join(f'{v:g}' for v in self.levels)}",
-                f"  SE: Fleiss, Cohen & Everitt (1969) large-sample variance; {self.conf_level:.0%} Wald CI of the weighted kappa",
+                f"  SE: Fleiss, Cohen & Everitt (1969) large-sample variance; {100 * self.level:g}% Wald CI of the weighted kappa",
                 "",
                 format_table(self.table, digits=4),
             ]
@@ -350,7 +405,8 @@ def weighted_kappa(
     *,
     weights: str = "quadratic",
     levels=None,
-    conf_level: float = 0.95,
+    level: float = 0.95,
+    conf_level=None,
 ) -> KappaResult:
     """Cohen's kappa for two raters' ordinal ratings, with linear or quadratic weights.
 
@@ -360,8 +416,10 @@ def weighted_kappa(
     categories of the scale (default: the values observed by either rater);
     give the full scale so unused categories still count in the weights.
     Rows where either rater is missing are dropped with a warning.
-    Computed by ``statsmodels.stats.inter_rater.cohens_kappa``.
+    Computed by ``statsmodels.stats.inter_rater.cohens_kappa``. ``level``: confidence level
+    of the Wald limits, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
     """
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     frame = _data.as_frame(data)
     _data.require_columns(frame, [rater1, rater2])
     frame = _data.drop_missing(frame, [rater1, rater2], unit="rows", stacklevel=3)
@@ -370,7 +428,7 @@ def weighted_kappa(
     levels = _levels(levels, x1, x2, frame.index, (rater1, rater2))
     row = _kappa_row(x1, x2, levels, _check_weights(weights), stats.norm.ppf(0.5 + conf_level / 2))
     table = pd.DataFrame([row], columns=_KAPPA_COLS, index=pd.Index([f"{rater1} vs {rater2}"], name="pair"))
-    return KappaResult(table=table, weights=weights, levels=tuple(float(v) for v in levels), conf_level=conf_level)
+    return KappaResult(table=table, weights=weights, levels=tuple(float(v) for v in levels), level=conf_level)
 
 
 def item_kappa(
@@ -378,13 +436,16 @@ def item_kappa(
     raters: tuple | None = None,
     *,
     weights: str = "quadratic",
-    conf_level: float = 0.95,
+    level: float = 0.95,
+    conf_level=None,
 ) -> KappaResult:
     """Weighted kappa per fidelity item between two raters over the sessions both rated.
 
     Levels are the whole number steps of the index's scale (``scores.scale``).
-    Raters who share no session raise ``ValueError``.
+    Raters who share no session raise ``ValueError``. ``level``: confidence level of the
+    Wald limits, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
     """
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     wide = scores.items
     names = list(wide.index.names)
     all_raters = list(pd.unique(wide.index.get_level_values(1)))
@@ -419,7 +480,7 @@ def item_kappa(
         index.append(item)
     table = pd.DataFrame(rows, columns=_KAPPA_COLS, index=pd.Index(index, name="item"))
     table.insert(0, "domain", [scores.item_domain[i] for i in index])
-    return KappaResult(table=table, weights=weights, levels=tuple(float(v) for v in levels), conf_level=conf_level)
+    return KappaResult(table=table, weights=weights, levels=tuple(float(v) for v in levels), level=conf_level)
 
 
 _KAPPA_COLS = ["n", "kappa", "se_kappa", "weighted_kappa", "se_weighted", "ci_lb", "ci_ub"]

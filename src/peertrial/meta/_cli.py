@@ -102,7 +102,7 @@ def register(subparsers) -> None:
                        help="z (default) or knha (Knapp-Hartung)")
     model.add_argument("--mods", default=None, metavar="FORMULA",
                        help='moderators as a formula, e.g. "~ year + type" (meta-regression)')
-    model.add_argument("--level", type=float, default=95.0, help="confidence level in %% (default 95)")
+    model.add_argument("--level", type=float, default=95.0, help="confidence level: 95 or 0.95 (default 95)")
     diag = p.add_argument_group("robustness and small-study analyses")
     diag.add_argument("--regtest", action="store_true", help="Egger's regression test (metafor regtest)")
     diag.add_argument("--ranktest", action="store_true", help="Begg and Mazumdar's rank correlation test")

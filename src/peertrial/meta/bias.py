@@ -248,7 +248,7 @@ def regtest(x, vi=None, *, sei=None, ni=None, data=None, model: str = "rma", pre
         fit_method, fit_test, fit_level, control = "REML", "z", 95.0, None
     method = fit_method if method is None else ("EE" if method == "FE" else method)
     test = fit_test if test is None else test
-    level = fit_level if level is None else float(level)
+    level = fit_level if level is None else _data.level_percent(level)
     k, p = X.shape
     if k < 3:
         raise ValueError(f"regtest needs at least 3 studies (k = {k})")

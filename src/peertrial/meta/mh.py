@@ -268,6 +268,7 @@ def rma_mh(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, *,
     >>> round(mh.b, 4), round(mh.se, 4)
     (-0.4537, 0.0393)
     """
+    level = _data.level_percent(level)
     measure = str(measure).upper()
     if measure not in ("OR", "RR", "RD"):
         raise ValueError(f"measure must be 'OR', 'RR' or 'RD'; got {measure!r}")
@@ -340,7 +341,11 @@ def _cmh_tarone(a, c, n1, n2, N, or_mh, correct):
 
 
 def rma_peto(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, *, level=95, slab=None) -> MHResult:
-    """Peto's one-step log odds ratio, equal-effects (metafor ``rma.peto``)."""
+    """Peto's one-step log odds ratio, equal-effects (metafor ``rma.peto``).
+
+    ``level``: confidence level, 95 or 0.95 alike (``fit.level`` in percent, as metafor).
+    """
+    level = _data.level_percent(level)
     a, b, c, d, labels, used = _tables(data, ai, bi, ci, di, n1i, n2i, slab)
     n1, n2 = a + b, c + d
     N = n1 + n2

@@ -229,6 +229,7 @@ def rma(
     >>> round(knha.ci_lb, 4), round(knha.ci_ub, 4)
     (-1.1084, -0.3206)
     """
+    level = _data.level_percent(level)
     method, test = _check_method_test(method, test)
     frame = _data.as_frame(data) if data is not None else None
     if vi is None and sei is None:
@@ -582,7 +583,7 @@ class RMAResult(Result):
         X = self.X.to_numpy()[keep]
         ctrl = Control.from_any(changes.get("control", self.control))
         return _fit(self.yi[keep], self.vi[keep], X, list(self.X.columns), w, self.slab[keep], method, test,
-                    changes.get("level", self.level), ctrl, self.measure, self.design_info,
+                    _data.level_percent(changes.get("level", self.level)), ctrl, self.measure, self.design_info,
                     ni=None if self.ni is None else self.ni[keep],
                     data=None if self.data is None else self.data.iloc[np.flatnonzero(keep)].copy(),
                     tau2_fixed=changes.get("tau2", self.tau2_fixed))
@@ -596,8 +597,9 @@ class RMAResult(Result):
         prediction, without the intercept, or a DataFrame for formula models).
         The PI is ``pred ± crit * sqrt(se^2 + tau2)``, ``crit`` from N(0,1) or, with
         ``test="knha"``, from t(k - p). ``transf`` (e.g. ``np.exp``) back-transforms.
+        ``level``: 95 or 0.95 alike; by default the fit's.
         """
-        level = self.level if level is None else float(level)
+        level = self.level if level is None else _data.level_percent(level)
         Xnew = self._new_design(newmods, intercept)
         beta = self.beta
         vb = self.vb.to_numpy()
@@ -650,7 +652,7 @@ class RMAResult(Result):
             raise ValueError("the model has no random-effects component (method EE/FE)")
         if self.k == 1:
             raise ValueError("cannot compute a confidence interval for tau2 with k = 1")
-        level = self.level if level is None else float(level)
+        level = self.level if level is None else _data.level_percent(level)
         con = {"tol": EPS**0.25, "maxiter": 1000, "tau2_min": min(0.0, self.tau2),
                "tau2_max": max(100.0, 10 * self.tau2)}
         con.update(control or {})
@@ -862,8 +864,10 @@ def rma_batch(yi, vi, *, method="REML", test="z", mods=None, weights=None, level
     all rows or ``(B, k, p)``, including the intercept column. Rows that cannot be
     fitted (k = 0, k < p, non-positive variance) are NaN with ``reason`` set;
     rows where Fisher scoring does not converge get the maximum from a bracketed
-    search (``reason`` says so) and a ``ConvergenceWarning`` is issued.
+    search (``reason`` says so) and a ``ConvergenceWarning`` is issued. ``level``: 95 or 0.95
+    alike.
     """
+    level = _data.level_percent(level)
     method, test = _check_method_test(method, test)
     Y = np.atleast_2d(np.asarray(yi, dtype=float))
     V = np.atleast_2d(np.asarray(vi, dtype=float))

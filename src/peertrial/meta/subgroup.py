@@ -150,7 +150,8 @@ def _p(p, digits):
     return f"p < {text[1:]}" if text.startswith("<") else f"p = {text}"
 
 
-def subgroup(data_or_fit, by, *, yi="yi", vi="vi", method: str | None = None, test: str | None = None,
+@_data.renamed_argument("data_or_fit", "data")
+def subgroup(data, by, *, yi="yi", vi="vi", method: str | None = None, test: str | None = None,
              level: float | None = None, slab=None) -> SubgroupResult:
     """Subgroup analysis (per-group fits, Q-between and the moderator test).
 
@@ -159,11 +160,12 @@ def subgroup(data_or_fit, by, *, yi="yi", vi="vi", method: str | None = None, te
     metafor ``rma.mh(..., subset=)``); Q-between is then the test for subgroup
     differences and there is no moderator model (``QM``, ``QE``, ``tau2`` are NaN).
 
-    ``data_or_fit``: a DataFrame holding ``yi``/``vi`` (column names, e.g. the output
+    ``data``: a DataFrame holding ``yi``/``vi`` (column names, e.g. the output
     of :func:`escalc`) and the ``by`` column; or an intercept-only ``rma`` fit with
     ``by`` an array of subgroup labels, one per study of the fit. ``method``/``test``
     default to ``"REML"``/``"z"`` for data and to the fit's for a fit. Studies with a
-    missing ``yi``, ``vi`` or subgroup are omitted with a warning.
+    missing ``yi``, ``vi`` or subgroup are omitted with a warning. ``level``: 95 or 0.95
+    alike (default: the fit's, or 95).
 
     Returns
     -------
@@ -191,10 +193,11 @@ def subgroup(data_or_fit, by, *, yi="yi", vi="vi", method: str | None = None, te
     from peertrial.meta import rma
     from peertrial.meta.mh import MHResult
 
-    if isinstance(data_or_fit, MHResult):
-        return _subgroup_mh(data_or_fit, by)
-    if _is_fit(data_or_fit):
-        a = fit_arrays(data_or_fit)
+    level = None if level is None else _data.level_percent(level)
+    if isinstance(data, MHResult):
+        return _subgroup_mh(data, by)
+    if _is_fit(data):
+        a = fit_arrays(data)
         no_user_weights(a, "subgroup")
         if a["X"].shape[1] != 1:
             raise ValueError("subgroup takes an intercept-only fit (or the data)")
@@ -209,7 +212,7 @@ def subgroup(data_or_fit, by, *, yi="yi", vi="vi", method: str | None = None, te
         test = a["test"] if test is None else test
         level = a["level"] if level is None else level
     else:
-        data = _data.as_frame(data_or_fit, what="data")
+        data = _data.as_frame(data, what="data")
         by_series = _data.column_or_array(data, by, "by")
         by_name = by if isinstance(by, str) else "group"
         yv = _data.numeric(_data.column_or_array(data, yi, "yi"), yi if isinstance(yi, str) else "yi")

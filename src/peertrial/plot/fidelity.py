@@ -66,7 +66,7 @@ def alpha_plot(alpha, *, ax=None):
         ax.plot(t["alpha"], y, "s", color=PALETTE[0])
         ax.set_yticks(y, [s.replace("_", " ") for s in t.index])
         ax.axvline(0.7, color=PALETTE[5], ls=":", lw=1)
-        ax.set_xlabel(f"Cronbach's alpha ({alpha.conf_level:.0%} Feldt CI)")
+        ax.set_xlabel(f"Cronbach's alpha ({alpha.level:.0%} Feldt CI)")
         ax.set_xlim(min(0.0, float(t["ci_lb"].min())), 1.0)
     return fig
 

@@ -32,7 +32,7 @@ def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None,
 
     ``result``: an ``rma`` fit or a ``trimfill`` result (filled-in studies drawn as
     hollow points, the filled-in estimate as the reference line). The pseudo-confidence
-    region is ``refline ± z_(level) * se``. ``contours=(0.90, 0.95, 0.99)`` draws a
+    region is ``refline ± z_(level) * se`` (``level`` 95 or 0.95 alike). ``contours=(0.90, 0.95, 0.99)`` draws a
     contour-enhanced funnel (Peters et al. 2008) centred on ``refline`` (default 0):
     shaded regions where studies would be significant at two-sided ``p < 0.10, 0.05, 0.01``.
     ``xlabel`` defaults to the effect measure of the fit (e.g. "Log odds ratio").
@@ -73,7 +73,9 @@ def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None,
             bounds = [0.0, *alphas, 1.0]
             handles = [_patch(shades[i], f"{bounds[i]:g} < p < {bounds[i + 1]:g}") for i in range(len(shades))][::-1]
         else:
-            zc = stats.norm.isf((1 - level / 100) / 2)
+            from peertrial._data import confidence_level
+
+            zc = stats.norm.isf((1 - confidence_level(level)) / 2)
             ax.fill_betweenx(se_grid, refline - zc * se_grid, refline + zc * se_grid, color="#f2f2f2", lw=0)
             ax.plot(refline - zc * se_grid, se_grid, color="#7f7f7f", lw=0.8, ls="--")
             ax.plot(refline + zc * se_grid, se_grid, color="#7f7f7f", lw=0.8, ls="--")

@@ -86,7 +86,7 @@ def km_plot(km, *, ci: bool = True, risk_table: bool = True, tick_step: float | 
     return fig
 
 
-def cuminc_plot(ci, *, causes=None, ci_band: bool = True, conf_level: float = 0.95,
+def cuminc_plot(ci, *, causes=None, ci_band: bool = True, level: float = 0.95, conf_level=None,
                 labels: dict | None = None, cause_labels: dict | None = None, xlabel: str = "Days",
                 ylabel: str = "Cumulative incidence", title: str | None = None, ax=None):
     """Cumulative incidence curves (one line style per cause, one colour per group).
@@ -96,7 +96,9 @@ def cuminc_plot(ci, *, causes=None, ci_band: bool = True, conf_level: float = 0.
     """
     labels, cause_labels = labels or {}, cause_labels or {}
     causes = ci.causes if causes is None else list(causes)
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    from peertrial._data import confidence_level
+
+    z = stats.norm.ppf(1 - (1 - confidence_level(level, conf_level=conf_level)) / 2)
     styles = ["-", "--", ":", "-."]
     with style():
         fig, ax, _ = single_axes(ax, (6.4, 4.2))

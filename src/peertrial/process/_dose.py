@@ -24,6 +24,7 @@ def dose_response(
     arm: str | None = "arm",
     family: str = "gaussian",
     arm_levels=None,
+    level: float = 0.95,
 ) -> RegressionResult:
     """Regress the outcome on sessions attended within the intervention arm.
 
@@ -37,8 +38,10 @@ def dose_response(
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    ``level``: confidence level of the Wald limits, 0.95 or 95 alike.
     """
     data = _data.code_arm(data, arm, arm_levels)
+    level = _data.confidence_level(level)
     cov_cols = columns([], covariates)
     frame = _data.as_frame(data)
     _data.require_columns(frame, [outcome, sessions, arm, *cov_cols])
@@ -49,4 +52,5 @@ def dose_response(
     _data.check_nonnegative(s, frame.index, sessions)
     y = _data.binary(frame[outcome], outcome, meaning="0 = no event, 1 = event") if family == "logistic" else _data.numeric(frame[outcome], outcome)
     x = design_matrix(frame, [sessions], covariates)
-    return fit_regression(y, x, family, outcome, f"Dose-response: {outcome} on {sessions} (intervention arm)", NON_RANDOMISED)
+    return fit_regression(y, x, family, outcome, f"Dose-response: {outcome} on {sessions} (intervention arm)", NON_RANDOMISED,
+                          level)

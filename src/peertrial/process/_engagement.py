@@ -143,6 +143,8 @@ def engagement_model(
     outcome: str = "sessions",
     predictors: list[str] | None = None,
     family: str = "negbin",
+    *,
+    level: float = 0.95,
 ) -> RegressionResult:
     """Predictors of engagement: a count model for sessions or a logistic model for any engagement.
 
@@ -153,8 +155,9 @@ def engagement_model(
     (``peertrial._design``): numbers, including numbers stored as text, are numeric; other
     text, booleans and ``C()`` are factors against their first sorted level, as R's. Rows with missing values are dropped with a warning
     (R's na.omit). Pass the intervention arm only to study engagement with
-    peer support.
+    peer support. ``level``: confidence level of the Wald limits, 0.95 or 95 alike.
     """
+    level = _data.confidence_level(level)
     pred_cols = columns(predictors)
     frame = _data.as_frame(data)
     _data.require_columns(frame, [outcome, *pred_cols])
@@ -166,7 +169,7 @@ def engagement_model(
         _data.check_nonnegative(y, frame.index, outcome)
         _data.check_integer(y, frame.index, outcome)
     x = design_matrix(frame, predictors)
-    return fit_regression(y, x, family, outcome, f"Predictors of engagement ({outcome})")
+    return fit_regression(y, x, family, outcome, f"Predictors of engagement ({outcome})", level=level)
 
 
 # --------------------------------------------------------------------------- KM curves
@@ -228,17 +231,20 @@ class SurvivalCurve(Result):
         )
 
 
-def km_curve(time, event, group=None, *, event_name="event", time_unit="days", title="Kaplan-Meier", complement=False) -> SurvivalCurve:
+def km_curve(time, event, group=None, *, event_name="event", time_unit="days", title="Kaplan-Meier", complement=False,
+             level: float = 0.95) -> SurvivalCurve:
     """Kaplan–Meier by group (arrays of equal length; ``group`` optional), by
-    :func:`peertrial.survival.kaplan_meier` with ``conf_type="log-log"``."""
+    :func:`peertrial.survival.kaplan_meier` with ``conf_type="log-log"``; ``level`` as there."""
+    level = _data.confidence_level(level)
     time = np.asarray(time, float)
     event = np.asarray(event, float)
     levels = None if group is None else pd.unique(np.asarray(group))
     if levels is not None and len(levels) == 1:
-        km = kaplan_meier(None, time, event, conf_type="log-log")
+        km = kaplan_meier(None, time, event, conf_type="log-log", level=level)
         km = dataclasses.replace(km, table=km.table.assign(group=levels[0]), groups=[levels[0]], n=km.n.set_axis(levels))
     else:
-        km = kaplan_meier(None, time, event, None if group is None else np.asarray(group), conf_type="log-log")
+        km = kaplan_meier(None, time, event, None if group is None else np.asarray(group), conf_type="log-log",
+                          level=level)
     table = km.table.rename(columns={"lower": "ci_lb", "upper": "ci_ub"})
     table = table[["group", "time", "n_risk", "n_event", "n_censor", "surv", "std_err", "ci_lb", "ci_ub"]]
     events = table.groupby("group", sort=False)["n_event"].sum().reindex(km.groups).astype(int)
@@ -263,6 +269,7 @@ def time_to_first_contact(
     group: str | None = None,
     *,
     arm_levels=None,
+    level: float = 0.95,
 ) -> SurvivalCurve:
     """Kaplan–Meier of days to first peer contact in the intervention arm.
 
@@ -278,11 +285,14 @@ def time_to_first_contact(
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    ``at`` gives the cumulative proportion contacted (``cum``). ``level``: confidence
+    level of the pointwise limits, 0.95 or 95 alike.
     """
     if time is None:
         raise ValueError("time_to_first_contact needs time= (the column of days to first contact, empty when "
                          "none); it has no default")
     data = _data.code_arm(data, arm, arm_levels)
+    level = _data.confidence_level(level)
     frame = _data.as_frame(data)
     _data.require_columns(frame, [time, arm, group])
     treated = _data.binary(frame[arm], arm) == 1
@@ -299,4 +309,5 @@ def time_to_first_contact(
         )
     tt = np.where(contacted, t, horizon)
     g = None if group is None else frame[group].to_numpy()
-    return km_curve(tt, contacted.astype(float), g, event_name="first peer contact", title="Time to first peer contact (intervention arm)", complement=True)
+    return km_curve(tt, contacted.astype(float), g, event_name="first peer contact", title="Time to first peer contact (intervention arm)", complement=True,
+                    level=level)

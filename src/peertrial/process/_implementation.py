@@ -10,7 +10,7 @@ import pandas as pd
 
 from peertrial import _data
 from peertrial._lazy import lazy_function
-from peertrial._results import Result, format_table
+from peertrial._results import CONF_LEVEL_ALIAS, Result, format_table
 from peertrial.process._engagement import SurvivalCurve, km_curve
 
 proportion_confint = lazy_function("statsmodels.stats.proportion", "proportion_confint")
@@ -27,7 +27,9 @@ class ImplementationOutcomes(Result):
     """
 
     table: pd.DataFrame
-    conf_level: float
+    level: float
+
+    conf_level = CONF_LEVEL_ALIAS
 
     def plot(self, ax=None, **kwargs):
         """Implementation proportions: with exact and Wilson CIs.
@@ -45,7 +47,7 @@ class ImplementationOutcomes(Result):
     def summary(self) -> str:
         return "\n".join(
             [
-                f"Implementation outcomes: proportions with {self.conf_level:.0%} CIs",
+                f"Implementation outcomes: proportions with {100 * self.level:g}% CIs",
                 "  exact = Clopper-Pearson (R binom.test); wilson = score interval (R prop.test, correct = FALSE)",
                 "",
                 format_table(self.table, digits=3),
@@ -53,13 +55,15 @@ class ImplementationOutcomes(Result):
         )
 
 
-def proportion_ci(x, n, conf_level: float = 0.95) -> pd.DataFrame:
+def proportion_ci(x, n, level: float = 0.95, *, conf_level=None) -> pd.DataFrame:
     """Clopper–Pearson and Wilson intervals for ``x`` successes of ``n`` (scalars or arrays).
 
     Exact: Beta(a/2; x, n-x+1) and Beta(1-a/2; x+1, n-x) quantiles, with 0 and 1
     at x = 0 and x = n (statsmodels ``proportion_confint(method="beta")``).
     Wilson: (x + z^2/2 ± z sqrt(x(n-x)/n + z^2/4)) / (n + z^2) (``method="wilson"``).
+    ``level``: 0.95 or 95 alike (``conf_level`` is its deprecated alias).
     """
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     x = np.atleast_1d(np.asarray(x, float))
     n = np.atleast_1d(np.asarray(n, float))
     if x.shape != n.shape:
@@ -75,13 +79,15 @@ def proportion_ci(x, n, conf_level: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame({"x": x, "n": n, "prop": x / n, "exact_lb": elb, "exact_ub": eub, "wilson_lb": wlb, "wilson_ub": wub})
 
 
-def implementation_outcomes(outcomes, conf_level: float = 0.95) -> ImplementationOutcomes:
+def implementation_outcomes(outcomes, level: float = 0.95, *, conf_level=None) -> ImplementationOutcomes:
     """Table of implementation proportions.
 
     ``outcomes``: a mapping name -> (x, n), e.g.
     ``{"completed training": (10, 28), "in post at 2 years": (7, 7)}``
-    (Stirrup et al. 2021), or a DataFrame with columns ``outcome, x, n``.
+    (Stirrup et al. 2021), or a DataFrame with columns ``outcome, x, n``. ``level``: 0.95 or
+    95 alike (``conf_level`` is its deprecated alias).
     """
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     if isinstance(outcomes, Mapping):
         names = list(outcomes)
         x = [outcomes[k][0] for k in names]
@@ -94,7 +100,7 @@ def implementation_outcomes(outcomes, conf_level: float = 0.95) -> Implementatio
         n = _data.numeric(frame["n"], "n")
     table = proportion_ci(x, n, conf_level)
     table.index = pd.Index(names, name="outcome")
-    return ImplementationOutcomes(table=table, conf_level=conf_level)
+    return ImplementationOutcomes(table=table, level=conf_level)
 
 
 def worker_retention(
@@ -103,13 +109,17 @@ def worker_retention(
     left: str = "left",
     group: str | None = None,
     time_unit: str = "months",
+    *,
+    level: float = 0.95,
 ) -> SurvivalCurve:
     """Kaplan–Meier retention of peer workers: time in post until leaving.
 
     One row per peer worker; ``left`` is 1 if they left (the event) and 0 if
     still in post at their last known date (censored). The curve is the
-    proportion still in post.
+    proportion still in post. ``level``: confidence level of the pointwise limits, 0.95 or
+    95 alike.
     """
+    level = _data.confidence_level(level)
     frame = _data.as_frame(data)
     _data.require_columns(frame, [time, left, group])
     frame = _data.drop_missing(frame, [time, left], unit="peer workers")
@@ -117,4 +127,5 @@ def worker_retention(
     _data.check_nonnegative(t, frame.index, time)
     e = _data.binary(frame[left], left, meaning="0 = still in post, 1 = left post")
     g = None if group is None else frame[group].to_numpy()
-    return km_curve(t, e, g, event_name="leaving post", time_unit=time_unit, title="Peer-worker retention (proportion still in post)")
+    return km_curve(t, e, g, event_name="leaving post", time_unit=time_unit, title="Peer-worker retention (proportion still in post)",
+                    level=level)

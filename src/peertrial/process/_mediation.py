@@ -54,6 +54,7 @@ class MediationResult(Result):
     covariates: tuple
     outcome_scale: str
     assumptions: str = ASSUMPTIONS
+    level: float = 0.95
 
     def plot(self, ax=None, **kwargs):
         """Path diagram and bootstrap distribution of the indirect effect: a, b, c' with their CIs.
@@ -73,7 +74,7 @@ class MediationResult(Result):
         lines = [
             f"Mediation: {self.x} -> {self.mediator} -> {self.outcome} (product of coefficients)",
             f"  n = {self.n}; covariates: {cov}; outcome scale: {self.outcome_scale}",
-            f"  Indirect effect a*b: bootstrap SE and 95% percentile CI from {self.n_boot} resamples "
+            f"  Indirect effect a*b: bootstrap SE and {100 * self.level:g}% percentile CI from {self.n_boot} resamples "
             f"(bias-corrected CI {format_number(self.indirect_bc[0])} to {format_number(self.indirect_bc[1])})",
             f"  Proportion mediated (a*b / total): {format_number(self.proportion_mediated, 3)}",
             "",
@@ -107,6 +108,7 @@ def mediation(
     n_boot: int = 2000,
     seed=None,
     arm_levels=None,
+    level: float = 0.95,
 ) -> MediationResult:
     """Product-of-coefficients mediation with a percentile bootstrap CI for a*b.
 
@@ -136,11 +138,13 @@ def mediation(
     ``arm_levels``: how the ``x`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``x`` raises ``ValueError`` listing the values found.
+    in ``indirect_bc``. ``level``: confidence level of every interval, 0.95 or 95 alike.
     """
     if mediator is None or outcome is None:
         raise ValueError("mediation needs mediator= and outcome= (columns of data: e.g. an early score as the "
                          "mediator and the final score as the outcome); neither has a default")
     data = _data.code_arm(data, x, arm_levels)
+    level = _data.confidence_level(level)
     covariates = list(covariates or [])
     frame = _data.as_frame(data)
     cols = [x, mediator, outcome, *covariates]
@@ -180,19 +184,20 @@ def mediation(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pg_table, boot = pg.mediation_analysis(
-            data=values, x=x, m=mediator, y=outcome, covar=covariates or None, n_boot=n_boot, seed=int_seed, return_dist=True
+            data=values, x=x, m=mediator, y=outcome, covar=covariates or None, n_boot=n_boot, seed=int_seed, return_dist=True,
+            alpha=1 - level,
         )
     boot = np.asarray(boot, float)
     ind = pg_table.set_index("path").loc["Indirect"]
     ab = float(fit_m.params[1] * fit_y.params[2])
-    lo, hi = np.quantile(boot, [0.025, 0.975])
+    lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
     se_boot = float(boot.std(ddof=1))
     p_boot = float(ind["pval"])
     rows = {
-        "a": _path_row(fit_m, 1),
-        "b": _path_row(fit_y, 2),
-        "total": _path_row(fit_t, 1),
-        "direct": _path_row(fit_y, 1),
+        "a": _path_row(fit_m, 1, level),
+        "b": _path_row(fit_y, 2, level),
+        "total": _path_row(fit_t, 1, level),
+        "direct": _path_row(fit_y, 1, level),
         "indirect": [ab, se_boot, p_boot, float(lo), float(hi)],
     }
     paths = pd.DataFrame.from_dict(rows, orient="index", columns=["estimate", "se", "pval", "ci_lb", "ci_ub"])
@@ -210,4 +215,5 @@ def mediation(
         outcome=outcome,
         covariates=tuple(covariates),
         outcome_scale=scale,
+        level=level,
     )

@@ -46,6 +46,7 @@ class RegressionResult(Result):
     theta: float
     title: str
     label: str = ""
+    level: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
         return self.coef.copy()
@@ -58,7 +59,7 @@ class RegressionResult(Result):
         extra = f"log-likelihood {format_number(self.loglik)}, AIC {format_number(self.aic, 2)}"
         if np.isfinite(self.theta):
             extra += f", theta {format_number(self.theta)}"
-        lines.append(f"  {extra}; Wald 95% CIs")
+        lines.append(f"  {extra}; Wald {100 * self.level:g}% CIs")
         return "\n".join([*lines, "", format_table(self.coef)])
 
 
@@ -97,7 +98,8 @@ def _check_fittable(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str) -
         raise ValueError(f"no variation in outcome {outcome!r}: all {len(y)} rows equal {y[0]:g}; there is nothing to model")
 
 
-def fit_regression(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str, title: str, label: str = ""):
+def fit_regression(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str, title: str, label: str = "",
+                   level: float = 0.95):
     """Fit ``family`` and return a :class:`RegressionResult`.
 
     gaussian, poisson, logistic: statsmodels OLS/GLM (R's ``lm``/``glm``). negbin: maximum
@@ -127,7 +129,7 @@ def fit_regression(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str, ti
         fit = sm.GLM(y, xv, family=fam).fit(tol=1e-12, maxiter=200)
         est, se, loglik = np.asarray(fit.params), np.asarray(fit.bse), float(fit.llf)
     stat = est / se
-    q = dist.ppf(0.975)
+    q = dist.ppf(0.5 + level / 2)
     coef = pd.DataFrame(
         {"estimate": est, "se": se, "stat": stat, "pval": 2 * dist.sf(np.abs(stat)), "ci_lb": est - q * se, "ci_ub": est + q * se},
         index=pd.Index(x.columns, name="term"),
@@ -138,4 +140,5 @@ def fit_regression(y: np.ndarray, x: pd.DataFrame, family: str, outcome: str, ti
         coef["exp_ci_ub"] = np.exp(coef["ci_ub"])
     coef = coef.reindex(pd.Index(all_terms, name="term"))  # aliased terms NaN, as R's NA
     aic = -2 * loglik + 2 * (len(est) + k_extra)
-    return RegressionResult(coef=coef, family=family, outcome=outcome, n=len(y), loglik=loglik, aic=aic, theta=theta, title=title, label=label)
+    return RegressionResult(coef=coef, family=family, outcome=outcome, n=len(y), loglik=loglik, aic=aic, theta=theta, title=title, label=label,
+                            level=level)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from peertrial._data import as_frame, as_generator, require_columns, row_labels
+from peertrial._data import as_frame, as_generator, renamed_argument, require_columns, row_labels
 from peertrial.randomise._streams import canonical_label
 from peertrial.randomise.design import check_arms, check_ratio, prob_column
 
@@ -237,8 +237,9 @@ class Minimiser:
         return frame
 
 
+@renamed_argument("participants", "data")
 def minimise(
-    participants,
+    data,
     factors,
     arms=None,
     p: float = 0.8,
@@ -248,10 +249,10 @@ def minimise(
     ratio=None,
     return_probs: bool = False,
 ):
-    """Allocate ``participants`` (a DataFrame, in row order) by Pocock–Simon minimisation.
+    """Allocate the participants in ``data`` (a DataFrame, in row order) by Pocock–Simon minimisation.
 
     ``factors`` are column names (or a dict column -> levels). Returns a Series
-    of arms aligned with ``participants``; with ``return_probs=True`` a
+    of arms aligned with ``data``; with ``return_probs=True`` a
     DataFrame with ``arm``, the scores ``G_<arm>`` and ``prob_<arm>``, the
     probability each arm had when that participant was allocated.
 
@@ -271,7 +272,7 @@ def minimise(
     >>> pt.randomise.minimise(people, factors=["site", "dx"], arms=["control", "peer"], p=0.8, seed=1).tolist()
     ['peer', 'peer', 'control', 'peer', 'control', 'peer']
     """
-    data = as_frame(participants, what="participants")
+    data = as_frame(data, what="data")
     names = list(factors) if isinstance(factors, Mapping) else ([factors] if isinstance(factors, str) else list(factors))
     require_columns(data, names)
     for f in names:

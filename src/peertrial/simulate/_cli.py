@@ -13,6 +13,8 @@ import argparse
 import ast
 import dataclasses
 
+from peertrial.cli import add_level_argument
+
 
 def _overrides(items: list[str] | None) -> dict:
     """``NAME=VALUE`` pairs; values are Python literals (``0.7``, ``(0, 0.2, -0.2)``)."""
@@ -57,7 +59,8 @@ def _power(args) -> int:
     from peertrial.simulate import power
 
     res = power(args.n, args.trials, analyses=args.analyses, adjust=args.adjust or (), alpha=args.alpha,
-                seed=args.seed, workers=args.workers, progress=not args.quiet, **_overrides(args.set))  # fmt: skip
+                seed=args.seed, workers=args.workers, progress=not args.quiet, level=args.level,
+                **_overrides(args.set))  # fmt: skip
     print(res.summary())
     if args.out:
         res.to_frame().to_csv(args.out, lineterminator="\n")
@@ -101,4 +104,5 @@ def register(subparsers) -> None:
     p.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a trial parameter (repeatable)")
     p.add_argument("--out", help="write the power table to this CSV")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_level_argument(p)
     p.set_defaults(func=_power)

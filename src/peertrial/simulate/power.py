@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from peertrial import _data
 from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_table
 from peertrial.simulate.fit import cox_batch, logistic_batch, ols_batch
@@ -354,8 +355,8 @@ class PowerResult(Result):
     """Power by simulation: one row per analysis.
 
     ``power`` (Series by analysis) is the fraction of simulated trials with
-    p < ``alpha``; ``mc_se`` its Monte Carlo SE; ``ci_lb``/``ci_ub`` a 95%
-    Wilson interval; ``estimates`` holds every trial's estimate, SE and p-value.
+    p < ``alpha``; ``mc_se`` its Monte Carlo SE; ``ci_lb``/``ci_ub`` its Wilson
+    interval at ``level``; ``estimates`` holds every trial's estimate, SE and p-value.
     """
 
     power: pd.Series
@@ -369,6 +370,7 @@ class PowerResult(Result):
     adjust: tuple
     seed: object
     params: TrialParameters = field(repr=False)
+    level: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
         est = self.estimates.groupby("analysis", sort=False)
@@ -465,6 +467,7 @@ def power(
     client=None,
     chunk_size: int = 250,
     progress: bool = True,
+    level: float = 0.95,
     **overrides,
 ) -> PowerResult:
     """Power of the ITT analyses of a trial of ``n`` participants, by simulation.
@@ -486,7 +489,9 @@ def power(
     client : a ``dask.distributed.Client``; chunks then run on its cluster.
     chunk_size : trials simulated and fitted per batch (memory ~ chunk_size × n).
     progress : show a tqdm progress bar.
+    level : confidence level of the Wilson interval for the power, 0.95 or 95 alike.
     """
+    level = _data.confidence_level(level)
     analyses, adjust = tuple(analyses), tuple(adjust)
     _check_options(analyses, adjust, alpha, workers)
     if not isinstance(n, (int, np.integer)) or n < 4:
@@ -496,10 +501,10 @@ def power(
     if workers is None:
         workers = min(os.cpu_count() or 1, len(tasks))
     results = _execute(tasks, workers, client, progress, desc=f"power n={n}")
-    return _collect(results, analyses, n, n_trials, alpha, adjust, seed, p)
+    return _collect(results, analyses, n, n_trials, alpha, adjust, seed, p, level)
 
 
-def _collect(results, analyses, n, n_trials, alpha, adjust, seed, p) -> PowerResult:
+def _collect(results, analyses, n, n_trials, alpha, adjust, seed, p, level=0.95) -> PowerResult:
     frames = []
     for name in analyses:
         est = np.concatenate([r[name][0] for r in results])
@@ -511,12 +516,12 @@ def _collect(results, analyses, n, n_trials, alpha, adjust, seed, p) -> PowerRes
     hits = estimates.assign(sig=estimates["pval"] < alpha).groupby("analysis", sort=False)["sig"]
     pw = hits.mean().astype(float)
     mc_se = np.sqrt(pw * (1 - pw) / n_trials)
-    z = stats.norm.isf(0.025)
+    z = stats.norm.isf((1 - level) / 2)
     centre = (pw + z**2 / (2 * n_trials)) / (1 + z**2 / n_trials)
     half = z / (1 + z**2 / n_trials) * np.sqrt(pw * (1 - pw) / n_trials + z**2 / (4 * n_trials**2))
     return PowerResult(power=pw, mc_se=mc_se, ci_lb=centre - half, ci_ub=centre + half, estimates=estimates,
                        n=int(n), n_trials=int(n_trials), alpha=float(alpha), adjust=tuple(adjust),
-                       seed=seed, params=p)  # fmt: skip
+                       seed=seed, params=p, level=level)  # fmt: skip
 
 
 def power_curve(ns, n_trials: int = 1000, *, seed=None, **kwargs) -> pd.DataFrame:

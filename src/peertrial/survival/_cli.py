@@ -19,7 +19,7 @@ import argparse
 import pandas as pd
 
 from peertrial import _design as _builder
-from peertrial.cli import csv_arguments, read_data
+from peertrial.cli import add_level_argument, csv_arguments, read_data
 
 
 def _read(args) -> pd.DataFrame:
@@ -45,7 +45,7 @@ def _km(args) -> int:
     from peertrial.survival import kaplan_meier
 
     data, event = _load(args)
-    km = kaplan_meier(data, args.time, event, args.group, conf_type=args.conf_type)
+    km = kaplan_meier(data, args.time, event, args.group, conf_type=args.conf_type, level=args.level)
     print(km.summary())
     print()
     print(km.at(args.times).to_string(index=False))
@@ -68,7 +68,7 @@ def _cox(args) -> int:
 
     data, event = _load(args)
     fit = cox(data, args.time, event, _builder.from_cli(args.covariates), ties=args.ties, strata=args.strata,
-              cluster=args.cluster)
+              cluster=args.cluster, level=args.level)
     print(fit.summary())
     if args.ph:
         print("\nProportional hazards (cox.zph, KM transform)")
@@ -87,7 +87,7 @@ def _cuminc(args) -> int:
     if args.fine_gray:
         print()
         print(fine_gray(data, args.time, args.status, _builder.from_cli(args.fine_gray), cause=args.cause,
-                        cencode=args.cencode).summary())
+                        cencode=args.cencode, level=args.level).summary())
     return 0
 
 
@@ -97,7 +97,7 @@ def _readmission(args) -> int:
     data = _read(args)
     levels = None if args.arm_levels is None else tuple(args.arm_levels)
     print(readmission_12m(data, args.outcome, args.arm, covariates=_builder.from_cli(args.covariates), random=args.random,
-                          arm_levels=levels).summary())
+                          arm_levels=levels, level=args.level).summary())
     return 0
 
 
@@ -116,6 +116,7 @@ def register(subparsers) -> None:
     p.add_argument("--tau", type=float, default=None)
     p.add_argument("--conf-type", default="log", choices=["log", "log-log", "plain"])
     p.add_argument("--plot", default=None, help="write the KM figure (png/svg/pdf)")
+    add_level_argument(p)
     p.set_defaults(func=_km)
 
     p = sub.add_parser("cox", help="Cox proportional hazards model")
@@ -129,6 +130,7 @@ def register(subparsers) -> None:
     p.add_argument("--strata")
     p.add_argument("--cluster")
     p.add_argument("--ph", action="store_true", help="also print the cox.zph test")
+    add_level_argument(p)
     p.set_defaults(func=_cox)
 
     p = sub.add_parser("cuminc", help="cumulative incidence, Gray's test, Fine-Gray")
@@ -141,6 +143,7 @@ def register(subparsers) -> None:
     p.add_argument("--cause", type=int, default=1)
     p.add_argument("--times", type=float, nargs="+", default=[90, 180, 365])
     p.add_argument("--fine-gray", nargs="+", default=None, metavar="COVARIATE")
+    add_level_argument(p)
     p.set_defaults(func=_cuminc)
 
     p = sub.add_parser("readmission", help="12-month readmission: proportions, RD, RR, adjusted OR")
@@ -152,4 +155,5 @@ def register(subparsers) -> None:
     p.add_argument("--random", default=None)
     p.add_argument("--arm-levels", nargs=2, metavar=("CONTROL", "INTERVENTION"), default=None,
                    help="values of the arm column meaning control and intervention (e.g. Control Peer)")
+    add_level_argument(p)
     p.set_defaults(func=_readmission)

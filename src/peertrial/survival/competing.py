@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from peertrial._data import confidence_level
 from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_pval, format_table
 from peertrial.survival import _input
@@ -450,9 +451,12 @@ class FineGrayResult(Result):
 
 def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, cencode=0,
               causes=None, gtol: float = 1e-6, maxiter: int = 10,
-              conf_level: float = 0.95, *, factors=()) -> FineGrayResult:
+              level: float = 0.95, *, conf_level=None, factors=()) -> FineGrayResult:
     """Fine–Gray subdistribution hazards regression, as ``cmprsk::crr(ftime, fstatus, cov1,
     failcode = cause, cencode = cencode)`` with one censoring group.
+
+    ``level``: confidence level of the subdistribution hazard-ratio limits, 0.95 or 95
+    alike (``conf_level`` is its deprecated alias).
 
     ``covariates``: a list of columns or an R-style formula (``"arm + C(site)"``), coded by
     the one design builder (:mod:`peertrial._design`) as ``model.matrix(~ ...)[, -1]`` would
@@ -485,6 +489,7 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
     >>> fg.coef.round(4).tolist()
     [0.065]
     """
+    level = confidence_level(level, conf_level=conf_level)
     import warnings
 
     from peertrial import _design as _builder
@@ -540,7 +545,7 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
     hinv = _solve_information(info, np.eye(p), fg, it)
     var = hinv @ (eta.T @ eta) @ hinv.T
     se = np.sqrt(np.diag(var))
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = stats.norm.ppf(1 - (1 - level) / 2)
     idx = pd.Index(all_names)
 
     def ser(v):  # NaN for aliased columns (R's NA)
@@ -571,12 +576,14 @@ def _solve_information(info, rhs, fg, it):
 
 
 def cause_specific_cox(data=None, time="time", status="status", covariates=(), cause=1,
-                       cencode=0, causes=None, **kwargs):
+                       cencode=0, causes=None, level: float = 0.95, *, conf_level=None, **kwargs):
     """Cause-specific Cox model: events of ``cause``; censoring and other causes censored.
 
     Equivalent to ``coxph(Surv(time, status == cause) ~ covariates)``; other keyword
-    arguments go to :func:`peertrial.survival.cox`.
+    arguments go to :func:`peertrial.survival.cox`. ``level``: confidence level, 0.95 or
+    95 alike (``conf_level`` is its deprecated alias).
     """
+    level = confidence_level(level, conf_level=conf_level)
     codes = None if causes is None else set(causes) | {cencode}
     frame = _input.prepare(data, time, status, status_codes=codes, status_name="status")
     event = (frame.status == cause).astype(float)
@@ -588,4 +595,4 @@ def cause_specific_cox(data=None, time="time", status="status", covariates=(), c
     from peertrial import _data
     d = _data.as_frame(data)
     d = d.loc[frame.index].assign(__cs_event=event)
-    return cox(d, time=time, event="__cs_event", covariates=covariates, **kwargs)
+    return cox(d, time=time, event="__cs_event", covariates=covariates, level=level, **kwargs)

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from peertrial import _design as _builder
+from peertrial._data import confidence_level
 from peertrial._lazy import lazy_module
-from peertrial._results import Result, format_pval, format_table
+from peertrial._results import CONF_LEVEL_ALIAS, Result, format_pval, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.survival import _input
 from peertrial.survival._coxcore import CoxData, newton
@@ -68,7 +69,7 @@ class CoxResult(Result):
     iter: int
     converged: bool
     ties: str
-    conf_level: float
+    level: float
     strata_levels: list
     _data: CoxData = field(repr=False)
     _naive_var: np.ndarray = field(repr=False)
@@ -101,6 +102,8 @@ class CoxResult(Result):
         from peertrial.plot.survival import cox_forest
 
         return cox_forest(self, ax=ax, **kwargs)
+
+    conf_level = CONF_LEVEL_ALIAS
 
     def to_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame({"coef": self.coef, "hr": self.hr, "se": self.se, "zval": self.zval,
@@ -276,15 +279,15 @@ class CoxResult(Result):
         parts = []
         for j, (H, se_log) in enumerate(curves):
             surv = np.exp(-H)
-            lower, upper = _confint(surv, se_log, conf_type, self.conf_level)
+            lower, upper = _confint(surv, se_log, conf_type, self.level)
             parts.append(pd.DataFrame({"row": newdata.index[j], "time": times, "surv": surv,
                                        "std_err": se_log * surv, "lower": lower, "upper": upper}))
         return pd.concat(parts, ignore_index=True)
 
 
 def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron", strata=None,
-        cluster=None, weights=None, entry=None, id=None, conf_level: float = 0.95,
-        eps: float = 1e-9, iter_max: int = 20, *, factors=()) -> CoxResult:
+        cluster=None, weights=None, entry=None, id=None, level: float = 0.95,
+        eps: float = 1e-9, iter_max: int = 20, *, factors=(), conf_level=None) -> CoxResult:
     """Fit a Cox model as ``coxph(Surv(entry, time, event) ~ covariates + strata(s), ties=,
     weights=, cluster=)``.
 
@@ -313,8 +316,8 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         Handling of tied event times (default "efron", as R).
     strata, cluster, weights, entry, id : str, optional
         Stratification, cluster-robust (sandwich) SE, case weights, late entry, participant id.
-    conf_level : float
-        Confidence level (default 0.95).
+    level : float
+        Confidence level, 0.95 or 95 alike (default 0.95); ``conf_level`` is its deprecated alias.
     eps, iter_max : float, int
         Convergence tolerance and iteration cap of the Newton-Raphson fit.
     factors : sequence of str
@@ -347,6 +350,7 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     >>> cx.coef.round(4).tolist()
     [0.1374, 0.0195]
     """
+    level = confidence_level(level, conf_level=conf_level)
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     if isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
@@ -409,7 +413,7 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         r0 = _rowsum(data_.score_residuals(np.zeros(p), det0) * data_.w[:, None], clusters)
         rscore = _test(_quad(r0.T @ r0, r0.sum(0)), p)
     se = np.sqrt(np.diag(var))
-    z = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z = stats.norm.ppf(1 - (1 - level) / 2)
     idx = pd.Index(covariates)
     ll0 = fit["null"][0]
 
@@ -434,7 +438,7 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         wald_test=_test(_quad(var, beta), p),
         score_test=_test(_quad(fit["null"][2], fit["null"][1]), p),
         robust_score_test=rscore, n=len(sd.time), nevent=int(sd.status.sum()), iter=fit["iter"],
-        converged=fit["converged"], ties=ties, conf_level=conf_level, strata_levels=sd.strata_levels,
+        converged=fit["converged"], ties=ties, level=level, strata_levels=sd.strata_levels,
         _data=data_, _naive_var=naive, _kept=kept, _design=sd.design,
     )
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from peertrial import _data
 from peertrial._lazy import lazy_module
-from peertrial._results import Result, format_table
+from peertrial._results import CONF_LEVEL_ALIAS, Result, format_table
 from peertrial.survival import _input
 
 stats = lazy_module("scipy.stats")
@@ -120,7 +121,7 @@ class KaplanMeierResult(Result):
     table: pd.DataFrame
     groups: list
     conf_type: str
-    conf_level: float
+    level: float
     group_name: str | None
     n: pd.Series
 
@@ -133,6 +134,7 @@ class KaplanMeierResult(Result):
         from peertrial.plot.survival import km_plot
 
         return km_plot(self, ax=ax, **kwargs)
+    conf_level = CONF_LEVEL_ALIAS
 
     def _curve(self, g) -> pd.DataFrame:
         return self.table[self.table["group"] == g]
@@ -193,7 +195,7 @@ class KaplanMeierResult(Result):
         """
         tab = self.rmst(tau).set_index("group")
         ref = self.groups[0] if reference is None else reference
-        z = stats.norm.ppf(1 - (1 - self.conf_level) / 2)
+        z = stats.norm.ppf(1 - (1 - self.level) / 2)
         rows = []
         for g in self.groups:
             if g == ref:
@@ -213,15 +215,15 @@ class KaplanMeierResult(Result):
             "n": [str(int(v)) for v in self.n.reindex(self.groups)],
             "events": [f"{self._curve(g)['n_event'].sum():g}" for g in self.groups],
             "median": med["median"].to_numpy(),
-            f"{self.conf_level:g}LCL": med["lower"].to_numpy(),
-            f"{self.conf_level:g}UCL": med["upper"].to_numpy(),
+            f"{self.level:g}LCL": med["lower"].to_numpy(),
+            f"{self.level:g}UCL": med["upper"].to_numpy(),
         }, index=[f"{self.group_name}={g}" if self.group_name else "all" for g in self.groups])
         return (f"Kaplan-Meier estimate (Greenwood variance, conf.type = {self.conf_type!r})\n"
                 + format_table(frame, digits=2))
 
 
 def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: str = "log",
-                 conf_level: float = 0.95, entry=None) -> KaplanMeierResult:
+                 level: float = 0.95, entry=None, *, conf_level=None) -> KaplanMeierResult:
     """Kaplan–Meier curves with Greenwood variance, as ``survfit(Surv(time, event) ~ group)``.
 
     ``event`` is 1 for the event and 0 for censoring; ``entry`` gives late-entry times
@@ -239,8 +241,8 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
         Curves per level of this column.
     conf_type : {"log", "log-log", "plain"}
         Scale of the Greenwood confidence interval (R's ``conf.type``; default "log").
-    conf_level : float
-        Confidence level (default 0.95).
+    level : float
+        Confidence level, 0.95 or 95 alike (default 0.95); ``conf_level`` is its deprecated alias.
     entry : str, optional
         Late-entry (left-truncation) times.
 
@@ -270,6 +272,7 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
     >>> km.at([25])["surv"].round(4).tolist()
     [0.5333, 0.6]
     """
+    level = _data.confidence_level(level, conf_level=conf_level)
     if conf_type not in ("log", "log-log", "plain"):
         raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
     sd = _input.prepare(data, time, event, status_codes=(0, 1), group=group, entry=entry)
@@ -280,7 +283,7 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
         m = codes == k
         tab = km_curve(sd.time[m], sd.status[m], None if sd.entry is None else sd.entry[m])
         se_log = np.sqrt(tab["cumvar"].to_numpy())
-        lower, upper = _confint(tab["surv"], se_log, conf_type, conf_level)
+        lower, upper = _confint(tab["surv"], se_log, conf_type, level)
         with np.errstate(invalid="ignore"):
             std_err = se_log * tab["surv"].to_numpy()
         tab = tab.drop(columns="cumvar").assign(std_err=std_err, lower=lower, upper=upper)
@@ -289,4 +292,4 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
     table = pd.concat(parts, ignore_index=True)
     n = pd.Series(np.bincount(codes, minlength=len(levels)), index=levels)
     gname = group if isinstance(group, str) else ("group" if group is not None else None)
-    return KaplanMeierResult(table, levels, conf_type, conf_level, gname, n)
+    return KaplanMeierResult(table, levels, conf_type, level, gname, n)

@@ -30,7 +30,7 @@ from peertrial import _data
 from peertrial import _design as _builder
 from peertrial._glm import negbin_fit
 from peertrial._lazy import lazy_module
-from peertrial._results import Result, format_table
+from peertrial._results import CONF_LEVEL_ALIAS, Result, format_table
 from peertrial._warnings import PeertrialWarning
 
 optimize = lazy_module("scipy.optimize")
@@ -150,8 +150,10 @@ class ReadmissionResult(Result):
     model: str
     coefficients: pd.DataFrame
     site_sd: float | None = None
-    conf_level: float = 0.95
+    level: float = 0.95
     extra: dict = field(default_factory=dict)
+
+    conf_level = CONF_LEVEL_ALIAS
 
     @property
     def rd(self) -> float:
@@ -179,7 +181,7 @@ class ReadmissionResult(Result):
 
 def readmission_12m(data, outcome: str, arm: str = "arm",
                     covariates=None, random: str | None = None,
-                    conf_level: float = 0.95, *, factors=(), arm_levels=None) -> ReadmissionResult:
+                    level: float = 0.95, *, factors=(), arm_levels=None, conf_level=None) -> ReadmissionResult:
     """Proportions readmitted per arm, RD, RR and adjusted OR (see module docstring for methods).
 
     ``outcome`` (required) is the 0/1 column of readmission (1 = readmitted within the
@@ -207,6 +209,8 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
 
+    ``level``: confidence level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+
     Returns
     -------
     ReadmissionResult
@@ -230,6 +234,7 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     'ReadmissionResult'
     """
     data = _data.code_arm(data, arm, arm_levels)
+    level = _data.confidence_level(level, conf_level=conf_level)
     frame = _data.as_frame(data)
     covariates, factors = _builder.spec(covariates), _builder.as_list(factors)
     if random:
@@ -248,12 +253,12 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     if np.all(y == y[0]):
         raise ValueError(f"column {outcome!r} is {y[0]:g} in all {len(y)} rows (no "
                          f"{'events' if y[0] == 0 else 'non-events'}); no effect is estimable")
-    z = _z(conf_level)
+    z = _z(level)
     rows = []
     for g in (0, 1):
         m = a == g
         n, e = int(m.sum()), int(y[m].sum())
-        ci = stats.binomtest(e, n).proportion_ci(conf_level, method="exact")
+        ci = stats.binomtest(e, n).proportion_ci(level, method="exact")
         rows.append((g, n, e, e / n, ci.low, ci.high))
     arms = pd.DataFrame(rows, columns=["arm", "n", "events", "proportion", "ci_lb", "ci_ub"]).set_index("arm")
     (n0, e0, p0), (n1, e1, p1) = [(arms.at[g, "n"], arms.at[g, "events"], arms.at[g, "proportion"]) for g in (0, 1)]
@@ -287,7 +292,7 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
         effects = pd.DataFrame(eff, columns=["effect", "estimate", "se", "ci_lb", "ci_ub", "pval"]).set_index("effect")
         coefs = pd.DataFrame(np.nan, index=all_columns, columns=["estimate", "se", "zval", "pval"])
         return ReadmissionResult(arms, effects, f"not estimable: {what} (separation)", coefs, None,
-                                 conf_level, extra)
+                                 level, extra)
     _warn_separated_levels(frame, y, _builder.factor_columns(frame, covariates, factors), outcome)
     if random is None:
         beta, cov = _logistic(Xf.to_numpy(), y, "adjusted logistic regression")
@@ -305,7 +310,7 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     eff.append(("adjusted_odds_ratio", np.exp(b), s, np.exp(b - z * s), np.exp(b + z * s),
                 coefs.at[arm, "pval"]))
     effects = pd.DataFrame(eff, columns=["effect", "estimate", "se", "ci_lb", "ci_ub", "pval"]).set_index("effect")
-    return ReadmissionResult(arms, effects, model, coefs, site_sd, conf_level, extra)
+    return ReadmissionResult(arms, effects, model, coefs, site_sd, level, extra)
 
 
 def _warn_separated_levels(frame, y, factors, outcome):
@@ -333,6 +338,7 @@ class RatioResult(Result):
     model: str
     coefficients: pd.DataFrame
     extra: dict = field(default_factory=dict)
+    level: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"estimate": [self.estimate], "se_log": [self.se], "ci_lb": [self.ci_lb],
@@ -374,8 +380,10 @@ def _prep_counts(data, outcome, arm, exposure, covariates, factors):
 
 def count_ratio(data, outcome: str, arm: str = "arm",
                 exposure: str | None = None, covariates=(), factors=(),
-                conf_level: float = 0.95, *, arm_levels=None) -> RatioResult:
+                level: float = 0.95, *, conf_level=None, arm_levels=None) -> RatioResult:
     """Rate ratio from negative binomial regression with offset log(exposure) (``MASS::glm.nb``).
+
+    ``level``: confidence level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
 
     ``outcome`` is a column of counts (e.g. readmissions); ``exposure`` (default: none, equal
     follow-up) a column of follow-up time, e.g. ``exposure="followup_days"``, entered as the
@@ -385,6 +393,7 @@ def count_ratio(data, outcome: str, arm: str = "arm",
     or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
     """
     data = _data.code_arm(data, arm, arm_levels)
+    level = _data.confidence_level(level, conf_level=conf_level)
     frame, y, X, off = _prep_counts(data, outcome, arm, exposure, covariates, factors)
     a = X[arm].to_numpy()
     for g in (0, 1):
@@ -399,11 +408,11 @@ def count_ratio(data, outcome: str, arm: str = "arm",
     coefs = pd.DataFrame({"estimate": beta, "se": se, "zval": beta / se,
                           "pval": 2 * stats.norm.sf(np.abs(beta / se))}, index=X.columns).reindex(all_columns)
     b, s = coefs.at[arm, "estimate"], coefs.at[arm, "se"]
-    z = _z(conf_level)
+    z = _z(level)
     return RatioResult(float(np.exp(b)), float(s), float(np.exp(b - z * s)), float(np.exp(b + z * s)),
                        float(coefs.at[arm, "pval"]),
                        "negative binomial (NB2) regression" + (f", offset log({exposure})" if exposure else ""),
-                       coefs, {"theta": nb.theta, "se_theta": nb.se_theta, "loglik": nb.loglik})
+                       coefs, {"theta": nb.theta, "se_theta": nb.se_theta, "loglik": nb.loglik}, level)
 
 
 def _gamma_glm(X, y):
@@ -416,8 +425,11 @@ def _gamma_glm(X, y):
 
 
 def days_ratio(data, outcome: str, arm: str = "arm", exposure: str | None = None,
-               model: str = "nb", covariates=(), factors=(), conf_level: float = 0.95, *, arm_levels=None) -> RatioResult:
+               model: str = "nb", covariates=(), factors=(), level: float = 0.95, *,
+               conf_level=None, arm_levels=None) -> RatioResult:
     """Ratio of mean days in hospital, arm 1 vs 0: NB regression or a two-part model.
+
+    ``level``: confidence level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
 
     ``outcome`` is the column of days (e.g. ``"bed_days"``); ``exposure`` (default none) an
     optional column of follow-up time for the NB model's offset.
@@ -426,8 +438,9 @@ def days_ratio(data, outcome: str, arm: str = "arm", exposure: str | None = None
     or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
     """
     data = _data.code_arm(data, arm, arm_levels)
+    level = _data.confidence_level(level, conf_level=conf_level)
     if model == "nb":
-        res = count_ratio(data, outcome, arm, exposure, covariates, factors, conf_level)
+        res = count_ratio(data, outcome, arm, exposure, covariates, factors, level)
         return res
     if model != "two-part":
         raise ValueError(f"model must be 'nb' or 'two-part', got {model!r}")
@@ -455,7 +468,7 @@ def days_ratio(data, outcome: str, arm: str = "arm", exposure: str | None = None
     grad = np.array([(1 - p1) - (1 - p0), 1 - p1])  # d/d(b0, b1) of log p1 - log p0
     lr = np.log(p1) - np.log(p0) + b2[1]
     se = float(np.sqrt(grad @ c1 @ grad + c2[1, 1]))
-    z = _z(conf_level)
+    z = _z(level)
     coefs = pd.DataFrame({
         "estimate": np.concatenate([b1, b2]), "se": np.sqrt(np.concatenate([np.diag(c1), np.diag(c2)]))},
         index=[f"any: {c}" for c in X.columns] + [f"days|any: {c}" for c in X.columns])
@@ -465,4 +478,4 @@ def days_ratio(data, outcome: str, arm: str = "arm", exposure: str | None = None
                        float(2 * stats.norm.sf(abs(lr / se))),
                        "two-part model: logistic (any stay) x Gamma GLM, log link (days | stay)",
                        coefs, {"dispersion": float(phi), "odds_ratio_any": float(np.exp(b1[1])),
-                               "mean_ratio_positive": float(np.exp(b2[1]))})
+                               "mean_ratio_positive": float(np.exp(b2[1]))}, level)

@@ -52,7 +52,8 @@ class ConsortResult(Result):
         return "\n".join(lines)
 
 
-def consort(df, outcome: str, arm: str = "arm", received: str | None = None,
+@_data.renamed_argument("df", "data")
+def consort(data, outcome: str, arm: str = "arm", received: str | None = None,
             arm_labels=("control", "peer support"), *, arm_levels=None) -> ConsortResult:
     """Counts of the CONSORT flow per arm (``arm`` 0 = control, 1 = intervention).
 
@@ -66,9 +67,9 @@ def consort(df, outcome: str, arm: str = "arm", received: str | None = None,
     if received is None:
         raise ValueError("consort needs received= (a 0/1 column: 1 = received the intervention) to count who "
                          "received the allocated intervention; it has no default")
-    df = _data.code_arm(df, arm, arm_levels)
-    frame = model_frame(df, [arm], na_action="fail")
-    full = _data.as_frame(df)
+    data = _data.code_arm(data, arm, arm_levels)
+    frame = model_frame(data, [arm], na_action="fail")
+    full = _data.as_frame(data)
     _data.require_columns(full, [outcome, received])
     a = _data.binary(frame[arm], arm)
     r = _data.binary(full[received], received)

@@ -66,11 +66,13 @@ def _correction(m: float) -> float:
     return float(np.exp(gammaln(m / 2) - 0.5 * np.log(m / 2) - gammaln((m - 1) / 2)))
 
 
-def hedges_g(df, outcome: str, arm: str = "arm", conf_level: float = 0.95, na_action: str = "omit", *, arm_levels=None) -> HedgesG:
+@_data.renamed_argument("df", "data")
+def hedges_g(data, outcome: str, arm: str = "arm", level: float = 0.95, na_action: str = "omit", *, conf_level=None, arm_levels=None) -> HedgesG:
     """Hedges' g of ``outcome`` between arms (intervention minus control), with variance and CI.
 
     ``arm_levels``: the coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}``
-    or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
+    or a pair ``(control, intervention)``; without it ``arm`` must be 0/1. ``level``: confidence
+    level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
 
     Returns
     -------
@@ -95,8 +97,9 @@ def hedges_g(df, outcome: str, arm: str = "arm", conf_level: float = 0.95, na_ac
     >>> round(g.yi, 4), round(g.vi, 4)
     (-0.2493, 0.029)
     """
-    df = _data.code_arm(df, arm, arm_levels)
-    frame = model_frame(df, [outcome, arm], na_action=na_action)
+    data = _data.code_arm(data, arm, arm_levels)
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
+    frame = model_frame(data, [outcome, arm], na_action=na_action)
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
     g1, g2 = y[a == 1], y[a == 0]

@@ -104,15 +104,16 @@ def _is_binary_outcome(y: np.ndarray, outcome_type: str, outcome: str) -> bool:
     raise ValueError(f"outcome_type must be 'auto', 'continuous' or 'binary', got {outcome_type!r}")
 
 
-def estimate_effects(df, outcome: str, arm: str = "arm", received: str | None = None, covariates=None,
+@_data.renamed_argument("df", "data")
+def estimate_effects(data, outcome: str, arm: str = "arm", received: str | None = None, covariates=None,
                      robust: str | None = None, cluster: str | None = None, *, factors=None,
-                     outcome_type: str = "auto", conf_level: float = 0.95,
-                     na_action: str = "omit", arm_levels=None) -> pd.DataFrame:
+                     outcome_type: str = "auto", level: float = 0.95,
+                     na_action: str = "omit", conf_level=None, arm_levels=None) -> pd.DataFrame:
     """ITT, as-treated, per-protocol and CACE estimates side by side.
 
     Parameters
     ----------
-    df : DataFrame, one row per participant (never modified).
+    data : DataFrame, one row per participant (never modified).
     outcome, arm, received : column names; ``arm`` (default ``"arm"``) and ``received`` coded 0/1.
         ``received`` (1 = received the intervention, e.g. attended at least two sessions) has
         no default: the as-treated, per-protocol and CACE estimates need it named.
@@ -180,14 +181,15 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str | None = 
     if received is None:
         raise ValueError("estimate_effects needs received= (a 0/1 column: 1 = received the intervention) for the "
                          "as-treated, per-protocol and CACE estimates; it has no default")
-    df = _data.code_arm(df, arm, arm_levels)
+    data = _data.code_arm(data, arm, arm_levels)
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     covariates = _builder.spec(covariates)
     factors = as_list(factors)
     cov_cols = covariate_columns(covariates, factors)
     for name, col in (("arm", arm), ("received", received), ("outcome", outcome)):
         if col in cov_cols:
             raise ValueError(f"{name} column {col!r} must not also be a covariate")
-    frame = model_frame(df, [outcome, arm, received, *cov_cols, cluster], na_action=na_action)
+    frame = model_frame(data, [outcome, arm, received, *cov_cols, cluster], na_action=na_action)
     if len(frame) == 0:
         raise ValueError("no complete rows left after removing missing values")
     y = _data.numeric(frame[outcome], outcome)
@@ -224,10 +226,10 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str | None = 
     if no_compliers:
         warnings.warn(
             f"no compliers: nobody in the intervention arm ({arm} = 1) has {received} = 1, so the "
-            "per-protocol and CACE effects are not estimable (NaN)", PeertrialWarning, stacklevel=2)
+            "per-protocol and CACE effects are not estimable (NaN)", PeertrialWarning, stacklevel=_data.user_stacklevel())
     elif f_stat < 10:
         warnings.warn(f"weak instrument: first-stage F = {f_stat:.2f} < 10; the CACE estimate "
-                      "and its SE are unreliable", PeertrialWarning, stacklevel=2)
+                      "and its SE are unreliable", PeertrialWarning, stacklevel=_data.user_stacklevel())
     # as-treated
     if np.unique(r).size < 2:
         rows["as_treated"] = _nan_row(len(y), _METHOD["as_treated"], False)
@@ -251,10 +253,10 @@ def estimate_effects(df, outcome: str, arm: str = "arm", received: str | None = 
     out = pd.DataFrame.from_dict(rows, orient="index").loc[list(POPULATIONS)]
     out.index.name = "population"
     attrs.update({"vcov": _vcov_label(v, cluster), "outcome_type": "binary" if binary else "continuous",
-                  "outcome": outcome, "covariates": covariates, "conf_level": conf_level})
+                  "outcome": outcome, "covariates": covariates, "level": conf_level, "conf_level": conf_level})
     if binary:
         attrs["itt_odds_ratio"] = itt_odds_ratio(frame, outcome, arm, covariates, factors=factors,
-                                                 conf_level=conf_level)
+                                                 level=conf_level)
     out.attrs.update(attrs)
     return out
 
@@ -271,7 +273,7 @@ def _compliance(a, r, index, contaminated, arm, received) -> dict:
             f"contamination: {int(contaminated.sum())} control participant(s) ({arm} = 0) have "
             f"{received} = 1 at rows {_data.row_labels(index, contaminated)}; they are kept "
             "(ITT by randomised arm; always-takers for CACE; excluded from per-protocol)",
-            PeertrialWarning, stacklevel=3)
+            PeertrialWarning, stacklevel=_data.user_stacklevel())
     comp = float(r[a == 1].mean())
     uptake = float(r[a == 0].mean())
     return {"compliance_rate": comp, "control_uptake": uptake, "complier_share": comp - uptake,
@@ -279,8 +281,9 @@ def _compliance(a, r, index, contaminated, arm, received) -> dict:
             "contamination_rows": list(index[contaminated])}
 
 
-def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, factors=None,
-                   conf_level: float = 0.95, na_action: str = "omit", arm_levels=None) -> dict:
+@_data.renamed_argument("df", "data")
+def itt_odds_ratio(data, outcome: str, arm: str = "arm", covariates=None, *, factors=None,
+                   level: float = 0.95, na_action: str = "omit", conf_level=None, arm_levels=None) -> dict:
     """ITT odds ratio by logistic regression (R ``glm(family = binomial)``, Wald z inference).
 
     Returns a dict with ``log_or, se, z, pval, odds_ratio, ci_lb, ci_ub`` (CI on the OR
@@ -305,13 +308,14 @@ def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, facto
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
-    df = _data.code_arm(df, arm, arm_levels)
+    data = _data.code_arm(data, arm, arm_levels)
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
     covariates = _builder.spec(covariates)
     factors = as_list(factors)
-    frame = model_frame(df, [outcome, arm, *covariate_columns(covariates, factors)], na_action=na_action)
+    frame = model_frame(data, [outcome, arm, *covariate_columns(covariates, factors)], na_action=na_action)
     if len(frame) == 0:
         raise ValueError("no complete rows left after removing missing values")
     y = _data.binary(frame[outcome], outcome)
@@ -326,7 +330,7 @@ def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, facto
             f"ratio of {arm!r} is {'+' if sign > 0 else '-'}inf (R's glm would report a huge estimate "
             "with a huge SE); odds_ratio is reported as "
             f"{'inf' if sign > 0 else '0'} with NaN SE, CI and p-value. Consider exact or Firth logistic "
-            "regression.", PeertrialWarning, stacklevel=2)
+            "regression.", PeertrialWarning, stacklevel=_data.user_stacklevel())
         nan = float("nan")
         return {"log_or": sign * np.inf, "se": nan, "z": nan, "pval": nan,
                 "odds_ratio": np.inf if sign > 0 else 0.0, "ci_lb": nan, "ci_ub": nan, "n": len(y),
@@ -342,7 +346,7 @@ def itt_odds_ratio(df, outcome: str, arm: str = "arm", covariates=None, *, facto
         warnings.warn(
             f"separation by the covariates: fitted probabilities numerically 0 or 1 at rows "
             f"{_data.row_labels(frame.index, extreme)} (as R's glm warns); the odds ratio of {arm!r} "
-            "and its SE are unreliable", PeertrialWarning, stacklevel=2)
+            "and its SE are unreliable", PeertrialWarning, stacklevel=_data.user_stacklevel())
     b, se = float(fit.params[1]), float(fit.bse[1])
     z = stats.norm.ppf(0.5 + conf_level / 2)
     with np.errstate(over="ignore"):  # a separated fit's huge SE overflows exp to inf, as in R
@@ -381,9 +385,10 @@ def use_levels(sessions: np.ndarray, arm: np.ndarray, cuts=(0, 3), labels=("none
     return np.where(arm == 1, lev, "control")
 
 
-def dose_response(df, outcome: str, arm: str = "arm", sessions: str = "sessions", covariates=None,
+@_data.renamed_argument("df", "data")
+def dose_response(data, outcome: str, arm: str = "arm", sessions: str = "sessions", covariates=None,
                   *, cuts=(0, 3), labels=("none", "low", "high"), robust: str | None = None,
-                  factors=None, conf_level: float = 0.95, na_action: str = "omit", arm_levels=None) -> pd.DataFrame:
+                  factors=None, level: float = 0.95, na_action: str = "omit", conf_level=None, arm_levels=None) -> pd.DataFrame:
     """As-treated effects by level of use (e.g. none / low / high sessions) beside the ITT.
 
     Each level of the intervention arm is compared with the whole control arm in one model
@@ -399,10 +404,11 @@ def dose_response(df, outcome: str, arm: str = "arm", sessions: str = "sessions"
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
-    df = _data.code_arm(df, arm, arm_levels)
+    data = _data.code_arm(data, arm, arm_levels)
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     covariates = _builder.spec(covariates)
     factors = as_list(factors)
-    frame = model_frame(df, [outcome, arm, sessions, *covariate_columns(covariates, factors)],
+    frame = model_frame(data, [outcome, arm, sessions, *covariate_columns(covariates, factors)],
                         na_action=na_action)
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
@@ -415,7 +421,7 @@ def dose_response(df, outcome: str, arm: str = "arm", sessions: str = "sessions"
     present = [lab for lab in labels if np.any(use == lab)]
     for lab in labels:
         if lab not in present:
-            warnings.warn(f"no intervention participant at use level {lab!r}", PeertrialWarning, stacklevel=2)
+            warnings.warn(f"no intervention participant at use level {lab!r}", PeertrialWarning, stacklevel=_data.user_stacklevel())
     lead = [(f"use{lab}", (use == lab).astype(float)) for lab in present]
     Xd, names = design(frame, lead, covariates, factors)
     check_full_rank(Xd, names)

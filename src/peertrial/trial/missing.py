@@ -76,8 +76,9 @@ class MIResult(Result):
                           format_table(self.pooled[["estimate", "se", "statistic", "df", "pval", "fmi"]])])
 
 
-def multiple_imputation(df, outcome: str, arm: str = "arm", covariates=None, *, m: int = 20,
-                        n_iter: int = 10, seed=None, auxiliary=None, conf_level: float = 0.95, arm_levels=None) -> MIResult:
+@_data.renamed_argument("df", "data")
+def multiple_imputation(data, outcome: str, arm: str = "arm", covariates=None, *, m: int = 20,
+                        n_iter: int = 10, seed=None, auxiliary=None, level: float = 0.95, conf_level=None, arm_levels=None) -> MIResult:
     """ANCOVA ``outcome ~ arm + covariates`` under multiple imputation, pooled by Rubin's rules.
 
     The imputation model holds the outcome, the arm, the covariates and any ``auxiliary``
@@ -114,10 +115,11 @@ def multiple_imputation(df, outcome: str, arm: str = "arm", covariates=None, *, 
     >>> mi.effect.index.tolist()
     ['multiple_imputation', 'complete_case']
     """
-    df = _data.code_arm(df, arm, arm_levels)
+    data = _data.code_arm(data, arm, arm_levels)
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     covariates, auxiliary = _builder.spec(covariates), as_list(auxiliary)
     cov_cols = covariate_columns(covariates)
-    frame = _data.as_frame(df)
+    frame = _data.as_frame(data)
     cols = [outcome, arm, *cov_cols, *auxiliary]
     _data.require_columns(frame, cols)
     frame = frame[list(dict.fromkeys(cols))].copy()
@@ -138,7 +140,7 @@ def multiple_imputation(df, outcome: str, arm: str = "arm", covariates=None, *, 
     y_missing = np.isnan(num[:, 0])
     if not np.isnan(matrix).any():
         warnings.warn("no missing values: multiple imputation equals the complete-data analysis",
-                      PeertrialWarning, stacklevel=2)
+                      PeertrialWarning, stacklevel=_data.user_stacklevel())
     completed = impute_norm(matrix, m=m, n_iter=n_iter, seed=seed)
     # analysis model on each completed data set, fitted as one batch
     Xs, names = [], None
@@ -150,7 +152,7 @@ def multiple_imputation(df, outcome: str, arm: str = "arm", covariates=None, *, 
         Xs.append(X)
     fit = ols(np.stack(Xs), completed[:, :, 0])
     variances = np.einsum("bii->bi", fit.vcov)
-    pooled = rubin_pool(fit.coef, variances, dfcom=fit.df_resid, conf_level=conf_level, names=names)
+    pooled = rubin_pool(fit.coef, variances, dfcom=fit.df_resid, level=conf_level, names=names)
     cc = _complete_case(frame, outcome, arm, covariates, conf_level, names)
     effect = pd.DataFrame({
         "estimate": [pooled.loc[arm, "estimate"], cc.loc[arm, "estimate"]],

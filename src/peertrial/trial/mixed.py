@@ -64,6 +64,7 @@ class MixedResult(Result):
     singular: bool
     method: str
     vcov: pd.DataFrame = field(repr=False)
+    level: float = 0.95
 
     @property
     def estimate(self) -> float:
@@ -128,7 +129,7 @@ class ProfiledREML:
             theta = 0.0
         if theta > 0.999 * theta_max:
             warnings.warn("random-effect variance ratio at the search bound; fit unreliable",
-                          ConvergenceWarning, stacklevel=3)
+                          ConvergenceWarning, stacklevel=_data.user_stacklevel())
         beta, A, rss, _ = self.parts(theta)
         sigma2 = rss / (self.n - self.p)
         return theta, beta, sigma2 * np.linalg.inv(A), sigma2, -0.5 * self.deviance(theta)
@@ -148,22 +149,24 @@ def _check_random_intercept_size(n: int, p: int, n_groups: int, group: str) -> N
                          "variances are not separable")
 
 
-def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label) -> MixedResult:
+def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label, level=0.95) -> MixedResult:
     core = ProfiledREML(y, X, codes)
     theta, beta, V, sigma2, loglik = core.fit()
     tau2 = theta**2 * sigma2
     coef = pd.Series(beta, index=names)
     se = pd.Series(np.sqrt(np.diag(V)), index=names)
     z = coef / se
+    q = stats.norm.ppf(0.5 + level / 2)
     return MixedResult(coef=coef, se=se, zval=z, pval=pd.Series(2 * stats.norm.sf(np.abs(z)), index=names),
-                       ci_lb=coef - _Z975 * se, ci_ub=coef + _Z975 * se, tau2=float(tau2),
+                       ci_lb=coef - q * se, ci_ub=coef + q * se, tau2=float(tau2),
                        sigma2=float(sigma2), icc=float(tau2 / (tau2 + sigma2)), loglik=float(loglik),
                        n=len(y), n_groups=n_groups_label, term=term, singular=theta < 1e-4,
-                       method=method, vcov=pd.DataFrame(V, index=names, columns=names))
+                       method=method, vcov=pd.DataFrame(V, index=names, columns=names), level=level)
 
 
-def random_intercept(df, outcome: str, arm: str = "arm", group: str | None = None, covariates=None, *,
-                     factors=None, na_action: str = "omit", arm_levels=None) -> MixedResult:
+@_data.renamed_argument("df", "data")
+def random_intercept(data, outcome: str, arm: str = "arm", group: str | None = None, covariates=None, *,
+                     factors=None, na_action: str = "omit", level: float = 0.95, arm_levels=None) -> MixedResult:
     """Treatment effect with a random intercept for ``group`` (e.g. site), REML.
 
     Equals ``lme4::lmer(outcome ~ arm + covariates + (1 | group), REML = TRUE)``; the site
@@ -172,7 +175,8 @@ def random_intercept(df, outcome: str, arm: str = "arm", group: str | None = Non
 
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    non-0/1 ``arm`` raises ``ValueError`` listing the values found. ``level``: confidence level
+    of the Wald limits, 0.95 or 95 alike.
 
     Returns
     -------
@@ -200,9 +204,10 @@ def random_intercept(df, outcome: str, arm: str = "arm", group: str | None = Non
     if group is None:
         raise ValueError("random_intercept needs group= (the column whose levels get a random intercept, "
                          "e.g. group='site'); it has no default")
-    df = _data.code_arm(df, arm, arm_levels)
+    data = _data.code_arm(data, arm, arm_levels)
+    level = _data.confidence_level(level)
     covariates, factors = _builder.spec(covariates), as_list(factors)
-    frame = model_frame(df, [outcome, arm, group, *covariate_columns(covariates, factors)], na_action=na_action)
+    frame = model_frame(data, [outcome, arm, group, *covariate_columns(covariates, factors)], na_action=na_action)
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
     X, names = design(frame, [(arm, a)], covariates, factors)
@@ -210,11 +215,13 @@ def random_intercept(df, outcome: str, arm: str = "arm", group: str | None = Non
     _check_random_intercept_size(len(y), X.shape[1], len(uniq), group)
     method = (f"Linear mixed model (REML): {outcome} ~ {' + '.join(names[1:])} + (1 | {group}); "
               "as lme4::lmer")
-    return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq))
+    return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq), level)
 
 
-def partially_nested(df, outcome: str, arm: str = "arm", cluster: str | None = None, covariates=None, *,
-                     factors=None, unassigned: str = "error", na_action: str = "omit", arm_levels=None) -> MixedResult:
+@_data.renamed_argument("df", "data")
+def partially_nested(data, outcome: str, arm: str = "arm", cluster: str | None = None, covariates=None, *,
+                     factors=None, unassigned: str = "error", na_action: str = "omit",
+                     level: float = 0.95, arm_levels=None) -> MixedResult:
     """Partially nested model: random ``cluster`` (peer-worker) intercept in the intervention arm only.
 
     Equals ``lme4::lmer(outcome ~ arm + covariates + (0 + arm | cluster), REML = TRUE)`` with
@@ -228,17 +235,19 @@ def partially_nested(df, outcome: str, arm: str = "arm", cluster: str | None = N
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    ``level``: confidence level of the Wald limits, 0.95 or 95 alike.
     """
     if cluster is None:
         raise ValueError("partially_nested needs cluster= (the column of the intervention-arm clusters, e.g. "
                          "cluster='peer_worker'); it has no default")
-    df = _data.code_arm(df, arm, arm_levels)
+    data = _data.code_arm(data, arm, arm_levels)
+    level = _data.confidence_level(level)
     covariates, factors = _builder.spec(covariates), as_list(factors)
-    frame = model_frame(df, [outcome, arm, *covariate_columns(covariates, factors)], na_action=na_action)
-    _data.require_columns(_data.as_frame(df), [cluster])
+    frame = model_frame(data, [outcome, arm, *covariate_columns(covariates, factors)], na_action=na_action)
+    _data.require_columns(_data.as_frame(data), [cluster])
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
-    worker = _data.as_frame(df).loc[frame.index, cluster].astype(object)
+    worker = _data.as_frame(data).loc[frame.index, cluster].astype(object)
     no_worker = (a == 1) & worker.isna().to_numpy()
     if no_worker.any():
         where = _data.row_labels(frame.index, no_worker)
@@ -247,12 +256,12 @@ def partially_nested(df, outcome: str, arm: str = "arm", cluster: str | None = N
                              "pass unassigned='own_cluster' (each forms a cluster of one) or 'drop'")
         if unassigned == "drop":
             warnings.warn(f"{int(no_worker.sum())} intervention participant(s) without {cluster!r} dropped: "
-                          f"rows {where}", PeertrialWarning, stacklevel=2)
+                          f"rows {where}", PeertrialWarning, stacklevel=_data.user_stacklevel())
             keep = ~no_worker
             frame, y, a, worker = frame.loc[keep], y[keep], a[keep], worker[keep]
         elif unassigned == "own_cluster":
             warnings.warn(f"{int(no_worker.sum())} intervention participant(s) without {cluster!r} each form "
-                          f"a cluster of one: rows {where}", PeertrialWarning, stacklevel=2)
+                          f"a cluster of one: rows {where}", PeertrialWarning, stacklevel=_data.user_stacklevel())
             worker = worker.copy()
             worker[no_worker] = [f"__own_{i}" for i in frame.index[no_worker]]
         else:
@@ -260,14 +269,14 @@ def partially_nested(df, outcome: str, arm: str = "arm", cluster: str | None = N
     ctl_worker = (a == 0) & worker.notna().to_numpy()
     if ctl_worker.any():
         warnings.warn(f"{cluster!r} recorded for {int(ctl_worker.sum())} control participant(s); "
-                      "ignored (controls are not clustered)", UserWarning, stacklevel=2)
+                      "ignored (controls are not clustered)", UserWarning, stacklevel=_data.user_stacklevel())
     codes = np.full(len(y), -1)
     codes[a == 1], uniq = pd.factorize(worker[a == 1], sort=True)
     X, names = design(frame, [(arm, a)], covariates, factors)
     _check_random_intercept_size(len(y), X.shape[1], len(uniq), cluster)
     method = (f"Partially nested mixed model (REML): {outcome} ~ {' + '.join(names[1:])} + "
               f"(0 + {arm} | {cluster}); random {cluster} effect in the intervention arm only; as lme4::lmer")
-    return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq))
+    return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq), level)
 
 
 # ---- MMRM ------------------------------------------------------------------------------
@@ -379,14 +388,15 @@ class _UnstructuredREML:
                                 options={"gtol": 1e-10, "maxiter": 5000})
         if not res.success and np.max(np.abs(res.jac)) > 1e-5:
             warnings.warn(f"MMRM REML optimisation did not converge: {res.message}", ConvergenceWarning,
-                          stacklevel=3)
+                          stacklevel=_data.user_stacklevel())
         L = _chol_from_params(res.x, self.T)
         Sigma = L @ L.T
         beta, A, _, _ = self.gls(Sigma)
         return beta, np.linalg.inv(A), Sigma, -0.5 * res.fun
 
 
-def mmrm(df, visits: dict, arm: str = "arm", covariates=None, *, factors=None, conf_level: float = 0.95, arm_levels=None) -> MMRMResult:
+@_data.renamed_argument("df", "data")
+def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None, level: float = 0.95, conf_level=None, arm_levels=None) -> MMRMResult:
     """Mixed model for repeated measures from wide data (one row per participant).
 
     ``visits`` maps visit labels to outcome columns in time order, e.g.
@@ -405,19 +415,20 @@ def mmrm(df, visits: dict, arm: str = "arm", covariates=None, *, factors=None, c
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
-    df = _data.code_arm(df, arm, arm_levels)
+    data = _data.code_arm(data, arm, arm_levels)
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     covariates, factors = _builder.spec(covariates), as_list(factors)
     if not isinstance(visits, dict) or len(visits) < 2:
         raise ValueError("visits must be a dict of at least two visit labels -> outcome columns")
     labels, cols = [str(k) for k in visits], list(visits.values())
-    frame = model_frame(df, [arm, *covariate_columns(covariates, factors)], stacklevel=3)
-    full = _data.as_frame(df)
+    frame = model_frame(data, [arm, *covariate_columns(covariates, factors)], stacklevel=3)
+    full = _data.as_frame(data)
     _data.require_columns(full, cols)
     Y = np.column_stack([_data.numeric(full.loc[frame.index, c], c) for c in cols])
     none = np.isnan(Y).all(axis=1)
     if none.any():
         warnings.warn(f"{int(none.sum())} participant(s) with no observed visit dropped: rows "
-                      f"{_data.row_labels(frame.index, none)}", UserWarning, stacklevel=2)
+                      f"{_data.row_labels(frame.index, none)}", UserWarning, stacklevel=_data.user_stacklevel())
         frame, Y = frame.loc[~none], Y[~none]
     a = _arm_values(frame, arm)
     Xc, cnames = design(frame, [(arm, a)], covariates, factors)  # [1, arm, covariates]

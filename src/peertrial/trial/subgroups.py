@@ -18,7 +18,7 @@ import pandas as pd
 from peertrial import _data
 from peertrial import _design as _builder
 from peertrial._lazy import lazy_module
-from peertrial._results import Result, format_number, format_pval, format_table
+from peertrial._results import CONF_LEVEL_ALIAS, Result, format_number, format_pval, format_table
 from peertrial.trial._design import as_list, covariate_columns, design, factor_levels, model_frame
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
@@ -37,7 +37,7 @@ class SubgroupResult(Result):
     pval: float
     subgroup: str
     outcome: str
-    conf_level: float = 0.95
+    level: float = 0.95
     method: str = field(default="", repr=False)
 
     def plot(self, ax=None, **kwargs):
@@ -49,6 +49,7 @@ class SubgroupResult(Result):
         from peertrial.plot.trial import subgroup_effects_forest
 
         return subgroup_effects_forest(self, ax=ax, **kwargs)
+    conf_level = CONF_LEVEL_ALIAS
 
     def to_frame(self) -> pd.DataFrame:
         return self.effects.copy()
@@ -69,8 +70,9 @@ def _fit_row(frame, y, a, arm, covariates, factors, conf_level) -> dict:
             "pval": float(2 * stats.t.sf(abs(est / se), df))}
 
 
-def subgroup_effects(df, outcome: str, subgroup: str, arm: str = "arm", covariates=None, *, factors=None,
-                     conf_level: float = 0.95, na_action: str = "omit", arm_levels=None) -> SubgroupResult:
+@_data.renamed_argument("df", "data")
+def subgroup_effects(data, outcome: str, subgroup: str, arm: str = "arm", covariates=None, *, factors=None,
+                     level: float = 0.95, na_action: str = "omit", conf_level=None, arm_levels=None) -> SubgroupResult:
     """Treatment effect within each level of ``subgroup`` and the interaction F test.
 
     ``subgroup`` is treated as a factor (levels sorted). Every level needs participants in
@@ -80,12 +82,13 @@ def subgroup_effects(df, outcome: str, subgroup: str, arm: str = "arm", covariat
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
-    df = _data.code_arm(df, arm, arm_levels)
+    data = _data.code_arm(data, arm, arm_levels)
+    conf_level = _data.confidence_level(level, conf_level=conf_level)
     covariates, factors = _builder.spec(covariates), as_list(factors)
     cov_cols = covariate_columns(covariates, factors)
     if subgroup in cov_cols:
         raise ValueError(f"subgroup {subgroup!r} must not also be a covariate")
-    frame = model_frame(df, [outcome, arm, subgroup, *cov_cols], na_action=na_action)
+    frame = model_frame(data, [outcome, arm, subgroup, *cov_cols], na_action=na_action)
     y = _data.numeric(frame[outcome], outcome)
     a = _arm_values(frame, arm)
     g = frame[subgroup].to_numpy()
@@ -115,4 +118,4 @@ def subgroup_effects(df, outcome: str, subgroup: str, arm: str = "arm", covariat
     method = (f"ITT effect on {outcome} by {subgroup} (lm within each level"
               + (f", adjusted for {_builder.describe(covariates)}" if cov_cols else "") + ")")
     return SubgroupResult(effects=effects, F=float(F), df1=df1, df2=int(df2), pval=float(stats.f.sf(F, df1, df2)),
-                          subgroup=subgroup, outcome=outcome, conf_level=conf_level, method=method)
+                          subgroup=subgroup, outcome=outcome, level=conf_level, method=method)
