@@ -140,6 +140,8 @@ RECIPES = {
     "meta.rma_mh": lambda d, L: pt.meta.rma_mh(pt.datasets.load("bcg"), "tpos", "tneg", "cpos", "cneg", level=L),
     "meta.rma_peto": lambda d, L: pt.meta.rma_peto(pt.datasets.load("bcg"), "tpos", "tneg", "cpos", "cneg", level=L),
     "meta.regtest": lambda d, L: pt.meta.regtest(_rma(d["es"]), level=L),
+    "meta.blup": lambda d, L: pt.meta.blup(_rma(d["es"]), level=L),
+    "meta.ranef": lambda d, L: pt.meta.ranef(_rma(d["es"]), level=L),
     "meta.subgroup": lambda d, L: pt.meta.subgroup(d["es"], by="alloc", level=L),
     "econ.cea": lambda d, L: pt.econ.cea(d["trial"], cost="cost_total", effect="qaly", n_boot=200, seed=1, level=L),
     "econ.CEA.icer_ci": lambda d, L: pt.econ.cea(_clear_effect(), n_boot=50, seed=1).icer_ci(level=L),
@@ -175,12 +177,13 @@ NO_INTERVAL = {
     "randomise.simple", "randomise.complete", "randomise.permuted_blocks", "randomise.cluster_randomise",
     "randomise.constrained_randomise", "randomise.ConstrainedRandomisation", "randomise.simulate_design",
     "randomise.DesignSimulation", "randomise.Minimiser", "randomise.minimise", "randomise.balance_table",
-    "randomise.balance_stats", "randomise.Ledger",
+    "randomise.balance_stats", "randomise.Ledger", "randomise.participant_id",
     # results and pure helpers
     "trial.effects_summary", "trial.use_levels", "trial.impute_norm", "trial.consort",
     "survival.logrank", "survival.cuminc",  # chi-square tests; cmprsk's estimate and variance
     "meta.escalc", "meta.ranktest", "meta.trimfill", "meta.fsn", "meta.leave1out", "meta.influence",
     "meta.cumul", "meta.baujat",  # these use the fit's level
+    "meta.anova", "meta.permutest",  # tests
     "econ.bed_day_savings", "econ.bootstrap_counts", "econ.calculate_icers", "econ.ceac_from_samples",
     "econ.ceac_strategies", "econ.cost_benefit_ratio", "econ.discount", "econ.discount_factor", "econ.evpi_from_nb",
     "econ.icer_table", "econ.one_way_sensitivity", "econ.present_value", "econ.quadrant",
@@ -196,7 +199,7 @@ NOT_DATA_FIRST = {
     "self", "cls", "n", "k", "x", "yi", "fit", "measure", "cost", "delta_cost", "costs", "values", "years",
     "by_year", "bed_days_saved", "unit_arm", "model", "nb", "effects", "estimates", "sessions", "time", "clusters",
     "outcomes", "factors", "path", "ns", "target", "sim", "hr", "delta", "p0", "n_sites", "fig", "name", "scores",
-    "site_weights",
+    "site_weights", "value",
 }
 
 

@@ -308,11 +308,7 @@ def _crit(fit, level):
 
 
 def _level(level):
-    conf = getattr(_data, "confidence_level", None)
-    if conf is not None:
-        return 100 * conf(level) if conf(level) <= 1 else conf(level)
-    level = float(level)
-    return 100 * level if level <= 1 else level
+    return _data.level_percent(level)
 
 
 def _uni_parts(fit, what):
