@@ -45,6 +45,8 @@ def _public():
                 for meth_name, meth in inspect.getmembers(obj, inspect.isfunction):
                     if meth_name.startswith("_") or meth_name in ("summary", "to_frame", "print_summary"):
                         continue
+                    if not meth.__module__.startswith("peertrial"):
+                        continue  # inherited from matplotlib, pandas, ...
                     out[f"{mod_name}.{name}.{meth_name}"] = meth
     from peertrial import plot
 
@@ -140,6 +142,10 @@ RECIPES = {
     "meta.rma_mh": lambda d, L: pt.meta.rma_mh(pt.datasets.load("bcg"), "tpos", "tneg", "cpos", "cneg", level=L),
     "meta.rma_peto": lambda d, L: pt.meta.rma_peto(pt.datasets.load("bcg"), "tpos", "tneg", "cpos", "cneg", level=L),
     "meta.regtest": lambda d, L: pt.meta.regtest(_rma(d["es"]), level=L),
+    "meta.rma_mv": lambda d, L: pt.meta.rma_mv("yi", "vi", data=d["es"].assign(study=range(len(d["es"]))),
+                                               random="~ 1 | study", level=L),
+    "meta.RMAMVResult.predict": lambda d, L: pt.meta.rma_mv(
+        "yi", "vi", data=d["es"].assign(study=range(len(d["es"]))), random="~ 1 | study").predict(level=L),
     "meta.blup": lambda d, L: pt.meta.blup(_rma(d["es"]), level=L),
     "meta.ranef": lambda d, L: pt.meta.ranef(_rma(d["es"]), level=L),
     "meta.subgroup": lambda d, L: pt.meta.subgroup(d["es"], by="alloc", level=L),

@@ -543,16 +543,7 @@ def rma_mv(
 
 
 def _level(level):
-    conf = getattr(_data, "confidence_level", None)
-    if conf is not None:
-        v = conf(level)
-        return 100 * v if v <= 1 else v
-    level = float(level)
-    if 0 < level < 1:
-        return 100 * level
-    if 1 < level < 100:
-        return level
-    raise ValueError(f"level must be a confidence level such as 95 or 0.95; got {level}")
+    return _data.level_percent(level)
 
 
 def _start_values(params, y, X, V, ctrl):
