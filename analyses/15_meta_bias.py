@@ -63,7 +63,7 @@ def main(out_dir: Path) -> None:
     sec.table(infl, "Influence diagnostics (metafor's rules flag influential studies)", name="influence", digits=3)
     flagged = list(infl.index[infl["inf"].astype(bool)])
     sec.text("Influential studies by metafor's criteria: " + (", ".join(map(str, flagged)) or "none") + ".")
-    sec.figure(plots.baujat(fit), "baujat", "Baujat plot: contribution to heterogeneity against influence")
+    sec.figure(plots.baujat_plot(fit), "baujat", "Baujat plot: contribution to heterogeneity against influence")
 
     cumulative = pt.meta.cumul(fit, order="year", data=es)
     sec.table(cumulative, "Cumulative meta-analysis by year of publication", name="cumulative", digits=3)

@@ -99,7 +99,7 @@ def main(out_dir: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PeertrialWarning)  # contamination is reported in the text
         table, main_fit = effects_table(df)
-        dose = pt.trial.dose_response(df, outcome="hope_12", sessions="sessions", covariates=ADJUST,
+        dose = pt.trial.effects_by_use(df, outcome="hope_12", sessions="sessions", covariates=ADJUST,
                                       factors=FACTORS, cuts=(0, 3))
         binary = pt.trial.estimate_effects(df, outcome="readmitted_12m", covariates=ADJUST, factors=FACTORS, received="received")
     sec.text(compliance_text(main_fit))

@@ -76,7 +76,7 @@ def calls() -> dict:
     return {
         "forest": lambda ax: P.forest(r["rma"], ax=ax),
         "funnel": lambda ax: P.funnel(r["trimfill"], ax=ax),
-        "baujat": lambda ax: P.baujat(r["rma"], ax=ax),
+        "baujat_plot": lambda ax: P.baujat_plot(r["rma"], ax=ax),
         "cumul_forest": lambda ax: P.cumul_forest(r["cumul"], ax=ax),
         "leave1out_forest": lambda ax: P.leave1out_forest(r["leave1out"], r["rma"], transf=np.exp, ax=ax),
         "subgroup_forest": lambda ax: P.subgroup_forest(r["meta_subgroup"], ax=ax),

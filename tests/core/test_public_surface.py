@@ -123,7 +123,7 @@ RECIPES = {
     "survival.count_ratio": lambda d, L: pt.survival.count_ratio(d["trial"], level=L),
     "survival.days_ratio": lambda d, L: pt.survival.days_ratio(d["trial"], model="two-part", level=L),
     "trial.estimate_effects": lambda d, L: pt.trial.estimate_effects(d["trial"], "hope_12", level=L),
-    "trial.dose_response": lambda d, L: pt.trial.dose_response(d["trial"], "hope_12", level=L),
+    "trial.effects_by_use": lambda d, L: pt.trial.effects_by_use(d["trial"], "hope_12", level=L),
     "trial.itt_odds_ratio": lambda d, L: pt.trial.itt_odds_ratio(d["trial"], "readmitted_12m", level=L),
     "trial.random_intercept": lambda d, L: pt.trial.random_intercept(d["trial"], "hope_12", level=L),
     "trial.partially_nested": lambda d, L: pt.trial.partially_nested(d["trial"], "hope_12", unassigned="drop", level=L),
@@ -417,3 +417,33 @@ def test_cli_level_proportion_or_percentage(tmp_path, capsys):
     assert main(["survival", "km", str(path), "--time", "readmit_time", "--event", "event",
                  "--level", "150"]) == 1
     assert "level" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("old, new", [
+    ("peertrial.trial.SubgroupResult", "peertrial.trial.SubgroupEffects"),
+    ("peertrial.trial.subgroups.SubgroupResult", "peertrial.trial.SubgroupEffects"),
+    ("peertrial.trial.dose_response", "peertrial.trial.effects_by_use"),
+    ("peertrial.trial.effects.dose_response", "peertrial.trial.effects_by_use"),
+    ("peertrial.plot.baujat", "peertrial.plot.baujat_plot"),
+    ("peertrial.survival.km.km_curve", "peertrial.survival.km.km_table"),
+])
+def test_renamed_names_are_deprecated_aliases(old, new):
+    def resolve(path):
+        mod, name = path.rsplit(".", 1)
+        return getattr(importlib.import_module(mod), name)
+
+    with pytest.warns(FutureWarning, match=new.rsplit(".", 1)[-1]):
+        assert resolve(old) is resolve(new)
+
+
+def test_each_public_name_means_one_thing():
+    """A public name is defined once across the subpackages and the plot modules (deprecated
+    aliases are served by module ``__getattr__`` and do not count)."""
+    from collections import defaultdict
+
+    where = defaultdict(set)
+    for name, obj in PUBLIC.items():
+        if name.count(".") == 1:
+            where[name.split(".")[1]].add(getattr(obj, "__module__", "?"))
+    dup = {n: m for n, m in where.items() if len(m) > 1}
+    assert not dup, f"names defined in several modules: {dup}"

@@ -158,7 +158,7 @@ def test_summaries_and_frames():
     assert "no missing studies" in r0.summary()
     rt = pt.meta.regtest(fit, model="lm")
     assert "t = " in rt.summary() and "Limit Estimate" in rt.summary()
-    assert list(rt.to_frame().columns) == ["model", "predictor", "zval", "pval", "dfs", "est", "ci_lb", "ci_ub"]
+    assert list(rt.to_frame().columns) == ["model", "predictor", "statistic", "df", "pval", "estimate", "ci_lb", "ci_ub"]
     for t in ("Rosenthal", "Orwin", "Rosenberg"):
         f = pt.meta.fsn(fit, type=t)
         assert f"{t} Approach" in f.summary() and f.to_frame()["fsnum"].iloc[0] == f.fsnum

@@ -14,7 +14,7 @@ def bcg():
 
 def test_baujat_plot_points_are_the_coordinates():
     _, fit = bcg()
-    fig = pt.plot.baujat(fit, label=3)
+    fig = pt.plot.baujat_plot(fit, label=3)
     assert isinstance(fig, Figure)
     xy = pt.meta.baujat(fit)
     pts = fig.axes[0].collections[0].get_offsets()

@@ -153,7 +153,7 @@ def test_summary_layout_like_metafor():
     assert "tval" in knha and " df " in knha
     ee = pt.meta.rma(y, v, method="EE").summary()
     assert ee.startswith("Equal-Effects Model (k = 10)") and "tau^2" not in ee
-    assert list(pt.meta.rma(y, v).to_frame().columns) == ["estimate", "se", "zval", "pval", "ci_lb", "ci_ub"]
+    assert list(pt.meta.rma(y, v).to_frame().columns) == ["estimate", "se", "statistic", "pval", "ci_lb", "ci_ub"]
 
 
 def test_predict_transf_back_transforms():

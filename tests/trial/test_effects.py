@@ -6,7 +6,7 @@ import pytest
 
 import peertrial as pt
 from peertrial import PeertrialWarning
-from peertrial.trial.effects import dose_response
+from peertrial.trial.effects import effects_by_use
 
 from .conftest import rel_err
 
@@ -72,7 +72,7 @@ def test_binary_defaults_to_hc3_and_logistic_or(r_sets):
 
 def test_dose_response_matches_lm(r_sets):
     for s in r_sets:
-        res = dose_response(s["frame"], outcome="y", sessions="sessions", covariates=["y0"], cuts=(0, 3))
+        res = effects_by_use(s["frame"], outcome="y", sessions="sessions", covariates=["y0"], cuts=(0, 3))
         ref = s["results"]["dose"]
         idx = [i for i, t in enumerate(ref["terms"]) if t.startswith("use")]
         labels = [ref["terms"][i][3:] for i in idx]
@@ -89,7 +89,7 @@ def test_caller_frame_untouched(r_sets):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pt.trial.estimate_effects(frame, outcome="y", covariates=["y0", "diagnosis"], cluster="site", received="received")
-        dose_response(frame, outcome="y", covariates=["y0"])
+        effects_by_use(frame, outcome="y", covariates=["y0"])
     pd.testing.assert_frame_equal(frame, before)
 
 

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from peertrial import PeertrialWarning  # noqa: E402
 from peertrial.plot.trial import consort_diagram, effects_forest, subgroup_effects_forest  # noqa: E402
-from peertrial.trial import consort, dose_response, estimate_effects, subgroup_effects  # noqa: E402
+from peertrial.trial import consort, effects_by_use, estimate_effects, subgroup_effects  # noqa: E402
 
 
 def _texts(fig):
@@ -24,7 +24,7 @@ def test_effects_forest_marks_non_randomised(r_sets, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PeertrialWarning)
         eff = estimate_effects(d, outcome="y", covariates=["y0"], received="received")
-    fig = effects_forest(eff, extra=dose_response(d, outcome="y"))
+    fig = effects_forest(eff, extra=effects_by_use(d, outcome="y"))
     assert isinstance(fig, Figure)
     texts = _texts(fig)
     assert "As treated (not randomised)" in texts and "CACE (2SLS)" in texts

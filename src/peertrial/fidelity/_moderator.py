@@ -82,7 +82,7 @@ class FidelityModeration(Result):
         return fidelity_moderation_plot(self, ax=ax, **kwargs)
 
     def to_frame(self) -> pd.DataFrame:
-        return self.coef.copy()
+        return self.coef.rename(columns={"zval": "statistic"})
 
     def summary(self) -> str:
         design = (

@@ -190,8 +190,8 @@ class RegTest(Result):
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
-            {"model": [self.model], "predictor": [self.predictor], "zval": [self.zval], "pval": [self.pval],
-             "dfs": [self.dfs], "est": [self.est], "ci_lb": [self.ci_lb], "ci_ub": [self.ci_ub]}
+            {"model": [self.model], "predictor": [self.predictor], "statistic": [self.zval], "df": [self.dfs],
+             "pval": [self.pval], "estimate": [self.est], "ci_lb": [self.ci_lb], "ci_ub": [self.ci_ub]}
         )
 
 

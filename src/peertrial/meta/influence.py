@@ -344,7 +344,7 @@ def influence(fit) -> pd.DataFrame:
 def baujat(fit) -> pd.DataFrame:
     """Coordinates of the Baujat plot (metafor ``baujat``): one row per study with
     ``x`` (squared Pearson residual / contribution to Q) and ``y`` (influence on the
-    fitted value). Draw them with ``peertrial.plot.baujat``. A Mantel–Haenszel or
+    fitted value). Draw them with ``peertrial.plot.baujat_plot``. A Mantel–Haenszel or
     Peto fit is refitted with its own method without each study (metafor ``baujat``)."""
     if _is_mh(fit):
         k = len(fit.slab)

@@ -119,7 +119,7 @@ class MHResult(Result):
 
     def to_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(
-            {"estimate": [self.b], "se": [self.se], "zval": [self.zval], "pval": [self.pval],
+            {"estimate": [self.b], "se": [self.se], "statistic": [self.zval], "pval": [self.pval],
              "ci_lb": [self.ci_lb], "ci_ub": [self.ci_ub]},
             index=pd.Index(["intrcpt"], name="term"),
         )

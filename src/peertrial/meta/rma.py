@@ -668,13 +668,13 @@ class RMAResult(Result):
 
     # ----------------------------------------------------------------- output
     def to_frame(self) -> pd.DataFrame:
-        """Coefficient table: estimate, se, zval (t with knha), pval, ci_lb, ci_ub."""
+        """Coefficient table: estimate, se, statistic (z, or t with knha), df (knha), pval, ci_lb, ci_ub."""
         names = list(self.X.columns)
         frame = pd.DataFrame(
             {
                 "estimate": self.beta,
                 "se": np.atleast_1d(np.asarray(self.se, dtype=float)),
-                "zval": np.atleast_1d(np.asarray(self.zval, dtype=float)),
+                "statistic": np.atleast_1d(np.asarray(self.zval, dtype=float)),
                 "pval": np.atleast_1d(np.asarray(self.pval, dtype=float)),
                 "ci_lb": np.atleast_1d(np.asarray(self.ci_lb, dtype=float)),
                 "ci_ub": np.atleast_1d(np.asarray(self.ci_ub, dtype=float)),
@@ -735,9 +735,7 @@ class RMAResult(Result):
                 lines.append(f"QM(df = {len(btt)}) = {f(self.QM)}, p-val {_pv(self.QMp, digits)}")
             lines.append("")
         lines += ["Model Results:", ""]
-        table = self.to_frame()
-        if self.test == "knha":
-            table = table.rename(columns={"zval": "tval"})
+        table = self.to_frame().rename(columns={"statistic": "tval" if self.test == "knha" else "zval"})
         table = table.rename(columns={"ci_lb": "ci.lb", "ci_ub": "ci.ub"})
         cells = [[str(i)] + [_cell(c, v, digits) for c, v in row.items()] + [_stars(row["pval"])]
                  for i, row in table.iterrows()]
@@ -842,7 +840,7 @@ class BatchResult(Result):
         """One row per meta-analysis (first coefficient's estimate columns when p > 1)."""
         sel = (lambda a: a) if self.b.ndim == 1 else (lambda a: a[:, 0])
         return pd.DataFrame({
-            "k": self.k, "estimate": sel(self.b), "se": sel(self.se), "zval": sel(self.zval),
+            "k": self.k, "estimate": sel(self.b), "se": sel(self.se), "statistic": sel(self.zval),
             "pval": sel(self.pval), "ci_lb": sel(self.ci_lb), "ci_ub": sel(self.ci_ub),
             "tau2": self.tau2, "se_tau2": self.se_tau2, "I2": self.I2, "H2": self.H2,
             "QE": self.QE, "QEp": self.QEp, "dfs": self.dfs, "converged": self.converged,

@@ -86,8 +86,8 @@ class SubgroupResult(Result):
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:
-        """The per-subgroup table (one row per subgroup)."""
-        return self.groups.copy()
+        """The per-subgroup table (one row per subgroup; ``statistic`` for the ``zval`` column)."""
+        return self.groups.rename(columns={"zval": "statistic"})
 
     # the result reads like its per-subgroup table: res["estimate"], res.loc["group"], len(res)
     def __getitem__(self, key):

@@ -16,7 +16,7 @@ from scipy import stats
 from peertrial.plot._figure import single_axes
 from peertrial.plot._style import PALETTE, style
 
-__all__ = ["funnel", "baujat", "cumul_forest", "leave1out_forest", "subgroup_forest"]
+__all__ = ["funnel", "baujat_plot", "cumul_forest", "leave1out_forest", "subgroup_forest"]
 
 _GREYS = ("#ffffff", "#e6e6e6", "#bfbfbf", "#999999")
 
@@ -106,7 +106,7 @@ def _patch(color, label):
     return Patch(facecolor=color, edgecolor="#999999", lw=0.5, label=label)
 
 
-def baujat(fit, *, label: str | int = "all", ax=None) -> Figure:
+def baujat_plot(fit, *, label: str | int = "all", ax=None) -> Figure:
     """Baujat plot (Baujat et al. 2002): contribution to heterogeneity (x) against
     influence on the pooled result (y), from :func:`peertrial.meta.baujat`.
     ``label="all"`` labels every study, an int the ``label`` most extreme ones."""
@@ -309,3 +309,15 @@ def subgroup_forest(result, *, transf=None, xlabel: str = "Observed outcome", ax
             fontsize=8, loc="left",
         )
     return fig
+
+
+def __getattr__(name: str):
+    """``baujat`` is the deprecated spelling of :func:`baujat_plot` (``peertrial.meta.baujat``
+    computes the coordinates; the figure has its own name)."""
+    if name == "baujat":
+        from peertrial._data import warn_deprecated
+
+        warn_deprecated("peertrial.plot.baujat is deprecated and will be removed; use peertrial.plot.baujat_plot "
+                        "(peertrial.meta.baujat gives the coordinates)")
+        return baujat_plot
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,7 +43,7 @@ def _ci_text(e, lo, hi) -> str:
 
 def effects_forest(effects: pd.DataFrame, *, title: str | None = None, xlabel: str = "Effect (intervention - control)",
                    extra: pd.DataFrame | None = None, ax=None) -> Figure:
-    """Estimates and CIs of ``estimate_effects`` (and optionally ``dose_response`` rows in ``extra``).
+    """Estimates and CIs of ``estimate_effects`` (and optionally ``effects_by_use`` rows in ``extra``).
 
     Randomised comparisons (ITT, CACE) in blue; non-randomised ones (as-treated, per-protocol,
     levels of use) in grey and marked "(not randomised)". ``ax``: draw in this Axes' slot (a
@@ -64,7 +64,7 @@ def effects_forest(effects: pd.DataFrame, *, title: str | None = None, xlabel: s
 
 
 def subgroup_effects_forest(result, *, title: str | None = None, xlabel: str | None = None, ax=None) -> Figure:
-    """Forest plot of a :class:`peertrial.trial.SubgroupResult`: one row per subgroup level,
+    """Forest plot of a :class:`peertrial.trial.SubgroupEffects`: one row per subgroup level,
     the overall effect last, and the interaction test in the footer. ``ax``: draw in this
     Axes' slot (a subfigure with room for the labels and estimates). Returns the (top-level) Figure."""
     eff = result.effects

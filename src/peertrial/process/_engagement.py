@@ -217,7 +217,8 @@ class SurvivalCurve(Result):
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
+        """``table`` with the package's column names (``se`` for ``std_err``)."""
+        return self.table.rename(columns={"std_err": "se"})
 
     def summary(self) -> str:
         head = pd.DataFrame({"n": self.n, "events": self.events, "median": self.medians})

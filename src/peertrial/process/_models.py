@@ -49,7 +49,8 @@ class RegressionResult(Result):
     level: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
-        return self.coef.copy()
+        """``coef`` with the package's column names (``statistic`` for ``stat``)."""
+        return self.coef.rename(columns={"stat": "statistic"})
 
     def summary(self) -> str:
         lines = [self.title]

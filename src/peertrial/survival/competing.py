@@ -436,14 +436,24 @@ class FineGrayResult(Result):
         cif = 1 - np.exp(-np.outer(H, np.exp(lp)))
         return pd.DataFrame(cif, index=pd.Index(times, name="time"), columns=newdata.index)
 
-    def to_frame(self) -> pd.DataFrame:
+    def _coef_table(self) -> pd.DataFrame:
         return pd.DataFrame({"coef": self.coef, "shr": self.shr, "se": self.se, "zval": self.zval,
                              "pval": self.pval, "shr_ci_lb": self.shr_ci_lb, "shr_ci_ub": self.shr_ci_ub})
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per coefficient: ``estimate`` (log subdistribution hazard ratio), ``se``,
+        ``statistic`` (z), ``pval``, ``ci_lb``, ``ci_ub`` (log scale), then ``shr``,
+        ``shr_ci_lb``, ``shr_ci_ub``."""
+        with np.errstate(divide="ignore"):
+            lb, ub = np.log(self.shr_ci_lb.astype(float)), np.log(self.shr_ci_ub.astype(float))
+        return pd.DataFrame({"estimate": self.coef, "se": self.se, "statistic": self.zval, "pval": self.pval,
+                             "ci_lb": lb, "ci_ub": ub, "shr": self.shr, "shr_ci_lb": self.shr_ci_lb,
+                             "shr_ci_ub": self.shr_ci_ub})
 
     def summary(self) -> str:
         lr = 2 * (self.loglik - self.loglik_null)
         return (f"Fine-Gray competing-risks regression (cause {self.cause}), n = {self.n}\n"
-                f"{format_table(self.to_frame())}\n"
+                f"{format_table(self._coef_table())}\n"
                 f"Pseudo likelihood ratio test = {lr:.3f} on {int(self.coef.notna().sum())} df, "
                 f"p = {format_pval(stats.chi2.sf(lr, int(self.coef.notna().sum())))}"
                 + ("" if self.converged else "\n(did not converge)"))

@@ -28,7 +28,7 @@ from peertrial._results import CONF_LEVEL_ALIAS, Result, format_pval, format_tab
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.survival import _input
 from peertrial.survival._coxcore import CoxData, newton
-from peertrial.survival.km import km_curve
+from peertrial.survival.km import km_table
 
 stats = lazy_module("scipy.stats")
 
@@ -105,16 +105,30 @@ class CoxResult(Result):
 
     conf_level = CONF_LEVEL_ALIAS
 
-    def to_frame(self) -> pd.DataFrame:
+    def _coef_table(self) -> pd.DataFrame:
+        """The coefficient table as ``summary.coxph`` prints it."""
         frame = pd.DataFrame({"coef": self.coef, "hr": self.hr, "se": self.se, "zval": self.zval,
                               "pval": self.pval, "hr_ci_lb": self.hr_ci_lb, "hr_ci_ub": self.hr_ci_ub})
         if self.robust_score_test is not None:
             frame.insert(2, "naive_se", self.naive_se)
         return frame
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per coefficient: ``estimate`` (log hazard ratio), ``se``, ``statistic`` (z),
+        ``pval``, ``ci_lb``, ``ci_ub`` (log scale, at ``level``), then ``hr``, ``hr_ci_lb``,
+        ``hr_ci_ub`` (and ``naive_se`` with ``cluster``)."""
+        with np.errstate(divide="ignore"):
+            lb, ub = np.log(self.hr_ci_lb.astype(float)), np.log(self.hr_ci_ub.astype(float))
+        frame = pd.DataFrame({"estimate": self.coef, "se": self.se, "statistic": self.zval, "pval": self.pval,
+                              "ci_lb": lb, "ci_ub": ub, "hr": self.hr, "hr_ci_lb": self.hr_ci_lb,
+                              "hr_ci_ub": self.hr_ci_ub})
+        if self.robust_score_test is not None:
+            frame.insert(2, "naive_se", self.naive_se)
+        return frame
+
     def summary(self) -> str:
         lines = [f"Cox proportional hazards model (ties = {self.ties!r}); n = {self.n}, "
-                 f"events = {self.nevent}", format_table(self.to_frame())]
+                 f"events = {self.nevent}", format_table(self._coef_table())]
         lines.append(f"Likelihood ratio test = {self.lr_test[0]:.3f} on {self.lr_test[1]} df, "
                      f"p = {format_pval(self.lr_test[2])}")
         lines.append(f"Wald test             = {self.wald_test[0]:.3f} on {self.wald_test[1]} df, "
@@ -134,7 +148,7 @@ class CoxResult(Result):
         p = d.p
         ev = d.ev_rows
         # KM of all rows (unweighted, with late entry) evaluated just before each death
-        km = km_curve(d.stop, d.event.astype(float), d.entry)
+        km = km_table(d.stop, d.event.astype(float), d.entry)
         t, s = km["time"].to_numpy(), km["surv"].to_numpy()
         idx = np.searchsorted(t, d.stop[ev], side="left")
         ttimes = 1 - np.concatenate([[1.0], s])[idx]

@@ -27,12 +27,12 @@ from peertrial.survival import _input
 
 stats = lazy_module("scipy.stats")
 
-__all__ = ["kaplan_meier", "KaplanMeierResult", "km_curve"]
+__all__ = ["kaplan_meier", "KaplanMeierResult", "km_table"]
 
 _TOL = np.finfo(float).eps ** 0.5
 
 
-def km_curve(time, event, entry=None, weights=None):
+def km_table(time, event, entry=None, weights=None):
     """KM table at every distinct time: time, n_risk, n_event, n_censor, surv, cumvar.
 
     ``cumvar`` is Greenwood's cumulative variance of log S (Inf once S reaches 0).
@@ -207,7 +207,9 @@ class KaplanMeierResult(Result):
         return pd.DataFrame(rows, columns=["contrast", "estimate", "se", "ci_lb", "ci_ub", "pval"]).set_index("contrast")
 
     def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
+        """``table`` with the package's column names: ``se`` (of S, R's ``std.err``), ``ci_lb``,
+        ``ci_ub`` (R's ``lower``/``upper``, as :meth:`at` keeps them)."""
+        return self.table.rename(columns={"std_err": "se", "lower": "ci_lb", "upper": "ci_ub"})
 
     def summary(self) -> str:
         med = self.median(ci=True)
@@ -281,7 +283,7 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
     parts = []
     for k, g in enumerate(levels):
         m = codes == k
-        tab = km_curve(sd.time[m], sd.status[m], None if sd.entry is None else sd.entry[m])
+        tab = km_table(sd.time[m], sd.status[m], None if sd.entry is None else sd.entry[m])
         se_log = np.sqrt(tab["cumvar"].to_numpy())
         lower, upper = _confint(tab["surv"], se_log, conf_type, level)
         with np.errstate(invalid="ignore"):
@@ -293,3 +295,12 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
     n = pd.Series(np.bincount(codes, minlength=len(levels)), index=levels)
     gname = group if isinstance(group, str) else ("group" if group is not None else None)
     return KaplanMeierResult(table, levels, conf_type, level, gname, n)
+
+
+def __getattr__(name: str):
+    """``km_curve`` is the deprecated spelling of :func:`km_table` (``peertrial.process.km_curve``
+    is the public curve from arrays)."""
+    if name == "km_curve":
+        _data.warn_deprecated("peertrial.survival.km.km_curve is deprecated and will be removed; use km_table")
+        return km_table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -341,8 +341,11 @@ class RatioResult(Result):
     level: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"estimate": [self.estimate], "se_log": [self.se], "ci_lb": [self.ci_lb],
-                             "ci_ub": [self.ci_ub], "pval": [self.pval]}, index=["ratio"])
+        """``estimate`` (the ratio), ``se`` (of its log), ``statistic`` (z), ``pval``, ``ci_lb``, ``ci_ub``."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.log(self.estimate) / self.se
+        return pd.DataFrame({"estimate": [self.estimate], "se": [self.se], "statistic": [z], "pval": [self.pval],
+                             "ci_lb": [self.ci_lb], "ci_ub": [self.ci_ub]}, index=["ratio"])
 
     def summary(self) -> str:
         extra = "".join(f"\n{k} = {v:.4f}" for k, v in self.extra.items() if np.isscalar(v))

@@ -2,7 +2,7 @@
 repeated-measures models; multiple imputation; standardised effects; subgroups; CONSORT.
 
 - :func:`estimate_effects` ITT / as-treated / per-protocol / CACE (lm, 2SLS; HC and cluster SEs)
-- :func:`dose_response`   as-treated by level of use (none / low / high), beside the ITT
+- :func:`effects_by_use`  as-treated by level of use (none / low / high), beside the ITT
 - :func:`itt_odds_ratio`  logistic ITT odds ratio for binary outcomes
 - :func:`random_intercept`, :func:`partially_nested`, :func:`mmrm` mixed models (REML)
 - :func:`multiple_imputation`, :func:`rubin_pool` missing outcomes
@@ -14,19 +14,35 @@ repeated-measures models; multiple imputation; standardised effects; subgroups; 
 from peertrial.trial.consort import ConsortResult, consort
 from peertrial.trial.effect_size import HedgesG, hedges_g
 from peertrial.trial.effects import (
-    dose_response,
+    effects_by_use,
     effects_summary,
     estimate_effects,
+    OddsRatioResult,
     itt_odds_ratio,
     use_levels,
 )
 from peertrial.trial.missing import MIResult, impute_norm, multiple_imputation, rubin_pool
 from peertrial.trial.mixed import MixedResult, MMRMResult, mmrm, partially_nested, random_intercept
-from peertrial.trial.subgroups import SubgroupResult, subgroup_effects
+from peertrial.trial.subgroups import SubgroupEffects, subgroup_effects
 
 __all__ = [
-    "estimate_effects", "effects_summary", "dose_response", "itt_odds_ratio", "use_levels",
+    "estimate_effects", "effects_summary", "effects_by_use", "itt_odds_ratio", "OddsRatioResult", "use_levels",
     "random_intercept", "partially_nested", "mmrm", "MixedResult", "MMRMResult",
     "multiple_imputation", "rubin_pool", "impute_norm", "MIResult",
-    "hedges_g", "HedgesG", "subgroup_effects", "SubgroupResult", "consort", "ConsortResult",
+    "hedges_g", "HedgesG", "subgroup_effects", "SubgroupEffects", "consort", "ConsortResult",
 ]
+
+_DEPRECATED = {"SubgroupResult": "SubgroupEffects", "dose_response": "effects_by_use"}
+
+
+def __getattr__(name: str):
+    """Deprecated spellings (FutureWarning): ``SubgroupResult`` (meta has its own) is
+    ``SubgroupEffects``; ``dose_response`` (process has the regression on sessions) is
+    ``effects_by_use``."""
+    if name in _DEPRECATED:
+        from peertrial import _data
+
+        _data.warn_deprecated(f"peertrial.trial.{name} is deprecated and will be removed; use "
+                              f"peertrial.trial.{_DEPRECATED[name]}")
+        return globals()[_DEPRECATED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -50,8 +50,8 @@ class HedgesG(Result):
                              "n2i": [self.n2i], "m2i": [self.m2i], "sd2i": [self.sd2i]})
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"yi": [self.yi], "vi": [self.vi], "se": [self.se], "ci_lb": [self.ci_lb],
-                             "ci_ub": [self.ci_ub], "n1i": [self.n1i], "n2i": [self.n2i]},
+        return pd.DataFrame({"estimate": [self.yi], "se": [self.se], "ci_lb": [self.ci_lb],
+                             "ci_ub": [self.ci_ub], "vi": [self.vi], "n1i": [self.n1i], "n2i": [self.n2i]},
                             index=pd.Index([self.outcome], name="outcome"))
 
     def summary(self) -> str:

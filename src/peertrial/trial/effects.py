@@ -21,6 +21,7 @@ of freedom, CI ``estimate +- t_{df, 1 - alpha/2} se``, for every variance type.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ import pandas as pd
 from peertrial import _data
 from peertrial import _design as _builder
 from peertrial._lazy import lazy_module
+from peertrial._results import Result, format_pval, format_table
 from peertrial._warnings import PeertrialWarning
 from peertrial.trial._design import (
     as_list,
@@ -41,7 +43,9 @@ from peertrial.trial._linear import VCOV_TYPES, ols, tsls
 
 stats = lazy_module("scipy.stats")
 
-__all__ = ["estimate_effects", "dose_response", "itt_odds_ratio", "use_levels", "effects_summary"]
+__all__ = ["estimate_effects", "effects_by_use", "itt_odds_ratio", "OddsRatioResult", "use_levels", "effects_summary"]
+
+_DEPRECATED = {"dose_response": "effects_by_use"}
 
 POPULATIONS = ("itt", "as_treated", "per_protocol", "cace")
 _METHOD = {
@@ -148,7 +152,7 @@ def estimate_effects(data, outcome: str, arm: str = "arm", received: str | None 
         (share of the intervention arm that received it), ``control_uptake``,
         ``complier_share`` (difference of the two), ``contamination`` (number of controls
         with ``received == 1``) and ``contamination_rows``, ``vcov``, ``outcome_type`` and, for
-        binary outcomes, ``itt_odds_ratio`` (a dict from :func:`itt_odds_ratio`).
+        binary outcomes, ``itt_odds_ratio`` (the :class:`OddsRatioResult` of :func:`itt_odds_ratio`).
 
     Notes
     -----
@@ -283,12 +287,12 @@ def _compliance(a, r, index, contaminated, arm, received) -> dict:
 
 @_data.renamed_argument("df", "data")
 def itt_odds_ratio(data, outcome: str, arm: str = "arm", covariates=None, *, factors=None,
-                   level: float = 0.95, na_action: str = "omit", conf_level=None, arm_levels=None) -> dict:
+                   level: float = 0.95, na_action: str = "omit", conf_level=None, arm_levels=None) -> OddsRatioResult:
     """ITT odds ratio by logistic regression (R ``glm(family = binomial)``, Wald z inference).
 
-    Returns a dict with ``log_or, se, z, pval, odds_ratio, ci_lb, ci_ub`` (CI on the OR
-    scale, ``exp(log_or +- z se)`` as ``exp(confint.default(fit))``), ``n`` and
-    ``separation`` (bool).
+    Returns an :class:`OddsRatioResult` with ``log_or, se, z, pval, odds_ratio, ci_lb, ci_ub``
+    (CI on the OR scale, ``exp(log_or +- z se)`` as ``exp(confint.default(fit))``), ``n`` and
+    ``separation`` (bool); ``res["ci_lb"]`` item access still works.
 
     Sparse outcomes:
 
@@ -332,9 +336,9 @@ def itt_odds_ratio(data, outcome: str, arm: str = "arm", covariates=None, *, fac
             f"{'inf' if sign > 0 else '0'} with NaN SE, CI and p-value. Consider exact or Firth logistic "
             "regression.", PeertrialWarning, stacklevel=_data.user_stacklevel())
         nan = float("nan")
-        return {"log_or": sign * np.inf, "se": nan, "z": nan, "pval": nan,
-                "odds_ratio": np.inf if sign > 0 else 0.0, "ci_lb": nan, "ci_ub": nan, "n": len(y),
-                "separation": True}
+        return OddsRatioResult(log_or=sign * np.inf, se=nan, z=nan, pval=nan,
+                               odds_ratio=np.inf if sign > 0 else 0.0, ci_lb=nan, ci_ub=nan, n=len(y),
+                               separation=True, level=conf_level)
     X, names = design(frame, [(arm, a)], covariates, factors, what="logistic glm")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PerfectSeparationWarning)
@@ -351,9 +355,54 @@ def itt_odds_ratio(data, outcome: str, arm: str = "arm", covariates=None, *, fac
     z = stats.norm.ppf(0.5 + conf_level / 2)
     with np.errstate(over="ignore"):  # a separated fit's huge SE overflows exp to inf, as in R
         ci = (float(np.exp(b - z * se)), float(np.exp(b + z * se)))
-    return {"log_or": b, "se": se, "z": b / se, "pval": float(2 * stats.norm.sf(abs(b / se))),
-            "odds_ratio": float(np.exp(b)), "ci_lb": ci[0], "ci_ub": ci[1], "n": len(y),
-            "separation": bool(extreme.any())}
+    return OddsRatioResult(log_or=b, se=se, z=b / se, pval=float(2 * stats.norm.sf(abs(b / se))),
+                           odds_ratio=float(np.exp(b)), ci_lb=ci[0], ci_ub=ci[1], n=len(y),
+                           separation=bool(extreme.any()), level=conf_level)
+
+
+@dataclass(frozen=True, eq=False)
+class OddsRatioResult(Result):
+    """ITT odds ratio of a logistic regression (:func:`itt_odds_ratio`).
+
+    ``log_or``, ``se`` (of the log OR), ``z``, ``pval``; ``odds_ratio`` with ``ci_lb``,
+    ``ci_ub`` on the OR scale; ``n``; ``separation``. Item access (``res["ci_lb"]``) works
+    as with the dict this function used to return. ``to_frame()`` has the package's columns:
+    ``estimate`` (the odds ratio), ``se`` (log scale), ``statistic``, ``pval``, ``ci_lb``,
+    ``ci_ub``, plus ``log_or`` and ``n``.
+    """
+
+    log_or: float
+    se: float
+    z: float
+    pval: float
+    odds_ratio: float
+    ci_lb: float
+    ci_ub: float
+    n: int
+    separation: bool
+    level: float = 0.95
+
+    @property
+    def statistic(self) -> float:
+        return self.z
+
+    def __getitem__(self, key: str):
+        if key not in self.keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def keys(self):
+        return ("log_or", "se", "z", "pval", "odds_ratio", "ci_lb", "ci_ub", "n", "separation")
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"estimate": [self.odds_ratio], "se": [self.se], "statistic": [self.z],
+                             "pval": [self.pval], "ci_lb": [self.ci_lb], "ci_ub": [self.ci_ub],
+                             "log_or": [self.log_or], "n": [self.n]}, index=["odds_ratio"])
+
+    def summary(self) -> str:
+        note = "\n(separation: the odds ratio is at its limit or unreliable)" if self.separation else ""
+        return (f"ITT odds ratio (logistic regression, Wald z; {100 * self.level:g}% CI on the OR scale), "
+                f"n = {self.n}\n" + format_table(self.to_frame()) + note)
 
 
 def _require_events(y: np.ndarray, outcome: str) -> None:
@@ -386,7 +435,7 @@ def use_levels(sessions: np.ndarray, arm: np.ndarray, cuts=(0, 3), labels=("none
 
 
 @_data.renamed_argument("df", "data")
-def dose_response(data, outcome: str, arm: str = "arm", sessions: str = "sessions", covariates=None,
+def effects_by_use(data, outcome: str, arm: str = "arm", sessions: str = "sessions", covariates=None,
                   *, cuts=(0, 3), labels=("none", "low", "high"), robust: str | None = None,
                   factors=None, level: float = 0.95, na_action: str = "omit", conf_level=None, arm_levels=None) -> pd.DataFrame:
     """As-treated effects by level of use (e.g. none / low / high sessions) beside the ITT.
@@ -459,3 +508,12 @@ def effects_summary(effects: pd.DataFrame, digits: int = 4) -> str:
         lines.append(f"ITT odds ratio (logistic) = {format_number(o['odds_ratio'])} "
                      f"[{format_number(o['ci_lb'])}, {format_number(o['ci_ub'])}], p = {format_number(o['pval'])}")
     return "\n".join(lines)
+
+
+def __getattr__(name: str):
+    """Deprecated spellings (FutureWarning): dose_response -> effects_by_use (process.dose_response is the regression on sessions)."""
+    if name in _DEPRECATED:
+        new = _DEPRECATED[name]
+        _data.warn_deprecated(f"{__name__}.{name} is deprecated and will be removed; use {new}")
+        return globals()[new.rsplit(".", 1)[-1]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -157,6 +157,7 @@ def multiple_imputation(data, outcome: str, arm: str = "arm", covariates=None, *
     effect = pd.DataFrame({
         "estimate": [pooled.loc[arm, "estimate"], cc.loc[arm, "estimate"]],
         "se": [pooled.loc[arm, "se"], cc.loc[arm, "se"]],
+        "statistic": [pooled.loc[arm, "estimate"] / pooled.loc[arm, "se"], cc.loc[arm, "estimate"] / cc.loc[arm, "se"]],
         "df": [pooled.loc[arm, "df"], cc.loc[arm, "df"]],
         "ci_lb": [pooled.loc[arm, "ci_lb"], cc.loc[arm, "ci_lb"]],
         "ci_ub": [pooled.loc[arm, "ci_ub"], cc.loc[arm, "ci_ub"]],

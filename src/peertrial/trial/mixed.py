@@ -72,7 +72,7 @@ class MixedResult(Result):
         return float(self.coef[self.term])
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"estimate": self.coef, "se": self.se, "zval": self.zval, "pval": self.pval,
+        return pd.DataFrame({"estimate": self.coef, "se": self.se, "statistic": self.zval, "pval": self.pval,
                              "ci_lb": self.ci_lb, "ci_ub": self.ci_ub})
 
     def summary(self) -> str:
@@ -464,7 +464,7 @@ def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None,
     q = stats.t.ppf(0.5 + conf_level / 2, df_resid)
     tval = est / ese
     n_obs = (~np.isnan(Y)).sum(axis=0)
-    effects = pd.DataFrame({"estimate": est, "se": ese, "tval": tval,
+    effects = pd.DataFrame({"estimate": est, "se": ese, "statistic": tval, "df": float(df_resid),
                             "pval": 2 * stats.t.sf(np.abs(tval), df_resid),
                             "ci_lb": est - q * ese, "ci_ub": est + q * ese,
                             "n_control": [int(np.sum(~np.isnan(Y[:, t]) & (a == 0))) for t in range(T)],

@@ -25,11 +25,16 @@ from peertrial.trial.effects import _arm_values
 
 stats = lazy_module("scipy.stats")
 
-__all__ = ["SubgroupResult", "subgroup_effects"]
+__all__ = ["SubgroupEffects", "subgroup_effects"]
+
+_DEPRECATED = {"SubgroupResult": "SubgroupEffects"}
 
 
 @dataclass(frozen=True, eq=False)
-class SubgroupResult(Result):
+class SubgroupEffects(Result):
+    """Treatment effect in each level of a subgroup and the interaction F test
+    (:func:`subgroup_effects`; formerly ``SubgroupResult``, a name meta uses for its own result)."""
+
     effects: pd.DataFrame  # one row per subgroup level, then "overall"
     F: float
     df1: int
@@ -66,13 +71,14 @@ def _fit_row(frame, y, a, arm, covariates, factors, conf_level) -> dict:
     est, se, df = float(fit.coef[0, 1]), float(fit.se[0, 1]), fit.df_resid
     q = stats.t.ppf(0.5 + conf_level / 2, df)
     return {"n": len(y), "n_control": int(np.sum(a == 0)), "n_intervention": int(np.sum(a == 1)),
-            "estimate": est, "se": se, "ci_lb": est - q * se, "ci_ub": est + q * se,
+            "estimate": est, "se": se, "statistic": est / se, "df": float(df), "ci_lb": est - q * se,
+            "ci_ub": est + q * se,
             "pval": float(2 * stats.t.sf(abs(est / se), df))}
 
 
 @_data.renamed_argument("df", "data")
 def subgroup_effects(data, outcome: str, subgroup: str, arm: str = "arm", covariates=None, *, factors=None,
-                     level: float = 0.95, na_action: str = "omit", conf_level=None, arm_levels=None) -> SubgroupResult:
+                     level: float = 0.95, na_action: str = "omit", conf_level=None, arm_levels=None) -> SubgroupEffects:
     """Treatment effect within each level of ``subgroup`` and the interaction F test.
 
     ``subgroup`` is treated as a factor (levels sorted). Every level needs participants in
@@ -117,5 +123,14 @@ def subgroup_effects(data, outcome: str, subgroup: str, arm: str = "arm", covari
     F = ((rss0 - rss1) / df1) / (rss1 / df2)
     method = (f"ITT effect on {outcome} by {subgroup} (lm within each level"
               + (f", adjusted for {_builder.describe(covariates)}" if cov_cols else "") + ")")
-    return SubgroupResult(effects=effects, F=float(F), df1=df1, df2=int(df2), pval=float(stats.f.sf(F, df1, df2)),
+    return SubgroupEffects(effects=effects, F=float(F), df1=df1, df2=int(df2), pval=float(stats.f.sf(F, df1, df2)),
                           subgroup=subgroup, outcome=outcome, level=conf_level, method=method)
+
+
+def __getattr__(name: str):
+    """Deprecated spellings (FutureWarning): SubgroupResult -> SubgroupEffects."""
+    if name in _DEPRECATED:
+        new = _DEPRECATED[name]
+        _data.warn_deprecated(f"{__name__}.{name} is deprecated and will be removed; use {new}")
+        return globals()[new.rsplit(".", 1)[-1]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
