@@ -17,6 +17,7 @@ import argparse
 import importlib
 import inspect
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -119,14 +120,15 @@ RECIPES = {
     "survival.fine_gray": lambda d, L: pt.survival.fine_gray(d["trial"], "readmit_time", "readmit_status", ["arm"], level=L),
     "survival.cause_specific_cox": lambda d, L: pt.survival.cause_specific_cox(
         d["trial"], "readmit_time", "event", ["arm"], level=L),
-    "survival.readmission_12m": lambda d, L: pt.survival.readmission_12m(d["trial"], level=L),
-    "survival.count_ratio": lambda d, L: pt.survival.count_ratio(d["trial"], level=L),
-    "survival.days_ratio": lambda d, L: pt.survival.days_ratio(d["trial"], model="two-part", level=L),
-    "trial.estimate_effects": lambda d, L: pt.trial.estimate_effects(d["trial"], "hope_12", level=L),
+    "survival.readmission_12m": lambda d, L: pt.survival.readmission_12m(d["trial"], "readmitted_12m", covariates="C(site)", level=L),
+    "survival.count_ratio": lambda d, L: pt.survival.count_ratio(d["trial"], "readmissions", exposure="followup_days", level=L),
+    "survival.days_ratio": lambda d, L: pt.survival.days_ratio(d["trial"], "bed_days", model="two-part", level=L),
+    "trial.estimate_effects": lambda d, L: pt.trial.estimate_effects(d["trial"], "hope_12", received="received", level=L),
     "trial.effects_by_use": lambda d, L: pt.trial.effects_by_use(d["trial"], "hope_12", level=L),
     "trial.itt_odds_ratio": lambda d, L: pt.trial.itt_odds_ratio(d["trial"], "readmitted_12m", level=L),
-    "trial.random_intercept": lambda d, L: pt.trial.random_intercept(d["trial"], "hope_12", level=L),
-    "trial.partially_nested": lambda d, L: pt.trial.partially_nested(d["trial"], "hope_12", unassigned="drop", level=L),
+    "trial.random_intercept": lambda d, L: pt.trial.random_intercept(d["trial"], "hope_12", group="site", level=L),
+    "trial.partially_nested": lambda d, L: pt.trial.partially_nested(d["trial"], "hope_12", cluster="peer_worker",
+                                                                       unassigned="drop", level=L),
     "trial.mmrm": lambda d, L: pt.trial.mmrm(d["trial"], {"4": "hope_4", "12": "hope_12"}, level=L),
     "trial.multiple_imputation": lambda d, L: pt.trial.multiple_imputation(
         d["trial"], "hope_12", covariates=["hope_0"], m=3, n_iter=2, seed=1, level=L),
@@ -146,6 +148,9 @@ RECIPES = {
                                                random="~ 1 | study", level=L),
     "meta.RMAMVResult.predict": lambda d, L: pt.meta.rma_mv(
         "yi", "vi", data=d["es"].assign(study=range(len(d["es"]))), random="~ 1 | study").predict(level=L),
+    "meta.robust": lambda d, L: pt.meta.robust(_rma(d["es"]), cluster=d["es"]["alloc"].to_numpy(), level=L),
+    "meta.Review.rerun": lambda d, L: pt.meta.read_revman(
+        Path(__file__).parents[1] / "meta" / "fixtures" / "revman" / "test_review.rm5").rerun(method="REML", level=L),
     "meta.blup": lambda d, L: pt.meta.blup(_rma(d["es"]), level=L),
     "meta.ranef": lambda d, L: pt.meta.ranef(_rma(d["es"]), level=L),
     "meta.subgroup": lambda d, L: pt.meta.subgroup(d["es"], by="alloc", level=L),
@@ -161,10 +166,11 @@ RECIPES = {
         d["trial"], d["scores"], "hope_12", level=L),
     "process.dose_response": lambda d, L: pt.process.dose_response(d["trial"], "hope_12", level=L),
     "process.engagement_model": lambda d, L: pt.process.engagement_model(d["trial"], "sessions", ["age"], level=L),
-    "process.mediation": lambda d, L: pt.process.mediation(d["trial"], n_boot=100, seed=1, level=L),
+    "process.mediation": lambda d, L: pt.process.mediation(d["trial"], "arm", "hope_4", "hope_12", n_boot=100, seed=1,
+                                                               level=L),
     "process.km_curve": lambda d, L: pt.process.km_curve(d["trial"]["readmit_time"], d["trial"]["event"],
                                                          d["trial"]["arm"], level=L),
-    "process.time_to_first_contact": lambda d, L: pt.process.time_to_first_contact(d["trial"], level=L),
+    "process.time_to_first_contact": lambda d, L: pt.process.time_to_first_contact(d["trial"], "contact_days", level=L),
     "process.worker_retention": lambda d, L: pt.process.worker_retention(
         pd.DataFrame({"months_in_post": [3, 5, 8, 12, 12, 20, 24, 24], "left": [1, 1, 0, 1, 0, 1, 0, 0]}), level=L),
     "process.proportion_ci": lambda d, L: pt.process.proportion_ci([3, 7], [10, 12], level=L),
@@ -190,6 +196,7 @@ NO_INTERVAL = {
     "meta.escalc", "meta.ranktest", "meta.trimfill", "meta.fsn", "meta.leave1out", "meta.influence",
     "meta.cumul", "meta.baujat",  # these use the fit's level
     "meta.anova", "meta.permutest",  # tests
+    "meta.read_revman", "meta.vcalc", "meta.aggregate",  # data handling
     "econ.bed_day_savings", "econ.bootstrap_counts", "econ.calculate_icers", "econ.ceac_from_samples",
     "econ.ceac_strategies", "econ.cost_benefit_ratio", "econ.discount", "econ.discount_factor", "econ.evpi_from_nb",
     "econ.icer_table", "econ.one_way_sensitivity", "econ.present_value", "econ.quadrant",
@@ -205,7 +212,7 @@ NOT_DATA_FIRST = {
     "self", "cls", "n", "k", "x", "yi", "fit", "measure", "cost", "delta_cost", "costs", "values", "years",
     "by_year", "bed_days_saved", "unit_arm", "model", "nb", "effects", "estimates", "sessions", "time", "clusters",
     "outcomes", "factors", "path", "ns", "target", "sim", "hr", "delta", "p0", "n_sites", "fig", "name", "scores",
-    "site_weights", "value",
+    "site_weights", "value", "vi",
 }
 
 

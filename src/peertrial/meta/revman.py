@@ -48,6 +48,7 @@ from xml.parsers import expat
 import numpy as np
 import pandas as pd
 
+from peertrial import _data
 from peertrial._lazy import lazy_module
 from peertrial._results import Result
 
@@ -250,8 +251,10 @@ class Review(Result):
         digits it stored (p-values: to 2e-6 relative, as RevMan's own p-values are
         approximations to that precision). ``method="REML"`` (or any :func:`rma` estimator) with ``test``:
         the same study estimates re-analysed with that model, with ``pi_lb``/``pi_ub``
-        prediction intervals, RevMan's estimate and CI beside for reference.
+        prediction intervals, RevMan's estimate and CI beside for reference. ``level``: 95 or
+        0.95 alike, for the re-analysis (RevMan's stored intervals are its own).
         """
+        level = _data.level_percent(level)
         rows = []
         for _, o in self.outcomes.iterrows():
             key = (int(o["comparison_no"]), int(o["outcome_no"]))

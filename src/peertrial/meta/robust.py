@@ -261,9 +261,4 @@ def _clusters(fit, cluster, k):
 
 
 def _level(level):
-    conf = getattr(_data, "confidence_level", None)
-    if conf is not None:
-        v = conf(level)
-        return 100 * v if v <= 1 else v
-    level = float(level)
-    return 100 * level if level < 1 else level
+    return _data.level_percent(level)

@@ -14,10 +14,10 @@ repeated-measures models; multiple imputation; standardised effects; subgroups; 
 from peertrial.trial.consort import ConsortResult, consort
 from peertrial.trial.effect_size import HedgesG, hedges_g
 from peertrial.trial.effects import (
+    OddsRatioResult,
     effects_by_use,
     effects_summary,
     estimate_effects,
-    OddsRatioResult,
     itt_odds_ratio,
     use_levels,
 )

@@ -29,7 +29,7 @@ import pandas as pd
 from peertrial import _data
 from peertrial import _design as _builder
 from peertrial._lazy import lazy_module
-from peertrial._results import Result, format_pval, format_table
+from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
 from peertrial.trial._design import (
     as_list,
