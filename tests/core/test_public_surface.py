@@ -454,3 +454,21 @@ def test_each_public_name_means_one_thing():
             where[name.split(".")[1]].add(getattr(obj, "__module__", "?"))
     dup = {n: m for n, m in where.items() if len(m) > 1}
     assert not dup, f"names defined in several modules: {dup}"
+
+
+def test_rma_says_when_escalc_measure_was_lost(es):
+    """escalc keeps measure/ni in DataFrame.attrs, which a merge drops: rma warns instead of
+    silently reporting measure "GEN"; measure= restores it."""
+    from peertrial import PeertrialWarning
+
+    bcg = pt.datasets.load("bcg").rename(columns={"tpos": "ai", "tneg": "bi", "cpos": "ci", "cneg": "di"})
+    es = pt.meta.escalc("RR", data=bcg, ai="ai", bi="bi", ci="ci", di="di")
+    assert _rma(es).measure == "RR"
+    merged = es.merge(pd.DataFrame({"trial": es["trial"], "extra": 1}), on="trial")
+    assert "measure" not in merged.attrs
+    with pytest.warns(PeertrialWarning, match="measure="):
+        assert _rma(merged).measure == "GEN"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = _rma(merged, measure="RR")
+    assert fit.measure == "RR" and fit.b == pytest.approx(_rma(es).b, rel=1e-12)

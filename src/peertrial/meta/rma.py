@@ -264,6 +264,17 @@ def rma(
     use = _subset_mask(frame, subset, n)
     if measure is None:
         measure = (frame.attrs.get("measure") if frame is not None else None) or "GEN"
+        if (frame is not None and "measure" not in frame.attrs and yi == "yi" and {"yi", "vi"} <= set(frame.columns)
+                and _ESCALC_INPUTS & set(map(str, frame.columns))):
+            # escalc's output (yi, vi beside its inputs) carries its measure and sample sizes in
+            # DataFrame.attrs, which pandas drops on merge/concat: say so rather than silently
+            # report "GEN" (metafor's attributes are lost the same way, silently)
+            warnings.warn(
+                "data has escalc-style 'yi'/'vi' columns but no effect-size measure (escalc keeps it in "
+                "DataFrame.attrs, which pandas drops on merge or concat); the fit is labelled measure 'GEN' "
+                "(generic). Pass measure= (e.g. measure='RR'), or measure='GEN' for generic effect sizes"
+                + ("" if ni is not None else ", and ni= if the sample sizes are needed (regtest predictor='ni')"),
+                PeertrialWarning, stacklevel=_data.user_stacklevel())
     missing = np.isnan(y) | np.isnan(v) | np.isnan(X).any(axis=1)
     if w is not None:
         missing |= np.isnan(w)
@@ -313,6 +324,10 @@ def _nonpositive_variances(v, keep, rows, name):
         warnings.warn("Negative sampling variances constrained to zero.", PeertrialWarning, stacklevel=3)
         v = np.where(neg, 0.0, v)
     return v
+
+
+_ESCALC_INPUTS = {"ai", "bi", "ci", "di", "n1i", "n2i", "m1i", "m2i", "sd1i", "sd2i", "x1i", "x2i", "t1i", "t2i",
+                  "ri", "xi", "mi", "sdi", "ni"}
 
 
 def _sample_sizes(frame, ni, n):
