@@ -196,7 +196,7 @@ NO_INTERVAL = {
     "meta.escalc", "meta.ranktest", "meta.trimfill", "meta.fsn", "meta.leave1out", "meta.influence",
     "meta.cumul", "meta.baujat",  # these use the fit's level
     "meta.anova", "meta.permutest",  # tests
-    "meta.read_revman", "meta.vcalc", "meta.aggregate",  # data handling
+    "meta.read_revman", "meta.vcalc", "meta.aggregate", "meta.arm_columns",  # data handling
     "econ.bed_day_savings", "econ.bootstrap_counts", "econ.calculate_icers", "econ.ceac_from_samples",
     "econ.ceac_strategies", "econ.cost_benefit_ratio", "econ.discount", "econ.discount_factor", "econ.evpi_from_nb",
     "econ.icer_table", "econ.one_way_sensitivity", "econ.present_value", "econ.quadrant",
