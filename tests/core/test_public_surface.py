@@ -151,6 +151,8 @@ RECIPES = {
     "meta.robust": lambda d, L: pt.meta.robust(_rma(d["es"]), cluster=d["es"]["alloc"].to_numpy(), level=L),
     "meta.Review.rerun": lambda d, L: pt.meta.read_revman(
         Path(__file__).parents[1] / "meta" / "fixtures" / "revman" / "test_review.rm5").rerun(method="REML", level=L),
+    "meta.RMAMVResult.confint": lambda d, L: pt.meta.rma_mv(
+        "yi", "vi", data=d["es"].assign(study=range(len(d["es"]))), random="~ 1 | study").confint(level=L),
     "meta.blup": lambda d, L: pt.meta.blup(_rma(d["es"]), level=L),
     "meta.ranef": lambda d, L: pt.meta.ranef(_rma(d["es"]), level=L),
     "meta.subgroup": lambda d, L: pt.meta.subgroup(d["es"], by="alloc", level=L),
