@@ -198,6 +198,8 @@ NO_INTERVAL = {
     "meta.escalc", "meta.ranktest", "meta.trimfill", "meta.fsn", "meta.leave1out", "meta.influence",
     "meta.cumul", "meta.baujat",  # these use the fit's level
     "meta.anova", "meta.permutest",  # tests
+    # the analysis plan runs the library at 95% (a `level` key in the plan file is open work)
+    "plan.analyse", "plan.read_plan", "plan.Plan", "plan.Outcome",
     "meta.read_revman", "meta.vcalc", "meta.aggregate", "meta.arm_columns",  # data handling
     "econ.bed_day_savings", "econ.bootstrap_counts", "econ.calculate_icers", "econ.ceac_from_samples",
     "econ.ceac_strategies", "econ.cost_benefit_ratio", "econ.discount", "econ.discount_factor", "econ.evpi_from_nb",
@@ -214,7 +216,7 @@ NOT_DATA_FIRST = {
     "self", "cls", "n", "k", "x", "yi", "fit", "measure", "cost", "delta_cost", "costs", "values", "years",
     "by_year", "bed_days_saved", "unit_arm", "model", "nb", "effects", "estimates", "sessions", "time", "clusters",
     "outcomes", "factors", "path", "ns", "target", "sim", "hr", "delta", "p0", "n_sites", "fig", "name", "scores",
-    "site_weights", "value", "vi",
+    "site_weights", "value", "vi", "plan",
 }
 
 
@@ -398,7 +400,8 @@ def _leaf_parsers():
     return out
 
 
-CLI_NO_INTERVAL = {"randomise schedule", "randomise allocate", "randomise audit", "randomise verify",
+CLI_NO_INTERVAL = {"analyse",  # intervals at the plan's 95% (a level key in the plan is open work)
+                   "randomise schedule", "randomise allocate", "randomise audit", "randomise verify",
                    "randomise extend", "econ ratio", "simulate trial", "simulate meta"}
 
 
