@@ -78,3 +78,14 @@ def test_cli_layout_revman(tmp_path, bcg, capsys):
                  "--forest", str(png), "--layout", "revman"]) == 0
     assert png.stat().st_size > 10000
     capsys.readouterr()
+
+
+def test_forest_ilab_columns(bcg):
+    es = pt.meta.escalc("RR", bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    fit = pt.meta.rma("yi", "vi", data=es, slab="author")
+    ilab = pt.meta.arm_columns(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg").assign(Year=bcg["year"])
+    texts = _texts(pt.plot.forest(fit, ilab=ilab))
+    assert {"Experimental", "Control", "Events", "Total", "Year"} <= set(texts)
+    assert "13598" in texts and "1948" in texts
+    with pytest.raises(ValueError, match="ilab has 3 rows"):
+        pt.plot.forest(fit, ilab=ilab.iloc[:3])

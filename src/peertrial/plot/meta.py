@@ -29,6 +29,7 @@ def forest(
     order=None,
     favours: tuple[str, str] | None = None,
     width: float = 9.0,
+    ilab=None,
     ax=None,
 ):
     """Forest plot: one row per study (estimate and CI, square sized by weight), the
@@ -43,6 +44,10 @@ def forest(
     ``transf`` is given (``transf=False`` keeps the analysis scale). ``order``:
     "yi" (by estimate), "weight", or an array of positions. ``favours``: labels
     for the two sides of the reference line, e.g. ``("control", "peer support")``.
+    ``ilab``: extra data columns beside the study labels (metafor's ``ilab``): a DataFrame
+    with one row per study of ``fit``, its column names as headers (e.g.
+    :func:`peertrial.meta.arm_columns` for events/total or mean/SD/n per arm; see
+    :func:`peertrial.plot.revman_forest` for RevMan's whole layout).
     ``ax``: draw into the slot of this Axes (it is replaced by a subfigure holding the
     label, plot and estimate columns); by default a new figure of ``width`` inches.
     Returns the (top-level) Figure.
@@ -74,6 +79,14 @@ def forest(
     w = _weights_percent(fit)
     idx = _order(order, yi, w)
     k = len(idx)
+    if ilab is not None:
+        import pandas as pd
+
+        ilab = pd.DataFrame(ilab).reset_index(drop=True)
+        if len(ilab) != len(yi):
+            raise ValueError(f"ilab has {len(ilab)} rows but the fit has {len(yi)} studies")
+    n_ilab = 0 if ilab is None else ilab.shape[1]
+    left = 2.3 + 0.75 * n_ilab
 
     pooled = _pooled(fit)
     fitted = _fitted(fit)
@@ -84,12 +97,12 @@ def forest(
         h_in = height_inches(box)
         top = 1 - (0.15 if not title else 0.45) / h_in
         bottom = (0.95 if pooled else (1.05 if fitted is not None else 0.6)) / h_in
-        gs = box.add_gridspec(1, 3, width_ratios=[2.3, 4.0, 2.9 if show_weights else 2.2], wspace=0.02,
+        gs = box.add_gridspec(1, 3, width_ratios=[left, 4.0, 2.9 if show_weights else 2.2], wspace=0.02,
                               left=0.01, right=0.99, top=top, bottom=bottom)
         ax_l, ax, ax_r = (box.add_subplot(gs[0, j]) for j in range(3))
         ys = np.arange(k, 0, -1, dtype=float)
         y_pool = -1.0
-        ylim = (y_pool - 1.6 if pooled else 0.0, k + 1.4)
+        ylim = (y_pool - 1.6 if pooled else 0.0, k + (1.9 if n_ilab else 1.4))
         for a in (ax_l, ax_r):
             a.set_axis_off()
             a.set_ylim(*ylim)
@@ -104,6 +117,12 @@ def forest(
         ax.scatter(tf(yi[idx][ok]), ys[ok], s=sizes[ok], marker="s", color=colour, zorder=3, linewidths=0)
         for y, j in zip(ys, idx):
             ax_l.text(0.0, y, labels[j], va="center", ha="left")
+            for c in range(n_ilab):
+                v = ilab.iloc[j, c]
+                text = v if isinstance(v, str) else ("" if v is None or not np.isfinite(float(v)) else
+                                                     f"{float(v):g}")
+                ax_l.text((2.3 + 0.75 * (c + 1) - 0.08) / left, y, text, va="center", ha="right",
+                          family="monospace", fontsize=8)
             est = _fmt_ci(tf(yi[j]), tf(lo[j]), tf(hi[j]), digits) if np.isfinite(yi[j]) else "not estimable"
             ax_r.text(1.0, y, est, va="center", ha="right", family="monospace")
             if show_weights:
@@ -111,6 +130,9 @@ def forest(
                           family="monospace")
         head_y = k + 0.9
         ax_l.text(0.0, head_y, "Study", va="center", ha="left", weight="bold")
+        if n_ilab:
+            _ilab_headers(ax_l, [(2.3 + 0.75 * (c + 1) - 0.08) / left for c in range(n_ilab)], ilab.columns,
+                          head_y, 0.75 / left)
         if show_weights:
             ax_r.text(0.02, head_y, "Weight", va="center", ha="left", weight="bold")
         est_head = (("Peto OR" if method == "PETO" else measure) if log_axis else "Estimate") + f" [{level:g}% CI]"
@@ -171,6 +193,23 @@ def forest(
         if title:
             box.suptitle(title, x=0.01, y=1 - 0.12 / h_in, ha="left", va="top", fontsize=10, weight="bold")
     return fig
+
+
+def _ilab_headers(ax, xs, columns, y, step):
+    """Headers of ``ilab`` columns: "<group>\\n<name>" puts the group once over its columns."""
+    parts = [str(h).split("\n", 1) if "\n" in str(h) else ["", str(h)] for h in columns]
+    j = 0
+    while j < len(parts):
+        j2 = j
+        while j2 + 1 < len(parts) and parts[j2 + 1][0] == parts[j][0]:
+            j2 += 1
+        if parts[j][0]:
+            ax.text((xs[j] - 0.8 * step + xs[j2]) / 2, y + 0.55, parts[j][0], va="center", ha="center",
+                    weight="bold", fontsize=8)
+            ax.plot([xs[j] - 0.85 * step, xs[j2]], [y + 0.3] * 2, color="#777777", lw=0.6)
+        for jj in range(j, j2 + 1):
+            ax.text(xs[jj], y, parts[jj][1], va="center", ha="right", weight="bold", fontsize=8)
+        j = j2 + 1
 
 
 def _weights_percent(fit):
