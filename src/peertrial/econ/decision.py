@@ -48,6 +48,26 @@ def quadrant(delta_cost: float, delta_effect: float) -> str:
 
     ``dE = 0`` is ``"undefined"``; ``dC = 0`` counts as dominant (``dE > 0``) or
     dominated (``dE < 0``), since equal cost with more effect dominates.
+
+    Parameters
+    ----------
+    delta_cost, delta_effect : float
+        Incremental cost and effect (intervention minus control).
+
+    Returns
+    -------
+    str
+        ``"NE"``, ``"SW"``, ``"dominant"`` (SE), ``"dominated"`` (NW) or ``"undefined"``.
+
+    References
+    ----------
+    .. [1] Black, W. C. (1990). The CE plane: a graphic representation of cost-effectiveness.
+       Medical Decision Making, 10, 212-214.
+
+    Examples
+    --------
+    >>> pt.econ.quadrant(100, 0.01)
+    'NE'
     """
     if delta_effect == 0 or not np.isfinite(delta_effect):
         return "undefined"
@@ -74,6 +94,34 @@ def ceac_from_samples(delta_cost, delta_effect, wtps, *, chunk: int = 2_000_000)
 
     Strict inequality, so at ``wtp = 0`` the value is exactly ``P(dC < 0)`` and
     as ``wtp -> inf`` it tends to ``P(dE > 0)``.
+
+    Parameters
+    ----------
+    delta_cost, delta_effect : array-like
+        Incremental cost and effect per sample (e.g. bootstrap replicates).
+    wtps : array-like
+        Willingness-to-pay values.
+    chunk : int
+        Samples x WTPs processed per pass (memory cap).
+
+    Returns
+    -------
+    numpy.ndarray
+        Probability cost-effective at each WTP.
+
+    Notes
+    -----
+    R equivalent: ``BCEA::ceac`` on the same samples.
+
+    References
+    ----------
+    .. [1] Fenwick, E., O'Brien, B. J., & Briggs, A. (2004). Cost-effectiveness acceptability
+       curves: facts, fallacies and frequently asked questions. Health Economics, 13, 405-415.
+
+    Examples
+    --------
+    >>> pt.econ.ceac_from_samples([100.0, -50.0, 200.0], [0.01, 0.02, -0.01], [0, 20000]).round(4).tolist()
+    [0.3333, 0.6667]
     """
     w = _wtps(wtps)
     dc = np.asarray(delta_cost, dtype=float)
@@ -91,6 +139,30 @@ def evpi_from_nb(nb) -> np.ndarray:
 
     ``nb`` has shape ``(..., samples, strategies)``; for one intervention
     against control pass ``np.stack([zeros, inb], -1)`` (NB relative to control).
+
+    Parameters
+    ----------
+    nb : array-like, shape (samples, strategies)
+        Net benefit of each strategy in each sample (or with a leading WTP axis).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``E[max NB] - max E[NB]``.
+
+    Notes
+    -----
+    R equivalent: ``BCEA::evi`` / ``dampack::calc_evpi`` on the same samples.
+
+    References
+    ----------
+    .. [1] Claxton, K. (1999). The irrelevance of inference: a decision-making approach to the
+       stochastic evaluation of health care technologies. Journal of Health Economics, 18, 341-364.
+
+    Examples
+    --------
+    >>> float(pt.econ.evpi_from_nb(np.array([[1.0, 2.0], [3.0, 1.0], [2.0, 2.5]])))
+    0.5
     """
     try:
         nb = np.asarray(nb, dtype=float)

@@ -28,6 +28,21 @@ def discount_factor(years, rate: float = NICE_RATE, *, method: str = "annual") -
     ``method="annual"`` (default) uses whole years elapsed, ``t = floor(years)``,
     so anything in the first twelve months is undiscounted (the usual convention
     in trial-based evaluations); ``method="continuous"`` uses ``t = years``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One factor per entry of ``years``.
+
+    References
+    ----------
+    .. [1] National Institute for Health and Care Excellence (2022). NICE health technology
+       evaluations: the manual (PMG36), section 4.5 (discounting at 3.5% a year).
+
+    Examples
+    --------
+    >>> pt.econ.discount_factor([0, 1, 2]).round(4).tolist()
+    [1.0, 0.9662, 0.9335]
     """
     rate = _check_rate(rate)
     t = np.asarray(years, dtype=float)
@@ -41,7 +56,33 @@ def discount_factor(years, rate: float = NICE_RATE, *, method: str = "annual") -
 
 
 def discount(values, years, rate: float = NICE_RATE, *, method: str = "annual"):
-    """Discounted values: ``values * (1 + rate) ** -t`` element-wise (see :func:`discount_factor`)."""
+    """Discounted values: ``values * (1 + rate) ** -t`` element-wise (see :func:`discount_factor`).
+
+    Parameters
+    ----------
+    values : array-like
+        Costs or effects.
+    years : array-like
+        Time since baseline of each value, in years.
+    rate : float
+        Annual discount rate (default 0.035, NICE's).
+    method : {"annual", "continuous"}
+        Whole years elapsed (default) or exact time, as :func:`discount_factor`.
+
+    Returns
+    -------
+    numpy.ndarray
+
+    References
+    ----------
+    .. [1] National Institute for Health and Care Excellence (2022). NICE health technology
+       evaluations: the manual (PMG36), section 4.5 (discounting at 3.5% a year).
+
+    Examples
+    --------
+    >>> pt.econ.discount([1000, 1000], [1, 2]).round(2).tolist()
+    [966.18, 933.51]
+    """
     return np.asarray(values, dtype=float) * discount_factor(years, rate, method=method)
 
 
@@ -50,6 +91,27 @@ def present_value(by_year, rate: float = NICE_RATE):
 
     ``by_year`` has the years on its last axis, the first year (``t = 0``)
     first; a 2-D array (participants x years) gives one value per participant.
+
+    Parameters
+    ----------
+    by_year : array-like
+        Amounts for follow-up years 0, 1, 2, ...
+    rate : float
+        Annual discount rate (default 0.035).
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    .. [1] National Institute for Health and Care Excellence (2022). NICE health technology
+       evaluations: the manual (PMG36), section 4.5 (discounting at 3.5% a year).
+
+    Examples
+    --------
+    >>> round(float(pt.econ.present_value([1000, 1000, 1000])), 2)
+    2899.69
     """
     x = np.asarray(by_year, dtype=float)
     factors = discount_factor(np.arange(x.shape[-1]), rate)
