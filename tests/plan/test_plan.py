@@ -144,3 +144,52 @@ def test_read_plan_codes_text_arms():
     assert set(plan.data["group"].unique()) == {0.0, 1.0}
     assert plan.arm_labels == {0: "TAU", 1: "Peer"}
     assert plan.strata_formula == "C(centre) + C(dx)"
+
+
+MINIMAL = """
+[trial]
+title = "Minimal plan: no strata, no compliance"
+data = "small_trial.csv"
+arm = "group"
+control = "TAU"
+intervention = "Peer"
+
+[[outcome]]
+name = "Readmitted"
+column = "readmit"
+type = "binary"
+primary = true
+
+[[outcome]]
+name = "Time to readmission"
+type = "time_to_event"
+time = "days"
+event = "readmitted"
+horizon = 300
+
+[[outcome]]
+name = "Cost"
+column = "cost"
+type = "cost"
+
+[subgroups]
+variables = ["dx"]
+"""
+
+
+def test_minimal_plan_is_unadjusted_and_equals_r(tmp_path):
+    shutil.copy(FIX / "small_trial.csv", tmp_path / "small_trial.csv")
+    (tmp_path / "plan.toml").write_text(MINIMAL)
+    analyse(tmp_path / "plan.toml", tmp_path / "out")
+    records = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert records and not any(r["adjusted"] for r in records)
+    assert {r["population"] for r in records} == {"ITT"}
+    ref = {_key(r): r for r in json.loads((FIX / "small_plan_r.json").read_text())}
+    ours = {(r["outcome"], r["measure"]): r for r in records if r["analysis"].startswith("primary")}
+    for outcome, measure in (("Readmitted", "OR"), ("Time to readmission", "HR")):
+        want = ref[(outcome, "ITT", measure, False)]
+        for k in ("estimate", "ci_lb", "ci_ub", "pval"):
+            assert ours[(outcome, measure)][k] == pytest.approx(want[k], rel=1e-5)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Subgroup analyses" in html and "no stratification factors" in html
+    assert "Received allocated intervention" not in html  # no [compliance]: receipt is not claimed

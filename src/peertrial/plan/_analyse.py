@@ -145,10 +145,11 @@ class _Runner:
         summary = self.summary()
         return Report(plan, summary, self.sections, self.records, [])
 
-    def _strata_text(self) -> str:
+    def _adjusted(self) -> str:
         p = self.plan
-        adj = f"the stratification factors ({', '.join(p.strata)}) as factors" if p.strata else "no covariates"
-        return adj
+        if not p.strata:
+            return "unadjusted (no stratification factors in the plan)"
+        return f"adjusted for the stratification factors ({', '.join(p.strata)}) as factors"
 
     def flow_and_table1(self):
         import peertrial as pt
@@ -249,7 +250,7 @@ class _Runner:
         a_or = adj.effects.loc["adjusted_odds_ratio"]
         u = unadj.effects
         itt = eff.loc["itt"]
-        adj_text = f"adjusted for {self._strata_text()}"
+        adj_text = self._adjusted()
         main = [("OR", "logistic regression", a_or, n), ("RD", "linear probability model, robust SE", itt, itt["n"])]
         for measure, model, r, nn in main:
             self.record(o, "ITT", measure, bool(p.strata), r["estimate"], r["ci_lb"], r["ci_ub"], r["pval"], nn,
@@ -368,7 +369,7 @@ class _Runner:
                             index=tab.index)
         sec.add(self.table(f"{_slug(o.name)}_arms", f"{o.name}: events and restricted mean event-free time by "
                            "arm (Kaplan-Meier)", tab, disp))
-        adj_text = f"Cox model adjusted for {self._strata_text()}"
+        adj_text = f"Cox model, {self._adjusted()}"
         cox_adj = pt.survival.cox(d, o.time, o.event, self._covariates(p.arm))
         cox_un = pt.survival.cox(d, o.time, o.event, [p.arm])
         self.record(o, "ITT", "HR", bool(p.strata), cox_adj.hr[p.arm], cox_adj.hr_ci_lb[p.arm],
@@ -421,7 +422,7 @@ class _Runner:
         sec.add(self.table(f"{_slug(o.name)}_arms", f"{o.name}: counts by arm", tab, disp))
         n = len(frame)
         adj = pt.survival.count_ratio(d, o.column, p.arm, exposure=o.exposure, covariates=self._covariates() or ())
-        adj_text = f"negative binomial regression adjusted for {self._strata_text()}" + (
+        adj_text = f"negative binomial regression, {self._adjusted()}" + (
             f", offset log({o.exposure})" if o.exposure else "")
         self.record(o, "ITT", "rate ratio", bool(p.strata), adj.estimate, adj.ci_lb, adj.ci_ub, adj.pval, n,
                     "primary", adj.se)
