@@ -42,6 +42,7 @@ class SurvData:
     weights: np.ndarray | None
     cluster: np.ndarray | None
     design: object = None  # peertrial._design.Design of the covariates (names, terms, new data)
+    id: np.ndarray | None = None  # integer codes 0..k-1 of id= (first-appearance order)
 
 
 def _times(frame: pd.DataFrame, col, what: str) -> np.ndarray:
@@ -187,7 +188,10 @@ def prepare(
     cl = None
     if cols["cluster"] is not None:
         cl = _data.cluster_codes(frame[cols["cluster"]], _show(cols["cluster"]))
-    return SurvData(frame.index, t, st, ent, g, glev or [], s, slev or [], X, covariates, w, cl, design)
+    ids = None
+    if cols["id"] is not None:
+        ids = pd.factorize(frame[cols["id"]])[0].astype(np.int64)
+    return SurvData(frame.index, t, st, ent, g, glev or [], s, slev or [], X, covariates, w, cl, design, ids)
 
 
 def _show(col: str) -> str:

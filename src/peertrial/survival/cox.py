@@ -75,6 +75,8 @@ class CoxResult(Result):
     _naive_var: np.ndarray = field(repr=False)
     _kept: np.ndarray | None = field(default=None, repr=False)  # estimable coefficients
     _design: object = field(default=None, repr=False)  # peertrial._design.Design
+    _ids: np.ndarray | None = field(default=None, repr=False)  # id= codes per row (for collapse)
+    _index: pd.Index | None = field(default=None, repr=False)  # row labels of the rows used
 
     def _beta(self) -> np.ndarray:
         """Estimable coefficients (aliased ones, NaN in ``coef``, left out)."""
@@ -318,6 +320,12 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     layout is checked: repeated ids without ``entry`` and overlapping intervals raise, as do
     covariate cells holding sequences (see ``peertrial.survival._input``).
 
+    Recurrent events (Andersen-Gill): as ``coxph`` in survival >= 3, when ``id=`` is given and
+    some id has two or more events, the standard errors are robust (sandwich) clustered by id,
+    as if ``cluster=id`` had been given; ``naive_se`` keeps the model-based SE and
+    ``robust_score_test`` the robust score test. Several rows per id with at most one event
+    each (time-varying covariates) keep the model-based SE, as R does.
+
     Parameters
     ----------
     data : pandas.DataFrame
@@ -414,9 +422,13 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     var = naive
     rscore = None
     clusters = sd.cluster
+    if clusters is None and sd.id is not None and _repeated_events(sd.id, sd.status):
+        # as coxph (survival >= 3): an id with several events (Andersen-Gill recurrent
+        # events) implies the robust variance clustered by id; naive_se keeps the model-based SE
+        clusters = sd.id
     if clusters is None and sd.weights is not None and np.any(sd.weights != np.floor(sd.weights)):
         # as coxph: non-integer case weights imply the robust (sandwich) variance
-        clusters = np.arange(len(sd.time))
+        clusters = sd.id if sd.id is not None else np.arange(len(sd.time))
     if clusters is not None:
         _, _, _, det = data_.evaluate(beta, detail=True)
         resid = data_.score_residuals(beta, det) * data_.w[:, None]
@@ -453,8 +465,14 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         score_test=_test(_quad(fit["null"][2], fit["null"][1]), p),
         robust_score_test=rscore, n=len(sd.time), nevent=int(sd.status.sum()), iter=fit["iter"],
         converged=fit["converged"], ties=ties, level=level, strata_levels=sd.strata_levels,
-        _data=data_, _naive_var=naive, _kept=kept, _design=sd.design,
+        _data=data_, _naive_var=naive, _kept=kept, _design=sd.design, _ids=sd.id, _index=sd.index,
     )
+
+
+def _repeated_events(ids, status):
+    """Whether some id has two or more events (R's ``anyDuplicated(id[status == 1])``)."""
+    ev = ids[np.asarray(status) == 1]
+    return len(np.unique(ev)) < len(ev)
 
 
 def _rowsum(values, groups):
