@@ -128,5 +128,5 @@ def test_mixed_summary_and_frame(r_sets):
     text = fit.summary()
     assert "ICC" in text and "(0 + arm | peer_worker)" in text
     frame = fit.to_frame()
-    assert list(frame.columns) == ["estimate", "se", "statistic", "pval", "ci_lb", "ci_ub"]
+    assert list(frame.columns) == ["estimate", "se", "statistic", "df", "pval", "ci_lb", "ci_ub"]
     assert frame.loc["arm", "estimate"] == fit.estimate

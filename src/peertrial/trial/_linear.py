@@ -16,6 +16,20 @@ Variance types follow R:
 For 2SLS, ``X`` is replaced by the projected regressors ``Xhat = Z (Z'Z)^{-1} Z'X`` in the
 bread, the scores and the hat values (as ``AER::ivreg`` with ``sandwich``), while the
 residuals use the actual regressors.
+
+Small-sample cluster-robust variances follow ``clubSandwich::vcovCR`` (Pustejovsky & Tipton
+2018) with the identity working model of ``lm``/``ivreg``:
+``V = M (sum_j X_j' A_j e_j e_j' A_j X_j) M`` with ``M = (X'X)^{-1}`` and
+
+- ``"CR0"``: ``A_j = I``; ``"CR1"``: ``A_j = sqrt(J/(J-1)) I``; ``"CR1p"``: ``sqrt(J/(J-p)) I``;
+  ``"CR1S"``: ``sqrt(J (N-1) / ((J-1)(N-p))) I`` (Stata's, equal to ``vcovCL`` type HC1);
+- ``"CR2"``: ``A_j = (I - H_jj)^{-1/2}`` (bias-reduced linearisation; symmetric square root,
+  eigenvalues below ``1e-12`` treated as 0 as clubSandwich's ``matrix_power``);
+- ``"CR3"``: ``A_j = (I - H_jj)^{-1}`` (jackknife-like).
+
+Each coefficient gets the Satterthwaite degrees of freedom of ``clubSandwich::coef_test``
+(``test = "Satterthwaite"``): with ``u_j = A_j X_j M c`` and ``g_j = X_j' u_j`` for the unit
+contrast ``c``, ``P = diag(u_j'u_j) - G M G'`` (``J x J``) and ``df = tr(P)^2 / sum(P^2)``.
 """
 
 from __future__ import annotations
@@ -24,7 +38,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import warnings
+
+from peertrial._warnings import PeertrialWarning
+
 VCOV_TYPES = ("const", "HC0", "HC1", "HC2", "HC3")
+CR_TYPES = ("CR0", "CR1", "CR1p", "CR1S", "CR2", "CR3")
+FEW_CLUSTERS = 40
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +56,11 @@ class LinearFit:
     resid: np.ndarray  # (B, n)
     df_resid: int
     vcov_type: str
+    df: np.ndarray | None = None  # (B, p) per-coefficient Satterthwaite df for CR types
+
+    def coef_df(self, b: int, k: int) -> float:
+        """Degrees of freedom for the t test of coefficient ``k`` in fit ``b``."""
+        return float(self.df[b, k]) if self.df is not None else float(self.df_resid)
 
     @property
     def se(self) -> np.ndarray:
@@ -94,10 +119,12 @@ def _sandwich(bread: np.ndarray, scores: np.ndarray, hat: np.ndarray | None, df_
             w = np.ones(scores.shape[:2])
         elif vcov_type == "HC1":
             w = np.full(scores.shape[:2], n / df_resid)
-        elif vcov_type == "HC2":
-            w = 1.0 / (1.0 - hat)
-        elif vcov_type == "HC3":
-            w = 1.0 / (1.0 - hat) ** 2
+        elif vcov_type in ("HC2", "HC3"):
+            # sandwich::meatHC: an observation with hat value 1 has residual 0 (set exactly to 0
+            # there), so it contributes nothing; its weight would be 0/0, so it is set to 0
+            with np.errstate(divide="ignore"):
+                w = 1.0 / (1.0 - hat) ** (1 if vcov_type == "HC2" else 2)
+            w = np.where(hat > 1.0 - np.sqrt(np.finfo(float).eps), 0.0, w)
         else:
             raise ValueError(f"robust must be one of {VCOV_TYPES[1:]}, got {vcov_type!r}")
         meat = _gram(scores * np.sqrt(w)[:, :, None])
@@ -114,8 +141,93 @@ def _vcov(Xv: np.ndarray, resid: np.ndarray, df_resid: int, vcov_type: str,
     if vcov_type in ("HC2", "HC3") and cluster_codes is None:
         # 2SLS hat values as AER's hatvalues.ivreg: x_i' (Xhat'Xhat)^{-1} xhat_i
         hat = np.sum(((Xv if X_left is None else X_left) @ bread) * Xv, axis=-1)
+        high = hat > 1.0 - np.sqrt(np.finfo(float).eps)
+        if high.any():
+            rows = np.flatnonzero(high.any(axis=0))
+            shown = ", ".join(str(i) for i in rows[:10]) + (", ..." if rows.size > 10 else "")
+            warnings.warn(
+                f"{vcov_type}: {rows.size} observation(s) have hat value 1 (positions {shown}, e.g. the only "
+                "participant of a site with site fixed effects); their residual is 0 and they contribute "
+                "nothing to the sandwich (as sandwich::vcovHC, which warns that the covariance is "
+                "numerically unstable there)", PeertrialWarning, stacklevel=4)
     scores = Xv * resid[:, :, None]
     return _sandwich(bread, scores, hat, df_resid, vcov_type, cluster_codes)
+
+
+def _inv_sqrt_psd(S: np.ndarray, power: float, tol: float = 1e-12) -> np.ndarray:
+    """``S^power`` of a symmetric matrix with eigenvalues ``<= tol`` set to 0 (clubSandwich's ``matrix_power``)."""
+    val, vec = np.linalg.eigh(S)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vp = np.where(val > tol, np.abs(val) ** power, 0.0)
+    return (vec * vp) @ vec.T
+
+
+def cluster_cr(Xv: np.ndarray, resid: np.ndarray, cluster_codes: np.ndarray,
+               vcov_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """clubSandwich's ``vcovCR`` of type CR0/CR1/CR1p/CR1S/CR2/CR3 and the Satterthwaite df of each coefficient.
+
+    ``Xv (B, n, p)`` is the design (the projected regressors for 2SLS), ``resid (B, n)``.
+    Returns ``(V (B, p, p), df (B, p))``.
+    """
+    if vcov_type not in CR_TYPES:
+        raise ValueError(f"robust must be one of {CR_TYPES} for clubSandwich cluster-robust SEs, got {vcov_type!r}")
+    B, n, p = Xv.shape
+    J = int(cluster_codes.max()) + 1
+    order = np.argsort(cluster_codes, kind="stable")
+    bounds = np.searchsorted(cluster_codes[order], np.arange(J + 1))
+    groups = [order[bounds[j]:bounds[j + 1]] for j in range(J)]
+    if vcov_type == "CR1p" and J <= p:
+        raise ValueError(f"robust='CR1p' needs more clusters ({J}) than coefficients ({p}); use robust='CR2'")
+    scale = {"CR1": J / (J - 1), "CR1p": J / (J - p) if J > p else np.nan,
+             "CR1S": J * (n - 1) / ((J - 1) * (n - p))}.get(vcov_type, 1.0)
+    V = np.empty((B, p, p))
+    df = np.empty((B, p))
+    for b in range(B):
+        X = Xv[b]
+        M = np.linalg.inv(X.T @ X)
+        S = np.empty((J, p))       # X_j' A_j e_j
+        nrm = np.empty((J, p))     # ||u_j||^2 for each coefficient's unit contrast
+        G = np.empty((J, p, p))    # g_j = X_j' u_j, [j, :, k]
+        for j, idx in enumerate(groups):
+            Xj = X[idx]
+            ej = resid[b, idx]
+            XjM = Xj @ M
+            if vcov_type in ("CR2", "CR3"):
+                IH = np.eye(idx.size) - XjM @ Xj.T
+                if vcov_type == "CR3" and np.linalg.eigvalsh(IH)[0] <= 1e-12:
+                    raise ValueError(
+                        f"robust='CR3': I - H is singular in cluster {j + 1} (e.g. a cluster absorbed by its own "
+                        "fixed effect or with one participant), so (I - H)^-1 does not exist (clubSandwich stops "
+                        "too); use robust='CR2'")
+                A = _inv_sqrt_psd(IH, -0.5 if vcov_type == "CR2" else -1.0)
+                U = A @ XjM
+                S[j] = Xj.T @ (A @ ej)
+            else:
+                U = XjM
+                S[j] = Xj.T @ ej
+            nrm[j] = np.sum(U * U, axis=0)
+            G[j] = Xj.T @ U
+        V[b] = M @ (S.T @ S) @ M * scale
+        # P_k = diag(nrm[:, k]) - G_k M G_k' with G_k[j, :] = G[j, :, k]
+        GMG = np.einsum("jak,ab,lbk->kjl", G, M, G)
+        P = -GMG
+        idx = np.arange(J)
+        P[:, idx, idx] += nrm.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df[b] = np.trace(P, axis1=1, axis2=2) ** 2 / np.sum(P * P, axis=(1, 2))
+    return V, df
+
+
+def warn_few_clusters(cluster_codes: np.ndarray | None, vcov_type: str, what: str = "", stacklevel: int = 3) -> None:
+    """PeertrialWarning when a CR0/CR1-type cluster-robust SE is used with fewer than 40 clusters."""
+    if cluster_codes is None or vcov_type in ("CR2", "CR3"):
+        return
+    J = int(cluster_codes.max()) + 1
+    if J < FEW_CLUSTERS:
+        warnings.warn(
+            f"{J} clusters{what}: a {vcov_type} cluster-robust SE with a large-sample reference distribution "
+            f"is anti-conservative with fewer than {FEW_CLUSTERS} clusters; use robust='CR2' (bias-reduced, with "
+            "Satterthwaite degrees of freedom as clubSandwich::coef_test)", PeertrialWarning, stacklevel=stacklevel)
 
 
 def ols(X, y, vcov_type: str = "const", cluster_codes=None) -> LinearFit:
@@ -125,8 +237,17 @@ def ols(X, y, vcov_type: str = "const", cluster_codes=None) -> LinearFit:
     coef = _solve(_gram(X), _xty(X, y))
     resid = y - (X @ coef[..., None])[..., 0]
     df_resid = X.shape[1] - X.shape[2]
+    if vcov_type in CR_TYPES:
+        V, df = cluster_cr(X, resid, _require_codes(cluster_codes, vcov_type), vcov_type)
+        return LinearFit(coef, V, resid, df_resid, vcov_type, df)
     V = _vcov(X, resid, df_resid, vcov_type, cluster_codes)
     return LinearFit(coef, V, resid, df_resid, vcov_type)
+
+
+def _require_codes(cluster_codes, vcov_type):
+    if cluster_codes is None:
+        raise ValueError(f"robust={vcov_type!r} is a cluster-robust variance: name the clusters with cluster=")
+    return np.asarray(cluster_codes)
 
 
 def tsls(X, Z, y, vcov_type: str = "const", cluster_codes=None) -> LinearFit:
@@ -141,6 +262,10 @@ def tsls(X, Z, y, vcov_type: str = "const", cluster_codes=None) -> LinearFit:
     coef = _solve(_gram(Xhat), _xty(Xhat, y))
     resid = y - (X @ coef[..., None])[..., 0]
     df_resid = X.shape[1] - X.shape[2]
+    if vcov_type in CR_TYPES:
+        # clubSandwich's ivreg method: the projected regressors as model matrix, actual residuals
+        V, df = cluster_cr(Xhat, resid, _require_codes(cluster_codes, vcov_type), vcov_type)
+        return LinearFit(coef, V, resid, df_resid, vcov_type, df)
     V = _vcov(Xhat, resid, df_resid, vcov_type, cluster_codes, X_left=X)
     return LinearFit(coef, V, resid, df_resid, vcov_type)
 

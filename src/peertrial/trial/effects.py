@@ -39,7 +39,7 @@ from peertrial.trial._design import (
     design,
     model_frame,
 )
-from peertrial.trial._linear import VCOV_TYPES, ols, tsls
+from peertrial.trial._linear import CR_TYPES, VCOV_TYPES, ols, tsls, warn_few_clusters
 
 stats = lazy_module("scipy.stats")
 
@@ -70,8 +70,14 @@ def _cluster_codes(frame: pd.DataFrame, cluster: str | None) -> np.ndarray | Non
 
 
 def _resolve_vcov(robust, cluster, binary: bool, is_iv: bool) -> str:
-    if robust is not None and robust not in VCOV_TYPES[1:]:
-        raise ValueError(f"robust must be None or one of {VCOV_TYPES[1:]}, got {robust!r}")
+    if robust is not None and robust not in VCOV_TYPES[1:] + CR_TYPES:
+        raise ValueError(f"robust must be None or one of {VCOV_TYPES[1:] + CR_TYPES}, got {robust!r}")
+    if robust in CR_TYPES and cluster is None:
+        raise ValueError(f"robust={robust!r} is a cluster-robust variance (clubSandwich::vcovCR): name the "
+                         "cluster column with cluster=")
+    if robust in ("HC2", "HC3") and cluster is not None:
+        # sandwich::vcovCL(type = "HC2"/"HC3") is clubSandwich's CR2/CR3 (the G/(G-1) cancels)
+        return "CR2" if robust == "HC2" else "CR3"
     if cluster is not None:
         # sandwich::vcovCL default: HC1 for lm, HC0 for other classes (ivreg)
         return robust or ("HC0" if is_iv else "HC1")
@@ -83,7 +89,7 @@ def _resolve_vcov(robust, cluster, binary: bool, is_iv: bool) -> str:
 def _row(fit, term_index: int, n: int, conf_level: float, method: str, randomised: bool) -> dict:
     est = float(fit.coef[0, term_index])
     se = float(fit.se[0, term_index])
-    df = fit.df_resid
+    df = fit.coef_df(0, term_index)  # residual df, or clubSandwich's Satterthwaite df for CR types
     with np.errstate(divide="ignore", invalid="ignore"):  # a perfect fit (se 0) gives t = +-inf, as lm
         tval = float(np.float64(est) / se)
     q = stats.t.ppf(0.5 + conf_level / 2, df)
@@ -130,10 +136,18 @@ def estimate_effects(data, outcome: str, arm: str = "arm", received: str | None 
         R names them (``site2``); a column mixing numbers and text raises. Aliased covariate
         columns are dropped with a warning (R's ``NA``).
     robust : ``None`` (model-based SE), ``"HC0"``, ``"HC1"``, ``"HC2"`` or ``"HC3"``
-        (``sandwich::vcovHC``). Binary outcomes default to ``"HC3"``.
-    cluster : column of cluster labels for ``sandwich::vcovCL`` with its defaults
-        (``type="HC1"`` for the linear models, ``"HC0"`` for 2SLS, ``cadjust=TRUE``);
-        ``robust="HC0"``/``"HC1"`` overrides the type.
+        (``sandwich::vcovHC``). Binary outcomes default to ``"HC3"``. An observation with hat
+        value 1 (e.g. the only participant of a site entered as a fixed effect) contributes
+        nothing to HC2/HC3, as sandwich, with a ``PeertrialWarning``. With ``cluster=``:
+        ``"CR2"`` (recommended for few clusters), ``"CR0"``, ``"CR1"``, ``"CR1p"``, ``"CR1S"``
+        or ``"CR3"`` as ``clubSandwich::vcovCR``, each coefficient then tested on its
+        Satterthwaite degrees of freedom as ``clubSandwich::coef_test`` (the ``df`` column).
+    cluster : column of cluster labels. Without a CR type, ``sandwich::vcovCL`` with its
+        defaults (``type="HC1"`` for the linear models, ``"HC0"`` for 2SLS, ``cadjust=TRUE``)
+        on the residual degrees of freedom; ``robust="HC0"``/``"HC1"`` overrides the type.
+        With fewer than 40 clusters and any type but CR2/CR3 a ``PeertrialWarning`` recommends
+        ``robust="CR2"``. ``robust="HC2"``/``"HC3"`` with ``cluster=`` is ``vcovCL``'s
+        type HC2/HC3, which equals CR2/CR3 (and is reported as such, with Satterthwaite df).
     na_action : ``"omit"`` drops rows with a missing outcome/arm/received/covariate with a
         warning naming them (R's ``na.omit``); ``"fail"`` raises.
     arm_levels : mapping or pair, optional
@@ -214,6 +228,7 @@ def estimate_effects(data, outcome: str, arm: str = "arm", received: str | None 
     X, names = design(frame, [(arm, a)], covariates, factors, covariate_block=block, what="ITT lm")
     codes = _cluster_codes(frame, cluster)
     v = _resolve_vcov(robust, cluster, binary, is_iv=False)
+    warn_few_clusters(codes, v, f" in {cluster!r}" if cluster else "")
     rows["itt"] = _row(ols(X, y, v, codes), 1, len(y), conf_level, _METHOD["itt"], True)
     # first stage
     first = ols(X, r, "const")
@@ -266,6 +281,9 @@ def estimate_effects(data, outcome: str, arm: str = "arm", received: str | None 
 
 
 def _vcov_label(v: str, cluster) -> str:
+    if cluster is not None and v in CR_TYPES:
+        return (f"cluster-robust {v} by {cluster!r} (clubSandwich::vcovCR; Satterthwaite df as "
+                "clubSandwich::coef_test)")
     if cluster is not None:
         return f"cluster-robust by {cluster!r} (sandwich::vcovCL, type {v} for lm; HC0 for 2SLS unless given)"
     return "model-based" if v == "const" else f"heteroskedasticity-robust {v} (sandwich::vcovHC)"

@@ -17,7 +17,10 @@ cluster; controls contribute independent residuals with the same variance (Bauer
 2008, *Psychological Methods* 13:230; lme4 ``(0 + arm | peer_worker)``). The ICC is
 ``tau^2 / (tau^2 + sigma^2)`` within the intervention arm.
 
-Wald tests use the normal reference (lme4 reports no p-values; ``z = estimate / se``).
+Tests of the fixed effects use ``t = estimate / se`` on Satterthwaite degrees of freedom by
+default (``df_method="satterthwaite"``, as ``lmerTest``; with few clusters the normal reference
+is anti-conservative), or the residual df ``n - p`` (``"residual"``) or the normal reference
+(``"asymptotic"``, lme4's Wald z). See :mod:`peertrial.trial._df`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
 from peertrial.trial._design import as_list, covariate_columns, design, model_frame
+from peertrial.trial import _df
 from peertrial.trial.effects import _arm_values
 
 optimize = lazy_module("scipy.optimize")
@@ -41,7 +45,6 @@ stats = lazy_module("scipy.stats")
 
 __all__ = ["MixedResult", "MMRMResult", "random_intercept", "partially_nested", "mmrm"]
 
-_Z975 = 1.959963984540054  # stats.norm.ppf(0.975), written out so importing does not load scipy.stats
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +68,8 @@ class MixedResult(Result):
     method: str
     vcov: pd.DataFrame = field(repr=False)
     level: float = 0.95
+    df: pd.Series | None = None  # per-coefficient df of the t tests (None: Wald z)
+    df_method: str = "asymptotic"
 
     @property
     def estimate(self) -> float:
@@ -72,8 +77,11 @@ class MixedResult(Result):
         return float(self.coef[self.term])
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"estimate": self.coef, "se": self.se, "statistic": self.zval, "pval": self.pval,
-                             "ci_lb": self.ci_lb, "ci_ub": self.ci_ub})
+        if self.df is None:
+            return pd.DataFrame({"estimate": self.coef, "se": self.se, "statistic": self.zval, "pval": self.pval,
+                                 "ci_lb": self.ci_lb, "ci_ub": self.ci_ub})
+        return pd.DataFrame({"estimate": self.coef, "se": self.se, "statistic": self.zval, "df": self.df,
+                             "pval": self.pval, "ci_lb": self.ci_lb, "ci_ub": self.ci_ub})
 
     def summary(self) -> str:
         lines = [self.method, "",
@@ -81,7 +89,8 @@ class MixedResult(Result):
                  f"ICC = {format_number(self.icc)}  ({self.n_groups} clusters, n = {self.n})",
                  f"REML log-likelihood = {format_number(self.loglik)}"
                  + ("   (singular fit: tau^2 = 0)" if self.singular else ""), "",
-                 "Fixed effects (Wald z):", format_table(self.to_frame())]
+                 ("Fixed effects (Wald z):" if self.df is None else
+                  f"Fixed effects (t, {self.df_method} df):"), format_table(self.to_frame())]
         return "\n".join(lines)
 
 
@@ -149,24 +158,46 @@ def _check_random_intercept_size(n: int, p: int, n_groups: int, group: str) -> N
                          "variances are not separable")
 
 
-def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label, level=0.95) -> MixedResult:
+def _t_or_z(coef: pd.Series, se: pd.Series, df, level: float = 0.95):
+    """Statistic, p-value and CI limits on ``df`` (None: normal reference)."""
+    stat = coef / se
+    if df is None:
+        q = stats.norm.ppf(0.5 + level / 2)
+        return stat, pd.Series(2 * stats.norm.sf(np.abs(stat)), index=coef.index), coef - q * se, coef + q * se
+    q = stats.t.ppf(0.5 + level / 2, df)
+    return stat, pd.Series(2 * stats.t.sf(np.abs(stat), df), index=coef.index), coef - q * se, coef + q * se
+
+
+def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label, level=0.95,
+                          df_method: str = "satterthwaite") -> MixedResult:
+    df_method = _df.check_df_method(df_method)
     core = ProfiledREML(y, X, codes)
     theta, beta, V, sigma2, loglik = core.fit()
     tau2 = theta**2 * sigma2
     coef = pd.Series(beta, index=names)
     se = pd.Series(np.sqrt(np.diag(V)), index=names)
-    z = coef / se
-    q = stats.norm.ppf(0.5 + level / 2)
-    return MixedResult(coef=coef, se=se, zval=z, pval=pd.Series(2 * stats.norm.sf(np.abs(z)), index=names),
-                       ci_lb=coef - q * se, ci_ub=coef + q * se, tau2=float(tau2),
+    singular = theta < 1e-4
+    if df_method == "asymptotic":
+        df = None
+    elif df_method == "residual":
+        df = pd.Series(float(len(y) - X.shape[1]), index=names)
+    else:
+        df = pd.Series(_df.random_intercept_satterthwaite(X, y, codes, tau2, sigma2), index=names)
+    z, pval, lb, ub = _t_or_z(coef, se, None if df is None else df.to_numpy(), level)
+    if df is not None:
+        method = f"{method}; t tests on {df_method} df" + (" (lmerTest)" if df_method == "satterthwaite" else "")
+    return MixedResult(coef=coef, se=se, zval=z, pval=pval,
+                       ci_lb=lb, ci_ub=ub, tau2=float(tau2),
                        sigma2=float(sigma2), icc=float(tau2 / (tau2 + sigma2)), loglik=float(loglik),
-                       n=len(y), n_groups=n_groups_label, term=term, singular=theta < 1e-4,
-                       method=method, vcov=pd.DataFrame(V, index=names, columns=names), level=level)
+                       n=len(y), n_groups=n_groups_label, term=term, singular=singular,
+                       method=method, vcov=pd.DataFrame(V, index=names, columns=names), level=level, df=df,
+                       df_method=df_method)
 
 
 @_data.renamed_argument("df", "data")
 def random_intercept(data, outcome: str, arm: str = "arm", group: str | None = None, covariates=None, *,
-                     factors=None, na_action: str = "omit", level: float = 0.95, arm_levels=None) -> MixedResult:
+                     factors=None, na_action: str = "omit", level: float = 0.95, arm_levels=None,
+                     df_method: str = "satterthwaite") -> MixedResult:
     """Treatment effect with a random intercept for ``group`` (e.g. site), REML.
 
     Equals ``lme4::lmer(outcome ~ arm + covariates + (1 | group), REML = TRUE)``; the site
@@ -177,6 +208,10 @@ def random_intercept(data, outcome: str, arm: str = "arm", group: str | None = N
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found. ``level``: confidence level
     of the Wald limits, 0.95 or 95 alike.
+
+    ``df_method``: ``"satterthwaite"`` (default; t tests as ``lmerTest::summary``),
+    ``"residual"`` (``n - p``) or ``"asymptotic"`` (Wald z, lme4's ``t value`` on a normal
+    reference). The result's ``df`` holds the degrees of freedom of each coefficient.
 
     Returns
     -------
@@ -215,13 +250,13 @@ def random_intercept(data, outcome: str, arm: str = "arm", group: str | None = N
     _check_random_intercept_size(len(y), X.shape[1], len(uniq), group)
     method = (f"Linear mixed model (REML): {outcome} ~ {' + '.join(names[1:])} + (1 | {group}); "
               "as lme4::lmer")
-    return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq), level)
+    return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq), level, df_method)
 
 
 @_data.renamed_argument("df", "data")
 def partially_nested(data, outcome: str, arm: str = "arm", cluster: str | None = None, covariates=None, *,
                      factors=None, unassigned: str = "error", na_action: str = "omit",
-                     level: float = 0.95, arm_levels=None) -> MixedResult:
+                     level: float = 0.95, arm_levels=None, df_method: str = "satterthwaite") -> MixedResult:
     """Partially nested model: random ``cluster`` (peer-worker) intercept in the intervention arm only.
 
     Equals ``lme4::lmer(outcome ~ arm + covariates + (0 + arm | cluster), REML = TRUE)`` with
@@ -236,6 +271,9 @@ def partially_nested(data, outcome: str, arm: str = "arm", cluster: str | None =
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     ``level``: confidence level of the Wald limits, 0.95 or 95 alike.
+
+    ``df_method``: ``"satterthwaite"`` (default, as ``lmerTest``), ``"residual"`` or
+    ``"asymptotic"``, as in :func:`random_intercept`.
     """
     if cluster is None:
         raise ValueError("partially_nested needs cluster= (the column of the intervention-arm clusters, e.g. "
@@ -276,7 +314,7 @@ def partially_nested(data, outcome: str, arm: str = "arm", cluster: str | None =
     _check_random_intercept_size(len(y), X.shape[1], len(uniq), cluster)
     method = (f"Partially nested mixed model (REML): {outcome} ~ {' + '.join(names[1:])} + "
               f"(0 + {arm} | {cluster}); random {cluster} effect in the intervention arm only; as lme4::lmer")
-    return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq), level)
+    return _random_intercept_fit(y, X, names, codes, arm, method, len(uniq), level, df_method)
 
 
 # ---- MMRM ------------------------------------------------------------------------------
@@ -396,7 +434,8 @@ class _UnstructuredREML:
 
 
 @_data.renamed_argument("df", "data")
-def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None, level: float = 0.95, conf_level=None, arm_levels=None) -> MMRMResult:
+def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None, level: float = 0.95, conf_level=None,
+         arm_levels=None, df_method: str = "satterthwaite") -> MMRMResult:
     """Mixed model for repeated measures from wide data (one row per participant).
 
     ``visits`` maps visit labels to outcome columns in time order, e.g.
@@ -408,7 +447,10 @@ def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None,
     weights = varIdent(form = ~ 1 | visit), method = "REML")`` to the optimisers' tolerance.
 
     ``effects``: the arm difference at each visit, ``b_arm + b_{visit x arm}``, with SE from
-    ``L V L'``, t on the residual df ``N_obs - p`` (as gls) and its CI. Participants with no
+    ``L V L'``, its t test and CI on ``df_method`` degrees of freedom (the ``df`` column):
+    ``"satterthwaite"`` (default; as the R package mmrm defines it, from the observed REML
+    information of the covariance parameters, see :mod:`peertrial.trial._df`), ``"residual"``
+    (``N_obs - p``, as ``summary(gls)``) or ``"asymptotic"`` (normal reference). Participants with no
     observed visit, or a missing covariate, are dropped with a warning naming them.
 
     ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
@@ -453,6 +495,7 @@ def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None,
                          f"({core.nobs} observed values): too few participants observed at each visit "
                          f"or pair of visits ({exc})") from exc
     df_resid = core.nobs - p
+    df_method = _df.check_df_method(df_method)
     coef = pd.Series(beta, index=names)
     se = pd.Series(np.sqrt(np.diag(V)), index=names)
     Lmat = np.zeros((T, p))
@@ -461,18 +504,23 @@ def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None,
         Lmat[t, T + len(cnames) - 2 + t] = 1.0
     est = Lmat @ beta
     ese = np.sqrt(np.einsum("tp,pq,tq->t", Lmat, V, Lmat))
-    q = stats.t.ppf(0.5 + conf_level / 2, df_resid)
+    if df_method == "satterthwaite":
+        dfs = _df.unstructured_satterthwaite(core.groups, beta, Sigma, Lmat)
+    else:
+        dfs = np.full(T, np.inf if df_method == "asymptotic" else float(df_resid))
+    q = stats.t.ppf(0.5 + conf_level / 2, dfs)
     tval = est / ese
     n_obs = (~np.isnan(Y)).sum(axis=0)
-    effects = pd.DataFrame({"estimate": est, "se": ese, "statistic": tval, "df": float(df_resid),
-                            "pval": 2 * stats.t.sf(np.abs(tval), df_resid),
+    effects = pd.DataFrame({"estimate": est, "se": ese, "statistic": tval, "df": dfs,
+                            "pval": 2 * stats.t.sf(np.abs(tval), dfs),
                             "ci_lb": est - q * ese, "ci_ub": est + q * ese,
                             "n_control": [int(np.sum(~np.isnan(Y[:, t]) & (a == 0))) for t in range(T)],
                             "n_intervention": [int(np.sum(~np.isnan(Y[:, t]) & (a == 1))) for t in range(T)]},
                            index=pd.Index(labels, name="visit"))
     del n_obs
     method = (f"MMRM (REML, unstructured covariance): outcome ~ visit * {arm}"
-              + (f" + {_builder.describe(covariates)}" if covariate_columns(covariates, factors) else "") + "; as nlme::gls with corSymm + varIdent")
+              + (f" + {_builder.describe(covariates)}" if covariate_columns(covariates, factors) else "")
+              + f"; as nlme::gls with corSymm + varIdent; visit effects on {df_method} df")
     return MMRMResult(coef=coef, se=se, vcov=pd.DataFrame(V, index=names, columns=names), effects=effects,
                       sigma=pd.DataFrame(Sigma, index=labels, columns=labels), loglik=float(loglik),
                       nobs=core.nobs, n_subjects=core.n_subjects, df_resid=df_resid, method=method)

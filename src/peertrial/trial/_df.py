@@ -1,0 +1,134 @@
+"""Satterthwaite degrees of freedom for fixed effects of REML-fitted linear mixed models.
+
+For a contrast ``c`` of the fixed effects with ``V(theta) = (X' Sigma(theta)^{-1} X)^{-1}``,
+
+    df = 2 (c' V c)^2 / (g' A g),   g_i = c' (dV / d theta_i) c,   A = 2 H^{-1},
+
+where ``H`` is the observed Hessian of the REML deviance ``-2 l_R`` in the variance
+parameters ``theta`` at the estimate (Satterthwaite 1946; Kuznetsova, Brockhoff &
+Christensen 2017, lmerTest; Christensen 2018 for the MMRM definition used by the R
+package mmrm). ``df`` does not depend on how ``theta`` is parametrised when the REML
+gradient vanishes (an interior optimum), so we use the covariance entries themselves:
+``Sigma = sum_i theta_i Sigma_i`` with constant ``Sigma_i``, for which
+
+    dV/dtheta_i  = V X' W Sigma_i W X V,
+    H_ij         = -tr(P Sigma_i P Sigma_j) + 2 y' P Sigma_i P Sigma_j P y,
+
+``W = Sigma^{-1}`` and ``P = W - W X V X' W``. lmerTest takes ``H`` by numerical
+differentiation (numDeriv) in its own parameters; the analytic form lands on the same value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DF_METHODS = ("satterthwaite", "residual", "asymptotic")
+
+
+def check_df_method(df_method: str) -> str:
+    m = str(df_method).lower().replace("_", "-")
+    if m in ("kenward-roger", "kr"):
+        raise ValueError("df_method='kenward-roger' is not available yet; use 'satterthwaite' (the default, as "
+                         "lmerTest), 'residual' or 'asymptotic'")
+    if m not in DF_METHODS:
+        raise ValueError(f"df_method must be one of {DF_METHODS}, got {df_method!r}")
+    return m
+
+
+def satterthwaite(X: np.ndarray, y: np.ndarray, W: np.ndarray, dSigma: list[np.ndarray],
+                  L: np.ndarray) -> np.ndarray:
+    """Satterthwaite df of the contrasts ``L (k, p)`` for ``Sigma = sum theta_i dSigma[i]``.
+
+    ``W`` is ``Sigma^{-1}`` at the REML estimate (``n x n``), ``dSigma`` the constant
+    derivative matrices (``n x n`` each).
+    """
+    WX = W @ X
+    V = np.linalg.inv(X.T @ WX)
+    P = W - WX @ V @ WX.T
+    u = P @ y
+    q = len(dSigma)
+    PS = [P @ S for S in dSigma]
+    Su = [S @ u for S in dSigma]
+    H = np.empty((q, q))
+    for i in range(q):
+        for j in range(i, q):
+            H[i, j] = H[j, i] = -np.sum(PS[i] * PS[j].T) + 2.0 * Su[i] @ (P @ Su[j])
+    A = 2.0 * np.linalg.pinv(H)
+    LV = L @ V
+    G = np.empty((L.shape[0], q))
+    for i, S in enumerate(dSigma):
+        B = LV @ WX.T  # (k, n)
+        G[:, i] = np.einsum("kn,nm,km->k", B, S, B)
+    var = np.einsum("kp,kp->k", LV, L)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2.0 * var**2 / np.einsum("ki,ij,kj->k", G, A, G)
+
+
+def random_intercept_satterthwaite(X: np.ndarray, y: np.ndarray, codes: np.ndarray, tau2: float,
+                                   sigma2: float, L: np.ndarray | None = None) -> np.ndarray:
+    """Satterthwaite df (as lmerTest) for ``y = X b + Z u + e``, ``Z`` the cluster indicator of ``codes``
+    (``-1`` = in no cluster), ``Var(u) = tau2``, ``Var(e) = sigma2``; one df per row of ``L``
+    (default: each coefficient)."""
+    n = len(y)
+    J = int(codes.max()) + 1
+    Z = np.zeros((n, J))
+    inc = codes >= 0
+    Z[np.flatnonzero(inc), codes[inc]] = 1.0
+    ZZ = Z @ Z.T
+    Sigma = sigma2 * np.eye(n) + tau2 * ZZ
+    W = np.linalg.inv(Sigma)
+    L = np.eye(X.shape[1]) if L is None else np.atleast_2d(L)
+    return satterthwaite(X, y, W, [ZZ, np.eye(n)], L)
+
+
+def unstructured_satterthwaite(groups, beta: np.ndarray, Sigma: np.ndarray, L: np.ndarray) -> np.ndarray:
+    """Satterthwaite df (the definition above) for an MMRM with unstructured ``Sigma (T x T)``.
+
+    ``groups`` are the missing-data patterns of ``_UnstructuredREML``: ``(S, Y (m, |S|),
+    X (m, |S|, p))`` with ``S`` the observed visits. The variance parameters are the
+    ``T (T + 1) / 2`` distinct entries of ``Sigma``; all sums run subject by subject (``W`` is
+    block diagonal), so no ``N x N`` matrix is formed.
+    """
+    T = Sigma.shape[0]
+    pairs = [(a, b) for a in range(T) for b in range(a + 1)]
+    q = len(pairs)
+    D = np.zeros((q, T, T))
+    for i, (a, b) in enumerate(pairs):
+        D[i, a, b] = D[i, b, a] = 1.0
+    p = len(beta)
+    A = np.zeros((p, p))
+    for S, _, Xg in groups:
+        W = np.linalg.inv(Sigma[np.ix_(S, S)])
+        A += np.einsum("isp,st,itq->pq", Xg, W, Xg)
+    V = np.linalg.inv(A)
+    t1 = np.zeros((q, q))
+    Q = np.zeros((q, p, p))
+    R = np.zeros((q, q, p, p))
+    a2 = np.zeros((q, q))
+    b = np.zeros((q, p))
+    for S, Yg, Xg in groups:
+        m = len(Yg)
+        W = np.linalg.inv(Sigma[np.ix_(S, S)])
+        Ds = D[:, S][:, :, S]                                   # (q, s, s)
+        WD = np.einsum("st,qtu->qsu", W, Ds)                    # W D_i
+        WDW = np.einsum("qsu,uv->qsv", WD, W)                   # W D_i W
+        U = (Yg - np.einsum("isp,p->is", Xg, beta)) @ W         # u_s = W r_s (W symmetric)
+        t1 += m * np.einsum("ist,jts->ij", WD, WD)
+        Q += np.einsum("isp,qst,itr->qpr", Xg, WDW, Xg)
+        WDWD_W = np.einsum("qsu,jut->qjst", WDW, np.einsum("jut,tv->juv", Ds, W))  # W D_i W D_j W
+        R += np.einsum("nsp,qjst,ntr->qjpr", Xg, WDWD_W, Xg)
+        DWD = np.einsum("qsu,jut->qjst", np.einsum("qst,tu->qsu", Ds, W), Ds)      # D_i W D_j
+        a2 += np.einsum("ns,qjst,nt->qj", U, DWD, U)
+        b += np.einsum("nsp,qst,nt->qp", Xg, WD, U)
+    trVR = np.einsum("pr,qjrp->qj", V, R)
+    VQ = np.einsum("pr,qrs->qps", V, Q)
+    trVQVQ = np.einsum("ips,jsp->ij", VQ, VQ)
+    H = -(t1 - 2.0 * trVR + trVQVQ) + 2.0 * (a2 - np.einsum("ip,pr,jr->ij", b, V, b))
+    H = 0.5 * (H + H.T)
+    Acov = 2.0 * np.linalg.pinv(H)
+    L = np.atleast_2d(L)
+    LV = L @ V
+    G = np.einsum("kp,ipr,kr->ki", LV, Q, LV)                   # c' V Q_i V c
+    var = np.einsum("kp,kp->k", LV, L)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2.0 * var**2 / np.einsum("ki,ij,kj->k", G, Acov, G)
