@@ -170,9 +170,16 @@ def test_bad_robust_type():
         pt.trial.estimate_effects(_small(), outcome="y", robust="HC9", received="received")
 
 
-def test_cluster_with_hc2_rejected(r_sets):
-    with pytest.raises(ValueError, match="cluster-robust SEs support robust='HC0' or 'HC1'"):
-        pt.trial.estimate_effects(r_sets[0]["frame"], outcome="y", robust="HC2", cluster="site", received="received")
+def test_cluster_with_hc2_is_cr2(r_sets):
+    """sandwich::vcovCL(type = "HC2") is clubSandwich's CR2 (fixtures in test_cluster_small)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PeertrialWarning)
+        hc2 = pt.trial.estimate_effects(r_sets[0]["frame"], outcome="y", robust="HC2", cluster="site",
+                                        received="received")
+        cr2 = pt.trial.estimate_effects(r_sets[0]["frame"], outcome="y", robust="CR2", cluster="site",
+                                        received="received")
+    pd.testing.assert_frame_equal(hc2, cr2, check_like=True, obj="HC2 vs CR2")
+    assert "CR2" in hc2.attrs["vcov"]
 
 
 def test_other_functions_leave_caller_frame_untouched(r_sets):
