@@ -134,6 +134,23 @@ def bed_day_savings(bed_days_saved, unit_cost):
 
     NHS trusts quote about 404-429 GBP per adult acute inpatient bed day; pass
     both ends (or arrays) to carry that range through. Broadcasts like numpy.
+
+    Parameters
+    ----------
+    bed_days_saved : float or array-like
+        Inpatient bed days saved.
+    unit_cost : float or array-like
+        Cost of one bed day.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``bed_days_saved * unit_cost``.
+
+    Examples
+    --------
+    >>> pt.econ.bed_day_savings(10, 415)
+    4150.0
     """
     days = np.asarray(bed_days_saved, dtype=float)
     unit = np.asarray(unit_cost, dtype=float)

@@ -282,6 +282,42 @@ def icer_table(
     the previous one) exceeds the next strategy's ICER is extendedly dominated
     (ED); this is repeated until ICERs increase along the frontier (ND).
     Reproduces dampack ``calculate_icers`` (Alarid-Escudero et al.).
+
+    Parameters
+    ----------
+    cost, effect : str or array-like
+        Mean cost and effect per strategy (columns of ``data`` or values).
+    strategies : str or array-like
+        Strategy names.
+    data : pandas.DataFrame, optional
+        One row per strategy.
+    currency, price_year, effect_label : optional
+        Labels for the summary.
+
+    Returns
+    -------
+    ICERTable
+        Strategies sorted by cost with incremental cost and effect, ICER and status
+        (``ND`` non-dominated, ``D`` dominated, ``ED`` extendedly dominated); ``to_frame()``.
+
+    Notes
+    -----
+    R equivalent: ``dampack::calculate_icers`` (also available as ``pt.econ.calculate_icers``).
+
+    References
+    ----------
+    .. [1] Drummond, M. F., Sculpher, M. J., Claxton, K., Stoddart, G. L., & Torrance, G. W.
+       (2015). Methods for the Economic Evaluation of Health Care Programmes (4th ed.). Oxford
+       University Press.
+
+    Examples
+    --------
+    >>> t = pt.econ.icer_table([0, 1000, 3000], [0, 0.1, 0.12], ["usual care", "peer", "peer+"])
+    >>> t.to_frame()[["strategy", "icer", "status"]]
+         strategy      icer status
+    0  usual care       NaN     ND
+    1        peer   10000.0     ND
+    2       peer+  100000.0     ND
     """
     frame = _data.as_frame(data) if data is not None else None
     c = _data.numeric(_data.column_or_array(frame, cost, "cost"))

@@ -57,6 +57,35 @@ def one_way_sensitivity(
     Example: ``model = lambda cost, days, unit: days * unit / cost`` with
     ``ranges={"unit": (404, 429)}`` gives the cost:benefit ratio at both unit
     costs of a bed day.
+
+    Parameters
+    ----------
+    model : callable
+        Function of the parameters (as keyword arguments) returning the output.
+    base : mapping
+        Base-case value of every parameter.
+    ranges : mapping
+        ``(low, high)`` for each parameter varied.
+    output_name : str
+        Label of the output.
+
+    Returns
+    -------
+    OneWaySensitivity
+        One row per parameter: base value, low, high, output at each end and the swing,
+        sorted for a tornado plot (``pt.plot.tornado``).
+
+    References
+    ----------
+    .. [1] Briggs, A., Claxton, K., & Sculpher, M. (2006). Decision Modelling for Health Economic
+       Evaluation, chapter 4. Oxford University Press.
+
+    Examples
+    --------
+    >>> s = pt.econ.one_way_sensitivity(lambda a, b: a * b, {"a": 2.0, "b": 3.0},
+    ...                                 {"a": (1.0, 3.0), "b": (2.0, 4.0)}, output_name="product")
+    >>> s.to_frame()["swing"].tolist()
+    [6.0, 4.0]
     """
     unknown = [p for p in ranges if p not in base]
     if unknown:
