@@ -198,7 +198,7 @@ NO_INTERVAL = {
     "meta.escalc", "meta.ranktest", "meta.trimfill", "meta.fsn", "meta.leave1out", "meta.influence",
     "meta.cumul", "meta.baujat",  # these use the fit's level
     "meta.anova", "meta.permutest",  # tests
-    # the analysis plan runs the library at 95% (a `level` key in the plan file is open work)
+    # the analysis plan's confidence level is the plan file's [trial] level key (tests/plan)
     "plan.analyse", "plan.read_plan", "plan.Plan", "plan.Outcome",
     "meta.read_revman", "meta.vcalc", "meta.aggregate", "meta.arm_columns",  # data handling
     "econ.bed_day_savings", "econ.bootstrap_counts", "econ.calculate_icers", "econ.ceac_from_samples",
@@ -400,7 +400,7 @@ def _leaf_parsers():
     return out
 
 
-CLI_NO_INTERVAL = {"analyse",  # intervals at the plan's 95% (a level key in the plan is open work)
+CLI_NO_INTERVAL = {"analyse",  # the level is the plan file's [trial] level key
                    "randomise schedule", "randomise allocate", "randomise audit", "randomise verify",
                    "randomise extend", "econ ratio", "simulate trial", "simulate meta"}
 

@@ -193,3 +193,25 @@ def test_minimal_plan_is_unadjusted_and_equals_r(tmp_path):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Subgroup analyses" in html and "no stratification factors" in html
     assert "Received allocated intervention" not in html  # no [compliance]: receipt is not claimed
+
+
+def test_level_key_sets_every_interval(tmp_path):
+    import math
+
+    plan = _bad(tmp_path, "seed = 7", "seed = 7\nlevel = 90")
+    analyse(plan, tmp_path / "out")
+    ours = {_key(r): r for r in json.loads((tmp_path / "out" / "results.json").read_text())}
+    ref = {_key(r): r for r in json.loads((FIX / "small_plan_r.json").read_text())}
+    for key in (("Readmitted", "ITT", "OR", True), ("Time to readmission", "ITT", "HR", True)):
+        lo, hi = math.log(ref[key]["ci_lb"]), math.log(ref[key]["ci_ub"])
+        b, se = (lo + hi) / 2, (hi - lo) / (2 * 1.959963984540054)
+        z90 = 1.6448536269514722
+        assert ours[key]["ci_lb"] == pytest.approx(math.exp(b - z90 * se), rel=1e-6)
+        assert ours[key]["ci_ub"] == pytest.approx(math.exp(b + z90 * se), rel=1e-6)
+    assert "90% CI" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_bad_level_names_the_line(tmp_path):
+    plan = _bad(tmp_path, "seed = 7", "seed = 7\nlevel = 100")
+    with pytest.raises(ValueError, match=rf"line {_line(plan, 'level =')}: \[trial\] key 'level'"):
+        analyse(plan, tmp_path / "out")

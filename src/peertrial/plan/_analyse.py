@@ -104,6 +104,8 @@ class _Runner:
         self.tables = 0
         self.figures = 0
         self.names: set[str] = set()
+        self.level = plan.level
+        self.pct = f"{100 * plan.level:g}"
 
     # numbering and unique file names
     def table(self, name, caption, data, display, note="") -> Table:
@@ -197,7 +199,7 @@ class _Runner:
 
         p = self.plan
         return pt.trial.estimate_effects(p.data, outcome=o.column, arm=p.arm, received=p.received or p.arm,
-                                         covariates=covariates, cluster=p.cluster)
+                                         covariates=covariates, cluster=p.cluster, level=self.level)
 
     def _arm_rows(self, rows: dict) -> pd.DataFrame:
         p = self.plan
@@ -222,7 +224,7 @@ class _Runner:
         data = pd.DataFrame(rows, columns=["population", "analysis", "estimate", "ci_lb", "ci_ub", "pval", "n"])
         display = pd.DataFrame({
             "Population": data["population"], "Analysis": data["analysis"],
-            f"{measure_label} (95% CI)": [fmt_ci(e, a, b, digits) for e, a, b in
+            f"{measure_label} ({self.pct}% CI)": [fmt_ci(e, a, b, digits) for e, a, b in
                                           zip(data["estimate"], data["ci_lb"], data["ci_ub"])],
             "p": data["pval"].map(fmt_p), "n": data["n"].map(lambda v: f"{int(v):,}"),
         })
@@ -233,8 +235,8 @@ class _Runner:
 
         p = self.plan
         cov = self._covariates()
-        adj = pt.survival.readmission_12m(p.data, o.column, p.arm, covariates=cov)
-        unadj = pt.survival.readmission_12m(p.data, o.column, p.arm)
+        adj = pt.survival.readmission_12m(p.data, o.column, p.arm, covariates=cov, level=self.level)
+        unadj = pt.survival.readmission_12m(p.data, o.column, p.arm, level=self.level)
         eff = self._effects(o, cov)
         arms = adj.arms
         n = int(arms["n"].sum())
@@ -243,7 +245,7 @@ class _Runner:
                               "ci_ub": arms["ci_ub"].to_numpy()})
         disp = pd.DataFrame({"n": tab["n"].map(lambda v: f"{int(v):,}"),
                              "events": tab["events"].map(lambda v: f"{int(v):,}"),
-                             "% (exact 95% CI)": [f"{100 * r.proportion:.1f} ({100 * r.ci_lb:.1f} to {100 * r.ci_ub:.1f})"
+                             f"% (exact {self.pct}% CI)": [f"{100 * r.proportion:.1f} ({100 * r.ci_lb:.1f} to {100 * r.ci_ub:.1f})"
                                                   for r in tab.itertuples()]}, index=tab.index)
         sec.add(self.table(f"{_slug(o.name)}_arms", f"{o.name}: events by arm (participants with the outcome "
                            "observed)", tab, disp))
@@ -302,7 +304,7 @@ class _Runner:
         if strategy == "multiple-imputation" and y.isna().any():
             m = p.missing.get("m", 20)
             mi = pt.trial.multiple_imputation(d, o.column, p.arm, covariates=cov, m=m, seed=p.seed,
-                                              auxiliary=p.missing.get("auxiliary") or None)
+                                              auxiliary=p.missing.get("auxiliary") or None, level=self.level)
         itt = eff.loc["itt"]
         rows = []
         if mi is not None:
@@ -355,7 +357,7 @@ class _Runner:
 
         p = self.plan
         d = p.data
-        km = pt.survival.kaplan_meier(d, o.time, o.event, p.arm)
+        km = pt.survival.kaplan_meier(d, o.time, o.event, p.arm, level=self.level)
         cols = [o.time, o.event, p.arm, *p.strata]
         frame = d.dropna(subset=cols)
         events = frame.groupby(p.arm)[o.event].agg(["size", "sum"])
@@ -370,8 +372,8 @@ class _Runner:
         sec.add(self.table(f"{_slug(o.name)}_arms", f"{o.name}: events and restricted mean event-free time by "
                            "arm (Kaplan-Meier)", tab, disp))
         adj_text = f"Cox model, {self._adjusted()}"
-        cox_adj = pt.survival.cox(d, o.time, o.event, self._covariates(p.arm))
-        cox_un = pt.survival.cox(d, o.time, o.event, [p.arm])
+        cox_adj = pt.survival.cox(d, o.time, o.event, self._covariates(p.arm), level=self.level)
+        cox_un = pt.survival.cox(d, o.time, o.event, [p.arm], level=self.level)
         self.record(o, "ITT", "HR", bool(p.strata), cox_adj.hr[p.arm], cox_adj.hr_ci_lb[p.arm],
                     cox_adj.hr_ci_ub[p.arm], cox_adj.pval[p.arm], cox_adj.n, "primary", cox_adj.se[p.arm])
         self._summary_rows.append((o, "HR", adj_text, cox_adj.hr[p.arm], cox_adj.hr_ci_lb[p.arm],
@@ -394,7 +396,7 @@ class _Runner:
         ph = cox_adj.test_ph()
         sec.text(f"Proportional hazards (Grambsch-Therneau test of the adjusted model, KM time transform): "
                  f"global p = {fmt_p(float(ph.loc['GLOBAL', 'pval']))}.")
-        sec.add(self.figure(f"{_slug(o.name)}_km", f"{o.name}: Kaplan-Meier curves with 95% confidence bands and "
+        sec.add(self.figure(f"{_slug(o.name)}_km", f"{o.name}: Kaplan-Meier curves with {self.pct}% confidence bands and "
                             "numbers at risk", pt.plot.km_plot(km, labels=p.arm_labels, xlabel=unit.capitalize(),
                                                                ylabel="Proportion event-free")))
 
@@ -421,14 +423,15 @@ class _Runner:
             disp["mean count"] = tab["rate"].map(lambda v: f"{v:,.2f}")
         sec.add(self.table(f"{_slug(o.name)}_arms", f"{o.name}: counts by arm", tab, disp))
         n = len(frame)
-        adj = pt.survival.count_ratio(d, o.column, p.arm, exposure=o.exposure, covariates=self._covariates() or ())
+        adj = pt.survival.count_ratio(d, o.column, p.arm, exposure=o.exposure, covariates=self._covariates() or (),
+                                      level=self.level)
         adj_text = f"negative binomial regression, {self._adjusted()}" + (
             f", offset log({o.exposure})" if o.exposure else "")
         self.record(o, "ITT", "rate ratio", bool(p.strata), adj.estimate, adj.ci_lb, adj.ci_ub, adj.pval, n,
                     "primary", adj.se)
         self._summary_rows.append((o, "rate ratio", adj_text, adj.estimate, adj.ci_lb, adj.ci_ub, adj.pval, n))
         if p.strata:
-            un = pt.survival.count_ratio(d, o.column, p.arm, exposure=o.exposure)
+            un = pt.survival.count_ratio(d, o.column, p.arm, exposure=o.exposure, level=self.level)
             self.record(o, "ITT", "rate ratio", False, un.estimate, un.ci_lb, un.ci_ub, un.pval, n,
                         "sensitivity: unadjusted", un.se)
             sec.add(self._estimates_table(o, [("ITT (randomised)", "negative binomial, unadjusted (sensitivity)",
@@ -453,9 +456,10 @@ class _Runner:
                  "exploratory.")
         for var in p.subgroups:
             res = pt.trial.subgroup_effects(p.data, primary.column, subgroup=var, arm=p.arm,
-                                            covariates=[primary.baseline] if primary.baseline else None)
+                                            covariates=[primary.baseline] if primary.baseline else None,
+                                            level=self.level)
             e = res.effects
-            disp = pd.DataFrame({f"{measure} (95% CI)": [fmt_ci(a, b, c, 2) for a, b, c in
+            disp = pd.DataFrame({f"{measure} ({self.pct}% CI)": [fmt_ci(a, b, c, 2) for a, b, c in
                                                          zip(e["estimate"], e["ci_lb"], e["ci_ub"])],
                                  "p": e["pval"].map(fmt_p)}, index=e.index)
             if "n" in e:
@@ -476,11 +480,11 @@ class _Runner:
         label = e.get("effect_label", "QALY")
         sec = Section("Economic evaluation", "economics")
         res = pt.econ.cea(p.data, cost=e["cost"], effect=e["effect"], arm=p.arm, n_boot=e.get("n_boot", 2000),
-                          seed=p.seed, wtp=wtp, currency=cur, effect_label=label, missing="drop")
+                          seed=p.seed, wtp=wtp, currency=cur, effect_label=label, missing="drop", level=self.level)
         frame = res.to_frame()
         names = {"delta_cost": f"Incremental cost ({cur})", "delta_effect": f"Incremental effect ({label})"}
         rows = frame.loc[[k for k in names if k in frame.index]]
-        disp = pd.DataFrame({"estimate (95% CI)": [fmt_ci(r["estimate"], r["ci_lb"], r["ci_ub"], 2)
+        disp = pd.DataFrame({f"estimate ({self.pct}% CI)": [fmt_ci(r["estimate"], r["ci_lb"], r["ci_ub"], 2)
                                                    for _, r in rows.iterrows()]},
                             index=[names[k] for k in rows.index])
         prob = float(res.ceac([wtp])["prob_cost_effective"].iloc[0])
@@ -516,14 +520,14 @@ class _Runner:
         data = data.sort_values("_order", kind="stable").drop(columns="_order").set_index("outcome")
         disp = pd.DataFrame({
             "Measure": data["measure"].to_numpy(),
-            "Estimate (95% CI)": [fmt_ci(r.estimate, r.ci_lb, r.ci_ub, _digits(r.measure)) for r in data.itertuples()],
+            f"Estimate ({self.pct}% CI)": [fmt_ci(r.estimate, r.ci_lb, r.ci_ub, _digits(r.measure)) for r in data.itertuples()],
             "p": data["pval"].map(fmt_p).to_numpy(), "n": data["n"].map(lambda v: f"{int(v):,}").to_numpy(),
             "Analysis": data["model"].to_numpy()},
             index=[f"{o} ({r})" for o, r in zip(data.index, data["role"])])
         disp.index.name = "Outcome"
         sec.add(self.table("summary", f"Intention-to-treat effects of {p.intervention_label} vs {p.control_label} "
                            "(OR: odds ratio; RD: risk difference; MD: mean difference; HR: hazard ratio; "
-                           "95% confidence intervals)", data, disp))
+                           f"{self.pct}% confidence intervals)", data, disp))
         return sec
 
 

@@ -28,7 +28,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "title": (_STR, True), "data": (_STR, True), "arm": (_STR, True),
         "control": (_CODE, True), "intervention": (_CODE, True), "id": (_STR, False),
         "control_label": (_STR, False), "intervention_label": (_STR, False),
-        "strata": (_LIST, False), "cluster": (_STR, False), "seed": (_INT, False),
+        "strata": (_LIST, False), "cluster": (_STR, False), "seed": (_INT, False), "level": (_NUM, False),
         "description": (_STR, False),
     },
     "compliance": {"received": (_STR, True), "definition": (_STR, False)},
@@ -98,6 +98,7 @@ class Plan:
     id: str | None = None
     cluster: str | None = None
     seed: int = 1
+    level: float = 0.95
     description: str = ""
     received: str | None = None
     received_definition: str = ""
@@ -349,6 +350,10 @@ def read_plan(path) -> Plan:
             _check_column(loc, frame, data_path, "economics", key, economics[key])
         if economics.get("n_boot", 2000) < 100:
             _fail(loc, "economics", "n_boot", "n_boot must be at least 100 bootstrap replicates")
+    try:
+        level = _data.confidence_level(trial.get("level", 0.95))
+    except ValueError as exc:
+        _fail(loc, "trial", "level", str(exc))
     seed = trial.get("seed", 1)
     if seed < 0:
         _fail(loc, "trial", "seed", f"seed must be a non-negative integer, got {seed}")
@@ -359,7 +364,7 @@ def read_plan(path) -> Plan:
         control_label=trial.get("control_label", str(trial["control"])),
         intervention_label=trial.get("intervention_label", str(trial["intervention"])),
         outcomes=tuple(outcomes), strata=tuple(strata), id=trial.get("id"), cluster=trial.get("cluster"),
-        seed=seed, description=trial.get("description", ""), received=received,
+        seed=seed, level=level, description=trial.get("description", ""), received=received,
         received_definition=definition or "", table1=table1, missing=missing, subgroups=subgroups,
         economics=economics,
     )
