@@ -440,7 +440,6 @@ class _Runner:
 
     def subgroups(self):
         import peertrial as pt
-        from peertrial.plot.trial import subgroup_effects_forest
 
         p = self.plan
         primary = next(o for o in p.outcomes if o.primary)
@@ -466,8 +465,6 @@ class _Runner:
                 disp["n"] = e["n"].map(lambda v: f"{int(v):,}")
             sec.add(self.table(f"subgroup_{_slug(var)}", f"{primary.name} by {var}: interaction "
                                f"F({res.df1}, {res.df2}) = {res.F:.2f}, p = {fmt_p(res.pval)}", e, disp))
-            sec.add(self.figure(f"subgroup_{_slug(var)}", f"{primary.name}: effect by {var}",
-                                subgroup_effects_forest(res)))
         self.sections.append(sec)
 
     def economics(self):
