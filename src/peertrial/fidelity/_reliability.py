@@ -103,6 +103,28 @@ def cronbach_alpha(
     :class:`FidelityScores` that has a single item gets alpha NaN with a
     warning, so the other domains are still reported. ``level``: confidence level of the
     Feldt limits, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+
+    Returns
+    -------
+    AlphaResult
+        Per scale: ``n_items``, ``n``, ``alpha`` and its Feldt interval ``ci_lb``, ``ci_ub``.
+
+    Notes
+    -----
+    R equivalent: ``psych::alpha`` (``raw_alpha``; psych 2.2.9).
+
+    References
+    ----------
+    .. [1] Cronbach, L. J. (1951). Coefficient alpha and the internal structure of tests.
+       Psychometrika, 16, 297-334.
+    .. [2] Feldt, L. S., Woodruff, D. J., & Salih, F. A. (1987). Statistical inference for
+       coefficient alpha. Applied Psychological Measurement, 11, 93-103.
+
+    Examples
+    --------
+    >>> items = pd.DataFrame({"i1": [3, 4, 2, 5, 4, 3], "i2": [2, 4, 2, 5, 3, 3], "i3": [3, 5, 1, 4, 4, 2]})
+    >>> round(float(pt.fidelity.cronbach_alpha(items).to_frame()["alpha"].iloc[0]), 4)
+    0.9093
     """
     conf_level = _data.confidence_level(level, conf_level=conf_level)
     if nan_policy not in ("pairwise", "listwise"):
@@ -238,6 +260,31 @@ def icc(
     5 ratings left (pingouin's minimum), raise ``ValueError``. ``level``: confidence level,
     0.95 or 95 alike; the F-method limits of McGraw & Wong (1996) are computed here, with
     pingouin's formulas at any level (pingouin itself gives 95% only).
+
+    Returns
+    -------
+    ICCResult
+        The six Shrout-Fleiss forms with ``icc``, ``F``, ``df1``, ``df2``, ``pval``, ``ci_lb``,
+        ``ci_ub``.
+
+    Notes
+    -----
+    R equivalent: ``psych::ICC`` (psych 2.2.9).
+
+    References
+    ----------
+    .. [1] Shrout, P. E., & Fleiss, J. L. (1979). Intraclass correlations: uses in assessing rater
+       reliability. Psychological Bulletin, 86, 420-428.
+    .. [2] McGraw, K. O., & Wong, S. P. (1996). Forming inferences about some intraclass
+       correlation coefficients. Psychological Methods, 1, 30-46.
+
+    Examples
+    --------
+    >>> ratings = pd.DataFrame({"session": [1, 2, 3, 4, 5, 6] * 2, "rater": ["A"] * 6 + ["B"] * 6,
+    ...                         "total": [3.1, 2.5, 3.8, 2.2, 3.0, 3.5, 3.3, 2.9, 4.0, 2.6, 3.4, 3.6]})
+    >>> res = pt.fidelity.icc(ratings, targets="session", raters="rater", ratings="total")
+    >>> res.to_frame()["icc"].round(4).tolist()
+    [0.8526, 0.8609, 0.9708, 0.9204, 0.9253, 0.9852]
     """
     level = _data.confidence_level(level)
     if isinstance(data, FidelityScores):
@@ -418,6 +465,26 @@ def weighted_kappa(
     Rows where either rater is missing are dropped with a warning.
     Computed by ``statsmodels.stats.inter_rater.cohens_kappa``. ``level``: confidence level
     of the Wald limits, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+
+    Returns
+    -------
+    KappaResult
+        ``kappa`` and ``weighted_kappa`` with standard errors and the interval of the weighted kappa.
+
+    Notes
+    -----
+    R equivalent: ``psych::cohen.kappa`` (psych 2.2.9).
+
+    References
+    ----------
+    .. [1] Cohen, J. (1968). Weighted kappa: nominal scale agreement with provision for scaled
+       disagreement or partial credit. Psychological Bulletin, 70, 213-220.
+
+    Examples
+    --------
+    >>> pair = pd.DataFrame({"a": [1, 2, 3, 4, 2, 3, 1], "b": [1, 2, 4, 4, 2, 2, 1]})
+    >>> round(float(pt.fidelity.weighted_kappa(pair, "a", "b").to_frame()["weighted_kappa"].iloc[0]), 4)
+    0.8814
     """
     conf_level = _data.confidence_level(level, conf_level=conf_level)
     frame = _data.as_frame(data)
