@@ -168,3 +168,17 @@ def test_permutest_random_is_seeded():
     assert not a.exact and a.iter == 200
     assert a.QMp == b.QMp and np.array_equal(a.pval, b.pval)
     assert 0 < a.QMp < 0.05  # ablat is a strong moderator in the BCG data
+
+
+@pytest.mark.parametrize("name,kw", [("reml", {}), ("ml_mods", {"mods": "~ ablat", "method": "ML"}),
+                                     ("reml_mods", {"mods": "~ ablat + year"})])
+def test_confint_profile_likelihood(name, kw):
+    ref = REF["confint_pl"][name]
+    ci = pt.meta.rma("yi", "vi", data=BCG, **kw).confint(type="PL")
+    assert list(ci.index) == ["tau2", "tau", "I2", "H2"]
+    for col in ("estimate", "ci_lb", "ci_ub"):
+        close(ci[col], ref[col], f"{name} {col}", rtol=1e-8)
+    with pytest.raises(ValueError, match="ML"):
+        pt.meta.rma("yi", "vi", data=BCG, method="DL").confint(type="PL")
+    with pytest.raises(ValueError, match="type"):
+        pt.meta.rma("yi", "vi", data=BCG).confint(type="XX")

@@ -655,12 +655,15 @@ class RMAResult(Result):
         return M
 
     # ----------------------------------------------------------------- confint
-    def confint(self, level=None, control=None) -> pd.DataFrame:
-        """Q-profile confidence intervals for tau2, tau, I2 (%) and H2 (metafor ``confint``).
+    def confint(self, level=None, control=None, type: str = "QP") -> pd.DataFrame:
+        """Confidence intervals for tau2, tau, I2 (%) and H2 (metafor ``confint``).
 
-        The bounds solve ``Q(tau2) = chi2_{k-p}`` quantiles, where ``Q(tau2)`` is the
-        generalised Q statistic with weights ``1/(v + tau2)`` (Viechtbauer 2007);
-        searched on ``[0, max(100, 10 tau2)]`` with R's ``uniroot`` (tolerance
+        ``type="QP"`` (default): Q-profile; the bounds solve ``Q(tau2) = chi2_{k-p}`` quantiles,
+        where ``Q(tau2)`` is the generalised Q statistic with weights ``1/(v + tau2)``
+        (Viechtbauer 2007). ``type="PL"`` (ML and REML fits): profile likelihood; the bounds are
+        where the (restricted) log-likelihood is ``qchisq(level, 1)/2`` below its maximum,
+        searched between ``tau2_min`` and the estimate and between the estimate and ``tau2_max``.
+        Both search on ``[0, max(100, 10 tau2)]`` with R's ``uniroot`` (tolerance
         ``.Machine$double.eps^0.25`` unless ``control={"tol": ...}``).
         """
         if self.method in ("EE", "FE"):
@@ -671,7 +674,13 @@ class RMAResult(Result):
         con = {"tol": EPS**0.25, "maxiter": 1000, "tau2_min": min(0.0, self.tau2),
                "tau2_max": max(100.0, 10 * self.tau2)}
         con.update(control or {})
-        lb, ub = q_profile(self.yi, self.vi, self.X.to_numpy(dtype=float), level, **con)
+        type = str(type).upper()
+        if type == "PL":
+            lb, ub = self._pl_bounds(level, con)
+        elif type == "QP":
+            lb, ub = q_profile(self.yi, self.vi, self.X.to_numpy(dtype=float), level, **con)
+        else:
+            raise ValueError(f"type must be 'QP' or 'PL'; got {type!r}")
         vt = self.vt
         rows = {
             "tau2": (self.tau2, lb, ub),
@@ -680,6 +689,41 @@ class RMAResult(Result):
             "H2": (self.H2, lb / vt + 1, ub / vt + 1),
         }
         return pd.DataFrame(rows, index=["estimate", "ci_lb", "ci_ub"]).T
+
+    def _pl_bounds(self, level, con):
+        """Profile-likelihood bounds of tau2 (metafor ``confint(type = "PL")``)."""
+        from peertrial.meta._core import _loglik
+
+        if self.method not in ("ML", "REML"):
+            raise ValueError("profile-likelihood intervals need method='ML' or 'REML'")
+        if self.tau2_fixed is not None:
+            raise ValueError("tau2 is fixed in this model; there is no interval to profile")
+        Y = (self.yi - self.yi.mean())[None, :]
+        V = self.vi[None, :]
+        X = self.X.to_numpy(dtype=float)[None]
+        valid = np.ones_like(Y, dtype=bool)
+        crit = stats.chi2.ppf(level / 100, 1) / 2
+
+        def ll(t):
+            return float(_loglik(self.method, np.array([t], dtype=float), Y, V, X, valid, self.p)[0])
+
+        target = ll(self.tau2) - crit
+
+        def f(t):
+            return ll(t) - target
+
+        lo, hi = float(con["tau2_min"]), float(con["tau2_max"])
+        if f(lo) > 0:
+            lb = lo
+        else:
+            r, ok = zeroin_scalar(f, lo, self.tau2, f(lo), f(self.tau2), con["tol"], con["maxiter"])
+            lb = float(r) if ok else np.nan
+        if f(hi) > 0:
+            ub = hi
+        else:
+            r, ok = zeroin_scalar(f, self.tau2, hi, f(self.tau2), f(hi), con["tol"], con["maxiter"])
+            ub = float(r) if ok else np.nan
+        return lb, ub
 
     # ----------------------------------------------------------------- output
     def to_frame(self) -> pd.DataFrame:
