@@ -215,3 +215,20 @@ def test_bad_level_names_the_line(tmp_path):
     plan = _bad(tmp_path, "seed = 7", "seed = 7\nlevel = 100")
     with pytest.raises(ValueError, match=rf"line {_line(plan, 'level =')}: \[trial\] key 'level'"):
         analyse(plan, tmp_path / "out")
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "simulated_data" / "plan.toml"
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="simulated_data/plan.toml not present")
+def test_shipped_plan_runs_every_section(tmp_path):
+    analyse(SHIPPED, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    for title in ("Summary of results", "Participant flow", "Intervention fidelity", "Economic evaluation",
+                  "Subgroup analyses", "Notes and provenance", "NOT randomised", "multiple imputation"):
+        assert title in html, title
+    records = json.loads((tmp_path / "results.json").read_text())
+    primary = [r for r in records if r["primary"] and r["analysis"].startswith("primary")]
+    assert {r["measure"] for r in primary} == {"OR", "RD"}
+    # one ITT odds ratio for the primary outcome, adjusted for the stratification factors only
+    assert len([r for r in records if r["measure"] == "OR" and r["adjusted"]]) == 1

@@ -142,6 +142,8 @@ class _Runner:
             self.sections.append(sec)
         if plan.subgroups:
             self.subgroups()
+        if plan.fidelity:
+            self.fidelity()
         if plan.economics:
             self.economics()
         summary = self.summary()
@@ -465,6 +467,57 @@ class _Runner:
                 disp["n"] = e["n"].map(lambda v: f"{int(v):,}")
             sec.add(self.table(f"subgroup_{_slug(var)}", f"{primary.name} by {var}: interaction "
                                f"F({res.df1}, {res.df2}) = {res.F:.2f}, p = {fmt_p(res.pval)}", e, disp))
+        self.sections.append(sec)
+
+    def fidelity(self):
+        import peertrial as pt
+
+        p = self.plan
+        f = p.fidelity
+        sec = Section("Intervention fidelity", "fidelity")
+        scale = tuple(f["scale"]) if "scale" in f else None
+        scores = pt.fidelity.score_fidelity(p.fidelity_ratings, peer_worker=f["peer_worker"], rater=f["rater"],
+                                            session=f["session"], domain=f["domain"], item=f["item"],
+                                            score=f["score"], scale=scale)
+        workers = scores.by_worker()
+        cols = [*scores.domains, "total"]
+        desc = pd.DataFrame({"peer workers": [int(workers[c].notna().sum()) for c in cols],
+                             "mean": [workers[c].mean() for c in cols], "sd": [workers[c].std() for c in cols],
+                             "min": [workers[c].min() for c in cols], "max": [workers[c].max() for c in cols]},
+                            index=pd.Index(cols, name="domain"))
+        disp = pd.DataFrame({"peer workers": desc["peer workers"].map(lambda v: f"{int(v):,}"),
+                             "mean (SD)": [f"{m:.2f} ({sd:.2f})" for m, sd in zip(desc["mean"], desc["sd"])],
+                             "range": [f"{a:.2f} to {b:.2f}" for a, b in zip(desc["min"], desc["max"])]},
+                            index=desc.index)
+        sec.text(f"Fidelity ratings ({f['ratings_path'].name}) scored per rated session; a peer worker's score is "
+                 "the mean over their rated sessions.")
+        sec.add(self.table("fidelity_scores", "Fidelity scores of the peer workers by domain", desc, disp))
+        alpha = pt.fidelity.cronbach_alpha(scores, level=self.level).to_frame()
+        disp = pd.DataFrame({"items": alpha["n_items"].map(lambda v: f"{int(v):,}"),
+                             "sessions": alpha["n"].map(lambda v: f"{int(v):,}"),
+                             f"alpha ({self.pct}% CI)": [fmt_ci(a, b, c, 2) for a, b, c in
+                                                         zip(alpha["alpha"], alpha["ci_lb"], alpha["ci_ub"])]},
+                            index=alpha.index)
+        sec.add(self.table("fidelity_alpha", "Internal consistency of the fidelity scale (Cronbach's alpha, Feldt "
+                           "CI)", alpha, disp))
+        if p.fidelity_ratings[f["rater"]].nunique() > 1:
+            icc = pt.fidelity.icc(scores, ratings="total", level=self.level).to_frame()
+            icc = icc.drop(columns=[c for c in ("description", "psych") if c in icc])
+            row = icc.loc[["ICC(2,1)"]] if "ICC(2,1)" in icc.index else icc.iloc[:1]
+            disp = pd.DataFrame({f"ICC ({self.pct}% CI)": [fmt_ci(r["icc"], r["ci_lb"], r["ci_ub"], 2)
+                                                          for _, r in row.iterrows()]}, index=row.index)
+            sec.add(self.table("fidelity_icc", "Inter-rater agreement on the total fidelity score (two-way random "
+                               "effects, single rater)", row, disp))
+        if "outcome" in f:
+            o = next(x for x in p.outcomes if x.name == f["outcome"])
+            res = pt.fidelity.fidelity_moderation(p.data, scores, o.column, peer_worker=f["peer_worker"], arm=p.arm,
+                                                  covariates=[o.baseline] if o.baseline else None, level=self.level)
+            fr = res.to_frame()
+            r = fr.loc["fidelity"]
+            sec.text(f"{o.name} in the {p.intervention_label} arm on the peer worker's fidelity score (random "
+                     f"peer-worker effect{', adjusted for ' + o.baseline if o.baseline else ''}): "
+                     f"{fmt_ci(r['estimate'], r['ci_lb'], r['ci_ub'], 2)} per point of fidelity, p = {fmt_p(r['pval'])}. "
+                     "This is NOT a randomised comparison: fidelity was not allocated at random.")
         self.sections.append(sec)
 
     def economics(self):

@@ -41,6 +41,11 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "table1": {"variables": (_LIST, True), "categorical": (_LIST, False), "nonnormal": (_LIST, False)},
     "missing": {"strategy": (_STR, True), "m": (_INT, False), "auxiliary": (_LIST, False)},
     "subgroups": {"variables": (_LIST, True)},
+    "fidelity": {
+        "ratings": (_STR, True), "peer_worker": (_STR, False), "rater": (_STR, False), "session": (_STR, False),
+        "domain": (_STR, False), "item": (_STR, False), "score": (_STR, False), "scale": (_LIST, False),
+        "outcome": (_STR, False),
+    },
     "economics": {
         "cost": (_STR, True), "effect": (_STR, True), "wtp": (_NUM, False), "n_boot": (_INT, False),
         "currency": (_STR, False), "effect_label": (_STR, False),
@@ -106,6 +111,8 @@ class Plan:
     missing: dict | None = None
     subgroups: tuple[str, ...] = ()
     economics: dict | None = None
+    fidelity: dict | None = None
+    fidelity_ratings: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def arm_labels(self) -> dict[int, str]:
@@ -185,7 +192,10 @@ def _check_table(loc: _Locator, section: str, table, index: int = 0) -> dict:
             names = " or ".join({"str": "a string", "int": "an integer", "float": "a number",
                                  "bool": "true/false", "list": "a list"}[t.__name__] for t in types)
             _fail(loc, section, key, f"must be {names}, got {value!r} ({type(value).__name__})", index)
-        if types is _LIST and not all(isinstance(v, str) for v in value):
+        if key == "scale":
+            if len(value) != 2 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+                _fail(loc, section, key, f"must be [lowest, highest] of the item scale, got {value!r}", index)
+        elif types is _LIST and not all(isinstance(v, str) for v in value):
             _fail(loc, section, key, f"must be a list of column names (strings), got {value!r}", index)
     for key, (_, required) in schema.items():
         if required and key not in table:
@@ -253,7 +263,7 @@ def read_plan(path) -> Plan:
     if isinstance(outcomes_raw, dict) or not outcomes_raw:
         raise ValueError(f"{path}: the plan needs at least one [[outcome]] table (double brackets)")
     sections = {s: _check_table(loc, s, raw[s]) for s in ("compliance", "table1", "missing", "subgroups",
-                                                          "economics") if s in raw}
+                                                          "fidelity", "economics") if s in raw}
     for i, o in enumerate(outcomes_raw):
         _check_table(loc, "outcome", o, i)
 
@@ -350,6 +360,25 @@ def read_plan(path) -> Plan:
             _check_column(loc, frame, data_path, "economics", key, economics[key])
         if economics.get("n_boot", 2000) < 100:
             _fail(loc, "economics", "n_boot", "n_boot must be at least 100 bootstrap replicates")
+    fidelity = sections.get("fidelity")
+    ratings = None
+    if fidelity:
+        ratings_path = (path.parent / fidelity["ratings"]).resolve()
+        if not ratings_path.is_file():
+            _fail(loc, "fidelity", "ratings", f"ratings file {fidelity['ratings']!r} not found (looked for "
+                  f"{ratings_path})")
+        ratings = _data.read_csv(ratings_path)
+        fidelity = {"peer_worker": "peer_worker", "rater": "rater", "session": "session", "domain": "domain",
+                    "item": "item", "score": "score", **fidelity, "ratings_path": ratings_path}
+        for key in ("peer_worker", "rater", "session", "domain", "item", "score"):
+            _check_column(loc, ratings, ratings_path, "fidelity", key, fidelity[key])
+        _check_column(loc, frame, data_path, "fidelity", "peer_worker", fidelity["peer_worker"])
+        if "outcome" in fidelity:
+            match = [o for o in outcomes if o.name == fidelity["outcome"]]
+            if not match or match[0].type not in ("continuous", "cost"):
+                names = ", ".join(repr(o.name) for o in outcomes if o.type in ("continuous", "cost"))
+                _fail(loc, "fidelity", "outcome", f"{fidelity['outcome']!r} is not the name of a continuous "
+                      f"[[outcome]] (continuous outcomes: {names or 'none'})")
     try:
         level = _data.confidence_level(trial.get("level", 0.95))
     except ValueError as exc:
@@ -366,7 +395,7 @@ def read_plan(path) -> Plan:
         outcomes=tuple(outcomes), strata=tuple(strata), id=trial.get("id"), cluster=trial.get("cluster"),
         seed=seed, level=level, description=trial.get("description", ""), received=received,
         received_definition=definition or "", table1=table1, missing=missing, subgroups=subgroups,
-        economics=economics,
+        economics=economics, fidelity=fidelity, fidelity_ratings=ratings,
     )
 
 
