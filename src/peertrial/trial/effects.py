@@ -276,6 +276,10 @@ def estimate_effects(data, outcome: str, arm: str = "arm", received: str | None 
     if binary:
         attrs["itt_odds_ratio"] = itt_odds_ratio(frame, outcome, arm, covariates, factors=factors,
                                                  level=conf_level)
+        if not attrs["itt_odds_ratio"].separation:
+            from peertrial.trial.marginal import marginal_risk
+
+            attrs["itt_marginal"] = marginal_risk(frame, outcome, arm, covariates, factors=factors, level=conf_level)
     out.attrs.update(attrs)
     return out
 
@@ -525,6 +529,13 @@ def effects_summary(effects: pd.DataFrame, digits: int = 4) -> str:
         o = a["itt_odds_ratio"]
         lines.append(f"ITT odds ratio (logistic) = {format_number(o['odds_ratio'])} "
                      f"[{format_number(o['ci_lb'])}, {format_number(o['ci_ub'])}], p = {format_number(o['pval'])}")
+    if "itt_marginal" in a:
+        m = a["itt_marginal"]
+        rd, rr = m.loc["risk_difference"], m.loc["risk_ratio"]
+        lines.append(f"standardised (g-computation, same adjusted model): risk difference = "
+                     f"{format_number(rd['estimate'])} [{format_number(rd['ci_lb'])}, {format_number(rd['ci_ub'])}], "
+                     f"risk ratio = {format_number(rr['estimate'])} [{format_number(rr['ci_lb'])}, "
+                     f"{format_number(rr['ci_ub'])}]")
     return "\n".join(lines)
 
 
