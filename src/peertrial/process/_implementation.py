@@ -62,6 +62,40 @@ def proportion_ci(x, n, level: float = 0.95, *, conf_level=None) -> pd.DataFrame
     at x = 0 and x = n (statsmodels ``proportion_confint(method="beta")``).
     Wilson: (x + z^2/2 ± z sqrt(x(n-x)/n + z^2/4)) / (n + z^2) (``method="wilson"``).
     ``level``: 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+
+    Parameters
+    ----------
+    x : int or array-like
+        Successes (e.g. sessions delivered as planned).
+    n : int or array-like
+        Trials.
+    level : float
+        Confidence level (0.95 or 95).
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``x, n, prop`` with the exact (Clopper-Pearson) and Wilson intervals.
+
+    Notes
+    -----
+    R equivalent: ``stats::binom.test(x, n)$conf.int`` (exact) and ``stats::prop.test(x, n,
+    correct = FALSE)$conf.int`` (Wilson) (R 4.2.2).
+
+    References
+    ----------
+    .. [1] Clopper, C. J., & Pearson, E. S. (1934). The use of confidence or fiducial limits
+       illustrated in the case of the binomial. Biometrika, 26, 404-413.
+    .. [2] Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
+       inference. Journal of the American Statistical Association, 22, 209-212.
+
+    Examples
+    --------
+    >>> ci = pt.process.proportion_ci(12, 40)
+    >>> ci[["prop", "exact_lb", "exact_ub"]].round(4).iloc[0].tolist()
+    [0.3, 0.1656, 0.4653]
     """
     conf_level = _data.confidence_level(level, conf_level=conf_level)
     x = np.atleast_1d(np.asarray(x, float))
