@@ -1,6 +1,7 @@
 """Cox extras against survival::coxph (fixtures: fixtures/make_fixtures_cox_extra.R, survival 3.5)."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +65,95 @@ def test_robust_se_when_an_id_has_several_events(name):
 def test_cgd_andersen_gill_se_is_r_robust_not_naive():
     res = fitted("cgd")
     assert round(res.se["treat"], 4) == 0.3093 and round(res.naive_se["treat"], 4) == 0.2625
+
+
+def close_scaled(actual, expected, rtol=1e-6):
+    """Relative to each column's largest value (residuals cross zero)."""
+    a = np.asarray(actual, float)
+    e = np.asarray(expected, float).reshape(a.shape)
+    scale = np.nanmax(np.abs(e), axis=0)
+    assert np.array_equal(np.isnan(a), np.isnan(e))
+    assert np.nanmax(np.abs(a - e) / scale) < rtol
+
+
+@pytest.mark.parametrize("type_", ["martingale", "deviance", "score", "schoenfeld", "scaledsch", "dfbeta",
+                                   "dfbetas"])
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_residuals_match_residuals_coxph(name, type_):
+    res, ref = fitted(name), CASES[name]["residuals"]
+    out = res.residuals(type_)
+    close_scaled(out.to_numpy(), cols(ref[type_]))
+    if type_ in ("schoenfeld", "scaledsch"):
+        close(out.index.to_numpy(), ref["schoenfeld_time"])
+        assert list(out.columns) == SPECS[name]["covariates"]
+    else:
+        assert out.index.equals(DATA[SPECS[name]["data"]].index)
+
+
+@pytest.mark.parametrize("type_", ["martingale", "deviance", "score", "dfbeta", "dfbetas"])
+def test_residuals_collapsed_by_id_as_r(type_):
+    res = fitted("cgd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = res.residuals(type_, collapse=True)
+    close_scaled(out.to_numpy(), cols(CASES["cgd"]["residuals"][type_ + "_collapsed"]))
+    assert out.index.tolist() == sorted(DATA["cgd"]["id"].unique())
+    again = res.residuals(type_ if type_ != "deviance" else "martingale", collapse=DATA["cgd"]["id"].to_numpy())
+    assert again.shape[0] == out.shape[0]
+
+
+def test_residual_argument_errors():
+    with pytest.raises(ValueError, match="type must be one of"):
+        fitted("lung").residuals("pearson")
+    with pytest.raises(ValueError, match="fit the model with id="):
+        fitted("lung").residuals("martingale", collapse=True)
+    with pytest.raises(ValueError, match="Schoenfeld"):
+        fitted("cgd").residuals("schoenfeld", collapse=True)
+
+
+@pytest.mark.parametrize("type_", ["lp", "risk", "expected"])
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_predict_matches_predict_coxph(name, type_):
+    out = fitted(name).predict(type=type_)
+    close(out, CASES[name]["predict"][type_], rtol=1e-9, atol=1e-12)
+
+
+def test_predict_and_rmst_for_new_rows():
+    res, ref = fitted("lung"), CASES["lung_new"]
+    new = pd.DataFrame(ref["newdata"])
+    for type_ in ("lp", "risk", "expected"):
+        close(res.predict(new, type_), ref[type_], rtol=1e-9)
+    close(res.rmst(365, new), ref["rmst365"], rtol=1e-9)
+    close(res.rmst(800, new), ref["rmst800"], rtol=1e-9)
+    with pytest.raises(ValueError, match="needs newdata column"):
+        res.predict(new.drop(columns="time"), "expected")
+    with pytest.raises(ValueError, match="tau must be"):
+        res.rmst(0, new)
+
+
+def test_predict_new_rows_stratified_and_counting_process():
+    res, ref = fitted("veteran_strata"), CASES["veteran_new"]
+    new = DATA["veteran"].iloc[:6]
+    with pytest.raises(ValueError, match="strata="):
+        res.predict(new, "lp")
+    close(res.predict(new, "lp", strata=new["trt"]), ref["lp"], rtol=1e-9)
+    close(res.predict(new, "expected", strata=new["trt"]), ref["expected"], rtol=1e-9)
+    new = DATA["cgd"].iloc[:6]
+    close(fitted("cgd").predict(new, "expected"), CASES["cgd_new"]["expected"], rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("transform", ["km", "identity", "rank", "log"])
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_test_ph_transforms_match_cox_zph(name, transform):
+    ref = CASES[name]["zph"][transform]
+    out = fitted(name).test_ph(transform=transform)
+    close(out["chisq"], ref["chisq"], rtol=1e-8)
+    close(out["pval"], ref["p"], rtol=1e-6, atol=1e-300)
+    assert out["df"].tolist() == ref["df"]
+    sch = fitted(name).schoenfeld(transform=transform)
+    close(np.sort(sch["transformed_time"].to_numpy()), np.sort(ref["x"]), rtol=1e-10)
+
+
+def test_test_ph_rejects_unknown_transform():
+    with pytest.raises(ValueError, match="transform must be"):
+        fitted("lung").test_ph(transform="sqrt")

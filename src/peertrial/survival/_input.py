@@ -42,7 +42,7 @@ class SurvData:
     weights: np.ndarray | None
     cluster: np.ndarray | None
     design: object = None  # peertrial._design.Design of the covariates (names, terms, new data)
-    id: np.ndarray | None = None  # integer codes 0..k-1 of id= (first-appearance order)
+    id: np.ndarray | None = None  # values of id= per row
 
 
 def _times(frame: pd.DataFrame, col, what: str) -> np.ndarray:
@@ -190,7 +190,7 @@ def prepare(
         cl = _data.cluster_codes(frame[cols["cluster"]], _show(cols["cluster"]))
     ids = None
     if cols["id"] is not None:
-        ids = pd.factorize(frame[cols["id"]])[0].astype(np.int64)
+        ids = frame[cols["id"]].to_numpy()
     return SurvData(frame.index, t, st, ent, g, glev or [], s, slev or [], X, covariates, w, cl, design, ids)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from peertrial import _data as _pd_data
 from peertrial import _design as _builder
 from peertrial._data import confidence_level
 from peertrial._lazy import lazy_module
@@ -76,6 +77,8 @@ class CoxResult(Result):
     _kept: np.ndarray | None = field(default=None, repr=False)  # estimable coefficients
     _design: object = field(default=None, repr=False)  # peertrial._design.Design
     _ids: np.ndarray | None = field(default=None, repr=False)  # id= codes per row (for collapse)
+    _id_levels: object = field(default=None, repr=False)  # sorted id values (codes index them)
+    _columns: dict | None = field(default=None, repr=False)  # time/entry column names of the fit
     _index: pd.Index | None = field(default=None, repr=False)  # row labels of the rows used
 
     def _beta(self) -> np.ndarray:
@@ -143,17 +146,29 @@ class CoxResult(Result):
         return "\n".join(lines)
 
     # --- proportional hazards -------------------------------------------------------
-    def _zph(self):
+    def _zph(self, transform="km"):
         d = self._data
         beta = self._beta()
         _, _, _, det = d.evaluate(beta, detail=True)
         p = d.p
         ev = d.ev_rows
-        # KM of all rows (unweighted, with late entry) evaluated just before each death
-        km = km_table(d.stop, d.event.astype(float), d.entry)
-        t, s = km["time"].to_numpy(), km["surv"].to_numpy()
-        idx = np.searchsorted(t, d.stop[ev], side="left")
-        ttimes = 1 - np.concatenate([[1.0], s])[idx]
+        # the transform of every row's stop time, centred by its mean over the events (cox.zph)
+        if transform == "km":
+            # KM of all rows (unweighted, with late entry) just before each time
+            km = km_table(d.stop, d.event.astype(float), d.entry)
+            t, s = km["time"].to_numpy(), km["surv"].to_numpy()
+            idx = np.searchsorted(t, d.stop, side="left")
+            tall = 1 - np.concatenate([[1.0], s])[idx]
+        elif transform == "identity":
+            tall = d.stop.copy()
+        elif transform == "rank":
+            tall = stats.rankdata(d.stop)
+        elif transform == "log":
+            with np.errstate(divide="ignore"):
+                tall = np.log(d.stop)
+        else:
+            raise ValueError(f"transform must be 'km', 'identity', 'rank' or 'log' (as cox.zph), got {transform!r}")
+        ttimes = tall[ev]
         gtime = ttimes - ttimes.mean()
         g = np.zeros(d.G)
         g[d.ev_group] = gtime
@@ -169,14 +184,34 @@ class CoxResult(Result):
         schoen = d.X[ev] - abar[d.ev_group]
         return imat, u, ttimes, schoen
 
-    def test_ph(self) -> pd.DataFrame:
-        """Score test of proportional hazards as R's ``cox.zph(fit, transform = "km")``.
+    def test_ph(self, transform: str = "km") -> pd.DataFrame:
+        """Score test of proportional hazards as R's ``cox.zph(fit, transform = )``.
 
         Each covariate's coefficient is allowed to vary as beta + gamma g(t), with g the
-        centred 1 - KM(t-) transform; the score test of gamma = 0 uses the full
+        transformed time centred over the events; the score test of gamma = 0 uses the full
         information matrix of (beta, gamma) at the fitted beta (survival >= 3.0).
+
+        Parameters
+        ----------
+        transform : {"km", "identity", "rank", "log"}
+            g(t): 1 - KM(t-) of all rows (default, as R), t itself, the rank of t among all
+            rows' times (ties averaged), or log t.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``chisq``, ``df``, ``pval`` per term and ``GLOBAL``, as ``cox.zph(fit)$table``.
+
+        Examples
+        --------
+        >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+        ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+        ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]})
+        >>> cx = pt.survival.cox(d, time="time", event="event", covariates=["arm"])
+        >>> cx.test_ph(transform="rank").columns.tolist()
+        ['chisq', 'df', 'pval']
         """
-        imat, u, _, _ = self._zph()
+        imat, u, _, _ = self._zph(transform)
         p = self._data.p
         terms = self._terms()
         labels = list(dict.fromkeys(terms))
@@ -189,13 +224,13 @@ class CoxResult(Result):
         rows.append(_test(_quad(imat, u), p))
         return pd.DataFrame(rows, columns=["chisq", "df", "pval"], index=labels + ["GLOBAL"])
 
-    def schoenfeld(self) -> pd.DataFrame:
-        """Scaled Schoenfeld residuals (one row per event) with time and KM-transformed time.
+    def schoenfeld(self, transform: str = "km") -> pd.DataFrame:
+        """Scaled Schoenfeld residuals (one row per event) with time and transformed time.
 
         Scaled as cox.zph: beta + d * r V with d the number of events and V = I^-1
-        (single-stratum scaling is used also with strata).
+        (single-stratum scaling is used also with strata); ``transform`` as :meth:`test_ph`.
         """
-        imat, _, ttimes, schoen = self._zph()
+        imat, _, ttimes, schoen = self._zph(transform)
         d = self._data
         p = d.p
         vmean = imat[:p, :p] / len(d.ev_rows)
@@ -204,6 +239,270 @@ class CoxResult(Result):
         frame.insert(0, "time", d.stop[d.ev_rows])
         frame.insert(1, "transformed_time", ttimes)
         return frame.sort_values("time", kind="stable").reset_index(drop=True)
+
+    # --- residuals --------------------------------------------------------------------
+    _RESIDUAL_TYPES = ("martingale", "deviance", "score", "schoenfeld", "scaledsch", "dfbeta", "dfbetas")
+
+    def _expected(self, det):
+        """Expected events r_i (H(stop) - H(entry)) of each row, tied deaths sharing Efron's
+        partial increments as in the martingale residuals of coxph."""
+        d = self._data
+        h = d.meanwt / det["den"]
+        H = d.group_sums(h)
+        Hf = d.group_sums(d.frac * h)
+        cumH = np.concatenate([[0.0], np.cumsum(H)])
+        hi = np.searchsorted(d.gkey, d.key_stop, side="right")
+        lo = np.searchsorted(d.gkey, d.key_start, side="right")
+        haz = cumH[hi] - cumH[lo]
+        haz[d.ev_rows] -= Hf[d.ev_group]
+        return det["r"] * haz
+
+    def residuals(self, type: str = "martingale", collapse=False):
+        """Residuals of the fit as R's ``residuals(fit, type = , collapse = )``.
+
+        Parameters
+        ----------
+        type : {"martingale", "deviance", "score", "schoenfeld", "scaledsch", "dfbeta", "dfbetas"}
+            Martingale (event minus expected, ties as the fit), deviance
+            (sign(m) sqrt(-2 (m + delta log(delta - m)))), score (Lin-Wei score residuals, one
+            column per coefficient), Schoenfeld (x minus its risk-set mean at each event, rows
+            ordered by stratum and time; "scaledsch" scaled as ``cox.zph``), dfbeta (score
+            residuals times the model-based variance, times the case weight) and dfbetas (dfbeta
+            divided by the model-based SE). Only dfbeta/dfbetas are weighted, as R's default.
+        collapse : bool or array-like
+            ``True`` sums the rows of each ``id=`` of the fit (R's ``collapse = id``), an array
+            gives the groups to sum within; not for Schoenfeld residuals.
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+            Indexed by the rows used (or by id when collapsed; by event time for Schoenfeld);
+            a DataFrame with a column per coefficient for score, Schoenfeld and dfbeta(s).
+
+        Notes
+        -----
+        R equivalent: ``residuals.coxph`` (survival 3.5).
+
+        Examples
+        --------
+        >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+        ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+        ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]})
+        >>> cx = pt.survival.cox(d, time="time", event="event", covariates=["arm"])
+        >>> round(float(cx.residuals("martingale").sum()), 10)
+        0.0
+        """
+        if type not in self._RESIDUAL_TYPES:
+            raise ValueError(f"type must be one of {list(self._RESIDUAL_TYPES)}, got {type!r}")
+        d = self._data
+        beta = self._beta()
+        names = self._names()
+        _, _, _, det = d.evaluate(beta, detail=True)
+        status = d.event.astype(float)
+        if type in ("schoenfeld", "scaledsch"):
+            if collapse is not False:
+                raise ValueError("collapse= does not apply to Schoenfeld residuals (one row per event)")
+            _, _, _, schoen = self._zph()
+            ev = d.ev_rows
+            strat = np.zeros(len(ev)) if d.strata is None else d.strata[ev]
+            order = np.lexsort((d.stop[ev], strat))
+            values = schoen[order]
+            if type == "scaledsch":
+                values = len(ev) * values @ self._naive_var + beta
+            return pd.DataFrame(values, columns=names, index=pd.Index(d.stop[ev][order], name="time"))
+        index = self._index if self._index is not None else pd.RangeIndex(d.n)
+        if type in ("martingale", "deviance"):
+            values = status - self._expected(det)
+        else:
+            values = d.score_residuals(beta, det)
+            if type in ("dfbeta", "dfbetas"):
+                values = values @ self._naive_var
+                if type == "dfbetas":
+                    values = values / np.sqrt(np.diag(self._naive_var))
+                values = values * d.w[:, None]
+        if collapse is not False:
+            if collapse is True:
+                if self._ids is None:
+                    raise ValueError("collapse=True sums the rows of each id: fit the model with id=, "
+                                     "or give the groups as an array in collapse=")
+                codes, index = self._ids, pd.Index(self._id_levels, name="id")
+            else:
+                groups = np.asarray(collapse)
+                if len(groups) != d.n:
+                    raise ValueError(f"collapse= has {len(groups)} values; the fit used {d.n} rows")
+                codes, levels = pd.factorize(groups, sort=True)
+                index = pd.Index(levels)
+            values = _rowsum(values.reshape(d.n, -1), codes)
+            values = values[:, 0] if type in ("martingale", "deviance") else values
+            status = _rowsum(status[:, None], codes)[:, 0]
+        if type == "deviance":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                inner = -2 * (values + np.where(status == 0, 0.0, status * np.log(np.where(
+                    status - values > 0, status - values, np.nan))))
+                values = np.sign(values) * np.sqrt(inner)
+            if np.isnan(values).any():
+                warnings.warn("deviance residuals are undefined (NaN, as R) where a collapsed group "
+                              "has more than one event", PeertrialWarning, stacklevel=2)
+        if values.ndim == 1:
+            return pd.Series(values, index=index, name=type)
+        return pd.DataFrame(values, index=index, columns=names)
+
+    def _lp_matrix(self, newdata, strata):
+        """Covariates of ``newdata`` (fit rows when None) centred as predict.coxph
+        (reference "strata": weighted means of the fit's rows, within strata when stratified)."""
+        d = self._data
+        raw = d.X + d.center
+        w = d.w
+        if newdata is None:
+            x, codes = raw, d.strata
+        else:
+            x = self._newx(newdata)
+            codes = None
+            if d.strata is not None:
+                if strata is None:
+                    raise ValueError("the model is stratified: give the stratum of each newdata row in strata=")
+                codes = []
+                for j, s in enumerate(list(strata)):
+                    if s not in self.strata_levels:
+                        raise ValueError(f"stratum {s!r} (newdata row {newdata.index[j]!r}) is not in the fitted model")
+                    codes.append(self.strata_levels.index(s))
+                codes = np.asarray(codes, np.int64)
+        if d.strata is None:
+            # coxph's means: columns with values in {-1, 0, 1} are not centred (nocenter); the others
+            # at the case-weighted mean ((time, event) data) or the plain mean ((entry, time] data)
+            means = (w @ raw) / w.sum() if d.entry is None else raw.mean(0)
+            means[np.all(np.isin(raw, (-1.0, 0.0, 1.0)), axis=0)] = 0.0
+            return x - means, codes
+        k = d.strata.max() + 1
+        means = _rowsum(raw * w[:, None], d.strata) / np.bincount(d.strata, w, k)[:, None]
+        return x - means[codes], codes
+
+    def _newx(self, newdata):
+        names = self._names()
+        missing = [c for c in names if c not in newdata.columns]
+        if missing and self._design is not None and all(v in newdata.columns for v in self._design.variables):
+            return self._design.new(newdata)[:, self._mask()]  # raw columns: code them as the fit did
+        if missing:
+            raise ValueError(f"newdata lacks covariate column(s) {missing}")
+        return newdata[names].to_numpy(float)
+
+    def predict(self, newdata: pd.DataFrame | None = None, type: str = "lp", strata=None) -> pd.Series:
+        """Predictions as R's ``predict(fit, newdata, type = )`` (reference = "strata").
+
+        Parameters
+        ----------
+        newdata : pandas.DataFrame, optional
+            Rows to predict for (the fit's rows when omitted). For ``type="expected"`` it needs
+            the fit's time column (and entry column when the fit had one) and the event column
+            is not used.
+        type : {"lp", "risk", "expected"}
+            Linear predictor (x - xbar)'b, centred as R: at coxph's ``means`` (0 for columns
+            taking only -1, 0, 1; else the case-weighted mean, or the plain mean with ``entry``),
+            within strata at the weighted stratum means; relative risk exp(lp); expected number of
+            events over each row's follow-up (for the fit's rows, event minus the martingale
+            residual; for new rows, exp(lp) times the increase of the baseline cumulative hazard
+            of ``survfit.coxph`` over (entry, time]).
+        strata : array-like, optional
+            Stratum of each newdata row (stratified models).
+
+        Returns
+        -------
+        pandas.Series
+            Indexed by the rows.
+
+        Notes
+        -----
+        R equivalent: ``predict.coxph`` (survival 3.5).
+
+        Examples
+        --------
+        >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+        ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+        ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]})
+        >>> cx = pt.survival.cox(d, time="time", event="event", covariates=["arm"])
+        >>> cx.predict(type="lp").iloc[:2].round(4).tolist()  # a 0/1 column is not centred, as R
+        [0.0, -0.1507]
+        """
+        if type not in ("lp", "risk", "expected"):
+            raise ValueError(f"type must be 'lp', 'risk' or 'expected', got {type!r}")
+        d = self._data
+        beta = self._beta()
+        index = (self._index if self._index is not None else pd.RangeIndex(d.n)) if newdata is None \
+            else newdata.index
+        if type == "expected":
+            _, _, _, det = d.evaluate(beta, detail=True)
+            if newdata is None:
+                return pd.Series(self._expected(det), index=index, name=type)
+            cols = self._columns or {}
+            need = [c for c in (cols.get("time"), cols.get("entry")) if isinstance(c, str)]
+            lacking = [c for c in need if c not in newdata.columns]
+            if lacking or not need:
+                raise ValueError(f"predict(type='expected') needs newdata column(s) {lacking or ['time']} "
+                                 "(the follow-up of each row, named as in the fit)")
+            stop = _data_numeric(newdata[cols["time"]], cols["time"])
+            start = (_data_numeric(newdata[cols["entry"]], cols["entry"]) if isinstance(cols.get("entry"), str)
+                     else np.zeros(len(newdata)))
+            x = self._newx(newdata) - d.center
+            codes = np.zeros(len(newdata), np.int64)
+            if d.strata is not None:
+                _, codes = self._lp_matrix(newdata, strata)
+            inc = d.hazard_increments(det)
+            out = np.empty(len(newdata))
+            for s in np.unique(codes):
+                sel = np.flatnonzero(d.gstrat == s)
+                cum = np.concatenate([[0.0], np.cumsum(inc[sel])])
+                rows = codes == s
+                hi = np.searchsorted(d.gtime[sel], stop[rows], side="right")
+                lo = np.searchsorted(d.gtime[sel], start[rows], side="right")
+                out[rows] = np.exp(x[rows] @ beta) * (cum[hi] - cum[lo])
+            return pd.Series(out, index=index, name=type)
+        x, _ = self._lp_matrix(newdata, strata)
+        lp = x @ beta
+        return pd.Series(lp if type == "lp" else np.exp(lp), index=index, name=type)
+
+    def rmst(self, tau: float, newdata: pd.DataFrame, strata=None) -> pd.Series:
+        """Restricted mean survival time up to ``tau`` from the predicted curve S(t | x).
+
+        The area under the step function ``predict_survival`` (``survfit(fit, newdata)``) from 0
+        to ``tau``, as ``summary(survfit(fit, newdata), rmean = tau)$table[, "rmean"]``.
+
+        Parameters
+        ----------
+        tau : float
+            Horizon (> 0).
+        newdata : pandas.DataFrame
+            Covariate values, one curve per row.
+        strata : array-like, optional
+            Stratum of each row (stratified models).
+
+        Returns
+        -------
+        pandas.Series
+            RMST per newdata row.
+
+        Examples
+        --------
+        >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+        ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+        ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]})
+        >>> cx = pt.survival.cox(d, time="time", event="event", covariates=["arm"])
+        >>> bool((cx.rmst(20, pd.DataFrame({"arm": [0, 1]})) <= 20).all())
+        True
+        """
+        tau = float(tau)
+        if not np.isfinite(tau) or tau <= 0:
+            raise ValueError(f"tau must be a positive number, got {tau!r}")
+        d = self._data
+        out = []
+        for j in range(len(newdata)):
+            srow = None if strata is None else [list(strata)[j]]
+            code = 0 if srow is None else self.strata_levels.index(srow[0]) if srow[0] in self.strata_levels else -1
+            tg = d.gtime[d.gstrat == code] if d.strata is not None else d.gtime
+            grid = np.concatenate([[0.0], tg[tg < tau]])
+            surv = self.predict_survival(newdata.iloc[[j]], grid, strata=srow).to_numpy()[:, 0]
+            widths = np.diff(np.concatenate([grid, [tau]]))
+            out.append(float(surv @ widths))
+        return pd.Series(out, index=newdata.index, name="rmst")
 
     # --- baseline and prediction -----------------------------------------------------
     def baseline_hazard(self, centered: bool = False) -> pd.DataFrame:
@@ -422,13 +721,17 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     var = naive
     rscore = None
     clusters = sd.cluster
-    if clusters is None and sd.id is not None and _repeated_events(sd.id, sd.status):
+    ids = id_levels = None
+    if sd.id is not None:
+        ids, id_levels = pd.factorize(sd.id, sort=True)
+        ids = ids.astype(np.int64)
+    if clusters is None and ids is not None and _repeated_events(ids, sd.status):
         # as coxph (survival >= 3): an id with several events (Andersen-Gill recurrent
         # events) implies the robust variance clustered by id; naive_se keeps the model-based SE
-        clusters = sd.id
+        clusters = ids
     if clusters is None and sd.weights is not None and np.any(sd.weights != np.floor(sd.weights)):
         # as coxph: non-integer case weights imply the robust (sandwich) variance
-        clusters = sd.id if sd.id is not None else np.arange(len(sd.time))
+        clusters = ids if ids is not None else np.arange(len(sd.time))
     if clusters is not None:
         _, _, _, det = data_.evaluate(beta, detail=True)
         resid = data_.score_residuals(beta, det) * data_.w[:, None]
@@ -465,7 +768,8 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         score_test=_test(_quad(fit["null"][2], fit["null"][1]), p),
         robust_score_test=rscore, n=len(sd.time), nevent=int(sd.status.sum()), iter=fit["iter"],
         converged=fit["converged"], ties=ties, level=level, strata_levels=sd.strata_levels,
-        _data=data_, _naive_var=naive, _kept=kept, _design=sd.design, _ids=sd.id, _index=sd.index,
+        _data=data_, _naive_var=naive, _kept=kept, _design=sd.design, _ids=ids, _id_levels=id_levels, _index=sd.index,
+        _columns=dict(time=time, entry=entry),
     )
 
 
@@ -479,3 +783,7 @@ def _rowsum(values, groups):
     out = np.zeros((groups.max() + 1, values.shape[1]))
     np.add.at(out, groups, values)
     return out
+
+
+def _data_numeric(series, name):
+    return _pd_data.numeric(series, name)
