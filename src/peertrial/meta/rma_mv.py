@@ -348,7 +348,7 @@ def _optimise(model, theta0, maxiter):
             step = np.linalg.solve(I, g)
         except np.linalg.LinAlgError:
             break
-        if np.max(np.abs(step)) < 1e-10:
+        if np.max(np.abs(step)) < 1e-10 or 0.5 * float(g @ step) < 1e-12:  # Newton decrement: at the optimum
             break
         accepted = False
         for _h in range(30):
