@@ -64,7 +64,7 @@ def mixed_table(df: pd.DataFrame) -> tuple[pd.DataFrame, object]:
     rows = {}
     for name, fit in (("site random intercept", ri), ("partially nested: peer worker (intervention arm)", pn)):
         rows[name] = {"estimate": fit.estimate, "se": fit.se[fit.term], "ci_lb": fit.ci_lb[fit.term],
-                      "ci_ub": fit.ci_ub[fit.term], "pval": fit.pval[fit.term], "tau2": fit.tau2,
+                      "ci_ub": fit.ci_ub[fit.term], "df": fit.df[fit.term], "pval": fit.pval[fit.term], "tau2": fit.tau2,
                       "sigma2": fit.sigma2, "icc": fit.icc, "clusters": fit.n_groups, "n": fit.n}
     return pd.DataFrame(rows).T.rename_axis("model"), pn
 
@@ -95,7 +95,7 @@ def main(out_dir: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PeertrialWarning)  # intervention participants never seen: own cluster
         mixed, pn = mixed_table(df)
-    sec.table(mixed, "Mixed models for hope at 12 months (REML, as lme4::lmer)", name="mixed")
+    sec.table(mixed, "Mixed models for hope at 12 months (REML, as lme4::lmer; t tests on Satterthwaite df as lmerTest)", name="mixed")
     sec.text(f"Partially nested model: intervention participants are clustered by peer worker "
              f"({pn.n_groups} clusters, counting participants never seen by a peer worker as clusters of one); "
              f"controls are unclustered. ICC within the intervention arm = {pn.icc:.3f}.")
@@ -104,7 +104,7 @@ def main(out_dir: Path) -> None:
         warnings.simplefilter("ignore", UserWarning)  # participants without any follow-up, named in the flow
         rm = pt.trial.mmrm(df, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"])
     sec.table(rm.effects, "MMRM: treatment effect on hope at each visit (unstructured covariance, REML; "
-              "adjusted for baseline hope)", name="mmrm")
+              "adjusted for baseline hope; t tests on Satterthwaite df)", name="mmrm")
 
     g = [pt.trial.hedges_g(df, c) for c in ("hope_12", "empowerment_12")]
     sec.table(pd.concat([x.to_frame() for x in g]), "Standardised mean differences (Hedges' g, as "
