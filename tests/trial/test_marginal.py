@@ -62,3 +62,20 @@ def test_separation_on_arm_raises():
     d = pd.DataFrame({"y": [0, 0, 0, 0, 1, 1, 0, 1], "arm": [0, 0, 0, 0, 1, 1, 1, 1], "x": np.arange(8.0)})
     with pytest.raises(ValueError, match="separation.*raw proportions"):
         pt.trial.marginal_risk(d, "y")
+
+
+def test_seeded_bootstrap(ref):
+    d = pd.DataFrame(ref["simulated"][1]["data"])
+    a = pt.trial.marginal_risk(d, "y", covariates="x + site", bootstrap=400, seed=7)
+    b = pt.trial.marginal_risk(d, "y", covariates="x + site", bootstrap=400, seed=7)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.attrs["bootstrap"] == 400
+    # the bootstrap SE is close to the delta-method SE and the percentile CI covers the estimate
+    assert a.loc["risk_difference", "boot_se"] == pytest.approx(a.loc["risk_difference", "se"], rel=0.15)
+    assert a.loc["risk_ratio", "boot_se"] == pytest.approx(a.loc["risk_ratio", "se"], rel=0.15)
+    for q in a.index:
+        assert a.loc[q, "boot_ci_lb"] < a.loc[q, "estimate"] < a.loc[q, "boot_ci_ub"]
+    c = pt.trial.marginal_risk(d, "y", covariates="x + site", bootstrap=400, seed=8)
+    assert not np.allclose(a["boot_ci_lb"], c["boot_ci_lb"])
+    with pytest.raises(ValueError, match="bootstrap"):
+        pt.trial.marginal_risk(d, "y", bootstrap=1)

@@ -31,7 +31,7 @@ __all__ = ["marginal_risk"]
 
 
 def marginal_risk(data, outcome: str, arm: str = "arm", covariates=None, *, factors=None, level: float = 0.95,
-                  na_action: str = "omit", arm_levels=None) -> pd.DataFrame:
+                  na_action: str = "omit", arm_levels=None, bootstrap: int = 0, seed=None) -> pd.DataFrame:
     """Standardised risks, risk difference and risk ratio of ``arm`` from the covariate-adjusted logistic model.
 
     Parameters
@@ -44,6 +44,10 @@ def marginal_risk(data, outcome: str, arm: str = "arm", covariates=None, *, fact
     level : confidence level, 0.95 or 95 alike.
     na_action : ``"omit"`` (rows with missing values dropped with a warning) or ``"fail"``.
     arm_levels : coding of a non-0/1 arm column, as in :func:`estimate_effects`.
+    bootstrap : number of bootstrap replicates (0: none). Participants are resampled with
+        replacement within each arm (the arm sizes are fixed by design), every replicate's
+        logistic model is refitted (one batched Newton fit) and standardised again.
+    seed : int or ``numpy.random.Generator`` for the bootstrap (never the global state).
 
     Returns
     -------
@@ -52,6 +56,10 @@ def marginal_risk(data, outcome: str, arm: str = "arm", covariates=None, *, fact
         ``estimate, se, statistic, pval, ci_lb, ci_ub`` (Wald z; for the risk ratio ``se`` is the
         SE of ``log RR``, the statistic tests ``log RR = 0`` and the CI is on the ratio scale; the
         risks are tested against 0 only formally). ``attrs``: ``n``, ``level``, ``method``.
+        With ``bootstrap > 0`` also ``boot_se`` (SD of the replicates; of ``log RR`` for the
+        ratio) and percentile limits ``boot_ci_lb``, ``boot_ci_ub``; ``attrs["bootstrap"]``
+        counts the replicates used (those whose fit did not converge, e.g. separation in a
+        resample, are dropped with a ``PeertrialWarning``).
 
     Notes
     -----
@@ -132,7 +140,46 @@ def marginal_risk(data, outcome: str, arm: str = "arm", covariates=None, *, fact
                           "ci_ub": float(np.exp(log_rr["ci_ub"]))}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "quantity"
+    if bootstrap:
+        out = _bootstrap(out, X, y, int(bootstrap), seed, level)
     out.attrs.update({"n": len(y), "level": level, "outcome": outcome,
                       "method": "g-computation from glm(binomial): " + " + ".join(names[1:])
                       + "; delta-method SEs (covariates fixed; se of log RR for the ratio)"})
+    return out
+
+
+def _bootstrap(out: pd.DataFrame, X: np.ndarray, y: np.ndarray, B: int, seed, level: float) -> pd.DataFrame:
+    """Percentile bootstrap (resampling within arm) of the standardised risks, RD and RR."""
+    from peertrial.simulate.fit import logistic_batch
+
+    if B < 2:
+        raise ValueError(f"bootstrap must be 0 or at least 2 replicates, got {B}")
+    rng = _data.as_generator(seed)
+    arm = X[:, 1]
+    idx = np.empty((B, len(y)), dtype=int)
+    for value in (0.0, 1.0):
+        rows = np.flatnonzero(arm == value)
+        idx[:, rows] = rows[rng.integers(0, rows.size, size=(B, rows.size))]
+    Xb, yb = X[idx], y[idx]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        coef, _, converged = logistic_batch(yb, Xb, max_iter=100, tol=1e-10)
+    ok = converged & np.all(np.isfinite(coef), axis=1)
+    if not ok.all():
+        warnings.warn(f"{int((~ok).sum())} of {B} bootstrap replicates did not converge (e.g. separation in the "
+                      "resample) and are dropped", PeertrialWarning, stacklevel=_data.user_stacklevel())
+    coef, Xb = coef[ok], Xb[ok]
+    r = []
+    for value in (0.0, 1.0):
+        Xa = Xb.copy()
+        Xa[:, :, 1] = value
+        r.append((1.0 / (1.0 + np.exp(-np.einsum("bnp,bp->bn", Xa, coef)))).mean(axis=1))
+    r0, r1 = r
+    draws = {"risk_control": r0, "risk_intervention": r1, "risk_difference": r1 - r0, "risk_ratio": r1 / r0}
+    alpha = 1.0 - level
+    out = out.copy()
+    for name, d in draws.items():
+        out.loc[name, "boot_se"] = float(np.std(np.log(d) if name == "risk_ratio" else d, ddof=1))
+        out.loc[name, "boot_ci_lb"], out.loc[name, "boot_ci_ub"] = np.quantile(d, [alpha / 2, 1 - alpha / 2])
+    out.attrs["bootstrap"] = int(ok.sum())
     return out
