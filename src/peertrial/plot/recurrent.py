@@ -1,0 +1,62 @@
+"""Figures for recurrent events: the mean cumulative function by group."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from peertrial.plot._style import PALETTE, style
+
+__all__ = ["mcf_plot"]
+
+
+def mcf_plot(result, ax=None, *, ci: bool = True, labels: dict | None = None,
+             xlabel: str = "Days", ylabel: str = "Mean number of events per person",
+             title: str | None = None):
+    """Step plot of an :class:`~peertrial.survival.MCFResult` with confidence bands.
+
+    Parameters
+    ----------
+    result : MCFResult
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw into; a new figure when omitted.
+    ci : bool
+        Draw the pointwise confidence band.
+    labels : dict, optional
+        Group level -> legend label (e.g. ``{0: "Control", 1: "Peer support"}``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    labels = labels or {}
+    with style():
+        if ax is None:
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(6.4, 4.2))
+            ax = fig.add_subplot(111)
+        fig = ax.figure
+        tmax = 0.0
+        for i, g in enumerate(result.groups):
+            cur = result.table[result.table["group"] == g]
+            color = PALETTE[i % len(PALETTE)]
+            end = float(result.followup_end.get(g, cur["time"].max() if len(cur) else 0.0))
+            t = np.concatenate([[0.0], cur["time"].to_numpy(), [end]])
+            y = np.concatenate([[0.0], cur["estimate"].to_numpy()])
+            y = np.append(y, y[-1])
+            ax.step(t, y, where="post", color=color, lw=1.6, label=str(labels.get(g, g)))
+            if ci and len(cur):
+                lo = np.concatenate([[0.0], cur["ci_lb"].to_numpy()])
+                hi = np.concatenate([[0.0], cur["ci_ub"].to_numpy()])
+                ax.fill_between(t, np.append(lo, lo[-1]), np.append(hi, hi[-1]), step="post",
+                                color=color, alpha=0.18, lw=0)
+            tmax = max(tmax, end)
+        ax.set_xlim(0, tmax * 1.02 if tmax > 0 else 1)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(title)
+        if len(result.groups) > 1 or labels:
+            ax.legend(loc="upper left")
+    return fig
