@@ -29,10 +29,17 @@ def test_negative_time_names_column_and_row(df):
             call()
 
 
-def test_missing_time_is_an_error_naming_rows(df):
+def test_missing_time_or_event_rows_dropped_with_warning_as_r(df):
+    """As coxph/survfit with na.omit: the rows go, a warning names them, the fit is the same."""
+    full = pt.survival.cox(df.drop(index=["p1", "p7"]), "time", "event", ["arm"])
     df.loc[["p1", "p7"], "time"] = np.nan
-    with pytest.raises(ValueError, match=r"'time'.*missing.*'p1', 'p7'"):
-        pt.survival.cox(df, "time", "event", ["arm"])
+    with pytest.warns(UserWarning, match=r"2 rows with missing values in \['time'\].*'p1', 'p7'"):
+        fit = pt.survival.cox(df, "time", "event", ["arm"])
+    assert fit.coef.equals(full.coef)
+    df.loc["p3", "event"] = None
+    with pytest.warns(UserWarning, match=r"'p3'"):
+        km = pt.survival.kaplan_meier(df, "time", "event")
+    assert int(km.n.sum()) == len(df) - 3
 
 
 def test_missing_covariate_rows_dropped_with_warning(df):

@@ -6,7 +6,7 @@ import numpy as np
 
 from peertrial.plot._style import PALETTE, style
 
-__all__ = ["mcf_plot"]
+__all__ = ["mcf_plot", "state_probability_plot"]
 
 
 def mcf_plot(result, ax=None, *, ci: bool = True, labels: dict | None = None,
@@ -59,4 +59,42 @@ def mcf_plot(result, ax=None, *, ci: bool = True, labels: dict | None = None,
             ax.set_title(title)
         if len(result.groups) > 1 or labels:
             ax.legend(loc="upper left")
+    return fig
+
+
+def state_probability_plot(result, ax=None, *, states=None, labels: dict | None = None,
+                           xlabel: str = "Days", ylabel: str = "Probability of being in state",
+                           title: str | None = None, ci: bool = True):
+    """Probability of each state over time from an :class:`~peertrial.survival.AalenJohansenResult`.
+
+    One colour per state, one line style per group; ``states`` selects and orders the
+    states drawn (default: all). Returns the Figure.
+    """
+    labels = labels or {}
+    states = list(result.states if states is None else states)
+    styles = ("-", "--", ":", "-.")
+    with style():
+        if ax is None:
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(6.4, 4.2))
+            ax = fig.add_subplot(111)
+        fig = ax.figure
+        for gi, g in enumerate(result.groups):
+            for si, s in enumerate(states):
+                cur = result.table[(result.table["group"] == g) & (result.table["state"] == s)]
+                color = PALETTE[si % len(PALETTE)]
+                name = str(labels.get(s, s)) + (f" ({labels.get(g, g)})" if len(result.groups) > 1 else "")
+                ax.step(cur["time"], cur["estimate"], where="post", color=color,
+                        ls=styles[gi % len(styles)], lw=1.5, label=name)
+                if ci:
+                    ax.fill_between(cur["time"], cur["ci_lb"].fillna(cur["estimate"]),
+                                    cur["ci_ub"].fillna(cur["estimate"]), step="post", color=color,
+                                    alpha=0.12, lw=0)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(title)
+        ax.legend(loc="center right", fontsize=8)
     return fig

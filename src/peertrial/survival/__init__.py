@@ -31,8 +31,9 @@ from peertrial.survival.readmission import (  # noqa: E402
 __all__ += ["readmission_12m", "ReadmissionResult", "count_ratio", "days_ratio", "RatioResult"]
 
 from peertrial.survival.concordance import ConcordanceResult, concordance  # noqa: E402
+from peertrial.survival.multistate import AalenJohansenResult, aalen_johansen  # noqa: E402
 from peertrial.survival.parametric import SurvregResult, survreg  # noqa: E402
 from peertrial.survival.recurrent import MCFResult, mcf, survsplit  # noqa: E402
 
 __all__ += ["mcf", "MCFResult", "survsplit", "survreg", "SurvregResult", "concordance",
-            "ConcordanceResult"]
+            "ConcordanceResult", "aalen_johansen", "AalenJohansenResult"]

@@ -111,7 +111,8 @@ def prepare(
     entry=None,
     id=None,
 ) -> SurvData:
-    """Validate and extract survival columns; rows with missing values are dropped with a warning.
+    """Validate and extract survival columns; rows with missing values are dropped with a warning
+    naming them (R's ``na.omit``), whether the value missing is a time, a status or a covariate.
 
     ``status_codes``: the declared set of allowed status values (e.g. ``{0, 1}``).
     """
@@ -133,15 +134,10 @@ def prepare(
     _data.require_columns(frame, [c for c in cols.values() if c is not None] + covariates)
     for c in covariates:
         _check_scalar_cells(frame, c)
-    # missing times or status are errors (a survival time cannot be imputed silently)
-    for key in ("time", status_name, "entry"):
-        col = cols[key]
-        if col is not None:
-            miss = frame[col].isna().to_numpy()
-            if miss.any():
-                raise ValueError(f"column {_show(col)!r} has missing values at rows "
-                                 f"{_data.row_labels(frame.index, miss)}")
-    others = [cols[k] for k in ("group", "strata", "weights", "cluster")] + covariates
+    # rows with a missing time, status or covariate are dropped with a warning naming
+    # them, as R's na.omit does for Surv(time, status) ~ ...
+    others = [cols[k] for k in ("time", status_name, "entry", "group", "strata", "weights",
+                                "cluster")] + covariates
     frame = _data.drop_missing(frame, [c for c in others if c is not None], stacklevel=4)
     t = _data.numeric(frame[cols["time"]], _show(cols["time"]))
     _data.check_nonnegative(t, frame.index, _show(cols["time"]))

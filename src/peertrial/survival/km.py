@@ -30,12 +30,15 @@ stats = lazy_module("scipy.stats")
 __all__ = ["kaplan_meier", "KaplanMeierResult", "km_table"]
 
 _TOL = np.finfo(float).eps ** 0.5
+CONF_TYPES = ("log", "log-log", "plain", "logit", "arcsin")
 
 
-def km_table(time, event, entry=None, weights=None):
+def km_table(time, event, entry=None, weights=None, ctype: int = 1):
     """KM table at every distinct time: time, n_risk, n_event, n_censor, surv, cumvar.
 
-    ``cumvar`` is Greenwood's cumulative variance of log S (Inf once S reaches 0).
+    ``cumvar`` is Greenwood's cumulative variance of log S (Inf once S reaches 0);
+    ``cumhaz`` and ``std_chaz`` the Nelson–Aalen (``ctype=1``) or Fleming–Harrington
+    (``ctype=2``) cumulative hazard and its standard error, as survfit's.
     """
     time = np.asarray(time, float)
     event = np.asarray(event, float)
@@ -58,9 +61,34 @@ def km_table(time, event, entry=None, weights=None):
         factor = np.where(n_risk > 0, 1 - d / n_risk, 1.0)
         surv = np.cumprod(factor)
         inc = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
+        if ctype == 1:  # Nelson-Aalen
+            dh = np.where(d > 0, d / n_risk, 0.0)
+            dv = np.where(d > 0, d / n_risk**2, 0.0)
+        else:  # Fleming-Harrington: tied events leave the risk set one at a time
+            m = np.bincount(inv, weights=event, minlength=len(ut))  # unweighted tie counts
+            dh, dv = _fleming_harrington(n_risk, d, m)
     cumvar = np.cumsum(inc)
     return pd.DataFrame({"time": ut, "n_risk": n_risk, "n_event": d, "n_censor": c,
-                         "surv": surv, "cumvar": cumvar})
+                         "surv": surv, "cumvar": cumvar, "cumhaz": np.cumsum(dh),
+                         "std_chaz": np.sqrt(np.cumsum(dv))})
+
+
+def _fleming_harrington(n_risk, d, count):
+    """Hazard and variance increments sum_{k<d} 1/(n - k) and 1/(n - k)^2 (R's ctype = 2).
+
+    With case weights the d tied events are spread as survfit does: k/d of the event
+    weight has left the risk set at the k-th term.
+    """
+    dh = np.zeros_like(n_risk)
+    dv = np.zeros_like(n_risk)
+    whole = np.round(count).astype(int)
+    for m in np.unique(whole[d > 0]):
+        rows = np.flatnonzero((whole == m) & (d > 0))
+        k = np.arange(m)[None, :] / m * d[rows, None]
+        denom = n_risk[rows, None] - k
+        dh[rows] = np.sum(d[rows, None] / m / denom, axis=1)
+        dv[rows] = np.sum((d[rows, None] / m) / denom**2, axis=1)
+    return dh, dv
 
 
 def _confint(surv, se_log, conf_type: str, conf_level: float):
@@ -80,8 +108,20 @@ def _confint(surv, se_log, conf_type: str, conf_level: float):
             se = se_log * surv
             lower = np.where(surv == 0, np.nan, np.maximum(surv - z * se, 0.0))
             upper = np.where(surv == 0, np.nan, np.minimum(surv + z * se, 1.0))
+        elif conf_type == "logit":
+            xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
+            half = z * se_log / (1 - xx)
+            centre = np.log(xx / (1 - xx))
+            lower = 1 - 1 / (1 + np.exp(centre - half))
+            upper = 1 - 1 / (1 + np.exp(centre + half))
+        elif conf_type == "arcsin":
+            xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
+            centre = np.arcsin(np.sqrt(xx))
+            half = 0.5 * z * se_log * np.sqrt(xx / (1 - xx))
+            lower = np.sin(np.maximum(0.0, centre - half)) ** 2
+            upper = np.sin(np.minimum(np.pi / 2, centre + half)) ** 2
         else:
-            raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
+            raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
     return lower, upper
 
 
@@ -225,11 +265,13 @@ class KaplanMeierResult(Result):
 
 
 def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: str = "log",
-                 level: float = 0.95, entry=None, *, conf_level=None) -> KaplanMeierResult:
+                 level: float = 0.95, entry=None, weights=None, stype: int = 1, ctype: int = 1, *,
+                 conf_level=None) -> KaplanMeierResult:
     """Kaplan–Meier curves with Greenwood variance, as ``survfit(Surv(time, event) ~ group)``.
 
     ``event`` is 1 for the event and 0 for censoring; ``entry`` gives late-entry times
-    (R's ``Surv(entry, time, event)``).
+    (R's ``Surv(entry, time, event)``). The table also holds the cumulative hazard
+    ``cumhaz`` and its ``std_chaz`` (survfit's).
 
     Parameters
     ----------
@@ -241,12 +283,22 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
         1 for the event, 0 for censoring.
     group : str, optional
         Curves per level of this column.
-    conf_type : {"log", "log-log", "plain"}
-        Scale of the Greenwood confidence interval (R's ``conf.type``; default "log").
+    conf_type : {"log", "log-log", "plain", "logit", "arcsin"}
+        Scale of the confidence interval (R's ``conf.type``; default "log").
     level : float
         Confidence level, 0.95 or 95 alike (default 0.95); ``conf_level`` is its deprecated alias.
     entry : str, optional
         Late-entry (left-truncation) times.
+    weights : str, optional
+        Case weights (survfit's ``weights=``). The variance is the weighted Greenwood
+        formula, which is survfit's for integer weights; for non-integer weights survfit
+        defaults to an infinitesimal-jackknife variance (``robust = TRUE``), and peertrial's
+        equals ``survfit(..., robust = FALSE)``.
+    stype : {1, 2}
+        1: Kaplan–Meier; 2: exp(-cumulative hazard), with ``std_chaz`` as the SE of log S.
+    ctype : {1, 2}
+        Cumulative hazard: 1 Nelson–Aalen; 2 Fleming–Harrington (tied events leave the
+        risk set one at a time).
 
     Returns
     -------
@@ -275,16 +327,24 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
     [0.5333, 0.6]
     """
     level = _data.confidence_level(level, conf_level=conf_level)
-    if conf_type not in ("log", "log-log", "plain"):
-        raise ValueError(f"conf_type must be 'log', 'log-log' or 'plain', got {conf_type!r}")
-    sd = _input.prepare(data, time, event, status_codes=(0, 1), group=group, entry=entry)
+    if conf_type not in CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
+    if stype not in (1, 2) or ctype not in (1, 2):
+        raise ValueError(f"stype and ctype must be 1 or 2 (as survfit), got stype={stype!r}, ctype={ctype!r}")
+    sd = _input.prepare(data, time, event, status_codes=(0, 1), group=group, entry=entry,
+                        weights=weights)
     codes = sd.group if sd.group is not None else np.zeros(len(sd.time), dtype=np.int64)
     levels = sd.group_levels if sd.group is not None else ["all"]
     parts = []
     for k, g in enumerate(levels):
         m = codes == k
-        tab = km_table(sd.time[m], sd.status[m], None if sd.entry is None else sd.entry[m])
-        se_log = np.sqrt(tab["cumvar"].to_numpy())
+        tab = km_table(sd.time[m], sd.status[m], None if sd.entry is None else sd.entry[m],
+                       None if sd.weights is None else sd.weights[m], ctype=ctype)
+        if stype == 2:
+            tab["surv"] = np.exp(-tab["cumhaz"].to_numpy())
+            se_log = tab["std_chaz"].to_numpy()
+        else:
+            se_log = np.sqrt(tab["cumvar"].to_numpy())
         lower, upper = _confint(tab["surv"], se_log, conf_type, level)
         with np.errstate(invalid="ignore"):
             std_err = se_log * tab["surv"].to_numpy()

@@ -34,6 +34,7 @@ from scipy import stats
 from peertrial import _data
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
+from peertrial.survival._influence import at_risk, influence_variance
 
 __all__ = ["mcf", "MCFResult", "survsplit"]
 
@@ -55,68 +56,21 @@ class _Subjects:
     ev_subject: np.ndarray  # (m,) subject index
 
 
-def _risk_counts(entry, end, times):
-    """Number of subjects with entry < t <= end, at each t."""
-    started = np.searchsorted(np.sort(entry), times, side="left")
-    ended = np.searchsorted(np.sort(end), times, side="left")
-    return (started - ended).astype(float)
-
-
-def _cumsum_before(sorted_keys, values, times, side="left"):
-    """sum of values whose key is < t (side='left') at each t; keys need not be sorted."""
-    order = np.argsort(sorted_keys, kind="stable")
-    csum = np.concatenate([[0.0], np.cumsum(values[order])])
-    return csum[np.searchsorted(sorted_keys[order], times, side=side)]
-
-
 def _lawless_nadeau(s: _Subjects):
     """MCF and its robust variance at the distinct event times, in O(N log N)."""
     u, inv = np.unique(s.ev_time, return_inverse=True)
     dN = np.bincount(inv, weights=s.ev_count, minlength=len(u))
-    Y = _risk_counts(s.entry, s.end, u)
-    dR = dN / Y
-    mu = np.cumsum(dR)
-    H2 = np.cumsum(dN / Y**2)
-
-    def H2_at(t):  # H2 evaluated at arbitrary times (right-continuous)
-        k = np.searchsorted(u, t, side="right") - 1
-        return np.where(k >= 0, H2[np.maximum(k, 0)], 0.0)
-
-    h = H2_at(s.entry)
-    g_fin = H2_at(s.end) - h
-    # E_i: each event adds w = count / Y(time) to its subject's running sum
-    w = s.ev_count / Y[inv]
-    order = np.lexsort((s.ev_time, s.ev_subject))
-    ws, subj = w[order], s.ev_subject[order]
-    run = np.cumsum(ws)
-    first = np.r_[True, subj[1:] != subj[:-1]]
-    base = np.maximum.accumulate(np.where(first, np.arange(len(ws)), 0))
-    before = run - ws - np.where(base > 0, run[base - 1], 0.0)
-    inc_sq = np.empty_like(w)
-    inc_sq[order] = 2 * before * ws + ws**2
-    E2 = np.cumsum(np.bincount(inv, weights=inc_sq, minlength=len(u)))
-    E_fin = np.bincount(s.ev_subject, weights=w, minlength=len(s.end))
-    sumE = np.cumsum(np.bincount(inv, weights=w, minlength=len(u)))
-    sumEh = np.cumsum(np.bincount(inv, weights=w * h[s.ev_subject], minlength=len(u)))
-    # sums over active (entry < u <= end) = over started minus over finished (end < u)
-    n_act = Y
-    h_act = _cumsum_before(s.entry, h, u) - _cumsum_before(s.end, h, u)
-    h2_act = _cumsum_before(s.entry, h**2, u) - _cumsum_before(s.end, h**2, u)
-    g2_fin = _cumsum_before(s.end, g_fin**2, u)
-    sumG2 = n_act * H2**2 - 2 * H2 * h_act + h2_act + g2_fin
-    E_act = sumE - _cumsum_before(s.end, E_fin, u)
-    Eh_act = sumEh - _cumsum_before(s.end, E_fin * h, u)
-    EG_fin = _cumsum_before(s.end, E_fin * g_fin, u)
-    sumEG = H2 * E_act - Eh_act + EG_fin
-    var = np.maximum(E2 - 2 * sumEG + sumG2, 0.0)
-    return u, Y, dN, mu, var
+    Y = at_risk(s.entry, s.end, u)
+    var = influence_variance(u, dN / Y**2, s.entry, s.end, s.ev_time, s.ev_count / Y[inv],
+                             s.ev_subject)
+    return u, Y, dN, np.cumsum(dN / Y), var
 
 
 def _ghosh_lin(s: _Subjects):
     """Ghosh–Lin mean frequency and its influence-function variance (dense over subjects)."""
     death_t = s.end[s.death == 1]
     u = np.unique(np.concatenate([s.ev_time, death_t]))
-    Y = _risk_counts(s.entry, s.end, u)
+    Y = at_risk(s.entry, s.end, u)
     dN = np.bincount(np.searchsorted(u, s.ev_time), weights=s.ev_count, minlength=len(u))
     dD = np.bincount(np.searchsorted(u, death_t), minlength=len(u)).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -134,15 +88,15 @@ def _ghosh_lin(s: _Subjects):
         invY = np.where(Y > 0, 1 / Y, 0.0)
     for lo in range(0, n, step):
         idx = np.arange(lo, min(n, lo + step))
-        at_risk = (s.entry[idx, None] < u[None, :]) & (u[None, :] <= s.end[idx, None])
+        in_risk = (s.entry[idx, None] < u[None, :]) & (u[None, :] <= s.end[idx, None])
         dNi = np.zeros((len(idx), len(u)))
         sel = (s.ev_subject >= lo) & (s.ev_subject < lo + step)
         np.add.at(dNi, (s.ev_subject[sel] - lo, np.searchsorted(u, s.ev_time[sel])), s.ev_count[sel])
         dDi = np.zeros_like(dNi)
         dead = np.flatnonzero(s.death[idx] == 1)
         dDi[dead, np.searchsorted(u, s.end[idx][dead])] = 1.0
-        dMR = (dNi - at_risk * dR) * invY
-        dMD = (dDi - at_risk * dL) * invY
+        dMR = (dNi - in_risk * dR) * invY
+        dMD = (dDi - in_risk * dL) * invY
         a = np.cumsum(S_minus * dMR, axis=1)
         b = np.cumsum(dMD, axis=1)
         c = np.cumsum(mu * dMD, axis=1)
