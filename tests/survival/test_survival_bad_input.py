@@ -121,7 +121,7 @@ def test_no_events_is_an_error_for_cox(df):
 
 def test_bad_options(df):
     with pytest.raises(ValueError, match="conf_type"):
-        pt.survival.kaplan_meier(df, "time", "event", conf_type="logit")
+        pt.survival.kaplan_meier(df, "time", "event", conf_type="probit")
     with pytest.raises(ValueError, match="ties"):
         pt.survival.cox(df, "time", "event", ["arm"], ties="exact")
     with pytest.raises(ValueError, match="not found"):
