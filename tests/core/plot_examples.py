@@ -6,6 +6,7 @@ Built once per test session from the shipped simulated data (kept small so it st
 from __future__ import annotations
 
 import functools
+import json
 import warnings
 from pathlib import Path
 
@@ -15,6 +16,12 @@ import pandas as pd
 import peertrial as pt
 
 DATA = Path(__file__).resolve().parents[2] / "simulated_data"
+
+
+def _fixture(file: str, case: str) -> pd.DataFrame:
+    """The data of one case of a survival fixture file (R's real or simulated data)."""
+    path = Path(__file__).resolve().parents[1] / "survival" / "fixtures" / file
+    return pd.DataFrame(json.loads(path.read_text())[case]["data"])
 
 
 @functools.cache
@@ -43,6 +50,11 @@ def results() -> dict:
             "kaplan_meier": pt.survival.kaplan_meier(small, time="readmit_time", event="readmitted_12m", group="arm"),
             "cox": pt.survival.cox(small, time="readmit_time", event="readmitted_12m", covariates=["arm", "age"]),
             "cuminc": pt.survival.cuminc(small, time="readmit_time", status="readmit_status", group="arm"),
+            "mcf": pt.survival.mcf(_fixture("recurrent_cases.json", "cgd"), id="id", time="time",
+                                   event="event", group="group", entry="entry"),
+            "aalen_johansen": pt.survival.aalen_johansen(
+                _fixture("multistate_cases.json", "readmission"), start="start", stop="stop",
+                event="event", istate="istate", group="arm", censor="censor"),
             "cea": pt.econ.cea(small, cost="cost_total", effect="qaly", arm="arm", n_boot=200, seed=1),
             "sensitivity": pt.econ.one_way_sensitivity(lambda a, b: a * b, {"a": 2.0, "b": 3.0},
                                                        {"a": (1, 4), "b": (2, 3.5)}, output_name="product"),
@@ -82,6 +94,8 @@ def calls() -> dict:
         "subgroup_forest": lambda ax: P.subgroup_forest(r["meta_subgroup"], ax=ax),
         "revman_forest": lambda ax: P.revman_forest(r["rma_mh"], subgroup=pt.datasets.load("bcg")["alloc"], ax=ax),
         "km_plot": lambda ax: P.km_plot(r["kaplan_meier"], ax=ax),
+        "mcf_plot": lambda ax: P.mcf_plot(r["mcf"], ax=ax),
+        "state_probability_plot": lambda ax: P.state_probability_plot(r["aalen_johansen"], ax=ax),
         "cuminc_plot": lambda ax: P.cuminc_plot(r["cuminc"], ax=ax),
         "cox_forest": lambda ax: P.cox_forest(r["cox"], ax=ax),
         "schoenfeld_plot": lambda ax: P.schoenfeld_plot(r["cox"], ax=ax),

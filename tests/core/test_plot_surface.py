@@ -74,7 +74,7 @@ RESULT_PLOTS = {
     # result key -> the plot function its .plot() draws
     "rma": "forest", "rma_mh": "forest", "rma_peto": "forest", "trimfill": "funnel",
     "meta_subgroup": "subgroup_forest", "kaplan_meier": "km_plot", "cox": "cox_forest",
-    "cuminc": "cuminc_plot", "cea": "ce_plane", "sensitivity": "tornado", "icers": "ce_frontier",
+    "cuminc": "cuminc_plot", "mcf": "mcf_plot", "aalen_johansen": "state_probability_plot", "cea": "ce_plane", "sensitivity": "tornado", "icers": "ce_frontier",
     "trial_subgroup": "subgroup_effects_forest", "consort": "consort_diagram", "design": "design_imbalance",
     "fidelity_scores": "fidelity_profile", "alpha": "alpha_plot", "moderation": "fidelity_moderation_plot",
     "engagement": "engagement_plot", "contact": "survival_curve_plot", "mediation": "mediation_plot",

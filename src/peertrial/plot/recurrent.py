@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from peertrial.plot._figure import single_axes
 from peertrial.plot._style import PALETTE, style
 
 __all__ = ["mcf_plot", "state_probability_plot"]
@@ -29,13 +30,8 @@ def mcf_plot(result, ax=None, *, ci: bool = True, labels: dict | None = None,
     matplotlib.figure.Figure
     """
     labels = labels or {}
+    fig, ax, _ = single_axes(ax, (6.4, 4.2))
     with style():
-        if ax is None:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(6.4, 4.2))
-            ax = fig.add_subplot(111)
-        fig = ax.figure
         tmax = 0.0
         for i, g in enumerate(result.groups):
             cur = result.table[result.table["group"] == g]
@@ -73,13 +69,8 @@ def state_probability_plot(result, ax=None, *, states=None, labels: dict | None 
     labels = labels or {}
     states = list(result.states if states is None else states)
     styles = ("-", "--", ":", "-.")
+    fig, ax, _ = single_axes(ax, (6.4, 4.2))
     with style():
-        if ax is None:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=(6.4, 4.2))
-            ax = fig.add_subplot(111)
-        fig = ax.figure
         for gi, g in enumerate(result.groups):
             for si, s in enumerate(states):
                 cur = result.table[(result.table["group"] == g) & (result.table["state"] == s)]
