@@ -74,18 +74,20 @@ def state_probability_plot(result, ax=None, *, states=None, labels: dict | None 
         for gi, g in enumerate(result.groups):
             for si, s in enumerate(states):
                 cur = result.table[(result.table["group"] == g) & (result.table["state"] == s)]
+                start = result.initial[(result.initial["group"] == g) & (result.initial["state"] == s)]
+                t = np.concatenate([start["time"].to_numpy(), cur["time"].to_numpy()])
+                y = np.concatenate([start["estimate"].to_numpy(), cur["estimate"].to_numpy()])
                 color = PALETTE[si % len(PALETTE)]
                 name = str(labels.get(s, s)) + (f" ({labels.get(g, g)})" if len(result.groups) > 1 else "")
-                ax.step(cur["time"], cur["estimate"], where="post", color=color,
-                        ls=styles[gi % len(styles)], lw=1.5, label=name)
+                ax.step(t, y, where="post", color=color, ls=styles[gi % len(styles)], lw=1.5, label=name)
                 if ci:
-                    ax.fill_between(cur["time"], cur["ci_lb"].fillna(cur["estimate"]),
-                                    cur["ci_ub"].fillna(cur["estimate"]), step="post", color=color,
-                                    alpha=0.12, lw=0)
+                    lo = np.concatenate([y[:1], cur["ci_lb"].fillna(cur["estimate"]).to_numpy()])
+                    hi = np.concatenate([y[:1], cur["ci_ub"].fillna(cur["estimate"]).to_numpy()])
+                    ax.fill_between(t, lo, hi, step="post", color=color, alpha=0.10, lw=0)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if title:
             ax.set_title(title)
-        ax.legend(loc="center right", fontsize=8)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     return fig

@@ -43,6 +43,7 @@ class AalenJohansenResult(Result):
     groups: list
     level: float
     group_name: str | None
+    initial: pd.DataFrame  # per group and state: the starting time and distribution p(0)
 
     def at(self, times) -> pd.DataFrame:
         """Probabilities at ``times`` (the last time <= t; the starting distribution before)."""
@@ -115,7 +116,7 @@ def _one_group(start, stop, ist, ev, subj, n_sub, S):
             p = p @ step
         P[m] = p
         V[m] = (U**2).sum(0)
-    return times, P, V
+    return t0, np.bincount(ist[first], minlength=S) / n0, times, P, V
 
 
 def aalen_johansen(data, id="id", start="start", stop="stop", event="event", istate=None,
@@ -205,11 +206,11 @@ def aalen_johansen(data, id="id", start="start", stop="stop", event="event", ist
     else:
         gcodes, levels = pd.factorize(frame[group].to_numpy(), sort=True)
     z = stats.norm.ppf(0.5 + lev / 2)
-    parts = []
+    parts, starts = [], []
     for k, g in enumerate(levels):
         m = gcodes == k
         subj, uniq = pd.factorize(ids[m])
-        times, P, V = _one_group(t_start[m], t_stop[m], ist[m], ev[m], subj, len(uniq), len(states))
+        t0, p0, times, P, V = _one_group(t_start[m], t_stop[m], ist[m], ev[m], subj, len(uniq), len(states))
         se = np.sqrt(V)
         with np.errstate(divide="ignore", invalid="ignore"):
             lo = np.where(P > 0, P * np.exp(-z * se / P), np.nan)
@@ -219,5 +220,7 @@ def aalen_johansen(data, id="id", start="start", stop="stop", event="event", ist
                                    "state": np.tile(np.array(states, dtype=object), T),
                                    "estimate": P.ravel(), "se": se.ravel(),
                                    "ci_lb": lo.ravel(), "ci_ub": hi.ravel()}))
+        starts.append(pd.DataFrame({"group": g, "time": t0, "state": states, "estimate": p0}))
     table = pd.concat(parts, ignore_index=True)
-    return AalenJohansenResult(table, states, list(levels), lev, group)
+    return AalenJohansenResult(table, states, list(levels), lev, group,
+                               pd.concat(starts, ignore_index=True))
