@@ -117,3 +117,22 @@ def test_no_trial_specific_defaults():
     assert len(with_site.coefficients) > 2
     counts = pt.survival.count_ratio(d, "readmissions")
     assert "offset" not in counts.model  # no default exposure column
+
+
+def test_count_ratio_exposure_out_of_hospital_equals_offset_of_the_difference():
+    """not_at_risk: the offset is log(follow-up - days in hospital), the time at risk of readmission."""
+    rng = np.random.default_rng(8)
+    n = 300
+    d = pd.DataFrame({"arm": np.repeat([0, 1], n // 2), "followup": rng.integers(200, 366, n)})
+    d["bed"] = rng.integers(0, 60, n)
+    d["readmissions"] = rng.poisson(0.004 * (d["followup"] - d["bed"]) * np.exp(-0.3 * d["arm"]))
+    got = pt.survival.count_ratio(d, "readmissions", exposure="followup", not_at_risk="bed")
+    ref = pt.survival.count_ratio(d.assign(at_risk=d["followup"] - d["bed"]), "readmissions",
+                                  exposure="at_risk")
+    assert (got.estimate, got.se, got.ci_lb, got.ci_ub) == (ref.estimate, ref.se, ref.ci_lb, ref.ci_ub)
+    assert "followup - bed" in got.model
+    with pytest.raises(ValueError, match="exposure"):
+        pt.survival.count_ratio(d, "readmissions", not_at_risk="bed")
+    with pytest.raises(ValueError, match="must be positive"):
+        pt.survival.count_ratio(d.assign(bed=d["followup"]), "readmissions", exposure="followup",
+                                not_at_risk="bed")

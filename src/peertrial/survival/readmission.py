@@ -353,13 +353,17 @@ class RatioResult(Result):
                 f"{format_table(self.to_frame())}{extra}")
 
 
-def _prep_counts(data, outcome, arm, exposure, covariates, factors):
+def _prep_counts(data, outcome, arm, exposure, covariates, factors, not_at_risk=None):
     frame = _data.as_frame(data)
     covariates, factors = _builder.spec(covariates), _builder.as_list(factors)
     # factors= names factor terms (placed first) as well as typing them, as before
     extra = [f for f in factors if f not in _builder.variables(covariates)]
     covariates = _builder.combine(extra, covariates)
-    cols = [outcome, arm, *_builder.variables(covariates, factors)] + ([exposure] if exposure else [])
+    if not_at_risk is not None and not exposure:
+        raise ValueError(f"not_at_risk={not_at_risk!r} is subtracted from the exposure: give exposure= too "
+                         "(e.g. exposure='followup_days', not_at_risk='bed_days')")
+    cols = [outcome, arm, *_builder.variables(covariates, factors)] + ([exposure] if exposure else []) \
+        + ([not_at_risk] if not_at_risk else [])
     _data.require_columns(frame, cols)
     frame = _data.drop_missing(frame, cols, stacklevel=4)
     y = _data.numeric(frame[outcome], outcome)
@@ -376,6 +380,14 @@ def _prep_counts(data, outcome, arm, exposure, covariates, factors):
     if exposure:
         e = _data.numeric(frame[exposure], exposure)
         _data.check_positive(e, frame.index, exposure)
+        if not_at_risk:
+            away = _data.numeric(frame[not_at_risk], not_at_risk)
+            _data.check_nonnegative(away, frame.index, not_at_risk)
+            e = e - away
+            bad = e <= 0
+            if bad.any():
+                raise ValueError(f"{exposure!r} minus {not_at_risk!r} must be positive (time at risk); it is "
+                                 f"not at rows {_data.row_labels(frame.index, bad)}")
         off = np.log(e)
     X = _design(frame, arm, covariates, factors)
     return frame, y, X, off
@@ -383,21 +395,25 @@ def _prep_counts(data, outcome, arm, exposure, covariates, factors):
 
 def count_ratio(data, outcome: str, arm: str = "arm",
                 exposure: str | None = None, covariates=(), factors=(),
-                level: float = 0.95, *, conf_level=None, arm_levels=None) -> RatioResult:
+                level: float = 0.95, *, conf_level=None, arm_levels=None,
+                not_at_risk: str | None = None) -> RatioResult:
     """Rate ratio from negative binomial regression with offset log(exposure) (``MASS::glm.nb``).
 
     ``level``: confidence level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
 
     ``outcome`` is a column of counts (e.g. readmissions); ``exposure`` (default: none, equal
     follow-up) a column of follow-up time, e.g. ``exposure="followup_days"``, entered as the
-    offset ``log(exposure)`` so that the ratio compares rates.
+    offset ``log(exposure)`` so that the ratio compares rates. ``not_at_risk`` names a column
+    of time within the exposure when no new event can start, e.g. days already in hospital:
+    the offset is then ``log(exposure - not_at_risk)``, the time alive and out of hospital,
+    so that readmission rates are not diluted by time spent as an inpatient.
 
     ``arm_levels``: the coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}``
     or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
     """
     data = _data.code_arm(data, arm, arm_levels)
     level = _data.confidence_level(level, conf_level=conf_level)
-    frame, y, X, off = _prep_counts(data, outcome, arm, exposure, covariates, factors)
+    frame, y, X, off = _prep_counts(data, outcome, arm, exposure, covariates, factors, not_at_risk)
     a = X[arm].to_numpy()
     for g in (0, 1):
         if not np.any(y[a == g] > 0):
@@ -414,7 +430,8 @@ def count_ratio(data, outcome: str, arm: str = "arm",
     z = _z(level)
     return RatioResult(float(np.exp(b)), float(s), float(np.exp(b - z * s)), float(np.exp(b + z * s)),
                        float(coefs.at[arm, "pval"]),
-                       "negative binomial (NB2) regression" + (f", offset log({exposure})" if exposure else ""),
+                       "negative binomial (NB2) regression"
+                       + (f", offset log({exposure}{' - ' + not_at_risk if not_at_risk else ''})" if exposure else ""),
                        coefs, {"theta": nb.theta, "se_theta": nb.se_theta, "loglik": nb.loglik}, level)
 
 
