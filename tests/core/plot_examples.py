@@ -53,7 +53,7 @@ def results() -> dict:
             "mcf": pt.survival.mcf(_fixture("recurrent_cases.json", "cgd"), id="id", time="time",
                                    event="event", group="group", entry="entry"),
             "aalen_johansen": pt.survival.aalen_johansen(
-                _fixture("multistate_cases.json", "readmission"), start="start", stop="stop",
+                _fixture("multistate_cases.json", "readmission"), id="id", start="start", stop="stop",
                 event="event", istate="istate", group="arm", censor="censor"),
             "cea": pt.econ.cea(small, cost="cost_total", effect="qaly", arm="arm", n_boot=200, seed=1),
             "sensitivity": pt.econ.one_way_sensitivity(lambda a, b: a * b, {"a": 2.0, "b": 3.0},

@@ -123,6 +123,15 @@ RECIPES = {
     "survival.readmission_12m": lambda d, L: pt.survival.readmission_12m(d["trial"], "readmitted_12m", covariates="C(site)", level=L),
     "survival.count_ratio": lambda d, L: pt.survival.count_ratio(d["trial"], "readmissions", exposure="followup_days", level=L),
     "survival.days_ratio": lambda d, L: pt.survival.days_ratio(d["trial"], "bed_days", model="two-part", level=L),
+    "survival.mcf": lambda d, L: pt.survival.mcf(d["trial"], id="id", time="readmit_time", event="event",
+                                                 group="arm", level=L),
+    "survival.aalen_johansen": lambda d, L: pt.survival.aalen_johansen(
+        d["trial"].assign(start=0), id="id", start="start", stop="readmit_time", event="readmit_status",
+        group="arm", level=L),
+    "survival.survreg": lambda d, L: pt.survival.survreg(d["trial"], "readmit_time", "event", ["arm", "age"],
+                                                         level=L),
+    "survival.concordance": lambda d, L: pt.survival.concordance(d["trial"], "readmit_time", "event",
+                                                                 predictor="age", level=L),
     "trial.estimate_effects": lambda d, L: pt.trial.estimate_effects(d["trial"], "hope_12", received="received", level=L),
     "trial.effects_by_use": lambda d, L: pt.trial.effects_by_use(d["trial"], "hope_12", level=L),
     "trial.itt_odds_ratio": lambda d, L: pt.trial.itt_odds_ratio(d["trial"], "readmitted_12m", level=L),
@@ -194,6 +203,8 @@ NO_INTERVAL = {
     "randomise.constrained_randomise", "randomise.ConstrainedRandomisation", "randomise.simulate_design",
     "randomise.DesignSimulation", "randomise.Minimiser", "randomise.minimise", "randomise.balance_table",
     "randomise.balance_stats", "randomise.Ledger", "randomise.participant_id",
+    # survival data preparation
+    "survival.survsplit",
     # results and pure helpers
     "trial.effects_summary", "trial.use_levels", "trial.impute_norm", "trial.consort",
     "survival.logrank", "survival.cuminc",  # chi-square tests; cmprsk's estimate and variance

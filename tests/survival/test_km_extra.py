@@ -22,11 +22,12 @@ def test_km_extra_equals_survfit(name):
     if "weights" in c["args"]:
         kwargs["weights"] = "wi" if name == "lung_integer_weights" else "w"
     km = pt.survival.kaplan_meier(d, time=c["time"], event="event", group=c.get("group") or None, **kwargs)
-    got, ref = km.to_frame(), pd.DataFrame(c["ref"])
+    got = km.to_frame()
+    ref = pd.DataFrame(c["ref"]).rename(columns={"std_err": "se", "lower": "ci_lb", "upper": "ci_ub"})
     assert list(got["group"].astype(str)) == list(ref["group"].astype(str))
-    for col in ("time", "n_risk", "n_event", "surv", "std_err", "cumhaz", "std_chaz"):
+    for col in ("time", "n_risk", "n_event", "surv", "se", "cumhaz", "std_chaz"):
         np.testing.assert_allclose(got[col], ref[col], rtol=1e-9, err_msg=col)
-    for col in ("lower", "upper"):
+    for col in ("ci_lb", "ci_ub"):
         np.testing.assert_allclose(got[col].astype(float), ref[col].astype(float), rtol=1e-9,
                                    err_msg=col)
 

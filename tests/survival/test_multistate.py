@@ -47,10 +47,10 @@ def test_readmission_with_return_and_death():
 def test_probabilities_sum_to_one_and_bad_input():
     c = FIX["readmission"]
     d = pd.DataFrame(c["data"])
-    fit = pt.survival.aalen_johansen(d, start="start", stop="stop", event="event", istate="istate",
+    fit = pt.survival.aalen_johansen(d, id="id", start="start", stop="stop", event="event", istate="istate",
                                      censor="censor", level=90)
     sums = fit.to_frame().groupby("time")["estimate"].sum()
     np.testing.assert_allclose(sums, 1.0, rtol=1e-12)
     with pytest.raises(ValueError, match="'start' must be before 'stop'"):
-        pt.survival.aalen_johansen(d.assign(start=d["stop"]), start="start", stop="stop",
+        pt.survival.aalen_johansen(d.assign(start=d["stop"]), id="id", start="start", stop="stop",
                                    event="event", censor="censor")

@@ -119,7 +119,7 @@ def _one_group(start, stop, ist, ev, subj, n_sub, S):
     return t0, np.bincount(ist[first], minlength=S) / n0, times, P, V
 
 
-def aalen_johansen(data, id="id", start="start", stop="stop", event="event", istate=None,
+def aalen_johansen(data, id, start="start", stop="stop", event="event", istate=None,
                    group=None, censor=0, initial: str = "(s0)", level: float = 0.95) -> AalenJohansenResult:
     """Probability of being in each state over time (Aalen–Johansen), with robust SEs.
 
@@ -165,7 +165,7 @@ def aalen_johansen(data, id="id", start="start", stop="stop", event="event", ist
     >>> d = pd.DataFrame({"id": [1, 1, 2, 3], "start": [0, 10, 0, 0], "stop": [10, 30, 20, 30],
     ...                   "state": ["home", "ward", "home", "home"],
     ...                   "to": ["ward", "home", 0, "dead"]})
-    >>> fit = pt.survival.aalen_johansen(d, start="start", stop="stop", event="to", istate="state")
+    >>> fit = pt.survival.aalen_johansen(d, id="id", start="start", stop="stop", event="to", istate="state")
     >>> fit.at([15]).set_index("state")["estimate"].round(3).to_dict()
     {'home': 0.667, 'ward': 0.333, 'dead': 0.0}
     """

@@ -236,7 +236,7 @@ def _robust_rate(s: _Subjects):
     return total, pt, rate, se_log
 
 
-def mcf(data, id="id", time="time", event="event", group=None, terminal=None, entry=None,
+def mcf(data, id, time="time", event="event", group=None, terminal=None, entry=None,
         level: float = 0.95, conf_type: str = "log") -> MCFResult:
     """Mean cumulative function of recurrent events with robust confidence limits.
 
