@@ -135,6 +135,7 @@ RECIPES = {
     "trial.estimate_effects": lambda d, L: pt.trial.estimate_effects(d["trial"], "hope_12", received="received", level=L),
     "trial.effects_by_use": lambda d, L: pt.trial.effects_by_use(d["trial"], "hope_12", level=L),
     "trial.itt_odds_ratio": lambda d, L: pt.trial.itt_odds_ratio(d["trial"], "readmitted_12m", level=L),
+    "trial.gee": lambda d, L: pt.trial.gee(d["trial"], "readmitted_12m", cluster="site", level=L),
     "trial.marginal_risk": lambda d, L: pt.trial.marginal_risk(d["trial"], "readmitted_12m", covariates=["hope_0"],
                                                                level=L),
     "trial.random_intercept": lambda d, L: pt.trial.random_intercept(d["trial"], "hope_12", group="site", level=L),

@@ -5,6 +5,7 @@ repeated-measures models; multiple imputation; standardised effects; subgroups; 
 - :func:`effects_by_use`  as-treated by level of use (none / low / high), beside the ITT
 - :func:`itt_odds_ratio`  logistic ITT odds ratio for binary outcomes
 - :func:`marginal_risk`   standardised risks, risk difference and risk ratio (g-computation)
+- :func:`gee`             GEE for binary/count outcomes clustered by site or peer worker (geepack)
 - :func:`random_intercept`, :func:`partially_nested`, :func:`mmrm` mixed models (REML)
 - :func:`multiple_imputation`, :func:`rubin_pool` missing outcomes
 - :func:`hedges_g`        standardised mean difference for meta-analysis
@@ -22,13 +23,14 @@ from peertrial.trial.effects import (
     itt_odds_ratio,
     use_levels,
 )
+from peertrial.trial.gee import gee
 from peertrial.trial.marginal import marginal_risk
 from peertrial.trial.missing import MIResult, impute_norm, multiple_imputation, rubin_pool
 from peertrial.trial.mixed import MixedResult, MMRMResult, mmrm, partially_nested, random_intercept
 from peertrial.trial.subgroups import SubgroupEffects, subgroup_effects
 
 __all__ = [
-    "estimate_effects", "effects_summary", "effects_by_use", "itt_odds_ratio", "OddsRatioResult", "marginal_risk", "use_levels",
+    "estimate_effects", "effects_summary", "effects_by_use", "itt_odds_ratio", "OddsRatioResult", "marginal_risk", "gee", "use_levels",
     "random_intercept", "partially_nested", "mmrm", "MixedResult", "MMRMResult",
     "multiple_imputation", "rubin_pool", "impute_norm", "MIResult",
     "hedges_g", "HedgesG", "subgroup_effects", "SubgroupEffects", "consort", "ConsortResult",
