@@ -36,8 +36,8 @@ def fitted(name):
 
 
 def close(actual, expected, rtol=1e-6, atol=1e-10):
-    a = np.asarray(actual, float)
-    e = np.asarray(expected, float)
+    a = np.atleast_1d(np.asarray(actual, float))
+    e = np.atleast_1d(np.asarray(expected, float))
     assert a.shape == e.shape, (a.shape, e.shape)
     np.testing.assert_allclose(a, e, rtol=rtol, atol=atol)
 
@@ -157,3 +157,63 @@ def test_test_ph_transforms_match_cox_zph(name, transform):
 def test_test_ph_rejects_unknown_transform():
     with pytest.raises(ValueError, match="transform must be"):
         fitted("lung").test_ph(transform="sqrt")
+
+
+EXTRA = {
+    "lung_exact": dict(data="lung", time="time", event="status", covariates=["age", "sex", "ph.ecog"],
+                       ties="exact"),
+    "veteran_exact": dict(data="veteran", time="time", event="status", covariates=["karno", "age"],
+                          strata="trt", ties="exact"),
+    "rats_exact": dict(data="rats", time="time", event="status", covariates=["rx"], ties="exact"),
+    "rats_efron": dict(data="rats", time="time", event="status", covariates=["rx"]),
+    "lung_offset": dict(data="lung", time="time", event="status", covariates=["age", "ph.ecog"], offset="off"),
+    "lung_offset_breslow": dict(data="lung", time="time", event="status", covariates=["age", "ph.ecog"],
+                                offset="off", ties="breslow"),
+    "cgd_offset": dict(data="cgd", time="tstop", event="status", entry="tstart", id="id",
+                       covariates=["treat", "inherit", "steroids"], offset="off"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTRA))
+def test_exact_ties_and_offset_match_coxph(name):
+    spec, ref = dict(EXTRA[name]), CASES[name]
+    res = pt.survival.cox(DATA[spec.pop("data")], **spec)
+    close(res.coef, ref["coef"], rtol=1e-8)
+    close(res.se, ref["se"], rtol=1e-8)
+    close(res.loglik, ref["loglik"], rtol=1e-10)
+    close(res.wald_test[0], ref["wald"], rtol=1e-8)
+    close(res.score_test[0], ref["score"], rtol=1e-8)
+    assert res.iter == ref["iter"]
+    close(res.predict(type="lp"), ref["lp"], rtol=1e-9, atol=1e-12)
+    close(res.residuals("martingale"), ref["martingale"], rtol=1e-9, atol=1e-12)
+
+
+def test_exact_differs_from_efron_with_many_ties():
+    # rats (coarsened times, up to 9 deaths at one time): the three likelihoods differ
+    assert abs(CASES["rats_exact"]["coef"] - CASES["rats_efron"]["coef"]) > 0.01
+
+
+def test_offset_as_array_and_in_newdata():
+    lung = DATA["lung"]
+    by_col = pt.survival.cox(lung, "time", "status", ["age", "ph.ecog"], offset="off")
+    by_arr = pt.survival.cox(lung, "time", "status", ["age", "ph.ecog"], offset=lung["off"].to_numpy())
+    close(by_arr.coef, by_col.coef, rtol=1e-12)
+    new = lung.iloc[:5]
+    close(by_col.predict(new, "lp"), CASES["lung_offset"]["lp"][:5], rtol=1e-9)
+    close(by_col.predict(new, "expected"), by_col.predict(type="expected").iloc[:5].to_numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="offset column"):
+        by_col.predict(new.drop(columns="off"), "lp")
+    bad = lung.assign(off=lung["off"].where(lung.index != lung.index[3]))
+    with pytest.raises(ValueError, match="finite"):
+        pt.survival.cox(bad, "time", "status", ["age"], offset="off")
+
+
+def test_exact_rejects_what_r_does_not_define():
+    lung = DATA["lung"]
+    with pytest.raises(ValueError, match="weights"):
+        pt.survival.cox(lung, "time", "status", ["age"], ties="exact", weights="sex")
+    res = pt.survival.cox(lung, "time", "status", ["age"], ties="exact")
+    with pytest.raises(ValueError, match="not available for ties='exact'"):
+        res.residuals("score")
+    with pytest.raises(ValueError, match="ties must be"):
+        pt.survival.cox(lung, "time", "status", ["age"], ties="discrete")

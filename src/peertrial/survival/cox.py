@@ -1,6 +1,6 @@
 """Cox proportional hazards regression, as R's ``survival::coxph``.
 
-Partial likelihood with Efron (R's default) or Breslow ties, strata, case weights,
+Partial likelihood with Efron (R's default), Breslow or exact ties, offsets, strata, case weights,
 late entry ``(entry, time]`` and cluster-robust (sandwich) standard errors, fitted by
 Newton–Raphson with step halving from beta = 0 and R's stopping rule
 (|1 - l_old / l_new| <= 1e-9, at most 20 iterations), so the iterates are R's.
@@ -294,6 +294,9 @@ class CoxResult(Result):
         """
         if type not in self._RESIDUAL_TYPES:
             raise ValueError(f"type must be one of {list(self._RESIDUAL_TYPES)}, got {type!r}")
+        if self.ties == "exact" and type not in ("martingale", "deviance"):
+            raise ValueError(f"{type} residuals are not available for ties='exact' (as coxph); "
+                             "refit with ties='efron' or 'breslow'")
         d = self._data
         beta = self._beta()
         names = self._names()
@@ -386,6 +389,19 @@ class CoxResult(Result):
             raise ValueError(f"newdata lacks covariate column(s) {missing}")
         return newdata[names].to_numpy(float)
 
+    def _offset_of(self, newdata):
+        """The offset of the fit's rows, or of ``newdata`` (its column named as in the fit)."""
+        d = self._data
+        if d.offset is None:
+            return np.zeros(d.n if newdata is None else len(newdata))
+        if newdata is None:
+            return d.offset
+        name = (self._columns or {}).get("offset")
+        if not isinstance(name, str) or name not in newdata.columns:
+            raise ValueError("the model has an offset: newdata needs the offset column "
+                             f"{name if isinstance(name, str) else '(given as an array in the fit)'!r}")
+        return _data_numeric(newdata[name], name)
+
     def predict(self, newdata: pd.DataFrame | None = None, type: str = "lp", strata=None) -> pd.Series:
         """Predictions as R's ``predict(fit, newdata, type = )`` (reference = "strata").
 
@@ -396,7 +412,8 @@ class CoxResult(Result):
             the fit's time column (and entry column when the fit had one) and the event column
             is not used.
         type : {"lp", "risk", "expected"}
-            Linear predictor (x - xbar)'b, centred as R: at coxph's ``means`` (0 for columns
+            Linear predictor (x - xbar)'b (plus the offset minus its mean over the fit's rows;
+            new rows take newdata's offset column), centred as R: at coxph's ``means`` (0 for columns
             taking only -1, 0, 1; else the case-weighted mean, or the plain mean with ``entry``),
             within strata at the weighted stratum means; relative risk exp(lp); expected number of
             events over each row's follow-up (for the fit's rows, event minus the martingale
@@ -443,6 +460,7 @@ class CoxResult(Result):
             start = (_data_numeric(newdata[cols["entry"]], cols["entry"]) if isinstance(cols.get("entry"), str)
                      else np.zeros(len(newdata)))
             x = self._newx(newdata) - d.center
+            off = self._offset_of(newdata)
             codes = np.zeros(len(newdata), np.int64)
             if d.strata is not None:
                 _, codes = self._lp_matrix(newdata, strata)
@@ -454,10 +472,12 @@ class CoxResult(Result):
                 rows = codes == s
                 hi = np.searchsorted(d.gtime[sel], stop[rows], side="right")
                 lo = np.searchsorted(d.gtime[sel], start[rows], side="right")
-                out[rows] = np.exp(x[rows] @ beta) * (cum[hi] - cum[lo])
+                out[rows] = np.exp(x[rows] @ beta + off[rows]) * (cum[hi] - cum[lo])
             return pd.Series(out, index=index, name=type)
         x, _ = self._lp_matrix(newdata, strata)
-        lp = x @ beta
+        lp = x @ beta + self._offset_of(newdata)
+        if d.offset is not None:  # R centres the offset too, at its mean over the fit's rows
+            lp = lp - d.offset.mean()
         return pd.Series(lp if type == "lp" else np.exp(lp), index=index, name=type)
 
     def rmst(self, tau: float, newdata: pd.DataFrame, strata=None) -> pd.Series:
@@ -548,7 +568,7 @@ class CoxResult(Result):
         dV = d.group_sums(mw / den**2)
         dX = d.group_sums((mw / den)[:, None] * a)
         x = x_new - d.center
-        risk = np.exp(x @ beta)
+        risk = np.exp(x @ beta + self._offset_of(newdata))
         times = np.atleast_1d(np.asarray(times, float))
         codes = [0] * len(x) if strata is None else list(strata)
         V = self.var.to_numpy()[np.ix_(self._mask(), self._mask())]
@@ -602,7 +622,7 @@ class CoxResult(Result):
 
 def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron", strata=None,
         cluster=None, weights=None, entry=None, id=None, level: float = 0.95,
-        eps: float = 1e-9, iter_max: int = 20, *, factors=(), conf_level=None) -> CoxResult:
+        eps: float = 1e-9, iter_max: int = 20, *, factors=(), offset=None, conf_level=None) -> CoxResult:
     """Fit a Cox model as ``coxph(Surv(entry, time, event) ~ covariates + strata(s), ties=,
     weights=, cluster=)``.
 
@@ -633,8 +653,13 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         Follow-up time and event indicator (1 event, 0 censored).
     covariates : list of str or str
         Columns, or an R-style right-hand side such as ``"arm + C(site) + age"``.
-    ties : {"efron", "breslow"}
-        Handling of tied event times (default "efron", as R).
+    ties : {"efron", "breslow", "exact"}
+        Handling of tied event times (default "efron", as R). "exact" is the exact (discrete,
+        conditional-logistic) partial likelihood of ``coxph(ties = "exact")``: each group of d
+        tied deaths contributes exp(sum of their x'b) over the sum across all d-subsets of the
+        risk set, computed by a recursion costing O(d n p^2) per tied group (fine for tie groups
+        of tens; not for thousands of deaths at one time). It takes no weights or cluster, and
+        score, Schoenfeld and dfbeta residuals are not defined for it (as in R).
     strata, cluster, weights, entry, id : str, optional
         Stratification, cluster-robust (sandwich) SE, case weights, late entry, participant id.
     level : float
@@ -643,6 +668,10 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         Convergence tolerance and iteration cap of the Newton-Raphson fit.
     factors : sequence of str
         Columns to treat as factors.
+    offset : str or array-like, optional
+        Column (or values) added to the linear predictor with coefficient 1, as
+        ``+ offset(x)`` in a ``coxph`` formula; ``predict`` adds it (from newdata's column of the
+        same name for new rows).
 
     Returns
     -------
@@ -672,8 +701,11 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     [0.1374, 0.0195]
     """
     level = confidence_level(level, conf_level=conf_level)
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    if ties not in ("efron", "breslow", "exact"):
+        raise ValueError(f"ties must be 'efron', 'breslow' or 'exact', got {ties!r}")
+    if ties == "exact" and (weights is not None or cluster is not None):
+        raise ValueError("ties='exact' takes no weights= or cluster= (the exact partial likelihood "
+                         "is unweighted and its score residuals are not defined, as in coxph)")
     if isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
         covariates = ()
     if not isinstance(covariates, str) and not list(covariates):
@@ -689,7 +721,11 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         if np.all(col == col[0]):
             raise ValueError(f"covariate column {c!r} is constant (one level: {float(col[0]):.10g}) in all "
                              f"{len(col)} rows; its hazard ratio is not estimable")
-    data_ = CoxData(sd.time, sd.status, sd.X, sd.strata, sd.weights, sd.entry, efron=ties == "efron")
+    off = None
+    if offset is not None:
+        off = _offset_values(data, offset, sd.index)
+    data_ = CoxData(sd.time, sd.status, sd.X, sd.strata, sd.weights, sd.entry, efron=ties == "efron",
+                    offset=off, exact=ties == "exact")
     kept = ~_builder.aliased_information(data_.evaluate(np.zeros(data_.p))[2])
     if not kept.all():
         hit = [c for c, k in zip(covariates, kept) if not k]
@@ -700,7 +736,7 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         if not kept.any():
             raise ValueError(f"cox: no covariate is estimable ({hit} are constant within every stratum)")
         data_ = CoxData(sd.time, sd.status, sd.X[:, kept], sd.strata, sd.weights, sd.entry,
-                        efron=ties == "efron")
+                        efron=ties == "efron", offset=off, exact=ties == "exact")
     fit = newton(data_, eps=eps, iter_max=iter_max)
     beta, info = fit["beta"], fit["info"]
     try:
@@ -725,6 +761,10 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     if sd.id is not None:
         ids, id_levels = pd.factorize(sd.id, sort=True)
         ids = ids.astype(np.int64)
+    if ties == "exact" and ids is not None and _repeated_events(ids, sd.status):
+        raise ValueError(f"ties='exact' with repeated events per id ({id!r}) would need robust SEs from "
+                         "score residuals, which the exact likelihood does not define (as coxph); use "
+                         "ties='efron'")
     if clusters is None and ids is not None and _repeated_events(ids, sd.status):
         # as coxph (survival >= 3): an id with several events (Andersen-Gill recurrent
         # events) implies the robust variance clustered by id; naive_se keeps the model-based SE
@@ -769,7 +809,7 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         robust_score_test=rscore, n=len(sd.time), nevent=int(sd.status.sum()), iter=fit["iter"],
         converged=fit["converged"], ties=ties, level=level, strata_levels=sd.strata_levels,
         _data=data_, _naive_var=naive, _kept=kept, _design=sd.design, _ids=ids, _id_levels=id_levels, _index=sd.index,
-        _columns=dict(time=time, entry=entry),
+        _columns=dict(time=time, entry=entry, offset=offset),
     )
 
 
@@ -787,3 +827,22 @@ def _rowsum(values, groups):
 
 def _data_numeric(series, name):
     return _pd_data.numeric(series, name)
+
+
+def _offset_values(data, offset, index):
+    """The offset column (or array) on the rows the fit uses, checked finite."""
+    frame = _pd_data.as_frame(data) if data is not None else None
+    if isinstance(offset, str):
+        if frame is None or offset not in frame.columns:
+            raise ValueError(f"offset column {offset!r} is not in data")
+        values = _pd_data.numeric(frame.loc[index, offset], offset)
+    else:
+        arr = np.asarray(offset, float)
+        if frame is None or len(arr) != len(frame):
+            raise ValueError(f"offset has {len(arr)} values; data has {0 if frame is None else len(frame)} rows")
+        values = pd.Series(arr, index=frame.index).loc[index].to_numpy()
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(f"offset {offset if isinstance(offset, str) else 'values'!r} must be finite; "
+                         f"missing or infinite at rows {_pd_data.row_labels(index, bad)}")
+    return values
