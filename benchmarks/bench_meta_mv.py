@@ -110,7 +110,7 @@ def main(argv=None):
             else:
                 print("Rscript failed:\n" + proc.stderr[-2000:])
     if r is not None:
-        for kk, t in r["big"].items():
+        for kk, t in (r["big"] if isinstance(r["big"], dict) else {}).items():  # [] when --r-big is empty
             print(f"metafor rma with one moderator, k = {kk}: {t:.2f} s")
     print(f"\n{'model':34s} {'peertrial ms':>12s} {'metafor ms':>11s} {'ratio':>6s} {'dlogLik':>9s}")
     ratios = []
