@@ -217,3 +217,44 @@ def test_exact_rejects_what_r_does_not_define():
         res.residuals("score")
     with pytest.raises(ValueError, match="ties must be"):
         pt.survival.cox(lung, "time", "status", ["age"], ties="discrete")
+
+
+def _ttf(x, t):
+    return x * np.log(t + 20)
+
+
+TT = {
+    "lung_tt": dict(data="lung", time="time", event="status", covariates=["ph.ecog"], tt={"age": _ttf}),
+    "veteran_tt": dict(data="veteran", time="time", event="status", covariates=["trt"], tt={"karno": _ttf}),
+    "veteran_tt_strata": dict(data="veteran", time="time", event="status", covariates=["age"], strata="trt",
+                              ties="breslow", tt={"karno": _ttf}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TT))
+def test_tt_matches_coxph_tt(name):
+    spec, ref = dict(TT[name]), CASES[name]
+    res = pt.survival.cox(DATA[spec.pop("data")], **spec)
+    assert res.coef.index.tolist() == ref["names"]
+    close(res.coef, ref["coef"], rtol=1e-8)
+    close(res.se, ref["se"], rtol=1e-8)
+    close(res.loglik, ref["loglik"], rtol=1e-10)
+    close(res.wald_test[0], ref["wald"], rtol=1e-8)
+    close(res.score_test[0], ref["score"], rtol=1e-8)
+    assert (res.iter, res.n, res.nevent) == (ref["iter"], ref["n"], ref["nevent"])
+    with pytest.raises(ValueError, match="not available for a fit with tt="):
+        res.residuals()
+    with pytest.raises(ValueError, match="not available for a fit with tt="):
+        res.test_ph()
+
+
+def test_tt_only_and_constant_tt_equals_plain_fit():
+    lung = DATA["lung"]
+    plain = pt.survival.cox(lung, "time", "status", ["age"])
+    same = pt.survival.cox(lung, "time", "status", (), tt={"age": lambda x, t: x})
+    close(same.coef, plain.coef, rtol=1e-10)
+    close(same.se, plain.se, rtol=1e-10)
+    with pytest.raises(ValueError, match="one finite value"), np.errstate(divide="ignore", invalid="ignore"):
+        pt.survival.cox(lung, "time", "status", ["sex"], tt={"age": lambda x, t: np.log(x - 60)})
+    with pytest.raises(ValueError, match="tt= must be a dict"):
+        pt.survival.cox(lung, "time", "status", ["sex"], tt=_ttf)

@@ -211,6 +211,7 @@ class CoxResult(Result):
         >>> cx.test_ph(transform="rank").columns.tolist()
         ['chisq', 'df', 'pval']
         """
+        self._no_tt("test_ph")
         imat, u, _, _ = self._zph(transform)
         p = self._data.p
         terms = self._terms()
@@ -230,6 +231,7 @@ class CoxResult(Result):
         Scaled as cox.zph: beta + d * r V with d the number of events and V = I^-1
         (single-stratum scaling is used also with strata); ``transform`` as :meth:`test_ph`.
         """
+        self._no_tt("schoenfeld")
         imat, _, ttimes, schoen = self._zph(transform)
         d = self._data
         p = d.p
@@ -239,6 +241,11 @@ class CoxResult(Result):
         frame.insert(0, "time", d.stop[d.ev_rows])
         frame.insert(1, "transformed_time", ttimes)
         return frame.sort_values("time", kind="stable").reset_index(drop=True)
+
+    def _no_tt(self, what):
+        if (self._columns or {}).get("tt"):
+            raise ValueError(f"{what} is not available for a fit with tt= (its rows are the expanded "
+                             "risk sets, as coxph's tt(), not the data's rows)")
 
     # --- residuals --------------------------------------------------------------------
     _RESIDUAL_TYPES = ("martingale", "deviance", "score", "schoenfeld", "scaledsch", "dfbeta", "dfbetas")
@@ -292,6 +299,7 @@ class CoxResult(Result):
         >>> round(float(cx.residuals("martingale").sum()), 10)
         0.0
         """
+        self._no_tt("residuals")
         if type not in self._RESIDUAL_TYPES:
             raise ValueError(f"type must be one of {list(self._RESIDUAL_TYPES)}, got {type!r}")
         if self.ties == "exact" and type not in ("martingale", "deviance"):
@@ -440,6 +448,7 @@ class CoxResult(Result):
         >>> cx.predict(type="lp").iloc[:2].round(4).tolist()  # a 0/1 column is not centred, as R
         [0.0, -0.1507]
         """
+        self._no_tt("predict")
         if type not in ("lp", "risk", "expected"):
             raise ValueError(f"type must be 'lp', 'risk' or 'expected', got {type!r}")
         d = self._data
@@ -532,6 +541,7 @@ class CoxResult(Result):
         as ``survfit.coxph``. ``centered=False`` gives the hazard at covariates 0,
         ``centered=True`` at the covariate means.
         """
+        self._no_tt("baseline_hazard")
         d = self._data
         beta = self._beta()
         _, _, _, det = d.evaluate(beta, detail=True)
@@ -550,6 +560,7 @@ class CoxResult(Result):
         den_k, / den_k^2 and a_k / den_k, as R's agsurv) with covariates centred, so
         var H(t | x) = r^2 [sum dH0^2-terms + d(t)' V d(t)], d(t) = H0(t) x - Xbar(t).
         """
+        self._no_tt("predict_survival")
         names = self._names()
         missing = [c for c in names if c not in newdata.columns]
         if missing and self._design is not None and all(v in newdata.columns for v in self._design.variables):
@@ -622,7 +633,8 @@ class CoxResult(Result):
 
 def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron", strata=None,
         cluster=None, weights=None, entry=None, id=None, level: float = 0.95,
-        eps: float = 1e-9, iter_max: int = 20, *, factors=(), offset=None, conf_level=None) -> CoxResult:
+        eps: float = 1e-9, iter_max: int = 20, *, factors=(), offset=None, tt=None,
+        conf_level=None) -> CoxResult:
     """Fit a Cox model as ``coxph(Surv(entry, time, event) ~ covariates + strata(s), ties=,
     weights=, cluster=)``.
 
@@ -668,6 +680,13 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         Convergence tolerance and iteration cap of the Newton-Raphson fit.
     factors : sequence of str
         Columns to treat as factors.
+    tt : dict, optional
+        Time-transformed covariates, as ``coxph``'s ``tt()``: ``{column: f}`` adds the covariate
+        ``tt(column)`` whose value for a row at risk at event time t is ``f(x, t)`` (f takes and
+        returns arrays, e.g. ``lambda x, t: x * np.log(t + 20)``). As R, the data are expanded
+        to one stratum per event time holding its risk set (sum of risk-set sizes rows), so the
+        fit is R's; ``predict``, ``residuals``, ``test_ph`` and the baseline hazard refer to that
+        expanded data and raise for a ``tt`` fit.
     offset : str or array-like, optional
         Column (or values) added to the linear predictor with coefficient 1, as
         ``+ offset(x)`` in a ``coxph`` formula; ``predict`` adds it (from newdata's column of the
@@ -708,10 +727,15 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
                          "is unweighted and its score residuals are not defined, as in coxph)")
     if isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
         covariates = ()
-    if not isinstance(covariates, str) and not list(covariates):
+    if not isinstance(covariates, str) and not list(covariates) and not tt:
         raise ValueError("cox needs at least one covariate")
+    if tt:
+        if not isinstance(tt, dict) or not all(isinstance(k, str) and callable(f) for k, f in tt.items()):
+            raise ValueError("tt= must be a dict {column: function(x, t)} giving each time-transformed covariate")
+    if tt and isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
+        covariates = ()
     sd = _input.prepare(data, time, event, status_codes=(0, 1), strata=strata,
-                        covariates=covariates, factors=factors, weights=weights, cluster=cluster,
+                        covariates=covariates or None, factors=factors, weights=weights, cluster=cluster,
                         entry=entry, id=id)
     if not np.any(sd.status == 1):
         raise ValueError(f"column {event!r} has no events in {len(sd.status)} rows; the Cox model is not estimable")
@@ -724,8 +748,14 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     off = None
     if offset is not None:
         off = _offset_values(data, offset, sd.index)
-    data_ = CoxData(sd.time, sd.status, sd.X, sd.strata, sd.weights, sd.entry, efron=ties == "efron",
-                    offset=off, exact=ties == "exact")
+    rows = (sd.time, sd.status, sd.X if sd.X is not None else np.zeros((len(sd.time), 0)), sd.strata,
+            sd.weights, sd.entry, off)
+    if tt:
+        if sd.cluster is not None or (sd.id is not None and _repeated_events(pd.factorize(sd.id)[0], sd.status)):
+            raise ValueError("tt= with robust (cluster or repeated-event id) standard errors is not supported")
+        rows, tt_names = _expand_tt(data, tt, sd, off)
+        covariates = covariates + tt_names
+    data_ = CoxData(*rows[:6], efron=ties == "efron", offset=rows[6], exact=ties == "exact")
     kept = ~_builder.aliased_information(data_.evaluate(np.zeros(data_.p))[2])
     if not kept.all():
         hit = [c for c, k in zip(covariates, kept) if not k]
@@ -735,8 +765,8 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
                       "coefficients", PeertrialWarning, stacklevel=2)
         if not kept.any():
             raise ValueError(f"cox: no covariate is estimable ({hit} are constant within every stratum)")
-        data_ = CoxData(sd.time, sd.status, sd.X[:, kept], sd.strata, sd.weights, sd.entry,
-                        efron=ties == "efron", offset=off, exact=ties == "exact")
+        data_ = CoxData(rows[0], rows[1], rows[2][:, kept], *rows[3:6], efron=ties == "efron",
+                        offset=rows[6], exact=ties == "exact")
     fit = newton(data_, eps=eps, iter_max=iter_max)
     beta, info = fit["beta"], fit["info"]
     try:
@@ -809,7 +839,7 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         robust_score_test=rscore, n=len(sd.time), nevent=int(sd.status.sum()), iter=fit["iter"],
         converged=fit["converged"], ties=ties, level=level, strata_levels=sd.strata_levels,
         _data=data_, _naive_var=naive, _kept=kept, _design=sd.design, _ids=ids, _id_levels=id_levels, _index=sd.index,
-        _columns=dict(time=time, entry=entry, offset=offset),
+        _columns=dict(time=time, entry=entry, offset=offset, tt=bool(tt)),
     )
 
 
@@ -846,3 +876,42 @@ def _offset_values(data, offset, index):
         raise ValueError(f"offset {offset if isinstance(offset, str) else 'values'!r} must be finite; "
                          f"missing or infinite at rows {_pd_data.row_labels(index, bad)}")
     return values
+
+
+def _expand_tt(data, tt, sd, off):
+    """Rows of the tt() expansion: for each event time t (within stratum), the rows at risk at t,
+    with covariates [x, f(x_tt, t)], all in one stratum per t ending at t (as coxph's tt)."""
+    frame = _pd_data.as_frame(data)
+    names = list(tt)
+    _pd_data.require_columns(frame, names)
+    raw = {c: _pd_data.numeric(frame.loc[sd.index, c], c) for c in names}
+    for c in names:
+        bad = ~np.isfinite(raw[c])
+        if bad.any():
+            raise ValueError(f"tt column {c!r} must be finite; missing at rows {_pd_data.row_labels(sd.index, bad)}")
+    n = len(sd.time)
+    strat = np.zeros(n, np.int64) if sd.strata is None else sd.strata
+    ev = sd.status == 1
+    keys = np.unique(np.column_stack([strat[ev], sd.time[ev]]), axis=0)
+    parts, gtimes = [], []
+    for g, (s_, t) in enumerate(keys):
+        risk = (strat == s_) & (sd.time >= t)
+        if sd.entry is not None:
+            risk &= sd.entry < t
+        idx = np.flatnonzero(risk)
+        parts.append(idx)
+        gtimes.append(np.full(len(idx), t))
+    idx = np.concatenate(parts)
+    tg = np.concatenate(gtimes)
+    group = np.repeat(np.arange(len(keys)), [len(p) for p in parts])
+    X = np.zeros((len(idx), 0)) if sd.X is None else sd.X[idx]
+    cols = []
+    for c in names:
+        val = np.asarray(tt[c](raw[c][idx], tg), float)
+        if val.shape != (len(idx),) or not np.all(np.isfinite(val)):
+            raise ValueError(f"tt function for {c!r} must return one finite value per (row, time) pair")
+        cols.append(val)
+    X = np.column_stack([X] + cols)
+    status = (ev[idx] & (sd.time[idx] == tg)).astype(float)
+    w = None if sd.weights is None else sd.weights[idx]
+    return (tg, status, X, group, w, None, None if off is None else off[idx]), [f"tt({c})" for c in names]
