@@ -118,6 +118,35 @@ def column_or_array(data: pd.DataFrame | None, x, name: str, n: int | None = Non
     return pd.Series(values, index=index, name=name)
 
 
+def equal_lengths(**arrays) -> None:
+    """Raise ``ValueError`` naming the arguments when the given array-likes differ in length."""
+    lengths = {name: len(np.atleast_1d(np.asarray(a, dtype=object))) for name, a in arrays.items() if a is not None}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise ValueError(f"{', '.join(lengths)} must have the same length; {shown}")
+
+
+def finite_array(values, name: str) -> np.ndarray:
+    """Float array of an array-like argument; non-numbers, NaN and inf raise naming the argument and positions."""
+    try:
+        out = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numbers; got {np.asarray(values, dtype=object).ravel()[:5].tolist()}") from None
+    bad = ~np.isfinite(out)
+    if bad.any():
+        where = ", ".join(str(i[0] if len(i) == 1 else tuple(i)) for i in np.argwhere(bad)[:10].tolist())
+        raise ValueError(f"{name} has missing or infinite values at positions {where}; remove or impute them first")
+    return out
+
+
+def unique_index(data: pd.DataFrame, what: str = "data") -> None:
+    """Raise ``ValueError`` when ``data`` has repeated index labels (rows could not be matched back)."""
+    dup = data.index.duplicated(keep=False)
+    if dup.any():
+        raise ValueError(f"{what} has repeated index labels ({row_labels(data.index, dup)}); "
+                         "give each row its own label, e.g. data.reset_index(drop=True)")
+
+
 def numeric(series: pd.Series, name: str | None = None) -> np.ndarray:
     """Float array of ``series``; non-numeric entries raise naming column and rows.
 

@@ -111,6 +111,13 @@ def rubin_pool(estimates, variances, dfcom: float = np.inf, level: float = 0.95,
     Q, U, m = _moments(estimates, variances)
     if U.ndim == 3:
         U = np.diagonal(U, axis1=1, axis2=2)
+    if not np.isfinite(Q).all():
+        raise ValueError("estimates has missing or infinite values; Rubin's rules need every imputation's estimate")
+    if not np.isfinite(U).all() or (U < 0).any():
+        raise ValueError("variances must be finite and non-negative in every imputation (a negative or missing "
+                         "variance means that imputation's fit failed)")
+    if not (dfcom > 0):
+        raise ValueError(f"dfcom must be positive (the complete-data residual df, or inf); got {dfcom!r}")
     qbar, ubar, b = Q.mean(axis=0), U.mean(axis=0), Q.var(axis=0, ddof=1)
     t = ubar + (1 + 1 / m) * b
     riv = (1 + 1 / m) * b / ubar

@@ -474,6 +474,14 @@ def _units(frame: pd.DataFrame, arm: np.ndarray, cluster: str | None) -> tuple[n
     if cluster is None:
         return np.arange(n), arm.copy()
     raw = frame[cluster]
+    missing = raw.isna().to_numpy()
+    for a in (0.0, 1.0):
+        in_arm = arm == a
+        if missing[in_arm].any() and not missing[in_arm].all():
+            warnings.warn(f"{int(missing[in_arm].sum())} participant(s) of arm {int(a)} have no {cluster!r} (rows "
+                          f"{_data.row_labels(frame.index, missing & in_arm)}) while the rest of the arm is "
+                          "clustered; each is resampled as a cluster of one. Fill in the cluster or drop those rows "
+                          "if that is not intended", PeertrialWarning, stacklevel=_data.user_stacklevel())
     key = np.where(raw.isna().to_numpy(), ["__own__" + str(i) for i in range(n)], raw.astype(str).to_numpy())
     key = pd.Series(arm.astype(int).astype(str)).str.cat(pd.Series(key), sep="|").to_numpy()
     codes, uniques = pd.factorize(key, sort=True)

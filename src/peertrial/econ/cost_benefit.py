@@ -152,8 +152,10 @@ def bed_day_savings(bed_days_saved, unit_cost):
     >>> pt.econ.bed_day_savings(10, 415)
     4150.0
     """
-    days = np.asarray(bed_days_saved, dtype=float)
-    unit = np.asarray(unit_cost, dtype=float)
+    from .._data import finite_array
+
+    days = finite_array(bed_days_saved, "bed_days_saved")
+    unit = finite_array(unit_cost, "unit_cost")
     if np.any(unit < 0):
         raise ValueError("unit_cost of a bed day must be non-negative")
     out = days * unit

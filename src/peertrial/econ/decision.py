@@ -124,8 +124,11 @@ def ceac_from_samples(delta_cost, delta_effect, wtps, *, chunk: int = 2_000_000)
     [0.3333, 0.6667]
     """
     w = _wtps(wtps)
-    dc = np.asarray(delta_cost, dtype=float)
-    de = np.asarray(delta_effect, dtype=float)
+    from .._data import equal_lengths, finite_array
+
+    dc = finite_array(delta_cost, "delta_cost").ravel()
+    de = finite_array(delta_effect, "delta_effect").ravel()
+    equal_lengths(delta_cost=dc, delta_effect=de)
     step = max(1, chunk // max(dc.size, 1))
     out = np.empty(w.size)
     for start in range(0, w.size, step):

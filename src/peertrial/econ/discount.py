@@ -83,7 +83,16 @@ def discount(values, years, rate: float = NICE_RATE, *, method: str = "annual"):
     >>> pt.econ.discount([1000, 1000], [1, 2]).round(2).tolist()
     [966.18, 933.51]
     """
-    return np.asarray(values, dtype=float) * discount_factor(years, rate, method=method)
+    from .._data import finite_array
+
+    x = finite_array(values, "values")
+    factors = discount_factor(years, rate, method=method)
+    try:
+        np.broadcast_shapes(x.shape, np.shape(factors))
+    except ValueError:
+        raise ValueError(f"values (shape {x.shape}) and years (shape {np.shape(factors)}) do not match: give one "
+                         "year per value (or a single year for all)") from None
+    return x * factors
 
 
 def present_value(by_year, rate: float = NICE_RATE):
@@ -113,6 +122,8 @@ def present_value(by_year, rate: float = NICE_RATE):
     >>> round(float(pt.econ.present_value([1000, 1000, 1000])), 2)
     2899.69
     """
-    x = np.asarray(by_year, dtype=float)
+    from .._data import finite_array
+
+    x = finite_array(by_year, "by_year")
     factors = discount_factor(np.arange(x.shape[-1]), rate)
     return x @ factors

@@ -237,6 +237,11 @@ def _check_scale(wide: pd.DataFrame, scale):
             detail = ", ".join(f"{i!r} ({lo_item[i]:g}-{hi_item[i]:g})" for i in wide.columns[off.to_numpy()])
             raise ValueError(f"items with scores outside the scale {lo:g}-{hi:g}: {detail}")
         return (lo, hi)
+    neg = (lo_item < 0).to_numpy()
+    if neg.any() and float(np.median(lo_item)) >= 0:
+        detail = ", ".join(f"{i!r} (lowest {lo_item[i]:g})" for i in wide.columns[neg])
+        raise ValueError(f"items with negative scores while the other items start at "
+                         f"{lo_item[~neg].min():g} or above: {detail}; correct the scores or state scale=(lo, hi)")
     ref = float(np.median(hi_item))
     off = hi_item > _SCALE_RATIO * ref if ref > 0 else hi_item > ref + 1
     if off.any():

@@ -168,6 +168,9 @@ def _pv(p, digits):
 def _tables(data, ai, bi, ci, di, n1i, n2i, slab):
     """Cell counts (raw) and per-study escalc frame; tables with NaN omitted with a warning."""
     frame = _data.as_frame(data) if data is not None else None
+    if frame is None:
+        _data.equal_lengths(**{k: x for k, x in dict(ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, slab=slab).items()
+                               if x is not None and not isinstance(x, str)})
     base = escalc("OR", data=frame, ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i)
     a = _data.numeric(_data.column_or_array(frame, ai, "ai"))
     c = _data.numeric(_data.column_or_array(frame, ci, "ci"))
@@ -298,6 +301,14 @@ def rma_mh(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, *,
         beta = np.sum(a * (n2 / N) - c * (n1 / N)) / denom
         se = np.sqrt((beta * np.sum(c * (n1 / N) ** 2 - a * (n2 / N) ** 2 + n1 / N * (n2 / N) * (n2 - n1) / 2)
                       + np.sum(a * (n2 - c) / N + c * (n1 - a) / N) / 2) / denom**2)
+    if not np.isfinite(beta):
+        import warnings
+
+        from peertrial._warnings import PeertrialWarning
+
+        warnings.warn(f"the Mantel-Haenszel {measure} is not estimable: no table has an event in the cells it needs "
+                      "(e.g. every table double-zero); the estimate, SE and CI are NaN, as metafor's NA",
+                      PeertrialWarning, stacklevel=_data.user_stacklevel())
     y, v = _study_estimates(measure, a, b, c, d)
     QE, k_yi = _het(y, v, beta)
     # Mantel-Haenszel weights: b c/N (OR), c n1/N (RR), n1 n2/N (RD)

@@ -239,6 +239,8 @@ def km_curve(time, event, group=None, *, event_name="event", time_unit="days", t
     level = _data.confidence_level(level)
     time = np.asarray(time, float)
     event = np.asarray(event, float)
+    if time.size == 0:
+        raise ValueError("no participants to analyse: time is empty (check the data and any arm or row filter)")
     levels = None if group is None else pd.unique(np.asarray(group))
     if levels is not None and len(levels) == 1:
         km = kaplan_meier(None, time, event, conf_type="log-log", level=level)
@@ -298,6 +300,9 @@ def time_to_first_contact(
     _data.require_columns(frame, [time, arm, group])
     treated = _data.binary(frame[arm], arm) == 1
     frame = frame.loc[treated]
+    if len(frame) == 0:
+        raise ValueError(f"no participants in the intervention arm of {arm!r} (arm = 1): time to first contact is "
+                         "measured in the intervention arm only")
     t = _data.numeric(frame[time], time)
     _data.check_nonnegative(t, frame.index, time)
     contacted = np.isfinite(t) & (t <= horizon)

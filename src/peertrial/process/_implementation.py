@@ -124,6 +124,10 @@ def implementation_outcomes(outcomes, level: float = 0.95, *, conf_level=None) -
     conf_level = _data.confidence_level(level, conf_level=conf_level)
     if isinstance(outcomes, Mapping):
         names = list(outcomes)
+        for k in names:
+            pair = outcomes[k]
+            if isinstance(pair, (str, bytes)) or not hasattr(pair, "__len__") or len(pair) != 2:
+                raise ValueError(f"outcomes[{k!r}] must be a pair (x, n): events and denominator; got {pair!r}")
         x = [outcomes[k][0] for k in names]
         n = [outcomes[k][1] for k in names]
     else:

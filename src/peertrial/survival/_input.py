@@ -118,7 +118,10 @@ def prepare(
     """
     frame = _data.as_frame(data) if data is not None else None
     if frame is None:
-        frame = pd.DataFrame({"time": np.asarray(time, dtype=float)})
+        _data.equal_lengths(**{k: v for k, v in {"time": time, status_name: status, "group": group, "strata": strata,
+                                                  "weights": weights, "cluster": cluster, "entry": entry,
+                                                  "id": id}.items() if v is not None and not isinstance(v, str)})
+        frame = pd.DataFrame({"time": _data.numeric(pd.Series(np.asarray(time, dtype=object)), "time")})
         frame["status"] = np.asarray(status)
         time, status = "time", "status"
     cols = {"time": time, status_name: status, "group": group, "strata": strata,

@@ -595,6 +595,10 @@ def cause_specific_cox(data=None, time="time", status="status", covariates=(), c
     """
     level = confidence_level(level, conf_level=conf_level)
     codes = None if causes is None else set(causes) | {cencode}
+    if isinstance(data, pd.DataFrame):
+        from peertrial._data import unique_index
+
+        unique_index(data)
     frame = _input.prepare(data, time, status, status_codes=codes, status_name="status")
     event = (frame.status == cause).astype(float)
     if not event.any():

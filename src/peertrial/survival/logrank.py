@@ -132,9 +132,20 @@ def logrank(data=None, time="time", event="event", group="group", strata=None,
         obs += o
         exp += e
         var += v
+    if obs.sum() == 0:
+        raise ValueError(f"no events in {event if isinstance(event, str) else 'event'!r} (every row censored): the log-rank test needs at least one event")
     keep = exp > 0
     df = int(keep.sum()) - 1
     if df < 1:
+        import warnings
+
+        from .._data import user_stacklevel
+        from .._warnings import PeertrialWarning
+
+        warnings.warn("only one group has a positive expected count (the others have no one at risk when events "
+                      "occur): the log-rank test has 0 degrees of freedom and no p-value", PeertrialWarning,
+                      stacklevel=user_stacklevel())
+        df = 0
         chisq = 0.0
     else:
         diff = (obs - exp)[keep][1:]

@@ -366,6 +366,8 @@ def _prep_counts(data, outcome, arm, exposure, covariates, factors, not_at_risk=
         + ([not_at_risk] if not_at_risk else [])
     _data.require_columns(frame, cols)
     frame = _data.drop_missing(frame, cols, stacklevel=4)
+    if len(frame) == 0:
+        raise ValueError(f"no rows to analyse: data is empty or every row misses one of {cols}")
     y = _data.numeric(frame[outcome], outcome)
     _data.check_nonnegative(y, frame.index, outcome)
     _data.check_integer(y, frame.index, outcome)

@@ -451,6 +451,9 @@ def use_levels(sessions: np.ndarray, arm: np.ndarray, cuts=(0, 3), labels=("none
     ``labels[k]`` for ``cuts[k-1] < sessions <= cuts[k]`` (last label above the last cut)."""
     if len(labels) != len(cuts) + 1:
         raise ValueError(f"need len(labels) == len(cuts) + 1, got {len(labels)} labels and {len(cuts)} cuts")
+    from .._data import equal_lengths
+
+    equal_lengths(sessions=sessions, arm=arm)
     k = np.searchsorted(np.asarray(cuts, dtype=float), sessions, side="left")
     lev = np.asarray(labels, dtype=object)[k]
     return np.where(arm == 1, lev, "control")

@@ -279,6 +279,7 @@ def partially_nested(data, outcome: str, arm: str = "arm", cluster: str | None =
         raise ValueError("partially_nested needs cluster= (the column of the intervention-arm clusters, e.g. "
                          "cluster='peer_worker'); it has no default")
     data = _data.code_arm(data, arm, arm_levels)
+    _data.unique_index(data)
     level = _data.confidence_level(level)
     covariates, factors = _builder.spec(covariates), as_list(factors)
     frame = model_frame(data, [outcome, arm, *covariate_columns(covariates, factors)], na_action=na_action)
@@ -458,6 +459,7 @@ def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None,
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
     data = _data.code_arm(data, arm, arm_levels)
+    _data.unique_index(data)
     conf_level = _data.confidence_level(level, conf_level=conf_level)
     covariates, factors = _builder.spec(covariates), as_list(factors)
     if not isinstance(visits, dict) or len(visits) < 2:
