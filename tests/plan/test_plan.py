@@ -35,7 +35,7 @@ def _key(r):
 def test_results_equal_r(run):
     ours = {_key(r): r for r in json.loads((run / "results.json").read_text())}
     ref = json.loads((FIX / "small_plan_r.json").read_text())
-    assert len(ref) == 18
+    assert len(ref) == 19
     for r in ref:
         got = ours[_key(r)]
         for k in ("estimate", "ci_lb", "ci_ub", "pval"):
@@ -186,7 +186,7 @@ def test_minimal_plan_is_unadjusted_and_equals_r(tmp_path):
     assert {r["population"] for r in records} == {"ITT"}
     ref = {_key(r): r for r in json.loads((FIX / "small_plan_r.json").read_text())}
     ours = {(r["outcome"], r["measure"]): r for r in records if r["analysis"].startswith("primary")}
-    for outcome, measure in (("Readmitted", "OR"), ("Time to readmission", "HR")):
+    for outcome, measure in (("Readmitted", "OR"), ("Readmitted", "RR"), ("Time to readmission", "HR")):
         want = ref[(outcome, "ITT", measure, False)]
         for k in ("estimate", "ci_lb", "ci_ub", "pval"):
             assert ours[(outcome, measure)][k] == pytest.approx(want[k], rel=1e-5)
@@ -229,6 +229,6 @@ def test_shipped_plan_runs_every_section(tmp_path):
         assert title in html, title
     records = json.loads((tmp_path / "results.json").read_text())
     primary = [r for r in records if r["primary"] and r["analysis"].startswith("primary")]
-    assert {r["measure"] for r in primary} == {"OR", "RD"}
+    assert {r["measure"] for r in primary} == {"OR", "RD", "RR"}
     # one ITT odds ratio for the primary outcome, adjusted for the stratification factors only
     assert len([r for r in records if r["measure"] == "OR" and r["adjusted"]]) == 1

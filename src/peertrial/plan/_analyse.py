@@ -256,6 +256,10 @@ class _Runner:
         itt = eff.loc["itt"]
         adj_text = self._adjusted()
         main = [("OR", "logistic regression", a_or, n), ("RD", "linear probability model, robust SE", itt, itt["n"])]
+        marginal = eff.attrs.get("itt_marginal")
+        if marginal is not None:  # absent under separation on the arm (no finite logistic fit)
+            main.append(("RR", "standardised (g-computation) from the logistic regression", marginal.loc["risk_ratio"],
+                         int(marginal.attrs["n"])))
         for measure, model, r, nn in main:
             self.record(o, "ITT", measure, bool(p.strata), r["estimate"], r["ci_lb"], r["ci_ub"], r["pval"], nn,
                         "primary" if p.strata else "primary (no stratification factors)", r["se"])
@@ -263,7 +267,7 @@ class _Runner:
                                        r["ci_ub"], r["pval"], nn))
         rows = []
         for measure, key in (("OR", "adjusted_odds_ratio"), ("RD", "risk_difference"), ("RR", "risk_ratio")):
-            if measure in ("OR", "RD") and not p.strata:
+            if not p.strata and any(m == measure for m, *_ in main):
                 continue  # identical to the primary analysis
             r = u.loc[key]
             self.record(o, "ITT", measure, False, r["estimate"], r["ci_lb"], r["ci_ub"], r["pval"], n,
@@ -576,7 +580,7 @@ class _Runner:
             index=[f"{o} ({r})" for o, r in zip(data.index, data["role"])])
         disp.index.name = "Outcome"
         sec.add(self.table("summary", f"Intention-to-treat effects of {p.intervention_label} vs {p.control_label} "
-                           "(OR: odds ratio; RD: risk difference; MD: mean difference; HR: hazard ratio; "
+                           "(OR: odds ratio; RD: risk difference; RR: risk ratio; MD: mean difference; HR: hazard ratio; "
                            f"{self.pct}% confidence intervals)", data, disp))
         return sec
 
