@@ -118,3 +118,9 @@ def test_bed_day_savings_nan():
     with pytest.raises(ValueError, match="bed_days_saved"):
         pt.econ.bed_day_savings(np.nan, 400)
     assert pt.econ.bed_day_savings(2, 400) == 800
+
+
+def test_progress_bars_stay_off_when_stderr_is_not_a_terminal(capsys):
+    pt.simulate.power(60, 10, analyses=("ttest",), seed=1, workers=1)
+    pt.randomise.simulate_design(1000, reps=300, seed=1)
+    assert capsys.readouterr().err == ""

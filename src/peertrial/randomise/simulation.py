@@ -22,6 +22,7 @@ trial come from :func:`permuted_blocks`, whose streams are stable forever.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -286,7 +287,7 @@ def simulate_design(
     strata : dict factor -> levels; ``level_probs`` optional dict factor ->
         probabilities of its levels among recruits (default equal).
     reps, seed : replicates and seed (int or Generator).
-    progress : show a tqdm bar (default: when reps x n exceeds 200,000).
+    progress : show a tqdm bar on stderr (default: when reps x n exceeds 200,000 and stderr is a terminal).
     keep_allocations : also keep every replicate's arms and participants.
     """
     n = check_n(n)
@@ -307,7 +308,8 @@ def simulate_design(
     sizes = np.asarray(check_block_sizes(block_sizes, list(ratio))) if design == "blocks" else None
     rng = as_generator(seed)
     chunk = chunk or max(1, min(reps, 2_000_000 // max(1, n * max(1, int(np.prod([len(v) for v in levels]))))))
-    show = progress if progress is not None else reps * n > 200_000
+    show = progress if progress is not None else (reps * n > 200_000
+                                                   and bool(getattr(sys.stderr, "isatty", lambda: False)()))
     cells = strata_product(levels)
     out = {"sizes": [], "total": [], "cell": [], "pred": [], "arms": [], "x": []}
     margins = {f: [] for f in factors}

@@ -59,7 +59,7 @@ def _power(args) -> int:
     from peertrial.simulate import power
 
     res = power(args.n, args.trials, analyses=args.analyses, adjust=args.adjust or (), alpha=args.alpha,
-                seed=args.seed, workers=args.workers, progress=not args.quiet, level=args.level,
+                seed=args.seed, workers=args.workers, progress=False if args.quiet else None, level=args.level,
                 **_overrides(args.set))  # fmt: skip
     print(res.summary())
     if args.out:

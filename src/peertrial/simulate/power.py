@@ -416,6 +416,10 @@ def _execute(tasks, workers, client, progress, desc):
 
     total = sum(t[1] for t in tasks)
     results = [None] * len(tasks)
+    if progress is None:
+        import sys
+
+        progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
     with tqdm(total=total, disable=not progress, desc=desc, unit="trial") as bar:
         if client is not None:
             from dask.distributed import as_completed as dask_completed
@@ -466,7 +470,7 @@ def power(
     workers: int | None = None,
     client=None,
     chunk_size: int = 250,
-    progress: bool = True,
+    progress: bool | None = None,
     level: float = 0.95,
     **overrides,
 ) -> PowerResult:
@@ -488,7 +492,7 @@ def power(
         1 runs in this process.
     client : a ``dask.distributed.Client``; chunks then run on its cluster.
     chunk_size : trials simulated and fitted per batch (memory ~ chunk_size × n).
-    progress : show a tqdm progress bar.
+    progress : show a tqdm progress bar on stderr; default (None): only when stderr is a terminal.
     level : confidence level of the Wilson interval for the power, 0.95 or 95 alike.
     """
     level = _data.confidence_level(level)
