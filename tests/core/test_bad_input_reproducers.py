@@ -124,3 +124,12 @@ def test_progress_bars_stay_off_when_stderr_is_not_a_terminal(capsys):
     pt.simulate.power(60, 10, analyses=("ttest",), seed=1, workers=1)
     pt.randomise.simulate_design(1000, reps=300, seed=1)
     assert capsys.readouterr().err == ""
+
+
+def test_power_does_not_depend_on_chunk_size():
+    kw = dict(analyses=("ttest", "logistic"), seed=7, workers=1, progress=False)
+    a = pt.simulate.power(80, 120, chunk_size=50, **kw)
+    b = pt.simulate.power(80, 120, chunk_size=250, **kw)
+    c = pt.simulate.power(80, 120, chunk_size=7, **kw)
+    pd.testing.assert_frame_equal(a.estimates, b.estimates)
+    pd.testing.assert_frame_equal(a.estimates, c.estimates)

@@ -342,9 +342,10 @@ def analyse_batch(sim: dict, analyses=("logistic", "cox", "ttest"), adjust=(), n
 
 def _run_chunk(task: tuple) -> dict:
     """Simulate and analyse one chunk (top level so that processes and Dask can pickle it)."""
-    n, size, seed, n_sites, params, analyses, adjust = task
-    sim = simulate_batch(n, size, seed, n_sites=n_sites, params=params)
-    return analyse_batch(sim, analyses, adjust, n_sites)
+    n, size, blocks, n_sites, params, analyses, adjust = task
+    parts = [analyse_batch(simulate_batch(n, b, ss, n_sites=n_sites, params=params), analyses, adjust, n_sites)
+             for b, ss in blocks]
+    return {name: tuple(np.concatenate([part[name][j] for part in parts]) for j in range(3)) for name in parts[0]}
 
 
 # --------------------------------------------------------------------------- result
@@ -399,15 +400,21 @@ class PowerResult(Result):
 # --------------------------------------------------------------------------- drivers
 
 
+SEED_BLOCK = 25  # trials per spawned seed (fixed: results must not depend on chunk_size)
+
+
 def _tasks(n, n_trials, seed, n_sites, params, analyses, adjust, chunk_size):
     if not isinstance(n_trials, (int, np.integer)) or n_trials < 1:
         raise ValueError(f"n_trials must be a positive integer, got {n_trials!r}")
     if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    sizes = [chunk_size] * (n_trials // chunk_size) + ([n_trials % chunk_size] if n_trials % chunk_size else [])
-    root = seed_sequence(seed)
-    seeds = root.spawn(len(sizes))
-    return [(n, s, ss, n_sites, params, tuple(analyses), tuple(adjust)) for s, ss in zip(sizes, seeds)]
+    # the trials are drawn in fixed blocks of SEED_BLOCK, one spawned seed each, so the result for a seed does
+    # not depend on chunk_size or the number of workers; a chunk runs whole blocks
+    sizes = [SEED_BLOCK] * (n_trials // SEED_BLOCK) + ([n_trials % SEED_BLOCK] if n_trials % SEED_BLOCK else [])
+    blocks = list(zip(sizes, seed_sequence(seed).spawn(len(sizes))))
+    per = max(1, -(-chunk_size // SEED_BLOCK))
+    chunks = [tuple(blocks[i : i + per]) for i in range(0, len(blocks), per)]
+    return [(n, sum(b for b, _ in c), c, n_sites, params, tuple(analyses), tuple(adjust)) for c in chunks]
 
 
 def _execute(tasks, workers, client, progress, desc):
@@ -491,7 +498,9 @@ def power(
     workers : local processes (default: all cores, at most one per chunk);
         1 runs in this process.
     client : a ``dask.distributed.Client``; chunks then run on its cluster.
-    chunk_size : trials simulated and fitted per batch (memory ~ chunk_size × n).
+    chunk_size : trials simulated and fitted per batch (memory ~ chunk_size × n), rounded up to whole
+        blocks of 25 trials; each block of 25 has its own seed (``SeedSequence.spawn``), so results for a
+        given seed do not depend on ``chunk_size``, ``workers`` or ``client``.
     progress : show a tqdm progress bar on stderr; default (None): only when stderr is a terminal.
     level : confidence level of the Wilson interval for the power, 0.95 or 95 alike.
     """
