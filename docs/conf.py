@@ -104,10 +104,14 @@ def _public_names(sub: str) -> list[str]:
 
 
 def _write_api_pages() -> None:
+    import shutil
     from pathlib import Path
 
     api = Path(__file__).parent / "api"
     api.mkdir(exist_ok=True)
+    # pages of names since renamed or removed would be orphans (a warning): autosummary
+    # writes the current ones again from the docstrings
+    shutil.rmtree(api / "generated", ignore_errors=True)
     index = [
         "API reference",
         "=============",

@@ -6,7 +6,7 @@ Readmission to hospital in the year after randomisation, analysed four ways: as 
 outcome (risk difference, risk ratio, adjusted odds ratio), as time to first readmission
 (Kaplan–Meier, log-rank, Cox), with death or discharge elsewhere as a competing risk
 (cumulative incidence, Gray's test, Fine–Gray), and as a count of readmissions per
-person-time (negative binomial). Each equals R: ``glm``, ``survival::survfit``,
+person-time (negative binomial) and its mean cumulative function. Each equals R: ``glm``, ``survival::survfit``,
 ``survdiff``, ``coxph``, ``cmprsk::cuminc``, ``crr`` and ``MASS::glm.nb``.
 """
 
@@ -52,3 +52,19 @@ fig = pt.plot.cuminc_plot(ci)
 # The number of readmissions per day of follow-up, as a negative binomial rate ratio.
 counts = pt.survival.count_ratio(trial, "readmissions", "arm", exposure="followup_days")
 print(counts.summary())
+
+# %%
+# With one row per readmission, the mean cumulative function (the expected number of
+# readmissions per person by each day, a Nelson–Aalen-type estimate with robust limits)
+# shows when they accrue. Here each participant's readmissions are spread
+# evenly over their follow-up, to make such rows from the per-person count.
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+rows = []
+for pid, arm, k, days in trial[["id", "arm", "readmissions", "followup_days"]].itertuples(index=False):
+    times = np.linspace(days / (k + 1), days, k + 1)[:-1] if k else []
+    rows += [(pid, arm, int(t), 1) for t in times] + [(pid, arm, int(days), 0)]
+events = pd.DataFrame(rows, columns=["id", "arm", "day", "readmit"])
+fit = pt.survival.mcf(events, id="id", time="day", event="readmit", group="arm")
+print(fit.at([180, 365]))
