@@ -9,7 +9,7 @@ import pytest
 
 import peertrial as pt
 from peertrial.trial import _df
-from peertrial.trial.mixed import _UnstructuredREML, _random_intercept_fit
+from peertrial.trial.mixed import _random_intercept_fit, _UnstructuredREML
 
 from .conftest import FIXTURES, rel_err
 

@@ -894,7 +894,7 @@ def _expand_tt(data, tt, sd, off):
     ev = sd.status == 1
     keys = np.unique(np.column_stack([strat[ev], sd.time[ev]]), axis=0)
     parts, gtimes = [], []
-    for g, (s_, t) in enumerate(keys):
+    for g, (s_, t) in enumerate(keys):  # noqa: B007
         risk = (strat == s_) & (sd.time >= t)
         if sd.entry is not None:
             risk &= sd.entry < t

@@ -34,11 +34,10 @@ contrast ``c``, ``P = diag(u_j'u_j) - G M G'`` (``J x J``) and ``df = tr(P)^2 / 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
-
-import warnings
 
 from peertrial._warnings import PeertrialWarning
 

@@ -36,8 +36,8 @@ from peertrial import _design as _builder
 from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
-from peertrial.trial._design import as_list, covariate_columns, design, model_frame
 from peertrial.trial import _df
+from peertrial.trial._design import as_list, covariate_columns, design, model_frame
 from peertrial.trial.effects import _arm_values
 
 optimize = lazy_module("scipy.optimize")
