@@ -22,10 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_table
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["aalen_johansen", "AalenJohansenResult"]
 

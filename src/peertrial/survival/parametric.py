@@ -22,11 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 from peertrial import _data, _design
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_pval, format_table
 from peertrial._warnings import ConvergenceWarning
+
+special = lazy_module("scipy.special")
+stats = lazy_module("scipy.stats")
 
 __all__ = ["survreg", "SurvregResult"]
 

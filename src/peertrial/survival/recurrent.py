@@ -29,12 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from peertrial import _data
+from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
 from peertrial.survival._influence import at_risk, influence_variance
+
+stats = lazy_module("scipy.stats")
 
 __all__ = ["mcf", "MCFResult", "survsplit"]
 
