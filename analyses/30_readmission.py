@@ -8,8 +8,10 @@ plan does not express, on ``simulated_data/trial.csv`` (``readmit_time`` in days
 site as a random intercept; Kaplan-Meier survival at 90/180/365 days and medians; log-rank
 tests (stratified by site); Cox stratified by site and with site-clustered SEs; the
 proportional-hazards test and Schoenfeld residuals; death as a competing risk (cumulative
-incidence, Gray's test, Fine-Gray and cause-specific Cox); days in hospital (negative
-binomial with follow-up offset, two-part).
+incidence, Gray's test, Fine-Gray and cause-specific Cox); every readmission, not only the
+first (``simulated_data/readmissions_long.csv``: the mean cumulative function by arm with
+Lawless-Nadeau robust limits, the rate ratio and the Andersen-Gill Cox model with robust SEs
+by participant); days in hospital (negative binomial with follow-up offset, two-part).
 Every number equals R's survival / cmprsk / MASS on the fixtures of ``tests/survival``.
 
 Run: ``python analyses/30_readmission.py --out DIR``.
@@ -107,6 +109,28 @@ def main(out_dir: Path) -> None:
     sec.table(ci.gray_test.rename(index={1: "readmission", 2: "death"}), "Gray's test", name="gray", digits=4)
     sec.figure(cuminc_plot(ci, labels=ARMS, cause_labels={1: "readmission", 2: "death"}), "cuminc",
                "Cumulative incidence of readmission and of death before readmission")
+
+    # --- every readmission: recurrent events -------------------------------------------------
+    long = pd.read_csv(DATA / "readmissions_long.csv")
+    mcf = pt.survival.mcf(long, id="id", time="day", event="readmission", group="arm")
+    rows = pt.survival.counting_process(long.merge(df[["id", "age"]], on="id"), id="id", time="day",
+                                        event="readmission")
+    ag = pt.survival.cox(rows, time="stop", event="readmission", covariates=["arm", "age"], entry="start",
+                         cluster="id")
+    comp = mcf.compare(horizon=365).set_index("measure")
+    comp.loc["hazard ratio (Andersen-Gill, robust SE by participant)"] = [
+        "1 vs 0", ag.hr["arm"], ag.se["arm"], ag.hr_ci_lb["arm"], ag.hr_ci_ub["arm"], ag.pval["arm"]]
+    sec.text(
+        f"{int(long['readmission'].sum())} readmissions in all ({int((long['readmission'] > 0).groupby(long['id']).any().sum())} "
+        "participants readmitted at least once). The mean cumulative number of readmissions per "
+        f"participant at 365 days was {mcf.at([365]).set_index('group').at[1, 'estimate']:.2f} with peer "
+        f"support and {mcf.at([365]).set_index('group').at[0, 'estimate']:.2f} with care as usual."
+    )
+    sec.table(comp.drop(columns="contrast"), "Every readmission, peer support vs care as usual: rate "
+              "ratio (robust variance), difference in the mean cumulative function at 365 days, "
+              "Andersen-Gill hazard ratio", name="recurrent", digits=4)
+    sec.figure(mcf.plot(labels=ARMS, ylabel="Mean number of readmissions per participant"), "mcf",
+               "Mean cumulative number of readmissions by arm (Lawless-Nadeau 95% limits)")
 
     # --- counts and days -------------------------------------------------------------------
     days_nb = pt.survival.days_ratio(df, "bed_days", "arm", exposure="followup_days", model="nb")

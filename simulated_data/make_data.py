@@ -36,11 +36,13 @@ def _write(frame, path: Path) -> None:
 
 
 def make(out: Path) -> list[Path]:
-    """Write ``trial.csv``, ``fidelity_ratings.csv``, ``meta_hope.csv``, ``bed_use_studies.csv`` into ``out``."""
+    """Write ``trial.csv``, ``readmissions_long.csv``, ``fidelity_ratings.csv``, ``meta_hope.csv``,
+    ``bed_use_studies.csv`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     trial = sim.simulate_trial(n=590, n_sites=7, seed=TRIAL_SEED)
     files = {
         "trial.csv": trial.data,
+        "readmissions_long.csv": sim.readmission_episodes(trial.data, seed=TRIAL_SEED),
         "fidelity_ratings.csv": trial.fidelity,
         "meta_hope.csv": sim.meta_analysis(**META_ARGS, seed=META_SEED),
         "bed_use_studies.csv": sim.bed_use_studies(k=6, seed=BED_USE_SEED),

@@ -204,8 +204,8 @@ NO_INTERVAL = {
     "randomise.constrained_randomise", "randomise.ConstrainedRandomisation", "randomise.simulate_design",
     "randomise.DesignSimulation", "randomise.Minimiser", "randomise.minimise", "randomise.balance_table",
     "randomise.balance_stats", "randomise.Ledger", "randomise.participant_id",
-    # survival data preparation
-    "survival.survsplit",
+    # survival data preparation and simulated recurrent events
+    "survival.survsplit", "survival.counting_process", "simulate.readmission_episodes",
     # results and pure helpers
     "trial.effects_summary", "trial.use_levels", "trial.impute_norm", "trial.consort",
     "survival.logrank", "survival.cuminc",  # chi-square tests; cmprsk's estimate and variance

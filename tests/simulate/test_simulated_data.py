@@ -18,7 +18,8 @@ def _make_data():
 
 def test_regenerated_files_are_identical(tmp_path):
     written = _make_data().make(tmp_path)
-    assert {p.name for p in written} == {"trial.csv", "fidelity_ratings.csv", "meta_hope.csv", "bed_use_studies.csv"}
+    assert {p.name for p in written} == {"trial.csv", "readmissions_long.csv", "fidelity_ratings.csv", "meta_hope.csv",
+                                        "bed_use_studies.csv"}
     for path in written:
         assert filecmp.cmp(path, DATA / path.name, shallow=False), path.name
 

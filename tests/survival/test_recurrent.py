@@ -103,3 +103,28 @@ def test_survsplit_matches_r_semantics():
     assert out[["id", "tstart", "time", "event", "ep"]].values.tolist() == [
         [1, 0, 100, 1, 1], [2, 0, 180, 0, 1], [2, 180, 365, 0, 2], [2, 365, 400, 0, 3],
         [3, 0, 180, 1, 1]]
+
+
+def test_counting_process_rows_give_andersen_gill_as_coxph():
+    """long form -> (start, stop] rows -> cox with robust SE by id equals coxph on cgd's own rows."""
+    case = FIX["cgd"]
+    long = pd.DataFrame(case["data"]).merge(pd.DataFrame(case["baseline"]), on="id")
+    cp = pt.survival.counting_process(long, id="id", time="time", event="event", entry="entry")
+    assert int(cp["event"].sum()) == int(long["event"].sum())
+    fit = pt.survival.cox(cp.assign(treat=(cp["group"] == "rIFN-g").astype(int)), time="stop",
+                          event="event", covariates=["treat", "age"], entry="start", cluster="id")
+    ref = case["andersen_gill"]
+    np.testing.assert_allclose(fit.coef.to_numpy(), ref["coef"], rtol=1e-6)
+    np.testing.assert_allclose(fit.se.to_numpy(), ref["se"], rtol=1e-6)
+    np.testing.assert_allclose(fit.naive_se.to_numpy(), ref["naive_se"], rtol=1e-6)
+
+
+def test_simulated_readmission_episodes_match_the_counts():
+    d = pt.simulate.trial(n=120, seed=5)
+    long = pt.simulate.readmission_episodes(d, seed=1)
+    per = long.groupby("id")["readmission"].sum()
+    np.testing.assert_array_equal(per.reindex(d["id"]).to_numpy(), d["readmissions"].to_numpy())
+    last = long.groupby("id")["day"].max()
+    np.testing.assert_array_equal(last.reindex(d["id"]).to_numpy(), d["followup_days"].to_numpy())
+    again = pt.simulate.readmission_episodes(d, seed=1)
+    pd.testing.assert_frame_equal(long, again)

@@ -22,8 +22,8 @@ def test_readmission_analysis_section(tmp_path):
     folder = tmp_path / "30_readmission"
     section = json.loads((folder / "section.json").read_text())
     kinds = [b["kind"] for b in section["blocks"]]
-    assert kinds.count("figure") == 2 and "table" in kinds  # the KM plot is in the plan's report
-    for name in ("cuminc.png", "schoenfeld.png", "km_at.csv", "cox.csv", "counts.csv"):
+    assert kinds.count("figure") == 3 and "table" in kinds  # the KM plot is in the plan's report
+    for name in ("cuminc.png", "schoenfeld.png", "mcf.png", "km_at.csv", "cox.csv", "counts.csv", "recurrent.csv"):
         assert (folder / name).stat().st_size > 0
     trial = pd.read_csv(TRIAL)
     at = pd.read_csv(folder / "km_at.csv")

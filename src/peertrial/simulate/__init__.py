@@ -5,6 +5,8 @@
   engagement, readmission with death as a competing risk, hope, costs, QALYs,
   peer-worker clustering and fidelity ratings); every parameter in
   :class:`TrialParameters` (module :mod:`peertrial.simulate.trial_model`).
+- :func:`readmission_episodes` — the simulated trial's readmissions in long form
+  (one row per readmission), for the mean cumulative function.
 - :func:`meta_analysis` — per-study summary statistics with heterogeneity and
   small-study (publication) bias.
 - :func:`bed_use_studies` — study-level costs and bed days saved for pooling
@@ -31,6 +33,7 @@ from peertrial.simulate.power import (
     sample_size,
     simulate_batch,
 )
+from peertrial.simulate.recurrent import readmission_episodes
 from peertrial.simulate.trial_model import (
     DIAGNOSES,
     DOMAINS,
@@ -46,6 +49,7 @@ from peertrial.simulate.trial_model import (
 )
 
 __all__ = [
+    "readmission_episodes",
     "ADJUSTMENTS",
     "BED_USE_COLUMNS",
     "bed_use_studies",

@@ -33,7 +33,7 @@ __all__ += ["readmission_12m", "ReadmissionResult", "count_ratio", "days_ratio",
 from peertrial.survival.concordance import ConcordanceResult, concordance  # noqa: E402
 from peertrial.survival.multistate import AalenJohansenResult, aalen_johansen  # noqa: E402
 from peertrial.survival.parametric import SurvregResult, survreg  # noqa: E402
-from peertrial.survival.recurrent import MCFResult, mcf, survsplit  # noqa: E402
+from peertrial.survival.recurrent import MCFResult, counting_process, mcf, survsplit  # noqa: E402
 
-__all__ += ["mcf", "MCFResult", "survsplit", "survreg", "SurvregResult", "concordance",
+__all__ += ["mcf", "MCFResult", "survsplit", "counting_process", "survreg", "SurvregResult", "concordance",
             "ConcordanceResult", "aalen_johansen", "AalenJohansenResult"]

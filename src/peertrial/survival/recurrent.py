@@ -38,7 +38,7 @@ from peertrial.survival._influence import at_risk, influence_variance
 
 stats = lazy_module("scipy.stats")
 
-__all__ = ["mcf", "MCFResult", "survsplit"]
+__all__ = ["mcf", "MCFResult", "survsplit", "counting_process"]
 
 
 def _level(level: float) -> float:
@@ -405,3 +405,55 @@ def survsplit(data, cut, start="tstart", end="time", event="event", episode: str
     if episode is not None:
         out[episode] = np.searchsorted(cuts, lo, side="right") + 1
     return out
+
+
+def counting_process(data, id, time="time", event="event", entry=None, start="start", stop="stop"):
+    """Recurrent events in long form -> counting-process rows (start, stop] for Andersen–Gill.
+
+    The long form of :func:`mcf` (one row per event and one closing each participant's
+    follow-up) becomes one row per gap between events, as R users build with ``tmerge``:
+    each participant's rows run from ``entry`` (default 0) to the first event, from there
+    to the next, …, and from the last event to the end of follow-up (that row censored,
+    and dropped when the last event closes follow-up). Other columns are carried from the
+    participant's first row (baseline covariates).
+
+    Returns a new DataFrame with ``id``, ``start``, ``stop``, ``event`` and the other
+    columns; ``cox(..., time=stop, entry=start, id=id)`` then fits the Andersen–Gill model.
+
+    Examples
+    --------
+    >>> import pandas as pd, peertrial as pt
+    >>> d = pd.DataFrame({"id": [1, 1, 1, 2], "day": [30, 90, 365, 200], "readmit": [1, 1, 0, 0]})
+    >>> print(pt.survival.counting_process(d, id="id", time="day", event="readmit").to_string(index=False))
+     id  start  stop  readmit
+      1    0.0  30.0        1
+      1   30.0  90.0        1
+      1   90.0 365.0        0
+      2    0.0 200.0        0
+    """
+    frame = _data.as_frame(data)
+    _data.require_columns(frame, [c for c in (id, time, event, entry) if c is not None])
+    for c in (id, time, event):
+        miss = frame[c].isna().to_numpy()
+        if miss.any():
+            raise ValueError(f"column {c!r} has missing values at rows {_data.row_labels(frame.index, miss)}")
+    t = _data.numeric(frame[time], time)
+    ev = _data.numeric(frame[event], event)
+    order = np.lexsort((-ev, t, pd.factorize(frame[id])[0]))
+    rows = frame.iloc[order].reset_index(drop=True)
+    t, ev = t[order], ev[order]
+    ids = rows[id].to_numpy()
+    first = np.r_[True, ids[1:] != ids[:-1]]
+    begin = np.zeros(len(rows)) if entry is None else \
+        _data.numeric(rows[entry], entry)
+    start_of_id = pd.Series(begin).groupby(np.cumsum(first)).transform("min").to_numpy()
+    prev = np.r_[np.nan, t[:-1]]
+    lo = np.where(first, start_of_id, prev)
+    keep = t > lo  # a censoring row at the day of the last event adds no interval
+    base = rows.groupby(np.cumsum(first)).transform("first")
+    out = base.assign(**{id: ids})
+    out[event] = ev.astype(rows[event].dtype) if np.all(ev == np.round(ev)) else ev
+    out.insert(1, start, lo)
+    out.insert(2, stop, t.astype(float))
+    out = out.drop(columns=[c for c in (time, entry) if c is not None and c not in (start, stop)])
+    return out.loc[keep].reset_index(drop=True)
