@@ -41,11 +41,6 @@ stats = lazy_module("scipy.stats")
 __all__ = ["mcf", "MCFResult", "survsplit", "counting_process"]
 
 
-def _level(level: float) -> float:
-    check = getattr(_data, "confidence_level", None)
-    return check(level) if check is not None else float(level)
-
-
 @dataclass(frozen=True)
 class _Subjects:
     """One group's data: per-subject entry/end/death and the event list."""
@@ -288,7 +283,7 @@ def mcf(data, id, time="time", event="event", group=None, terminal=None, entry=N
     >>> fit.at([100, 365])[["time", "estimate"]].round(4).values.tolist()
     [[100.0, 0.6667], [365.0, 1.0]]
     """
-    lev = _level(level)
+    lev = _data.confidence_level(level)
     if conf_type not in ("log", "plain"):
         raise ValueError(f"conf_type must be 'log' or 'plain', got {conf_type!r}")
     frame = _data.as_frame(data)
