@@ -232,3 +232,59 @@ def test_shipped_plan_runs_every_section(tmp_path):
     assert {r["measure"] for r in primary} == {"OR", "RD", "RR"}
     # one ITT odds ratio for the primary outcome, adjusted for the stratification factors only
     assert len([r for r in records if r["measure"] == "OR" and r["adjusted"]]) == 1
+
+
+CLUSTERED = """
+[trial]
+title = "Clustered"
+data = "small_trial.csv"
+id = "participant"
+arm = "group"
+control = "TAU"
+intervention = "Peer"
+strata = ["centre", "dx"]
+cluster = "centre"
+seed = 7
+
+[[outcome]]
+name = "Readmitted"
+column = "readmit"
+type = "binary"
+primary = true
+
+[[outcome]]
+name = "Time to readmission"
+type = "time_to_event"
+time = "days"
+event = "readmitted"
+horizon = 300
+"""
+
+
+def test_cluster_reaches_the_odds_ratio_and_hazard_ratio(tmp_path):
+    # R: vcovCL(glm, cluster = ~centre) and coxph(..., cluster = centre) (make_fixtures.R)
+    shutil.copy(FIX / "small_trial.csv", tmp_path / "small_trial.csv")
+    (tmp_path / "plan.toml").write_text(CLUSTERED)
+    analyse(tmp_path / "plan.toml", tmp_path / "out")
+    ours = {_key(r): r for r in json.loads((tmp_path / "out" / "results.json").read_text())}
+    ref = json.loads((FIX / "small_plan_cluster_r.json").read_text())
+    assert len(ref) == 4
+    unclustered = {_key(r): r for r in json.loads((FIX / "small_plan_r.json").read_text())}
+    for r in ref:
+        for k in ("estimate", "ci_lb", "ci_ub", "pval"):
+            assert ours[_key(r)][k] == pytest.approx(r[k], rel=1e-5, abs=1e-12), (_key(r), k)
+        assert ours[_key(r)]["ci_lb"] != pytest.approx(unclustered[_key(r)]["ci_lb"], rel=1e-5)
+    assert "clustered by centre" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_readmission_cluster_needs_no_random_and_equals_vcovcl():
+    import pandas as pd
+    import peertrial as pt
+
+    d = pd.read_csv(FIX / "small_trial.csv")
+    r = pt.survival.readmission_12m(d, "readmit", "group", covariates="C(centre) + C(dx)", arm_levels=("TAU", "Peer"),
+                                    cluster="dx")
+    # R: sqrt(diag(sandwich::vcovCL(glm(readmit ~ g + centre + dx, binomial), cluster = ~dx)))["g"]
+    assert r.coefficients.at["group", "se"] == pytest.approx(0.0931666820321989, rel=1e-5)
+    with pytest.raises(ValueError, match="not both"):
+        pt.survival.readmission_12m(d, "readmit", "group", random="centre", cluster="dx", arm_levels=("TAU", "Peer"))

@@ -237,8 +237,8 @@ class _Runner:
 
         p = self.plan
         cov = self._covariates()
-        adj = pt.survival.readmission_12m(p.data, o.column, p.arm, covariates=cov, level=self.level)
-        unadj = pt.survival.readmission_12m(p.data, o.column, p.arm, level=self.level)
+        adj = pt.survival.readmission_12m(p.data, o.column, p.arm, covariates=cov, level=self.level, cluster=p.cluster)
+        unadj = pt.survival.readmission_12m(p.data, o.column, p.arm, level=self.level, cluster=p.cluster)
         eff = self._effects(o, cov)
         arms = adj.arms
         n = int(arms["n"].sum())
@@ -255,7 +255,7 @@ class _Runner:
         u = unadj.effects
         itt = eff.loc["itt"]
         adj_text = self._adjusted()
-        main = [("OR", "logistic regression", a_or, n), ("RD", "linear probability model, robust SE", itt, itt["n"])]
+        main = [("OR", "logistic regression" + (f", robust SE clustered by {p.cluster}" if p.cluster else ""), a_or, n), ("RD", "linear probability model, robust SE", itt, itt["n"])]
         marginal = eff.attrs.get("itt_marginal")
         if marginal is not None:  # absent under separation on the arm (no finite logistic fit)
             main.append(("RR", "standardised (g-computation) from the logistic regression", marginal.loc["risk_ratio"],
@@ -378,8 +378,10 @@ class _Runner:
         sec.add(self.table(f"{_slug(o.name)}_arms", f"{o.name}: events and restricted mean event-free time by "
                            "arm (Kaplan-Meier)", tab, disp))
         adj_text = f"Cox model, {self._adjusted()}"
-        cox_adj = pt.survival.cox(d, o.time, o.event, self._covariates(p.arm), level=self.level)
-        cox_un = pt.survival.cox(d, o.time, o.event, [p.arm], level=self.level)
+        cox_adj = pt.survival.cox(d, o.time, o.event, self._covariates(p.arm), cluster=p.cluster, level=self.level)
+        cox_un = pt.survival.cox(d, o.time, o.event, [p.arm], cluster=p.cluster, level=self.level)
+        if p.cluster:
+            adj_text += f", robust SE clustered by {p.cluster}"
         self.record(o, "ITT", "HR", bool(p.strata), cox_adj.hr[p.arm], cox_adj.hr_ci_lb[p.arm],
                     cox_adj.hr_ci_ub[p.arm], cox_adj.pval[p.arm], cox_adj.n, "primary", cox_adj.se[p.arm])
         self._summary_rows.append((o, "HR", adj_text, cox_adj.hr[p.arm], cox_adj.hr_ci_lb[p.arm],

@@ -84,6 +84,19 @@ def _logistic(X: np.ndarray, y: np.ndarray, what: str = "logistic regression"):
     return np.asarray(res.params), np.asarray(res.cov_params())
 
 
+def _cluster_vcov(X, y, beta, bread, codes):
+    """``sandwich::vcovCL`` default for a logistic glm (HC0 with G/(G-1)): bread (U_g' U_g) bread * G/(G-1)."""
+    k = X.shape[1]
+    mu = 1.0 / (1.0 + np.exp(-(X @ beta)))
+    groups = np.unique(codes, return_inverse=True)[1]
+    G = int(groups.max()) + 1
+    if G < 2:
+        raise ValueError("cluster= needs at least two clusters")
+    U = np.zeros((G, k))
+    np.add.at(U, groups, X * (y - mu)[:, None])
+    return bread @ (U.T @ U) @ bread * (G / (G - 1))
+
+
 # ----------------------------------------------------------------- glmer (Laplace)
 def _laplace_deviance(par, X, y, site, nsite, return_modes=False, u0=None):
     """lme4's Laplace deviance for a logistic random-intercept model, par = (theta, beta)."""
@@ -181,7 +194,8 @@ class ReadmissionResult(Result):
 
 def readmission_12m(data, outcome: str, arm: str = "arm",
                     covariates=None, random: str | None = None,
-                    level: float = 0.95, *, factors=(), arm_levels=None, conf_level=None) -> ReadmissionResult:
+                    level: float = 0.95, *, factors=(), arm_levels=None, conf_level=None,
+                    cluster: str | None = None) -> ReadmissionResult:
     """Proportions readmitted per arm, RD, RR and adjusted OR (see module docstring for methods).
 
     ``outcome`` (required) is the 0/1 column of readmission (1 = readmitted within the
@@ -210,6 +224,11 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
 
     ``level``: confidence level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+
+    ``cluster``: a column of cluster labels (e.g. site); the adjusted odds ratio then has a
+    cluster-robust (sandwich) SE as R's ``sandwich::vcovCL(fit)`` with its defaults for a
+    ``glm`` (type ``"HC0"``: scores summed per cluster, times ``G/(G-1)``), z-based CI and p-value as ``lmtest::coeftest(fit, vcov = vcovCL(fit,
+    cluster = ~site))``. Not with ``random=``; the RD and RR stay unclustered.
 
     Returns
     -------
@@ -240,7 +259,10 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     if random:
         covariates, factors = _builder.without(covariates, random, factors)
     cov_cols = _builder.variables(covariates, factors)
-    cols = [outcome, arm, *cov_cols] + ([random] if random else [])
+    if cluster is not None and random:
+        raise ValueError("give either random= (random intercept) or cluster= (cluster-robust SE), not both")
+    cols = [outcome, arm, *cov_cols] + ([random] if random else []) + (
+        [cluster] if cluster is not None and cluster not in cov_cols else [])
     _data.require_columns(frame, cols)
     frame = _data.drop_missing(frame, cols, stacklevel=3)
     y = _data.binary(frame[outcome], outcome)
@@ -297,6 +319,9 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     if random is None:
         beta, cov = _logistic(Xf.to_numpy(), y, "adjusted logistic regression")
         model = "logistic regression, stratification factors as covariates (Wald CI)"
+        if cluster is not None:
+            cov = _cluster_vcov(Xf.to_numpy(), y, beta, cov, _data.cluster_codes(frame[cluster], cluster))
+            model += f", cluster-robust SE by {cluster} (sandwich::vcovCL)"
     else:
         codes = pd.Categorical(frame[random]).codes.astype(np.int64)
         par, cov, dev = _glmer(Xf.to_numpy(), y, codes, codes.max() + 1)
