@@ -136,3 +136,15 @@ def test_count_ratio_exposure_out_of_hospital_equals_offset_of_the_difference():
     with pytest.raises(ValueError, match="must be positive"):
         pt.survival.count_ratio(d.assign(bed=d["followup"]), "readmissions", exposure="followup",
                                 not_at_risk="bed")
+
+
+def test_adjusted_model_reports_standardised_rd_and_rr_beside_the_or():
+    """Marginal RD/RR (g-computation) from the same adjusted logistic model as trial.marginal_risk."""
+    d = pt.simulate.trial(n=300, seed=4)
+    res = pt.survival.readmission_12m(d, "readmitted_12m", covariates="C(site) + C(diagnosis)", level=90)
+    ref = pt.trial.marginal_risk(d, "readmitted_12m", "arm", "C(site) + C(diagnosis)", level=0.9)
+    for name in ("risk_difference", "risk_ratio"):
+        np.testing.assert_allclose(res.effects.loc[f"adjusted_{name}"].to_numpy(),
+                                   ref.loc[name, ["estimate", "se", "ci_lb", "ci_ub", "pval"]].to_numpy())
+    unadjusted = pt.survival.readmission_12m(d, "readmitted_12m")
+    assert "adjusted_risk_ratio" not in unadjusted.effects.index

@@ -334,8 +334,19 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     b, s = coefs.at[arm, "estimate"], coefs.at[arm, "se"]
     eff.append(("adjusted_odds_ratio", np.exp(b), s, np.exp(b - z * s), np.exp(b + z * s),
                 coefs.at[arm, "pval"]))
+    if random is None and cluster is None and Xf.shape[1] > 2:
+        eff += _standardised(frame, outcome, arm, covariates, factors, level)
     effects = pd.DataFrame(eff, columns=["effect", "estimate", "se", "ci_lb", "ci_ub", "pval"]).set_index("effect")
     return ReadmissionResult(arms, effects, model, coefs, site_sd, level, extra)
+
+
+def _standardised(frame, outcome, arm, covariates, factors, level):
+    """Marginal (g-computation) RD and RR from the same adjusted logistic model, beside its OR."""
+    from peertrial.trial.marginal import marginal_risk
+
+    m = marginal_risk(frame, outcome, arm, covariates, factors=factors, level=level)
+    return [(f"adjusted_{name}", *m.loc[name, ["estimate", "se", "ci_lb", "ci_ub", "pval"]].to_numpy())
+            for name in ("risk_difference", "risk_ratio")]
 
 
 def _warn_separated_levels(frame, y, factors, outcome):
