@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from pathlib import Path
 
 _COMMAND_MODULES = ("meta", "randomise", "survival", "trial", "econ", "simulate", "plan")
 
@@ -32,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     from peertrial import __version__
 
     parser.add_argument("--version", action="version", version=f"peertrial {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error (before the command: peertrial --debug meta ...)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         try:
@@ -79,13 +83,51 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        _check_paths(args)
         return int(args.func(args) or 0)
-    except ValueError as exc:
-        print(f"peertrial: error: {_cli_hint(str(exc))}", file=sys.stderr)
-        return 1
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stderr.close()
         return 0
+    except (ValueError, OSError) as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"peertrial: error: {_error_message(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a bug, not a user error: one line unless --debug
+        if getattr(args, "debug", False):
+            raise
+        print(f"peertrial: internal error: {type(exc).__name__}: {exc} (run `peertrial --debug ...` for the "
+              "traceback and please report it)", file=sys.stderr)
+        return 1
+
+
+# options naming a file the command reads, and a file it writes
+_INPUT_DESTS = ("data", "file", "schedule")
+_OUTPUT_DESTS = ("out", "json", "ceac", "fidelity", "plot", "csv")
+
+
+def _check_paths(args) -> None:
+    """Before any work: input files must not be folders; output folders are created."""
+    for dest in _INPUT_DESTS:
+        value = getattr(args, dest, None)
+        if isinstance(value, (str, os.PathLike)) and str(value) != "-" and Path(value).is_dir():
+            raise ValueError(f"{value} is a folder; give the path of a file")
+    for dest in _OUTPUT_DESTS:
+        value = getattr(args, dest, None)
+        if isinstance(value, (str, os.PathLike)) and str(value) not in ("", "-"):
+            parent = Path(value).parent
+            if not parent.is_dir():
+                try:
+                    parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise ValueError(f"cannot create the output folder {parent} for --{dest.replace('_', '-')}: "
+                                     f"{exc.strerror or exc}") from None
+
+
+def _error_message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
+    return _cli_hint(str(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

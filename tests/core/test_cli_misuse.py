@@ -1,0 +1,52 @@
+"""CLI misuse (issue "Nothing silent, nothing hangs"): a folder as input, a missing file, outputs in missing
+folders. Each must exit non-zero with one line on stderr, or do the work with the folder created; never a
+traceback (``peertrial --debug`` shows it)."""
+
+from __future__ import annotations
+
+import pytest
+
+import peertrial as pt
+from peertrial.cli import main
+
+META = ["--measure", "SMD", "--m1i", "m1i", "--sd1i", "sd1i", "--n1i", "n1i", "--m2i", "m2i", "--sd2i", "sd2i",
+        "--n2i", "n2i"]
+
+
+@pytest.fixture
+def files(tmp_path):
+    pt.simulate.trial(n=60, seed=1).to_csv(tmp_path / "trial.csv", index=False)
+    pt.simulate.meta_analysis(k=6, seed=1).to_csv(tmp_path / "meta.csv", index=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv", [
+    ["meta", "{d}", *META],
+    ["survival", "km", "{d}", "--time", "readmit_time", "--event", "readmit_status"],
+    ["survival", "km", "{d}/missing.csv", "--time", "readmit_time", "--event", "readmit_status"],
+    ["econ", "pooled", "{d}"],
+])
+def test_bad_inputs_exit_with_one_line(argv, files, capsys):
+    assert main([a.format(d=files) for a in argv]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("peertrial: error:") and "\n" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("argv", "written"), [
+    (["meta", "{d}/meta.csv", *META, "--json", "{d}/new/a.json"], ["new/a.json"]),
+    (["econ", "cea", "{d}/trial.csv", "--cost", "cost_total", "--effect", "qaly", "--ceac", "{d}/new/c.csv",
+      "--n-boot", "50", "--seed", "1"], ["new/c.csv"]),
+    (["simulate", "trial", "--n", "40", "--seed", "1", "--out", "{d}/new/t.csv", "--fidelity", "{d}/other/f.csv"],
+     ["new/t.csv", "other/f.csv"]),
+    (["simulate", "power", "--n", "40", "--trials", "10", "--seed", "1", "--analyses", "ttest", "--out",
+      "{d}/new/p.csv"], ["new/p.csv"]),
+])
+def test_outputs_in_missing_folders_are_created(argv, written, files, capsys):
+    assert main([a.format(d=files) for a in argv]) == 0
+    for w in written:
+        assert (files / w).is_file()
+
+
+def test_debug_shows_the_exception(files):
+    with pytest.raises(ValueError, match="not found"):
+        main(["--debug", "survival", "km", str(files / "missing.csv"), "--time", "t", "--event", "e"])
