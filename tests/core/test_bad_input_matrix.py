@@ -65,6 +65,8 @@ FRAME_CALLS = {
     "survival.concordance": lambda d: pt.survival.concordance(d, "readmit_time", "event", predictor="age"),
     "survival.mcf": lambda d: pt.survival.mcf(d, "id", "readmit_time", "event", group="arm"),
     "survival.survsplit": lambda d: pt.survival.survsplit(d, [100, 200], end="readmit_time", event="event"),
+    "survival.counting_process": lambda d: pt.survival.counting_process(d, "id", "readmit_time", "event"),
+    "simulate.readmission_episodes": lambda d: pt.simulate.readmission_episodes(d, seed=1),
     "survival.kaplan_meier": lambda d: pt.survival.kaplan_meier(d, "readmit_time", "event", "arm"),
     "survival.logrank": lambda d: pt.survival.logrank(d, "readmit_time", "event", "arm"),
     "survival.cox": lambda d: pt.survival.cox(d, "readmit_time", "event", ["arm", "age"]),
