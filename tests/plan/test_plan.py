@@ -258,17 +258,23 @@ type = "time_to_event"
 time = "days"
 event = "readmitted"
 horizon = 300
+
+[[outcome]]
+name = "Readmissions"
+column = "n_readmit"
+type = "count"
+exposure = "fu_days"
 """
 
 
-def test_cluster_reaches_the_odds_ratio_and_hazard_ratio(tmp_path):
-    # R: vcovCL(glm, cluster = ~centre) and coxph(..., cluster = centre) (make_fixtures.R)
+def test_cluster_reaches_the_odds_ratio_hazard_ratio_and_rate_ratio(tmp_path):
+    # R: vcovCL(glm / glm.nb, cluster = ~centre) and coxph(..., cluster = centre) (make_fixtures.R)
     shutil.copy(FIX / "small_trial.csv", tmp_path / "small_trial.csv")
     (tmp_path / "plan.toml").write_text(CLUSTERED)
     analyse(tmp_path / "plan.toml", tmp_path / "out")
     ours = {_key(r): r for r in json.loads((tmp_path / "out" / "results.json").read_text())}
     ref = json.loads((FIX / "small_plan_cluster_r.json").read_text())
-    assert len(ref) == 4
+    assert len(ref) == 6
     unclustered = {_key(r): r for r in json.loads((FIX / "small_plan_r.json").read_text())}
     for r in ref:
         for k in ("estimate", "ci_lb", "ci_ub", "pval"):
@@ -279,6 +285,7 @@ def test_cluster_reaches_the_odds_ratio_and_hazard_ratio(tmp_path):
 
 def test_readmission_cluster_needs_no_random_and_equals_vcovcl():
     import pandas as pd
+
     import peertrial as pt
 
     d = pd.read_csv(FIX / "small_trial.csv")

@@ -432,14 +432,15 @@ class _Runner:
         sec.add(self.table(f"{_slug(o.name)}_arms", f"{o.name}: counts by arm", tab, disp))
         n = len(frame)
         adj = pt.survival.count_ratio(d, o.column, p.arm, exposure=o.exposure, covariates=self._covariates() or (),
-                                      level=self.level)
+                                      level=self.level, cluster=p.cluster)
         adj_text = f"negative binomial regression, {self._adjusted()}" + (
-            f", offset log({o.exposure})" if o.exposure else "")
+            f", offset log({o.exposure})" if o.exposure else "") + (
+            f", robust SE clustered by {p.cluster}" if p.cluster else "")
         self.record(o, "ITT", "rate ratio", bool(p.strata), adj.estimate, adj.ci_lb, adj.ci_ub, adj.pval, n,
                     "primary", adj.se)
         self._summary_rows.append((o, "rate ratio", adj_text, adj.estimate, adj.ci_lb, adj.ci_ub, adj.pval, n))
         if p.strata:
-            un = pt.survival.count_ratio(d, o.column, p.arm, exposure=o.exposure, level=self.level)
+            un = pt.survival.count_ratio(d, o.column, p.arm, exposure=o.exposure, level=self.level, cluster=p.cluster)
             self.record(o, "ITT", "rate ratio", False, un.estimate, un.ci_lb, un.ci_ub, un.pval, n,
                         "sensitivity: unadjusted", un.se)
             sec.add(self._estimates_table(o, [("ITT (randomised)", "negative binomial, unadjusted (sensitivity)",

@@ -434,7 +434,7 @@ def _prep_counts(data, outcome, arm, exposure, covariates, factors, not_at_risk=
 def count_ratio(data, outcome: str, arm: str = "arm",
                 exposure: str | None = None, covariates=(), factors=(),
                 level: float = 0.95, *, conf_level=None, arm_levels=None,
-                not_at_risk: str | None = None) -> RatioResult:
+                not_at_risk: str | None = None, cluster: str | None = None) -> RatioResult:
     """Rate ratio from negative binomial regression with offset log(exposure) (``MASS::glm.nb``).
 
     ``level``: confidence level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
@@ -448,10 +448,18 @@ def count_ratio(data, outcome: str, arm: str = "arm",
 
     ``arm_levels``: the coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}``
     or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
+
+    ``cluster``: a column of cluster labels (e.g. site); the SEs are then cluster-robust as
+    ``sandwich::vcovCL(fit, cluster = ~site)`` with its defaults for a ``glm.nb`` fit (HC0
+    scores at the fitted theta summed per cluster, times ``G/(G-1)``; z-based CI and p-value
+    as ``lmtest::coeftest``). A missing cluster label raises ``ValueError``.
     """
     data = _data.code_arm(data, arm, arm_levels)
     level = _data.confidence_level(level, conf_level=conf_level)
     frame, y, X, off = _prep_counts(data, outcome, arm, exposure, covariates, factors, not_at_risk)
+    if cluster is not None:
+        _data.require_columns(frame, [cluster])
+        codes = _data.cluster_codes(frame[cluster], cluster)
     a = X[arm].to_numpy()
     for g in (0, 1):
         if not np.any(y[a == g] > 0):
@@ -462,6 +470,13 @@ def count_ratio(data, outcome: str, arm: str = "arm",
     X = X.loc[:, _estimable(X, arm, "negative binomial regression")]
     nb = negbin_fit(X, y, off, stacklevel=2)
     beta, se = nb.coef, nb.se
+    if cluster is not None:
+        Xn = X.to_numpy(dtype=float)
+        mu = np.exp(Xn @ beta + off)
+        G = int(codes.max()) + 1
+        U = np.zeros((G, Xn.shape[1]))
+        np.add.at(U, codes, Xn * ((y - mu) / (1 + mu / nb.theta))[:, None])
+        se = np.sqrt(np.diag(nb.cov @ (U.T @ U) @ nb.cov * (G / (G - 1))))
     coefs = pd.DataFrame({"estimate": beta, "se": se, "zval": beta / se,
                           "pval": 2 * stats.norm.sf(np.abs(beta / se))}, index=X.columns).reindex(all_columns)
     b, s = coefs.at[arm, "estimate"], coefs.at[arm, "se"]
@@ -469,7 +484,8 @@ def count_ratio(data, outcome: str, arm: str = "arm",
     return RatioResult(float(np.exp(b)), float(s), float(np.exp(b - z * s)), float(np.exp(b + z * s)),
                        float(coefs.at[arm, "pval"]),
                        "negative binomial (NB2) regression"
-                       + (f", offset log({exposure}{' - ' + not_at_risk if not_at_risk else ''})" if exposure else ""),
+                       + (f", offset log({exposure}{' - ' + not_at_risk if not_at_risk else ''})" if exposure else "")
+                       + (f", cluster-robust SE by {cluster} (sandwich::vcovCL)" if cluster is not None else ""),
                        coefs, {"theta": nb.theta, "se_theta": nb.se_theta, "loglik": nb.loglik}, level)
 
 
