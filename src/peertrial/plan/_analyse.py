@@ -258,7 +258,7 @@ class _Runner:
         main = [("OR", "logistic regression" + (f", robust SE clustered by {p.cluster}" if p.cluster else ""), a_or, n), ("RD", "linear probability model, robust SE", itt, itt["n"])]
         marginal = eff.attrs.get("itt_marginal")
         if marginal is not None:  # absent under separation on the arm (no finite logistic fit)
-            main.append(("RR", "standardised (g-computation) from the logistic regression", marginal.loc["risk_ratio"],
+            main.append(("RR", "ratio of standardised risks (g-computation) from the logistic regression", marginal.loc["risk_ratio"],
                          int(marginal.attrs["n"])))
         for measure, model, r, nn in main:
             self.record(o, "ITT", measure, bool(p.strata), r["estimate"], r["ci_lb"], r["ci_ub"], r["pval"], nn,
