@@ -133,3 +133,22 @@ def test_power_does_not_depend_on_chunk_size():
     c = pt.simulate.power(80, 120, chunk_size=7, **kw)
     pd.testing.assert_frame_equal(a.estimates, b.estimates)
     pd.testing.assert_frame_equal(a.estimates, c.estimates)
+
+
+def test_mediation_leaves_the_warning_filters_alone(monkeypatch):
+    import os
+    import sys
+    import warnings
+
+    pkg = os.path.dirname(pt.__file__)
+    calls, real = [], warnings.simplefilter
+
+    def spy(*a, **k):  # filters set by peertrial's own code (libraries underneath are not ours)
+        if sys._getframe(1).f_code.co_filename.startswith(pkg):
+            calls.append(a)
+        return real(*a, **k)
+
+    monkeypatch.setattr(warnings, "simplefilter", spy)
+    d = pt.simulate.trial(n=120, seed=1)
+    pt.process.mediation(d.dropna(subset=["hope_4", "hope_12"]), "arm", "hope_4", "hope_12", n_boot=100, seed=1)
+    assert calls == []

@@ -181,8 +181,7 @@ def mediation(
     fit_m = _ols(mv, [xv, *cv])
     fit_y = _ols(yv, [xv, mv, *cv])
     fit_t = _ols(yv, [xv, *cv])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with np.errstate(all="ignore"):  # thread-local (no process-wide warning filter)
         pg_table, boot = pg.mediation_analysis(
             data=values, x=x, m=mediator, y=outcome, covar=covariates or None, n_boot=n_boot, seed=int_seed, return_dist=True,
             alpha=1 - level,
