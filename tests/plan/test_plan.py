@@ -35,7 +35,7 @@ def _key(r):
 def test_results_equal_r(run):
     ours = {_key(r): r for r in json.loads((run / "results.json").read_text())}
     ref = json.loads((FIX / "small_plan_r.json").read_text())
-    assert len(ref) == 19
+    assert len(ref) == 23
     for r in ref:
         got = ours[_key(r)]
         for k in ("estimate", "ci_lb", "ci_ub", "pval"):

@@ -222,6 +222,30 @@ class _Runner:
             rows.append((POP_TEXT[pop], adjusted_text, r["estimate"], r["ci_lb"], r["ci_ub"], r["pval"], r["n"]))
         return rows
 
+    def _received_populations(self, o: Outcome, measure: str, fit, model: str):
+        """As-treated and per-protocol ratios (with [compliance]) for models without an IV estimator.
+
+        As-treated compares by intervention received (everyone); per-protocol keeps the participants
+        who received what they were randomised to (controls without it, intervention with it). Neither is randomised. A CACE needs an
+        instrumental-variable estimator, which exists for differences (2SLS) but not for hazard or
+        rate ratios without further structural assumptions, so none is reported for these.
+        """
+        p = self.plan
+        if not p.received:
+            return []
+        d = p.data
+        received = pd.to_numeric(d[p.received], errors="coerce")
+        rows = []
+        for pop, data, arm in (("as-treated", d, p.received),
+                               ("per-protocol", d[received == d[p.arm]], p.arm)):
+            res = fit(data, arm)
+            text = f"{model}, {self._adjusted()}"
+            self.record(o, pop, measure, bool(p.strata), res.hr[arm], res.hr_ci_lb[arm], res.hr_ci_ub[arm],
+                        res.pval[arm], res.n, f"{pop}, {text}", res.se[arm])
+            rows.append((POP_TEXT[pop], text, res.hr[arm], res.hr_ci_lb[arm], res.hr_ci_ub[arm],
+                         res.pval[arm], res.n))
+        return rows
+
     def _estimates_table(self, o: Outcome, rows, measure_label: str, digits: int, name: str, caption: str):
         data = pd.DataFrame(rows, columns=["population", "analysis", "estimate", "ci_lb", "ci_ub", "pval", "n"])
         display = pd.DataFrame({
@@ -398,9 +422,12 @@ class _Runner:
         rows.append((f"ITT (randomised): RMST difference ({unit})", f"Kaplan-Meier, restricted to {o.horizon:g} "
                      f"{unit}, unadjusted", diff["estimate"], diff["ci_lb"], diff["ci_ub"], diff["pval"],
                      int(events["size"].sum())))
+        rows += self._received_populations(o, "HR", lambda data, arm: pt.survival.cox(
+            data, o.time, o.event, self._covariates(arm), cluster=p.cluster, level=self.level), "Cox model")
         sec.add(self._estimates_table(o, rows, "Estimate", 2, f"{_slug(o.name)}_sensitivity",
                                       f"{o.name}: unadjusted hazard ratio and difference in restricted mean "
-                                      f"event-free time (intervention - control)"))
+                                      f"event-free time (intervention - control)"
+                                      + ("; as-treated and per-protocol hazard ratios" if p.received else "")))
         ph = cox_adj.test_ph()
         sec.text(f"Proportional hazards (Grambsch-Therneau test of the adjusted model, KM time transform): "
                  f"global p = {fmt_p(float(ph.loc['GLOBAL', 'pval']))}.")
@@ -439,13 +466,25 @@ class _Runner:
         self.record(o, "ITT", "rate ratio", bool(p.strata), adj.estimate, adj.ci_lb, adj.ci_ub, adj.pval, n,
                     "primary", adj.se)
         self._summary_rows.append((o, "rate ratio", adj_text, adj.estimate, adj.ci_lb, adj.ci_ub, adj.pval, n))
+        rows = []
         if p.strata:
             un = pt.survival.count_ratio(d, o.column, p.arm, exposure=o.exposure, level=self.level, cluster=p.cluster)
             self.record(o, "ITT", "rate ratio", False, un.estimate, un.ci_lb, un.ci_ub, un.pval, n,
                         "sensitivity: unadjusted", un.se)
-            sec.add(self._estimates_table(o, [("ITT (randomised)", "negative binomial, unadjusted (sensitivity)",
-                                               un.estimate, un.ci_lb, un.ci_ub, un.pval, n)], "Rate ratio", 2,
-                                          f"{_slug(o.name)}_sensitivity", f"{o.name}: unadjusted rate ratio"))
+            rows.append(("ITT (randomised)", "negative binomial, unadjusted (sensitivity)",
+                         un.estimate, un.ci_lb, un.ci_ub, un.pval, n))
+
+        def rate_ratio(data, arm):
+            r = pt.survival.count_ratio(data, o.column, arm, exposure=o.exposure,
+                                        covariates=self._covariates() or (), level=self.level, cluster=p.cluster)
+            used = data.dropna(subset=[o.column, arm, *p.strata] + ([o.exposure] if o.exposure else []))
+            return _RatioAsCox(arm, r, len(used))
+
+        rows += self._received_populations(o, "rate ratio", rate_ratio, "negative binomial regression")
+        if rows:
+            sec.add(self._estimates_table(o, rows, "Rate ratio", 2, f"{_slug(o.name)}_sensitivity",
+                                          f"{o.name}: unadjusted rate ratio"
+                                          + ("; as-treated and per-protocol rate ratios" if p.received else "")))
 
     def subgroups(self):
         import peertrial as pt
@@ -630,3 +669,11 @@ def _renumber(report: Report) -> None:
             elif isinstance(b, Figure):
                 f += 1
                 b.caption = re.sub(r"^Figure \d+\.", f"Figure {f}.", b.caption)
+
+
+class _RatioAsCox:
+    """A count-model ratio exposed with the Cox result's attribute names (one code path above)."""
+
+    def __init__(self, arm, r, n: int):
+        self.hr, self.hr_ci_lb, self.hr_ci_ub = {arm: r.estimate}, {arm: r.ci_lb}, {arm: r.ci_ub}
+        self.pval, self.se, self.n = {arm: r.pval}, {arm: r.se}, n
