@@ -17,16 +17,13 @@ Nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import subprocess
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _timing import best_of
+from _timing import best_of, run_rscript
 
 import peertrial as pt
 
@@ -62,18 +59,7 @@ cat(toJSON(out, digits = NA, auto_unbox = TRUE))
 
 
 def run_r(paths, repeat: int, timeout: float):
-    if shutil.which("Rscript") is None:
-        return None, "Rscript not installed"
-    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
-        fh.write(R_SCRIPT)
-    try:
-        proc = subprocess.run(["Rscript", fh.name, *map(str, paths), str(repeat)],
-                              capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, f"R timed out after {timeout:.0f} s"
-    if proc.returncode != 0:
-        return None, proc.stderr.strip()[-300:]
-    return json.loads(proc.stdout.strip().splitlines()[-1]), ""
+    return run_rscript(R_SCRIPT, [*paths, repeat], timeout)
 
 
 def lifelines_times(cox_df, km_df, repeat):
