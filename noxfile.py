@@ -107,13 +107,16 @@ def minimums(session: nox.Session) -> None:
     Every runtime dependency is pinned to its declared minimum (``numpy>=1.26`` ->
     ``numpy==1.26``); test tools are the newest that resolve with those pins. The
     notebooks are left out (they are the slowest tests and call nothing the unit
-    tests do not); pass pytest arguments after ``--`` to choose other tests.
+    tests do not), and so are the docstring examples (their printed output depends on the
+    libraries' repr formats); pass pytest arguments after ``--`` to choose other tests.
     """
     pins = _minimum_pins()
     session.log("pins: " + " ".join(pins))
     session.install(*pins, ".[test]")
     session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
-    args = session.posargs or ["tests", "--ignore=tests/notebooks"]
+    # docstring examples compare printed output, whose formatting (reprs, signed zeros) varies
+    # between library versions: they run in ``nox -s tests`` on current versions only
+    args = session.posargs or ["tests", "--ignore=tests/notebooks", "--ignore=tests/core/test_docstrings.py"]
     session.run(*PYTEST, *args)
 
 
