@@ -296,8 +296,8 @@ class CoxResult(Result):
         ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
         ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]})
         >>> cx = pt.survival.cox(d, time="time", event="event", covariates=["arm"])
-        >>> round(float(cx.residuals("martingale").sum()), 10)
-        0.0
+        >>> abs(float(cx.residuals("martingale").sum())) < 1e-10
+        True
         """
         self._no_tt("residuals")
         if type not in self._RESIDUAL_TYPES:
