@@ -453,8 +453,34 @@ class PredictResult(Result):
         return "\n".join([header, *rows])
 
 
+class FitStatistics:
+    """``loglik``, ``deviance``, ``aic``, ``bic``, ``aicc`` of a fit with a ``fitstats()`` method
+    (metafor's ``fitstats``: restricted for REML fits); shared by ``rma`` and ``rma_mv`` results."""
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood (restricted for REML fits), as metafor's ``logLik``."""
+        return float(self.fitstats()["logLik"])
+
+    @property
+    def deviance(self) -> float:
+        return float(self.fitstats()["deviance"])
+
+    @property
+    def aic(self) -> float:
+        return float(self.fitstats()["AIC"])
+
+    @property
+    def bic(self) -> float:
+        return float(self.fitstats()["BIC"])
+
+    @property
+    def aicc(self) -> float:
+        return float(self.fitstats()["AICc"])
+
+
 @dataclass(frozen=True, eq=False)
-class RMAResult(Result):
+class RMAResult(FitStatistics, Result):
     """A fitted meta-analytic model (metafor's ``rma.uni`` object).
 
     Coefficient attributes (``b``, ``se``, ``zval``, ``pval``, ``ci_lb``, ``ci_ub``)
@@ -531,27 +557,6 @@ class RMAResult(Result):
         out = {"logLik": ll, "deviance": dev, "AIC": -2 * ll + 2 * q, "BIC": -2 * ll + q * np.log(n),
                "AICc": -2 * ll + 2 * q * m / (m - q - 1)}
         return pd.Series(out, name="REML" if reml else "ML")
-
-    @property
-    def loglik(self) -> float:
-        """Log-likelihood (restricted for REML fits), as metafor's ``logLik``."""
-        return float(self.fitstats()["logLik"])
-
-    @property
-    def deviance(self) -> float:
-        return float(self.fitstats()["deviance"])
-
-    @property
-    def aic(self) -> float:
-        return float(self.fitstats()["AIC"])
-
-    @property
-    def bic(self) -> float:
-        return float(self.fitstats()["BIC"])
-
-    @property
-    def aicc(self) -> float:
-        return float(self.fitstats()["AICc"])
 
     # ----------------------------------------------------------------- helpers
     def plot(self, ax=None, **kwargs):

@@ -38,6 +38,7 @@ from peertrial import _data
 from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_pval, format_table
 from peertrial._warnings import ConvergenceWarning
+from peertrial.meta.rma import FitStatistics
 
 linalg = lazy_module("scipy.linalg")
 optimize = lazy_module("scipy.optimize")
@@ -689,7 +690,7 @@ def _squeeze(a):
 
 
 @dataclass(frozen=True, eq=False)
-class RMAMVResult(Result):
+class RMAMVResult(FitStatistics, Result):
     """A fitted multilevel/multivariate model (metafor's ``rma.mv`` object).
 
     ``sigma2`` holds one variance per ``~ 1 | group`` term (names in ``s_names``,
@@ -813,26 +814,6 @@ class RMAMVResult(Result):
         m = max(n, q + 2)
         return pd.Series({"logLik": ll, "deviance": dev, "AIC": -2 * ll + 2 * q, "BIC": -2 * ll + q * np.log(n),
                           "AICc": -2 * ll + 2 * q * m / (m - q - 1)}, name="REML" if reml else "ML")
-
-    @property
-    def loglik(self) -> float:
-        return float(self.fitstats()["logLik"])
-
-    @property
-    def deviance(self) -> float:
-        return float(self.fitstats()["deviance"])
-
-    @property
-    def aic(self) -> float:
-        return float(self.fitstats()["AIC"])
-
-    @property
-    def bic(self) -> float:
-        return float(self.fitstats()["BIC"])
-
-    @property
-    def aicc(self) -> float:
-        return float(self.fitstats()["AICc"])
 
     def predict(self, newmods=None, level=None):
         """Predicted values with CI (and PI when there is one variance structure to predict from)."""
