@@ -32,25 +32,87 @@ def forest(
     ilab=None,
     ax=None,
 ):
-    """Forest plot: one row per study (estimate and CI, square sized by weight), the
-    pooled diamond, the prediction interval and a heterogeneity line. For a
-    meta-regression (moderators) there is no single pooled effect: as metafor's
-    ``forest.rma``, each study row also shows its fitted value with its confidence
-    interval as a grey diamond, and the footer gives the residual heterogeneity and
-    the test of moderators.
+    """Draw the forest plot of a fitted meta-analysis: study estimates with CIs and the pooled diamond.
 
-    ``fit``: an ``RMAResult`` (or Mantel–Haenszel/Peto result). For OR, RR and ROM
-    the estimates are back-transformed with ``exp`` and drawn on a log axis unless
-    ``transf`` is given (``transf=False`` keeps the analysis scale). ``order``:
-    "yi" (by estimate), "weight", or an array of positions. ``favours``: labels
-    for the two sides of the reference line, e.g. ``("control", "peer support")``.
-    ``ilab``: extra data columns beside the study labels (metafor's ``ilab``): a DataFrame
-    with one row per study of ``fit``, its column names as headers (e.g.
-    :func:`peertrial.meta.arm_columns` for events/total or mean/SD/n per arm; see
-    :func:`peertrial.plot.revman_forest` for RevMan's whole layout).
-    ``ax``: draw into the slot of this Axes (it is replaced by a subfigure holding the
-    label, plot and estimate columns); by default a new figure of ``width`` inches.
-    Returns the (top-level) Figure.
+    One row per study (estimate and confidence interval, square sized by the study's weight),
+    then the pooled estimate as a diamond, its prediction interval and a footer with the
+    heterogeneity statistics. For a meta-regression (moderators) there is no single pooled
+    effect: as metafor's ``forest.rma``, each study row also shows its fitted value with its
+    confidence interval as a grey diamond, and the footer gives the residual heterogeneity and
+    the test of moderators. Study intervals use the fit's ``level`` and the normal quantile.
+
+    Parameters
+    ----------
+    fit : RMAResult or MHResult
+        From :func:`peertrial.meta.rma`, :func:`peertrial.meta.rma_mh` or
+        :func:`peertrial.meta.rma_peto` (its ``yi``, ``vi``, ``slab`` and pooled estimate are
+        drawn). Labels are the fit's ``slab``; when those are row numbers, a ``study``,
+        ``author`` or ``trial`` column of the fit's data is used if there is one.
+    transf : callable or False, optional
+        Back-transformation of estimates and bounds. Default: ``numpy.exp`` for OR, RR, ROM
+        and Peto fits (drawn on a log axis), none otherwise; ``False`` keeps the analysis
+        scale for ratio measures.
+    xlabel : str, optional
+        Axis label; by default the measure's name (e.g. "Risk ratio (log scale)").
+    title : str, optional
+        Title at the top left.
+    show_weights : bool, default True
+        Print each study's weight (percent) in a column at the right.
+    show_pi : bool, default True
+        Draw the prediction interval under the pooled diamond (random-effects models).
+    refline : float, optional
+        Position of the dashed reference line, on the drawn scale (default 1 on a ratio
+        axis, else 0).
+    digits : int, default 2
+        Decimals of the printed estimates and bounds.
+    order : {"yi", "weight"} or array-like of int, optional
+        Row order: by estimate, by decreasing weight, or a permutation of ``0..k-1``
+        (default: the fit's order).
+    favours : tuple of (str, str), optional
+        Labels for the two sides of the reference line, e.g. ``("control", "peer support")``.
+    width : float, default 9.0
+        Figure width in inches (the height follows the number of studies).
+    ilab : pandas.DataFrame, optional
+        Extra data columns beside the study labels (metafor's ``ilab``): one row per study of
+        ``fit``, the column names as headers (e.g. :func:`peertrial.meta.arm_columns` for
+        events/total or mean/SD/n per arm; see :func:`peertrial.plot.revman_forest` for RevMan's
+        whole layout).
+    ax : matplotlib.axes.Axes, optional
+        Draw into the slot of this Axes (it is replaced by a subfigure holding the label, plot
+        and estimate columns); by default a new figure of ``width`` inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Raises
+    ------
+    ValueError
+        If ``order`` is not "yi", "weight" or a permutation, or ``ilab`` has a row count other
+        than the number of studies.
+
+    Notes
+    -----
+    R equivalent: ``metafor::forest`` (``forest.rma``; metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Lewis, S., & Clarke, M. (2001). Forest plots: trying to see the wood and the trees.
+       BMJ, 322, 1479-1480.
+    .. [2] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> bcg = pt.datasets.load("bcg")
+    >>> es = pt.meta.escalc("RR", data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es, slab=bcg["author"])
+    >>> fig = pt.plot.forest(fit, favours=("vaccine", "control"))
+    >>> fig.axes[1].get_xlabel()
+    'Risk ratio (log scale)'
+    >>> pt.plot.close(fig)
     """
     measure = getattr(fit, "measure", "GEN") or "GEN"
     method = getattr(fit, "method", "")

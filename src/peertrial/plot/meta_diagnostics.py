@@ -28,16 +28,74 @@ def _new_axes(ax, size):
 
 def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None, xlabel: str | None = None,
            legend: bool = True) -> Figure:
-    """Funnel plot: effect sizes against their standard errors (0 at the top).
+    """Draw a funnel plot: study effect sizes against their standard errors (0 at the top).
 
-    ``result``: an ``rma`` fit or a ``trimfill`` result (filled-in studies drawn as
-    hollow points, the filled-in estimate as the reference line). The pseudo-confidence
-    region is ``refline ± z_(level) * se`` (``level`` 95 or 0.95 alike). ``contours=(0.90, 0.95, 0.99)`` draws a
-    contour-enhanced funnel (Peters et al. 2008) centred on ``refline`` (default 0):
-    shaded regions where studies would be significant at two-sided ``p < 0.10, 0.05, 0.01``.
-    ``xlabel`` defaults to the effect measure of the fit (e.g. "Log odds ratio").
-    Studies without an estimate (e.g. double-zero tables of a Mantel–Haenszel fit) are
-    left out. ``ax``: draw into this Axes. Returns the (top-level) Figure.
+    The pseudo-confidence region ``refline ± z * se`` is shaded, ``z`` the normal quantile of
+    ``level``. With ``contours`` the funnel is contour-enhanced (Peters et al. 2008): centred on
+    ``refline`` (default 0), shaded bands show where a study would be significant at two-sided
+    ``p < 0.10, 0.05, 0.01``. Given a trim-and-fill result, filled-in studies are hollow points
+    and the vertical line is the filled-in estimate. Studies without an estimate (e.g.
+    double-zero tables of a Mantel–Haenszel fit) are left out.
+
+    Parameters
+    ----------
+    result : RMAResult, MHResult or TrimFill
+        A fit from :func:`peertrial.meta.rma` (or ``rma_mh``/``rma_peto``), or a
+        :func:`peertrial.meta.trimfill` result (its ``yi``, ``vi``, ``fill`` and ``b``).
+    contours : sequence of float, optional
+        Up to three confidence levels, e.g. ``(0.90, 0.95, 0.99)``, for a contour-enhanced
+        funnel.
+    refline : float, optional
+        Centre of the funnel (default: the pooled estimate; 0 with ``contours``).
+    level : float, default 95.0
+        Level of the pseudo-confidence region, 95 or 0.95 alike (unused with ``contours``).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+    xlabel : str, optional
+        Axis label; by default the effect measure of the fit (e.g. "Log odds ratio").
+    legend : bool, default True
+        Show the legend of contours and filled studies (when there are any).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Raises
+    ------
+    ValueError
+        If more than three ``contours`` are given.
+
+    Notes
+    -----
+    R equivalent: ``metafor::funnel`` (``funnel.rma`` and ``funnel.trimfill.rma``; metafor
+    3.8-1), with ``yaxis = "sei"``; ``level`` and ``contours`` match its ``level`` argument.
+
+    References
+    ----------
+    .. [1] Light, R. J., & Pillemer, D. B. (1984). Summing Up: The Science of Reviewing
+       Research. Harvard University Press.
+    .. [2] Sterne, J. A. C., & Egger, M. (2001). Funnel plots for detecting bias in
+       meta-analysis: guidelines on choice of axis. Journal of Clinical Epidemiology, 54,
+       1046-1055.
+    .. [3] Peters, J. L., Sutton, A. J., Jones, D. R., Abrams, K. R., & Rushton, L. (2008).
+       Contour-enhanced meta-analysis funnel plots help distinguish publication bias from
+       other causes of asymmetry. Journal of Clinical Epidemiology, 61, 991-996.
+    .. [4] Duval, S., & Tweedie, R. (2000). Trim and fill: a simple funnel-plot-based method
+       of testing and adjusting for publication bias in meta-analysis. Biometrics, 56,
+       455-463.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> bcg = pt.datasets.load("bcg")
+    >>> es = pt.meta.escalc("OR", data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es)
+    >>> fig = pt.plot.funnel(fit, contours=(0.90, 0.95, 0.99))
+    >>> fig.axes[0].get_ylabel()
+    'Standard error'
+    >>> fig2 = pt.plot.funnel(pt.meta.trimfill(fit))
+    >>> pt.plot.close(fig); pt.plot.close(fig2)
     """
     if xlabel is None:
         from peertrial.plot.meta import _default_label
@@ -107,9 +165,50 @@ def _patch(color, label):
 
 
 def baujat_plot(fit, *, label: str | int = "all", ax=None) -> Figure:
-    """Baujat plot (Baujat et al. 2002): contribution to heterogeneity (x) against
-    influence on the pooled result (y), from :func:`peertrial.meta.baujat`.
-    ``label="all"`` labels every study, an int the ``label`` most extreme ones."""
+    """Draw a Baujat plot: each study's contribution to heterogeneity against its influence on the pooled result.
+
+    The coordinates come from :func:`peertrial.meta.baujat`: x is the study's squared Pearson
+    residual ``(yi - fitted)² / (vi + tau2)`` (its contribution to Cochran's Q for an
+    equal-effects model), y the squared change of its fitted value when the study is left
+    out, divided by the variance of the fitted value without it. Studies in the top right both drive heterogeneity and move the result.
+
+    Parameters
+    ----------
+    fit : RMAResult
+        A fit from :func:`peertrial.meta.rma` (or ``rma_mh``/``rma_peto``).
+    label : "all" or int, default "all"
+        ``"all"`` labels every study with its label (``slab``); an int labels only that many
+        of the most extreme studies (largest sum of the two scaled coordinates).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: ``metafor::baujat`` (``baujat.rma``; metafor 3.8-1), which returns the same
+    coordinates and draws this picture.
+
+    References
+    ----------
+    .. [1] Baujat, B., Mahé, C., Pignon, J.-P., & Hill, C. (2002). A graphical method for
+       exploring heterogeneity in meta-analyses: application to a meta-analysis of 65 trials.
+       Statistics in Medicine, 21, 2641-2652.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> bcg = pt.datasets.load("bcg")
+    >>> es = pt.meta.escalc("RR", data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es, slab=bcg["author"])
+    >>> fig = pt.plot.baujat_plot(fit, label=3)
+    >>> fig.axes[0].get_ylabel()
+    'Influence on overall result'
+    >>> pt.plot.close(fig)
+    """
     from peertrial.meta import baujat as coordinates
 
     xy = coordinates(fit)
@@ -155,8 +254,52 @@ def _ci_text(est, lb, ub, transf):
 
 
 def cumul_forest(cumulative: pd.DataFrame, *, transf=None, xlabel: str = "Cumulative estimate", ax=None) -> Figure:
-    """Forest plot of a cumulative meta-analysis (the table of :func:`peertrial.meta.cumul`):
-    one row per step, labelled by the study added, with the pooled estimate and CI."""
+    """Draw the forest plot of a cumulative meta-analysis: the pooled estimate as each study is added.
+
+    One row per step, labelled by the study added ("+ name" after the first), with the pooled
+    estimate (diamond marker) and its CI, and the numbers at the right.
+
+    Parameters
+    ----------
+    cumulative : pandas.DataFrame
+        The table of :func:`peertrial.meta.cumul`: columns ``estimate``, ``ci_lb`` and
+        ``ci_ub``, one row per step in order, indexed by the study added.
+    transf : callable, optional
+        Back-transformation, e.g. ``numpy.exp`` for odds or risk ratios (then drawn on a log
+        axis with the reference line at 1).
+    xlabel : str, default "Cumulative estimate"
+        Axis label.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: ``metafor::forest`` on a ``cumul`` result (``forest.cumul.rma``; metafor
+    3.8-1).
+
+    References
+    ----------
+    .. [1] Lau, J., Antman, E. M., Jimenez-Silva, J., Kupelnick, B., Mosteller, F., &
+       Chalmers, T. C. (1992). Cumulative meta-analysis of therapeutic trials for myocardial
+       infarction. New England Journal of Medicine, 327, 248-254.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import peertrial as pt
+    >>> bcg = pt.datasets.load("bcg")
+    >>> es = pt.meta.escalc("RR", data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es, slab=bcg["author"])
+    >>> fig = pt.plot.cumul_forest(pt.meta.cumul(fit), transf=np.exp, xlabel="Risk ratio")
+    >>> len(fig.axes[0].get_yticks())
+    13
+    >>> pt.plot.close(fig)
+    """
     n = len(cumulative)
     est = cumulative["estimate"].to_numpy(dtype=float)
     lb = cumulative["ci_lb"].to_numpy(dtype=float)
@@ -204,11 +347,25 @@ def leave1out_forest(table: pd.DataFrame, fit=None, *, transf=None, xlabel: str 
     matplotlib.figure.Figure
         The (top-level) figure.
 
+    Notes
+    -----
+    R equivalent: none as one call; metafor (3.8-1) has no ``forest`` method for
+    ``leave1out`` results, and ``forest(x$estimate, ci.lb = x$ci.lb, ci.ub = x$ci.ub)``
+    (``forest.default``) draws the same rows from its table.
+
+    References
+    ----------
+    .. [1] Viechtbauer, W., & Cheung, M. W.-L. (2010). Outlier and influence diagnostics for
+       meta-analysis. Research Synthesis Methods, 1, 112-125.
+
     Examples
     --------
     >>> import peertrial as pt
     >>> fit = pt.meta.rma([0.1, 0.3, 0.2, 0.5], [0.01, 0.02, 0.015, 0.03])
     >>> fig = pt.plot.leave1out_forest(pt.meta.leave1out(fit), fit)
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()][-1]
+    'All studies (k = 4)'
+    >>> pt.plot.close(fig)
     """
     n = len(table)
     est = table["estimate"].to_numpy(dtype=float)
@@ -247,9 +404,56 @@ def leave1out_forest(table: pd.DataFrame, fit=None, *, transf=None, xlabel: str 
 
 
 def subgroup_forest(result, *, transf=None, xlabel: str = "Observed outcome", ax=None) -> Figure:
-    """Forest plot of a subgroup analysis (:func:`peertrial.meta.subgroup`): studies under
-    a header per subgroup, a subtotal diamond per subgroup, the overall diamond, and the
-    test for subgroup differences."""
+    """Draw the forest plot of a meta-analytic subgroup analysis, with subtotals and the test for subgroup differences.
+
+    Studies are listed under a header per subgroup (square sized by the random-effects weight
+    ``1 / (vi + tau2)`` of the overall model), each subgroup closes with its subtotal diamond
+    (k and I² in the label), then the overall diamond; the title gives the test for subgroup
+    differences (Q between, its df and p-value). Study intervals are 95% normal intervals.
+
+    Parameters
+    ----------
+    result : SubgroupResult
+        From :func:`peertrial.meta.subgroup` (its ``studies`` table with ``group``, ``yi`` and
+        ``vi``; its ``groups`` table with ``estimate``, ``ci_lb``, ``ci_ub``, ``k`` and ``I2``;
+        the ``overall`` fit and ``Qb``, ``Qb_df``, ``Qb_pval``).
+    transf : callable, optional
+        Back-transformation, e.g. ``numpy.exp`` for odds or risk ratios (then drawn on a log
+        axis).
+    xlabel : str, default "Observed outcome"
+        Axis label.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none as a single call. metafor (3.8-1) draws the same picture with
+    ``forest(res, rows = ...)`` plus one ``addpoly()`` per subgroup model fitted with
+    ``subset``; :func:`peertrial.plot.revman_forest` gives RevMan's layout of it.
+
+    References
+    ----------
+    .. [1] Borenstein, M., & Higgins, J. P. T. (2013). Meta-analysis and subgroups.
+       Prevention Science, 14, 134-143.
+    .. [2] Lewis, S., & Clarke, M. (2001). Forest plots: trying to see the wood and the trees.
+       BMJ, 322, 1479-1480.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> bcg = pt.datasets.load("bcg")
+    >>> es = pt.meta.escalc("RR", data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> sg = pt.meta.subgroup(es, by="alloc")
+    >>> fig = pt.plot.subgroup_forest(sg, xlabel="Log risk ratio")
+    >>> fig.axes[0].get_title(loc="left")
+    'Test for subgroup differences: Q = 1.86, df = 2, p = 0.394'
+    >>> pt.plot.close(fig)
+    """
     studies = result.studies
     f = transf or (lambda v: v)
     z = stats.norm.isf(0.025)

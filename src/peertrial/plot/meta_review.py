@@ -76,7 +76,7 @@ def revman_forest(fit, *, subgroup=None, ilab=None, transf=None, xlabel=None, fa
 
     Notes
     -----
-    R equivalent: ``metafor::forest(res, ilab=...)``; RevMan's forest plot.
+    R equivalent: ``metafor::forest(res, ilab = ...)`` (metafor 3.8-1); RevMan 5's forest plot.
 
     References
     ----------
@@ -84,9 +84,11 @@ def revman_forest(fit, *, subgroup=None, ilab=None, transf=None, xlabel=None, fa
 
     Examples
     --------
+    >>> import peertrial as pt
     >>> bcg = pt.datasets.load("bcg")
     >>> fit = pt.meta.rma_mh(bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg", measure="RR", slab="author")
     >>> fig = pt.plot.revman_forest(fit, subgroup=bcg["alloc"], favours=("vaccine", "control"))
+    >>> pt.plot.close(fig)
     """
     from peertrial.meta.revman import arm_columns
     from peertrial.meta.subgroup import subgroup as subgroup_analysis

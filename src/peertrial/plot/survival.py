@@ -21,12 +21,67 @@ def _ticks(tmax: float, step: float | None):
 def km_plot(km, *, ci: bool = True, risk_table: bool = True, tick_step: float | None = None,
             labels: dict | None = None, xlabel: str = "Days", ylabel: str = "Proportion not readmitted",
             title: str | None = None, censor_marks: bool = True, ax=None):
-    """Kaplan–Meier curves with confidence bands and a numbers-at-risk table under the axis.
+    """Draw Kaplan–Meier curves with confidence bands and a numbers-at-risk table under the axis.
 
-    ``km`` is a :class:`peertrial.survival.KaplanMeierResult`; ``labels`` maps group
-    levels to legend names (e.g. ``{0: "Control", 1: "Peer support"}``). ``ax``: draw into
-    this Axes' slot (with ``risk_table`` it is split into the curves and the table). Returns
-    the (top-level) Figure.
+    One step curve per group (starting at 1 at time 0), its pointwise confidence band from the
+    fit (``conf_type`` of :func:`peertrial.survival.kaplan_meier`; where R leaves a limit
+    undefined, at S = 1 on the log-log scale or S = 0, the band closes on the curve), tick
+    marks at censoring times, and under the axis the number at risk at each x tick.
+
+    Parameters
+    ----------
+    km : KaplanMeierResult
+        From :func:`peertrial.survival.kaplan_meier` (its ``table`` with ``group``, ``time``,
+        ``surv``, ``lower``, ``upper``, ``n_censor``, and ``at()`` for the numbers at risk).
+    ci : bool, default True
+        Draw the confidence bands.
+    risk_table : bool, default True
+        Draw the numbers-at-risk table under the curves.
+    tick_step : float, optional
+        Spacing of the x ticks (and of the risk-table columns); by default 90, 30 or about a
+        sixth of the follow-up, depending on its length.
+    labels : dict, optional
+        Group level -> legend name, e.g. ``{0: "Control", 1: "Peer support"}``.
+    xlabel : str, default "Days"
+        Time-axis label.
+    ylabel : str, default "Proportion not readmitted"
+        Survival-axis label (name the event of your data).
+    title : str, optional
+        Axes title.
+    censor_marks : bool, default True
+        Mark censoring times on the curves.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes' slot (with ``risk_table`` it is split into the curves and the
+        table); by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: ``plot(survfit(...), conf.int = TRUE, mark.time = TRUE)``
+    (``survival::plot.survfit``; survival 3.5-3); the risk table is what
+    ``survminer::ggsurvplot(risk.table = TRUE)`` adds.
+
+    References
+    ----------
+    .. [1] Kaplan, E. L., & Meier, P. (1958). Nonparametric estimation from incomplete
+       observations. Journal of the American Statistical Association, 53, 457-481.
+    .. [2] Pocock, S. J., Clayton, T. C., & Altman, D. G. (2002). Survival plots of
+       time-to-event outcomes in clinical trials: good practice and pitfalls. The Lancet,
+       359, 1686-1689.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> km = pt.survival.kaplan_meier(df, time="readmit_time", event="readmitted_12m", group="arm")
+    >>> fig = pt.plot.km_plot(km, labels={0: "Control", 1: "Peer support"})
+    >>> fig.axes[1].get_title(loc="left")
+    'Number at risk'
+    >>> pt.plot.close(fig)
     """
     labels = labels or {}
     table = km.table
@@ -89,10 +144,63 @@ def km_plot(km, *, ci: bool = True, risk_table: bool = True, tick_step: float | 
 def cuminc_plot(ci, *, causes=None, ci_band: bool = True, level: float = 0.95, conf_level=None,
                 labels: dict | None = None, cause_labels: dict | None = None, xlabel: str = "Days",
                 ylabel: str = "Cumulative incidence", title: str | None = None, ax=None):
-    """Cumulative incidence curves (one line style per cause, one colour per group).
+    """Draw cumulative incidence curves of competing risks: one line style per cause, one colour per group.
 
-    Bands are pointwise est ± z sqrt(var) with cmprsk's variance, clipped to [0, 1].
-    ``ax``: draw into this Axes. Returns the (top-level) Figure.
+    Each curve is the cumulative incidence function of one cause in one group (step function
+    from 0 at time 0, carried to the group's last follow-up time), with a pointwise band
+    ``est ± z * sqrt(var)`` from cmprsk's variance, clipped to [0, 1].
+
+    Parameters
+    ----------
+    ci : CumincResult
+        From :func:`peertrial.survival.cuminc` (its ``table`` with ``group``, ``cause``,
+        ``time``, ``est``, ``var``; ``causes``, ``groups`` and ``max_time``).
+    causes : sequence, optional
+        Causes to draw (default: all, in the fit's order).
+    ci_band : bool, default True
+        Draw the pointwise confidence bands.
+    level : float, default 0.95
+        Confidence level of the bands, 0.95 or 95 alike.
+    conf_level : float, optional
+        Deprecated alias of ``level``.
+    labels : dict, optional
+        Group level -> legend name, e.g. ``{0: "Control", 1: "Peer support"}``.
+    cause_labels : dict, optional
+        Cause code -> legend name, e.g. ``{1: "readmitted", 2: "died"}`` (default "cause 1", ...).
+    xlabel : str, default "Days"
+        Time-axis label.
+    ylabel : str, default "Cumulative incidence"
+        Vertical-axis label.
+    title : str, optional
+        Axes title.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: ``plot(cmprsk::cuminc(...))`` (``plot.cuminc``; cmprsk 2.2-11), which draws
+    the curves without bands; the bands use the variances it returns.
+
+    References
+    ----------
+    .. [1] Gray, R. J. (1988). A class of K-sample tests for comparing the cumulative
+       incidence of a competing risk. Annals of Statistics, 16, 1141-1154.
+    .. [2] Pintilie, M. (2006). Competing Risks: A Practical Perspective. Wiley.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> ci = pt.survival.cuminc(df, time="readmit_time", status="readmit_status", group="arm")
+    >>> fig = pt.plot.cuminc_plot(ci, labels={0: "Control", 1: "Peer support"})
+    >>> fig.axes[0].get_ylabel()
+    'Cumulative incidence'
+    >>> pt.plot.close(fig)
     """
     labels, cause_labels = labels or {}, cause_labels or {}
     causes = ci.causes if causes is None else list(causes)
@@ -156,12 +264,27 @@ def cox_forest(cox, *, labels: dict | None = None, xlabel: str = "Hazard ratio (
     matplotlib.figure.Figure
         The (top-level) figure.
 
+    Notes
+    -----
+    R equivalent: none in survival 3.5-3 (``plot.coxph`` does not exist); the figure is
+    ``survminer::ggforest(fit)``'s, from the ``coxph`` coefficients.
+
+    References
+    ----------
+    .. [1] Cox, D. R. (1972). Regression models and life-tables. Journal of the Royal
+       Statistical Society, Series B, 34, 187-220.
+    .. [2] Lewis, S., & Clarke, M. (2001). Forest plots: trying to see the wood and the
+       trees. BMJ, 322, 1479-1480.
+
     Examples
     --------
     >>> import peertrial as pt
     >>> df = pt.simulate.trial(n=200, seed=1)
     >>> cx = pt.survival.cox(df, time="readmit_time", event="readmitted_12m", covariates=["arm", "age"])
-    >>> fig = pt.plot.cox_forest(cx)
+    >>> fig = pt.plot.cox_forest(cx, labels={"arm": "Peer support vs control"})
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['Peer support vs control', 'age']
+    >>> pt.plot.close(fig)
     """
     labels = labels or {}
     coef = np.asarray(cox.coef, dtype=float)
@@ -236,11 +359,50 @@ def _level(result) -> float:
 
 
 def schoenfeld_plot(cox, covariates=None, *, frac: float = 0.6, ax=None):
-    """Scaled Schoenfeld residuals against KM-transformed time, one panel per covariate.
+    """Draw scaled Schoenfeld residuals against transformed time, one panel per covariate, to check proportional hazards.
 
-    Each panel shows the residuals, a lowess smooth (statsmodels) of beta(t), the fitted
-    coefficient as a dashed line, and the ``cox.zph`` test p-value in the title. ``ax``:
-    draw the panels side by side in this Axes' slot. Returns the (top-level) Figure.
+    Each panel shows the scaled residuals (an estimate of beta(t)) against the
+    Kaplan–Meier-transformed event time, a lowess smooth (statsmodels) of them, the fitted
+    coefficient as a dashed line and the ``cox.zph`` score-test p-value in the title. A smooth
+    that drifts away from the dashed line suggests a hazard ratio that changes over time.
+
+    Parameters
+    ----------
+    cox : CoxResult
+        From :func:`peertrial.survival.cox` (its ``schoenfeld()`` residuals and ``test_ph()``).
+    covariates : sequence of str, optional
+        Coefficient names to draw (default: all).
+    frac : float, default 0.6
+        Fraction of the points in each lowess window (statsmodels' ``frac``).
+    ax : matplotlib.axes.Axes, optional
+        Draw the panels side by side in this Axes' slot; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: ``plot(survival::cox.zph(fit))`` (``plot.cox.zph``; survival 3.5-3), with the
+    default ``transform = "km"``; R smooths with a natural spline where this uses lowess.
+
+    References
+    ----------
+    .. [1] Grambsch, P. M., & Therneau, T. M. (1994). Proportional hazards tests and
+       diagnostics based on weighted residuals. Biometrika, 81, 515-526.
+    .. [2] Therneau, T. M., & Grambsch, P. M. (2000). Modeling Survival Data: Extending the Cox
+       Model. Springer.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> cx = pt.survival.cox(df, time="readmit_time", event="readmitted_12m", covariates=["arm", "age"])
+    >>> fig = pt.plot.schoenfeld_plot(cx)
+    >>> [a.get_ylabel() for a in fig.axes]
+    ['Beta(t) for arm', 'Beta(t) for age']
+    >>> pt.plot.close(fig)
     """
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
