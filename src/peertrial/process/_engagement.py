@@ -27,12 +27,43 @@ __all__ = [
 
 @dataclass(frozen=True, eq=False)
 class EngagementSummary(Result):
-    """Sessions attended by arm and by peer worker.
+    """Sessions attended by arm and by peer worker (returned by :func:`engagement_summary`).
 
     ``by_arm`` and ``by_worker``: ``n, mean, sd, median, q1, q3, max, any`` (number
     with >= 1 session), ``prop_any``, ``received`` (>= ``threshold`` sessions),
     ``prop_received``. Quartiles are R's default (type 7) quantiles.
     ``distribution``: counts of each number of sessions by arm.
+
+    Attributes
+    ----------
+    by_arm : pandas.DataFrame
+        One row per arm (``control``, ``peer support``), the columns above.
+    by_worker : pandas.DataFrame
+        One row per peer worker (intervention participants only); empty when no
+        ``peer_worker`` column was given.
+    distribution : pandas.DataFrame
+        Number of participants with each session count (rows) by arm (columns).
+    threshold : int
+        Sessions needed to count as having received peer support.
+    no_worker : int
+        Intervention participants without a peer worker recorded.
+
+    Notes
+    -----
+    R equivalent: none as one function (a descriptive table); the columns equal ``mean``,
+    ``sd`` and ``stats::quantile(type = 7)`` by arm in R 4.2.2.
+
+    References
+    ----------
+    .. [1] Hyndman, R. J., & Fan, Y. (1996). Sample quantiles in statistical packages.
+       The American Statistician, 50, 361-365.
+
+    Examples
+    --------
+    >>> d = pt.simulate.trial(n=200, seed=1)
+    >>> es = pt.process.engagement_summary(d, sessions="sessions", arm="arm")
+    >>> es.by_arm["prop_received"].round(3).tolist()
+    [0.0, 0.673]
     """
 
     by_arm: pd.DataFrame
@@ -97,18 +128,51 @@ def engagement_summary(
     *,
     arm_levels=None,
 ) -> EngagementSummary:
-    """Distribution of sessions attended by arm and by peer worker.
-
-    ``sessions`` (default ``"sessions"``): sessions attended; ``arm`` (default ``"arm"``);
-    ``peer_worker`` (default none): the column of who delivered the sessions, for the
-    per-worker table.
+    """Describe the distribution of sessions attended, by arm and by peer worker.
 
     Participants with a missing session count raise ``ValueError`` (the count
     is known from service records; impute it explicitly if need be).
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant, with the ``sessions`` and ``arm`` columns (and
+        ``peer_worker`` if given).
+    sessions : str, default "sessions"
+        Column of sessions attended (whole numbers >= 0, no missing values).
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention (see ``arm_levels``).
+    peer_worker : str, optional
+        Column naming who delivered the sessions, for the per-worker table
+        (intervention arm only; empty cells are counted in ``no_worker``).
+    threshold : int, default 2
+        Sessions needed to count as having "received" peer support.
+    arm_levels : mapping or pair, optional
+        How the ``arm`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+
+    Returns
+    -------
+    EngagementSummary
+        ``by_arm``, ``by_worker`` and ``distribution`` tables; ``.plot()`` draws them.
+
+    Notes
+    -----
+    R equivalent: none as one function (a descriptive table); the figures equal ``mean``,
+    ``sd`` and ``stats::quantile(type = 7)`` by arm in R 4.2.2.
+
+    References
+    ----------
+    .. [1] Hyndman, R. J., & Fan, Y. (1996). Sample quantiles in statistical packages.
+       The American Statistician, 50, 361-365.
+
+    Examples
+    --------
+    >>> d = pt.simulate.trial(n=200, seed=1)
+    >>> es = pt.process.engagement_summary(d, sessions="sessions", arm="arm", peer_worker="peer_worker")
+    >>> es.by_arm["n"].tolist(), round(float(es.by_arm.loc["peer support", "mean"]), 3)
+    ([102.0, 98.0], 5.194)
     """
     data = _data.code_arm(data, arm, arm_levels)
     frame = _data.as_frame(data)
@@ -146,16 +210,54 @@ def engagement_model(
     *,
     level: float = 0.95,
 ) -> RegressionResult:
-    """Predictors of engagement: a count model for sessions or a logistic model for any engagement.
+    """Fit predictors of engagement: a count model for sessions or a logistic model for any engagement.
 
-    ``family``: ``"negbin"`` (MASS::glm.nb), ``"poisson"`` (glm poisson) for a
-    session count, ``"logistic"`` (glm binomial) for a 0/1 outcome such as
-    ``received``. ``predictors``: a list of columns or an R-style formula
-    (``"age + C(site) + diagnosis"``), coded by the one design builder
-    (``peertrial._design``): numbers, including numbers stored as text, are numeric; other
-    text, booleans and ``C()`` are factors against their first sorted level, as R's. Rows with missing values are dropped with a warning
-    (R's na.omit). Pass the intervention arm only to study engagement with
-    peer support. ``level``: confidence level of the Wald limits, 0.95 or 95 alike.
+    Rows with missing values are dropped with a warning (R's ``na.omit``). Pass the
+    intervention arm only to study engagement with peer support.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant with the ``outcome`` and predictor columns.
+    outcome : str, default "sessions"
+        Column modelled: a count of sessions (``negbin``, ``poisson``) or a 0/1
+        indicator such as ``received`` (``logistic``).
+    predictors : list of str or str, optional
+        Columns or an R-style right-hand side (``"age + C(site) + diagnosis"``), coded by
+        the one design builder: numbers, including numbers stored as text, are numeric;
+        other text, booleans and ``C()`` are factors against their first sorted level, as
+        in R. Default: intercept only.
+    family : {"negbin", "poisson", "logistic"}, default "negbin"
+        ``"negbin"`` (``MASS::glm.nb``), ``"poisson"`` (``glm`` poisson) for a session
+        count, ``"logistic"`` (``glm`` binomial) for a 0/1 outcome.
+    level : float, default 0.95
+        Confidence level of the Wald limits, 0.95 or 95 alike.
+
+    Returns
+    -------
+    RegressionResult
+        Coefficients with Wald SEs, z statistics, p-values and limits, and the rate or
+        odds ratios (``exp_estimate``); ``theta`` for the negative binomial.
+
+    Notes
+    -----
+    R equivalent: ``MASS::glm.nb`` (MASS 7.3-58.2), ``stats::glm(family = poisson)`` or
+    ``stats::glm(family = binomial)`` (R 4.2.2), with ``confint.default`` limits.
+
+    References
+    ----------
+    .. [1] Venables, W. N., & Ripley, B. D. (2002). Modern Applied Statistics with S
+       (4th ed.), section 7.4. Springer.
+    .. [2] McCullagh, P., & Nelder, J. A. (1989). Generalized Linear Models (2nd ed.).
+       Chapman & Hall.
+
+    Examples
+    --------
+    >>> d = pt.simulate.trial(n=200, seed=1)
+    >>> fit = pt.process.engagement_model(d[d["arm"] == 1], outcome="sessions",
+    ...                                   predictors=["age", "prev_admissions"])
+    >>> fit.coef["estimate"].round(2).tolist(), round(fit.theta, 3)
+    ([1.27, 0.01, 0.05], 0.935)
     """
     level = _data.confidence_level(level)
     pred_cols = columns(predictors)
@@ -177,13 +279,47 @@ def engagement_model(
 class SurvivalCurve(Result):
     """Kaplan–Meier curve(s) from :func:`peertrial.survival.kaplan_meier`.
 
-    ``table``: one row per group and distinct time with ``group, time, n_risk,
-    n_event, n_censor, surv, std_err, ci_lb, ci_ub`` (Greenwood variance; 95% CI
-    on the log(-log S) scale, R ``survfit(conf.type = "log-log")``, NaN where S
-    is 0 or 1 as in R). ``medians``: median time by group (R's rule; NaN where the
-    curve stays above 0.5). ``km``: the underlying
-    :class:`~peertrial.survival.KaplanMeierResult` (``rmst``, ``median(ci=True)``).
-    ``event_name`` says what the curve counts down to (e.g. "first contact").
+    Returned by :func:`km_curve`, :func:`time_to_first_contact` and
+    :func:`worker_retention`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per group and distinct time with ``group, time, n_risk, n_event,
+        n_censor, surv, std_err, ci_lb, ci_ub`` (Greenwood variance; CI on the
+        log(-log S) scale, R ``survfit(conf.type = "log-log")``, NaN where S is 0 or 1
+        as in R).
+    medians : pandas.Series
+        Median time by group (R's rule; NaN where the curve stays above 0.5).
+    n, events : pandas.Series
+        Participants and events by group.
+    event_name : str
+        What the curve counts down to (e.g. "first peer contact").
+    time_unit : str
+        Unit of ``time`` in summaries and plots.
+    title : str
+        Heading of the summary and plot.
+    complement : bool
+        Whether the natural reading is the cumulative proportion ``1 - S`` (``at`` then
+        adds ``cum, cum_lb, cum_ub``).
+    km : peertrial.survival.KaplanMeierResult
+        The underlying fit (``rmst``, ``median(ci=True)``).
+
+    Notes
+    -----
+    R equivalent: ``survival::survfit(Surv(time, event) ~ group, conf.type = "log-log")``
+    (survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Kaplan, E. L., & Meier, P. (1958). Nonparametric estimation from incomplete
+       observations. Journal of the American Statistical Association, 53, 457-481.
+
+    Examples
+    --------
+    >>> curve = pt.process.km_curve([2, 3, 3, 5, 8, 9], [1, 1, 0, 1, 0, 1])
+    >>> curve.table["surv"].round(3).tolist(), curve.medians.tolist()
+    ([0.833, 0.667, 0.444, 0.444, 0.0], [5.0])
     """
 
     table: pd.DataFrame
@@ -234,8 +370,52 @@ class SurvivalCurve(Result):
 
 def km_curve(time, event, group=None, *, event_name="event", time_unit="days", title="Kaplan-Meier", complement=False,
              level: float = 0.95) -> SurvivalCurve:
-    """Kaplan–Meier by group (arrays of equal length; ``group`` optional), by
-    :func:`peertrial.survival.kaplan_meier` with ``conf_type="log-log"``; ``level`` as there."""
+    """Estimate Kaplan–Meier curves by group from arrays, with log-log pointwise limits.
+
+    Computed by :func:`peertrial.survival.kaplan_meier` with ``conf_type="log-log"``.
+
+    Parameters
+    ----------
+    time : array-like of float
+        Follow-up times (>= 0).
+    event : array-like of 0/1
+        1 = the event happened at ``time``, 0 = censored there. Same length as ``time``.
+    group : array-like, optional
+        Group of each row (one curve per distinct value); default one curve.
+    event_name : str, default "event"
+        What the curve counts down to, for summaries and plots.
+    time_unit : str, default "days"
+        Unit of ``time``, for summaries and plots.
+    title : str, default "Kaplan-Meier"
+        Heading of the summary and plot.
+    complement : bool, default False
+        Read the curve as the cumulative proportion with the event (``1 - S``).
+    level : float, default 0.95
+        Confidence level of the pointwise limits, 0.95 or 95 alike.
+
+    Returns
+    -------
+    SurvivalCurve
+        The curve table, medians, numbers at risk and events by group.
+
+    Notes
+    -----
+    R equivalent: ``survival::survfit(Surv(time, event) ~ group, conf.type = "log-log")``
+    (survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Kaplan, E. L., & Meier, P. (1958). Nonparametric estimation from incomplete
+       observations. Journal of the American Statistical Association, 53, 457-481.
+    .. [2] Kalbfleisch, J. D., & Prentice, R. L. (2002). The Statistical Analysis of Failure
+       Time Data (2nd ed.). Wiley.
+
+    Examples
+    --------
+    >>> curve = pt.process.km_curve([2, 3, 3, 5, 8, 9], [1, 1, 0, 1, 0, 1], event_name="relapse")
+    >>> curve.n.tolist(), curve.events.tolist(), curve.medians.tolist()
+    ([6], [4], [5.0])
+    """
     level = _data.confidence_level(level)
     time = np.asarray(time, float)
     event = np.asarray(event, float)
@@ -274,22 +454,56 @@ def time_to_first_contact(
     arm_levels=None,
     level: float = 0.95,
 ) -> SurvivalCurve:
-    """Kaplan–Meier of days to first peer contact in the intervention arm.
+    """Estimate the Kaplan–Meier curve of days to first peer contact in the intervention arm.
 
-    ``time`` (required) is the column of days from randomisation to first contact (empty
-    when there was none), e.g. ``time="contact_days"``.
+    Participants with no contact (``time`` empty) are censored at ``horizon``;
+    contact after the horizon is censored there too (with a warning), so the curve
+    describes contact within the offer period. The result's ``at`` gives the
+    cumulative proportion contacted (``cum``).
 
-    Participants with no contact (``time`` empty) are censored at ``horizon``
-    (default 120 days, the four-month intervention window); contact after the
-    horizon is censored there too, so the curve describes contact within the
-    offer period. ``group`` (e.g. ``"site"``) splits the curve. The result's
-    ``at`` gives the cumulative proportion contacted (``cum``).
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant with the ``time`` and ``arm`` columns (and ``group``).
+    time : str
+        Required: column of days from randomisation to first contact, empty when there
+        was none (e.g. ``time="contact_days"``).
+    arm : str, default "arm"
+        Column of the randomised arm; only rows with ``arm == 1`` are used.
+    horizon : float, default 120.0
+        End of the offer period in days (the four-month intervention window).
+    group : str, optional
+        Column splitting the curve (e.g. ``"site"``).
+    arm_levels : mapping or pair, optional
+        How the ``arm`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    level : float, default 0.95
+        Confidence level of the pointwise limits, 0.95 or 95 alike.
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
-    ``at`` gives the cumulative proportion contacted (``cum``). ``level``: confidence
-    level of the pointwise limits, 0.95 or 95 alike.
+    Returns
+    -------
+    SurvivalCurve
+        With ``complement=True``: ``at(times)`` adds the cumulative proportion contacted.
+
+    Notes
+    -----
+    R equivalent: ``survival::survfit(Surv(pmin(days, horizon), contacted) ~ 1,
+    conf.type = "log-log")`` on the intervention arm (survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Kaplan, E. L., & Meier, P. (1958). Nonparametric estimation from incomplete
+       observations. Journal of the American Statistical Association, 53, 457-481.
+
+    Examples
+    --------
+    >>> d = pt.simulate.trial(n=200, seed=1)
+    >>> contact = pt.process.time_to_first_contact(d, time="contact_days")
+    >>> contact.n.tolist(), contact.events.tolist(), contact.medians.tolist()
+    ([98], [73], [14.0])
+    >>> contact.at([30, 60])["cum"].round(3).tolist()
+    [0.735, 0.745]
     """
     if time is None:
         raise ValueError("time_to_first_contact needs time= (the column of days to first contact, empty when "

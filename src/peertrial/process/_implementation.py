@@ -20,10 +20,33 @@ __all__ = ["ImplementationOutcomes", "implementation_outcomes", "proportion_ci",
 
 @dataclass(frozen=True, eq=False)
 class ImplementationOutcomes(Result):
-    """Proportions with Clopper–Pearson (exact) and Wilson score CIs.
+    """Proportions with Clopper–Pearson (exact) and Wilson score CIs (from :func:`implementation_outcomes`).
 
-    ``table``: indexed by outcome, columns ``x, n, prop, exact_lb, exact_ub``
-    (R ``binom.test``) and ``wilson_lb, wilson_ub`` (R ``prop.test(correct = FALSE)``).
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Indexed by outcome, columns ``x, n, prop, exact_lb, exact_ub`` (R ``binom.test``)
+        and ``wilson_lb, wilson_ub`` (R ``prop.test(correct = FALSE)``).
+    level : float
+        Confidence level, as a proportion.
+
+    Notes
+    -----
+    R equivalent: ``stats::binom.test(x, n)$conf.int`` and ``stats::prop.test(x, n,
+    correct = FALSE)$conf.int`` (R 4.2.2), one row each.
+
+    References
+    ----------
+    .. [1] Clopper, C. J., & Pearson, E. S. (1934). The use of confidence or fiducial limits
+       illustrated in the case of the binomial. Biometrika, 26, 404-413.
+    .. [2] Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
+       inference. Journal of the American Statistical Association, 22, 209-212.
+
+    Examples
+    --------
+    >>> res = pt.process.implementation_outcomes({"completed training": (10, 28)})
+    >>> res.table[["prop", "exact_lb", "exact_ub"]].round(3).iloc[0].tolist()
+    [0.357, 0.186, 0.559]
     """
 
     table: pd.DataFrame
@@ -114,12 +137,43 @@ def proportion_ci(x, n, level: float = 0.95, *, conf_level=None) -> pd.DataFrame
 
 
 def implementation_outcomes(outcomes, level: float = 0.95, *, conf_level=None) -> ImplementationOutcomes:
-    """Table of implementation proportions.
+    """Tabulate implementation proportions with exact and Wilson confidence intervals.
 
-    ``outcomes``: a mapping name -> (x, n), e.g.
-    ``{"completed training": (10, 28), "in post at 2 years": (7, 7)}``
-    (Stirrup et al. 2021), or a DataFrame with columns ``outcome, x, n``. ``level``: 0.95 or
-    95 alike (``conf_level`` is its deprecated alias).
+    Parameters
+    ----------
+    outcomes : mapping or pandas.DataFrame
+        A mapping name -> (x, n), e.g.
+        ``{"completed training": (10, 28), "in post at 2 years": (7, 7)}``
+        (Stirrup et al. 2021), or a DataFrame with columns ``outcome, x, n``.
+    level : float, default 0.95
+        Confidence level, 0.95 or 95 alike.
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
+
+    Returns
+    -------
+    ImplementationOutcomes
+        ``table`` with ``x, n, prop`` and the exact and Wilson limits per outcome.
+
+    Notes
+    -----
+    R equivalent: ``stats::binom.test(x, n)$conf.int`` (exact) and ``stats::prop.test(x, n,
+    correct = FALSE)$conf.int`` (Wilson) (R 4.2.2), row by row.
+
+    References
+    ----------
+    .. [1] Clopper, C. J., & Pearson, E. S. (1934). The use of confidence or fiducial limits
+       illustrated in the case of the binomial. Biometrika, 26, 404-413.
+    .. [2] Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
+       inference. Journal of the American Statistical Association, 22, 209-212.
+    .. [3] Proctor, E., Silmere, H., Raghavan, R., et al. (2011). Outcomes for implementation
+       research. Administration and Policy in Mental Health, 38, 65-76.
+
+    Examples
+    --------
+    >>> res = pt.process.implementation_outcomes({"completed training": (10, 28), "in post at 2 years": (7, 7)})
+    >>> res.table["wilson_lb"].round(3).tolist()
+    [0.207, 0.646]
     """
     conf_level = _data.confidence_level(level, conf_level=conf_level)
     if isinstance(outcomes, Mapping):
@@ -150,12 +204,48 @@ def worker_retention(
     *,
     level: float = 0.95,
 ) -> SurvivalCurve:
-    """Kaplan–Meier retention of peer workers: time in post until leaving.
+    """Estimate the Kaplan–Meier retention of peer workers: time in post until leaving.
 
-    One row per peer worker; ``left`` is 1 if they left (the event) and 0 if
-    still in post at their last known date (censored). The curve is the
-    proportion still in post. ``level``: confidence level of the pointwise limits, 0.95 or
-    95 alike.
+    The curve is the proportion still in post. Rows with missing values are dropped
+    with a warning.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per peer worker.
+    time : str, default "months_in_post"
+        Column of time in post (>= 0) until leaving or the last known date.
+    left : str, default "left"
+        Column: 1 if they left (the event), 0 if still in post (censored).
+    group : str, optional
+        Column splitting the curve (e.g. pay band or site).
+    time_unit : str, default "months"
+        Unit of ``time``, for summaries and plots.
+    level : float, default 0.95
+        Confidence level of the pointwise limits, 0.95 or 95 alike.
+
+    Returns
+    -------
+    SurvivalCurve
+        The retention curve(s) with log-log pointwise limits and median time in post.
+
+    Notes
+    -----
+    R equivalent: ``survival::survfit(Surv(months_in_post, left) ~ group, conf.type =
+    "log-log")`` (survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Kaplan, E. L., & Meier, P. (1958). Nonparametric estimation from incomplete
+       observations. Journal of the American Statistical Association, 53, 457-481.
+
+    Examples
+    --------
+    >>> workers = pd.DataFrame({"months_in_post": [3, 8, 12, 12, 20, 24, 24, 30],
+    ...                         "left": [1, 1, 0, 1, 1, 0, 0, 0]})
+    >>> ret = pt.process.worker_retention(workers)
+    >>> ret.table["surv"].round(3).tolist(), ret.medians.tolist()
+    ([0.875, 0.75, 0.625, 0.469, 0.469, 0.469], [20.0])
     """
     level = _data.confidence_level(level)
     frame = _data.as_frame(data)

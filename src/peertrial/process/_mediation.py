@@ -31,15 +31,54 @@ ASSUMPTIONS = (
 
 @dataclass(frozen=True, eq=False)
 class MediationResult(Result):
-    """Single-mediator analysis, X -> M -> Y.
+    """Single-mediator analysis, X -> M -> Y (returned by :func:`mediation`).
 
-    ``paths``: indexed by ``a`` (M ~ X + C), ``b`` (Y ~ X + M + C, the M
-    coefficient), ``total`` (c: Y ~ X + C), ``direct`` (c': the X coefficient of
-    Y ~ X + M + C) and ``indirect`` (a*b); columns ``estimate, se, pval, ci_lb,
-    ci_ub``. Paths use OLS t inference (R ``lm``); the indirect effect's SE is the
-    bootstrap SD and its CI the percentile interval of ``n_boot`` resamples
-    (pingouin's resampling). ``indirect_bc`` holds pingouin's bias-corrected CI.
-    ``proportion_mediated`` = a*b / c (unstable when c is near 0).
+    Paths use OLS t inference (R ``lm``); the indirect effect's SE is the bootstrap SD
+    and its CI the percentile interval of ``n_boot`` resamples (pingouin's resampling).
+
+    Attributes
+    ----------
+    paths : pandas.DataFrame
+        Indexed by ``a`` (M ~ X + C), ``b`` (Y ~ X + M + C, the M coefficient),
+        ``total`` (c: Y ~ X + C), ``direct`` (c': the X coefficient of Y ~ X + M + C) and
+        ``indirect`` (a*b); columns ``estimate, se, pval, ci_lb, ci_ub``.
+    boot : numpy.ndarray
+        The ``n_boot`` bootstrap replicates of a*b.
+    indirect_bc : tuple of float
+        pingouin's bias-corrected CI of a*b.
+    proportion_mediated : float
+        a*b / c (unstable when c is near 0).
+    n, n_boot : int
+        Complete rows analysed and bootstrap resamples.
+    x, mediator, outcome : str
+        The columns of the arm, mediator and outcome.
+    covariates : tuple of str
+        Adjustment columns.
+    outcome_scale : str
+        ``"continuous"`` or the linear-probability note for a 0/1 outcome.
+    assumptions : str
+        The identifying assumptions (:data:`ASSUMPTIONS`), stated in the summary.
+    level : float
+        Confidence level, as a proportion.
+
+    Notes
+    -----
+    R equivalent: the paths equal ``stats::lm`` (R 4.2.2) and ``lavaan::sem`` ML estimates
+    (lavaan 0.6); none for the bootstrap CI (no R function draws pingouin's resamples;
+    ``mediation::mediate`` is the nearest).
+
+    References
+    ----------
+    .. [1] Preacher, K. J., & Hayes, A. F. (2008). Asymptotic and resampling strategies for
+       assessing and comparing indirect effects in multiple mediator models. Behavior
+       Research Methods, 40, 879-891.
+
+    Examples
+    --------
+    >>> d = pt.simulate.trial(n=200, seed=1)
+    >>> med = pt.process.mediation(d, x="arm", mediator="hope_4", outcome="hope_12", n_boot=200, seed=1)
+    >>> med.paths.loc[["a", "b", "indirect"], "estimate"].round(3).tolist()
+    [-1.162, 0.382, -0.444]
     """
 
     paths: pd.DataFrame
@@ -110,10 +149,7 @@ def mediation(
     arm_levels=None,
     level: float = 0.95,
 ) -> MediationResult:
-    """Product-of-coefficients mediation with a percentile bootstrap CI for a*b.
-
-    ``x`` (default ``"arm"``) is the randomised arm; ``mediator`` and ``outcome`` are
-    required column names (e.g. ``mediator="hope_4", outcome="hope_12"``).
+    """Estimate the indirect effect a*b by the product of coefficients, with a percentile bootstrap CI.
 
     Models (OLS): M = i1 + a X + C g1 + e1 and Y = i2 + c' X + b M + C g2 + e2;
     indirect effect a*b, total effect c = c' + a*b (exactly, for OLS on the same
@@ -128,6 +164,36 @@ def mediation(
     with a warning. Rows with missing values are dropped with a warning.
     See :data:`ASSUMPTIONS`, which the summary states.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant with the ``x``, ``mediator``, ``outcome`` and covariate
+        columns.
+    x : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention.
+    mediator : str
+        Required: column of the continuous mediator (e.g. ``"hope_4"``).
+    outcome : str
+        Required: column of the outcome (e.g. ``"hope_12"``); a 0/1 outcome is analysed
+        on the risk-difference scale with a warning.
+    covariates : list of str, optional
+        Numeric adjustment columns, in both models.
+    n_boot : int, default 2000
+        Bootstrap resamples (at least 100).
+    seed : int or numpy.random.Generator, optional
+        Seed of the resampling.
+    arm_levels : mapping or pair, optional
+        How the ``x`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``x`` raises ``ValueError`` listing the values found.
+    level : float, default 0.95
+        Confidence level of every interval, 0.95 or 95 alike.
+
+    Returns
+    -------
+    MediationResult
+        The a, b, total, direct and indirect paths with their SEs, p-values and limits.
+
     Notes on pingouin: its "Y ~ M" row regresses Y on M (and covariates)
     *without* X, so it is not the b path; b, c and c' are therefore taken from
     statsmodels OLS fits (equal to R ``lm`` and to lavaan's ML estimates), while
@@ -135,10 +201,27 @@ def mediation(
     is bias-corrected; the percentile CI is reported, the bias-corrected one kept
     in ``indirect_bc``.
 
-    ``arm_levels``: how the ``x`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``x`` raises ``ValueError`` listing the values found.
-    in ``indirect_bc``. ``level``: confidence level of every interval, 0.95 or 95 alike.
+    R equivalent: the paths equal ``stats::lm`` (R 4.2.2) and ``lavaan::sem`` ML estimates
+    (lavaan 0.6); none for the bootstrap CI (no R function draws pingouin's resamples;
+    ``mediation::mediate`` is the nearest).
+
+    References
+    ----------
+    .. [1] Baron, R. M., & Kenny, D. A. (1986). The moderator-mediator variable distinction
+       in social psychological research. Journal of Personality and Social Psychology, 51,
+       1173-1182.
+    .. [2] Preacher, K. J., & Hayes, A. F. (2008). Asymptotic and resampling strategies for
+       assessing and comparing indirect effects in multiple mediator models. Behavior
+       Research Methods, 40, 879-891.
+    .. [3] Efron, B., & Tibshirani, R. J. (1993). An Introduction to the Bootstrap.
+       Chapman & Hall.
+
+    Examples
+    --------
+    >>> d = pt.simulate.trial(n=200, seed=1)
+    >>> med = pt.process.mediation(d, x="arm", mediator="hope_4", outcome="hope_12", n_boot=200, seed=1)
+    >>> med.n, round(float(med.paths.loc["indirect", "estimate"]), 3)
+    (125, -0.444)
     """
     if mediator is None or outcome is None:
         raise ValueError("mediation needs mediator= and outcome= (columns of data: e.g. an early score as the "

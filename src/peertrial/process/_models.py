@@ -28,13 +28,46 @@ _R_CALL = {
 
 @dataclass(frozen=True, eq=False)
 class RegressionResult(Result):
-    """A fitted regression with Wald inference.
+    """A fitted regression with Wald inference (from :func:`engagement_model` and :func:`dose_response`).
 
-    ``coef``: DataFrame indexed by term (R's names, e.g. ``diagnosisother``) with
-    ``estimate, se, stat, pval, ci_lb, ci_ub`` (t for ``gaussian``, z otherwise,
-    as R's ``summary``; CIs are Wald, R's ``confint.default``) and, for count and
-    logistic models, ``exp_estimate, exp_ci_lb, exp_ci_ub`` (rate or odds ratios).
-    ``theta``: negative binomial shape (R's ``theta``; variance mu + mu^2/theta).
+    Attributes
+    ----------
+    coef : pandas.DataFrame
+        Indexed by term (R's names, e.g. ``diagnosisother``) with ``estimate, se, stat,
+        pval, ci_lb, ci_ub`` (t for ``gaussian``, z otherwise, as R's ``summary``; CIs are
+        Wald, R's ``confint.default``) and, for count and logistic models,
+        ``exp_estimate, exp_ci_lb, exp_ci_ub`` (rate or odds ratios).
+    family : str
+        ``"gaussian"``, ``"poisson"``, ``"negbin"`` or ``"logistic"``.
+    outcome : str
+        The outcome column.
+    n : int
+        Rows fitted.
+    loglik, aic : float
+        Log-likelihood and AIC as R's ``logLik`` and ``AIC``.
+    theta : float
+        Negative binomial shape (R's ``theta``; variance mu + mu^2/theta); NaN otherwise.
+    title, label : str
+        Heading and note (e.g. the non-randomised warning) of the summary.
+    level : float
+        Confidence level, as a proportion.
+
+    Notes
+    -----
+    R equivalent: ``summary()`` of ``stats::lm``, ``stats::glm`` (R 4.2.2) or
+    ``MASS::glm.nb`` (MASS 7.3-58.2), with ``confint.default`` limits.
+
+    References
+    ----------
+    .. [1] McCullagh, P., & Nelder, J. A. (1989). Generalized Linear Models (2nd ed.).
+       Chapman & Hall.
+
+    Examples
+    --------
+    >>> d = pt.simulate.trial(n=200, seed=1)
+    >>> fit = pt.process.dose_response(d, outcome="hope_12", covariates=["hope_0"])
+    >>> fit.family, fit.n, list(fit.coef.index)
+    ('gaussian', 72, ['(Intercept)', 'sessions', 'hope_0'])
     """
 
     coef: pd.DataFrame
