@@ -26,13 +26,56 @@ def _ecdf(ax, values, label, colour):
 
 
 def design_imbalance(sims, *, factor: str | None = None, title: str | None = None, ax=None) -> Figure:
-    """Compare designs (a :class:`DesignSimulation` or dict name -> simulation).
+    """Compare randomisation designs by simulation: imbalance over the trial, within a factor, and predictability.
 
-    Panels: ECDF of the total imbalance; ECDF of the largest imbalance over the
-    levels of ``factor`` (default: the first factor) or over strata;
-    predictability under the convergence strategy (mean with 95% interval of the
-    replicate mean). ``ax``: draw the three panels in this Axes' slot. Returns the
-    (top-level) Figure.
+    Three panels, one line or bar per design: the empirical distribution (ECDF) of the total
+    imbalance between arms over the simulated trials; the ECDF of the largest imbalance over
+    the levels of ``factor`` (or over strata); and the predictability of the next allocation
+    under the convergence guessing strategy (mean proportion of correct guesses with a 95%
+    interval of that mean; the dashed line is pure chance, one over the number of arms).
+
+    Parameters
+    ----------
+    sims : DesignSimulation or dict of str to DesignSimulation
+        From :func:`peertrial.randomise.simulate_design`, or several keyed by the name shown
+        in the legend (e.g. ``{"blocks": a, "minimisation": b}``).
+    factor : str, optional
+        Stratification factor of the middle panel (default: the first factor; the largest
+        stratum imbalance without factors).
+    title : str, optional
+        Figure title (default "Design properties over <reps> simulated trials of n = <n>").
+    ax : matplotlib.axes.Axes, optional
+        Draw the three panels in this Axes' slot; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none; the design simulation (:func:`peertrial.randomise.simulate_design`) has
+    no counterpart in the R packages used here.
+
+    References
+    ----------
+    .. [1] Blackwell, D., & Hodges, J. L. (1957). Design for the control of selection bias.
+       Annals of Mathematical Statistics, 28, 449-460.
+    .. [2] Pocock, S. J., & Simon, R. (1975). Sequential treatment assignment with balancing
+       for prognostic factors in the controlled clinical trial. Biometrics, 31, 103-115.
+    .. [3] Rosenberger, W. F., & Lachin, J. M. (2016). Randomization in Clinical Trials:
+       Theory and Practice (2nd ed.). Wiley.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> strata = {"site": [1, 2], "diagnosis": ["a", "b"]}
+    >>> sims = {d: pt.randomise.simulate_design(40, design=d, strata=strata, reps=20, seed=1)
+    ...         for d in ("blocks", "minimisation")}
+    >>> fig = pt.plot.design_imbalance(sims)
+    >>> [a.get_title() for a in fig.axes]
+    ['Whole trial', 'Within site', 'Predictability']
+    >>> pt.plot.close(fig)
     """
     sims = _as_dict(sims)
     first = next(iter(sims.values()))
@@ -70,9 +113,57 @@ def design_imbalance(sims, *, factor: str | None = None, title: str | None = Non
 
 
 def stratum_imbalance(sim, *, statistic: str = "mean", title: str | None = None, ax=None) -> Figure:
-    """Heatmap of the per-stratum imbalance (``mean``, ``p95`` or ``prob_ge_2``) for two factors.
+    """Draw a heat map of the imbalance between arms within each stratum of two factors, over simulated trials.
 
-    ``ax``: draw into this Axes (the colour bar takes room from it). Returns the (top-level) Figure."""
+    Rows are the levels of the first stratification factor, columns those of the second; each
+    cell shows a summary, over the simulated trials, of the imbalance between arms within
+    that stratum, with a colour bar.
+
+    Parameters
+    ----------
+    sim : DesignSimulation
+        From :func:`peertrial.randomise.simulate_design` with exactly two stratum factors
+        (its ``stratum_table()``, ``factors`` and ``levels``).
+    statistic : {"mean", "p95", "max", "prob_ge_2"}, default "mean"
+        The cell value: mean imbalance, its 95th percentile, its maximum, or the
+        probability of an imbalance of 2 or more.
+    title : str, optional
+        Axes title (default "Imbalance within strata (<design>, <reps> trials)").
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes (the colour bar takes room from it); by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Raises
+    ------
+    ValueError
+        If the simulation does not have exactly two stratum factors.
+
+    Notes
+    -----
+    R equivalent: none; the design simulation has no counterpart in the R packages used here.
+
+    References
+    ----------
+    .. [1] Kernan, W. N., Viscoli, C. M., Makuch, R. W., Brass, L. M., & Horwitz, R. I.
+       (1999). Stratified randomization for clinical trials. Journal of Clinical
+       Epidemiology, 52, 19-26.
+    .. [2] Rosenberger, W. F., & Lachin, J. M. (2016). Randomization in Clinical Trials:
+       Theory and Practice (2nd ed.). Wiley.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> sim = pt.randomise.simulate_design(40, strata={"site": [1, 2], "diagnosis": ["a", "b"]},
+    ...                                    reps=20, seed=1)
+    >>> fig = pt.plot.stratum_imbalance(sim, statistic="p95")
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+    ('diagnosis', 'site')
+    >>> pt.plot.close(fig)
+    """
     if len(sim.factors) != 2:
         raise ValueError(f"a stratum heatmap needs exactly two stratum factors, the simulation has {sim.factors}")
     table = sim.stratum_table()[statistic].unstack()
@@ -95,9 +186,57 @@ def stratum_imbalance(sim, *, statistic: str = "mean", title: str | None = None,
 
 def allocation_sequence(data, *, arm: str = "arm", order: str = "id", by: str | None = None,
                         title: str | None = None, ax=None) -> Figure:
-    """Running difference n(arm 1) - n(arm 0) over enrolment, overall or per level of ``by``.
+    """Draw the running difference between arms over enrolment, overall or per level of a stratum.
 
-    ``ax``: draw the panel(s) in this Axes' slot. Returns the (top-level) Figure."""
+    For participants in enrolment order, the cumulative count of arm 1 minus arm 0 (the two
+    sorted arm codes): a well-balanced sequence stays near 0; a long drift shows the
+    imbalance a design allowed. With ``by``, one panel per level (sharing the y axis).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per randomised participant.
+    arm : str, default "arm"
+        Column of the allocated arm (exactly two values).
+    order : str, default "id"
+        Column giving the enrolment order (rows are sorted by it, stably).
+    by : str, optional
+        Column of a stratum (e.g. the site): one panel per level.
+    title : str, optional
+        Figure title (default "Running allocation difference").
+    ax : matplotlib.axes.Axes, optional
+        Draw the panel(s) in this Axes' slot; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing or ``arm`` does not have exactly two values.
+
+    Notes
+    -----
+    R equivalent: none; base R draws it as ``plot(cumsum(ifelse(arm == 1, 1, -1)), type = "s")``.
+
+    References
+    ----------
+    .. [1] Schulz, K. F., & Grimes, D. A. (2002). Generation of allocation sequences in
+       randomised trials: chance, not choice. The Lancet, 359, 515-519.
+    .. [2] Rosenberger, W. F., & Lachin, J. M. (2016). Randomization in Clinical Trials:
+       Theory and Practice (2nd ed.). Wiley.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> fig = pt.plot.allocation_sequence(df, arm="arm", order="id", by="site")
+    >>> fig.get_suptitle()
+    'Running allocation difference'
+    >>> pt.plot.close(fig)
+    """
     df = as_frame(data)
     require_columns(df, [arm, order, by])
     df = df.sort_values(order, kind="stable")

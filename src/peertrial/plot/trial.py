@@ -43,11 +43,58 @@ def _ci_text(e, lo, hi) -> str:
 
 def effects_forest(effects: pd.DataFrame, *, title: str | None = None, xlabel: str = "Effect (intervention - control)",
                    extra: pd.DataFrame | None = None, ax=None) -> Figure:
-    """Estimates and CIs of ``estimate_effects`` (and optionally ``effects_by_use`` rows in ``extra``).
+    """Draw the treatment-effect estimates of a trial by analysis population (ITT, as treated, per protocol, CACE) with their CIs.
 
-    Randomised comparisons (ITT, CACE) in blue; non-randomised ones (as-treated, per-protocol,
-    levels of use) in grey and marked "(not randomised)". ``ax``: draw in this Axes' slot (a
-    subfigure with room for the labels and estimates). Returns the (top-level) Figure.
+    One row per estimate: randomised comparisons (ITT, CACE) in blue, non-randomised ones
+    (as treated, per protocol, levels of use) in grey and marked "(not randomised)", with the
+    estimate and CI printed at the right and a dashed line at no effect (0).
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        The table of :func:`peertrial.trial.estimate_effects`: indexed by analysis (``itt``,
+        ``as_treated``, ``per_protocol``, ``cace``) with columns ``estimate``, ``ci_lb``,
+        ``ci_ub`` and ``randomised`` (bool).
+    title : str, optional
+        Axes title.
+    xlabel : str, default "Effect (intervention - control)"
+        Axis label (name the outcome and its unit).
+    extra : pandas.DataFrame, optional
+        More rows of the same columns drawn below, e.g. :func:`peertrial.trial.effects_by_use`
+        (its ``itt`` row, already drawn, is dropped).
+    ax : matplotlib.axes.Axes, optional
+        Draw in this Axes' slot (a subfigure with room for the labels and estimates); by
+        default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none; R draws no such figure from ``lm``/``AER::ivreg`` fits (the numbers
+    are those of :func:`peertrial.trial.estimate_effects`, checked against ``lm`` and
+    ``AER::ivreg``).
+
+    References
+    ----------
+    .. [1] Dunn, G., Maracy, M., & Tomenson, B. (2005). Estimating treatment effects from
+       randomized clinical trials with noncompliance and loss to follow-up: the role of
+       instrumental variable methods. Statistical Methods in Medical Research, 14, 369-395.
+    .. [2] Lewis, S., & Clarke, M. (2001). Forest plots: trying to see the wood and the trees.
+       BMJ, 322, 1479-1480.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> eff = pt.trial.estimate_effects(df, outcome="hope_12", arm="arm", received="received",
+    ...                                 covariates=["hope_0"])
+    >>> fig = pt.plot.effects_forest(eff, xlabel="Difference in hope at 12 months")
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['Intention to treat', 'As treated (not randomised)', 'Per protocol (not randomised)', 'CACE (2SLS)']
+    >>> pt.plot.close(fig)
     """
     frame = effects if extra is None else pd.concat([effects, extra.drop(index="itt", errors="ignore")])
     labels = [_LABELS.get(i, str(i)) + ("" if r else " (not randomised)")
@@ -64,9 +111,55 @@ def effects_forest(effects: pd.DataFrame, *, title: str | None = None, xlabel: s
 
 
 def subgroup_effects_forest(result, *, title: str | None = None, xlabel: str | None = None, ax=None) -> Figure:
-    """Forest plot of a :class:`peertrial.trial.SubgroupEffects`: one row per subgroup level,
-    the overall effect last, and the interaction test in the footer. ``ax``: draw in this
-    Axes' slot (a subfigure with room for the labels and estimates). Returns the (top-level) Figure."""
+    """Draw the forest plot of a trial's subgroup analysis: the treatment effect per subgroup level and the interaction test.
+
+    One row per level of the subgroup variable (labelled with its n), the overall effect last
+    (red), each estimate with its CI printed at the right, a dashed line at no effect (0) and
+    the F test of the subgroup-by-arm interaction in the footer, which (not the separate
+    intervals) is the test of a differing effect.
+
+    Parameters
+    ----------
+    result : SubgroupEffects
+        From :func:`peertrial.trial.subgroup_effects` (its ``effects`` table with ``n``,
+        ``estimate``, ``ci_lb``, ``ci_ub``, and the interaction ``F``, ``df1``, ``df2``,
+        ``pval``).
+    title : str, optional
+        Axes title (default "Treatment effect by <subgroup>").
+    xlabel : str, optional
+        Axis label (default "Effect on <outcome>").
+    ax : matplotlib.axes.Axes, optional
+        Draw in this Axes' slot (a subfigure with room for the labels and estimates); by
+        default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none; R has no plot for ``lm`` subgroup fits (the interaction F test is
+    ``anova(lm(y ~ arm + g), lm(y ~ arm * g))``).
+
+    References
+    ----------
+    .. [1] Wang, R., Lagakos, S. W., Ware, J. H., Hunter, D. J., & Drazen, J. M. (2007).
+       Statistics in medicine: reporting of subgroup analyses in clinical trials. New England
+       Journal of Medicine, 357, 2189-2194.
+    .. [2] Cuzick, J. (2005). Forest plots and the interpretation of subgroups. The Lancet,
+       365, 1308.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> sg = pt.trial.subgroup_effects(df, "hope_12", subgroup="diagnosis")
+    >>> fig = pt.plot.subgroup_effects_forest(sg)
+    >>> fig.axes[0].get_title(loc="left")
+    'Treatment effect by diagnosis'
+    >>> pt.plot.close(fig)
+    """
     eff = result.effects
     labels = [f"{i} (n={int(n)})" for i, n in zip(eff.index, eff["n"])]
     colors = [PALETTE[1] if i == "overall" else PALETTE[0] for i in eff.index]
@@ -96,8 +189,49 @@ def _arrow(ax, x0, y0, x1, y1):
 
 
 def consort_diagram(result, *, title: str | None = None, ax=None) -> Figure:
-    """CONSORT flow diagram from a :class:`peertrial.trial.ConsortResult`. ``ax``: draw the
-    diagram filling this Axes (its frame is turned off). Returns the (top-level) Figure."""
+    """Draw the CONSORT flow diagram of a two-arm trial: randomised, allocated, intervention received, lost to follow-up, analysed.
+
+    A box for the participants randomised, then per arm (columns) boxes for allocation,
+    intervention received (in the control arm: contamination, i.e. peer support received),
+    loss to follow-up (outcome missing) and the complete-case analysis, with the counts of
+    :func:`peertrial.trial.consort`.
+
+    Parameters
+    ----------
+    result : ConsortResult
+        From :func:`peertrial.trial.consort` (its ``table`` with rows ``randomised``,
+        ``received_allocated``, ``not_received_allocated``, ``lost_to_follow_up``,
+        ``analysed`` and one column per arm; ``arm_labels`` and ``outcome``).
+    title : str, optional
+        Title at the top left (default "CONSORT flow diagram").
+    ax : matplotlib.axes.Axes, optional
+        Draw the diagram filling this Axes (its frame is turned off); by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none in the R packages used here (the ``consort`` package's
+    ``consort_plot`` draws such diagrams from participant-level data).
+
+    References
+    ----------
+    .. [1] Schulz, K. F., Altman, D. G., & Moher, D. (2010). CONSORT 2010 statement: updated
+       guidelines for reporting parallel group randomised trials. BMJ, 340, c332.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> flow = pt.trial.consort(df, outcome="hope_12", received="received")
+    >>> fig = pt.plot.consort_diagram(flow)
+    >>> fig.axes[0].texts[0].get_text()
+    'CONSORT flow diagram'
+    >>> pt.plot.close(fig)
+    """
     t = result.table
     c0, c1 = result.arm_labels
     total = int(t.loc["randomised"].sum())
