@@ -37,19 +37,62 @@ _CONTROL_GROUP = "__control__"
 
 @dataclass(frozen=True, eq=False)
 class FidelityModeration(Result):
-    """Linear mixed model of an outcome on peer-worker fidelity (REML).
+    """Linear mixed model of an outcome on peer-worker fidelity, REML (from :func:`fidelity_moderation`).
 
-    ``coef``: DataFrame indexed by term with ``estimate, se, zval, pval, ci_lb,
-    ci_ub`` (Wald, normal reference). ``var_worker``: variance of the random
-    peer-worker effect; ``var_residual``: residual variance; ``icc`` their ratio
-    to the total; ``loglik``: REML log-likelihood (as lme4's ``logLik(fit)``).
-    ``fidelity_center``: the mean peer-worker score subtracted from fidelity.
-    ``workers``: per peer worker ``fidelity``, ``n`` and ``mean_outcome`` of their
-    analysed participants; ``covariate_means``: means of the covariates analysed
-    (for drawing the fitted line). ``singular``: the peer-worker variance is on
-    the boundary (``sd(worker) / sd(residual) < 1e-4``, lme4's ``isSingular``),
-    so the fit is (nearly) a linear model without the peer-worker effect.
-    ``converged``: False when that ratio reached the search bound (50).
+    Attributes
+    ----------
+    coef : pandas.DataFrame
+        Indexed by term with ``estimate, se, zval, pval, ci_lb, ci_ub`` (Wald, normal
+        reference).
+    var_worker, var_residual : float
+        Variance of the random peer-worker effect and residual variance.
+    icc : float
+        ``var_worker / (var_worker + var_residual)``.
+    loglik : float
+        REML log-likelihood (as lme4's ``logLik(fit)``).
+    n, n_workers : int
+        Participants and peer workers analysed.
+    singleton_workers, excluded_workers : tuple
+        Peer workers with one participant (kept) and without a fidelity score (excluded).
+    n_excluded : int
+        Participants excluded with those peer workers.
+    population : str
+        ``"intervention"`` or ``"all"`` (partially nested).
+    outcome : str
+        The outcome column.
+    fidelity_center : float
+        The mean peer-worker score subtracted from fidelity.
+    converged : bool
+        False when ``sd(worker) / sd(residual)`` reached the search bound (50).
+    singular : bool
+        The peer-worker variance is on the boundary (``sd(worker) / sd(residual) < 1e-4``,
+        lme4's ``isSingular``), so the fit is (nearly) a linear model without the
+        peer-worker effect.
+    workers : pandas.DataFrame
+        Per peer worker ``fidelity``, ``n`` and ``mean_outcome`` of their analysed
+        participants.
+    covariate_means : pandas.Series
+        Means of the covariates analysed (for drawing the fitted line).
+    label : str
+        The non-randomised-comparison note.
+
+    Notes
+    -----
+    R equivalent: ``lme4::lmer(y ~ fc + covariates + (1 | peer_worker), REML = TRUE)``
+    (lme4 1.1-31).
+
+    References
+    ----------
+    .. [1] Bates, D., Maechler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects
+       models using lme4. Journal of Statistical Software, 67(1), 1-48.
+
+    Examples
+    --------
+    >>> d = pt.simulate.trial(n=200, seed=1)
+    >>> scores = pt.fidelity.score_fidelity(pt.simulate.fidelity_ratings(n=200, seed=1))
+    >>> fit = pt.fidelity.fidelity_moderation(d, scores, outcome="hope_12", covariates=["hope_0"])
+    >>> fit.n, fit.n_workers, fit.singular
+    (55, 27, False)
     """
 
     coef: pd.DataFrame
@@ -142,7 +185,7 @@ def fidelity_moderation(
     arm_levels=None,
     level: float = 0.95,
 ) -> FidelityModeration:
-    """Outcome on the peer worker's fidelity score, with a random peer-worker effect.
+    """Fit the outcome on the peer worker's fidelity score, with a random peer-worker effect.
 
     ``population="intervention"``: intervention participants (``arm == 1``) only,
     ``y = b0 + b1 (f - fbar) + covariates + u_worker + e`` (lme4:
@@ -172,10 +215,58 @@ def fidelity_moderation(
     named in a warning and their participants excluded; peer workers with a single participant are warned
     about and kept (they inform the fixed effects, barely the variance).
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
-    ``level``: confidence level of the Wald limits, 0.95 or 95 alike.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant with the ``outcome``, ``peer_worker``, ``arm`` and
+        covariate columns.
+    fidelity : FidelityScores, pandas.Series or mapping
+        Each peer worker's fidelity score: scored ratings (their ``worker_scores()``), or
+        scores indexed by peer worker.
+    outcome : str
+        Column of the (continuous) outcome.
+    peer_worker : str, default "peer_worker"
+        Column of the participant's peer worker (empty for controls and never-seen
+        participants).
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention.
+    covariates : list of str or str, optional
+        Adjustment columns or an R-style right-hand side.
+    population : {"intervention", "all"}, default "intervention"
+        Intervention participants only, or everyone in a partially nested model.
+    arm_levels : mapping or pair, optional
+        How the ``arm`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    level : float, default 0.95
+        Confidence level of the Wald limits, 0.95 or 95 alike.
+
+    Returns
+    -------
+    FidelityModeration
+        Fixed effects (``fidelity`` per unit of score, or ``arm`` and ``arm:fidelity``),
+        variance components, ICC and the per-worker table; labelled NON-RANDOMISED.
+
+    Notes
+    -----
+    R equivalent: ``lme4::lmer(y ~ fc + covariates + (1 | peer_worker), REML = TRUE)``, or
+    ``(0 + arm | peer_worker)`` for ``population="all"`` (lme4 1.1-31).
+
+    References
+    ----------
+    .. [1] Bates, D., Maechler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects
+       models using lme4. Journal of Statistical Software, 67(1), 1-48.
+    .. [2] Bauer, D. J., Sterba, S. K., & Hallfors, D. D. (2008). Evaluating group-based
+       interventions when control participants are ungrouped. Multivariate Behavioral
+       Research, 43, 210-236.
+
+    Examples
+    --------
+    >>> d = pt.simulate.trial(n=200, seed=1)
+    >>> scores = pt.fidelity.score_fidelity(pt.simulate.fidelity_ratings(n=200, seed=1))
+    >>> fit = pt.fidelity.fidelity_moderation(d, scores, outcome="hope_12", covariates=["hope_0"])
+    >>> fit.coef["estimate"].round(3).tolist(), round(fit.icc, 3)
+    ([17.064, 1.751, 0.496], 0.18)
     """
     data = _data.code_arm(data, arm, arm_levels)
     level = _data.confidence_level(level)

@@ -31,11 +31,36 @@ __all__ = ["AlphaResult", "ICCResult", "KappaResult", "cronbach_alpha", "icc", "
 # --------------------------------------------------------------------------- alpha
 @dataclass(frozen=True, eq=False)
 class AlphaResult(Result):
-    """Cronbach's alpha per domain and for all items.
+    """Cronbach's alpha per domain and for all items (returned by :func:`cronbach_alpha`).
 
-    ``table``: index = scale (domain names and ``"total"``), columns
-    ``n_items, n, alpha, ci_lb, ci_ub``. CI by Feldt's F method (Feldt, Woodruff
-    & Salih 1987), as pingouin and psych::alpha's ``feldt`` component.
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Index = scale (domain names and ``"total"``), columns ``n_items, n, alpha, ci_lb,
+        ci_ub``. CI by Feldt's F method (Feldt, Woodruff & Salih 1987), as psych::alpha's
+        ``feldt`` component.
+    level : float
+        Confidence level, as a proportion.
+    nan_policy : str
+        ``"pairwise"`` or ``"listwise"`` handling of missing items.
+
+    Notes
+    -----
+    R equivalent: ``psych::alpha`` (``raw_alpha``; psych 2.2.9).
+
+    References
+    ----------
+    .. [1] Cronbach, L. J. (1951). Coefficient alpha and the internal structure of tests.
+       Psychometrika, 16, 297-334.
+    .. [2] Feldt, L. S., Woodruff, D. J., & Salih, F. A. (1987). Statistical inference for
+       coefficient alpha. Applied Psychological Measurement, 11, 93-103.
+
+    Examples
+    --------
+    >>> scores = pt.fidelity.score_fidelity(pt.simulate.fidelity_ratings(n=200, seed=1))
+    >>> res = pt.fidelity.cronbach_alpha(scores)
+    >>> res.table["alpha"].round(3).tolist()
+    [0.853, 0.859, 0.844, 0.851, 0.885, 0.969]
     """
 
     table: pd.DataFrame
@@ -103,6 +128,20 @@ def cronbach_alpha(
     :class:`FidelityScores` that has a single item gets alpha NaN with a
     warning, so the other domains are still reported. ``level``: confidence level of the
     Feldt limits, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+
+    Parameters
+    ----------
+    scores : FidelityScores or pandas.DataFrame
+        Scored ratings (rows = rating occasions), or a wide DataFrame of item columns.
+    items : dict of str to list of str, optional
+        Scale name -> item columns (DataFrame input); default one scale of all columns.
+    level : float, default 0.95
+        Confidence level of the Feldt limits, 0.95 or 95 alike.
+    nan_policy : {"pairwise", "listwise"}, default "pairwise"
+        Missing items: pairwise-complete covariances (R's ``use = "pairwise"``) or
+        complete rows only.
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
 
     Returns
     -------
@@ -190,12 +229,43 @@ _ICC_FORMS = {
 
 @dataclass(frozen=True, eq=False)
 class ICCResult(Result):
-    """Intraclass correlations in the six Shrout & Fleiss (1979) forms.
+    """Intraclass correlations in the six Shrout & Fleiss (1979) forms (returned by :func:`icc`).
 
-    ``table`` is indexed by form ("ICC(1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)",
-    "ICC(2,k)", "ICC(3,k)") with columns ``psych`` (psych::ICC's name),
-    ``description``, ``icc``, ``F``, ``df1``, ``df2``, ``pval``, ``ci_lb``, ``ci_ub``
-    (CIs at ``level`` by the F methods of McGraw & Wong 1996, as psych::ICC).
+    ``result["ICC(2,1)"]`` gives one form's row.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Indexed by form ("ICC(1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)",
+        "ICC(3,k)") with columns ``psych`` (psych::ICC's name), ``description``, ``icc``,
+        ``F``, ``df1``, ``df2``, ``pval``, ``ci_lb``, ``ci_ub`` (CIs at ``level`` by the F
+        methods of McGraw & Wong 1996, as psych::ICC).
+    n_targets, n_raters : int
+        Targets in the complete targets x raters table, and raters.
+    measure : str
+        The rating analysed (e.g. ``"total"``).
+    dropped_targets : tuple
+        Targets left out because not every rater rated them.
+    level : float
+        Confidence level, as a proportion.
+
+    Notes
+    -----
+    R equivalent: ``psych::ICC`` (psych 2.2.9).
+
+    References
+    ----------
+    .. [1] Shrout, P. E., & Fleiss, J. L. (1979). Intraclass correlations: uses in assessing rater
+       reliability. Psychological Bulletin, 86, 420-428.
+    .. [2] McGraw, K. O., & Wong, S. P. (1996). Forming inferences about some intraclass
+       correlation coefficients. Psychological Methods, 1, 30-46.
+
+    Examples
+    --------
+    >>> scores = pt.fidelity.score_fidelity(pt.simulate.fidelity_ratings(n=200, seed=1))
+    >>> res = pt.fidelity.icc(scores)
+    >>> [round(float(v), 3) for v in res["ICC(2,1)"][["icc", "ci_lb", "ci_ub"]]]
+    [0.967, 0.926, 0.984]
     """
 
     table: pd.DataFrame
@@ -260,6 +330,20 @@ def icc(
     5 ratings left (pingouin's minimum), raise ``ValueError``. ``level``: confidence level,
     0.95 or 95 alike; the F-method limits of McGraw & Wong (1996) are computed here, with
     pingouin's formulas at any level (pingouin itself gives 95% only).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or FidelityScores
+        Long ratings, one row per (target, rater); or scored fidelity ratings, whose
+        targets are sessions (peer worker x session).
+    targets : str or list of str
+        Column(s) identifying the rated target (DataFrame input; required there).
+    raters : str, default "rater"
+        Column of the rater (DataFrame input).
+    ratings : str, default "total"
+        Column of the rating; with a :class:`FidelityScores`, ``"total"`` or a domain name.
+    level : float, default 0.95
+        Confidence level, 0.95 or 95 alike.
 
     Returns
     -------
@@ -394,7 +478,7 @@ def _icc_limits(Y: np.ndarray, level: float) -> dict:
 # --------------------------------------------------------------------------- kappa
 @dataclass(frozen=True, eq=False)
 class KappaResult(Result):
-    """Cohen's kappa (unweighted and weighted) for two raters.
+    """Cohen's kappa (unweighted and weighted) for two raters (from :func:`weighted_kappa`, :func:`item_kappa`).
 
     ``table``: one row per item (or one row), columns ``n, kappa, se_kappa,
     weighted_kappa, se_weighted, ci_lb, ci_ub`` (CI of the weighted kappa).
@@ -403,6 +487,35 @@ class KappaResult(Result):
     ``var.kappa``; psych's ``var.weighted`` differs (its row-weight term
     multiplies each row's weights by that row's own margin rather than the
     column margins), so weighted SEs are checked against the closed form.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        The columns above (``item_kappa`` adds ``domain``), one row per pair or item.
+    weights : str
+        ``"linear"``, ``"quadratic"`` or ``"unweighted"``.
+    levels : tuple of float
+        The ordered categories of the scale.
+    level : float
+        Confidence level, as a proportion.
+
+    Notes
+    -----
+    R equivalent: ``psych::cohen.kappa`` (psych 2.2.9) for the kappas and the unweighted SE.
+
+    References
+    ----------
+    .. [1] Cohen, J. (1968). Weighted kappa: nominal scale agreement with provision for scaled
+       disagreement or partial credit. Psychological Bulletin, 70, 213-220.
+    .. [2] Fleiss, J. L., Cohen, J., & Everitt, B. S. (1969). Large sample standard errors of
+       kappa and weighted kappa. Psychological Bulletin, 72, 323-327.
+
+    Examples
+    --------
+    >>> pair = pd.DataFrame({"a": [1, 2, 3, 4, 2, 3, 1], "b": [1, 2, 4, 4, 2, 2, 1]})
+    >>> res = pt.fidelity.weighted_kappa(pair, "a", "b", weights="linear")
+    >>> res.weights, res.levels
+    ('linear', (1.0, 2.0, 3.0, 4.0))
     """
 
     table: pd.DataFrame
@@ -466,6 +579,21 @@ def weighted_kappa(
     Computed by ``statsmodels.stats.inter_rater.cohens_kappa``. ``level``: confidence level
     of the Wald limits, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per rated unit, one column per rater.
+    rater1, rater2 : str
+        Columns of the two raters' ordinal ratings (numbers).
+    weights : {"quadratic", "linear", "unweighted"}, default "quadratic"
+        Agreement weights.
+    levels : sequence of float, optional
+        The ordered categories of the scale; default the values either rater used.
+    level : float, default 0.95
+        Confidence level of the Wald limits, 0.95 or 95 alike.
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
+
     Returns
     -------
     KappaResult
@@ -506,11 +634,49 @@ def item_kappa(
     level: float = 0.95,
     conf_level=None,
 ) -> KappaResult:
-    """Weighted kappa per fidelity item between two raters over the sessions both rated.
+    """Compute weighted kappa per fidelity item between two raters over the sessions both rated.
 
     Levels are the whole number steps of the index's scale (``scores.scale``).
-    Raters who share no session raise ``ValueError``. ``level``: confidence level of the
-    Wald limits, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+    Raters who share no session raise ``ValueError``; items with fewer than two
+    sessions rated by both are left out.
+
+    Parameters
+    ----------
+    scores : FidelityScores
+        Scored ratings with at least two raters.
+    raters : tuple of two rater labels, optional
+        The pair to compare; required when there are more than two raters.
+    weights : {"quadratic", "linear", "unweighted"}, default "quadratic"
+        Agreement weights.
+    level : float, default 0.95
+        Confidence level of the Wald limits, 0.95 or 95 alike.
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
+
+    Returns
+    -------
+    KappaResult
+        One row per item: its ``domain``, ``n`` sessions, ``kappa`` and ``weighted_kappa``
+        with SEs and the interval of the weighted kappa.
+
+    Notes
+    -----
+    R equivalent: ``psych::cohen.kappa`` (psych 2.2.9) item by item, with ``levels`` the
+    whole scale.
+
+    References
+    ----------
+    .. [1] Cohen, J. (1968). Weighted kappa: nominal scale agreement with provision for scaled
+       disagreement or partial credit. Psychological Bulletin, 70, 213-220.
+    .. [2] Fleiss, J. L., Cohen, J., & Everitt, B. S. (1969). Large sample standard errors of
+       kappa and weighted kappa. Psychological Bulletin, 72, 323-327.
+
+    Examples
+    --------
+    >>> scores = pt.fidelity.score_fidelity(pt.simulate.fidelity_ratings(n=200, seed=1))
+    >>> res = pt.fidelity.item_kappa(scores)
+    >>> res.table["weighted_kappa"].round(3).head(3).tolist()
+    [0.706, 0.654, 0.744]
     """
     conf_level = _data.confidence_level(level, conf_level=conf_level)
     wide = scores.items
