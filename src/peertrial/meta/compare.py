@@ -26,7 +26,8 @@ from peertrial.meta._core import fit_core
 
 stats = lazy_module("scipy.stats")
 
-__all__ = ["anova", "blup", "ranef", "permutest", "WaldResult", "LRTResult", "PermutestResult"]
+__all__ = ["anova", "blup", "ranef", "permutest", "WaldResult", "LRTResult", "PermutestResult", "BLUPResult",
+           "RanefMVResult"]
 
 
 def _is_mv(fit):
@@ -326,10 +327,41 @@ def _uni_parts(fit, what):
 
 
 def blup(fit, level=None) -> BLUPResult:
-    """Best linear unbiased predictions of the true study effects (metafor ``blup.rma.uni``).
+    """Best linear unbiased predictions of the true effects (metafor ``blup.rma.uni``).
 
-    ``pred = l y + (1 - l) x'b`` with ``l = tau2/(tau2 + v)``; ``se^2 = l v + (1 - l)^2 x'Var(b)x``;
-    ``pi`` = ``pred ± crit se`` (crit from N(0,1), or t(k - p) for ``test="knha"``).
+    For an ``rma`` fit: ``pred = l y + (1 - l) x'b`` with ``l = tau2/(tau2 + v)``;
+    ``se^2 = l v + (1 - l)^2 x'Var(b)x``.
+
+    For an ``rma_mv`` fit (metafor 3.8 has no ``blup.rma.mv``): the fixed part plus every
+    random effect at the row, ``pred = X b + G W (y - X b)`` with ``G = M - V`` the
+    covariance of all random effects and ``W = M^-1``, which equals ``fitted(fit)`` plus the
+    ``ranef`` predictions of each term added at the row; ``se`` is the prediction-error
+    standard deviation ``diag(G - G W G + (I - G W) X Var(b) X' (I - G W)')`` (Henderson),
+    which reduces to ``blup.rma.uni``'s for one random intercept per row.
+
+    Parameters
+    ----------
+    fit : RMAResult or RMAMVResult
+        A random-effects fit (``method`` not ``"EE"``/``"FE"``).
+    level : float, optional
+        Level of the prediction intervals (95 or 0.95); default the fit's.
+
+    Returns
+    -------
+    BLUPResult
+        ``pred``, ``se``, ``pi_lb``, ``pi_ub`` (Series by study/row label); ``pi`` =
+        ``pred ± crit se`` with crit from N(0, 1), or t(k - p) for ``test="knha"``/``"t"``.
+
+    Notes
+    -----
+    R equivalent: ``metafor::blup`` (``rma.uni``); for ``rma.mv``,
+    ``fitted(res)`` + the rows' ``metafor::ranef`` predictions.
+
+    References
+    ----------
+    Henderson CR (1975). Best linear unbiased estimation and prediction under a selection
+    model. Biometrics 31:423-447. Raudenbush SW, Bryk AS (1985). Empirical Bayes
+    meta-analysis. Journal of Educational Statistics 10:75-98.
 
     Examples
     --------
@@ -338,6 +370,8 @@ def blup(fit, level=None) -> BLUPResult:
     >>> len(pt.meta.blup(fit).pred)
     4
     """
+    if _is_mv(fit):
+        return _mv_blup(fit, level)
     X, li, fitted, vfit = _uni_parts(fit, "blup")
     pred = li * fit.yi + (1 - li) * fitted
     se = np.sqrt(li * fit.vi + (1 - li) ** 2 * vfit)
@@ -346,24 +380,165 @@ def blup(fit, level=None) -> BLUPResult:
     return BLUPResult(s(pred), s(se), s(pred - crit * se), s(pred + crit * se), "BLUPs of the true effects")
 
 
-def ranef(fit, level=None) -> BLUPResult:
-    """Best linear unbiased predictions of the random effects (metafor ``ranef.rma.uni``).
+def ranef(fit, level=None):
+    """Best linear unbiased predictions of the random effects (metafor ``ranef``).
 
-    ``u = l (y - x'b)``, ``se^2 = l v + l^2 x'Var(b)x`` with ``l = tau2/(tau2 + v)``.
+    For an ``rma`` fit (``ranef.rma.uni``): ``u = l (y - x'b)``,
+    ``se^2 = l v + l^2 x'Var(b)x`` with ``l = tau2/(tau2 + v)``.
+
+    For an ``rma_mv`` fit (``ranef.rma.mv``): per random-effects term with covariance
+    ``D`` of its effects and design ``Z``, ``u = D Z' W e`` and
+    ``Var(u - true) = D - D Z' P Z D`` with ``W = M^-1``, ``e = y - X b`` and
+    ``P = W - W X (X'WX)^-1 X'W``; for ``~ inner | outer`` terms one row per observed
+    ``inner | outer`` combination, ordered by outer then inner level. Terms with
+    ``struct="GEN"`` (random coefficients) are left out, as metafor 3.8 does.
+
+    Parameters
+    ----------
+    fit : RMAResult or RMAMVResult
+        A random-effects fit.
+    level : float, optional
+        Level of the prediction intervals (95 or 0.95); default the fit's.
+
+    Returns
+    -------
+    BLUPResult or RanefMVResult
+        For ``rma``: ``pred``, ``se``, ``pi_lb``, ``pi_ub`` by study. For ``rma_mv``: one
+        table per term (``result["study"]``; ``to_frame()`` stacks them) with columns
+        ``estimate``, ``se``, ``pi_lb``, ``pi_ub``; crit from N(0, 1), or t(k - p) with
+        ``test="knha"``/``"t"``.
+
+    Notes
+    -----
+    R equivalent: ``metafor::ranef``.
+
+    References
+    ----------
+    Henderson CR (1975). Best linear unbiased estimation and prediction under a selection
+    model. Biometrics 31:423-447. Viechtbauer W (2010). Conducting meta-analyses in R with
+    the metafor package. Journal of Statistical Software 36(3):1-48.
 
     Examples
     --------
-    >>> import peertrial as pt
+    >>> import pandas as pd, peertrial as pt
     >>> fit = pt.meta.rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.02, 0.03])
     >>> abs(float(pt.meta.ranef(fit).pred.sum())) < 1
     True
+    >>> d = pd.DataFrame({"yi": [0.1, 0.3, 0.2, 0.5, 0.4, 0.0, 0.6, 0.2],
+    ...                   "vi": [0.02, 0.03, 0.02, 0.04, 0.03, 0.02, 0.05, 0.03],
+    ...                   "study": [1, 1, 2, 2, 3, 3, 4, 4], "es": [1, 2, 1, 2, 1, 2, 1, 2]})
+    >>> re = pt.meta.ranef(pt.meta.rma_mv("yi", "vi", data=d, random="~ 1 | study/es"))
+    >>> list(re.terms), re["study"].shape
+    (['study', 'study/es'], (4, 4))
     """
+    if _is_mv(fit):
+        return _mv_ranef(fit, level)
     X, li, fitted, vfit = _uni_parts(fit, "ranef")
     pred = li * (fit.yi - fitted)
     se = np.sqrt(li * fit.vi + li**2 * vfit)
     crit = _crit(fit, level)
     s = lambda a: pd.Series(a, index=fit.slab)  # noqa: E731
     return BLUPResult(s(pred), s(se), s(pred - crit * se), s(pred + crit * se), "BLUPs of the random effects")
+
+
+# ----------------------------------------------------------------------------- blup / ranef for rma_mv
+@dataclass(frozen=True, eq=False)
+class RanefMVResult(Result):
+    """Predicted random effects of an ``rma_mv`` fit, one table per random-effects term
+    (metafor ``ranef.rma.mv``, a list of data frames).
+
+    ``terms`` maps the term's name (``"district"``, ``"district/school"``,
+    ``"~school | district"``) to a DataFrame indexed by level (``"inner | outer"`` for
+    ``~ inner | outer`` terms) with columns ``estimate``, ``se``, ``pi_lb``, ``pi_ub``.
+    ``fit["district"]`` gives one table; ``to_frame()`` stacks them with a ``term`` index level.
+    """
+
+    terms: dict
+    level: float
+
+    def __getitem__(self, name):
+        return self.terms[name]
+
+    def to_frame(self) -> pd.DataFrame:
+        if not self.terms:
+            return pd.DataFrame(columns=["estimate", "se", "pi_lb", "pi_ub"])
+        return pd.concat(self.terms, names=["term", "level"])
+
+    def summary(self, digits: int = 4) -> str:
+        parts = [f"${name}\n" + format_table(tab, digits) for name, tab in self.terms.items()]
+        return "\n\n".join(parts) if parts else "no random effects"
+
+
+def _mv_parts(fit):
+    """W = M^-1, residuals, P = W - W X (X'WX)^-1 X'W of an rma_mv fit (metafor's ranef algebra)."""
+    from peertrial.meta.rma_mv import linalg as _linalg
+
+    if fit.spec is None:
+        raise ValueError("this rma_mv fit does not keep its model specification")
+    M = np.asarray(fit.M, dtype=float)
+    X = fit.X.to_numpy(dtype=float)
+    W = _linalg.cho_solve(_linalg.cho_factor(M, lower=True), np.eye(len(M)))
+    W = (W + W.T) / 2
+    WX = W @ X
+    A = np.linalg.inv(X.T @ WX)
+    e = fit.yi - X @ fit.beta
+    P = W - WX @ A @ WX.T
+    return X, W, P, A, e
+
+
+def _mv_term_covariances(fit):
+    """Per random-effects term: (name, k x k covariance of its effects at the rows, level labels,
+    row-to-level codes)."""
+    spec = fit.spec
+    out = []
+    for s2, term in zip(fit.sigma2, spec.params.sig_terms):
+        out.append(("sigma", term, float(s2)))
+    for gi, term in enumerate(spec.params.g_terms):
+        if term.struct == "GEN":  # random coefficients: not predicted (as metafor 3.8)
+            continue
+        var = np.atleast_1d(fit.tau2 if gi == 0 else fit.gamma2)
+        cor = np.atleast_1d(fit.rho if gi == 0 else fit.phi)
+        out.append(("g", term, term.expand(term.G(np.asarray(var, dtype=float), np.asarray(cor, dtype=float)))))
+    return out
+
+
+def _mv_ranef(fit, level):
+    X, W, P, A, e = _mv_parts(fit)
+    crit = _crit(fit, level)
+    We = W @ e
+    terms = {}
+    for kind, term, cov in _mv_term_covariances(fit):
+        if kind == "sigma":
+            Z = np.zeros((fit.k, term.nlevels))
+            Z[np.arange(fit.k), term.codes] = 1.0
+            pred = cov * (Z.T @ We)
+            vpred = cov - cov**2 * np.einsum("ij,ij->j", Z, P @ Z)
+            labels = term.labels()
+        else:
+            full = cov @ We
+            vfull = np.diag(cov) - np.einsum("ij,ji->i", cov, P @ cov)
+            first, order, labels = term.blup_rows()
+            pred, vpred = full[first][order], vfull[first][order]
+        pred = np.where(np.abs(pred) < 100 * np.finfo(float).eps, 0.0, pred)
+        se = np.sqrt(np.maximum(vpred, 0.0))
+        terms[term.label()] = pd.DataFrame({"estimate": pred, "se": se, "pi_lb": pred - crit * se,
+                                            "pi_ub": pred + crit * se}, index=pd.Index(labels, name="level"))
+    return RanefMVResult(terms, float(getattr(fit, "level", 95.0)) if level is None else _level(level))
+
+
+def _mv_blup(fit, level):
+    X, W, P, A, e = _mv_parts(fit)
+    G = np.asarray(fit.M, dtype=float) - np.asarray(fit.V, dtype=float)  # all random effects
+    H = G @ W
+    fitted = X @ fit.beta
+    pred = fitted + H @ e
+    IHX = X - H @ X
+    pev = np.diag(G) - np.einsum("ij,ji->i", H, G) + np.einsum("ij,jk,ik->i", IHX, A, IHX)
+    se = np.sqrt(np.maximum(pev, 0.0))
+    crit = _crit(fit, level)
+    s = lambda a: pd.Series(a, index=fit.slab)  # noqa: E731
+    return BLUPResult(s(pred), s(se), s(pred - crit * se), s(pred + crit * se),
+                      "BLUPs of the true effects (fixed part + all random effects)")
 
 
 # ----------------------------------------------------------------------------- permutest

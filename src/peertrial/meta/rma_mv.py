@@ -13,7 +13,14 @@ effects of the levels of ``inner`` within every level of ``outer`` with covarian
 - ``"UN"``: ``tau2_l`` per level and a correlation ``rho_lm`` per pair;
 - ``"AR"``: ``tau2 rho^|l - m|`` over the sorted levels (equally spaced time points);
 - ``"HAR"``: ``sqrt(tau2_l tau2_m) rho^|l - m|``;
-- ``"ID"``: ``tau2`` on the diagonal, 0 off it.
+- ``"ID"``: ``tau2`` on the diagonal, 0 off it;
+- ``"DIAG"``: ``tau2_l`` per level, 0 off the diagonal;
+- ``"CAR"``: continuous-time AR, ``tau2 rho^|t_l - t_m|`` over the numeric values of
+  ``inner`` (unequally spaced times; ``0 <= rho <= 1``);
+- ``"GEN"``: random coefficients: ``inner`` is a formula (``~ x | study`` gives a random
+  intercept and slope of ``x`` per study), ``tau2_j`` per coefficient and a correlation per
+  pair (unstructured), the covariance of rows ``i, j`` of the same outer level being
+  ``z_i' G z_j``.
 
 A second ``~ inner | outer`` term has parameters ``gamma2``/``phi``, as metafor.
 
@@ -46,7 +53,7 @@ stats = lazy_module("scipy.stats")
 
 __all__ = ["rma_mv", "RMAMVResult"]
 
-STRUCTS = ("CS", "HCS", "UN", "AR", "HAR", "ID")
+STRUCTS = ("CS", "HCS", "UN", "AR", "HAR", "ID", "DIAG", "CAR", "GEN")
 _LOGVAR_BOUNDS = (np.log(1e-12), np.log(1e8))
 _Z_BOUND = 9.0  # |rho| <= tanh(9) = 0.99999997
 
@@ -57,9 +64,16 @@ class _SigmaTerm:
     name: str
     codes: np.ndarray
     nlevels: int
+    levels: list = field(default_factory=list)
 
     def matrix(self):
         return (self.codes[:, None] == self.codes[None, :]).astype(float)
+
+    def label(self):
+        return self.name
+
+    def labels(self):
+        return [str(x) for x in self.levels] if self.levels else [str(j + 1) for j in range(self.nlevels)]
 
 
 @dataclass
@@ -70,15 +84,20 @@ class _GTerm:
     inner_codes: np.ndarray
     outer_codes: np.ndarray
     levels: list
+    outer_levels: list = field(default_factory=list)
     n_var: int = 0
     n_cor: int = 0
     same_outer: np.ndarray = field(default=None, repr=False)
+    Z: np.ndarray = field(default=None, repr=False)  # GEN: the inner formula's design (k x q)
 
     def __post_init__(self):
         L = len(self.levels)
-        self.n_var = L if self.struct in ("HCS", "UN", "HAR") else 1
-        self.n_cor = {"UN": L * (L - 1) // 2, "ID": 0}.get(self.struct, 1)
+        self.n_var = L if self.struct in ("HCS", "UN", "HAR", "DIAG", "GEN") else 1
+        self.n_cor = {"UN": L * (L - 1) // 2, "GEN": L * (L - 1) // 2, "ID": 0, "DIAG": 0}.get(self.struct, 1)
         self.same_outer = (self.outer_codes[:, None] == self.outer_codes[None, :]).astype(float)
+        if self.struct == "CAR":
+            t = np.asarray(self.levels, dtype=float)
+            self.lags = np.abs(t[:, None] - t[None, :])
 
     def G(self, var, cor):
         """Covariance of the inner levels (works with complex input for complex-step derivatives)."""
@@ -94,17 +113,34 @@ class _GTerm:
             np.fill_diagonal(R, 1.0)
         elif self.struct in ("AR", "HAR"):
             R = cor[0] ** np.abs(idx[:, None] - idx[None, :])
-        elif self.struct == "UN":
+        elif self.struct == "CAR":
+            R = cor[0] ** self.lags
+        elif self.struct in ("UN", "GEN"):
             R = np.eye(L, dtype=dtype)
             iu = np.triu_indices(L, 1)
             R[iu] = cor
             R[(iu[1], iu[0])] = cor
-        else:  # ID
+        else:  # ID, DIAG
             R = np.eye(L, dtype=dtype)
         return (sd[:, None] * sd[None, :]) * R
 
     def expand(self, G):
+        if self.Z is not None:
+            return self.same_outer * (self.Z @ G @ self.Z.T)
         return self.same_outer * G[np.ix_(self.inner_codes, self.inner_codes)]
+
+    def label(self):
+        return f"~{self.inner} | {self.outer}"
+
+    def blup_rows(self):
+        """First row of every (inner, outer) combination, their order (outer, then inner) and labels."""
+        pairs = self.outer_codes.astype(np.int64) * (len(self.levels) + 1) + self.inner_codes
+        _, first = np.unique(pairs, return_index=True)
+        order = np.lexsort((self.inner_codes[first], self.outer_codes[first]))
+        first = first[order]
+        outer = self.outer_levels or [str(j + 1) for j in range(int(self.outer_codes.max()) + 1)]
+        labels = [f"{self.levels[self.inner_codes[i]]} | {outer[self.outer_codes[i]]}" for i in first]
+        return first, np.arange(len(first)), labels
 
 
 def _parse_random(random):
@@ -178,28 +214,31 @@ class _Params:
             for j in range(g.n_cor):
                 self.entries.append((cname, gi, j, False, fc[j]))
         self.free = [i for i, e in enumerate(self.entries) if e[4] is None]
+        # scale of the free parameter: log variances, Fisher-z correlations, logit for CAR's rho in (0, 1)
+        self.kinds = ["log" if e[3] else ("logit" if g_terms and e[0] != "sigma2" and g_terms[e[1]].struct == "CAR"
+                                          else "tanh") for e in self.entries]
 
     def values(self, theta):
         """Natural-scale values of every entry (fixed ones included)."""
         vals = []
         it = iter(theta)
-        for e in self.entries:
+        for e, kind in zip(self.entries, self.kinds):
             if e[4] is not None:
                 vals.append(e[4] + 0 * (theta[0] if len(theta) else 0))
             else:
-                t = next(it)
-                vals.append(np.exp(t) if e[3] else np.tanh(t))
+                vals.append(_forward(kind, next(it)))
         return vals
 
     def to_theta(self, vals):
-        out = []
-        for e, v in zip(self.entries, vals):
-            if e[4] is None:
-                out.append(np.log(max(v, 1e-10)) if e[3] else np.arctanh(np.clip(v, -0.99, 0.99)))
-        return np.array(out, dtype=float)
+        return np.array([_inverse(kind, v, clip=True) for e, kind, v in zip(self.entries, self.kinds, vals)
+                         if e[4] is None], dtype=float)
 
     def bounds(self):
-        return [(_LOGVAR_BOUNDS if self.entries[i][3] else (-_Z_BOUND, _Z_BOUND)) for i in self.free]
+        return [_BOUNDS[self.kinds[i]] for i in self.free]
+
+    def edges(self, i):
+        """Ends of the parameter space of entry ``i`` on its natural scale (profile CIs)."""
+        return {"tanh": (-0.999999, 0.999999), "logit": (1e-6, 0.999999)}.get(self.kinds[i], (0.0, np.inf))
 
     def parts(self, vals):
         """sigma2 list and, per G-term, (var array, cor array)."""
@@ -210,6 +249,26 @@ class _Params:
             cor = [vals[i] for i, e in enumerate(self.entries) if e[1] == gi and not e[3]]
             gs.append((np.array(var), np.array(cor)))
         return sig, gs
+
+
+_BOUNDS = {"log": _LOGVAR_BOUNDS, "tanh": (-_Z_BOUND, _Z_BOUND), "logit": (-2 * _Z_BOUND, 2 * _Z_BOUND)}
+
+
+def _forward(kind, t):
+    if kind == "log":
+        return np.exp(t)
+    if kind == "tanh":
+        return np.tanh(t)
+    return 1 / (1 + np.exp(-t))
+
+
+def _inverse(kind, v, clip=False):
+    if kind == "log":
+        return np.log(max(v, 1e-10)) if clip else np.log(v)
+    if kind == "tanh":
+        return np.arctanh(np.clip(v, -0.99, 0.99)) if clip else np.arctanh(v)
+    v = np.clip(v, 0.01, 0.99) if clip else v
+    return np.log(v / (1 - v))
 
 
 def _fixed_list(spec, n, name):
@@ -414,7 +473,8 @@ def rma_mv(
     test : {"z", "t"}
         ``"t"``: t and F tests with ``k - p`` degrees of freedom.
     struct : str or list of str
-        Structure of each ``~ inner | outer`` term: "CS", "HCS", "UN", "AR", "HAR", "ID".
+        Structure of each ``~ inner | outer`` term: "CS", "HCS", "UN", "AR", "HAR", "ID", "DIAG",
+        "CAR" (numeric times) or "GEN" (``inner`` a formula: random coefficients).
     sigma2, tau2, rho, gamma2, phi : float or list, optional
         Values at which components are fixed (None/NaN entries are estimated), as metafor.
     level : float
@@ -451,6 +511,7 @@ def rma_mv(
     >>> len(fit.sigma2)
     2
     """
+    from peertrial import _design as _builder
     from peertrial.meta.rma import _design, _drop_redundant
 
     method = str(method).upper()
@@ -483,7 +544,14 @@ def rma_mv(
     else:
         labels = pd.Index([str(x) for x in _data.column_or_array(frame, slab, "slab")])
     terms = _parse_random(random)
-    group_cols = sorted({c for kind, spec in terms for c in (spec if kind == "sigma" else spec)})
+    group_cols = set()
+    for kind, spec in terms:
+        if kind == "sigma" or re.fullmatch(r"[A-Za-z_.][\w.]*", spec[0]):
+            group_cols.update(spec)
+        else:  # a formula as inner variable (struct GEN)
+            group_cols.add(spec[1])
+            group_cols.update(_builder.variables("~ " + spec[0]))
+    group_cols = sorted(group_cols)
     missing = np.isnan(y) | np.isnan(np.diag(Vmat)) | np.isnan(X).any(axis=1)
     for c in group_cols:
         missing |= pd.isna(_column(frame, c, n))
@@ -510,7 +578,8 @@ def rma_mv(
             vals = [np.asarray(_column(sub, c, k)).astype(str) for c in spec]
             joined = vals[0] if len(vals) == 1 else np.array(["\x1f".join(t) for t in zip(*vals)])
             codes, levels = _codes(joined)
-            sig_terms.append(_SigmaTerm("/".join(spec), codes, len(levels)))
+            sig_terms.append(_SigmaTerm("/".join(spec), codes, len(levels),
+                                        [str(x).replace("\x1f", "/") for x in levels]))
         else:
             if len(g_terms) == 2:
                 raise ValueError("at most two '~ inner | outer' terms are supported (tau2/rho and gamma2/phi)")
@@ -518,9 +587,22 @@ def rma_mv(
             if st not in STRUCTS:
                 raise ValueError(f"struct must be one of {', '.join(STRUCTS)}; got {st!r}")
             inner, outer = spec
-            ic, ilev = _codes(_column(sub, inner, k))
-            oc, _ = _codes(np.asarray(_column(sub, outer, k)).astype(str))
-            g_terms.append(_GTerm(inner, outer, st, ic, oc, ilev))
+            oc, olev = _codes(np.asarray(_column(sub, outer, k)).astype(str))
+            if st == "GEN":
+                Z, znames, _ = _design("~ " + inner, sub, k, True)
+                if np.isnan(Z).any():
+                    raise ValueError(f"random term '~ {inner} | {outer}': missing values in its variables")
+                g_terms.append(_GTerm(inner, outer, st, np.zeros(k, dtype=int), oc, list(znames),
+                                      [str(x) for x in olev], Z=Z))
+                continue
+            if not re.fullmatch(r"[A-Za-z_.][\w.]*", inner):
+                raise ValueError(f"random term '~ {inner} | {outer}': struct {st!r} needs one column as inner "
+                                 "variable (formulas of several variables need struct='GEN')")
+            ivals = _column(sub, inner, k)
+            if st == "CAR" and not pd.api.types.is_numeric_dtype(pd.Series(ivals)):
+                raise ValueError(f"struct 'CAR' needs numeric times in {inner!r}")
+            ic, ilev = _codes(ivals)
+            g_terms.append(_GTerm(inner, outer, st, ic, oc, ilev, [str(x) for x in olev]))
     fixed = {"sigma2": sigma2, "tau2": tau2, "rho": rho, "gamma2": gamma2, "phi": phi}
     for name, val in fixed.items():
         has = {"sigma2": bool(sig_terms), "tau2": bool(g_terms), "rho": bool(g_terms),
@@ -574,7 +656,7 @@ def _start_values(params, y, X, V, ctrl):
             init = ctrl.get("sigma2_init") if e[0] == "sigma2" else ctrl.get("tau2_init")
             out.append(float(init) if init is not None else total / n_var)
         else:
-            out.append(0.5 if params.g_terms[e[1]].struct in ("AR", "HAR") else 0.0)
+            out.append(0.5 if params.g_terms[e[1]].struct in ("AR", "HAR", "CAR") else 0.0)
     return out
 
 
@@ -661,12 +743,7 @@ class _Spec:
                 vals.append(g_vals[e[1]][0][e[2]])
             else:
                 vals.append(g_vals[e[1]][1][e[2]])
-        free = [self.params.entries[i] for i in self.params.free]
-        th = []
-        for i, e in zip(self.params.free, free):
-            v = vals[i]
-            th.append(np.log(v) if e[3] else np.arctanh(v))
-        return np.array(th, dtype=float)
+        return np.array([_inverse(self.params.kinds[i], vals[i]) for i in self.params.free], dtype=float)
 
 
 def _profile_ll(model, params, j, value, vals_hat):
@@ -676,6 +753,7 @@ def _profile_ll(model, params, j, value, vals_hat):
     sub.sig_terms, sub.g_terms = params.sig_terms, params.g_terms
     sub.entries = [x if i != j else (x[0], x[1], x[2], x[3], float(value)) for i, x in enumerate(entries)]
     sub.free = [i for i, x in enumerate(sub.entries) if x[4] is None]
+    sub.kinds = params.kinds
     m = _Model(model.y, model.V, model.X, sub, model.sig_mats, model.method)
     start = [vals_hat[i] if i != j else value for i in range(len(entries))]
     theta0 = sub.to_theta(start)
@@ -785,7 +863,7 @@ class RMAMVResult(FitStatistics, Result):
                 lo_edge = 0.0
                 hi_edge = float(ctrl.get("vc_max", max(10 * est, 10 * float(np.var(self.yi)), 1e-4)))
             else:
-                lo_edge, hi_edge = -0.999999, 0.999999
+                lo_edge, hi_edge = params.edges(j)
             tol = float(ctrl.get("tol", 1e-6))
             bounds = []
             for edge in (lo_edge, hi_edge):
