@@ -14,10 +14,53 @@ __all__ = ["tornado", "ce_plane", "ceac", "ce_frontier"]
 
 
 def tornado(sens, *, title: str | None = None, xlabel: str | None = None, ax=None) -> Figure:
-    """Tornado plot of a :class:`~peertrial.econ.OneWaySensitivity`: one bar per
-    parameter from the output at its low value to the output at its high value,
-    largest swing on top, a line at the base case. ``ax``: draw into this Axes.
-    Returns the (top-level) Figure."""
+    """Draw a tornado plot of a one-way sensitivity analysis: the output's range as each parameter moves alone.
+
+    One horizontal bar per parameter, from the model output with the parameter at its low
+    value (blue) to the output at its high value (red), both starting at the base-case output
+    (vertical line); each bar end is labelled with the parameter value. Parameters are sorted
+    by swing, largest on top, so the inputs that matter most stand out.
+
+    Parameters
+    ----------
+    sens : OneWaySensitivity
+        From :func:`peertrial.econ.one_way_sensitivity` (its ``table`` with ``low``, ``high``,
+        ``output_low``, ``output_high``, ``swing``; ``base_output`` and ``output_name``).
+    title : str, optional
+        Axes title (default "One-way sensitivity of <output> (base <value>)").
+    xlabel : str, optional
+        Axis label (default the output name).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none in the R packages used here (``dampack``'s ``owsa_tornado`` draws the
+    same picture of a one-way sensitivity analysis).
+
+    References
+    ----------
+    .. [1] Briggs, A., Claxton, K., & Sculpher, M. (2006). Decision Modelling for Health
+       Economic Evaluation. Oxford University Press.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> sens = pt.econ.one_way_sensitivity(
+    ...     lambda wtp, qaly, cost: wtp * qaly - cost,
+    ...     {"wtp": 20000, "qaly": 0.05, "cost": 600},
+    ...     {"wtp": (15000, 30000), "qaly": (0.01, 0.09), "cost": (400, 900)},
+    ...     output_name="net monetary benefit")
+    >>> fig = pt.plot.tornado(sens)
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['qaly', 'wtp', 'cost']
+    >>> pt.plot.close(fig)
+    """
     table = sens.table
     with style():
         fig, ax, _ = single_axes(ax, (6.0, 0.5 * len(table) + 1.4))
@@ -44,9 +87,55 @@ def tornado(sens, *, title: str | None = None, xlabel: str | None = None, ax=Non
 
 
 def ce_plane(ce, *, wtp: float | None = None, max_points: int = 5000, title: str | None = None, ax=None) -> Figure:
-    """Cost-effectiveness plane: bootstrap cloud of (dE, dC), the point estimate,
-    and the willingness-to-pay line ``dC = wtp * dE`` (points below it are
-    cost-effective at that WTP). ``ax``: draw into this Axes. Returns the (top-level) Figure."""
+    """Draw the cost-effectiveness plane: the bootstrap cloud of incremental effects and costs, the point estimate and the willingness-to-pay line.
+
+    Each bootstrap replicate of :func:`peertrial.econ.cea` is a point (incremental effect,
+    incremental cost); the point estimate is the red dot; the dashed line ``dC = wtp * dE``
+    separates replicates that are cost-effective at that willingness to pay (below it) from
+    the others. Quadrants: south-east dominant, north-west dominated.
+
+    Parameters
+    ----------
+    ce : CEA
+        From :func:`peertrial.econ.cea` (its ``boot_delta_effect``, ``boot_delta_cost``,
+        ``delta_effect``, ``delta_cost``, ``wtp``, ``currency`` and ``effect_label``).
+    wtp : float, optional
+        Willingness to pay per unit of effect for the line (default the fit's ``wtp``; no line
+        when it is not finite).
+    max_points : int, default 5000
+        At most this many replicates are drawn (thinned evenly and deterministically).
+    title : str, optional
+        Axes title (default "Cost-effectiveness plane").
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: ``BCEA::ceplane.plot`` (BCEA 2.4; not installed here, so the figure is not
+    compared with it) on the same bootstrap samples.
+
+    References
+    ----------
+    .. [1] Black, W. C. (1990). The CE plane: a graphic representation of cost-effectiveness.
+       Medical Decision Making, 10, 212-214.
+    .. [2] Glick, H. A., Doshi, J. A., Sonnad, S. S., & Polsky, D. (2014). Economic Evaluation
+       in Clinical Trials (2nd ed.). Oxford University Press.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> ce = pt.econ.cea(df, cost="cost_total", effect="qaly", arm="arm", n_boot=200, seed=1)
+    >>> fig = pt.plot.ce_plane(ce, wtp=20000)
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+    ('Incremental effect (QALY)', 'Incremental cost (GBP)')
+    >>> pt.plot.close(fig)
+    """
     wtp = ce.wtp if wtp is None else float(wtp)
     de, dc = ce.boot_delta_effect, ce.boot_delta_cost
     if de.size > max_points:  # thin evenly, deterministically
@@ -73,14 +162,56 @@ def ce_plane(ce, *, wtp: float | None = None, max_points: int = 5000, title: str
 
 
 def ceac(result, wtps=None, *, title: str | None = None, mark_wtp="nice", ax=None) -> Figure:
-    """Cost-effectiveness acceptability curve.
+    """Draw the cost-effectiveness acceptability curve: the probability that the intervention is cost-effective at each willingness to pay.
 
-    ``result`` is a :class:`~peertrial.econ.CEA` (then ``wtps`` defaults to 0 to
-    50,000 in 500 steps) or a DataFrame with ``wtp`` and
-    ``prob_cost_effective`` (and optionally ``strategy`` for several curves).
-    Vertical lines mark ``mark_wtp``: by default (``"nice"``) NICE's 20,000-30,000 GBP
-    per QALY range when the effect is QALYs, and nothing for other effect measures.
-    ``ax``: draw into this Axes. Returns the (top-level) Figure.
+    For each willingness to pay the proportion of bootstrap replicates (or probabilistic
+    sensitivity analysis draws) with a positive incremental net benefit, one curve per
+    strategy. Vertical lines mark reference thresholds.
+
+    Parameters
+    ----------
+    result : CEA or pandas.DataFrame
+        A :class:`~peertrial.econ.CEA` from :func:`peertrial.econ.cea` (its ``ceac(wtps)`` is
+        drawn), or a table with columns ``wtp`` and ``prob_cost_effective`` (and optionally
+        ``strategy`` for several curves), e.g. from :func:`peertrial.econ.ceac_strategies`.
+    wtps : array-like, optional
+        Willingness-to-pay values for a ``CEA`` (default 500 values from 0 to 50,000).
+    title : str, optional
+        Axes title (default "Cost-effectiveness acceptability curve").
+    mark_wtp : "nice" or sequence of float, default "nice"
+        Thresholds drawn as dotted lines: ``"nice"`` marks NICE's 20,000-30,000 GBP per QALY
+        range when the effect is QALYs (nothing for other effect measures); a sequence marks
+        those values; ``()`` none.
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: ``BCEA::ceac.plot`` (BCEA 2.4; not installed here, so the figure is not
+    compared with it); the probabilities equal ``BCEA::ceac`` on the same samples.
+
+    References
+    ----------
+    .. [1] van Hout, B. A., Al, M. J., Gordon, G. S., & Rutten, F. F. H. (1994). Costs, effects
+       and C/E-ratios alongside a clinical trial. Health Economics, 3, 309-319.
+    .. [2] Fenwick, E., Claxton, K., & Sculpher, M. (2001). Representing uncertainty: the role
+       of cost-effectiveness acceptability curves. Health Economics, 10, 779-787.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> ce = pt.econ.cea(df, cost="cost_total", effect="qaly", arm="arm", n_boot=200, seed=1)
+    >>> fig = pt.plot.ceac(ce, np.linspace(0, 40000, 41))
+    >>> fig.axes[0].get_xlabel()
+    'Willingness to pay (GBP per QALY)'
+    >>> pt.plot.close(fig)
     """
     if isinstance(mark_wtp, str) and mark_wtp == "nice":
         per_qaly = isinstance(result, pd.DataFrame) or getattr(result, "effect_label", "QALY") == "QALY"
@@ -109,9 +240,51 @@ def ceac(result, wtps=None, *, title: str | None = None, mark_wtp="nice", ax=Non
 
 
 def ce_frontier(icers, *, title: str | None = None, ax=None) -> Figure:
-    """Strategies on the cost-effectiveness plane (:class:`~peertrial.econ.ICERTable`),
-    the efficient frontier joined by a line; markers by status (ND, ED, D). ``ax``: draw into
-    this Axes. Returns the (top-level) Figure."""
+    """Draw strategies on the cost-effectiveness plane with the efficient frontier joining the non-dominated ones.
+
+    Each strategy is a point (effect, cost) labelled with its name; the marker shows its status
+    in the incremental analysis: on the efficient frontier (ND, joined by a line in order of
+    cost), extendedly dominated (ED) or dominated (D). The slopes of the frontier's segments
+    are the ICERs.
+
+    Parameters
+    ----------
+    icers : ICERTable
+        From :func:`peertrial.econ.icer_table` (its ``table`` with ``strategy``, ``cost``,
+        ``effect`` and ``status``; ``currency`` and ``effect_label``).
+    title : str, optional
+        Axes title (default "Cost-effectiveness frontier").
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: ``plot()`` of a ``dampack::calculate_icers`` table, or ``BCEA::ceef.plot``
+    (neither installed here, so the figure is not compared with them); the statuses equal
+    ``dampack::calculate_icers``.
+
+    References
+    ----------
+    .. [1] Cantor, S. B. (1994). Cost-effectiveness analysis, extended dominance, and ethics:
+       a quantitative assessment. Medical Decision Making, 14, 259-265.
+    .. [2] Drummond, M. F., Sculpher, M. J., Claxton, K., Stoddart, G. L., & Torrance, G. W.
+       (2015). Methods for the Economic Evaluation of Health Care Programmes (4th ed.).
+       Oxford University Press.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> icers = pt.econ.icer_table([0.0, 100.0, 300.0, 250.0], [1.0, 1.2, 1.3, 1.1], ["A", "B", "C", "D"])
+    >>> fig = pt.plot.ce_frontier(icers)
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['efficient frontier', 'dominated']
+    >>> pt.plot.close(fig)
+    """
     t = icers.table
     with style():
         fig, ax, _ = single_axes(ax, (6.0, 4.4))

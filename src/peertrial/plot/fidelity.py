@@ -15,13 +15,48 @@ def _short(domain: str) -> str:
 
 
 def fidelity_profile(scores, sort: bool = True, *, ax=None):
-    """Per-peer-worker fidelity profile: heat map of domain means, and each worker's total.
+    """Draw each peer worker's fidelity profile: a heat map of domain means beside the worker's total score.
 
-    Left: mean domain score of each peer worker (rows) over their rated
-    sessions, on the index scale. Right: the worker's mean total with the range
-    of their session totals. ``scores`` is a :class:`~peertrial.fidelity.FidelityScores`.
-    ``ax``: draw both panels (and the colour bar) in this Axes' slot. Returns the
-    (top-level) Figure.
+    Left: the mean score of each peer worker (rows) in each fidelity domain (columns) over
+    their rated sessions, on the index scale (printed in the cells for up to 40 workers).
+    Right: the worker's mean total with the range of their session totals. Workers are sorted
+    by total, so those who may need supervision are at the bottom.
+
+    Parameters
+    ----------
+    scores : FidelityScores
+        From :func:`peertrial.fidelity.score_fidelity` (its ``by_worker()`` table, ``domains``
+        and ``scale``).
+    sort : bool, default True
+        Sort workers by their mean total (else in the order of ``by_worker()``).
+    ax : matplotlib.axes.Axes, optional
+        Draw both panels (and the colour bar) in this Axes' slot; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none; a descriptive display of the scores (the reliability statistics
+    behind them equal ``psych``'s).
+
+    References
+    ----------
+    .. [1] Bellg, A. J., Borrelli, B., Resnick, B., et al. (2004). Enhancing treatment fidelity
+       in health behavior change studies: best practices and recommendations from the NIH
+       Behavior Change Consortium. Health Psychology, 23, 443-451.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> ratings = pt.simulate.fidelity_ratings(n=200, seed=1)
+    >>> scores = pt.fidelity.score_fidelity(ratings, scale=(1, 4))
+    >>> fig = pt.plot.fidelity_profile(scores)
+    >>> [a.get_title() for a in fig.axes[:2]]
+    ['Mean domain score', 'Total fidelity']
+    >>> pt.plot.close(fig)
     """
     prof = scores.by_worker()
     if sort:
@@ -56,8 +91,47 @@ def fidelity_profile(scores, sort: bool = True, *, ax=None):
 
 
 def alpha_plot(alpha, *, ax=None):
-    """Cronbach's alpha with its Feldt CI for each domain and the total scale. ``ax``: draw
-    into this Axes. Returns the (top-level) Figure."""
+    """Draw Cronbach's alpha with its Feldt confidence interval for each fidelity domain and the total scale.
+
+    One row per domain (and the total), the point estimate and its interval, and a dotted
+    line at 0.7, the usual threshold for acceptable internal consistency. Domains without an
+    alpha (a single item) are left out.
+
+    Parameters
+    ----------
+    alpha : AlphaResult
+        From :func:`peertrial.fidelity.cronbach_alpha` (its ``table`` with ``alpha``,
+        ``ci_lb``, ``ci_ub``, indexed by domain; ``level``).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none as a figure; the values equal ``psych::alpha`` (``raw_alpha``; psych
+    2.2.9).
+
+    References
+    ----------
+    .. [1] Cronbach, L. J. (1951). Coefficient alpha and the internal structure of tests.
+       Psychometrika, 16, 297-334.
+    .. [2] Feldt, L. S., Woodruff, D. J., & Salih, F. A. (1987). Statistical inference for
+       coefficient alpha. Applied Psychological Measurement, 11, 93-103.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> ratings = pt.simulate.fidelity_ratings(n=200, seed=1)
+    >>> alpha = pt.fidelity.cronbach_alpha(pt.fidelity.score_fidelity(ratings, scale=(1, 4)))
+    >>> fig = pt.plot.alpha_plot(alpha)
+    >>> fig.axes[0].get_xlabel()
+    "Cronbach's alpha (95% Feldt CI)"
+    >>> pt.plot.close(fig)
+    """
     t = alpha.table.dropna(subset=["alpha"])
     with style():
         fig, ax, _ = single_axes(ax, (5.5, 0.35 * len(t) + 1.2))
@@ -72,12 +146,50 @@ def alpha_plot(alpha, *, ax=None):
 
 
 def fidelity_moderation_plot(res, *, ax=None):
-    """Peer workers' mean outcome against their fidelity score, with the fitted REML line.
+    """Draw peer workers' mean participant outcome against their fidelity score, with the fitted mixed-model line.
 
-    Marker area is proportional to the number of participants; the line is the
-    model's fixed-effect prediction at the covariate means (intervention-arm
-    model) — a NON-RANDOMISED association. ``ax``: draw into this Axes. Returns the
-    (top-level) Figure.
+    One point per peer worker (area proportional to the number of participants), and the
+    model's fixed-effect prediction over the range of fidelity at the covariate means (for the
+    intervention-arm model; with ``population="all"`` the intervention arm's line). The
+    association is not randomised: workers with higher fidelity may differ in other ways.
+
+    Parameters
+    ----------
+    res : FidelityModeration
+        From :func:`peertrial.fidelity.fidelity_moderation` (its ``workers`` table with
+        ``fidelity``, ``mean_outcome``, ``n``; ``coef``, ``covariate_means``,
+        ``fidelity_center``, ``population``, ``singular`` and ``outcome``).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none as a figure; the model (intervention arm) equals ``lme4::lmer(outcome ~
+    fidelity + covariates + (1 | peer_worker), REML = TRUE)`` (fidelity centred).
+
+    References
+    ----------
+    .. [1] Durlak, J. A., & DuPre, E. P. (2008). Implementation matters: a review of research
+       on the influence of implementation on program outcomes and the factors affecting
+       implementation. American Journal of Community Psychology, 41, 327-350.
+    .. [2] Bates, D., Mächler, M., Bolker, B., & Walker, S. (2015). Fitting linear
+       mixed-effects models using lme4. Journal of Statistical Software, 67(1), 1-48.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> sim = pt.simulate.simulate_trial(n=200, seed=1)
+    >>> scores = pt.fidelity.score_fidelity(sim.fidelity, scale=(1, 4))
+    >>> res = pt.fidelity.fidelity_moderation(sim.data, scores, "hope_12", covariates=["hope_0"])
+    >>> fig = pt.plot.fidelity_moderation_plot(res)
+    >>> fig.axes[0].get_xlabel()
+    "peer worker's fidelity score"
+    >>> pt.plot.close(fig)
     """
     w = res.workers
     coef = res.coef["estimate"]

@@ -11,9 +11,46 @@ __all__ = ["engagement_plot", "survival_curve_plot", "mediation_plot", "implemen
 
 
 def engagement_plot(summary, *, ax=None):
-    """Sessions attended in the intervention arm (histogram) and per peer worker (mean, sorted).
+    """Draw engagement with the intervention: sessions attended in the intervention arm and by peer worker.
 
-    ``ax``: draw both panels in this Axes' slot. Returns the (top-level) Figure."""
+    Left: the number of intervention participants by sessions attended, with a dashed line at
+    the threshold for "received" the intervention. Right (when peer workers were given): each
+    worker's participants' mean (dot) and median (tick) sessions with the interquartile
+    range, workers sorted by mean.
+
+    Parameters
+    ----------
+    summary : EngagementSummary
+        From :func:`peertrial.process.engagement_summary` (its ``distribution`` table of
+        counts by sessions and arm, ``threshold``, and ``by_worker`` table with ``mean``,
+        ``median``, ``q1``, ``q3``).
+    ax : matplotlib.axes.Axes, optional
+        Draw both panels in this Axes' slot; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none; a descriptive display (``barplot(table(sessions))`` in base R).
+
+    References
+    ----------
+    .. [1] Moore, G. F., Audrey, S., Barker, M., et al. (2015). Process evaluation of complex
+       interventions: Medical Research Council guidance. BMJ, 350, h1258.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> eng = pt.process.engagement_summary(df, sessions="sessions", arm="arm", peer_worker="peer_worker")
+    >>> fig = pt.plot.engagement_plot(eng)
+    >>> [a.get_title() for a in fig.axes]
+    ['Sessions attended', 'By peer worker']
+    >>> pt.plot.close(fig)
+    """
     dist = summary.distribution
     col = "peer support" if "peer support" in dist.columns else dist.columns[-1]
     with style():
@@ -43,9 +80,53 @@ def engagement_plot(summary, *, ax=None):
 
 
 def survival_curve_plot(curve, cumulative: bool | None = None, ylabel: str | None = None, *, ax=None):
-    """Kaplan–Meier step curves with 95% bands; ``cumulative`` plots 1 - S (default for contact curves).
+    """Draw Kaplan–Meier step curves of a process measure (e.g. time to first peer contact) with their confidence bands.
 
-    ``ax``: draw into this Axes. Returns the (top-level) Figure."""
+    One curve per group with its pointwise band (log-log scale, the curve's level; where the
+    limit is undefined, at S = 0 or 1, the band closes on the curve). With ``cumulative`` the
+    curve is ``1 - S``, the cumulative proportion who had the event, the natural reading for
+    contact curves.
+
+    Parameters
+    ----------
+    curve : SurvivalCurve
+        From :func:`peertrial.process.time_to_first_contact`,
+        :func:`peertrial.process.worker_retention` or :func:`peertrial.process.km_curve` (its
+        ``table`` with ``group``, ``time``, ``surv``, ``ci_lb``, ``ci_ub``; ``complement``,
+        ``time_unit``, ``event_name`` and ``title``).
+    cumulative : bool, optional
+        Draw ``1 - S`` (default: the curve's ``complement``, True for contact curves).
+    ylabel : str, optional
+        Vertical-axis label (default from the curve's event name).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: ``plot(survfit(Surv(time, event) ~ group, conf.type = "log-log"))``
+    (``survival::plot.survfit``; survival 3.5-3), with ``fun = "event"`` for the cumulative
+    proportion.
+
+    References
+    ----------
+    .. [1] Kaplan, E. L., & Meier, P. (1958). Nonparametric estimation from incomplete
+       observations. Journal of the American Statistical Association, 53, 457-481.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> contact = pt.process.time_to_first_contact(df, time="contact_days", arm="arm", horizon=365)
+    >>> fig = pt.plot.survival_curve_plot(contact)
+    >>> fig.axes[0].get_ylabel()
+    'cumulative proportion: first peer contact'
+    >>> pt.plot.close(fig)
+    """
     cumulative = curve.complement if cumulative is None else cumulative
     with style():
         fig, ax, _ = single_axes(ax, (6, 4))
@@ -73,9 +154,53 @@ def survival_curve_plot(curve, cumulative: bool | None = None, ylabel: str | Non
 
 
 def mediation_plot(res, *, ax=None):
-    """Path diagram (a, b, c') with estimates and 95% CIs, beside the bootstrap distribution of a*b.
+    """Draw a mediation analysis: the path diagram with estimates and CIs beside the bootstrap distribution of the indirect effect.
 
-    ``ax``: draw both panels in this Axes' slot. Returns the (top-level) Figure."""
+    Left: boxes for the randomised arm (x), the mediator (m) and the outcome (y), arrows
+    labelled with the a path (x to m), the b path (m to y given x) and the direct effect c',
+    and above them the indirect effect a·b and the total effect c, each with its CI. Right: the
+    histogram of the bootstrap indirect effects with the estimate (solid), the percentile CI
+    (dashed) and 0.
+
+    Parameters
+    ----------
+    res : MediationResult
+        From :func:`peertrial.process.mediation` (its ``paths`` table with rows ``a``, ``b``,
+        ``direct``, ``indirect``, ``total`` and columns ``estimate``, ``ci_lb``, ``ci_ub``;
+        ``boot``, ``n_boot``, ``level`` and the variable names ``x``, ``mediator``,
+        ``outcome``).
+    ax : matplotlib.axes.Axes, optional
+        Draw both panels in this Axes' slot; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none as a figure; the paths equal ``stats::lm`` fits of the mediator and
+    outcome models (and ``lavaan::sem``'s ML estimates).
+
+    References
+    ----------
+    .. [1] Baron, R. M., & Kenny, D. A. (1986). The moderator-mediator variable distinction in
+       social psychological research. Journal of Personality and Social Psychology, 51,
+       1173-1182.
+    .. [2] Preacher, K. J., & Hayes, A. F. (2008). Asymptotic and resampling strategies for
+       assessing and comparing indirect effects in multiple mediator models. Behavior
+       Research Methods, 40, 879-891.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> res = pt.process.mediation(df, "arm", "hope_4", "hope_12", ["hope_0"], n_boot=200, seed=1)
+    >>> fig = pt.plot.mediation_plot(res)
+    >>> fig.axes[1].get_title()
+    '200 resamples, 95% percentile CI'
+    >>> pt.plot.close(fig)
+    """
     p = res.paths
 
     def lab(k):
@@ -116,9 +241,48 @@ def mediation_plot(res, *, ax=None):
 
 
 def implementation_plot(outcomes, *, ax=None):
-    """Proportions with exact (Clopper–Pearson) and Wilson 95% CIs, one row per outcome.
+    """Draw implementation outcomes as proportions with exact (Clopper–Pearson) and Wilson confidence intervals.
 
-    ``ax``: draw into this Axes. Returns the (top-level) Figure."""
+    One row per outcome (labelled with x/n): the observed proportion, its exact interval
+    (blue, above) and its Wilson score interval (green, below), so the two can be compared at
+    small n.
+
+    Parameters
+    ----------
+    outcomes : ImplementationOutcomes
+        From :func:`peertrial.process.implementation_outcomes` (its ``table`` with ``x``,
+        ``n``, ``prop``, ``exact_lb``, ``exact_ub``, ``wilson_lb``, ``wilson_ub``, indexed by
+        outcome; ``level``).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none as a figure; the intervals equal ``stats::binom.test(x, n)$conf.int``
+    (exact) and ``stats::prop.test(x, n, correct = FALSE)$conf.int`` (Wilson).
+
+    References
+    ----------
+    .. [1] Proctor, E., Silmere, H., Raghavan, R., et al. (2011). Outcomes for implementation
+       research: conceptual distinctions, measurement challenges, and research agenda.
+       Administration and Policy in Mental Health, 38, 65-76.
+    .. [2] Brown, L. D., Cai, T. T., & DasGupta, A. (2001). Interval estimation for a binomial
+       proportion. Statistical Science, 16, 101-133.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> out = pt.process.implementation_outcomes({"trained": (10, 28), "employed": (7, 10)})
+    >>> fig = pt.plot.implementation_plot(out)
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['trained  (10/28)', 'employed  (7/10)']
+    >>> pt.plot.close(fig)
+    """
     t = outcomes.table
     y = np.arange(len(t))[::-1]
     with style():
@@ -134,12 +298,53 @@ def implementation_plot(outcomes, *, ax=None):
 
 
 def dose_response_plot(data, res, sessions: str = "sessions", arm: str | None = "arm", *, ax=None):
-    """Outcome against sessions attended (intervention arm) with the fitted dose-response.
+    """Draw the outcome against sessions attended in the intervention arm, with the fitted dose-response line.
 
-    ``res`` is the :func:`peertrial.process.dose_response` result fitted on
-    ``data``; the line is drawn at the covariate means (gaussian) or on the
-    probability scale (logistic). A NON-RANDOMISED association. ``ax``: draw into this
-    Axes. Returns the (top-level) Figure.
+    Participants' outcomes (jittered) against their sessions attended, and the fitted line of
+    the :func:`peertrial.process.dose_response` model over 0 to the largest number of
+    sessions, at the covariate means of the drawn data (gaussian) or on the probability scale
+    (logistic). The association is not randomised: participants who attend more may differ in
+    other ways; the randomised effect of the offer is the ITT estimate.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data the model was fitted on (its outcome, ``sessions`` and covariate columns).
+    res : RegressionResult
+        From :func:`peertrial.process.dose_response` fitted on ``data`` (its ``coef``,
+        ``outcome`` and ``family``).
+    sessions : str, default "sessions"
+        Column of the number of sessions attended (as in the fit).
+    arm : str or None, default "arm"
+        Column of the arm: only rows with ``arm == 1`` are drawn (``None``: every row).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this Axes; by default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none as a figure; the model equals ``stats::lm(outcome ~ sessions +
+    covariates)`` (or ``glm(family = binomial)``) in the intervention arm.
+
+    References
+    ----------
+    .. [1] Emsley, R., Dunn, G., & White, I. R. (2010). Mediation and moderation of treatment
+       effects in randomised controlled trials of complex interventions. Statistical Methods
+       in Medical Research, 19, 237-270.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> df = pt.simulate.trial(n=200, seed=1)
+    >>> res = pt.process.dose_response(df, "hope_12", sessions="sessions", covariates=["hope_0"], arm="arm")
+    >>> fig = pt.plot.dose_response_plot(df, res, sessions="sessions", arm="arm")
+    >>> fig.axes[0].get_title()
+    'Dose-response (non-randomised)'
+    >>> pt.plot.close(fig)
     """
     d = data if arm is None else data[data[arm] == 1]
     d = d.dropna(subset=[res.outcome, sessions])
