@@ -4,11 +4,11 @@ Numbers equal R's ``survival`` (survfit, survdiff, coxph, cox.zph) and ``cmprsk`
 (cuminc, crr) on the fixtures in ``tests/survival/fixtures``.
 """
 
-from peertrial.survival.cox import CoxResult, cox
+from peertrial.survival.cox import CoxFrailtyResult, CoxResult, cox
 from peertrial.survival.km import KaplanMeierResult, kaplan_meier
 from peertrial.survival.logrank import LogrankResult, logrank
 
-__all__ = ["kaplan_meier", "KaplanMeierResult", "logrank", "LogrankResult", "cox", "CoxResult"]
+__all__ = ["kaplan_meier", "KaplanMeierResult", "logrank", "LogrankResult", "cox", "CoxResult", "CoxFrailtyResult"]
 
 from peertrial.survival.competing import (  # noqa: E402
     CumincResult,

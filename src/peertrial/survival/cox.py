@@ -15,6 +15,7 @@ without a cluster give the robust variance with each row its own cluster.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -33,7 +34,7 @@ from peertrial.survival.km import km_table
 
 stats = lazy_module("scipy.stats")
 
-__all__ = ["cox", "CoxResult"]
+__all__ = ["cox", "CoxResult", "CoxFrailtyResult"]
 
 
 def _test(stat, df):
@@ -631,10 +632,86 @@ class CoxResult(Result):
         return pd.concat(parts, ignore_index=True)
 
 
+@dataclass(frozen=True, eq=False)
+class CoxFrailtyResult(Result):
+    """Cox model with a shared gamma frailty, as ``coxph(Surv(...) ~ x + frailty(g))``.
+
+    Coefficient attributes are Series indexed by covariate. ``se`` is ``se(coef)`` (the covariate
+    block of the inverse penalised information) and ``se2`` survival's ``se2`` (H^-1 I H^-1);
+    ``df`` is survival's degrees of freedom per term (the frailty term last), ``theta`` the
+    frailty variance, ``i_loglik`` the integrated ("I-") log-likelihood, ``frail`` the log-frailty
+    of each group and ``frail_var`` its variance (``fit$frail``, ``fit$fvar``).
+    """
+
+    coef: pd.Series
+    se: pd.Series
+    se2: pd.Series
+    zval: pd.Series
+    pval: pd.Series
+    chisq: pd.Series
+    hr: pd.Series
+    hr_ci_lb: pd.Series
+    hr_ci_ub: pd.Series
+    var: pd.DataFrame
+    var2: pd.DataFrame
+    df: pd.Series
+    theta: float
+    i_loglik: float
+    loglik: tuple
+    penalty: float
+    lr_test: tuple
+    frailty_test: tuple
+    frail: pd.Series
+    frail_var: pd.Series
+    history: pd.DataFrame
+    n: int
+    nevent: int
+    iter: tuple
+    converged: bool
+    ties: str
+    level: float
+    frailty: str
+
+    conf_level = CONF_LEVEL_ALIAS
+
+    def plot(self, ax=None, **kwargs):
+        """Hazard ratios with their confidence intervals (``se(coef)``) on a log axis:
+        :func:`peertrial.plot.cox_forest` (``kwargs`` go to it). Returns the Figure."""
+        from peertrial.plot.survival import cox_forest
+
+        return cox_forest(self, ax=ax, **kwargs)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per coefficient: ``estimate``, ``se`` (``se(coef)``), ``statistic`` (z),
+        ``pval``, ``ci_lb``, ``ci_ub`` (log scale), then ``hr``, ``hr_ci_lb``, ``hr_ci_ub``,
+        ``se2`` and ``chisq`` (coef^2 / var, as printed by coxph)."""
+        return pd.DataFrame({"estimate": self.coef, "se": self.se, "statistic": self.zval, "pval": self.pval,
+                             "ci_lb": np.log(self.hr_ci_lb), "ci_ub": np.log(self.hr_ci_ub), "hr": self.hr,
+                             "hr_ci_lb": self.hr_ci_lb, "hr_ci_ub": self.hr_ci_ub, "se2": self.se2,
+                             "chisq": self.chisq})
+
+    def summary(self) -> str:
+        table = pd.DataFrame({"coef": self.coef, "se(coef)": self.se, "se2": self.se2, "Chisq": self.chisq,
+                              "DF": 1.0, "pval": self.pval})
+        table.loc[f"frailty({self.frailty})"] = [np.nan, np.nan, np.nan, self.frailty_test[0],
+                                                 self.frailty_test[1], self.frailty_test[2]]
+        ci = pd.DataFrame({"exp(coef)": self.hr, "lower": self.hr_ci_lb, "upper": self.hr_ci_ub})
+        dfs = " ".join(f"{v:.1f}" for v in self.df)
+        return "\n".join([
+            f"Cox model with a shared gamma frailty (frailty({self.frailty}), ties = {self.ties!r}); "
+            f"n = {self.n}, events = {self.nevent}",
+            format_table(table), "", format_table(ci), "",
+            f"Iterations: {self.iter[0]} outer, {self.iter[1]} Newton-Raphson",
+            f"Variance of random effect = {self.theta:.6g}   I-likelihood = {self.i_loglik:.1f}",
+            f"Degrees of freedom for terms = {dfs}",
+            f"Likelihood ratio test = {self.lr_test[0]:.2f} on {self.lr_test[1]:.2f} df, "
+            f"p = {format_pval(self.lr_test[2])}"])
+
+
 def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron", strata=None,
         cluster=None, weights=None, entry=None, id=None, level: float = 0.95,
         eps: float = 1e-9, iter_max: int = 20, *, factors=(), offset=None, tt=None,
-        conf_level=None) -> CoxResult:
+        frailty=None, frailty_theta=None, conf_level=None) -> CoxResult | CoxFrailtyResult:
     """Fit a Cox model as ``coxph(Surv(entry, time, event) ~ covariates + strata(s), ties=,
     weights=, cluster=)``.
 
@@ -692,11 +769,23 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         ``+ offset(x)`` in a ``coxph`` formula; ``predict`` adds it (from newdata's column of the
         same name for new rows).
 
+    frailty : str, optional
+        Column of the groups sharing a gamma frailty (litter, ward, patient): the model
+        ``coxph(Surv(...) ~ x + frailty(g))`` with ``frailty.gamma``'s defaults (method "em"). The
+        formula term ``frailty(g)`` (or ``frailty(g, theta = v)``) in a ``covariates`` string is the
+        same. The frailty variance theta is chosen by survival's search on the integrated
+        likelihood; each theta is fitted by the penalised partial likelihood (see
+        :mod:`peertrial.survival._frailty`). Needs more than 5 groups (survival's sparse fit); no
+        weights, offset, cluster, tt or exact ties with it. Returns a :class:`CoxFrailtyResult`.
+    frailty_theta : float, optional
+        A fixed frailty variance (``frailty(g, theta = )``, method "fixed") instead of the search.
+
     Returns
     -------
-    CoxResult
+    CoxResult or CoxFrailtyResult
         ``coef``, ``se``, ``zval``, ``pval``, ``hr``, ``hr_ci_lb``, ``hr_ci_ub`` (Series by term),
-        ``loglik``; ``test_ph()`` as ``cox.zph``.
+        ``loglik``; ``test_ph()`` as ``cox.zph``. With a frailty: also ``se2``, ``theta``,
+        ``i_loglik``, ``df`` per term, ``frail`` per group (as ``print.coxph.penal``).
 
     Notes
     -----
@@ -708,6 +797,8 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
        Statistical Society B, 34, 187-220.
     .. [2] Efron, B. (1977). The efficiency of Cox's likelihood function for censored data.
        Journal of the American Statistical Association, 72, 557-565.
+    .. [3] Therneau, T. M., Grambsch, P. M., & Pankratz, V. S. (2003). Penalized survival models
+       and frailty. Journal of Computational and Graphical Statistics, 12, 156-175.
 
     Examples
     --------
@@ -718,6 +809,18 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     >>> cx = pt.survival.cox(d, time="time", event="event", covariates=["arm", "age"])
     >>> cx.coef.round(4).tolist()
     [0.1374, 0.0195]
+
+    A shared frailty for the sites of a clustered trial (``coxph(... + frailty(site))``):
+
+    >>> rng = np.random.default_rng(1)
+    >>> site = np.repeat(np.arange(8), 25)
+    >>> arm = np.tile([0, 1], 100)
+    >>> t = rng.exponential(1 / (0.01 * np.exp(-0.5 * arm + rng.normal(0, 0.5, 8)[site])))
+    >>> trial = pd.DataFrame({"time": np.minimum(t, 150).round(1), "event": (t < 150).astype(int),
+    ...                       "arm": arm, "site": site})
+    >>> fr = pt.survival.cox(trial, "time", "event", "arm + frailty(site)")
+    >>> bool(fr.theta > 0), list(fr.df.index)
+    (True, ['arm', 'frailty(site)'])
     """
     level = confidence_level(level, conf_level=conf_level)
     if ties not in ("efron", "breslow", "exact"):
@@ -725,6 +828,10 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     if ties == "exact" and (weights is not None or cluster is not None):
         raise ValueError("ties='exact' takes no weights= or cluster= (the exact partial likelihood "
                          "is unweighted and its score residuals are not defined, as in coxph)")
+    covariates, frailty, frailty_theta = _frailty_term(covariates, frailty, frailty_theta)
+    if frailty is not None:
+        return _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, entry, id, level,
+                            factors, offset, tt, frailty, frailty_theta, eps, iter_max)
     if isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
         covariates = ()
     if not isinstance(covariates, str) and not list(covariates) and not tt:
@@ -915,3 +1022,114 @@ def _expand_tt(data, tt, sd, off):
     status = (ev[idx] & (sd.time[idx] == tg)).astype(float)
     w = None if sd.weights is None else sd.weights[idx]
     return (tg, status, X, group, w, None, None if off is None else off[idx]), [f"tt({c})" for c in names]
+
+
+_FRAILTY = re.compile(r"frailty\(\s*([^,()]+?)\s*(?:,\s*theta\s*=\s*([^,()\s]+)\s*)?\)")
+
+
+def _frailty_term(covariates, frailty, frailty_theta):
+    """Take a ``frailty(g)`` / ``frailty(g, theta = v)`` term out of a formula right-hand side."""
+    if not isinstance(covariates, str) or "frailty(" not in covariates:
+        return covariates, frailty, frailty_theta
+    found = _FRAILTY.findall(covariates)
+    if len(found) != 1:
+        raise ValueError(f"covariates {covariates!r}: give one term frailty(column) or frailty(column, theta = v) "
+                         "(or frailty= and frailty_theta=)")
+    col, theta = found[0]
+    if frailty is not None and frailty != col:
+        raise ValueError(f"frailty={frailty!r} and the formula term frailty({col}) disagree; give one of them")
+    if theta:
+        try:
+            theta = float(theta)
+        except ValueError:
+            raise ValueError(f"frailty({col}, theta = {theta}): theta must be a number") from None
+        if frailty_theta is not None and frailty_theta != theta:
+            raise ValueError("frailty_theta= and the formula's frailty(..., theta = ) disagree; give one of them")
+        frailty_theta = theta
+    rest = _FRAILTY.sub(" ", covariates)
+    terms = [t.strip() for t in rest.replace("~", " ").split("+")]
+    return " + ".join(t for t in terms if t), col, frailty_theta
+
+
+def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, entry, id, level, factors,
+                 offset, tt, frailty, theta, eps, iter_max):
+    """coxph(... + frailty(g)) with frailty.gamma's defaults (see peertrial.survival._frailty)."""
+    from peertrial.survival._frailty import fit_gamma_frailty
+
+    if not isinstance(frailty, str):
+        raise ValueError("frailty= names the column of the groups sharing a frailty (e.g. frailty=\"litter\")")
+    for what, val in (("cluster=", cluster), ("weights=", weights), ("offset=", offset), ("tt=", tt)):
+        if val is not None and val is not False and not (isinstance(val, dict) and not val):
+            raise ValueError(f"{what} is not supported with a frailty term (peertrial reproduces coxph's gamma "
+                             "frailty without it); fit without the frailty or without " + what)
+    if ties == "exact":
+        raise ValueError("ties='exact' is not available with a frailty term; use ties='efron' or 'breslow'")
+    if theta is not None:
+        theta = float(theta)
+        if not np.isfinite(theta) or theta <= 0:
+            raise ValueError(f"frailty_theta must be a positive number (the frailty variance), got {theta!r}")
+    if isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
+        covariates = ()
+    if not isinstance(covariates, str) and not list(covariates):
+        raise ValueError("cox with a frailty term needs at least one covariate besides frailty()")
+    sd = _input.prepare(data, time, event, status_codes=(0, 1), strata=strata, covariates=covariates,
+                        factors=factors, cluster=frailty, entry=entry, id=id)
+    if not np.any(sd.status == 1):
+        raise ValueError(f"column {event!r} has no events in {len(sd.status)} rows; the Cox model is not estimable")
+    groups = np.asarray(sd.cluster)
+    codes, levels = pd.factorize(_pd_data.as_frame(data).loc[sd.index, frailty], sort=True)
+    q = len(levels)
+    if q <= 5:
+        raise ValueError(f"frailty column {frailty!r} has {q} groups; the shared frailty needs more than 5 "
+                         "(coxph switches to a dense fit there, which peertrial does not reproduce)")
+    del groups
+    names = list(sd.covariates)
+    for j, c in enumerate(names):
+        col = sd.X[:, j]
+        if np.all(col == col[0]):
+            raise ValueError(f"covariate column {c!r} is constant (one level: {float(col[0]):.10g}) in all "
+                             f"{len(col)} rows; its hazard ratio is not estimable")
+    cd = CoxData(sd.time, sd.status, sd.X, sd.strata, None, sd.entry, efron=ties == "efron")
+    kept = ~_builder.aliased_information(cd.evaluate(np.zeros(cd.p))[2])
+    if not kept.all():
+        hit = [c for c, k in zip(names, kept) if not k]
+        raise ValueError(f"cox: coefficient(s) {hit} are aliased with the other covariates or the strata; "
+                         "drop them to fit the frailty model")
+    fit = fit_gamma_frailty(cd, codes, q, theta=theta, eps=eps, iter_max=iter_max)
+    if not fit["converged"]:
+        warnings.warn("frailty: the search for theta (or the penalised fit) stopped at its iteration cap before "
+                      "converging (coxph's outer.max = 10)", ConvergenceWarning, stacklevel=3)
+    beta = fit["beta"]
+    idx = pd.Index(names)
+    var, var2 = fit["var"], fit["var2"]
+    se, se2 = np.sqrt(np.diag(var)), np.sqrt(np.diag(var2))
+    z = stats.norm.ppf(1 - (1 - level) / 2)
+    # degrees of freedom per term: trace(var^-1 var2) over the term's columns; the frailty's last
+    terms = list(sd.design.terms) if sd.design is not None else names
+    labels = list(dict.fromkeys(terms))
+    dfs = []
+    for lab in labels:
+        j = [k for k, t in enumerate(terms) if t == lab]
+        dfs.append(float(np.trace(np.linalg.solve(var[np.ix_(j, j)], var2[np.ix_(j, j)]))))
+    dfs.append(fit["df_frail"])
+    fname = f"frailty({frailty})"
+    ll0, ll1 = fit["loglik"]
+    lr = 2 * (ll1 - ll0)
+    dftot = float(np.sum(dfs))
+    fchisq = float(np.sum(fit["w"] ** 2 / fit["fvar"]))
+    chisq = beta**2 / np.diag(var)
+    hist = pd.DataFrame(fit["history"], columns=["theta", "loglik", "i_loglik"])
+    flev = pd.Index(levels, name=frailty)
+    return CoxFrailtyResult(
+        coef=pd.Series(beta, idx), se=pd.Series(se, idx), se2=pd.Series(se2, idx), zval=pd.Series(beta / se, idx),
+        pval=pd.Series(stats.chi2.sf(chisq, 1), idx), chisq=pd.Series(chisq, idx), hr=pd.Series(np.exp(beta), idx),
+        hr_ci_lb=pd.Series(np.exp(beta - z * se), idx), hr_ci_ub=pd.Series(np.exp(beta + z * se), idx),
+        var=pd.DataFrame(var, idx, idx), var2=pd.DataFrame(var2, idx, idx),
+        df=pd.Series(dfs, index=labels + [fname]), theta=float(fit["theta"]), i_loglik=float(fit["i_loglik"]),
+        loglik=(float(ll0), float(ll1)), penalty=fit["penalty"],
+        lr_test=(float(lr), dftot, float(stats.chi2.sf(lr, dftot))),
+        frailty_test=(fchisq, float(fit["df_frail"]), float(stats.chi2.sf(fchisq, max(fit["df_frail"], 0.5)))),
+        frail=pd.Series(fit["w"], index=flev, name="frail"), frail_var=pd.Series(fit["fvar"], index=flev, name="fvar"),
+        history=hist, n=len(sd.time), nevent=int(sd.status.sum()), iter=(int(fit["outer"]), int(fit["newton"])),
+        converged=bool(fit["converged"]), ties=ties, level=level, frailty=frailty,
+    )

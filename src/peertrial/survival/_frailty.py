@@ -1,0 +1,264 @@
+"""Shared gamma frailty for the Cox model, as ``coxph(... + frailty(g))`` (``frailty.gamma``, method "em").
+
+For a fixed frailty variance theta the model is fitted by maximising the penalised partial
+likelihood in (beta, w), w the log-frailty of each group,
+
+    PPL = PL(beta, w) - (1 / theta) sum_i (exp(w_i) - w_i),
+
+whose maximiser has mean(exp(w)) = 1 (the w are recentred to it at every step, as survival's
+penalty function does). Newton-Raphson uses the information with the frailty block kept
+diagonal (survival's "sparse" computation, used when there are more than 5 groups): the exact
+diagonal, the exact frailty-by-covariate block and the covariate block, so the reported variances
+(``var`` = the covariate block of H^-1 and ``var2`` = H^-1 I H^-1 with I the unpenalised
+information) and degrees of freedom are survival's. Iterations stop at a relative change of
+the penalised log-likelihood below 1e-11 (at most 100 steps, with step halving).
+
+theta is chosen by survival's outer search (``frailty.controlgam``): theta = 0 (no frailty),
+then 1, then 0.5 or 2, then a parabolic step on sqrt(theta) over the profile of the integrated
+("I-") log-likelihood, PPL + sum_i [d_i + nu log nu - (nu + d_i) log(nu + d_i)
++ log Gamma(nu + d_i) - log Gamma(nu)] (nu = 1 / theta, d_i the events of group i; Therneau,
+Grambsch & Pankratz 2003), until its relative change is below 1e-5 (at most 10 outer steps,
+``coxph.control(outer.max = 10)``). The coefficients are those of the last theta fitted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from peertrial.survival._coxcore import CoxData, newton
+
+OUTER_MAX = 10
+EPS_THETA = 1e-5
+INNER_EPS = 1e-11
+INNER_MAX = 100
+
+
+def gamma_correction(d, nu):
+    """The I-likelihood's correction for gamma frailty given events per group ``d`` (frailty.gammacon)."""
+    d = np.asarray(d, float)
+    maxd = int(d.max()) if len(d) else 0
+    if nu > 1e7 * max(maxd, 1):
+        term1 = float(np.sum(d * d) / nu)
+    else:
+        term1 = float(np.sum(d + nu * np.log(nu / (nu + d))))
+    if maxd == 0:
+        return term1
+    k = np.arange(1, maxd + 1)
+    use = k[None, :] <= d[:, None]
+    ratio = np.log((nu + k[None, :] - 1) / (nu + d[:, None]))
+    return term1 + float(np.sum(np.where(use, ratio, 0.0)))
+
+
+def parabolic_step(x, y, lower=0.0):
+    """Next trial point of survival's ``frailty.brent``: a parabola through the best point and its
+    neighbours, with golden-section-like fallbacks and extrapolation at the ends."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    n = len(x)
+    if n < 3:
+        return float(x.mean())
+    order = np.argsort(x, kind="stable")
+    xx, yy = x[order], y[order]
+    best = np.flatnonzero(yy == y.max())
+    if len(best) > 1:
+        raise ValueError("frailty: the integrated likelihood is tied at its maximum over theta; "
+                         "give the variance with frailty_theta=")
+    b = int(best[0])
+    if b == 0:
+        new = xx[0] - 3 * (xx[1] - xx[0])
+        if new < lower:
+            new = lower + (xx[xx > lower].min() - lower) / 10
+        return float(new)
+    if b == n - 1:
+        return float(xx[-1] + 3 * (xx[-1] - xx[-2]))
+    x1, x2, x3 = xx[b - 1:b + 2]
+    y1, y2, y3 = yy[b - 1:b + 2]
+    t1 = (x2 - x1) ** 2 * (y2 - y3) - (x2 - x3) ** 2 * (y2 - y1)
+    t2 = (x2 - x1) * (y2 - y3) - (x2 - x3) * (y2 - y1)
+    new = x2 - 0.5 * t1 / t2
+    if new < x1 or new > x3 or (n > 4 and (new - x[n - 1]) > 0.5 * abs(x[n - 2] - x[n - 3])):
+        return float(x2 - 0.38 * (x2 - x1) if (x2 - x1) > (x3 - x2) else x2 + 0.32 * (x3 - x2))
+    return float(new)
+
+
+class FrailtyModel:
+    """Penalised partial likelihood of a Cox model with one log-frailty per group."""
+
+    def __init__(self, cd: CoxData, groups: np.ndarray, q: int):
+        self.cd = cd
+        self.g = np.asarray(groups, np.int64)
+        self.q = q
+        self.base_offset = np.zeros(cd.n) if cd.offset is None else cd.offset.copy()
+        ev = cd.ev_rows
+        self.dead_w = np.bincount(self.g[ev], weights=cd.w[ev], minlength=q)
+        self.d = np.bincount(self.g[ev], minlength=q).astype(float)
+
+    def _by_group(self, vals):
+        """Risk-set sums per (tie group, frailty group) of the columns of ``vals`` (n x m): G x q x m,
+        and the same over the dead rows of each tie group."""
+        cd, q = self.cd, self.q
+        m = vals.shape[1]
+
+        def suffix(inv, K, pos, end):
+            agg = np.zeros((K + 1) * q * m).reshape(K + 1, q, m)
+            lin = inv * q + self.g
+            for j in range(m):
+                agg[:K, :, j] = np.bincount(lin, weights=vals[:, j], minlength=K * q).reshape(K, q)
+            C = np.cumsum(agg[::-1], axis=0)[::-1]
+            return C[pos] - C[end]
+
+        S = suffix(cd.inv_stop, cd.K, cd.pos, cd.end)
+        if cd.entry is not None:
+            S -= suffix(cd.inv_start, cd.K2, cd.pos2, cd.end2)
+        ev = cd.ev_rows
+        E = np.zeros((cd.G * q, m))
+        lin = cd.ev_group * q + self.g[ev]
+        for j in range(m):
+            E[:, j] = np.bincount(lin, weights=vals[ev, j], minlength=cd.G * q)
+        return S, E.reshape(cd.G, q, m)
+
+    def evaluate(self, beta, w, nu):
+        """Partial log-likelihood and the pieces of the penalised score and information."""
+        cd = self.cd
+        cd.offset = self.base_offset + w[self.g]
+        pl, u, info, det = cd.evaluate(beta, detail=True)
+        v = cd.w * det["r"]
+        vals = np.column_stack([v, v[:, None] * cd.X])
+        S, E = self._by_group(vals)
+        f = cd.frac[:, None, None]
+        Sv = S[cd.vg] - f * E[cd.vg]  # per virtual death: (deaths, q, 1 + p)
+        den = det["den"][:, None]
+        a = Sv[:, :, 0] / den
+        mw = cd.meanwt
+        uf = self.dead_w - mw @ a
+        D = mw @ (a - a * a)
+        B = np.einsum("v,vim->im", mw, Sv[:, :, 1:] / den[:, :, None] - a[:, :, None] * det["a"][:, None, :])
+        return pl, u, info, uf, D, B
+
+    def fit(self, nu, beta0, w0):
+        """Maximise the penalised partial likelihood at 1 / theta = ``nu``."""
+        beta = np.asarray(beta0, float).copy()
+        w = np.asarray(w0, float).copy()
+        w -= np.log(np.mean(np.exp(w)))
+
+        def objective(b, ww):
+            parts = self.evaluate(b, ww, nu)
+            return parts[0] - nu * np.sum(np.exp(ww) - ww), parts
+
+        obj, parts = objective(beta, w)
+        converged = False
+        it = 0
+        halving = 0
+        for it in range(1, INNER_MAX + 1):
+            _, u, info, uf, D, B = parts
+            gf = uf - nu * (np.exp(w) - 1)
+            Dp = D + nu * np.exp(w)
+            sb, sf = _block_solve(Dp, B, info, gf, u)
+            new_b, new_w = beta + sb, w + sf
+            new_w -= np.log(np.mean(np.exp(new_w)))
+            new_obj, new_parts = objective(new_b, new_w)
+            while (not np.isfinite(new_obj) or new_obj < obj - 1e-12 * abs(obj)) and halving < 30:
+                halving += 1
+                new_b, new_w = (new_b + beta) / 2, (new_w + w) / 2
+                new_w -= np.log(np.mean(np.exp(new_w)))
+                new_obj, new_parts = objective(new_b, new_w)
+            done = abs(1 - obj / new_obj) < INNER_EPS
+            beta, w, obj, parts = new_b, new_w, new_obj, new_parts
+            if done:
+                converged = True
+                break
+        pl = parts[0]
+        return dict(beta=beta, w=w, pl=pl, loglik=pl + nu * np.sum(w), parts=parts, iter=it,
+                    converged=converged)
+
+    def variance(self, fit, nu):
+        """var (covariate block of H^-1), var2 = H^-1 I H^-1, per-group H^-1 diagonal and the
+        frailty term's degrees of freedom, with H the penalised information (frailty block diagonal)."""
+        _, _, info, _, D, B = fit["parts"]
+        pen = nu * np.exp(fit["w"])
+        Dp = D + pen
+        BD = B / Dp[:, None]
+        S = info - B.T @ BD
+        C = np.linalg.inv(S)
+        Hfb = -BD @ C  # frailty x covariate block of H^-1
+        fvar = 1 / Dp + np.einsum("im,mk,ik->i", BD, C, BD)
+        var2 = C - Hfb.T @ (pen[:, None] * Hfb)
+        df_frail = self.q - float(np.sum(fvar * pen))
+        return C, var2, fvar, df_frail
+
+
+def _block_solve(Dp, B, info, gf, gb):
+    """Solve [[diag(Dp), B], [B', info]] [sf; sb] = [gf; gb] by the Schur complement."""
+    BD = B / Dp[:, None]
+    S = info - B.T @ BD
+    rhs = gb - BD.T @ gf
+    try:
+        sb = np.linalg.solve(S, rhs)
+    except np.linalg.LinAlgError:
+        sb = np.linalg.lstsq(S, rhs, rcond=None)[0]
+    sf = (gf - B @ sb) / Dp
+    return sb, sf
+
+
+def fit_gamma_frailty(cd: CoxData, groups, q, theta=None, eps=1e-9, iter_max=20):
+    """The outer search on theta (or one fit at a given ``theta``). Returns a dict."""
+    model = FrailtyModel(cd, groups, q)
+    p = cd.p
+    history = []
+    saved = []  # (theta, beta, w) for warm starts, as coxpenal.fit
+    fixed = theta is not None
+    cur = float(theta) if fixed else 0.0
+    done = False
+    outer = 0
+    newton_total = 0
+    last = None
+    for outer in range(1, OUTER_MAX + 1):
+        if saved:
+            k = int(np.argmin([(t - cur) ** 2 for t, _, _ in saved]))
+            b0, w0 = saved[k][1], saved[k][2]
+        else:
+            b0, w0 = np.zeros(p), np.zeros(q)
+        if cur == 0:
+            cd.offset = model.base_offset.copy()
+            nf = newton(cd, init=b0, eps=eps, iter_max=iter_max)
+            res = dict(beta=nf["beta"], w=np.zeros(q), pl=nf["loglik"], loglik=nf["loglik"], iter=nf["iter"],
+                       converged=nf["converged"], parts=None)
+            correct = 0.0
+        else:
+            res = model.fit(1 / cur, b0, w0)
+            correct = gamma_correction(model.d, 1 / cur)
+        newton_total += res["iter"]
+        clog = res["loglik"] + correct
+        history.append((cur, res["loglik"], clog))
+        saved.append((cur, res["beta"], res["w"]))
+        last = (cur, res, clog)
+        if fixed:
+            done = True
+            break
+        xs = np.array([h[0] for h in history])
+        ys = np.array([h[2] for h in history])
+        if outer == 1:
+            cur = 1.0
+        elif outer == 2:
+            cur = float(xs[:2].mean()) if ys[1] < ys[0] + 1 else 2 * xs[1]
+        else:
+            done = abs(1 - ys[-1] / ys[-2]) < EPS_THETA
+            if ys[-1] == ys.max() and xs[-1] == xs.max():
+                cur = 2 * xs.max()
+            else:
+                cur = parabolic_step(np.sqrt(xs), ys, lower=0.0) ** 2
+        if done:
+            break
+    theta_fit, res, clog = last
+    if theta_fit == 0:
+        raise ValueError("frailty: the fit stopped at theta = 0 (no frailty)")
+    nu = 1 / theta_fit
+    var, var2, fvar, df_frail = model.variance(res, nu)
+    # the unpenalised partial likelihood at beta = 0, w = 0 (coxph's loglik[1])
+    cd.offset = model.base_offset.copy()
+    ll0 = cd.evaluate(np.zeros(p))[0]
+    cd.offset = model.base_offset + res["w"][model.g]
+    return dict(beta=res["beta"], w=res["w"], theta=theta_fit, i_loglik=clog, loglik=(float(ll0), float(res["pl"])),
+                penalty=float(-nu * np.sum(res["w"])), var=var, var2=var2, fvar=fvar, df_frail=df_frail,
+                history=history, outer=outer, newton=newton_total, converged=done and res["converged"],
+                inner_converged=res["converged"], d=model.d)
