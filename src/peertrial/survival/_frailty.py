@@ -148,8 +148,8 @@ class FrailtyModel:
         obj, parts = objective(beta, w)
         converged = False
         it = 0
-        halving = 0
-        for it in range(1, INNER_MAX + 1):
+        for it in range(1, INNER_MAX + 1):  # noqa: B007 (it is the count reported)
+            halving = 0
             _, u, info, uf, D, B = parts
             gf = uf - nu * (np.exp(w) - 1)
             Dp = D + nu * np.exp(w)
