@@ -125,5 +125,7 @@ def test_mmrm_df_methods(ref):
     res = pt.trial.mmrm(w, visits, arm="female", df_method="residual")
     assert np.all(res.effects["df"] == res.df_resid)
     assert res.effects.loc["14", "pval"] < sat.effects.loc["14", "pval"]
-    with pytest.raises(ValueError, match="kenward-roger"):
+    with pytest.raises(ValueError, match="df_method must be"):
+        pt.trial.mmrm(w, visits, arm="female", df_method="kenward")
+    with pytest.raises(ValueError, match="partially_nested"):
         pt.trial.mmrm(w, visits, arm="female", df_method="kenward-roger")

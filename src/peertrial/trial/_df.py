@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
-DF_METHODS = ("satterthwaite", "residual", "asymptotic")
+DF_METHODS = ("satterthwaite", "kenward-roger", "residual", "asymptotic")
 
 
 def check_df_method(df_method: str) -> str:
-    m = str(df_method).lower().replace("_", "-")
-    if m in ("kenward-roger", "kr"):
-        raise ValueError("df_method='kenward-roger' is not available yet; use 'satterthwaite' (the default, as "
-                         "lmerTest), 'residual' or 'asymptotic'")
+    m = str(df_method).lower().replace("_", "-").replace(" ", "-")
+    if m == "kr":
+        m = "kenward-roger"
     if m not in DF_METHODS:
         raise ValueError(f"df_method must be one of {DF_METHODS}, got {df_method!r}")
     return m
@@ -132,3 +131,81 @@ def unstructured_satterthwaite(groups, beta: np.ndarray, Sigma: np.ndarray, L: n
     var = np.einsum("kp,kp->k", LV, L)
     with np.errstate(divide="ignore", invalid="ignore"):
         return 2.0 * var**2 / np.einsum("ki,ij,kj->k", G, Acov, G)
+
+
+# ---- Kenward-Roger ------------------------------------------------------------------------
+
+def kr_pieces(X: np.ndarray, W: np.ndarray, dSigma: list[np.ndarray]):
+    """Kenward & Roger's (1997) adjusted covariance for ``Sigma = sum theta_i dSigma[i]`` (dense).
+
+    Returns ``(Phi, PhiA, P, Wkr)`` as ``pbkrtest::vcovAdj``: ``Phi = (X'WX)^{-1}``,
+    ``P_i = -X'W S_i W X``, ``Q_ij = X'W S_i W S_j W X``, the expected information
+    ``I_ij = tr(W S_i W S_j) - 2 tr(Phi Q_ij) + tr(Phi P_i Phi P_j)`` (``= tr(Pm S_i Pm S_j)``
+    with ``Pm`` the REML projection), ``Wkr = 2 I^{-1}`` and
+    ``PhiA = Phi + 2 Phi [sum_ij Wkr_ij (Q_ij - P_i Phi P_j)] Phi``.
+    """
+    WX = W @ X
+    Phi = np.linalg.inv(X.T @ WX)
+    HS = np.stack([S @ W for S in dSigma])                   # S_i W
+    O = HS @ X                                               # S_i W X  (q, n, p)
+    P = -np.swapaxes(O, 1, 2) @ WX
+    WO = W @ O
+    Q = np.einsum("inp,jnr->ijpr", O, WO, optimize=True)
+    Kt = np.einsum("inm,jmn->ij", HS, HS, optimize=True)
+    return _kr_from(Phi, P, Q, Kt)
+
+
+def _kr_from(Phi, P, Q, Kt):
+    PP = P @ Phi                                             # P_i Phi
+    IE = Kt - 2.0 * np.einsum("pr,ijrp->ij", Phi, Q) + np.einsum("ipr,jrp->ij", PP, PP)
+    IE = 0.5 * (IE + IE.T)
+    ev = np.linalg.eigvalsh(IE)
+    Wkr = 2.0 * (np.linalg.inv(IE) if np.min(np.abs(ev)) > 1e-10 else np.linalg.pinv(IE))
+    U = np.einsum("ij,ijpr->pr", Wkr, Q) - np.einsum("ij,ipr,jrs->ps", Wkr, PP, P, optimize=True)
+    PhiA = Phi + 2.0 * Phi @ U @ Phi
+    return Phi, 0.5 * (PhiA + PhiA.T), P, Wkr
+
+
+def kr_ddf(L: np.ndarray, Phi: np.ndarray, P: np.ndarray, Wkr: np.ndarray, rank: int | None = None):
+    """Kenward-Roger denominator df of the hypothesis ``L b = 0`` (``L`` (q, p)) and the
+    F scaling factor, as ``pbkrtest::Lb_ddf`` / ``.KR_adjust``."""
+    L = np.atleast_2d(L)
+    q = L.shape[0] if rank is None else rank
+    Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
+    u = (Theta @ Phi) @ P @ Phi                              # Theta Phi P_i Phi
+    tr = np.einsum("ipp->i", u)
+    A1 = tr @ Wkr @ tr
+    A2 = np.einsum("ij,ipr,jrp->", Wkr, u, u)
+    B = (A1 + 6.0 * A2) / (2.0 * q)
+    g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
+    den = 3 * q + 2 * (1 - g)
+    c1, c2, c3 = g / den, (q - g) / den, (q + 2 - g) / den
+    V0, V1, V2 = 1 + c1 * B, 1 - c2 * B, 1 - c3 * B
+    V0 = 0.0 if abs(V0) < 1e-10 else V0
+    ratio = (1 - A2 / q) / V1 if V1 != 0 else 0.0
+    rho = ratio**2 * V0 / V2 / q
+    ddf = 4.0 + (q + 2) / (q * rho - 1)
+    scale = 1.0 if abs(ddf - 2) < 0.01 else ddf * (1 - A2 / q) / (ddf - 2)
+    return float(ddf), float(scale)
+
+
+def kr_coef_ddf(Phi, P, Wkr) -> np.ndarray:
+    """KR df of each coefficient (``lmerTest::summary(ddf = "Kenward-Roger")``)."""
+    p = Phi.shape[0]
+    return np.array([kr_ddf(np.eye(p)[[j]], Phi, P, Wkr)[0] for j in range(p)])
+
+
+def random_intercept_design(codes: np.ndarray, n: int):
+    """``Z Z'`` of the cluster indicator of ``codes`` (``-1`` = in no cluster)."""
+    inc = codes >= 0
+    same = (codes[:, None] == codes[None, :]) & inc[:, None] & inc[None, :]
+    return same.astype(float)
+
+
+def random_intercept_kr(X: np.ndarray, codes: np.ndarray, tau2: float, sigma2: float):
+    """KR pieces for ``Var(y) = tau2 Z Z' + sigma2 I`` (pbkrtest's ``get_SigmaG`` order:
+    the random-effect variance, then the residual variance)."""
+    n = X.shape[0]
+    ZZ = random_intercept_design(codes, n)
+    W = np.linalg.inv(sigma2 * np.eye(n) + tau2 * ZZ)
+    return kr_pieces(X, W, [ZZ, np.eye(n)])

@@ -70,11 +70,70 @@ class MixedResult(Result):
     level: float = 0.95
     df: pd.Series | None = None  # per-coefficient df of the t tests (None: Wald z)
     df_method: str = "asymptotic"
+    vcov_unadjusted: pd.DataFrame | None = field(default=None, repr=False)  # REML (X'V^-1X)^-1 when vcov is KR's
+    _kr: tuple | None = field(default=None, repr=False)  # (Phi, P, Wkr) of the Kenward-Roger adjustment
 
     @property
     def estimate(self) -> float:
         """The treatment effect (coefficient of the arm)."""
         return float(self.coef[self.term])
+
+    def ftest(self, L, rhs=None) -> pd.Series:
+        """Kenward-Roger F test of ``L b = rhs`` (fits with ``df_method="kenward-roger"``).
+
+        Parameters
+        ----------
+        L : array-like or dict
+            The restriction matrix, one row per hypothesis and one column per coefficient (in the
+            order of ``coef``), or a dict ``{term: weight}`` for a single row; a list of term
+            names tests that those coefficients are all zero.
+        rhs : array-like, optional
+            The hypothesised values of ``L b`` (default 0).
+
+        Returns
+        -------
+        pandas.Series
+            ``statistic`` (the scaled F), ``ndf``, ``df`` (denominator df), ``pval``, ``scaling``
+            (KR's F scaling factor) and ``statistic_unscaled``.
+
+        Notes
+        -----
+        R equivalent: ``pbkrtest::KRmodcomp(fit, L)`` (pbkrtest 0.5.2): the Wald statistic on the
+        adjusted covariance ``Phi_A`` divided by the number of rows of ``L``, times the scaling
+        factor, on an F reference with KR's denominator df.
+
+        References
+        ----------
+        .. [1] Kenward, M. G., & Roger, J. H. (1997). Small sample inference for fixed effects from
+           restricted maximum likelihood. Biometrics, 53(3), 983-997.
+        .. [2] Halekoh, U., & Højsgaard, S. (2014). A Kenward-Roger approximation and parametric
+           bootstrap methods for tests in linear mixed models - the R package pbkrtest. Journal of
+           Statistical Software, 59(9), 1-30.
+
+        Examples
+        --------
+        >>> trial = pt.simulate.trial(n=200, seed=1)
+        >>> fit = pt.trial.random_intercept(trial, "hope_12", group="site", covariates=["hope_0"],
+        ...                                 df_method="kenward-roger")
+        >>> test = fit.ftest(["arm", "hope_0"])
+        >>> print(f"F = {test['statistic']:.2f} on {test['ndf']:.0f} and {test['df']:.1f} df")
+        F = 18.83 on 2 and 134.9 df
+        """
+        if self._kr is None:
+            raise ValueError("ftest needs a fit with df_method='kenward-roger' (pbkrtest's KRmodcomp); "
+                             f"this fit used df_method={self.df_method!r}")
+        names = list(self.coef.index)
+        Lm = _restriction_matrix(L, names)
+        b = Lm @ self.coef.to_numpy() - (np.zeros(len(Lm)) if rhs is None else
+                                         np.broadcast_to(np.asarray(rhs, float), (len(Lm),)))
+        q = int(np.linalg.matrix_rank(Lm))
+        Phi, P, Wkr = self._kr
+        ddf, scale = _df.kr_ddf(Lm, Phi, P, Wkr, rank=q)
+        wald = float(b @ np.linalg.solve(Lm @ self.vcov.to_numpy() @ Lm.T, b))
+        F = scale * wald / q
+        return pd.Series({"statistic": F, "ndf": float(q), "df": ddf, "pval": float(stats.f.sf(F, q, ddf)),
+                          "scaling": scale, "statistic_unscaled": wald / q})
+
 
     def to_frame(self) -> pd.DataFrame:
         if self.df is None:
@@ -92,6 +151,27 @@ class MixedResult(Result):
                  ("Fixed effects (Wald z):" if self.df is None else
                   f"Fixed effects (t, {self.df_method} df):"), format_table(self.to_frame())]
         return "\n".join(lines)
+
+
+def _restriction_matrix(L, names: list) -> np.ndarray:
+    """A restriction matrix from an array (rows x coefficients), a dict {term: weight} or a list of terms."""
+    p = len(names)
+    if isinstance(L, dict):
+        unknown = [k for k in L if k not in names]
+        if unknown:
+            raise ValueError(f"L names unknown term(s) {unknown}; the coefficients are {names}")
+        return np.array([[float(L.get(t, 0.0)) for t in names]])
+    if isinstance(L, (list, tuple)) and L and all(isinstance(t, str) for t in L):
+        unknown = [k for k in L if k not in names]
+        if unknown:
+            raise ValueError(f"L names unknown term(s) {unknown}; the coefficients are {names}")
+        return np.eye(p)[[names.index(t) for t in L]]
+    Lm = np.atleast_2d(np.asarray(L, dtype=float))
+    if Lm.ndim != 2 or Lm.shape[1] != p:
+        raise ValueError(f"L must have one column per coefficient ({p}: {names}); got shape {Lm.shape}")
+    if not np.all(np.isfinite(Lm)) or np.linalg.matrix_rank(Lm) == 0:
+        raise ValueError("L must be finite with at least one non-zero row")
+    return Lm
 
 
 def _cluster_sums(v: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
@@ -177,21 +257,29 @@ def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label, leve
     coef = pd.Series(beta, index=names)
     se = pd.Series(np.sqrt(np.diag(V)), index=names)
     singular = theta < 1e-4
+    kr, V0 = None, None
     if df_method == "asymptotic":
         df = None
     elif df_method == "residual":
         df = pd.Series(float(len(y) - X.shape[1]), index=names)
+    elif df_method == "kenward-roger":
+        Phi, PhiA, P, Wkr = _df.random_intercept_kr(X, codes, tau2, sigma2)
+        kr, V0, V = (Phi, P, Wkr), pd.DataFrame(V, index=names, columns=names), PhiA
+        se = pd.Series(np.sqrt(np.diag(V)), index=names)
+        df = pd.Series(_df.kr_coef_ddf(Phi, P, Wkr), index=names)
     else:
         df = pd.Series(_df.random_intercept_satterthwaite(X, y, codes, tau2, sigma2), index=names)
     z, pval, lb, ub = _t_or_z(coef, se, None if df is None else df.to_numpy(), level)
     if df is not None:
-        method = f"{method}; t tests on {df_method} df" + (" (lmerTest)" if df_method == "satterthwaite" else "")
+        method = f"{method}; t tests on {df_method} df" + {
+            "satterthwaite": " (lmerTest)",
+            "kenward-roger": " with KR-adjusted SEs (pbkrtest; lmerTest ddf='Kenward-Roger')"}.get(df_method, "")
     return MixedResult(coef=coef, se=se, zval=z, pval=pval,
                        ci_lb=lb, ci_ub=ub, tau2=float(tau2),
                        sigma2=float(sigma2), icc=float(tau2 / (tau2 + sigma2)), loglik=float(loglik),
                        n=len(y), n_groups=n_groups_label, term=term, singular=singular,
                        method=method, vcov=pd.DataFrame(V, index=names, columns=names), level=level, df=df,
-                       df_method=df_method)
+                       df_method=df_method, vcov_unadjusted=V0, _kr=kr)
 
 
 @_data.renamed_argument("df", "data")
@@ -210,6 +298,10 @@ def random_intercept(data, outcome: str, arm: str = "arm", group: str | None = N
     of the Wald limits, 0.95 or 95 alike.
 
     ``df_method``: ``"satterthwaite"`` (default; t tests as ``lmerTest::summary``),
+    ``"kenward-roger"`` (Kenward & Roger 1997 as ``pbkrtest``: the SEs come from the adjusted
+    covariance ``Phi_A`` (``pbkrtest::vcovAdj``, kept in ``vcov``; the REML one is in
+    ``vcov_unadjusted``) and each coefficient gets KR's df, as
+    ``lmerTest::summary(fit, ddf = "Kenward-Roger")``; ``ftest(L)`` gives ``pbkrtest::KRmodcomp``),
     ``"residual"`` (``n - p``) or ``"asymptotic"`` (Wald z, lme4's ``t value`` on a normal
     reference). The result's ``df`` holds the degrees of freedom of each coefficient.
 
@@ -228,6 +320,10 @@ def random_intercept(data, outcome: str, arm: str = "arm", group: str | None = N
     ----------
     .. [1] Bates, D., Maechler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects
        models using lme4. Journal of Statistical Software, 67(1), 1-48.
+    .. [2] Kuznetsova, A., Brockhoff, P. B., & Christensen, R. H. B. (2017). lmerTest package: tests in
+       linear mixed effects models. Journal of Statistical Software, 82(13), 1-26.
+    .. [3] Kenward, M. G., & Roger, J. H. (1997). Small sample inference for fixed effects from
+       restricted maximum likelihood. Biometrics, 53(3), 983-997.
 
     Examples
     --------
@@ -272,8 +368,9 @@ def partially_nested(data, outcome: str, arm: str = "arm", cluster: str | None =
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     ``level``: confidence level of the Wald limits, 0.95 or 95 alike.
 
-    ``df_method``: ``"satterthwaite"`` (default, as ``lmerTest``), ``"residual"`` or
-    ``"asymptotic"``, as in :func:`random_intercept`.
+    ``df_method``: ``"satterthwaite"`` (default, as ``lmerTest``), ``"kenward-roger"`` (as
+    ``pbkrtest``; adjusted SEs, KR df and ``ftest``), ``"residual"`` or ``"asymptotic"``, as in
+    :func:`random_intercept`.
     """
     if cluster is None:
         raise ValueError("partially_nested needs cluster= (the column of the intervention-arm clusters, e.g. "
@@ -458,6 +555,11 @@ def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None,
     ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
     non-0/1 ``arm`` raises ``ValueError`` listing the values found.
     """
+    df_method = _df.check_df_method(df_method)
+    if df_method == "kenward-roger":
+        raise ValueError("df_method='kenward-roger' is available for random_intercept and partially_nested; "
+                         "for mmrm use 'satterthwaite' (the default, as the mmrm package), 'residual' or "
+                         "'asymptotic'")
     data = _data.code_arm(data, arm, arm_levels)
     _data.unique_index(data)
     conf_level = _data.confidence_level(level, conf_level=conf_level)
@@ -497,7 +599,6 @@ def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None,
                          f"({core.nobs} observed values): too few participants observed at each visit "
                          f"or pair of visits ({exc})") from exc
     df_resid = core.nobs - p
-    df_method = _df.check_df_method(df_method)
     coef = pd.Series(beta, index=names)
     se = pd.Series(np.sqrt(np.diag(V)), index=names)
     Lmat = np.zeros((T, p))
