@@ -69,11 +69,43 @@ def _counts(draws, n_units: int) -> np.ndarray:
 
 
 def bootstrap_counts(unit_arm, n_boot: int, seed=None) -> np.ndarray:
-    """Resampling counts (``n_boot x units``): units drawn with replacement within arm.
+    """Draw the within-arm bootstrap as resampling counts (``n_boot x units``).
 
-    ``unit_arm`` gives each resampling unit's arm (0/1); each arm keeps its
-    number of units. Row ``b`` says how often each unit appears in replicate
-    ``b``; :func:`cea` draws exactly these replicates for the same seed.
+    Each arm keeps its number of units, drawn with replacement. Row ``b`` says how often
+    each unit appears in replicate ``b``; :func:`cea` draws exactly these replicates for
+    the same seed (with ``cluster=``, the units are clusters).
+
+    Parameters
+    ----------
+    unit_arm : array-like of 0/1
+        Arm of each resampling unit (participant or cluster).
+    n_boot : int
+        Number of replicates.
+    seed : int or numpy.random.Generator, optional
+        Seed of the draws.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_boot, units)
+        How often each unit is drawn in each replicate; each row sums, within each arm,
+        to that arm's number of units.
+
+    Notes
+    -----
+    R equivalent: none drawing the same replicates; ``boot::boot(..., strata = arm)``
+    resamples within arm the same way with R's generator.
+
+    References
+    ----------
+    .. [1] Barber, J. A., & Thompson, S. G. (2000). Analysis of cost data in randomized trials:
+       an application of the non-parametric bootstrap. Statistics in Medicine, 19, 3219-3236.
+    .. [2] Efron, B., & Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman & Hall.
+
+    Examples
+    --------
+    >>> counts = pt.econ.bootstrap_counts([0, 0, 0, 1, 1], n_boot=3, seed=1)
+    >>> counts.shape, counts[:, :3].sum(axis=1).tolist(), counts[:, 3:].sum(axis=1).tolist()
+    ((3, 5), [3.0, 3.0, 3.0], [2.0, 2.0, 2.0])
     """
     unit_arm = np.asarray(unit_arm, dtype=float)
     return _counts(_draw(unit_arm, int(n_boot), _data.as_generator(seed)), unit_arm.size)
@@ -237,10 +269,76 @@ def _run_bootstrap(est: _Estimator, n_boot: int, rng) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class CEA(Result):
-    """Trial-based cost-effectiveness of arm 1 against arm 0.
+    """Trial-based cost-effectiveness of arm 1 against arm 0 (returned by :func:`cea`).
 
-    ``boot_delta_cost`` / ``boot_delta_effect`` hold the bootstrap replicates;
-    ``cov`` the analytic covariance of ``(delta_cost, delta_effect)``.
+    Methods give the decision quantities at any willingness to pay: ``nmb``, ``nmb_se``,
+    ``ceac``, ``eib``, ``evpi``, ``decision_table``, ``icer_ci`` (Fieller) and
+    ``quadrant_shares``.
+
+    Attributes
+    ----------
+    delta_cost, delta_effect : float
+        Incremental cost and effect (arm 1 minus arm 0; adjusted with covariates).
+    icer : float
+        ``delta_cost / delta_effect``.
+    quadrant : str
+        Quadrant of the point estimate on the CE plane (see :func:`quadrant`).
+    se_delta_cost, se_delta_effect : float
+        Analytic SEs of the increments.
+    cov : numpy.ndarray
+        Analytic 2 x 2 covariance of ``(delta_cost, delta_effect)``.
+    boot_delta_cost, boot_delta_effect : numpy.ndarray
+        The bootstrap replicates of the increments.
+    arms : pandas.DataFrame
+        Per arm: participants, resampling units, mean cost and effect.
+    n_boot : int
+        Bootstrap replicates.
+    seed : object
+        The seed given.
+    wtp : float
+        Willingness to pay per unit of effect used in the summary (NaN: none for this effect).
+    level : float
+        Confidence level, as a proportion.
+    method : str
+        How the increments and their uncertainty were computed.
+    cost_model : str
+        ``"unadjusted"``, ``"ols"`` or ``"gamma"``.
+    cluster : str or None
+        Column whose clusters were resampled whole.
+    covariates : tuple
+        Adjustment columns.
+    n_imputations : int
+        Imputations (``missing="mi"``), else 0.
+    discounting : str
+        How per-year columns were discounted, if any.
+    currency : str
+        Currency label.
+    price_year : int or None
+        Price year of the costs, when known.
+    effect_label : str
+        Unit of the effect in summaries and plots.
+
+    Notes
+    -----
+    R equivalent: no single function; increments and SEs as ``stats::lm`` with ``sandwich``
+    (sandwich 3.0-2), the CEAC as ``BCEA::ceac`` on the bootstrap replicates.
+
+    References
+    ----------
+    .. [1] Barber, J. A., & Thompson, S. G. (2000). Analysis of cost data in randomized trials:
+       an application of the non-parametric bootstrap. Statistics in Medicine, 19, 3219-3236.
+    .. [2] Efron, B., & Tibshirani, R. J. (1993). An Introduction to the Bootstrap. Chapman & Hall.
+    .. [3] Fenwick, E., Claxton, K., & Sculpher, M. (2001). Representing uncertainty: the role
+       of cost-effectiveness acceptability curves. Health Economics, 10, 779-787.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> ce = pt.econ.cea(trial, cost="cost_total", effect="qaly", arm="arm", n_boot=200, seed=1)
+    >>> ce.boot_delta_cost.shape, ce.quadrant
+    ((200,), 'SW')
+    >>> round(float(ce.nmb(20000)), 2)
+    1016.66
     """
 
     delta_cost: float
@@ -587,40 +685,73 @@ def cea(
 
     Parameters
     ----------
-    cost, effect : column name, or a list of per-year columns (first year
-        first), which are discounted at ``discount_rate`` (NICE: 3.5%) from the
-        second year on and summed.
-    n_boot, seed : bootstrap replicates and their seed (int or Generator).
-    cluster : column whose clusters are resampled whole, within arm.
-    covariates : columns for adjusted increments (SUR of cost and effect on
-        arm + covariates), a list or an R-style formula (``"age + C(site)"``), coded by
-        the one design builder (``peertrial._design``): numeric columns, including numbers
-        stored as text, enter as one column (a linear trend); text, booleans, categoricals
-        and ``C()`` are treatment-coded factors; aliased columns are dropped with a warning.
-    cost_model : with covariates, ``"ols"`` (SUR) or ``"gamma"`` (gamma GLM
-        with log link for costs; marginal incremental cost).
-    wtp : willingness to pay per unit of effect, for the INMB and probability
-        cost-effective in the summary. Default: NICE's lower threshold, 20,000 per
-        QALY, when the effect is QALYs; for any other effect there is no default
-        threshold and the INMB is left out until ``wtp`` is given (the value of one
-        unit of that effect, e.g. of one readmission avoided).
-    effect_label : the unit of the effect in summaries and plots ("ICER: ... per
-        <effect_label>"). Default: ``"QALY"`` when the effect column is named like
-        ``qaly``, else the column's name; with ``lower_is_better`` the unit is
-        "<effect_label> avoided" (e.g. ``effect_label="readmission"`` gives costs
-        "per readmission avoided").
-    allow_negative_costs : negative costs raise unless this is True.
-    lower_is_better : the effect is a harm (e.g. ``readmitted_12m``); it is
-        negated so that ``delta_effect`` counts events avoided per participant
-        and the ICER is the cost per event avoided.
-    missing : ``"error"`` (default: names the rows per arm), ``"drop"``
-        (complete cases, warned) or ``"mi"`` (``n_imputations`` imputations by
-        chained equations; analytic SEs by Rubin's rules; ``n_boot`` replicates
-        shared across imputations and pooled).
+    data : pandas.DataFrame
+        One row per participant with the cost, effect and arm columns (and any
+        cluster and covariate columns).
+    cost : str or list of str, default "cost"
+        Column of each participant's total cost, or a list of per-year columns (first
+        year first), discounted at ``discount_rate`` from the second year on and summed.
+    effect : str or list of str, default "qaly"
+        Column of the effect (e.g. QALYs), or per-year columns as for ``cost``.
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention.
+    n_boot : int, default 5000
+        Bootstrap replicates (at least 2).
+    seed : int or numpy.random.Generator, optional
+        Seed of the bootstrap (and of the imputations).
+    cluster : str, optional
+        Column whose clusters are resampled whole, within arm (participants without a
+        cluster are their own).
+    covariates : list of str or str, optional
+        Columns for adjusted increments (SUR of cost and effect on arm + covariates), a
+        list or an R-style formula (``"age + C(site)"``), coded by the one design builder
+        (``peertrial._design``): numeric columns, including numbers stored as text, enter as
+        one column (a linear trend); text, booleans, categoricals and ``C()`` are
+        treatment-coded factors; aliased columns are dropped with a warning.
+    cost_model : {"ols", "gamma"}, default "ols"
+        With covariates, SUR (``"ols"``) or a gamma GLM with log link for costs and the
+        marginal incremental cost (``"gamma"``).
+    wtp : float, optional
+        Willingness to pay per unit of effect, for the INMB and probability cost-effective
+        in the summary. Default: NICE's lower threshold, 20,000 per QALY, when the effect is
+        QALYs; for any other effect there is no default threshold and the INMB is left out
+        until ``wtp`` is given (the value of one unit of that effect, e.g. of one
+        readmission avoided).
+    level : float, default 0.95
+        Confidence level of every interval, 0.95 or 95 alike.
+    allow_negative_costs : bool, default False
+        Negative costs raise unless this is True.
+    missing : {"error", "drop", "mi"}, default "error"
+        ``"error"`` names the rows per arm; ``"drop"`` analyses complete cases (warned);
+        ``"mi"`` uses ``n_imputations`` imputations by chained equations, analytic SEs by
+        Rubin's rules and ``n_boot`` replicates shared across imputations and pooled.
+    n_imputations : int, default 10
+        Imputations for ``missing="mi"``.
+    discount_rate : float, default 0.035
+        Annual rate for per-year ``cost``/``effect`` columns (NICE's 3.5%).
+    currency : str, default "GBP"
+        Currency label for summaries and plots.
+    price_year : int, optional
+        Price year of the costs, for summaries.
+    effect_label : str, optional
+        The unit of the effect in summaries and plots ("ICER: ... per <effect_label>").
+        Default: ``"QALY"`` when the effect column is named like ``qaly``, else the
+        column's name; with ``lower_is_better`` the unit is "<effect_label> avoided" (e.g.
+        ``effect_label="readmission"`` gives costs "per readmission avoided").
+    lower_is_better : bool, default False
+        The effect is a harm (e.g. ``readmitted_12m``); it is negated so that
+        ``delta_effect`` counts events avoided per participant and the ICER is the cost
+        per event avoided.
+    arm_levels : mapping or pair, optional
+        How the ``arm`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``arm`` raises ``ValueError`` listing the values found.
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    Returns
+    -------
+    CEA
+        Increments with analytic SEs, ICER, quadrant and the bootstrap replicates; its
+        methods give the INMB, CEAC, EIB, EVPI and the Fieller interval of the ICER.
 
     Notes
     -----

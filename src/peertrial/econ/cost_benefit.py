@@ -47,7 +47,40 @@ def _ratio_text(ratio: float) -> str:
 
 @dataclass(frozen=True, eq=False)
 class CostBenefit(Result):
-    """Cost–benefit of one programme: ``ratio = benefit / cost`` (printed ``1:ratio``)."""
+    """Cost–benefit of one programme: ``ratio = benefit / cost`` (printed ``1:ratio``).
+
+    Returned by :func:`cost_benefit_ratio`.
+
+    Attributes
+    ----------
+    cost, benefit : float
+        Cost of the programme and the monetary value of its benefits.
+    ratio : float
+        ``benefit / cost``.
+    net_benefit : float
+        ``benefit - cost``.
+    roi : float
+        Return on investment ``(benefit - cost) / cost``.
+    currency : str
+        Currency label.
+    price_year : int or None
+        Price year of the figures, when known.
+
+    Notes
+    -----
+    R equivalent: none (arithmetic); as reported by Trachtenberg et al. (2013).
+
+    References
+    ----------
+    .. [1] Trachtenberg, M., Parsonage, M., Shepherd, G., & Boardman, J. (2013). Peer support in
+       mental health care: is it good value for money? Centre for Mental Health, London.
+
+    Examples
+    --------
+    >>> cb = pt.econ.cost_benefit_ratio(cost=1000, benefit=4760, price_year=2013)
+    >>> cb.summary().splitlines()[3].split()[:4]
+    ['cost:benefit', 'ratio', '1:4.76', '(each']
+    """
 
     cost: float
     benefit: float
@@ -97,6 +130,22 @@ def cost_benefit_ratio(cost, benefit, *, currency: str = "GBP", price_year: int 
     ``ratio = benefit / cost`` (4.76 for Trachtenberg et al.'s "1:4.76"),
     ``net_benefit = benefit - cost``, ``roi = (benefit - cost) / cost``.
     The cost must be positive; a negative benefit (a loss) is allowed.
+
+    Parameters
+    ----------
+    cost : float
+        Cost of the programme (positive).
+    benefit : float
+        Monetary value of its benefits (e.g. bed days saved times their unit cost).
+    currency : str, default "GBP"
+        Currency label for the summary.
+    price_year : int, optional
+        Price year of the figures, for the summary.
+
+    Returns
+    -------
+    CostBenefit
+        ``ratio``, ``net_benefit`` and ``roi`` with the inputs.
 
     Notes
     -----
@@ -149,8 +198,19 @@ def bed_day_savings(bed_days_saved, unit_cost):
 
     Examples
     --------
+    Notes
+    -----
+    R equivalent: none (arithmetic: ``bed_days_saved * unit_cost``).
+
+    References
+    ----------
+    .. [1] Trachtenberg, M., Parsonage, M., Shepherd, G., & Boardman, J. (2013). Peer support in
+       mental health care: is it good value for money? Centre for Mental Health, London.
+
     >>> pt.econ.bed_day_savings(10, 415)
     4150.0
+    >>> pt.econ.bed_day_savings(10, [404, 429]).tolist()
+    [4040.0, 4290.0]
     """
     from .._data import finite_array
 
@@ -164,7 +224,50 @@ def bed_day_savings(bed_days_saved, unit_cost):
 
 @dataclass(frozen=True, eq=False)
 class PooledRatio(Result):
-    """Benefit per unit cost pooled over studies, with its study-level table."""
+    """Benefit per unit cost pooled over studies, with its study-level table (from :func:`pooled_ratio`).
+
+    Attributes
+    ----------
+    estimate : float
+        The pooled ratio (benefit per unit cost).
+    se, ci_lb, ci_ub : float
+        Its SE and interval (NaN when ``uncertainty`` is None).
+    weighting : str
+        ``"total"``, ``"equal"`` or ``"n"``.
+    uncertainty : str or None
+        ``"bootstrap"``, ``"propagate"`` or None.
+    level : float
+        Confidence level, as a proportion.
+    k : int
+        Number of studies.
+    total_cost, total_benefit : float
+        Sums over the studies.
+    table : pandas.DataFrame
+        Per study: ``cost, benefit, ratio, net_benefit, weight``.
+    replicates : numpy.ndarray or None
+        Bootstrap or Monte Carlo replicates of the pooled ratio.
+    currency : str
+        Currency label.
+    price_year : int or None
+        Price year of the figures, when known.
+
+    Notes
+    -----
+    R equivalent: none (arithmetic); the bootstrap interval is a ``boot::boot.ci(type =
+    "perc")`` percentile interval over studies.
+
+    References
+    ----------
+    .. [1] Trachtenberg, M., Parsonage, M., Shepherd, G., & Boardman, J. (2013). Peer support in
+       mental health care: is it good value for money? Centre for Mental Health, London.
+
+    Examples
+    --------
+    >>> studies = pd.DataFrame({"cost": [100.0, 200.0, 300.0], "benefit": [450.0, 900.0, 1500.0]})
+    >>> res = pt.econ.pooled_ratio(studies, weighting="equal")
+    >>> round(res.estimate, 4), res.k, res.table["weight"].round(4).tolist()
+    (4.6667, 3, [0.3333, 0.3333, 0.3333])
+    """
 
     estimate: float
     se: float
@@ -282,7 +385,7 @@ def pooled_ratio(
     currency: str = "GBP",
     price_year: int | None = None,
 ) -> PooledRatio:
-    """Benefit per unit cost pooled across studies.
+    """Pool benefit per unit cost across studies, optionally with an interval.
 
     ``weighting``: ``"total"`` (default) is total benefit / total cost, i.e. each
     study's ratio weighted by its cost, as Trachtenberg et al. (2013) pooled six
@@ -294,6 +397,42 @@ def pooled_ratio(
     studies); ``"propagate"`` takes each study's SE (``cost_se``/``benefit_se``)
     or interval (``*_lb``/``*_ub`` at ``level``; SE = width / 2z), gives the
     delta-method SE and a percentile interval from ``n_boot`` normal draws.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per study.
+    cost : str, default "cost"
+        Column of each study's cost (positive).
+    benefit : str, default "benefit"
+        Column of each study's monetary benefit.
+    study : str, optional
+        Column of study labels (default: the row labels).
+    weighting : {"total", "equal", "n"}, default "total"
+        How study ratios are combined (see above).
+    n : str, optional
+        Column of participants per study; required for ``weighting="n"``.
+    uncertainty : {None, "bootstrap", "propagate"}, default None
+        How the interval is made (see above).
+    cost_se, benefit_se : str, optional
+        Columns of the study SEs (``"propagate"``).
+    cost_lb, cost_ub, benefit_lb, benefit_ub : str, optional
+        Columns of the study interval limits at ``level`` (``"propagate"``, instead of SEs).
+    n_boot : int, default 5000
+        Bootstrap replicates or Monte Carlo draws.
+    seed : int or numpy.random.Generator, optional
+        Seed of the replicates.
+    level : float, default 0.95
+        Confidence level, 0.95 or 95 alike.
+    currency : str, default "GBP"
+        Currency label for the summary.
+    price_year : int, optional
+        Price year of the figures, for the summary.
+
+    Returns
+    -------
+    PooledRatio
+        The pooled ratio with its SE and interval and the per-study table.
 
     Notes
     -----

@@ -59,6 +59,11 @@ def quadrant(delta_cost: float, delta_effect: float) -> str:
     str
         ``"NE"``, ``"SW"``, ``"dominant"`` (SE), ``"dominated"`` (NW) or ``"undefined"``.
 
+    Notes
+    -----
+    R equivalent: none (a classification of the sign pair; ``BCEA::ceplane.plot`` draws the
+    same plane).
+
     References
     ----------
     .. [1] Black, W. C. (1990). The CE plane: a graphic representation of cost-effectiveness.
@@ -68,6 +73,8 @@ def quadrant(delta_cost: float, delta_effect: float) -> str:
     --------
     >>> pt.econ.quadrant(100, 0.01)
     'NE'
+    >>> pt.econ.quadrant(-100, 0.01)
+    'dominant'
     """
     if delta_effect == 0 or not np.isfinite(delta_effect):
         return "undefined"
@@ -184,13 +191,46 @@ def evpi_from_nb(nb) -> np.ndarray:
 
 
 def ceac_strategies(costs, effects, wtps, strategies=None) -> pd.DataFrame:
-    """Multi-strategy CEAC and frontier from samples (rows) x strategies (columns).
+    """Compute the multi-strategy CEAC and acceptability frontier from samples x strategies.
 
-    Returns a long DataFrame ``wtp, strategy, prob_cost_effective,
-    expected_nb, on_frontier`` where ``prob_cost_effective`` is the share of
-    samples in which the strategy has the highest net benefit and
-    ``on_frontier`` marks the strategy with the highest expected net benefit
-    (the cost-effectiveness acceptability frontier).
+    At each willingness to pay the net benefit ``wtp * effect - cost`` of every strategy
+    in every sample is compared: ``prob_cost_effective`` is the share of samples in which
+    the strategy has the highest net benefit and ``on_frontier`` marks the strategy with
+    the highest expected net benefit (the cost-effectiveness acceptability frontier).
+
+    Parameters
+    ----------
+    costs, effects : array-like, shape (samples, strategies)
+        Cost and effect of each strategy in each sample (bootstrap or PSA draws).
+    wtps : array-like
+        Willingness-to-pay values (non-negative).
+    strategies : sequence of str, optional
+        Strategy names (default ``s1, s2, ...``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table ``wtp, strategy, prob_cost_effective, expected_nb, on_frontier``, one row
+        per WTP and strategy.
+
+    Notes
+    -----
+    R equivalent: ``BCEA::multi.ce`` (probability each strategy is the most cost-effective)
+    and ``BCEA::ceaf`` (the frontier) on the same samples; not re-run in R here (BCEA is not
+    installed on the fixture machine).
+
+    References
+    ----------
+    .. [1] Fenwick, E., Claxton, K., & Sculpher, M. (2001). Representing uncertainty: the role
+       of cost-effectiveness acceptability curves. Health Economics, 10, 779-787.
+
+    Examples
+    --------
+    >>> costs = np.array([[0.0, 900.0], [0.0, 1200.0], [0.0, 1500.0], [0.0, 600.0]])
+    >>> effects = np.array([[0.0, 0.05], [0.0, 0.08], [0.0, 0.06], [0.0, 0.035]])
+    >>> t = pt.econ.ceac_strategies(costs, effects, [20000], ["usual care", "peer"])
+    >>> t["prob_cost_effective"].tolist(), t["on_frontier"].tolist()
+    ([0.25, 0.75], [False, True])
     """
     c = np.asarray(costs, dtype=float)
     e = np.asarray(effects, dtype=float)
@@ -216,12 +256,38 @@ def ceac_strategies(costs, effects, wtps, strategies=None) -> pd.DataFrame:
 
 @dataclass(frozen=True, eq=False)
 class ICERTable(Result):
-    """Incremental analysis of several strategies (dampack's ``calculate_icers``).
+    """Incremental analysis of several strategies (dampack's ``calculate_icers``; from :func:`icer_table`).
 
-    ``table``: strategy, cost, effect, inc_cost, inc_effect, icer, status —
-    ``"ND"`` on the efficient frontier (ICERs against the previous frontier
-    strategy), ``"ED"`` extendedly dominated, ``"D"`` strongly dominated;
-    ordered ND, ED, D and by cost within status.
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``strategy, cost, effect, inc_cost, inc_effect, icer, status`` — ``"ND"`` on the
+        efficient frontier (ICERs against the previous frontier strategy), ``"ED"``
+        extendedly dominated, ``"D"`` strongly dominated; ordered ND, ED, D and by cost
+        within status.
+    currency : str
+        Currency label.
+    price_year : int or None
+        Price year of the costs, when known.
+    effect_label : str
+        Unit of the effects (e.g. ``"QALY"``).
+
+    Notes
+    -----
+    R equivalent: ``dampack::calculate_icers`` (checked on dampack's C. difficile example,
+    ``tests/econ/fixtures/dampack_cdiff_icers.csv``).
+
+    References
+    ----------
+    .. [1] Drummond, M. F., Sculpher, M. J., Claxton, K., Stoddart, G. L., & Torrance, G. W.
+       (2015). Methods for the Economic Evaluation of Health Care Programmes (4th ed.). Oxford
+       University Press.
+
+    Examples
+    --------
+    >>> t = pt.econ.icer_table([0, 1000, 3000, 2500], [0, 0.1, 0.12, 0.09], ["usual", "peer", "peer+", "other"])
+    >>> t.frontier, t.table["status"].tolist()
+    (['usual', 'peer', 'peer+'], ['ND', 'ND', 'ND', 'D'])
     """
 
     table: pd.DataFrame

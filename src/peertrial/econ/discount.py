@@ -29,15 +29,31 @@ def discount_factor(years, rate: float = NICE_RATE, *, method: str = "annual") -
     so anything in the first twelve months is undiscounted (the usual convention
     in trial-based evaluations); ``method="continuous"`` uses ``t = years``.
 
+    Parameters
+    ----------
+    years : float or array-like
+        Time since baseline, in years (non-negative).
+    rate : float, default 0.035
+        Annual discount rate in [0, 1) (NICE's 3.5%).
+    method : {"annual", "continuous"}, default "annual"
+        Whole years elapsed or exact time.
+
     Returns
     -------
     numpy.ndarray
         One factor per entry of ``years``.
 
+    Notes
+    -----
+    R equivalent: none (arithmetic: ``x / (1 + rate)^floor(t)``, as written in R models).
+
     References
     ----------
     .. [1] National Institute for Health and Care Excellence (2022). NICE health technology
        evaluations: the manual (PMG36), section 4.5 (discounting at 3.5% a year).
+    .. [2] Drummond, M. F., Sculpher, M. J., Claxton, K., Stoddart, G. L., & Torrance, G. W.
+       (2015). Methods for the Economic Evaluation of Health Care Programmes (4th ed.),
+       chapter 4. Oxford University Press.
 
     Examples
     --------
@@ -73,10 +89,17 @@ def discount(values, years, rate: float = NICE_RATE, *, method: str = "annual"):
     -------
     numpy.ndarray
 
+    Notes
+    -----
+    R equivalent: none (arithmetic: ``x / (1 + rate)^floor(t)``, as written in R models).
+
     References
     ----------
     .. [1] National Institute for Health and Care Excellence (2022). NICE health technology
        evaluations: the manual (PMG36), section 4.5 (discounting at 3.5% a year).
+    .. [2] Drummond, M. F., Sculpher, M. J., Claxton, K., Stoddart, G. L., & Torrance, G. W.
+       (2015). Methods for the Economic Evaluation of Health Care Programmes (4th ed.),
+       chapter 4. Oxford University Press.
 
     Examples
     --------
@@ -112,10 +135,17 @@ def present_value(by_year, rate: float = NICE_RATE):
     -------
     float
 
+    Notes
+    -----
+    R equivalent: none (arithmetic: ``x / (1 + rate)^floor(t)``, as written in R models).
+
     References
     ----------
     .. [1] National Institute for Health and Care Excellence (2022). NICE health technology
        evaluations: the manual (PMG36), section 4.5 (discounting at 3.5% a year).
+    .. [2] Drummond, M. F., Sculpher, M. J., Claxton, K., Stoddart, G. L., & Torrance, G. W.
+       (2015). Methods for the Economic Evaluation of Health Care Programmes (4th ed.),
+       chapter 4. Oxford University Press.
 
     Examples
     --------

@@ -15,10 +15,36 @@ __all__ = ["OneWaySensitivity", "one_way_sensitivity"]
 
 @dataclass(frozen=True, eq=False)
 class OneWaySensitivity(Result):
-    """Model output as each parameter moves alone from its low to its high value.
+    """Model output as each parameter moves alone from its low to its high value (from :func:`one_way_sensitivity`).
 
-    ``table`` is indexed by parameter, sorted by ``swing = |output_high - output_low|``
-    (largest first, the order of a tornado plot).
+    Attributes
+    ----------
+    base_output : float
+        Model output at the base case.
+    base : dict
+        Base-case value of every parameter.
+    table : pandas.DataFrame
+        Indexed by parameter: ``base_value, low, high, output_low, output_high, swing``,
+        sorted by ``swing = |output_high - output_low|`` (largest first, the order of a
+        tornado plot).
+    output_name : str
+        Label of the output.
+
+    Notes
+    -----
+    R equivalent: none (a loop over a user's model; ``dampack::owsa`` is the nearest).
+
+    References
+    ----------
+    .. [1] Briggs, A., Claxton, K., & Sculpher, M. (2006). Decision Modelling for Health Economic
+       Evaluation, chapter 4. Oxford University Press.
+
+    Examples
+    --------
+    >>> s = pt.econ.one_way_sensitivity(lambda a, b: a * b, {"a": 2.0, "b": 3.0},
+    ...                                 {"a": (1.0, 3.0), "b": (2.0, 4.0)})
+    >>> s.base_output, list(s.table.index)
+    (6.0, ['a', 'b'])
     """
 
     base_output: float
@@ -51,7 +77,9 @@ def one_way_sensitivity(
     *,
     output_name: str = "output",
 ) -> OneWaySensitivity:
-    """Evaluate ``model(**params)`` at the base case and with each parameter in
+    """Evaluate a model with each parameter moved alone to its low and high value (one-way sensitivity).
+
+    ``model(**params)`` is evaluated at the base case and with each parameter in
     ``ranges`` set to its low and its high value, the others held at ``base``.
 
     Example: ``model = lambda cost, days, unit: days * unit / cost`` with
@@ -74,6 +102,10 @@ def one_way_sensitivity(
     OneWaySensitivity
         One row per parameter: base value, low, high, output at each end and the swing,
         sorted for a tornado plot (``pt.plot.tornado``).
+
+    Notes
+    -----
+    R equivalent: none (a loop over a user's model; ``dampack::owsa`` is the nearest).
 
     References
     ----------
