@@ -67,7 +67,8 @@ def _coverage_module():
 # then the trial, randomise and simulate figures (s21-plotdoc): 85/196, 94/154, 110/205, 86/205, 84/205.
 # fidelity docstrings (s21-moddoc), with the above: 95/196, 97/154, 118/205, 94/205, 89/205.
 # then the econ, fidelity and process figures (s21-plotdoc): 107/196, 109/154, 130/205, 106/205, 101/205.
-FLOORS = {"Parameters": 0.54, "Returns": 0.70, "Examples": 0.63, "References": 0.51, "R": 0.49}
+# econ docstrings (s21-moddoc), with the above: 119/196, 116/154, 137/205, 116/205, 116/205.
+FLOORS = {"Parameters": 0.6, "Returns": 0.75, "Examples": 0.66, "References": 0.56, "R": 0.56}
 
 
 def test_docstring_coverage_does_not_fall():
