@@ -69,3 +69,27 @@ def test_errors():
     mv = fit_case(case)
     with pytest.raises(ValueError, match="nested"):
         pt.meta.robust(mv, cluster=frame(case)["school"].to_numpy(), clubsandwich=True)
+
+
+@pytest.mark.parametrize("case", ["", "_intercept"])
+@pytest.mark.parametrize("estimator", ["cr1", "cr2"])
+def test_rma_uni_user_weights(case, estimator):
+    """rma(..., weights = n): CR1 as metafor's robust(), CR2 as clubSandwich (weights not inverse-variance,
+    target vi + tau2); fixtures/robust_weighted.json from make_fixtures_mv2.R."""
+    import json
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "fixtures" / "robust_weighted.json").read_text())
+    mods = "~ ablat" if case == "" else None
+    fit = pt.meta.rma("yi", "vi", data=pd.DataFrame(ref["data"]), mods=mods, weights="n")
+    if case == "":
+        close(fit.tau2, ref["tau2"], "tau2", 1e-8)
+        close(fit.beta, ref["b"], "b", 1e-8)
+    r = pt.meta.robust(fit, cluster="cl", clubsandwich=estimator == "cr2")
+    want = dict(ref[estimator + case])
+    if estimator == "cr2" and case == "":
+        # clubSandwich's Wald_test(test = "HTZ") returns NaN (df_denom Inf) for non-inverse-variance
+        # weights; with one constraint HTZ is the Satterthwaite t test of coef_test: F = t^2 on (1, df)
+        assert want["QM"] is None
+        want.update(QM=want["zval"][1] ** 2, QMdf=[1, want["df"][1]], QMp=want["pval"][1])
+    check(r, want, 1e-8)

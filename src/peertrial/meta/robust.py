@@ -2,14 +2,16 @@
 
 ``robust(fit, cluster)`` keeps the model's estimates ``b`` and replaces their covariance by
 a sandwich estimator over clusters, with the working model's weights ``W = M^-1`` (``M``
-the fitted marginal covariance: ``diag(v + tau2)`` for ``rma``):
+the fitted marginal covariance: ``diag(v + tau2)`` for ``rma``), or the user's weights of an
+``rma(..., weights=)`` fit (then ``M`` stays the target covariance, as clubSandwich):
 
 - default (metafor's ``robust(..., clubSandwich=FALSE)``): CR1,
   ``Var b = n/(n - p) B (sum_c X_c'W_c e_c e_c'W_c X_c) B`` with ``B = (X'WX)^-1``, t tests
   and CIs on ``n - p`` degrees of freedom (``n`` clusters), an F test for the moderators;
 - ``clubsandwich=True``: CR2 (bias-reduced linearization, Bell & McCaffrey 2002;
   Pustejovsky & Tipton 2018) with adjustment matrices
-  ``A_c = D_c' (D_c (M_c - X_c B X_c') D_c')^(-1/2) D_c`` (``D_c'D_c = M_c``), Satterthwaite
+  ``A_c = D_c' (D_c [(I - H) M (I - H)']_cc D_c')^(-1/2) D_c`` (``D_c'D_c = M_c``,
+  ``H = X B X'W``; ``D_c (M_c - X_c B X_c') D_c'`` when ``W = M^-1``), Satterthwaite
   degrees of freedom per coefficient and the HTZ Wald test (Tipton & Pustejovsky 2015)
   for the moderators, as clubSandwich's ``coef_test``/``Wald_test``.
 """
@@ -78,9 +80,10 @@ def _fit_parts(fit):
         M = np.asarray(fit.M, dtype=float)
         W = linalg.cho_solve(linalg.cho_factor(M, lower=True), np.eye(len(y)))
         return y, X, b, M, W, False
-    if getattr(fit, "user_weights", None) is not None:
-        raise ValueError("robust() does not support rma fits with user weights")
     m = np.asarray(fit.vi, dtype=float) + (0.0 if fit.method in ("EE", "FE") else fit.tau2)
+    w = getattr(fit, "user_weights", None)
+    if w is not None:  # user weights: b is weighted by them, the target covariance stays vi + tau2
+        return y, X, b, m, np.asarray(w, dtype=float), True
     return y, X, b, m, 1.0 / m, True
 
 
@@ -90,6 +93,9 @@ def robust(fit, cluster, *, clubsandwich: bool = False, adjust: bool = True, lev
     Parameters
     ----------
     fit : RMAResult or RMAMVResult
+        An ``rma`` fit (also with user ``weights``: the sandwich uses them, CR2 takes
+        ``vi + tau2`` as target covariance, clubSandwich's non-inverse-variance case) or an
+        ``rma_mv`` fit.
     cluster : str or array-like
         Cluster of every estimate: a column of the data the model was fitted to
         (``fit.data``) or one value per estimate used in the fit.
@@ -169,8 +175,7 @@ def robust(fit, cluster, *, clubsandwich: bool = False, adjust: bool = True, lev
     for g in groups:
         Mc = Mfull[np.ix_(g, g)]
         Dc = linalg.cholesky(Mc, lower=False)  # Dc' Dc = Mc
-        Sc = Mc - X[g] @ B @ X[g].T
-        G = Dc @ Sc @ Dc.T
+        G = Dc @ Sigma[np.ix_(g, g)] @ Dc.T  # = Dc (Mc - X_c B X_c') Dc' for inverse-variance weights
         Ac = Dc.T @ _inv_sqrt(G) @ Dc
         AWX[g] = Ac @ WX[g]
     U = np.zeros((n, p))
