@@ -491,12 +491,13 @@ def cluster_codes(series: pd.Series, name: str | None = None) -> np.ndarray:
 def user_stacklevel() -> int:
     """``stacklevel`` for ``warnings.warn`` called here that points at the first frame outside
     peertrial (the user's call), however deep inside the package the warning is raised."""
+    import contextlib
     import os
     import sys
 
-    pkg = os.path.dirname(os.path.abspath(__file__))
+    inside = (os.path.dirname(os.path.abspath(__file__)) + os.sep, os.path.abspath(contextlib.__file__))
     frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(pkg + os.sep):
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(inside):
         frame, level = frame.f_back, level + 1
     return level
 

@@ -1,14 +1,13 @@
 """Reliability of the fidelity index: Cronbach's alpha, ICC and weighted kappa.
 
-Computation is pingouin's (``cronbach_alpha``, ``intraclass_corr``) and
-statsmodels' (``cohens_kappa``); this module arranges fidelity ratings for them,
-validates the design (overlapping raters, common item scale) and returns
+Alpha and the ICCs are computed here from their closed forms (as psych::alpha and
+psych::ICC); kappa is statsmodels' (``cohens_kappa``). This module arranges fidelity
+ratings, validates the design (overlapping raters, common item scale) and returns
 result objects with the forms and CI methods stated.
 """
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from dataclasses import dataclass
 
@@ -21,7 +20,6 @@ from peertrial._results import CONF_LEVEL_ALIAS, Result, format_table
 from peertrial._warnings import PeertrialWarning
 from peertrial.fidelity._scoring import FidelityScores
 
-pg = lazy_module("pingouin")
 stats = lazy_module("scipy.stats")
 cohens_kappa = lazy_function("statsmodels.stats.inter_rater", "cohens_kappa")
 
@@ -100,6 +98,14 @@ def _feldt_ci(alpha: float, n: int, k: int, conf_level: float) -> tuple[float, f
     lower = 1 - (1 - alpha) * stats.f.isf(a / 2, df1, df2)
     upper = 1 - (1 - alpha) * stats.f.isf(1 - a / 2, df1, df2)
     return float(lower), float(upper)
+
+
+def _raw_alpha(block: pd.DataFrame) -> float:
+    """``k / (k - 1) * (1 - tr(C) / sum(C))`` with C the item covariance matrix (pairwise-complete
+    where items are missing, as ``cov(use = "pairwise")``): psych::alpha's raw_alpha."""
+    C = block.cov().to_numpy()
+    k = C.shape[0]
+    return float(k / (k - 1) * (1 - np.trace(C) / C.sum()))
 
 
 def cronbach_alpha(
@@ -194,7 +200,7 @@ def cronbach_alpha(
                 f"scale {name!r} (items {cols}) has {len(block)} rated unit(s) with {nan_policy} complete items; "
                 f"Cronbach's alpha needs at least 2 rows (rating occasions)"
             )
-        alpha, _ = pg.cronbach_alpha(data=block, nan_policy=nan_policy, ci=conf_level)
+        alpha = _raw_alpha(block)
         lo, hi = _feldt_ci(alpha, len(block), len(cols), conf_level)
         rows.append((name, len(cols), len(block), float(alpha), lo, hi))
     table = pd.DataFrame(rows, columns=["scale", "n_items", "n", "alpha", "ci_lb", "ci_ub"]).set_index("scale")
@@ -202,20 +208,6 @@ def cronbach_alpha(
 
 
 # --------------------------------------------------------------------------- ICC
-@contextlib.contextmanager
-def _full_precision():
-    """pingouin rounds its CI95 column to 2 decimals by default; switch rounding off, then restore."""
-    saved = dict(pg.options)
-    for key in [k for k in pg.options if k.startswith("round.")]:
-        del pg.options[key]
-    pg.options["round"] = None
-    try:
-        yield
-    finally:
-        pg.options.clear()
-        pg.options.update(saved)
-
-
 _ICC_FORMS = {
     # pingouin label -> (Shrout & Fleiss label, psych label, description)
     "ICC(1,1)": ("ICC(1)", "ICC1", "one-way random, single rater"),
@@ -410,45 +402,59 @@ def icc(
             f"only {len(wide)} target(s) with a {ratings!r} rating from each of the {wide.shape[1]} raters in column "
             f"{raters!r} ({wide.size} ratings); ICC needs two or more targets and at least {_ICC_MIN_RATINGS} ratings"
         )
-    long = wide.reset_index(drop=True).rename_axis("_target").reset_index()
-    long = long.melt(id_vars="_target", var_name="_rater", value_name="_y")
-    long["_rater"] = long["_rater"].astype(str)
-    with _full_precision():
-        res = pg.intraclass_corr(data=long, targets="_target", raters="_rater", ratings="_y")
-    table = pd.DataFrame(
-        {
-            "psych": [_ICC_FORMS[t][1] for t in res["Type"]],
-            "description": [_ICC_FORMS[t][2] for t in res["Type"]],
-            "icc": res["ICC"].to_numpy(float),
-            "F": res["F"].to_numpy(float),
-            "df1": res["df1"].to_numpy(float),
-            "df2": res["df2"].to_numpy(float),
-            "pval": res["pval"].to_numpy(float),
-        },
-        index=pd.Index([_ICC_FORMS[t][0] for t in res["Type"]], name="form"),
-    )
-    limits = _icc_limits(wide.to_numpy(float), level)
-    table["ci_lb"] = [limits[t][0] for t in res["Type"]]
-    table["ci_ub"] = [limits[t][1] for t in res["Type"]]
-    return ICCResult(table=table, n_targets=len(wide), n_raters=wide.shape[1], measure=str(ratings),
-                     dropped_targets=dropped, level=level)
+    return ICCResult(table=_icc_table(wide.to_numpy(float), level), n_targets=len(wide), n_raters=wide.shape[1],
+                     measure=str(ratings), dropped_targets=dropped, level=level)
 
 
-def _icc_limits(Y: np.ndarray, level: float) -> dict:
-    """F-method confidence limits of the six ICC forms (McGraw & Wong 1996; pingouin's formulas).
-
-    ``Y``: complete targets x raters table. Mean squares of the two-way ANOVA: between
-    targets (msb), between raters (msj), residual (mse) and within targets (msw).
-    """
+def _mean_squares(Y: np.ndarray) -> tuple[float, float, float, float]:
+    """Two-way ANOVA mean squares of a complete targets x raters table: between targets
+    (msb), between raters (msj), residual (mse) and within targets (msw)."""
     n, k = Y.shape
     grand = Y.mean()
     rows, cols = Y.mean(axis=1), Y.mean(axis=0)
     ssb = k * np.sum((rows - grand) ** 2)
     ssj = n * np.sum((cols - grand) ** 2)
     sse = np.sum((Y - rows[:, None] - cols[None, :] + grand) ** 2)
-    msb, msj = ssb / (n - 1), ssj / (k - 1)
-    mse = sse / ((n - 1) * (k - 1))
-    msw = (ssj + sse) / (n * (k - 1))
+    return ssb / (n - 1), ssj / (k - 1), sse / ((n - 1) * (k - 1)), (ssj + sse) / (n * (k - 1))
+
+
+def _icc_table(Y: np.ndarray, level: float) -> pd.DataFrame:
+    """The six Shrout & Fleiss (1979) ICCs with their F tests and F-method limits.
+
+    ICC(1) = (MSB - MSW) / (MSB + (k-1) MSW), tested by F = MSB/MSW on (n-1, n(k-1)) df;
+    ICC(2,1) = (MSB - MSE) / (MSB + (k-1) MSE + k (MSJ - MSE)/n) and ICC(3,1) =
+    (MSB - MSE) / (MSB + (k-1) MSE), tested by F = MSB/MSE on (n-1, (n-1)(k-1)) df; the
+    mean-of-k forms drop the (k-1) factor. Computed here (not by pingouin) so that no
+    library-wide rounding option has to be switched for full precision.
+    """
+    n, k = Y.shape
+    msb, msj, mse, msw = _mean_squares(Y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        icc = {
+            "ICC(1,1)": (msb - msw) / (msb + (k - 1) * msw),
+            "ICC(A,1)": (msb - mse) / (msb + (k - 1) * mse + k * (msj - mse) / n),
+            "ICC(C,1)": (msb - mse) / (msb + (k - 1) * mse),
+            "ICC(1,k)": (msb - msw) / msb,
+            "ICC(A,k)": (msb - mse) / (msb + (msj - mse) / n),
+            "ICC(C,k)": (msb - mse) / msb,
+        }
+        one_way, two_way = (msb / msw, n - 1, n * (k - 1)), (msb / mse, n - 1, (n - 1) * (k - 1))
+    limits = _icc_limits(Y, level)
+    rows = []
+    for form, value in icc.items():
+        F, df1, df2 = one_way if form.startswith("ICC(1") else two_way
+        rows.append({"psych": _ICC_FORMS[form][1], "description": _ICC_FORMS[form][2], "icc": float(value),
+                     "F": float(F), "df1": float(df1), "df2": float(df2), "pval": float(stats.f.sf(F, df1, df2)),
+                     "ci_lb": limits[form][0], "ci_ub": limits[form][1]})
+    return pd.DataFrame(rows, index=pd.Index([_ICC_FORMS[f][0] for f in icc], name="form"))
+
+
+
+def _icc_limits(Y: np.ndarray, level: float) -> dict:
+    """F-method confidence limits of the six ICC forms (McGraw & Wong 1996), as psych::ICC,
+    for a complete targets x raters table ``Y``."""
+    n, k = Y.shape
+    msb, msj, mse, msw = _mean_squares(Y)
     q = 1 - (1 - level) / 2
     df1, df1kd, df2kd = n - 1, n * (k - 1), (n - 1) * (k - 1)
     fp = stats.f.ppf
@@ -543,9 +549,8 @@ def _kappa_row(x1: np.ndarray, x2: np.ndarray, levels: list, weights: str, z: fl
     code = {v: i for i, v in enumerate(levels)}
     table = np.zeros((len(levels), len(levels)))
     np.add.at(table, ([code[v] for v in x1], [code[v] for v in x2]), 1.0)
-    with warnings.catch_warnings():
-        # statsmodels takes sqrt of the variance, which rounding can make slightly negative
-        warnings.simplefilter("ignore", RuntimeWarning)
+    # statsmodels takes sqrt of the variance, which rounding can make slightly negative
+    with np.errstate(invalid="ignore"):
         plain = cohens_kappa(table, return_results=True)
         if weights == "unweighted":
             wk = plain

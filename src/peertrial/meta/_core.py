@@ -19,7 +19,6 @@ fitted alone. The algorithms are metafor's (``rma.uni``, version 3.8):
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -156,11 +155,12 @@ def _safe_inv(A):
 
 def _mad(Y, valid):
     """R's ``mad`` (scaled median absolute deviation) of every row's valid entries."""
-    Yn = np.where(valid, Y, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
-        med = np.nanmedian(Yn, axis=1)
-        return 1.4826 * np.nanmedian(np.abs(Yn - med[:, None]), axis=1)
+    some = valid.any(axis=1)  # rows with no valid entry give NaN without nanmedian's all-NaN warning
+    Yn = np.where(valid, Y, np.nan)[some]
+    med = np.nanmedian(Yn, axis=1)
+    out = np.full(Y.shape[0], np.nan)
+    out[some] = 1.4826 * np.nanmedian(np.abs(Yn - med[:, None]), axis=1)
+    return out
 
 
 def _qe(tau2, Ymc, V, X, valid):

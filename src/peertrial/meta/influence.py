@@ -38,7 +38,7 @@ import pandas as pd
 
 from peertrial import _data
 from peertrial._lazy import lazy_module
-from peertrial._warnings import ConvergenceWarning
+from peertrial._warnings import ConvergenceWarning, PeertrialWarning, relayed
 from peertrial.meta._core import fit_core
 from peertrial.meta.bias import _is_fit, fit_arrays, no_user_weights
 
@@ -58,14 +58,21 @@ def _is_mh(fit) -> bool:
 _MH_COLUMNS = [c for c in _COLUMNS if c != "tau2"]
 
 
-def _mh_batch(fit, masks, labels) -> pd.DataFrame:
+def _mh_batch(fit, masks, labels, what) -> pd.DataFrame:
     """Refit a Mantel–Haenszel / Peto fit on each row of ``masks`` (NaN where the
-    refit cannot be computed, as metafor's ``try``)."""
-    rows = []
-    for m in masks:
-        r = fit.refit(m)
+    refit cannot be computed, as metafor's ``try``, with one warning naming those rows).
+    ``what(label)`` says which refit a relayed warning comes from."""
+    rows, failed = [], np.zeros(len(labels), dtype=bool)
+    for i, (m, label) in enumerate(zip(masks, labels)):
+        with relayed(what(label)):
+            r = fit.refit(m)
+        failed[i] = r is None
         rows.append([np.nan] * len(_MH_COLUMNS) if r is None else
                     [r.b, r.se, r.zval, r.pval, r.ci_lb, r.ci_ub, r.QE, r.QEp, r.I2, r.H2])
+    if failed.any():
+        warnings.warn(f"the {fit.method} estimate cannot be computed for {_data.row_labels(labels, failed)} "
+                      "(e.g. no events in the tables used); those rows are NA, as metafor's",
+                      PeertrialWarning, stacklevel=_data.user_stacklevel())
     return pd.DataFrame(rows, columns=_MH_COLUMNS, index=pd.Index(labels, name="study"), dtype=float)
 
 
@@ -152,7 +159,7 @@ def leave1out(fit) -> pd.DataFrame:
         k = len(fit.slab)
         if k < 2:
             raise ValueError(f"leave1out needs at least 2 studies (k = {k})")
-        return _mh_batch(fit, ~np.eye(k, dtype=bool), [str(s) for s in fit.slab])
+        return _mh_batch(fit, ~np.eye(k, dtype=bool), [str(s) for s in fit.slab], "leave1out without {}".format)
     a = _require_fit(fit, "leave1out")
     if a["X"].shape[1] != 1:
         raise ValueError("leave1out applies only to models without moderators")
@@ -212,7 +219,7 @@ def cumul(fit, order=None, decreasing: bool = False, data: pd.DataFrame | None =
         masks = np.zeros((k, k), dtype=bool)
         for step in range(k):
             masks[step, perm[: step + 1]] = True
-        out = _mh_batch(fit, masks, [str(fit.slab[i]) for i in perm])
+        out = _mh_batch(fit, masks, [str(fit.slab[i]) for i in perm], "cumul up to {}".format)
         out.insert(0, "k", np.arange(1, k + 1))
         return out
     a = _require_fit(fit, "cumul")
@@ -350,7 +357,7 @@ def baujat(fit) -> pd.DataFrame:
         k = len(fit.slab)
         if k < 2:
             raise ValueError(f"baujat needs at least 2 studies (k = {k})")
-        dele = _mh_batch(fit, ~np.eye(k, dtype=bool), [str(s) for s in fit.slab])
+        dele = _mh_batch(fit, ~np.eye(k, dtype=bool), [str(s) for s in fit.slab], "baujat without {}".format)
         with np.errstate(invalid="ignore", divide="ignore"):
             x = (np.asarray(fit.yi, float) - fit.b) ** 2 / np.asarray(fit.vi, float)
             y = (dele["estimate"].to_numpy() - fit.b) ** 2 / dele["se"].to_numpy() ** 2

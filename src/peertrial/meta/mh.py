@@ -98,8 +98,6 @@ class MHResult(Result):
         (boolean, one entry per table of the fit), as metafor's diagnostics refit
         ``rma.mh``/``rma.peto`` with ``subset``. None when that analysis cannot be
         computed (e.g. no events in the selected tables)."""
-        import warnings
-
         if self.tables is None:
             raise ValueError("this fit does not keep its 2x2 tables; refit it with pt.meta.rma_mh / rma_peto")
         keep = np.asarray(mask, dtype=bool)
@@ -108,12 +106,10 @@ class MHResult(Result):
         if not labels:
             return None
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if self.method == "PETO":
-                    return rma_peto(ai=a, bi=b, ci=c, di=d, level=self.level, slab=labels)
-                return rma_mh(ai=a, bi=b, ci=c, di=d, measure=self.measure, level=self.level, slab=labels,
-                              correct=self.correct)
+            if self.method == "PETO":
+                return rma_peto(ai=a, bi=b, ci=c, di=d, level=self.level, slab=labels)
+            return rma_mh(ai=a, bi=b, ci=c, di=d, measure=self.measure, level=self.level, slab=labels,
+                          correct=self.correct)
         except ValueError:
             return None
 

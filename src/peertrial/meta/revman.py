@@ -51,6 +51,7 @@ import pandas as pd
 from peertrial import _data
 from peertrial._lazy import lazy_module
 from peertrial._results import Result
+from peertrial._warnings import relayed
 
 stats = lazy_module("scipy.stats")
 
@@ -261,34 +262,46 @@ class Review(Result):
             data = self._studies.get(key)
             if data is None or o["data_type"] not in ("DICH", "CONT", "IV"):
                 continue
-            sub = data if o["subgroup_no"] == 0 else data[data["subgroup_no"] == o["subgroup_no"]]
-            base = {c: o[c] for c in ("comparison_no", "outcome_no", "subgroup_no", "comparison", "outcome",
-                                      "subgroup", "measure")}
-            if method is None:
-                res = revman_pool(sub, o["data_type"], o["measure"], o["method"], o["model"] == "random")
-                if o["subgroup_no"] == 0 and (sub["subgroup_no"] > 0).any():
-                    res.update(_subgroup_test(sub, o))
-                row = {**base, "method": o["method"], "model": o["model"], "k": res["k"]}
-                agree = True
-                for stat in _COMPARED:
-                    mine, theirs = res.get(stat, np.nan), o[stat]
-                    row[f"revman_{stat}"] = theirs
-                    row[f"peertrial_{stat}"] = mine
-                    if np.isfinite(theirs):
-                        tol = self._tol.get((o.name, stat), 1e-8)
-                        if stat.endswith("pval"):
-                            # RevMan's p-values come from an approximation good to ~1e-6 relative
-                            # (Fleiss 1993: P_CHI2 0.1269422521 where chi2(6) gives 0.1269421779)
-                            tol = max(tol, 2e-6 * abs(theirs) + 1e-12)
-                        if not (np.isfinite(mine) and abs(mine - theirs) <= tol):
-                            agree = False
-                row["agree"] = agree
-            else:
-                res = _modern(sub, o["data_type"], o["measure"], method, test, level)
-                row = {**base, "method": method, "test": test, **res,
-                       "revman_estimate": o["estimate"], "revman_ci_lb": o["ci_lb"], "revman_ci_ub": o["ci_ub"]}
-            rows.append(row)
+            with relayed(_where(o)):
+                rows.append(self._rerun_one(o, data, method, test, level))
         return pd.DataFrame(rows)
+
+    def _rerun_one(self, o, data, method, test, level) -> dict:
+        sub = data if o["subgroup_no"] == 0 else data[data["subgroup_no"] == o["subgroup_no"]]
+        base = {c: o[c] for c in ("comparison_no", "outcome_no", "subgroup_no", "comparison", "outcome",
+                                  "subgroup", "measure")}
+        if method is None:
+            res = revman_pool(sub, o["data_type"], o["measure"], o["method"], o["model"] == "random")
+            if o["subgroup_no"] == 0 and (sub["subgroup_no"] > 0).any():
+                res.update(_subgroup_test(sub, o))
+            row = {**base, "method": o["method"], "model": o["model"], "k": res["k"]}
+            agree = True
+            for stat in _COMPARED:
+                mine, theirs = res.get(stat, np.nan), o[stat]
+                row[f"revman_{stat}"] = theirs
+                row[f"peertrial_{stat}"] = mine
+                if np.isfinite(theirs):
+                    tol = self._tol.get((o.name, stat), 1e-8)
+                    if stat.endswith("pval"):
+                        # RevMan's p-values come from an approximation good to ~1e-6 relative
+                        # (Fleiss 1993: P_CHI2 0.1269422521 where chi2(6) gives 0.1269421779)
+                        tol = max(tol, 2e-6 * abs(theirs) + 1e-12)
+                    if not (np.isfinite(mine) and abs(mine - theirs) <= tol):
+                        agree = False
+            row["agree"] = agree
+        else:
+            res = _modern(sub, o["data_type"], o["measure"], method, test, level)
+            row = {**base, "method": method, "test": test, **res,
+                   "revman_estimate": o["estimate"], "revman_ci_lb": o["ci_lb"], "revman_ci_ub": o["ci_ub"]}
+        return row
+
+
+def _where(o) -> str:
+    """Where a re-run warning arose, in RevMan's numbering."""
+    where = f"RevMan analysis {int(o['comparison_no'])}.{int(o['outcome_no'])}"
+    if o["subgroup_no"]:
+        where += f".{int(o['subgroup_no'])}"
+    return f"{where} ({o['outcome']})"
 
 
 def arm_columns(data=None, *, ai=None, n1i=None, ci=None, n2i=None, bi=None, di=None, m1i=None, sd1i=None,
@@ -365,16 +378,14 @@ def study_estimates(data: pd.DataFrame, data_type: str, measure: str, correct: b
         if measure in ("OR", "RR", "PETO_OR"):
             ok = ~(((a == 0) & (c == 0)) | ((b == 0) & (d == 0)))
         m = "OR" if measure == "PETO_OR" else measure
-        if correct and m != "RD":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                es = escalc(m, ai=a, bi=b, ci=c, di=d, add=0.5, to="only0")
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                es = escalc(m, ai=a, bi=b, ci=c, di=d, to="none")
-        y, v = es["yi"].to_numpy(), es["vi"].to_numpy()
-        return np.where(ok, y, np.nan), np.where(ok, v, np.nan), ok
+        # RevMan leaves double-zero studies out of ratio measures: compute only the others
+        y, v = np.full(a.size, np.nan), np.full(a.size, np.nan)
+        if ok.any():
+            cells = {"ai": a[ok], "bi": b[ok], "ci": c[ok], "di": d[ok]}
+            es = (escalc(m, **cells, add=0.5, to="only0") if correct and m != "RD"
+                  else escalc(m, **cells, to="none"))
+            y[ok], v[ok] = es["yi"].to_numpy(), es["vi"].to_numpy()
+        return y, v, ok
     if data_type == "CONT":
         m1, s1, n1 = (data[c].to_numpy(float) for c in ("m1i", "sd1i", "n1i"))
         m2, s2, n2 = (data[c].to_numpy(float) for c in ("m2i", "sd2i", "n2i"))
@@ -403,24 +414,22 @@ def revman_pool(data: pd.DataFrame, data_type: str, measure: str, method: str, r
     if k == 0:
         return {"k": 0}
     w = 1 / vk
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if data_type == "DICH" and method in ("MH", "PETO"):
-            a, b, c, d = (data[col].to_numpy(float)[ok] for col in ("ai", "bi", "ci", "di"))
-            if method == "PETO":
-                fit = rma_peto(ai=a, bi=b, ci=c, di=d)
-                Q = fit.QE
-            else:
-                if str(measure).upper() != "RD":
-                    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
-                    a, b, c, d = (np.where(zero, x + 0.5, x) for x in (a, b, c, d))
-                fit = rma_mh(ai=a, bi=b, ci=c, di=d, measure=str(measure).upper())
-                Q = float(np.sum(w * (yk - fit.b) ** 2))
-            b_fe, se_fe = fit.b, fit.se
+    if data_type == "DICH" and method in ("MH", "PETO"):
+        a, b, c, d = (data[col].to_numpy(float)[ok] for col in ("ai", "bi", "ci", "di"))
+        if method == "PETO":
+            fit = rma_peto(ai=a, bi=b, ci=c, di=d)
+            Q = fit.QE
         else:
-            b_fe = float(np.sum(w * yk) / np.sum(w))
-            se_fe = float(np.sqrt(1 / np.sum(w)))
-            Q = float(np.sum(w * (yk - b_fe) ** 2))
+            if str(measure).upper() != "RD":
+                zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+                a, b, c, d = (np.where(zero, x + 0.5, x) for x in (a, b, c, d))
+            fit = rma_mh(ai=a, bi=b, ci=c, di=d, measure=str(measure).upper())
+            Q = float(np.sum(w * (yk - fit.b) ** 2))
+        b_fe, se_fe = fit.b, fit.se
+    else:
+        b_fe = float(np.sum(w * yk) / np.sum(w))
+        se_fe = float(np.sqrt(1 / np.sum(w)))
+        Q = float(np.sum(w * (yk - b_fe) ** 2))
     df = k - 1
     I2 = 100 * (Q - df) / Q if Q > df and Q > 0 else 0.0
     tau2 = 0.0
@@ -459,10 +468,8 @@ def _modern(data, data_type, measure, method, test, level):
     if ok.sum() == 0:
         return {"k": 0}
     labels = data["study"].astype(str).to_numpy()[ok]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = rma(y[ok], v[ok], method=method, test=test, level=level, slab=labels)
-        pred = fit.predict()
+    fit = rma(y[ok], v[ok], method=method, test=test, level=level, slab=labels)
+    pred = fit.predict()
     tr = np.exp if _is_ratio(measure) else (lambda x: x)
     return {"k": int(fit.k), "estimate": float(tr(fit.b)), "ci_lb": float(tr(fit.ci_lb)),
             "ci_ub": float(tr(fit.ci_ub)), "pval": float(fit.pval), "tau2": float(fit.tau2), "I2": float(fit.I2),
@@ -867,8 +874,7 @@ def _forests(review, folder, layout=None):
             continue
         d = data[ok].reset_index(drop=True)
         labels = d["study"].astype(str).to_numpy()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with relayed(_where(o)):
             if o["data_type"] == "DICH" and o["method"] in ("MH", "PETO") and o["model"] == "fixed":
                 cells = {c: d[c].to_numpy(float) for c in ("ai", "bi", "ci", "di")}
                 fit = (rma_peto(**cells, slab=labels) if o["method"] == "PETO"

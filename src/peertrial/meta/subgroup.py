@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +22,7 @@ import pandas as pd
 from peertrial import _data
 from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_pval, format_table
+from peertrial._warnings import relayed
 from peertrial.meta.bias import _is_fit, fit_arrays, no_user_weights
 
 stats = lazy_module("scipy.stats")
@@ -125,7 +125,8 @@ def _subgroup_mh(fit, by) -> SubgroupResult:
         raise ValueError(f"subgroup needs at least 2 subgroups; found {len(levels)}")
     fits, rows = {}, []
     for g in levels:
-        f = fit.refit((labels == g).to_numpy())
+        with relayed(f"subgroup {g!r}"):
+            f = fit.refit((labels == g).to_numpy())
         if f is None:
             raise ValueError(f"the {fit.method} estimate cannot be computed in subgroup {g!r}")
         fits[str(g)] = f
@@ -228,15 +229,14 @@ def subgroup(data, by, *, yi="yi", vi="vi", method: str | None = None, test: str
         raise ValueError(f"subgroup needs at least 2 subgroups in {by_name!r}; found {len(levels)}")
     slabs = pd.Index([str(i) for i in frame.index])
     fits, rows = {}, []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # k = 1 subgroups fall back to z tests, as metafor
-        for g in levels:
-            m = (frame["group"] == g).to_numpy()
+    for g in levels:
+        m = (frame["group"] == g).to_numpy()
+        with relayed(f"subgroup {g!r}"):
             f = rma(frame["yi"].to_numpy()[m], frame["vi"].to_numpy()[m], method=method, test=test, level=level,
                     slab=slabs[m])
-            fits[g] = f
-            rows.append({"k": f.k, "estimate": f.b, "se": f.se, "zval": f.zval, "pval": f.pval, "ci_lb": f.ci_lb,
-                         "ci_ub": f.ci_ub, "tau2": f.tau2, "I2": f.I2, "QE": f.QE, "QEp": f.QEp})
+        fits[g] = f
+        rows.append({"k": f.k, "estimate": f.b, "se": f.se, "zval": f.zval, "pval": f.pval, "ci_lb": f.ci_lb,
+                     "ci_ub": f.ci_ub, "tau2": f.tau2, "I2": f.I2, "QE": f.QE, "QEp": f.QEp})
     groups = pd.DataFrame(rows, index=pd.Index([str(g) for g in levels], name=by_name))
     est, se = groups["estimate"].to_numpy(), groups["se"].to_numpy()
     w = 1 / se**2

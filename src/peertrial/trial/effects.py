@@ -30,7 +30,7 @@ from peertrial import _data
 from peertrial import _design as _builder
 from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_table
-from peertrial._warnings import PeertrialWarning
+from peertrial._warnings import PeertrialWarning, relayed
 from peertrial.trial._design import (
     as_list,
     check_full_rank,
@@ -362,8 +362,7 @@ def itt_odds_ratio(data, outcome: str, arm: str = "arm", covariates=None, *, fac
                                odds_ratio=np.inf if sign > 0 else 0.0, ci_lb=nan, ci_ub=nan, n=len(y),
                                separation=True, level=conf_level)
     X, names = design(frame, [(arm, a)], covariates, factors, what="logistic glm")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PerfectSeparationWarning)
+    with relayed("", expected=[PerfectSeparationWarning]):  # separation is checked below with glm.fit's own criterion
         fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=100)
     mu = np.asarray(fit.fittedvalues)
     eps = 10 * np.finfo(float).eps  # glm.fit's "fitted probabilities numerically 0 or 1" check

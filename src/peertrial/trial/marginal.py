@@ -21,7 +21,7 @@ import pandas as pd
 from peertrial import _data
 from peertrial import _design as _builder
 from peertrial._lazy import lazy_module
-from peertrial._warnings import PeertrialWarning
+from peertrial._warnings import PeertrialWarning, relayed
 from peertrial.trial._design import as_list, covariate_columns, design, model_frame
 from peertrial.trial.effects import _arm_values, _empty_cells, _require_events
 
@@ -102,8 +102,7 @@ def marginal_risk(data, outcome: str, arm: str = "arm", covariates=None, *, fact
         raise ValueError(f"separation: {'; '.join(empty.values())}; the logistic model has no finite estimate, "
                          "so standardised risks from it are not defined; report the raw proportions")
     X, names = design(frame, [(arm, a)], covariates, factors, what="logistic glm")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PerfectSeparationWarning)
+    with relayed("", expected=[PerfectSeparationWarning]):  # separation is checked below with glm.fit's own criterion
         fit = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=100)
     b = np.asarray(fit.params)
     V = np.asarray(fit.cov_params())
@@ -161,8 +160,8 @@ def _bootstrap(out: pd.DataFrame, X: np.ndarray, y: np.ndarray, B: int, seed, le
         rows = np.flatnonzero(arm == value)
         idx[:, rows] = rows[rng.integers(0, rows.size, size=(B, rows.size))]
     Xb, yb = X[idx], y[idx]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # non-converged replicates are counted and dropped just below, in the bootstrap's own words
+    with relayed("bootstrap", expected=(r"did not converge in \d+ of \d+ simulated",)):
         coef, _, converged = logistic_batch(yb, Xb, max_iter=100, tol=1e-10)
     ok = converged & np.all(np.isfinite(coef), axis=1)
     if not ok.all():
