@@ -118,11 +118,9 @@ def cronbach_alpha(
 ) -> AlphaResult:
     """Cronbach's alpha with Feldt CI for each domain and for all items together.
 
-    alpha = k/(k-1) * (1 - sum(var_i) / var(total)), computed by
-    ``pingouin.cronbach_alpha`` from the item covariance matrix (``nan_policy``
-    "pairwise", R's ``use="pairwise"``, or "listwise"). pingouin rounds its CI to
-    three decimals, so the Feldt bounds are recomputed here at full precision
-    with the same formula.
+    alpha = k/(k-1) * (1 - sum(var_i) / var(total)), computed from the item covariance
+    matrix (``nan_policy`` "pairwise", R's ``use="pairwise"``, or "listwise"), with the
+    Feldt CI.
 
     ``scores``: a :class:`FidelityScores` (rows = rating occasions), or a wide
     DataFrame of items with ``items`` mapping scale name -> item columns
@@ -287,7 +285,7 @@ class ICCResult(Result):
         return "\n".join([*lines, "", format_table(shown, digits=4)])
 
 
-_ICC_MIN_RATINGS = 5  # pingouin's two-way ANOVA needs at least 5 values
+_ICC_MIN_RATINGS = 5  # fewer leave the two-way ANOVA without residual df worth reporting
 
 
 def _rater_overlap(wide: pd.DataFrame, raters: str) -> None:
@@ -309,7 +307,7 @@ def icc(
     *,
     level: float = 0.95,
 ) -> ICCResult:
-    """Intraclass correlation coefficients with CIs (pingouin.intraclass_corr).
+    """Intraclass correlation coefficients (the six Shrout & Fleiss forms) with F tests and CIs.
 
     Long ``data`` with one row per (target, rater). With a
     :class:`FidelityScores`, targets are sessions (``peer_worker`` x ``session``)
@@ -319,9 +317,8 @@ def icc(
     with a warning naming them (the two-way ANOVA needs a complete targets x
     raters table); rows missing a target or rater label are dropped with a
     warning. Raters who share no target, or fewer than 2 complete targets or
-    5 ratings left (pingouin's minimum), raise ``ValueError``. ``level``: confidence level,
-    0.95 or 95 alike; the F-method limits of McGraw & Wong (1996) are computed here, with
-    pingouin's formulas at any level (pingouin itself gives 95% only).
+    5 ratings left, raise ``ValueError``. ``level``: confidence level, 0.95 or 95 alike, for
+    the F-method limits of McGraw & Wong (1996).
 
     Parameters
     ----------
