@@ -64,3 +64,25 @@ def test_aggregate_with_vcalc_matrix_equals_struct():
     b = pt.meta.aggregate(d, "study", rho=0.6)
     np.testing.assert_allclose(a["yi"], b["yi"], rtol=1e-12)
     np.testing.assert_allclose(a["vi"], b["vi"], rtol=1e-12)
+
+
+def test_vcalc_nearpd_equals_metafor():
+    """vcalc(nearpd=True) and the nearest correlation matrix against Matrix::nearPD(corr = TRUE)
+    (fixtures/nearpd_cases.json, make_fixtures_mv2.R)."""
+    import json
+    from pathlib import Path
+
+    from peertrial.meta.dependence import _nearest_correlation
+
+    ref = json.loads((Path(__file__).parent / "fixtures" / "nearpd_cases.json").read_text())
+    d = pd.DataFrame({k: [np.nan if v is None else v for v in vals] for k, vals in ref["data"].items()})
+    with pytest.warns(UserWarning, match="not positive definite in cluster"):
+        pt.meta.vcalc("vi", "study", data=d, rvars=["r1", "r2", "r3", "r4"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        V = pt.meta.vcalc("vi", "study", data=d, rvars=["r1", "r2", "r3", "r4"], nearpd=True)
+    np.testing.assert_allclose(V, np.asarray(ref["V"]), rtol=1e-8, atol=1e-12)
+    assert np.linalg.eigvalsh(V).min() > 0
+    for case in ref["nearpd"]:
+        np.testing.assert_allclose(_nearest_correlation(np.asarray(case["x"])), np.asarray(case["mat"]),
+                                   rtol=1e-8, atol=1e-10)

@@ -67,9 +67,45 @@ def _rho_matrix(rho, levels, what):
     return R
 
 
+def _nearest_correlation(x, eig_tol=1e-6, conv_tol=1e-7, posd_tol=1e-8, maxit=100):
+    """Nearest positive-definite correlation matrix (Higham 2002; the defaults of ``Matrix::nearPD``
+    with ``corr = TRUE``): alternating projections onto the positive semi-definite cone (eigenvalues
+    below ``eig_tol`` times the largest dropped) and the unit-diagonal matrices, with Dykstra's
+    correction; then eigenvalues below ``posd_tol`` times the largest raised to it."""
+    x = (x + x.T) / 2
+    X = x.copy()
+    DS = np.zeros_like(x)
+    for _ in range(maxit):  # capped, as nearPD (maxit = 100)
+        Y = X
+        Rm = Y - DS
+        d, Q = np.linalg.eigh(Rm)
+        keep = d > eig_tol * d[-1]
+        if not keep.any():
+            raise ValueError("a cluster's correlation matrix seems negative semi-definite; nearpd cannot repair it")
+        Qk = Q[:, keep]
+        X = (Qk * d[keep]) @ Qk.T
+        DS = X - Rm
+        np.fill_diagonal(X, 1.0)
+        conv = np.max(np.sum(np.abs(Y - X), axis=1)) / np.max(np.sum(np.abs(Y), axis=1))
+        if conv <= conv_tol:
+            break
+    else:
+        warnings.warn(f"nearpd did not converge in {maxit} iterations", UserWarning, stacklevel=3)
+    d, Q = np.linalg.eigh(X)
+    eps = posd_tol * abs(d[-1])
+    if d[0] < eps:
+        d = np.maximum(d, eps)
+        o_diag = np.diag(X).copy()
+        X = (Q * d) @ Q.T
+        D = np.sqrt(np.maximum(eps, o_diag) / np.diag(X))
+        X = D[:, None] * X * D[None, :]
+    np.fill_diagonal(X, 1.0)
+    return X
+
+
 def vcalc(vi, cluster, data: pd.DataFrame | None = None, *, subgroup=None, obs=None, type=None, time1=None,
           time2=None, grp1=None, grp2=None, w1=None, w2=None, rho=None, phi=None, rvars=None,
-          checkpd: bool = True) -> np.ndarray:
+          checkpd: bool = True, nearpd: bool = False) -> np.ndarray:
     """Variance-covariance matrix of dependent sampling errors (metafor ``vcalc``).
 
     Parameters
@@ -97,6 +133,10 @@ def vcalc(vi, cluster, data: pd.DataFrame | None = None, *, subgroup=None, obs=N
         arguments above.
     checkpd : bool
         Warn when a cluster's matrix is not positive definite (as metafor).
+    nearpd : bool
+        Replace a cluster's correlation matrix that is not positive definite by the nearest
+        positive-definite correlation matrix (Higham's alternating projections with
+        Dykstra's correction, as ``Matrix::nearPD(R, corr = TRUE)``); warns if it still is not.
 
     Returns
     -------
@@ -105,7 +145,12 @@ def vcalc(vi, cluster, data: pd.DataFrame | None = None, *, subgroup=None, obs=N
 
     Notes
     -----
-    Equals metafor 3.8 ``vcalc``.
+    Equals metafor 3.8 ``vcalc``. R equivalent: ``metafor::vcalc``.
+
+    References
+    ----------
+    Higham NJ (2002). Computing the nearest correlation matrix - a problem from finance.
+    IMA Journal of Numerical Analysis 22:329-343.
 
     Examples
     --------
@@ -184,16 +229,27 @@ def vcalc(vi, cluster, data: pd.DataFrame | None = None, *, subgroup=None, obs=N
         d = np.sqrt(1 / a1 + 1 / a2 - 2 * (g1 == g2) * ph ** np.abs(t1 - t2) / np.sqrt(a1 * a2))
         R = np.where(same, C * N / np.outer(d, d), 0.0)
         np.fill_diagonal(R, 1.0)
-    if checkpd:
-        bad = []
+    if checkpd or nearpd:
+        bad, still = [], []
+        eps = np.finfo(float).eps
         for c in np.unique(cl_codes):
             idx = np.flatnonzero(cl_codes == c)
             Rc = R[np.ix_(idx, idx)]
-            if not np.isnan(Rc).any() and np.any(np.linalg.eigvalsh(Rc) <= np.finfo(float).eps):
+            if np.isnan(Rc).any() or not np.any(np.linalg.eigvalsh(Rc) <= eps):
+                continue
+            if not nearpd:
                 bad.append(str(cl[idx[0]]))
+                continue
+            Rc = _nearest_correlation(Rc)
+            if np.any(np.linalg.eigvalsh(Rc) <= eps):
+                still.append(str(cl[idx[0]]))
+            R[np.ix_(idx, idx)] = Rc
         if bad:
             warnings.warn(f"the var-cov matrix appears to be not positive definite in cluster(s) {', '.join(bad)}",
                           UserWarning, stacklevel=2)
+        if still:
+            warnings.warn("the var-cov matrix still appears to be not positive definite in cluster(s) "
+                          f"{', '.join(still)} even after nearpd", UserWarning, stacklevel=2)
     s = np.sqrt(v)
     return s[:, None] * R * s[None, :]
 
