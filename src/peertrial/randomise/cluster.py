@@ -48,14 +48,48 @@ def _sorted_unique(values) -> list:
 
 
 def cluster_randomise(clusters, data=None, arms=None, ratio=None, blocks=None, seed=None) -> pd.DataFrame:
-    """Randomise whole clusters; returns one row per unit (aligned with ``data``).
+    """Randomise whole clusters (sites, teams, caseloads); one row per unit, aligned with ``data``.
 
-    ``clusters`` is a column of ``data`` or an array of cluster ids (one per
-    unit); ``blocks`` optionally a column/array giving each unit's block of
-    clusters (constant within cluster), randomised separately. Within a block,
-    exactly N r_j / sum(r) clusters go to arm j when whole; otherwise the
+    Within a block, exactly N r_j / sum(r) clusters go to arm j when whole; otherwise the
     remainder is allocated so that each cluster keeps P(arm j) = r_j / sum(r).
-    Columns: ``cluster``, ``block`` (if given), ``arm``, ``prob_<arm>``.
+
+    Parameters
+    ----------
+    clusters : str or array-like
+        A column of ``data`` or an array of cluster ids, one per unit.
+    data : pandas.DataFrame, optional
+        The units, when ``clusters``/``blocks`` name columns.
+    arms : sequence or int, optional
+        Arm labels (default ``[0, 1]``; an int k means ``0..k-1``).
+    ratio : sequence of int, optional
+        Integer weights per arm (default equal).
+    blocks : str or array-like, optional
+        Each unit's block of clusters (constant within cluster, e.g. region); blocks are
+        randomised separately.
+    seed : int or numpy.random.SeedSequence, optional
+        Seed of the allocation (platform-stable, as the schedules).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit: ``cluster``, ``block`` (if given), ``arm`` and ``prob_<arm>``.
+
+    Notes
+    -----
+    R equivalent: ``randomizr::cluster_ra`` / ``randomizr::block_and_cluster_ra`` (the same
+    design; the random streams differ).
+
+    References
+    ----------
+    .. [1] Donner, A., & Klar, N. (2000). Design and Analysis of Cluster Randomization Trials
+       in Health Research. Arnold.
+
+    Examples
+    --------
+    >>> units = pd.DataFrame({"team": ["a", "a", "b", "b", "c", "c", "d", "d"]})
+    >>> alloc = pt.randomise.cluster_randomise("team", data=units, arms=["control", "peer"], seed=7)
+    >>> alloc["arm"].tolist()
+    ['control', 'control', 'peer', 'peer', 'peer', 'peer', 'control', 'control']
     """
     arms = check_arms(arms)
     ratio = check_ratio(ratio, len(arms))
@@ -166,7 +200,59 @@ def balance_scores(allocations: np.ndarray, x: np.ndarray, n_arms: int, metric: 
 
 @dataclass(frozen=True, eq=False)
 class ConstrainedRandomisation(Result):
-    """The chosen allocation and the properties of the constrained space."""
+    """The chosen allocation and the properties of the constrained space (from :func:`constrained_randomise`).
+
+    ``assign(data, cluster)`` gives each unit its cluster's arm.
+
+    Attributes
+    ----------
+    allocation : pandas.DataFrame
+        One row per cluster: ``cluster``, the covariates, ``arm`` and ``prob_<arm>`` (its
+        frequency over the constrained space).
+    arms : list
+        Arm labels.
+    covariates : list of str
+        Cluster-level covariates balanced.
+    metric : str
+        ``"l2"`` or ``"l1"`` balance score.
+    score : float
+        Balance score B of the chosen allocation.
+    threshold : float
+        The ``quantile`` of B that bounds the constrained space.
+    n_allocations : int
+        Allocations with the required arm sizes.
+    n_considered : int
+        Allocations scored (all of them when ``enumerated``, else a sample).
+    n_accepted : int
+        Allocations in the constrained space.
+    enumerated : bool
+        Whether every allocation was scored.
+    together : pandas.DataFrame
+        P(clusters i and j in the same arm) over the constrained space (validity).
+    scores : numpy.ndarray
+        B for every allocation considered.
+
+    Notes
+    -----
+    R equivalent: none in the packages used here (``cvcrand::cvcrand`` implements the same
+    method); the balance score is written from its definition.
+
+    References
+    ----------
+    .. [1] Raab, G. M., & Butcher, I. (2001). Balance in cluster randomized trials. Statistics
+       in Medicine, 20, 351-365.
+    .. [2] Li, F., Lokhnygina, Y., Murray, D. M., Heagerty, P. J., & DeLong, E. R. (2016). An
+       evaluation of constrained randomization for the design and analysis of
+       group-randomized trials. Statistics in Medicine, 35, 1565-1579.
+
+    Examples
+    --------
+    >>> sites = pd.DataFrame({"cluster": range(1, 9), "size": [40, 55, 38, 60, 45, 52, 48, 41],
+    ...                       "urban": [1, 0, 1, 0, 1, 1, 0, 0]})
+    >>> res = pt.randomise.constrained_randomise(sites, ["size", "urban"], seed=1)
+    >>> res.n_allocations, res.n_accepted, res.enumerated
+    (70, 14, True)
+    """
 
     allocation: pd.DataFrame  # one row per cluster: covariates, arm, prob_<arm>
     arms: list
@@ -224,11 +310,59 @@ def constrained_randomise(
     max_allocations: int = 200_000,
     seed=None,
 ) -> ConstrainedRandomisation:
-    """Covariate-constrained randomisation of clusters (one row of ``clusters`` each).
+    """Randomise clusters under a covariate-balance constraint (one row of ``clusters`` each).
 
     Enumerates every allocation with arm sizes floor/ceil of N r_j / sum(r)
     (or samples ``max_allocations`` of them when there are more), keeps those
     with balance score B no larger than its ``quantile`` and draws one at random.
+    See the module docstring for B.
+
+    Parameters
+    ----------
+    clusters : pandas.DataFrame
+        One row per cluster with the ``cluster`` column and the covariates.
+    covariates : str or list of str
+        Numeric cluster-level covariates to balance (no missing values).
+    cluster : str, default "cluster"
+        Column of cluster ids (each listed once).
+    arms : sequence or int, optional
+        Arm labels (default ``[0, 1]``).
+    ratio : sequence of int, optional
+        Integer weights per arm (default equal).
+    quantile : float, default 0.1
+        Share of the best-balanced allocations forming the constrained space, in (0, 1].
+    metric : {"l2", "l1"}, default "l2"
+        Balance score: squared or absolute standardised differences of arm means.
+    max_allocations : int, default 200000
+        Above this many possible allocations, this many are sampled instead.
+    seed : int or numpy.random.SeedSequence, optional
+        Seed of the draw.
+
+    Returns
+    -------
+    ConstrainedRandomisation
+        The chosen allocation, each cluster's probability of each arm over the constrained
+        space, and the pairwise co-assignment matrix.
+
+    Notes
+    -----
+    R equivalent: none in the packages used here (``cvcrand::cvcrand`` implements the same
+    method); the balance score is written from its definition.
+
+    References
+    ----------
+    .. [1] Raab, G. M., & Butcher, I. (2001). Balance in cluster randomized trials. Statistics
+       in Medicine, 20, 351-365.
+    .. [2] Moulton, L. H. (2004). Covariate-based constrained randomization of
+       group-randomized trials. Clinical Trials, 1, 297-305.
+
+    Examples
+    --------
+    >>> sites = pd.DataFrame({"cluster": range(1, 9), "size": [40, 55, 38, 60, 45, 52, 48, 41],
+    ...                       "urban": [1, 0, 1, 0, 1, 1, 0, 0]})
+    >>> res = pt.randomise.constrained_randomise(sites, ["size", "urban"], seed=1)
+    >>> res.allocation["arm"].tolist(), round(res.score, 4)
+    ([1, 0, 0, 1, 1, 0, 1, 0], 0.0251)
     """
     frame = as_frame(clusters, what="clusters")
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)

@@ -112,15 +112,86 @@ AUTH_FAILURES, AUTH_WINDOW = 10, 60.0
 
 
 class LedgerError(ValueError):
-    """A request the ledger refused; nothing was written."""
+    """A request the ledger refused; nothing was written.
+
+    A ``ValueError``, so callers that catch bad input catch it too.
+
+    Notes
+    -----
+    R equivalent: none (R has no concealed-allocation ledger; this is part of the allocation
+    service).
+
+    References
+    ----------
+    .. [1] Schulz, K. F., & Grimes, D. A. (2002). Allocation concealment in randomised trials:
+       defending against deciphering. The Lancet, 359, 614-618.
+    .. [2] Haber, S., & Stornetta, W. S. (1991). How to time-stamp a digital document. Journal
+       of Cryptology, 3, 99-111.
+
+    Examples
+    --------
+    >>> try:
+    ...     pt.randomise.participant_id(1)
+    ... except pt.randomise.LedgerError as err:
+    ...     print(type(err).__name__, isinstance(err, ValueError))
+    LedgerError True
+    """
 
 
 class StratumFullError(LedgerError):
-    """Every slot of the stratum's schedule is allocated."""
+    """Every slot of the stratum's schedule is allocated; ``Ledger.extend`` adds slots.
+
+    Notes
+    -----
+    R equivalent: none (R has no concealed-allocation ledger; this is part of the allocation
+    service).
+
+    References
+    ----------
+    .. [1] Schulz, K. F., & Grimes, D. A. (2002). Allocation concealment in randomised trials:
+       defending against deciphering. The Lancet, 359, 614-618.
+    .. [2] Haber, S., & Stornetta, W. S. (1991). How to time-stamp a digital document. Journal
+       of Cryptology, 3, 99-111.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> sched = pt.randomise.permuted_blocks(2, arms=["control", "peer"], block_sizes=[2], seed=1)
+    >>> led = pt.randomise.Ledger.create(folder / "trial.db", sched)
+    >>> led.allocate("P001") in ("control", "peer"), led.allocate("P002") in ("control", "peer")
+    (True, True)
+    >>> try:
+    ...     led.allocate("P003")
+    ... except pt.randomise.StratumFullError:
+    ...     print("full")
+    full
+    """
 
 
 class LedgerIntegrityError(LedgerError):
-    """The ledger file is damaged, edited, or does not belong to the trial key."""
+    """The ledger file is damaged, edited, or does not belong to the trial key.
+
+    Raised when the keyed hash chain or the key check fails (``Ledger.verify``, opening
+    with another trial's key).
+
+    Notes
+    -----
+    R equivalent: none (R has no concealed-allocation ledger; this is part of the allocation
+    service).
+
+    References
+    ----------
+    .. [1] Schulz, K. F., & Grimes, D. A. (2002). Allocation concealment in randomised trials:
+       defending against deciphering. The Lancet, 359, 614-618.
+    .. [2] Haber, S., & Stornetta, W. S. (1991). How to time-stamp a digital document. Journal
+       of Cryptology, 3, 99-111.
+
+    Examples
+    --------
+    >>> issubclass(pt.randomise.LedgerIntegrityError, pt.randomise.LedgerError)
+    True
+    """
 
 
 def _utc_now() -> str:
@@ -161,7 +232,28 @@ def participant_id(value) -> str:
     or ``1.0``, so they cannot be confused), empty ids, ids with leading or
     trailing whitespace and ids containing control characters.
 
-    >>> participant_id("Zoe\\u0301")  # NFD input, stored as NFC
+    Parameters
+    ----------
+    value : str
+        The id as given.
+
+    Returns
+    -------
+    str
+        The id in Unicode NFC, as stored and looked up.
+
+    Notes
+    -----
+    R equivalent: none (R has no concealed-allocation ledger; this is part of the allocation
+    service).
+
+    References
+    ----------
+    .. [1] The Unicode Consortium. Unicode Standard Annex #15: Unicode Normalization Forms.
+
+    Examples
+    --------
+    >>> pt.randomise.participant_id("Zoe\\u0301")  # NFD input, stored as NFC
     'Zoé'
     """
     if value is None:
@@ -476,6 +568,18 @@ class Ledger:
         ``extend`` and ``verify`` need the key.
     read_only : bool
         Open without writing (implied when the file or its folder is not writable).
+
+    Notes
+    -----
+    R equivalent: none (R has no concealed-allocation ledger; this is part of the allocation
+    service).
+
+    References
+    ----------
+    .. [1] Schulz, K. F., & Grimes, D. A. (2002). Allocation concealment in randomised trials:
+       defending against deciphering. The Lancet, 359, 614-618.
+    .. [2] Haber, S., & Stornetta, W. S. (1991). How to time-stamp a digital document. Journal
+       of Cryptology, 3, 99-111.
 
     Examples
     --------

@@ -87,17 +87,52 @@ def _check_p(p) -> float:
 class Minimiser:
     """Sequential Pocock–Simon minimisation: one participant at a time.
 
+    ``assign(**levels)`` allocates the next participant, ``record(arm, **levels)`` enters an
+    allocation made elsewhere, ``scores``/``probabilities`` show what the next participant
+    with those levels would face; ``history`` and ``counts`` report what was done.
+
+    Parameters
+    ----------
+    factors : dict or list of str
+        A dict of factor -> levels (levels checked) or a list of factor names (levels
+        learnt as they appear).
+    arms : sequence or int, optional
+        Arm labels (default ``[0, 1]``).
+    p : float, default 0.8
+        Biased-coin probability of the arm(s) minimising imbalance (1: deterministic).
+    imbalance : {"range", "sd", "variance"}, default "range"
+        Imbalance measure D of each factor's (ratio-adjusted) counts.
+    weights : dict or list of float, optional
+        Weights of the factors (default equal).
+    ratio : sequence of int, optional
+        Unequal allocation: counts are divided by the ratio before measuring imbalance.
+    seed : int or numpy.random.Generator, optional
+        Seed of the biased coin.
+    initial_counts : dict, optional
+        ``{factor: {level: counts per arm}}``, to start from an existing allocation (e.g. a
+        worked example).
+
+    Notes
+    -----
+    R equivalent: none in the R packages used here; checked against the worked example of
+    Scott et al. (2002).
+
+    References
+    ----------
+    .. [1] Pocock, S. J., & Simon, R. (1975). Sequential treatment assignment with balancing for
+       prognostic factors in the controlled clinical trial. Biometrics, 31, 103-115.
+    .. [2] Scott, N. W., McPherson, G. C., Ramsay, C. R., & Campbell, M. K. (2002). The method
+       of minimization for allocation to clinical trials: a review. Controlled Clinical
+       Trials, 23, 662-674.
+
+    Examples
+    --------
     >>> m = pt.randomise.Minimiser({"site": [1, 2, 3], "diagnosis": ["psychotic", "other"]},
     ...                            arms=["control", "peer"], p=0.8, seed=1)
-    >>> arm = m.assign(site=2, diagnosis="other")
-    >>> arm in ("control", "peer")
-    True
-
-    ``factors`` is a dict of factor -> levels (levels checked) or a list of
-    factor names (levels learnt as they appear). ``weights`` weight the factors
-    (dict or list); ``ratio`` gives unequal allocation (counts divided by the
-    ratio before measuring imbalance). ``initial_counts`` ({factor: {level:
-    counts per arm}}) starts from an existing allocation, e.g. a worked example.
+    >>> m.assign(site=2, diagnosis="other")
+    'peer'
+    >>> m.probabilities(site=2, diagnosis="other").round(2).tolist()  # control now minimises
+    [0.8, 0.2]
     """
 
     def __init__(
@@ -255,6 +290,34 @@ def minimise(
     of arms aligned with ``data``; with ``return_probs=True`` a
     DataFrame with ``arm``, the scores ``G_<arm>`` and ``prob_<arm>``, the
     probability each arm had when that participant was allocated.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant, in order of recruitment, with the factor columns (no
+        missing values).
+    factors : list of str or dict
+        Factor columns, or a dict column -> levels (levels checked).
+    arms : sequence or int, optional
+        Arm labels (default ``[0, 1]``).
+    p : float, default 0.8
+        Biased-coin probability of the arm(s) minimising imbalance (1: deterministic).
+    seed : int or numpy.random.Generator, optional
+        Seed of the biased coin.
+    imbalance : {"range", "sd", "variance"}, default "range"
+        Imbalance measure of each factor's counts.
+    weights : dict or list of float, optional
+        Weights of the factors (default equal).
+    ratio : sequence of int, optional
+        Integer weights per arm (default equal).
+    return_probs : bool, default False
+        Return the scores and probabilities too.
+
+    Returns
+    -------
+    pandas.Series or pandas.DataFrame
+        The arms, aligned with ``data``; with ``return_probs=True`` a DataFrame with
+        ``arm``, ``G_<arm>`` and ``prob_<arm>``.
 
     Notes
     -----

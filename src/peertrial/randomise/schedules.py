@@ -65,11 +65,48 @@ def _setup(n, arms, strata, seed):
 
 
 def simple(n, arms=None, prob=None, strata=None, ratio=None, seed=None) -> pd.DataFrame:
-    """Simple (unrestricted) randomisation: every unit independently, P(arm j) = p_j.
+    """Generate a simple (unrestricted) randomisation schedule: each unit independently, P(arm j) = p_j.
 
-    ``prob`` gives the arm probabilities directly; ``ratio`` as integer weights
-    (default equal). Like randomizr's ``simple_ra``. Columns: strata, ``seq``,
-    ``arm``, ``prob_<arm>``.
+    Parameters
+    ----------
+    n : int
+        Slots per stratum.
+    arms : sequence or int, optional
+        Arm labels (default ``[0, 1]``; an int k means ``0..k-1``).
+    prob : sequence of float, optional
+        Arm probabilities (summing to 1); alternative to ``ratio``.
+    strata : dict, optional
+        Factor name -> levels, e.g. ``{"site": range(1, 8)}``; every combination of levels
+        is a stratum with its own schedule of ``n`` rows (default one stratum).
+    ratio : sequence of int, optional
+        Integer weights per arm (default equal), e.g. ``[2, 1]``.
+    seed : int or numpy.random.SeedSequence, optional
+        Seed of the schedule (record it in the protocol); the same seed gives the same
+        schedule on any platform and numpy version.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per slot: the stratum columns, ``seq`` (1..n within stratum), ``arm`` and
+        ``prob_<arm>``, each arm's design probability.
+
+    Notes
+    -----
+    R equivalent: ``randomizr::simple_ra`` (the same design and ``condition_prob``; the
+    random streams differ, so the allocations do too).
+
+    References
+    ----------
+    .. [1] Schulz, K. F., & Grimes, D. A. (2002). Generation of allocation sequences in
+       randomised trials: chance, not choice. The Lancet, 359, 515-519.
+
+    Examples
+    --------
+    >>> s = pt.randomise.simple(10, arms=["control", "peer"], seed=2017)
+    >>> s["arm"].tolist()
+    ['peer', 'control', 'peer', 'peer', 'control', 'peer', 'peer', 'control', 'control', 'peer']
+    >>> s["prob_peer"].unique().tolist()
+    [0.5]
     """
     n, arms, factors, combos, root = _setup(n, arms, strata, seed)
     p = check_probs(prob, ratio, len(arms))
@@ -108,11 +145,50 @@ def _madow_counts(n: int, ratio: list[int], draws: RawDraws) -> list[int]:
 
 
 def complete(n, arms=None, ratio=None, strata=None, seed=None) -> pd.DataFrame:
-    """Complete randomisation: a random order of exactly n r_j / sum(r) units per arm.
+    """Generate a complete randomisation schedule: a random order of exactly n r_j / sum(r) units per arm.
 
-    When n p_j is not whole, the remainder is allocated so that every unit
-    still has P(arm j) = r_j / sum(r) (randomizr's ``complete_ra`` does the same).
-    Columns: strata, ``seq``, ``arm``, ``prob_<arm>``.
+    When n p_j is not whole, the remainder is allocated by Madow's systematic sampling so
+    that every unit still has P(arm j) = r_j / sum(r) (randomizr's ``complete_ra`` does
+    the same).
+
+    Parameters
+    ----------
+    n : int
+        Slots per stratum.
+    arms : sequence or int, optional
+        Arm labels (default ``[0, 1]``; an int k means ``0..k-1``).
+    ratio : sequence of int, optional
+        Integer weights per arm (default equal), e.g. ``[2, 1]``.
+    strata : dict, optional
+        Factor name -> levels, e.g. ``{"site": range(1, 8)}``; every combination of levels
+        is a stratum with its own schedule of ``n`` rows (default one stratum).
+    seed : int or numpy.random.SeedSequence, optional
+        Seed of the schedule (record it in the protocol); the same seed gives the same
+        schedule on any platform and numpy version.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per slot: the stratum columns, ``seq`` (1..n within stratum), ``arm`` and
+        ``prob_<arm>``, each arm's design probability.
+
+    Notes
+    -----
+    R equivalent: ``randomizr::complete_ra`` (the same design and ``condition_prob``; the
+    random streams differ, so the allocations do too).
+
+    References
+    ----------
+    .. [1] Schulz, K. F., & Grimes, D. A. (2002). Generation of allocation sequences in
+       randomised trials: chance, not choice. The Lancet, 359, 515-519.
+    .. [2] Madow, W. G. (1949). On the theory of systematic sampling, II. Annals of
+       Mathematical Statistics, 20, 333-354.
+
+    Examples
+    --------
+    >>> s = pt.randomise.complete(9, arms=["control", "peer"], seed=2017)
+    >>> s["arm"].value_counts().sort_index().tolist(), s["prob_peer"].unique().tolist()
+    ([5, 4], [0.5])
     """
     n, arms, factors, combos, root = _setup(n, arms, strata, seed)
     ratio = check_ratio(ratio, len(arms))

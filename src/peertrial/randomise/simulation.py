@@ -90,7 +90,57 @@ def _sequence_credit(seq: np.ndarray, ratio: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class DesignSimulation(Result):
-    """Properties of a randomisation design over ``reps`` simulated trials."""
+    """Properties of a randomisation design over ``reps`` simulated trials (from :func:`simulate_design`).
+
+    ``to_frame()`` summarises each measure; ``stratum_table()``, ``margin_table()`` and
+    ``group_size_table()`` give the detail.
+
+    Attributes
+    ----------
+    design : str
+        ``"simple"``, ``"blocks"`` or ``"minimisation"``.
+    n, reps : int
+        Participants per trial and simulated trials.
+    arms, ratio : list
+        Arm labels and allocation ratio.
+    factors, levels : list
+        Stratification factors and their levels.
+    group_sizes : numpy.ndarray, shape (reps, arms)
+        Participants per arm in each trial.
+    imbalance : numpy.ndarray, shape (reps,)
+        Total imbalance: range of n_j / w_j (|n_1 - n_0| for two equal arms).
+    stratum_imbalance : numpy.ndarray, shape (reps, strata)
+        The same within each stratum (cell of all factors).
+    margin_imbalance : dict
+        Factor -> array (reps, levels) of the imbalance within each level.
+    predictability : numpy.ndarray, shape (reps,)
+        Proportion of allocations guessed correctly by the convergence strategy.
+    settings : dict
+        The design's settings (block sizes, stratify, p, imbalance, level_probs).
+    allocations, participants : numpy.ndarray or None
+        Every replicate's arm codes and participants' level codes (``keep_allocations``).
+
+    Notes
+    -----
+    R equivalent: none (a simulation of the design; no R function computes these measures).
+
+    References
+    ----------
+    .. [1] Blackwell, D., & Hodges, J. L. (1957). Design for the control of selection bias.
+       Annals of Mathematical Statistics, 28, 449-460.
+    .. [2] Matts, J. P., & Lachin, J. M. (1988). Properties of permuted-block randomization in
+       clinical trials. Controlled Clinical Trials, 9, 327-344.
+    .. [3] Pocock, S. J., & Simon, R. (1975). Sequential treatment assignment with balancing for
+       prognostic factors in the controlled clinical trial. Biometrics, 31, 103-115.
+
+    Examples
+    --------
+    >>> sim = pt.randomise.simulate_design(60, design="blocks", strata={"site": [1, 2, 3]}, reps=200, seed=1)
+    >>> sim.group_sizes.shape, bool((sim.group_sizes.sum(axis=1) == 60).all())
+    ((200, 2), True)
+    >>> list(sim.to_frame().columns)
+    ['mean', 'sd', 'median', 'p95', 'max']
+    """
 
     design: str
     n: int
@@ -275,20 +325,75 @@ def simulate_design(
     chunk: int | None = None,
     keep_allocations: bool = False,
 ) -> DesignSimulation:
-    """Repeat a randomisation design ``reps`` times and summarise its properties.
+    """Simulate a randomisation design ``reps`` times: imbalance, predictability and group sizes.
 
     Parameters
     ----------
-    n : participants per simulated trial.
-    design : ``"simple"``, ``"blocks"`` (permuted blocks with random sizes from
+    n : int
+        Participants per simulated trial.
+    design : {"simple", "blocks", "minimisation"}, default "blocks"
+        ``"simple"``, ``"blocks"`` (permuted blocks with random sizes from
         ``block_sizes``; within strata unless ``stratify=False``) or
         ``"minimisation"`` (Pocock–Simon over the factors, biased coin ``p``,
         ``imbalance`` and factor ``weights``).
-    strata : dict factor -> levels; ``level_probs`` optional dict factor ->
-        probabilities of its levels among recruits (default equal).
-    reps, seed : replicates and seed (int or Generator).
-    progress : show a tqdm bar on stderr (default: when reps x n exceeds 200,000 and stderr is a terminal).
-    keep_allocations : also keep every replicate's arms and participants.
+    arms : sequence or int, optional
+        Arm labels (default ``[0, 1]``).
+    strata : dict, optional
+        Factor -> levels of the recruits' stratification factors.
+    level_probs : dict, optional
+        Factor -> probabilities of its levels among recruits (default equal).
+    block_sizes : sequence of int, default (2, 4, 6)
+        Block sizes drawn at random (``"blocks"``).
+    ratio : sequence of int, optional
+        Integer weights per arm (default equal).
+    stratify : bool, default True
+        Blocks within strata (``"blocks"``); False: one sequence for everyone.
+    p : float, default 0.8
+        Biased-coin probability (``"minimisation"``).
+    imbalance : {"range", "sd", "variance"}, default "range"
+        Imbalance measure of minimisation.
+    weights : dict or list of float, optional
+        Factor weights of minimisation.
+    reps : int, default 1000
+        Simulated trials.
+    seed : int or numpy.random.Generator, optional
+        Seed of the simulation (reproducible on a given numpy version).
+    progress : bool, optional
+        Show a tqdm bar on stderr (default: when reps x n exceeds 200,000 and stderr is a
+        terminal).
+    chunk : int, optional
+        Replicates simulated together (memory cap; default chosen from ``n``).
+    keep_allocations : bool, default False
+        Also keep every replicate's arms and participants.
+
+    Returns
+    -------
+    DesignSimulation
+        Group sizes, total, per-stratum and per-margin imbalance and predictability of
+        every simulated trial.
+
+    Notes
+    -----
+    R equivalent: none (a simulation of the design; no R function computes these measures).
+
+    References
+    ----------
+    .. [1] Blackwell, D., & Hodges, J. L. (1957). Design for the control of selection bias.
+       Annals of Mathematical Statistics, 28, 449-460.
+    .. [2] Matts, J. P., & Lachin, J. M. (1988). Properties of permuted-block randomization in
+       clinical trials. Controlled Clinical Trials, 9, 327-344.
+    .. [3] Pocock, S. J., & Simon, R. (1975). Sequential treatment assignment with balancing for
+       prognostic factors in the controlled clinical trial. Biometrics, 31, 103-115.
+
+    Examples
+    --------
+    >>> blocks = pt.randomise.simulate_design(60, design="blocks", strata={"site": [1, 2, 3]}, reps=200, seed=1)
+    >>> float(blocks.imbalance.max()) <= 9    # at most half the largest block in each of 3 strata
+    True
+    >>> minim = pt.randomise.simulate_design(60, design="minimisation", strata={"site": [1, 2, 3]},
+    ...                                      reps=200, seed=1)
+    >>> minim.design, minim.group_sizes.shape
+    ('minimisation', (200, 2))
     """
     n = check_n(n)
     reps = check_n(reps, "reps")
