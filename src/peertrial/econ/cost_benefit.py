@@ -196,8 +196,6 @@ def bed_day_savings(bed_days_saved, unit_cost):
     float or numpy.ndarray
         ``bed_days_saved * unit_cost``.
 
-    Examples
-    --------
     Notes
     -----
     R equivalent: none (arithmetic: ``bed_days_saved * unit_cost``).
@@ -207,6 +205,8 @@ def bed_day_savings(bed_days_saved, unit_cost):
     .. [1] Trachtenberg, M., Parsonage, M., Shepherd, G., & Boardman, J. (2013). Peer support in
        mental health care: is it good value for money? Centre for Mental Health, London.
 
+    Examples
+    --------
     >>> pt.econ.bed_day_savings(10, 415)
     4150.0
     >>> pt.econ.bed_day_savings(10, [404, 429]).tolist()

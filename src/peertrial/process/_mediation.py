@@ -194,7 +194,9 @@ def mediation(
     MediationResult
         The a, b, total, direct and indirect paths with their SEs, p-values and limits.
 
-    Notes on pingouin: its "Y ~ M" row regresses Y on M (and covariates)
+    Notes
+    -----
+    On pingouin: its "Y ~ M" row regresses Y on M (and covariates)
     *without* X, so it is not the b path; b, c and c' are therefore taken from
     statsmodels OLS fits (equal to R ``lm`` and to lavaan's ML estimates), while
     the indirect point estimate and resamples are pingouin's. pingouin's own CI
