@@ -68,7 +68,8 @@ def _coverage_module():
 # fidelity docstrings (s21-moddoc), with the above: 95/196, 97/154, 118/205, 94/205, 89/205.
 # then the econ, fidelity and process figures (s21-plotdoc): 107/196, 109/154, 130/205, 106/205, 101/205.
 # econ docstrings (s21-moddoc), with the above: 119/196, 116/154, 137/205, 116/205, 116/205.
-FLOORS = {"Parameters": 0.6, "Returns": 0.75, "Examples": 0.66, "References": 0.56, "R": 0.56}
+# randomise docstrings (s21-moddoc), with the above: 130/197, 125/154, 151/206, 132/206, 132/206.
+FLOORS = {"Parameters": 0.65, "Returns": 0.81, "Examples": 0.73, "References": 0.64, "R": 0.64}
 
 
 def test_docstring_coverage_does_not_fall():
