@@ -53,7 +53,8 @@ def analysis(session: nox.Session) -> None:
     if session.posargs:
         session.run("peertrial", "analyse", *session.posargs, env=env)
         return
-    session.run("peertrial", "analyse", str(ROOT / "simulated_data" / "plan.toml"), "--out", str(OUTPUT), env=env)
+    session.run("peertrial", "analyse", str(ROOT / "simulated_data" / "plan.toml"), "--out", str(OUTPUT), "--force",
+                env=env)
     supplementary = OUTPUT / "supplementary"
     supplementary.mkdir(parents=True, exist_ok=True)
     for script in sorted((ROOT / "analyses").glob("[0-9]*.py")):

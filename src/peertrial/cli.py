@@ -45,7 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
                 raise  # a real import error inside an existing command module
             continue
         module.register(subparsers)
+    _add_force_options(parser)
     return parser
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser):
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield parser
+    for action in subs:
+        for child in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+            yield from _leaf_parsers(child)
+
+
+def _add_force_options(parser: argparse.ArgumentParser) -> None:
+    """Every command that writes files gets ``--force``: without it, nothing existing is replaced."""
+    for leaf in _leaf_parsers(parser):
+        dests = {a.dest for a in leaf._actions}
+        if dests & set(_OUTPUT_DESTS) and "force" not in dests:
+            leaf.add_argument("--force", action="store_true",
+                              help="replace output files or a non-empty output folder that already exist")
 
 
 def csv_arguments(parser: argparse.ArgumentParser, *, id_help: str | None = None) -> None:
@@ -103,11 +122,12 @@ def main(argv: list[str] | None = None) -> int:
 
 # options naming a file the command reads, and a file it writes
 _INPUT_DESTS = ("data", "file", "schedule")
-_OUTPUT_DESTS = ("out", "json", "ceac", "fidelity", "plot", "csv")
+_OUTPUT_DESTS = ("out", "json", "ceac", "fidelity", "plot", "csv", "forest", "funnel", "forest_dir")
 
 
 def _check_paths(args) -> None:
-    """Before any work: input files must not be folders; output folders are created."""
+    """Before any work: input files must not be folders; outputs that exist are kept unless
+    ``--force``; the folders outputs go into are created."""
     for dest in _INPUT_DESTS:
         value = getattr(args, dest, None)
         if isinstance(value, (str, os.PathLike)) and str(value) != "-" and Path(value).is_dir():
@@ -115,6 +135,7 @@ def _check_paths(args) -> None:
     for dest in _OUTPUT_DESTS:
         value = getattr(args, dest, None)
         if isinstance(value, (str, os.PathLike)) and str(value) not in ("", "-"):
+            _refuse_overwrite(Path(value), dest, getattr(args, "force", False))
             parent = Path(value).parent
             if not parent.is_dir():
                 try:
@@ -122,6 +143,14 @@ def _check_paths(args) -> None:
                 except OSError as exc:
                     raise ValueError(f"cannot create the output folder {parent} for --{dest.replace('_', '-')}: "
                                      f"{exc.strerror or exc}") from None
+
+
+def _refuse_overwrite(path: Path, dest: str, force: bool) -> None:
+    exists = path.is_file() or (path.is_dir() and any(path.iterdir()))
+    if exists and not force:
+        what = "folder holds earlier output" if path.is_dir() else "file exists"
+        raise ValueError(f"{path}: the --{dest.replace('_', '-')} {what}; pass --force to replace it, "
+                         "or choose another path")
 
 
 def _error_message(exc: BaseException) -> str:

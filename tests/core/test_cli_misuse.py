@@ -50,3 +50,43 @@ def test_outputs_in_missing_folders_are_created(argv, written, files, capsys):
 def test_debug_shows_the_exception(files):
     with pytest.raises(ValueError, match="not found"):
         main(["--debug", "survival", "km", str(files / "missing.csv"), "--time", "t", "--event", "e"])
+
+
+@pytest.mark.parametrize(("argv", "written"), [
+    (["meta", "{d}/meta.csv", *META, "--json", "{d}/new/a.json"], ["new/a.json"]),
+    (["simulate", "trial", "--n", "40", "--seed", "1", "--out", "{d}/new/t.csv"], ["new/t.csv"]),
+    (["simulate", "meta", "--k", "5", "--seed", "1", "--out", "{d}/new/m.csv"], ["new/m.csv"]),
+])
+def test_existing_outputs_are_replaced_only_with_force(argv, written, files, capsys):
+    argv = [a.format(d=files) for a in argv]
+    assert main(argv) == 0
+    before = {w: (files / w).read_bytes() for w in written}
+    (files / written[0]).write_text("the user's own file")
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "pass --force" in err and (files / written[0]).read_text() == "the user's own file"
+    assert main([*argv, "--force"]) == 0
+    assert {w: (files / w).read_bytes() for w in written} == before
+
+
+def test_every_command_that_writes_files_takes_force():
+    from peertrial.cli import _OUTPUT_DESTS, _leaf_parsers, build_parser
+
+    for leaf in _leaf_parsers(build_parser()):
+        dests = {a.dest for a in leaf._actions}
+        if dests & set(_OUTPUT_DESTS):
+            assert "force" in dests, leaf.prog
+
+
+def test_a_report_folder_with_earlier_output_is_kept_without_force(files, capsys):
+    (files / "report").mkdir()
+    (files / "report" / "report.html").write_text("earlier")
+    assert main(["analyse", str(files / "plan.toml"), "--out", str(files / "report")]) == 1
+    assert "pass --force" in capsys.readouterr().err
+    assert (files / "report" / "report.html").read_text() == "earlier"
+
+
+def test_schedule_creates_the_folder_of_a_new_ledger(tmp_path, capsys):
+    db = tmp_path / "trial" / "ledger" / "trial.db"
+    assert main(["randomise", "schedule", "--n", "20", "--db", str(db)]) == 0
+    assert db.is_file() and (tmp_path / "trial" / "ledger" / "trial.db.key").is_file()

@@ -115,6 +115,13 @@ def _schedule(args) -> int:
         for target in targets:
             if target is not None and target.exists():
                 raise ValueError(f"{target} exists; it is never overwritten (use --force to replace it)")
+    for target in targets:  # the ledger and its key may go into folders that do not exist yet
+        if target is not None and not target.parent.is_dir():
+            try:
+                target.parent.mkdir(parents=True)
+            except OSError as exc:
+                raise ValueError(f"cannot create the folder {target.parent} for {target.name}: "
+                                 f"{exc.strerror or exc}") from None
     if args.seed is None:
         seed = secrets.randbits(256)  # from the operating system; never printed or stored
     else:
