@@ -19,7 +19,7 @@ All sums over risk sets are cumulative sums over the time-sorted data (O(n p^2))
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -397,6 +397,126 @@ class _FGData:
         return st1 + psi
 
 
+
+class _FGDense:
+    """The subdistribution partial likelihood with covariates that change with time (crr's
+    ``cov2 * tf(t)``) and case weights, over the (rows x cause-failure times) risk-set matrix.
+
+    Columns of ``Z`` are [cov1, cov2]; at failure time t_k a row's covariate vector is Z * s_k with
+    s_k = [1, ..., 1, tf(t_k)]. A row's weight at t_k is its case weight times 1 while T >= t_k
+    and G(t_k-)/G(T-) after a competing failure at T (0 otherwise). ``rule="crr"`` takes G as
+    crr does (Kaplan-Meier of the censorings, failures at a censoring time still at risk);
+    ``rule="finegray"`` as survival's ``finegray()`` (failures at a tied time leave first).
+    Costs O(n K p^2) time and O(n K p) memory (K the number of distinct failure times).
+    """
+
+    MAX_CELLS = 30_000_000
+
+    def __init__(self, time, status, Z, cause, cencode, tfs=None, n_tf=0, weights=None, rule="crr"):
+        order = np.argsort(time, kind="stable")
+        self.order = order
+        self.t = time[order]
+        st = status[order]
+        self.Z = Z[order]
+        self.n, self.p = self.Z.shape
+        self.w = np.ones(self.n) if weights is None else np.asarray(weights, float)[order]
+        self.c1 = st == cause
+        self.c0 = st == cencode
+        self.c2 = ~self.c1 & ~self.c0
+        ut, first, inv = np.unique(self.t, return_index=True, return_inverse=True)
+        self.ut, self.first, self.inv = ut, first, inv
+        cens = np.bincount(inv, weights=self.c0.astype(float), minlength=len(ut))
+        nrisk = (self.n - first).astype(float)
+        if rule == "finegray":  # failures at a tied time are not at risk of the censoring there
+            nrisk_c = nrisk - np.bincount(inv, weights=(~self.c0).astype(float), minlength=len(ut))
+        else:
+            nrisk_c = nrisk
+        with np.errstate(divide="ignore", invalid="ignore"):
+            G = np.cumprod(np.where(cens > 0, 1 - cens / np.where(nrisk_c > 0, nrisk_c, 1), 1.0))
+        Gm = np.concatenate([[1.0], G[:-1]])
+        self.Gm_row = Gm[inv]
+        self.nrisk_u, self.cens_u = nrisk, cens
+        d = np.bincount(inv, weights=self.c1.astype(float), minlength=len(ut))
+        self.kt = np.flatnonzero(d > 0)
+        self.K = len(self.kt)
+        if self.n * self.K * max(self.p, 1) > self.MAX_CELLS:
+            raise ValueError(f"fine_gray with time-varying covariates or weights works on the rows x failure-times "
+                             f"matrix ({self.n} x {self.K}); this data is too large for it")
+        self.tk = ut[self.kt]
+        self.Gk = Gm[self.kt]
+        self.d = d[self.kt]
+        self.dw = np.bincount(inv[self.c1], weights=self.w[self.c1], minlength=len(ut))[self.kt]
+        self.k_of_c1 = np.searchsorted(self.tk, self.t[self.c1])
+        s = np.ones((self.K, self.p))
+        if n_tf:
+            s[:, self.p - n_tf:] = tfs
+        self.s = s
+        at_risk = self.t[:, None] >= self.tk[None, :]
+        comp = self.c2[:, None] & ~at_risk
+        self.W = self.w[:, None] * np.where(at_risk, 1.0, np.where(comp, self.Gk[None, :] / self.Gm_row[:, None], 0.0))
+        self.ZZ = np.einsum("ni,nj->nij", self.Z, self.Z).reshape(self.n, -1)
+
+    def _sums(self, b):
+        E = self.Z @ (self.s * b).T  # n x K linear predictors
+        R = np.exp(E)
+        A = self.W * R
+        S0 = A.sum(0)
+        S1 = (A.T @ self.Z) * self.s
+        return R, A, S0, S1
+
+    def loglik(self, b):
+        _, _, S0, _ = self._sums(b)
+        x1 = self.Z[self.c1] * self.s[self.k_of_c1]
+        return float(self.w[self.c1] @ (x1 @ b) - self.dw @ np.log(S0))
+
+    def evaluate(self, b):
+        p = self.p
+        R, A, S0, S1 = self._sums(b)
+        x1 = self.Z[self.c1] * self.s[self.k_of_c1]
+        xbar = S1 / S0[:, None]
+        loglik = float(self.w[self.c1] @ (x1 @ b) - self.dw @ np.log(S0))
+        u = self.w[self.c1] @ x1 - self.dw @ xbar
+        S2 = (A.T @ self.ZZ).reshape(self.K, p, p) * self.s[:, :, None] * self.s[:, None, :]
+        info = np.einsum("k,kij->ij", self.dw / S0, S2) - np.einsum("k,ki,kj->ij", self.dw, xbar, xbar)
+        return loglik, u, info
+
+    def baseline_jumps(self, b):
+        _, _, S0, _ = self._sums(b)
+        return self.tk, self.d / S0
+
+    def scores(self, b):
+        """Per-row score terms sum_k of (x_i(t_k) - xbar_k) dM_ik, case-weighted (time-sorted rows)."""
+        R, A, S0, S1 = self._sums(b)
+        xbar = S1 / S0[:, None]
+        h = self.dw / S0
+        Ah = A * h
+        st = -(self.Z * (Ah @ self.s) - Ah @ xbar)
+        k = self.k_of_c1
+        st[self.c1] += self.w[self.c1, None] * (self.Z[self.c1] * self.s[k] - xbar[k])
+        return st, R, xbar, h
+
+    def eta(self, b):
+        """crr's influence terms (crrvv): the score terms plus the censoring-distribution part."""
+        st1, R, xbar, h = self.scores(b)
+        p = self.p
+        Rc = np.where(self.c2[:, None], R / self.Gm_row[:, None], 0.0)  # n x K
+        cum0 = np.vstack([np.zeros((1, self.K)), np.cumsum(Rc, axis=0)])
+        cumZ = np.concatenate([np.zeros((1, self.K, p)), np.cumsum(Rc[:, :, None] * self.Z[:, None, :], axis=0)])
+        cidx = np.flatnonzero(self.cens_u > 0)
+        rows = self.first[cidx]  # competing failures with T < u: the rows before the first at u
+        C0, CZ = cum0[rows], cumZ[rows]  # U x K, U x K x p
+        live = (self.tk[None, :] >= self.ut[cidx][:, None]) * (self.Gk * h)[None, :]
+        qu = np.einsum("uk,ukp->up", live, CZ * self.s[None, :, :]) - (live * C0) @ xbar
+        Y = self.nrisk_u[cidx]
+        cum = np.zeros((len(self.ut), p))
+        cum[cidx] = -qu * (self.cens_u[cidx] / Y**2)[:, None]
+        psi = np.cumsum(cum, axis=0)[self.inv]
+        qrow = np.zeros((len(self.ut), p))
+        qrow[cidx] = qu / Y[:, None]
+        psi[self.c0] += qrow[self.inv[self.c0]]
+        return st1 + psi
+
+
 @dataclass(frozen=True, eq=False)
 class FineGrayResult(Result):
     """Fine–Gray model: ``coef``, ``se``, ``zval``, ``pval`` (Series), subdistribution HRs."""
@@ -416,6 +536,10 @@ class FineGrayResult(Result):
     n: int
     cause: object
     baseline: pd.DataFrame  # time, jump: baseline subdistribution hazard jumps (covariates 0)
+    naive_se: pd.Series | None = None  # with weights=: the model-based SE (coxph's naive.var)
+    variance: str = "crr"  # "crr" (with the censoring term) or "robust" (finegray + coxph, cluster = row)
+    _tfs: np.ndarray | None = field(default=None, repr=False)  # tf(t_k) of the cov2 columns at baseline times
+    _ncov2: int = field(default=0, repr=False)
 
     def predict(self, newdata: pd.DataFrame, times=None) -> pd.DataFrame:
         """Cumulative incidence 1 - exp(-exp(x'b) sum_{t_k <= t} dLambda_k) as ``predict.crr``.
@@ -425,13 +549,24 @@ class FineGrayResult(Result):
         """
         coef = self.coef.dropna()  # aliased (NaN) columns play no part
         names = list(coef.index)
-        missing = [c for c in names if c not in newdata.columns]
+        cols = [c.split("*tf")[0] if j >= len(names) - self._ncov2 else c for j, c in enumerate(names)]
+        missing = [c for c in dict.fromkeys(cols) if c not in newdata.columns]
         if missing:
             raise ValueError(f"newdata lacks covariate column(s) {missing}")
-        lp = newdata[names].to_numpy(float) @ coef.to_numpy()
         t = self.baseline["time"].to_numpy()
-        cum = np.concatenate([[0.0], np.cumsum(self.baseline["jump"].to_numpy())])
         times = t if times is None else np.atleast_1d(np.asarray(times, float))
+        jump = self.baseline["jump"].to_numpy()
+        z = np.column_stack([newdata[c].to_numpy(float) for c in cols])
+        if self._ncov2:  # cov2 * tf(t): the linear predictor changes at each baseline time (predict.crr)
+            sc = np.ones((len(t), len(cols)))
+            sc[:, len(cols) - self._ncov2:] = self._tfs
+            lp = z @ (sc * coef.to_numpy()).T  # rows x times
+            cumr = np.hstack([np.zeros((len(z), 1)), np.cumsum(jump * np.exp(lp), axis=1)])
+            H = cumr[:, np.searchsorted(t, times, side="right")].T
+            cif = 1 - np.exp(-H)
+            return pd.DataFrame(cif, index=pd.Index(times, name="time"), columns=newdata.index)
+        lp = z @ coef.to_numpy()
+        cum = np.concatenate([[0.0], np.cumsum(jump)])
         H = cum[np.searchsorted(t, times, side="right")]
         cif = 1 - np.exp(-np.outer(H, np.exp(lp)))
         return pd.DataFrame(cif, index=pd.Index(times, name="time"), columns=newdata.index)
@@ -461,7 +596,8 @@ class FineGrayResult(Result):
 
 def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, cencode=0,
               causes=None, gtol: float = 1e-6, maxiter: int = 10,
-              level: float = 0.95, *, conf_level=None, factors=()) -> FineGrayResult:
+              level: float = 0.95, *, conf_level=None, factors=(), cov2=None, tf=None,
+              weights=None) -> FineGrayResult:
     """Fine–Gray subdistribution hazards regression, as ``cmprsk::crr(ftime, fstatus, cov1,
     failcode = cause, cencode = cencode)`` with one censoring group.
 
@@ -473,6 +609,36 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
     give ``cov1``. An aliased column (a linear combination of the others) is reported as NaN
     with a warning instead of making the information matrix singular.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant.
+    time, status : str
+        Follow-up time and status column (``cause`` = the event of interest, ``cencode`` =
+        censored, any other value a competing event).
+    covariates : list of str or str
+        Fixed covariates (crr's ``cov1``).
+    cause, cencode : int
+        Status codes of the event of interest and of censoring.
+    cov2 : list of str, optional
+        Covariates whose effect changes with time, as crr's ``cov2``: column j enters as
+        ``cov2[j] * tf(t)[:, j]`` with its own coefficient, named ``"col*tf1"``, ``"col*tf2"``...
+    tf : callable, optional
+        ``tf(times)`` -> array of shape (len(times),) or (len(times), len(cov2)), as crr's ``tf``
+        (e.g. ``lambda t: np.log(t)``); evaluated at the distinct failure times of ``cause``.
+    weights : str or array-like, optional
+        Case weights. crr has none: the fit is then survival's
+        ``coxph(Surv(fgstart, fgstop, fgstatus) ~ x, weights = fgwt, cluster = id, ties = "breslow")``
+        on ``finegray(Surv(time, status) ~ ., weights = w)`` data, i.e. the weighted
+        subdistribution likelihood with G the (unweighted) censoring Kaplan-Meier taking
+        failures before censorings at tied times; ``se`` is that robust SE (it has no term for
+        the estimated censoring distribution) and ``naive_se`` coxph's model-based SE. Not
+        combined with ``cov2``.
+    gtol, maxiter : float, int
+        crr's convergence tolerance and iteration cap.
+    level : float
+        Confidence level, 0.95 or 95 alike.
+
     Returns
     -------
     FineGrayResult
@@ -480,7 +646,9 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
 
     Notes
     -----
-    R equivalent: ``cmprsk::crr`` (cmprsk 2.2-11).
+    R equivalent: ``cmprsk::crr`` (cmprsk 2.2-11); with ``weights``, ``survival::finegray`` +
+    ``survival::coxph`` (survival 3.5). With ``cov2`` or ``weights`` the risk sets are held as a
+    rows x failure-times matrix (O(n K) memory).
 
     References
     ----------
@@ -507,21 +675,61 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
 
     if isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
         covariates = ()
-    if not isinstance(covariates, str) and not list(covariates):
+    cov2 = [cov2] if isinstance(cov2, str) else (None if cov2 is None else list(cov2))
+    if (cov2 is None) != (tf is None) or (cov2 is not None and not cov2):
+        raise ValueError("cov2= and tf= go together (as crr): cov2 names the columns, tf(times) gives their "
+                         "multipliers at each failure time")
+    if tf is not None and not callable(tf):
+        raise ValueError("tf= must be a function of the failure times, e.g. tf=lambda t: np.log(t)")
+    if cov2 is not None and weights is not None:
+        raise ValueError("weights= with cov2= is not supported (crr has no case weights; finegray + coxph "
+                         "would need tt()); use one of them")
+    no_cov1 = not isinstance(covariates, str) and not list(covariates)
+    if no_cov1 and cov2 is None:
         raise ValueError("fine_gray needs at least one covariate")
     codes = None if causes is None else set(causes) | {cencode}
     sd = _input.prepare(data, time, status, status_codes=codes, status_name="status",
-                        covariates=covariates, factors=factors)
+                        covariates=None if no_cov1 else covariates, factors=factors, weights=weights)
     if not np.any(sd.status == cause):
         raise ValueError(f"no events of cause {cause!r} in column {status!r}")
-    all_names = list(sd.covariates)
+    X = sd.X if not no_cov1 else np.zeros((len(sd.time), 0))
+    all_names = [] if no_cov1 else list(sd.covariates)
     for j, c in enumerate(all_names):
-        if np.all(sd.X[:, j] == sd.X[0, j]):
-            raise ValueError(f"covariate column {c!r} is constant in all {len(sd.X)} rows")
-    kept = _builder.drop_aliased(np.column_stack([np.ones(len(sd.X)), sd.X]), ["(Intercept)", *all_names],
-                                 what="fine_gray", stacklevel=3)[1:]
+        if np.all(X[:, j] == X[0, j]):
+            raise ValueError(f"covariate column {c!r} is constant in all {len(X)} rows")
+    kept = np.ones(0, bool)
+    if all_names:
+        kept = _builder.drop_aliased(np.column_stack([np.ones(len(X)), X]), ["(Intercept)", *all_names],
+                                     what="fine_gray", stacklevel=3)[1:]
+    tfs = None
+    if cov2 is not None:
+        from peertrial import _data as _pdata
+
+        frame = _pdata.as_frame(data)
+        _pdata.require_columns(frame, cov2)
+        Z2 = np.column_stack([_pdata.numeric(frame.loc[sd.index, c], c) for c in cov2])
+        bad = ~np.isfinite(Z2).all(axis=1)
+        if bad.any():
+            raise ValueError(f"cov2 column(s) {cov2} missing or infinite at rows {_pdata.row_labels(sd.index, bad)}; "
+                             "drop those rows first")
+        tk = np.unique(sd.time[sd.status == cause])
+        try:
+            tfs = np.asarray(tf(tk.copy()), float)
+        except Exception as exc:  # the user's function failed: say where
+            raise ValueError(f"tf(times) failed on the {len(tk)} failure times: {exc}") from exc
+        tfs = tfs.reshape(len(tk), -1) if tfs.ndim == 1 else tfs
+        if tfs.shape != (len(tk), len(cov2)) or not np.isfinite(tfs).all():
+            raise ValueError(f"tf(times) must return {len(tk)} finite values per cov2 column (shape ({len(tk)},) or "
+                             f"({len(tk)}, {len(cov2)})), got shape {tfs.shape}")
+        X = np.column_stack([X, Z2])
+        kept = np.concatenate([kept, np.ones(len(cov2), bool)])
+        all_names = all_names + [f"{c}*tf{j + 1}" for j, c in enumerate(cov2)]
     covariates = [c for c, k in zip(all_names, kept) if k]
-    fg = _FGData(sd.time, sd.status, sd.X[:, kept], cause, cencode)
+    if cov2 is not None or sd.weights is not None:
+        fg = _FGDense(sd.time, sd.status, X[:, kept], cause, cencode, tfs=tfs, n_tf=0 if cov2 is None else len(cov2),
+                      weights=sd.weights, rule="crr" if sd.weights is None else "finegray")
+    else:
+        fg = _FGData(sd.time, sd.status, X[:, kept], cause, cencode)
     p = len(covariates)
     b = np.zeros(p)
     converged = False
@@ -551,8 +759,13 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
     if not converged:
         warnings.warn("crr did not converge", ConvergenceWarning, stacklevel=2)
     ll, u, info = fg.evaluate(b)
-    eta = fg.eta(b)
     hinv = _solve_information(info, np.eye(p), fg, it)
+    naive = None
+    if sd.weights is not None:  # coxph(weights = fgwt, cluster = id) on finegray's rows: robust, no censoring term
+        eta = fg.scores(b)[0]
+        naive = np.sqrt(np.diag(hinv))
+    else:
+        eta = fg.eta(b)
     var = hinv @ (eta.T @ eta) @ hinv.T
     se = np.sqrt(np.diag(var))
     z = stats.norm.ppf(1 - (1 - level) / 2)
@@ -569,7 +782,10 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
                           ser(np.exp(b)), ser(np.exp(b - z * se)), ser(np.exp(b + z * se)),
                           pd.DataFrame(full_var, index=idx, columns=idx), float(ll), fg.loglik(np.zeros(p)),
                           converged, it, len(sd.time), cause,
-                          pd.DataFrame(dict(zip(("time", "jump"), fg.baseline_jumps(b)))))
+                          pd.DataFrame(dict(zip(("time", "jump"), fg.baseline_jumps(b)))),
+                          naive_se=None if naive is None else ser(naive),
+                          variance="crr" if naive is None else "robust", _tfs=tfs,
+                          _ncov2=0 if cov2 is None else len(cov2))
 
 
 def _solve_information(info, rhs, fg, it):
