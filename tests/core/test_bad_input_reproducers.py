@@ -126,13 +126,15 @@ def test_progress_bars_stay_off_when_stderr_is_not_a_terminal(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_power_does_not_depend_on_chunk_size():
+def test_power_does_not_depend_on_chunk_size_or_workers():
     kw = dict(analyses=("ttest", "logistic"), seed=7, workers=1, progress=False)
     a = pt.simulate.power(80, 120, chunk_size=50, **kw)
     b = pt.simulate.power(80, 120, chunk_size=250, **kw)
     c = pt.simulate.power(80, 120, chunk_size=7, **kw)
+    d = pt.simulate.power(80, 120, chunk_size=30, **{**kw, "workers": 2})
     pd.testing.assert_frame_equal(a.estimates, b.estimates)
     pd.testing.assert_frame_equal(a.estimates, c.estimates)
+    pd.testing.assert_frame_equal(a.estimates, d.estimates)
 
 
 def test_mediation_leaves_the_warning_filters_alone(monkeypatch):
