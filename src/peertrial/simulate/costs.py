@@ -42,33 +42,52 @@ def bed_use_studies(
     years: tuple[int, int] = (1995, 2012),
     seed=None,
 ) -> pd.DataFrame:
-    """``k`` simulated bed-use studies: cost, bed days saved (with SE) and benefit in GBP.
+    """Simulate ``k`` bed-use studies: cost, bed days saved (with SE) and benefit in GBP.
 
-    ==================  =========  ===================================================
-    parameter           default    meaning
-    ==================  =========  ===================================================
-    k                   6          studies (Trachtenberg et al. 2013 pooled six)
-    target_ratio        4.76       expected pooled benefit per GBP 1 spent
-    tau                 2.0        SD of true bed days saved per person across studies
-    hours_per_person    20         peer-worker hours per person supported
-    oncost              0.28       employer on-costs as a share of salary
-    hours_per_year      1950       paid hours per year (37.5 h × 52)
-    bed_day_cost        415        GBP per adult acute bed day (NHS trusts: 404–429)
-    sd_bed_days         25         per-person SD of bed days within a study
-    n_range             (30, 150)  people supported per study (uniform integers)
-    years               (1995,     publication years (uniform integers)
-                        2012)
-    ==================  =========  ===================================================
+    Parameters
+    ----------
+    k : int, default 6
+        Studies (Trachtenberg et al. 2013 pooled six).
+    target_ratio : float, default 4.76
+        Expected pooled benefit per GBP 1 spent.
+    tau : float, default 2.0
+        SD of true bed days saved per person across studies.
+    hours_per_person : float, default 20.0
+        Peer-worker hours per person supported.
+    oncost : float, default 0.28
+        Employer on-costs as a share of salary.
+    hours_per_year : float, default 1950.0
+        Paid hours per year (37.5 h x 52).
+    bed_day_cost : float, default 415.0
+        GBP per adult acute bed day (NHS trusts: 404-429).
+    sd_bed_days : float, default 25.0
+        Per-person SD of bed days within a study.
+    n_range : tuple of int, default (30, 150)
+        People supported per study (uniform integers).
+    years : tuple of int, default (1995, 2012)
+        Publication years (uniform integers).
+    seed : int or numpy.random.Generator, optional
+        The same seed gives the same studies.
 
     Returns
     -------
     pandas.DataFrame
         One row per simulated study, ready for :func:`peertrial.econ.pooled_ratio`.
 
+    Notes
+    -----
+    R equivalent: none (it simulates data).
+
+    References
+    ----------
+    .. [1] Trachtenberg, M., Parsonage, M., Shepherd, G., & Boardman, J. (2013). Peer support in
+       mental health care: is it good value for money? Centre for Mental Health, London.
+
     Examples
     --------
-    >>> pt.simulate.bed_use_studies(k=6, seed=1).shape
-    (6, 8)
+    >>> studies = pt.simulate.bed_use_studies(k=6, seed=1)
+    >>> studies.shape, list(studies.columns[:4])
+    ((6, 8), ['study', 'year', 'n', 'cost'])
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")

@@ -52,30 +52,38 @@ def meta_analysis(
     include_truth: bool = False,
     seed=None,
 ) -> pd.DataFrame:
-    """Per-study means, SDs and sizes of ``k`` published trials (group 1 = peer support).
+    """Simulate per-study means, SDs and sizes of ``k`` published trials (group 1 = peer support).
 
-    ==================  ========  =====================================================
-    parameter           default   meaning
-    ==================  ========  =====================================================
-    k                   19        published studies returned (White et al. 2020: 19 trials)
-    mu                  0.2       mean true SMD (one-to-one peer support)
-    tau2                0.03      between-study variance of the true SMD
-    small_study_bias    0         β: true SMD rises by β per unit of sqrt(1/n1 + 1/n2)
-    publication_bias    0         P(a non-significant study stays unpublished), in [0, 1)
-    p_group             0.3       fraction of studies of group (vs one-to-one) peer support
-    type_effect         0         true SMD of group minus one-to-one studies
-    n_median, n_log_sd  50, 0.6   per-arm size ~ round(n_median·exp(N(0, n_log_sd²)))
-    n_min               10        smallest arm
-    control_mean, sd    30, 7     Herth Hope Index mean and SD around which studies vary
-    alpha_select        0.025     one-sided significance level that guarantees publication
-    years               2000–23   publication years (drawn uniformly, then sorted)
-    include_truth       False     add the true SMD ``theta`` and ``published_of`` (candidates drawn)
-    seed                None      int/Generator; the same seed gives the same studies
-    ==================  ========  =====================================================
-
-    Returns a DataFrame with columns ``study, year, type, n1i, m1i, sd1i, n2i,
-    m2i, sd2i`` (``type`` is ``"one-to-one"`` or ``"group"``), one row per study,
-    in order of year.
+    Parameters
+    ----------
+    k : int, default 19
+        Published studies returned (White et al. 2020: 19 trials).
+    mu : float, default 0.2
+        Mean true SMD (one-to-one peer support).
+    tau2 : float, default 0.03
+        Between-study variance of the true SMD.
+    small_study_bias : float, default 0.0
+        beta: the true SMD rises by beta per unit of sqrt(1/n1 + 1/n2).
+    publication_bias : float, default 0.0
+        P(a non-significant study stays unpublished), in [0, 1).
+    p_group : float, default 0.3
+        Fraction of studies of group (vs one-to-one) peer support.
+    type_effect : float, default 0.0
+        True SMD of group minus one-to-one studies.
+    n_median, n_log_sd : float, default 50.0, 0.6
+        Per-arm size ~ round(n_median * exp(N(0, n_log_sd^2))).
+    n_min : int, default 10
+        Smallest arm.
+    control_mean, sd : float, default 30.0, 7.0
+        Herth Hope Index mean and SD around which studies vary.
+    alpha_select : float, default 0.025
+        One-sided significance level that guarantees publication.
+    years : tuple of int, default (2000, 2023)
+        Publication years (drawn uniformly, then sorted).
+    include_truth : bool, default False
+        Add the true SMD ``theta`` and ``published_of`` (candidates drawn).
+    seed : int or numpy.random.Generator, optional
+        The same seed gives the same studies.
 
     Returns
     -------
@@ -84,10 +92,23 @@ def meta_analysis(
         (plus the true effects with ``include_truth=True``), ready for
         :func:`peertrial.meta.escalc`.
 
+    Notes
+    -----
+    R equivalent: none (it simulates data).
+
+    References
+    ----------
+    .. [1] White, S., Foster, R., Marks, J., et al. (2020). The effectiveness of one-to-one peer
+       support in mental health services: a systematic review and meta-analysis. BMC
+       Psychiatry, 20, 534.
+    .. [2] Hedges, L. V. (1992). Modeling publication selection effects in meta-analysis.
+       Statistical Science, 7, 246-255.
+
     Examples
     --------
-    >>> pt.simulate.meta_analysis(k=5, seed=1).shape
-    (5, 9)
+    >>> studies = pt.simulate.meta_analysis(k=5, seed=1)
+    >>> studies.shape, list(studies.columns[:3])
+    ((5, 9), ['study', 'year', 'type'])
     """
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")

@@ -272,10 +272,48 @@ def power_t(delta: float, sd: float, n0: float, n1: float | None = None, alpha: 
 def simulate_batch(n: int, n_trials: int, seed=None, *, n_sites: int = 7, params: TrialParameters | None = None, **overrides) -> dict:
     """Simulate ``n_trials`` trials of ``n`` participants as arrays of shape (n_trials, n).
 
-    Returns a dict with the baseline covariates (``site``, ``diagnosis``,
-    ``age``, ``female``, ``prev``), ``arm``, ``readmit_time`` (continuous
-    days), ``readmit_status`` (0/1/2), ``readmitted_12m``, ``hope0`` and
-    ``hope12`` (NaN when missing), ``complier`` and ``sessions``.
+    Exactly ``n // 2`` participants per trial are allocated to peer support by complete
+    randomisation; event times are continuous.
+
+    Parameters
+    ----------
+    n : int
+        Participants per trial.
+    n_trials : int
+        Trials.
+    seed : int, numpy.random.SeedSequence or None
+        The same seed gives the same trials.
+    n_sites : int, default 7
+        Sites of each simulated trial.
+    params : TrialParameters, optional
+        The generating model (default: calibrated to ENRICH).
+    **overrides
+        Fields of :class:`TrialParameters` to change.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The baseline covariates (``site``, ``diagnosis``, ``age``, ``female``, ``prev``),
+        ``arm``, ``readmit_time`` (continuous days), ``readmit_status`` (0/1/2),
+        ``readmitted_12m``, ``hope0`` and ``hope12`` (NaN when missing), ``complier`` and
+        ``sessions``, each of shape (n_trials, n).
+
+    Notes
+    -----
+    R equivalent: none (it simulates data from this package's trial model; no R function
+    draws the same trials).
+
+    References
+    ----------
+    .. [1] Arnold, B. F., Hogan, D. R., Colford, J. M., & Hubbard, A. E. (2011). Simulation
+       methods to estimate design power: an overview for applied research. BMC Medical
+       Research Methodology, 11, 94.
+
+    Examples
+    --------
+    >>> sim = pt.simulate.simulate_batch(100, 20, seed=1)
+    >>> sim["arm"].shape, sim["arm"].sum(axis=1)[:3].tolist()
+    ((20, 100), [50, 50, 50])
     """
     p = _parameters(params, overrides)
     rng = np.random.default_rng(seed_sequence(seed))
@@ -312,7 +350,45 @@ def _design(sim: dict, adjust, n_sites: int) -> np.ndarray:
 
 
 def analyse_batch(sim: dict, analyses=("logistic", "cox", "ttest"), adjust=(), n_sites: int = 7) -> dict:
-    """Fit each analysis to every simulated trial; returns ``{analysis: (estimate, se, pval)}``."""
+    """Fit each ITT analysis to every simulated trial at once (batched fits).
+
+    Parameters
+    ----------
+    sim : dict
+        Trials from :func:`simulate_batch`.
+    analyses : sequence of str, default ("logistic", "cox", "ttest")
+        Any of ``"logistic"``, ``"cox"``, ``"ttest"``, ``"ancova"`` (see the module
+        docstring).
+    adjust : sequence of str, default ()
+        Covariates from :data:`ADJUSTMENTS` for the logistic, Cox and ANCOVA models.
+    n_sites : int, default 7
+        Sites of the simulated trials (for the site dummies).
+
+    Returns
+    -------
+    dict
+        ``{analysis: (estimate, se, pval)}``, each an array over trials: the log odds
+        ratio, log hazard ratio or mean difference of the arm.
+
+    Notes
+    -----
+    R equivalent: per trial, ``stats::glm(readmitted_12m ~ arm, family = binomial)``,
+    ``survival::coxph(Surv(time, status == 1) ~ arm)`` (survival 3.5-3; Efron ties) and
+    ``stats::lm(hope_12 ~ arm)`` (R 4.2.2), checked in ``tests/simulate``.
+
+    References
+    ----------
+    .. [1] Arnold, B. F., Hogan, D. R., Colford, J. M., & Hubbard, A. E. (2011). Simulation
+       methods to estimate design power: an overview for applied research. BMC Medical
+       Research Methodology, 11, 94.
+
+    Examples
+    --------
+    >>> sim = pt.simulate.simulate_batch(100, 20, seed=1)
+    >>> fits = pt.simulate.analyse_batch(sim, analyses=("logistic", "ttest"))
+    >>> sorted(fits), fits["logistic"][0].shape
+    (['logistic', 'ttest'], (20,))
+    """
     X = _design(sim, adjust, n_sites)
     ones = np.ones(X.shape[:2] + (1,))
     out = {}
@@ -353,11 +429,47 @@ def _run_chunk(task: tuple) -> dict:
 
 @dataclass(frozen=True, eq=False)
 class PowerResult(Result):
-    """Power by simulation: one row per analysis.
+    """Power by simulation: one row per analysis (returned by :func:`power`).
 
-    ``power`` (Series by analysis) is the fraction of simulated trials with
-    p < ``alpha``; ``mc_se`` its Monte Carlo SE; ``ci_lb``/``ci_ub`` its Wilson
-    interval at ``level``; ``estimates`` holds every trial's estimate, SE and p-value.
+    Attributes
+    ----------
+    power : pandas.Series
+        By analysis: the fraction of simulated trials with p < ``alpha``.
+    mc_se : pandas.Series
+        Its Monte Carlo SE ``sqrt(P(1 - P) / n_trials)``.
+    ci_lb, ci_ub : pandas.Series
+        Its Wilson interval at ``level``.
+    estimates : pandas.DataFrame
+        Every trial's ``trial, analysis, estimate, se, pval``.
+    n, n_trials : int
+        Participants per trial and trials simulated.
+    alpha : float
+        Two-sided significance level.
+    adjust : tuple
+        Adjustment covariates.
+    seed : object
+        The seed given.
+    params : TrialParameters
+        The generating model.
+    level : float
+        Confidence level of the Wilson interval.
+
+    Notes
+    -----
+    R equivalent: none (it simulates data from this package's trial model; no R function
+    draws the same trials).
+
+    References
+    ----------
+    .. [1] Arnold, B. F., Hogan, D. R., Colford, J. M., & Hubbard, A. E. (2011). Simulation
+       methods to estimate design power: an overview for applied research. BMC Medical
+       Research Methodology, 11, 94.
+
+    Examples
+    --------
+    >>> res = pt.simulate.power(300, 50, seed=1, workers=1)
+    >>> list(res.power.index), res.estimates.shape
+    (['logistic', 'cox', 'ttest'], (150, 5))
     """
 
     power: pd.Series
@@ -485,24 +597,62 @@ def power(
 
     Parameters
     ----------
-    n : participants per trial (``n // 2`` allocated to peer support).
-    n_trials : number of simulated trials.
-    analyses : any of ``"logistic"``, ``"cox"``, ``"ttest"``, ``"ancova"`` (see module doc).
-    alpha : two-sided significance level.
-    adjust : covariates for the logistic, Cox and ANCOVA models, from
+    n : int, default 590
+        Participants per trial (``n // 2`` allocated to peer support).
+    n_trials : int, default 1000
+        Number of simulated trials.
+    analyses : sequence of str, default ("logistic", "cox", "ttest")
+        Any of ``"logistic"``, ``"cox"``, ``"ttest"``, ``"ancova"`` (see the module docstring).
+    alpha : float, default 0.05
+        Two-sided significance level.
+    adjust : sequence of str, default ()
+        Covariates for the logistic, Cox and ANCOVA models, from
         ``"age", "female", "prev_admissions", "diagnosis", "site"``.
-    seed : int or SeedSequence; the same seed gives the same result for any
-        ``workers``/``client``.
-    params, **overrides : the trial model (:class:`TrialParameters`), e.g.
-        ``hr_complier=0.7, p_received=0.8``.
-    workers : local processes (default: all cores, at most one per chunk);
-        1 runs in this process.
-    client : a ``dask.distributed.Client``; chunks then run on its cluster.
-    chunk_size : trials simulated and fitted per batch (memory ~ chunk_size × n), rounded up to whole
-        blocks of 25 trials; each block of 25 has its own seed (``SeedSequence.spawn``), so results for a
-        given seed do not depend on ``chunk_size``, ``workers`` or ``client``.
-    progress : show a tqdm progress bar on stderr; default (None): only when stderr is a terminal.
-    level : confidence level of the Wilson interval for the power, 0.95 or 95 alike.
+    seed : int, numpy.random.SeedSequence or None
+        The same seed gives the same result for any ``workers``/``client``.
+    n_sites : int, default 7
+        Sites of each simulated trial.
+    params : TrialParameters, optional
+        The trial model (default: calibrated to ENRICH).
+    workers : int, optional
+        Local processes (default: all cores, at most one per chunk); 1 runs in this process.
+    client : dask.distributed.Client, optional
+        Chunks then run on its cluster.
+    chunk_size : int, default 250
+        Trials simulated and fitted per batch (memory ~ chunk_size x n), rounded up to whole
+        blocks of 25 trials; each block of 25 has its own seed (``SeedSequence.spawn``), so
+        results for a given seed do not depend on ``chunk_size``, ``workers`` or ``client``.
+    progress : bool, optional
+        Show a tqdm progress bar on stderr; default (None): only when stderr is a terminal.
+    level : float, default 0.95
+        Confidence level of the Wilson interval for the power, 0.95 or 95 alike.
+    **overrides
+        Fields of :class:`TrialParameters` to change, e.g. ``hr_complier=0.7, p_received=0.8``.
+
+    Returns
+    -------
+    PowerResult
+        Power of each analysis with its Monte Carlo SE and Wilson interval, and every
+        trial's estimate.
+
+    Notes
+    -----
+    R equivalent: none for the simulation; each trial's fit equals R's (see
+    :func:`analyse_batch`), and the closed forms :func:`power_two_proportions`,
+    :func:`power_schoenfeld` and :func:`power_t` (``stats::power.prop.test``,
+    ``stats::power.t.test``) check it.
+
+    References
+    ----------
+    .. [1] Arnold, B. F., Hogan, D. R., Colford, J. M., & Hubbard, A. E. (2011). Simulation
+       methods to estimate design power: an overview for applied research. BMC Medical
+       Research Methodology, 11, 94.
+
+    Examples
+    --------
+    >>> res = pt.simulate.power(300, 50, seed=1, workers=1, analyses=("logistic",))
+    >>> res.n_trials, float(res.power["logistic"]) == float((res.estimates["pval"] < 0.05).mean())
+    (50, True)
     """
     level = _data.confidence_level(level)
     analyses, adjust = tuple(analyses), tuple(adjust)
@@ -538,10 +688,43 @@ def _collect(results, analyses, n, n_trials, alpha, adjust, seed, p, level=0.95)
 
 
 def power_curve(ns, n_trials: int = 1000, *, seed=None, **kwargs) -> pd.DataFrame:
-    """Power at each trial size in ``ns``: DataFrame with ``n``, ``analysis``, ``power``, ``mc_se``.
+    """Simulate power at each trial size in ``ns``.
 
-    Each size draws from its own ``SeedSequence(seed).spawn(len(ns))`` stream;
-    other arguments as :func:`power`.
+    Each size draws from its own ``SeedSequence(seed).spawn(len(ns))`` stream.
+
+    Parameters
+    ----------
+    ns : sequence of int
+        Trial sizes.
+    n_trials : int, default 1000
+        Trials simulated per size.
+    seed : int, numpy.random.SeedSequence or None
+        Seed of the whole curve.
+    **kwargs
+        Other arguments of :func:`power` (``analyses``, ``alpha``, ``adjust``, ``workers``,
+        model overrides, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per size and analysis: ``n, analysis, power, mc_se, ci_lb, ci_ub``.
+
+    Notes
+    -----
+    R equivalent: none (it simulates data from this package's trial model; no R function
+    draws the same trials).
+
+    References
+    ----------
+    .. [1] Arnold, B. F., Hogan, D. R., Colford, J. M., & Hubbard, A. E. (2011). Simulation
+       methods to estimate design power: an overview for applied research. BMC Medical
+       Research Methodology, 11, 94.
+
+    Examples
+    --------
+    >>> curve = pt.simulate.power_curve([200, 400], 50, seed=1, workers=1, analyses=("logistic",))
+    >>> curve.columns.tolist(), curve["n"].tolist()
+    (['n', 'analysis', 'power', 'mc_se', 'ci_lb', 'ci_ub'], [200, 400])
     """
     ns = [int(x) for x in ns]
     if not ns:
@@ -563,7 +746,47 @@ def sample_size(target: float = 0.8, ns=None, *, analysis: str = "logistic", n_t
     Power is simulated on the grid ``ns`` (default 200 to 1400 by 100), a
     probit-linear curve ``Φ⁻¹(power) = a + b·sqrt(n)`` (the form of every
     normal-approximation power formula) is fitted by least squares to the grid
-    points, and solved for ``target``. Returns ``{"n": ..., "curve": DataFrame}``.
+    points, and solved for ``target``.
+
+    Parameters
+    ----------
+    target : float, default 0.8
+        Power wanted, in (0, 1).
+    ns : sequence of int, optional
+        Grid of trial sizes (default 200 to 1400 by 100).
+    analysis : str, default "logistic"
+        One of ``"logistic"``, ``"cox"``, ``"ttest"``, ``"ancova"``.
+    n_trials : int, default 1000
+        Trials simulated per grid point.
+    seed : int, numpy.random.SeedSequence or None
+        Seed of the whole search.
+    **kwargs
+        Other arguments of :func:`power` (``alpha``, ``adjust``, ``workers``, model
+        overrides, ...).
+
+    Returns
+    -------
+    dict
+        ``{"n": int, "curve": pandas.DataFrame}``: the size (even, equal arms) and the
+        simulated power curve of :func:`power_curve`.
+
+    Notes
+    -----
+    R equivalent: none for the simulation (``stats::power.t.test`` and
+    ``stats::power.prop.test`` give the closed-form answer for the t-test and the
+    proportions).
+
+    References
+    ----------
+    .. [1] Arnold, B. F., Hogan, D. R., Colford, J. M., & Hubbard, A. E. (2011). Simulation
+       methods to estimate design power: an overview for applied research. BMC Medical
+       Research Methodology, 11, 94.
+
+    Examples
+    --------
+    >>> res = pt.simulate.sample_size(0.8, ns=[300, 600, 900], analysis="ttest", n_trials=50, seed=1, workers=1)
+    >>> res["n"] % 2, res["curve"].shape
+    (0, (3, 6))
     """
     if not 0.0 < target < 1.0:
         raise ValueError(f"target must be a power in (0, 1), got {target!r}")

@@ -37,9 +37,18 @@ def readmission_episodes(data: pd.DataFrame, seed=None) -> pd.DataFrame:
         follow-up before any readmission), sorted by id and day; the input of
         :func:`peertrial.survival.mcf`.
 
+    Notes
+    -----
+    R equivalent: none (it simulates data); the layout is the one recurrent-event tools read
+    (e.g. ``survival::Surv(day, readmission)`` by ``id`` for a mean cumulative function).
+
+    References
+    ----------
+    .. [1] Andersen, P. K., & Gill, R. D. (1982). Cox's regression model for counting
+       processes: a large sample study. The Annals of Statistics, 10, 1100-1120.
+
     Examples
     --------
-    >>> import peertrial as pt
     >>> d = pt.simulate.trial(n=60, seed=1)
     >>> long = pt.simulate.readmission_episodes(d, seed=2)
     >>> int(long["readmission"].sum()) == int(d["readmissions"].sum())

@@ -208,6 +208,36 @@ class TrialParameters:
     fidelity_rater_b_bias      0.15               rater B's systematic offset
     fidelity_noise_sd          0.5                item-level noise
     =========================  =================  ==========================================================
+
+    Parameters
+    ----------
+    **fields
+        Any field of the table above, by keyword (e.g. ``hr_complier=0.6``); the others keep
+        their defaults. Unknown names raise ``ValueError``.
+
+    Notes
+    -----
+    R equivalent: none (it simulates data from this package's trial model; no R function
+    draws the same trials).
+
+    References
+    ----------
+    .. [1] Gillard, S., Bremner, S., Patel, A., et al. (2022). Peer support for discharge from
+       inpatient mental health care versus care as usual in England (ENRICH): a parallel,
+       two-group, individually randomised controlled trial. The Lancet Psychiatry, 9, 125-136.
+    .. [2] Bender, R., Augustin, T., & Blettner, M. (2005). Generating survival times to
+       simulate Cox proportional hazards models. Statistics in Medicine, 24, 1713-1723.
+    .. [3] Angrist, J. D., Imbens, G. W., & Rubin, D. B. (1996). Identification of causal
+       effects using instrumental variables. Journal of the American Statistical
+       Association, 91, 444-455.
+
+    Examples
+    --------
+    >>> p = pt.simulate.TrialParameters(hr_complier=0.6)
+    >>> p.hr_complier, p.p_received
+    (0.6, 0.65)
+    >>> pt.simulate.trial(n=50, seed=1, params=p).shape
+    (50, 26)
     """
 
     site_weights: tuple | None = None
@@ -627,10 +657,40 @@ def _randomise(seed: int, site: np.ndarray, diagnosis: np.ndarray, n_sites: int)
 class SimulatedTrial(Result):
     """A simulated trial: participant data, fidelity ratings, peer workers, and the truth.
 
-    ``data`` has the columns of :data:`TRIAL_COLUMNS`; ``fidelity`` those of
-    :data:`FIDELITY_COLUMNS`; ``workers`` one row per peer worker (site, band,
-    latent fidelity, random effect on hope); ``truth`` the effect parameters
-    the data were generated with.
+    Returned by :func:`simulate_trial`.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        One row per participant, the columns of :data:`TRIAL_COLUMNS`.
+    fidelity : pandas.DataFrame
+        Fidelity ratings in long format, the columns of :data:`FIDELITY_COLUMNS`.
+    workers : pandas.DataFrame
+        One row per peer worker: ``peer_worker, site, band, fidelity`` (latent) and
+        ``hope_effect`` (random effect on hope).
+    params : TrialParameters
+        The generating model.
+    seed : int or None
+        The seed, when an int was given.
+    truth : dict
+        The effect parameters the data were generated with (and the randomisation seed).
+
+    Notes
+    -----
+    R equivalent: none (it simulates data from this package's trial model; no R function
+    draws the same trials).
+
+    References
+    ----------
+    .. [1] Gillard, S., Bremner, S., Patel, A., et al. (2022). Peer support for discharge from
+       inpatient mental health care versus care as usual in England (ENRICH): a parallel,
+       two-group, individually randomised controlled trial. The Lancet Psychiatry, 9, 125-136.
+
+    Examples
+    --------
+    >>> st = pt.simulate.simulate_trial(n=100, seed=1)
+    >>> st.data.shape, st.fidelity.shape, st.workers.shape, st.truth["hr_complier"]
+    ((100, 26), (2550, 6), (32, 5), 0.75)
     """
 
     data: pd.DataFrame
@@ -669,13 +729,48 @@ def simulate_trial(
 ) -> SimulatedTrial:
     """Simulate one trial: participant data plus fidelity ratings and worker table.
 
+    The model is described in :mod:`peertrial.simulate.trial_model` and
+    :class:`TrialParameters`.
+
     Parameters
     ----------
-    n : number of participants randomised.
-    n_sites : number of recruiting sites (strata with the three diagnostic groups).
-    seed : int, SeedSequence or None. The same seed gives the same trial.
-    params : a :class:`TrialParameters` (defaults if None); ``**overrides``
-        replace any of its fields (see its table), e.g. ``hr_complier=0.6``.
+    n : int, default 590
+        Participants randomised.
+    n_sites : int, default 7
+        Recruiting sites (strata with the three diagnostic groups).
+    seed : int, numpy.random.SeedSequence or None
+        The same seed gives the same trial on every platform.
+    params : TrialParameters, optional
+        The generating model (default: calibrated to ENRICH).
+    **overrides
+        Fields of :class:`TrialParameters` to change, e.g. ``hr_complier=0.6``.
+
+    Returns
+    -------
+    SimulatedTrial
+        ``data``, ``fidelity``, ``workers``, ``params`` and the ``truth``.
+
+    Notes
+    -----
+    R equivalent: none (it simulates data from this package's trial model; no R function
+    draws the same trials).
+
+    References
+    ----------
+    .. [1] Gillard, S., Bremner, S., Patel, A., et al. (2022). Peer support for discharge from
+       inpatient mental health care versus care as usual in England (ENRICH): a parallel,
+       two-group, individually randomised controlled trial. The Lancet Psychiatry, 9, 125-136.
+    .. [2] Bender, R., Augustin, T., & Blettner, M. (2005). Generating survival times to
+       simulate Cox proportional hazards models. Statistics in Medicine, 24, 1713-1723.
+    .. [3] Angrist, J. D., Imbens, G. W., & Rubin, D. B. (1996). Identification of causal
+       effects using instrumental variables. Journal of the American Statistical
+       Association, 91, 444-455.
+
+    Examples
+    --------
+    >>> st = pt.simulate.simulate_trial(n=100, seed=1, hr_complier=0.6)
+    >>> st.truth["hr_complier"], list(st.data.columns[:4])
+    (0.6, ['id', 'site', 'diagnosis', 'arm'])
     """
     if not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
@@ -726,6 +821,17 @@ def trial(n: int = 590, n_sites: int = 7, seed=None, *, params=None, **overrides
     pandas.DataFrame
         One row per participant (columns as ``simulated_data/trial.csv``).
 
+    Notes
+    -----
+    R equivalent: none (it simulates data from this package's trial model; no R function
+    draws the same trials).
+
+    References
+    ----------
+    .. [1] Gillard, S., Bremner, S., Patel, A., et al. (2022). Peer support for discharge from
+       inpatient mental health care versus care as usual in England (ENRICH): a parallel,
+       two-group, individually randomised controlled trial. The Lancet Psychiatry, 9, 125-136.
+
     Examples
     --------
     >>> pt.simulate.trial(n=20, seed=1).shape
@@ -735,13 +841,50 @@ def trial(n: int = 590, n_sites: int = 7, seed=None, *, params=None, **overrides
 
 
 def fidelity_ratings(n: int = 590, n_sites: int = 7, seed=None, *, params=None, **overrides) -> pd.DataFrame:
-    """The fidelity ratings belonging to ``trial(n, n_sites, seed, ...)`` (long format)."""
+    """Simulate the fidelity ratings belonging to ``trial(n, n_sites, seed, ...)`` (long format).
+
+    Parameters
+    ----------
+    n : int, default 590
+        Participants randomised.
+    n_sites : int, default 7
+        Recruiting sites (strata with the three diagnostic groups).
+    seed : int, numpy.random.SeedSequence or None
+        The same seed gives the same trial on every platform.
+    params : TrialParameters, optional
+        The generating model (default: calibrated to ENRICH).
+    **overrides
+        Fields of :class:`TrialParameters` to change, e.g. ``hr_complier=0.6``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rated item: ``peer_worker, rater, session, domain, item, score`` (the
+        input of :func:`peertrial.fidelity.score_fidelity`).
+
+    Notes
+    -----
+    R equivalent: none (it simulates data from this package's trial model; no R function
+    draws the same trials).
+
+    References
+    ----------
+    .. [1] Gillard, S., Bremner, S., Patel, A., et al. (2022). Peer support for discharge from
+       inpatient mental health care versus care as usual in England (ENRICH): a parallel,
+       two-group, individually randomised controlled trial. The Lancet Psychiatry, 9, 125-136.
+
+    Examples
+    --------
+    >>> ratings = pt.simulate.fidelity_ratings(n=100, seed=1)
+    >>> list(ratings.columns), sorted(ratings["rater"].unique())
+    (['peer_worker', 'rater', 'session', 'domain', 'item', 'score'], ['A', 'B'])
+    """
     return simulate_trial(n, n_sites, seed, params=params, **overrides).fidelity
 
 
 def true_effects(n_sites: int = 7, *, params: TrialParameters | None = None, size: int = 400_000,
                  seed=20_220_201, **overrides) -> pd.Series:  # fmt: skip
-    """The population ITT and complier effects implied by the parameters (by simulation).
+    """Compute the population ITT and complier effects implied by the parameters (by simulation).
 
     Simulates ``size`` people (in 100 groups, each with its own sites and peer
     workers) twice from the same random state — everyone in control, then
@@ -756,6 +899,41 @@ def true_effects(n_sites: int = 7, *, params: TrialParameters | None = None, siz
     ``itt_hope_12``, ``cace_hope_12``, ``itt_hope_4``, ``cace_hope_4``
     (differences in mean Herth Hope Index). The Monte Carlo SE of each
     proportion is below 0.001 at the default ``size``.
+
+    Parameters
+    ----------
+    n_sites : int, default 7
+        Sites of the simulated population.
+    params : TrialParameters, optional
+        The generating model (default: calibrated to ENRICH).
+    size : int, default 400000
+        People simulated.
+    seed : int, default 20220201
+        Seed of the population (fixed, so the truth is one number).
+    **overrides
+        Fields of :class:`TrialParameters` to change.
+
+    Returns
+    -------
+    pandas.Series
+        The effects listed above, indexed by name.
+
+    Notes
+    -----
+    R equivalent: none (it simulates data from this package's trial model; no R function
+    draws the same trials).
+
+    References
+    ----------
+    .. [1] Angrist, J. D., Imbens, G. W., & Rubin, D. B. (1996). Identification of causal
+       effects using instrumental variables. Journal of the American Statistical
+       Association, 91, 444-455.
+
+    Examples
+    --------
+    >>> truth = pt.simulate.true_effects(size=20000)
+    >>> round(float(truth["p_complier"]), 2), float(truth["hr_complier"])
+    (0.65, 0.75)
     """
     from peertrial.simulate.fit import cox_batch
 
