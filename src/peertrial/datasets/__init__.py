@@ -62,6 +62,16 @@ def list_datasets() -> list[str]:
     -------
     list of str
 
+    Notes
+    -----
+    R equivalent: none (catalogue metadata); the data themselves are the ``metadat``
+    datasets (metadat 1.2-0), e.g. ``help(dat.bcg)`` prints the citation.
+
+    References
+    ----------
+    .. [1] White, T., Noble, D., Senior, A., Hamilton, W. K., & Viechtbauer, W. (2022). metadat:
+       Meta-Analysis Datasets. R package version 1.2-0.
+
     Examples
     --------
     >>> pt.datasets.list_datasets()
@@ -82,6 +92,16 @@ def citation(name: str) -> str:
     -------
     str
 
+    Notes
+    -----
+    R equivalent: none (catalogue metadata); the data themselves are the ``metadat``
+    datasets (metadat 1.2-0), e.g. ``help(dat.bcg)`` prints the citation.
+
+    References
+    ----------
+    .. [1] White, T., Noble, D., Senior, A., Hamilton, W. K., & Viechtbauer, W. (2022). metadat:
+       Meta-Analysis Datasets. R package version 1.2-0.
+
     Examples
     --------
     >>> pt.datasets.citation("bcg")[:29]
@@ -101,6 +121,16 @@ def describe(name: str) -> str:
     Returns
     -------
     str
+
+    Notes
+    -----
+    R equivalent: none (catalogue metadata); the data themselves are the ``metadat``
+    datasets (metadat 1.2-0), e.g. ``help(dat.bcg)`` prints the citation.
+
+    References
+    ----------
+    .. [1] White, T., Noble, D., Senior, A., Hamilton, W. K., & Viechtbauer, W. (2022). metadat:
+       Meta-Analysis Datasets. R package version 1.2-0.
 
     Examples
     --------
@@ -138,6 +168,16 @@ def published(name: str) -> list[dict]:
     -------
     list of dict
 
+    Notes
+    -----
+    R equivalent: none (catalogue metadata); the data themselves are the ``metadat``
+    datasets (metadat 1.2-0), e.g. ``help(dat.bcg)`` prints the citation.
+
+    References
+    ----------
+    .. [1] White, T., Noble, D., Senior, A., Hamilton, W. K., & Viechtbauer, W. (2022). metadat:
+       Meta-Analysis Datasets. R package version 1.2-0.
+
     Examples
     --------
     >>> sorted(pt.datasets.published("bcg")[0])
@@ -159,10 +199,22 @@ def published_studies(name: str) -> dict | None:
     dict or None
         None when the source printed no per-study effect sizes.
 
+    Notes
+    -----
+    R equivalent: none (catalogue metadata); the data themselves are the ``metadat``
+    datasets (metadat 1.2-0), e.g. ``help(dat.bcg)`` prints the citation.
+
+    References
+    ----------
+    .. [1] White, T., Noble, D., Senior, A., Hamilton, W. K., & Viechtbauer, W. (2022). metadat:
+       Meta-Analysis Datasets. R package version 1.2-0.
+
     Examples
     --------
     >>> pt.datasets.published_studies("bcg") is None
     True
+    >>> pt.datasets.published_studies("normand1999") is None
+    False
     """
     e = _entry(name).get("published_studies")
     return None if e is None else json.loads(json.dumps(e))
@@ -210,6 +262,18 @@ def load_bcg() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
+        One row per trial: ``trial, author, year, tpos, tneg, cpos, cneg`` (TB cases and
+        non-cases by arm), ``ablat`` (absolute latitude), ``alloc`` (allocation method).
+
+    Notes
+    -----
+    R equivalent: ``metadat::dat.bcg`` (metadat 1.2-0).
+
+    References
+    ----------
+    .. [1] Colditz, G. A., Brewer, T. F., Berkey, C. S., Wilson, M. E., Burdick, E., Fineberg,
+       H. V., & Mosteller, F. (1994). Efficacy of BCG vaccine in the prevention of
+       tuberculosis: meta-analysis of the published literature. JAMA, 271, 698-702.
 
     Examples
     --------
@@ -225,6 +289,17 @@ def load_normand1999() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
+        One row per study: ``study, source`` and ``n1i, m1i, sd1i, n2i, m2i, sd2i`` (size, mean
+        and SD of length of stay in days, specialist care then routine care).
+
+    Notes
+    -----
+    R equivalent: ``metadat::dat.normand1999`` (metadat 1.2-0).
+
+    References
+    ----------
+    .. [1] Normand, S.-L. T. (1999). Meta-analysis: formulating, evaluating, combining, and
+       reporting. Statistics in Medicine, 18, 321-359.
 
     Examples
     --------
@@ -240,6 +315,18 @@ def load_hine1989() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
+        One row per trial: ``study, source`` and ``n1i, n2i, ai, ci`` (patients and deaths,
+        lidocaine then control).
+
+    Notes
+    -----
+    R equivalent: ``metadat::dat.hine1989`` (metadat 1.2-0).
+
+    References
+    ----------
+    .. [1] Hine, L. K., Laird, N., Hewitt, P., & Chalmers, T. C. (1989). Meta-analytic evidence
+       against prophylactic use of lidocaine in acute myocardial infarction. Archives of
+       Internal Medicine, 149, 2694-2698.
 
     Examples
     --------
@@ -255,6 +342,18 @@ def load_hackshaw1998() -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
+        One row per study: ``study, author, year, country, design, cases``, the printed odds
+        ratio and limits ``or, or_lb, or_ub``, and ``yi`` (log OR) and ``vi`` (its variance
+        from the 95% limits).
+
+    Notes
+    -----
+    R equivalent: ``metadat::dat.hackshaw1998`` (metadat 1.2-0).
+
+    References
+    ----------
+    .. [1] Hackshaw, A. K., Law, M. R., & Wald, N. J. (1997). The accumulated evidence on lung
+       cancer and environmental tobacco smoke. BMJ, 315, 980-988.
 
     Examples
     --------
