@@ -73,6 +73,8 @@ def results() -> dict:
             "mediation": pt.process.mediation(small, "arm", "hope_4", "hope_12", ["hope_0"], n_boot=200, seed=1),
             "implementation": pt.process.implementation_outcomes({"trained": (10, 28), "employed": (7, 10)}),
             "dose": pt.process.dose_response(trial, "hope_12", covariates=["hope_0"]),
+            "tipping": pt.trial.tipping_point(small, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"], m=3,
+                                              seed=1, deltas=[-6.0, -3.0, 0.0, 3.0, 6.0]),
             "trial": trial,
             "power_curve": pd.DataFrame({"n": [100, 200, 100, 200], "analysis": ["cox", "cox", "ttest", "ttest"],
                                          "power": [0.2, 0.4, 0.3, 0.5], "ci_lb": [0.1, 0.3, 0.2, 0.4],
@@ -118,4 +120,5 @@ def calls() -> dict:
         "implementation_plot": lambda ax: P.implementation_plot(r["implementation"], ax=ax),
         "dose_response_plot": lambda ax: P.dose_response_plot(r["trial"], r["dose"], ax=ax),
         "power_curve_plot": lambda ax: P.power_curve_plot(r["power_curve"], ax=ax),
+        "tipping_point_plot": lambda ax: P.tipping_point_plot(r["tipping"], ax=ax),
     }

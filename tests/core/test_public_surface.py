@@ -142,6 +142,11 @@ RECIPES = {
     "trial.partially_nested": lambda d, L: pt.trial.partially_nested(d["trial"], "hope_12", cluster="peer_worker",
                                                                        unassigned="drop", level=L),
     "trial.mmrm": lambda d, L: pt.trial.mmrm(d["trial"], {"4": "hope_4", "12": "hope_12"}, level=L),
+    "trial.reference_based_mi": lambda d, L: pt.trial.reference_based_mi(
+        d["trial"], {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"], m=2, seed=1, level=L),
+    "trial.tipping_point": lambda d, L: pt.trial.tipping_point(
+        d["trial"], {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"], m=2, seed=1, deltas=[-4.0, 4.0],
+        level=L),
     "trial.multiple_imputation": lambda d, L: pt.trial.multiple_imputation(
         d["trial"], "hope_12", covariates=["hope_0"], m=3, n_iter=2, seed=1, level=L),
     "trial.rubin_pool": lambda d, L: pt.trial.rubin_pool([[1.0, 2.0], [1.2, 2.1], [0.9, 1.8]], [[0.1, 0.2]] * 3,
@@ -208,6 +213,7 @@ NO_INTERVAL = {
     "survival.survsplit", "survival.counting_process", "simulate.readmission_episodes",
     # results and pure helpers
     "trial.effects_summary", "trial.use_levels", "trial.impute_norm", "trial.consort",
+    "trial.Estimand",  # a description of the estimand, no estimation
     "survival.logrank", "survival.cuminc",  # chi-square tests; cmprsk's estimate and variance
     "meta.escalc", "meta.ranktest", "meta.trimfill", "meta.fsn", "meta.leave1out", "meta.influence",
     "meta.cumul", "meta.baujat",  # these use the fit's level
@@ -230,7 +236,7 @@ NOT_DATA_FIRST = {
     "self", "cls", "n", "k", "x", "yi", "fit", "measure", "cost", "delta_cost", "costs", "values", "years",
     "by_year", "bed_days_saved", "unit_arm", "model", "nb", "effects", "estimates", "sessions", "time", "clusters",
     "outcomes", "factors", "path", "ns", "target", "sim", "hr", "delta", "p0", "n_sites", "fig", "name", "scores",
-    "site_weights", "value", "vi", "plan",
+    "site_weights", "value", "vi", "plan", "population",
 }
 
 

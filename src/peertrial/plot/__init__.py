@@ -20,7 +20,7 @@ from peertrial.plot._style import save, style
 __all__ = ["save", "style", "subplots", "close", "PeertrialFigure"]
 
 _PLOT_MODULES = ("meta", "meta_diagnostics", "meta_review", "survival", "trial", "randomise", "econ", "fidelity", "process", "simulate",
-                 "recurrent")
+                 "recurrent", "missing")
 
 
 def __getattr__(name: str):
