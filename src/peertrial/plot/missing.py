@@ -13,10 +13,44 @@ __all__ = ["tipping_point_plot"]
 
 def tipping_point_plot(tp, *, title: str | None = None, xlabel: str | None = None, ylabel: str | None = None,
                        ax=None) -> Figure:
-    """Treatment effect and its confidence interval against delta, from a
-    :class:`~peertrial.trial.TippingPoint`: the estimate as a line, the CI as a band (at the level
-    the analysis was run with), a line at no effect and a vertical line at the tipping point.
-    ``ax``: draw into this Axes. Returns the (top-level) Figure."""
+    """Treatment effect and its confidence interval against delta (a tipping-point plot).
+
+    The estimate as a line, the CI as a band (at the level the analysis was run with), a line at
+    no effect and a dashed vertical line at the tipping point.
+
+    Parameters
+    ----------
+    tp : TippingPoint
+        From :func:`peertrial.trial.tipping_point`.
+    title, xlabel, ylabel : str, optional
+        Replace the default title and axis labels.
+    ax : matplotlib Axes, optional
+        Draw into this Axes instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The (top-level) figure.
+
+    Notes
+    -----
+    R equivalent: none in rbmi (users plot the pooled estimates over the deltas with ggplot2).
+
+    References
+    ----------
+    .. [1] Cro, S., Morris, T. P., Kenward, M. G., & Carpenter, J. R. (2020). Sensitivity analysis
+       for clinical trials with missing continuous outcome data using controlled multiple
+       imputation: a practical guide. Statistics in Medicine, 39(21), 2815-2842.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> tp = pt.trial.tipping_point(trial, {"4": "hope_4", "12": "hope_12"}, m=3, seed=1,
+    ...                             deltas=[-5.0, 0.0, 5.0])
+    >>> fig = pt.plot.tipping_point_plot(tp)
+    >>> fig.axes[0].get_title()
+    'Tipping-point analysis'
+    """
     t = tp.table
     delta = t.index.to_numpy(dtype=float)
     with style():

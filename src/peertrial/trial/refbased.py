@@ -508,7 +508,44 @@ def _estimand_check(estimand):
 
 @dataclass(frozen=True, eq=False)
 class ReferenceBasedMI(Result):
-    """Reference-based multiple imputation of a longitudinal outcome, pooled ANCOVA per visit."""
+    """Reference-based multiple imputation of a longitudinal outcome, pooled ANCOVA per visit.
+
+    Returned by :func:`reference_based_mi`; printing it prints :meth:`summary` (the estimand
+    first when one was given).
+
+    Attributes
+    ----------
+    effects : DataFrame
+        Treatment effect (intervention - control) per visit: ``estimate, se, statistic, df,
+        pval, ci_lb, ci_ub, fmi`` (Rubin's rules, Barnard-Rubin df).
+    means : DataFrame
+        Pooled least-squares means per visit and arm, covariates at their mean.
+    ice : DataFrame
+        Participants with an intercurrent event, per arm and strategy, and the values imputed
+        after it.
+    delta : DataFrame
+        The delta added after the ICE, per visit (rows) and arm (columns).
+    m, level, method, estimand
+        Number of imputations, confidence level, description, and the :class:`Estimand`.
+    imputations : ndarray
+        The ``(m, n, T)`` completed outcomes (delta included).
+
+    Notes
+    -----
+    R equivalent: the ``pool()`` object of rbmi (``rbmi::pool(analyse(impute(draws(...))))``).
+
+    References
+    ----------
+    .. [1] Carpenter, J. R., Roger, J. H., & Kenward, M. G. (2013). Analysis of longitudinal trials
+       with protocol deviation. Journal of Biopharmaceutical Statistics, 23(6), 1352-1371.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> fit = pt.trial.reference_based_mi(trial, {"4": "hope_4", "12": "hope_12"}, m=3, seed=1)
+    >>> list(fit.to_frame().columns[:3])
+    ['estimate', 'se', 'statistic']
+    """
 
     effects: pd.DataFrame  # treatment effect per visit (Rubin's rules)
     means: pd.DataFrame = field(repr=False)  # pooled least-squares means per visit and arm
@@ -687,7 +724,39 @@ def reference_based_mi(data, visits, arm: str = "arm", covariates=None, *, strat
 
 @dataclass(frozen=True, eq=False)
 class TippingPoint(Result):
-    """Delta-adjusted reference-based MI over a range of deltas, and the delta where the conclusion changes."""
+    """Delta-adjusted reference-based MI over a range of deltas, and the delta where the conclusion changes.
+
+    Returned by :func:`tipping_point`; ``.plot(ax=)`` draws the estimate and CI against delta.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Per delta (the index): ``estimate, se, statistic, df, pval, ci_lb, ci_ub, significant``.
+    tipping_delta : float
+        The delta where the p-value crosses ``1 - level`` (and the CI crosses 0), to within
+        ``tol``; NaN when the conclusion does not change within the deltas scanned.
+    tol, visit, arms, level, method, estimand
+        Bisection tolerance, visit analysed, arm(s) shifted, confidence level, description,
+        and the :class:`Estimand`.
+
+    Notes
+    -----
+    R equivalent: a loop over ``rbmi::delta_template`` / ``analyse(delta =)`` / ``pool``.
+
+    References
+    ----------
+    .. [1] Cro, S., Morris, T. P., Kenward, M. G., & Carpenter, J. R. (2020). Sensitivity analysis
+       for clinical trials with missing continuous outcome data using controlled multiple
+       imputation: a practical guide. Statistics in Medicine, 39(21), 2815-2842.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> tp = pt.trial.tipping_point(trial, {"4": "hope_4", "12": "hope_12"}, m=3, seed=1,
+    ...                             deltas=[-5.0, 0.0, 5.0])
+    >>> tp.to_frame().index.tolist()
+    [-5.0, 0.0, 5.0]
+    """
 
     table: pd.DataFrame  # per delta: estimate, se, statistic, df, pval, ci_lb, ci_ub, significant
     tipping_delta: float = float("nan")
