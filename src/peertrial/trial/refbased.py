@@ -563,12 +563,14 @@ class ReferenceBasedMI(Result):
     def summary(self) -> str:
         head = [self.estimand.summary(), ""] if self.estimand is not None else []
         lines = head + [self.method, f"imputations m = {self.m}; confidence level {format_number(self.level, 2)}", "",
-                        "Intercurrent events (participants; values imputed after the event):", format_table(self.ice)]
+                        "Intercurrent events (participants; values imputed after the event):",
+                        format_table(self.ice.astype(int).astype(str)) if len(self.ice) else "  none"]
         if np.any(self.delta.to_numpy() != 0):
             lines += ["", "Delta added to values imputed after the event:", format_table(self.delta)]
         lines += ["", "Treatment effect at each visit (ANCOVA, Rubin's rules, Barnard-Rubin df):",
-                  format_table(self.effects), "",
-                  "Rubin's variance is conservative for reference-based imputation (coverage above nominal)."]
+                  format_table(self.effects)]
+        if len(self.ice) and (self.ice.index.get_level_values("strategy") != "MAR").any():
+            lines += ["", "Rubin's variance is conservative for reference-based imputation (coverage above nominal)."]
         return "\n".join(lines)
 
 
@@ -778,8 +780,12 @@ class TippingPoint(Result):
                    f"p-value crosses {alpha:g} and the {format_number(100 * self.level, 0)}% CI crosses 0")
         else:
             tip = "No tipping point within the deltas scanned: the conclusion is the same throughout"
+        shown = self.table.copy()
+        shown["significant"] = np.where(shown["significant"], "yes", "no")
+        shown.index = [format_number(d) for d in shown.index]
+        shown.index.name = "delta"
         return "\n".join(head + [self.method, f"visit {self.visit}; delta added to values imputed after the "
-                                 f"intercurrent event in: {self.arms}", "", format_table(self.table), "", tip])
+                                 f"intercurrent event in: {self.arms}", "", format_table(shown), "", tip])
 
     def plot(self, ax=None, **kwargs):
         """Estimate and CI against delta, with the tipping point (:func:`peertrial.plot.tipping_point_plot`)."""
