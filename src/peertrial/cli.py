@@ -130,6 +130,8 @@ def _check_paths(args) -> None:
     ``--force``; the folders outputs go into are created."""
     for dest in _INPUT_DESTS:
         value = getattr(args, dest, None)
+        if dest in getattr(args, "folder_inputs", ()):
+            continue
         if isinstance(value, (str, os.PathLike)) and str(value) != "-" and Path(value).is_dir():
             raise ValueError(f"{value} is a folder; give the path of a file")
     for dest in _OUTPUT_DESTS:

@@ -1,7 +1,8 @@
 """RevMan 5 import and re-analysis (pt.meta.read_revman, Review.rerun, `peertrial meta review`).
 
-Test files (fixtures/revman/, written by make_revman_fixtures.R): one review in the three
-formats (.rm5, RevMan 5 CSV export, zip package) with RevMan's stored totals computed as
+Test files (fixtures/revman/, written by make_revman_fixtures.R): one review in four
+formats (.rm5, RevMan 5 CSV export, that export zipped, and a Cochrane data package as
+RevMan Web exports it) with RevMan's stored totals computed as
 RevMan 5 does from metafor (rma.mh, rma.peto, rma); data from metadat (dat.bcg,
 dat.nielweise2007) and Fleiss (1993). The aspirin and mental-health analyses are also
 checked against the numbers RevMan 5.0.23 itself stored for them (transcribed below).
@@ -18,7 +19,7 @@ import peertrial as pt
 from peertrial.cli import main
 
 HERE = Path(__file__).parent / "fixtures" / "revman"
-FILES = ["test_review.rm5", "test_review.csv", "test_review.zip"]
+FILES = ["test_review.rm5", "test_review.csv", "test_review.zip", "CD000001-dataPackage.zip"]
 
 
 @pytest.fixture(scope="module", params=FILES)
@@ -160,3 +161,97 @@ def test_studies_frame_is_a_copy():
     s["ai"] = 0
     assert review.studies(1, 1)["ai"].iloc[0] == 4
     assert isinstance(review.outcomes, pd.DataFrame)
+
+
+# ---- Cochrane data package (RevMan Web, as meta::read.cdir reads it) -------------------------
+PACKAGE = HERE / "CD000001-dataPackage.zip"
+
+
+def _unzip(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(PACKAGE) as z:
+        z.extractall(tmp_path / "unzipped")
+    return tmp_path / "unzipped"
+
+
+def _same_review(a, b):
+    cols = ["comparison_no", "outcome_no", "subgroup_no", "data_type", "measure", "method", "model", "k",
+            "estimate", "chi2", "tau2"]
+    pd.testing.assert_frame_equal(a.outcomes[cols], b.outcomes[cols])
+    for key in a._studies:
+        pd.testing.assert_frame_equal(a.studies(*key).drop(columns=["revman_estimate", "revman_weight"]),
+                                      b.studies(*key).drop(columns=["revman_estimate", "revman_weight"]),
+                                      check_dtype=False)
+
+
+def test_data_package_holds_the_same_review_as_the_rm5_file():
+    package, rm5 = pt.meta.read_revman(PACKAGE), pt.meta.read_revman(HERE / "test_review.rm5")
+    assert package.title == "CD000001"
+    _same_review(package, rm5)
+
+
+def test_data_package_unzipped_folder_and_cochrane_library_download(tmp_path):
+    import zipfile
+
+    folder = _unzip(tmp_path)
+    _same_review(pt.meta.read_revman(folder), pt.meta.read_revman(PACKAGE))
+    # the Cochrane Library's "Download data": CD000001-files/CD000001-data.zip inside the download
+    inner = tmp_path / "CD000001-data.zip"
+    with zipfile.ZipFile(inner, "w") as z:
+        for f in sorted(folder.rglob("*.csv")):
+            z.write(f, f.relative_to(folder))
+    download = tmp_path / "CD000001-download.zip"
+    with zipfile.ZipFile(download, "w") as z:
+        z.write(inner, "CD000001-files/CD000001-data.zip")
+    _same_review(pt.meta.read_revman(download), pt.meta.read_revman(PACKAGE))
+
+
+def test_data_package_swapped_events_and_unsupported_outcomes(tmp_path):
+    import csv
+
+    folder = _unzip(tmp_path)
+    settings = next(folder.rglob("*-overall-estimates-and-settings.csv"))
+    with open(settings, encoding="utf-8") as f:
+        recs = list(csv.DictReader(f))
+    recs[6]["Swap event and non-event"] = "TRUE"   # aspirin (2.1): the analysis counts survivors
+    recs[7]["Data type"] = "O-E and variance"      # mental health MD (3.1): not re-analysed
+    recs[0]["Heterogeneity estimator"] = "REML"
+    with open(settings, "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[*recs[0].keys()])
+        w.writeheader()
+        w.writerows(recs)
+    with pytest.warns(UserWarning, match=r"analysis 3\.1: 'O-E and variance' data .* is not re-analysed"):
+        review = pt.meta.read_revman(folder)
+    asp = review.studies(2, 1)
+    assert list(asp["ai"][:2]) == [615 - 49, 758 - 44] and list(asp["ci"][:2]) == [624 - 67, 771 - 64]
+    assert not ((review.outcomes["comparison_no"] == 3) & (review.outcomes["outcome_no"] == 1)).any()
+
+
+def test_data_package_random_effects_estimator_other_than_dl_is_flagged(tmp_path):
+    import csv
+
+    folder = _unzip(tmp_path)
+    settings = next(folder.rglob("*-overall-estimates-and-settings.csv"))
+    with open(settings, encoding="utf-8") as f:
+        recs = list(csv.DictReader(f))
+    for r in recs:
+        r["Heterogeneity estimator"] = "REML" if r["Analysis model"].startswith("Random") else ""
+    with open(settings, "w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[*recs[0].keys()])
+        w.writeheader()
+        w.writerows(recs)
+    with pytest.warns(UserWarning, match="use REML .*rerun\\(method="):
+        pt.meta.read_revman(folder)
+
+
+def test_a_folder_without_a_data_package_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="folder without a Cochrane data package"):
+        pt.meta.read_revman(tmp_path)
+
+
+def test_cli_review_reads_a_data_package_zipped_or_unzipped(tmp_path, capsys):
+    assert main(["meta", "review", str(PACKAGE)]) == 0
+    assert "every stored result reproduced" in capsys.readouterr().out
+    assert main(["meta", "review", str(_unzip(tmp_path))]) == 0
+    assert "every stored result reproduced" in capsys.readouterr().out

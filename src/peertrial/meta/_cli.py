@@ -127,7 +127,8 @@ def register(subparsers) -> None:
     out.add_argument("--forest-dir", default=None, metavar="DIR",
                      help="with 'review': write one forest plot per outcome into DIR")
     out.add_argument("--digits", type=int, default=4, help="digits printed (default 4)")
-    p.set_defaults(func=run)
+    # `meta review FOLDER`: an unzipped Cochrane data package is a folder
+    p.set_defaults(func=run, folder_inputs=("file",))
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,16 @@
 - a RevMan 5 CSV export ("Comparison Number, Outcome Number, Subgroup Number, Name, Data
   Type, Statistical Method, Effect Measure, Analysis Model, Events 1, ..."): one row per
   comparison, outcome, subgroup and study;
-- a review data package: a ``.zip`` holding such a ``.rm5`` file or CSV export.
+- a ``.zip`` holding such a ``.rm5`` file or CSV export;
+- a Cochrane data package (RevMan Web's export, or "Download data" in the Cochrane Library,
+  version 1 of Cochrane's data package specification), zipped, nested in the Library's
+  download, or unzipped into a folder: ``CDxxxx-analysis-data/`` holds
+  ``*-overall-estimates-and-settings.csv`` (one row per analysis: data type, effect measure,
+  statistical method, model, and RevMan's totals ``Mean``, ``CI start``, ``CI end``,
+  ``Heterogeneity Tau²/Chi²/df/P/I²``, ``Effect Z/P``, ``Subgroup Chi²/df/P/I²``),
+  ``*-data-rows.csv`` (one row per study: arm-level counts, means and SDs, or ``GIV Mean`` and
+  ``GIV SE`` on the analysis scale) and ``*-subgroup-estimates.csv``; "Swap event and
+  non-event" analyses count non-events. Read as ``meta::read.cdir`` reads it.
 
 ``Review.rerun()`` re-analyses every outcome (and subgroup) as RevMan 5 does (Deeks &
 Higgins, *Statistical algorithms in Review Manager 5*, 2010):
@@ -487,8 +496,9 @@ def read_revman(path) -> Review:
     Parameters
     ----------
     path : str or path-like
-        A RevMan 5 review file (``.rm5``), a RevMan 5 CSV export (``.csv``), or a ``.zip``
-        data package holding either (see the module docstring for the formats).
+        A RevMan 5 review file (``.rm5``), a RevMan 5 CSV export (``.csv``), a ``.zip``
+        holding either, or a Cochrane data package (RevMan Web), zipped or unzipped into a
+        folder (see the module docstring for the formats).
 
     Returns
     -------
@@ -499,7 +509,8 @@ def read_revman(path) -> Review:
 
     Notes
     -----
-    R equivalent: ``meta::read.rm5`` (and ``meta::metacr`` to re-run one outcome).
+    R equivalent: ``meta::read.rm5`` and ``meta::read.cdir`` (and ``meta::metacr`` to re-run one
+    outcome).
 
     References
     ----------
@@ -543,10 +554,15 @@ def read_revman(path) -> Review:
     p = Path(path)
     if not p.exists():
         raise ValueError(f"RevMan file {str(p)!r} not found")
-    raw = p.read_bytes()
+    if p.is_dir():
+        files = {str(f.relative_to(p)): f for f in p.rglob("*.csv") if f.is_file()}
+        if _package_files(files) is None:
+            raise ValueError(f"{p} is a folder without a Cochrane data package (no *-analysis-data/*-data-rows.csv); "
+                             "give a RevMan file, or the folder an unzipped data package made")
+        return _from_package({n: f.read_bytes() for n, f in files.items()}, p.name)
     if zipfile.is_zipfile(p):
         return _read_zip(p)
-    return _read_bytes(raw, p.name)
+    return _read_bytes(p.read_bytes(), p.name)
 
 
 def _read_bytes(raw: bytes, name: str) -> Review:
@@ -562,8 +578,31 @@ def _read_bytes(raw: bytes, name: str) -> Review:
     return _from_csv(text, name)
 
 
+_MAX_MEMBER = 200_000_000  # bytes: no RevMan export comes near it; larger members are refused unread
+
+
+def _zip_members(z: zipfile.ZipFile, source: str, depth: int = 0) -> dict:
+    """The CSV members of a zip, and of the ``*-data.zip`` nested in a Cochrane Library download."""
+    out = {}
+    for info in z.infolist():
+        if info.is_dir():
+            continue
+        if info.file_size > _MAX_MEMBER:
+            raise ValueError(f"{info.filename} in {source} is too large to be a RevMan export")
+        name = info.filename
+        if name.lower().endswith(".csv"):
+            out[name] = z.read(info)
+        elif name.lower().endswith(".zip") and depth == 0:
+            with zipfile.ZipFile(io.BytesIO(z.read(info))) as inner:
+                out.update({f"{name}/{n}": b for n, b in _zip_members(inner, f"{source}:{name}", 1).items()})
+    return out
+
+
 def _read_zip(path: Path) -> Review:
     with zipfile.ZipFile(path) as z:
+        package = _zip_members(z, path.name)
+        if _package_files(package) is not None:
+            return _from_package(package, path.name)
         names = [n for n in z.namelist() if not n.endswith("/")]
         pick = [n for n in names if n.lower().endswith(".rm5")] or [n for n in names if n.lower().endswith(".csv")]
         if not pick:
@@ -572,7 +611,7 @@ def _read_zip(path: Path) -> Review:
         reviews = []
         for n in pick:
             info = z.getinfo(n)
-            if info.file_size > 200_000_000:
+            if info.file_size > _MAX_MEMBER:
                 raise ValueError(f"{n} in {path.name} is too large to be a RevMan export")
             reviews.append(_read_bytes(z.read(n), f"{path.name}:{n}"))
     if len(reviews) == 1:
@@ -814,6 +853,144 @@ def _from_csv(text: str, source: str) -> Review:
         frame = studies[(r["comparison_no"], r["outcome_no"])]
         r["k"] = int(len(frame) if r["subgroup_no"] == 0 else (frame["subgroup_no"] == r["subgroup_no"]).sum())
     return _review(Path(source).stem, rows, studies, tol, source)
+
+
+# ---------------------------------------------------------------------------
+# Cochrane data package (RevMan Web; "Data package specification, version 1")
+
+_PACKAGE_TOTALS = {  # outcome-table column: data-package column (lower case, "²" as "2")
+    "estimate": "mean", "ci_lb": "ci start", "ci_ub": "ci end", "tau2": "heterogeneity tau2",
+    "I2": "heterogeneity i2", "chi2": "heterogeneity chi2", "df": "heterogeneity df", "chi2_pval": "heterogeneity p",
+    "z": "effect z", "z_pval": "effect p", "subgroup_chi2": "subgroup chi2", "subgroup_pval": "subgroup p",
+    "subgroup_I2": "subgroup i2", "events_1": "experimental cases", "total_1": "experimental n",
+    "events_2": "control cases", "total_2": "control n",
+}
+_PACKAGE_MEASURES = {
+    "odds ratio": "OR", "peto odds ratio": "OR", "risk ratio": "RR", "risk difference": "RD",
+    "mean difference": "MD", "std. mean difference": "SMD", "standardized mean difference": "SMD",
+    "standardised mean difference": "SMD", "hazard ratio": "HR",
+}
+_PACKAGE_METHODS = {"mh": "MH", "mantel-haenszel": "MH", "iv": "IV", "inverse variance": "IV", "inverse": "IV",
+                    "peto": "PETO", "exp_o_e_var": "PETO"}
+_PACKAGE_TYPES = {"dichotomous": "DICH", "continuous": "CONT", "contrast level": "IV",
+                  "generic inverse variance": "IV"}
+
+
+def _package_files(files) -> tuple | None:
+    """The settings, data-rows and subgroup-estimates files of a data package, by name."""
+    def one(suffix):
+        hits = sorted(n for n in files if n.lower().endswith(suffix) and "-analysis-data/" in n.replace("\\", "/"))
+        return hits[0] if hits else None
+    found = (one("-overall-estimates-and-settings.csv"), one("-data-rows.csv"), one("-subgroup-estimates.csv"))
+    return found if found[0] and found[1] else None
+
+
+def _package_table(raw: bytes, name: str) -> list[dict]:
+    """A data-package CSV as records keyed by lower-case column name ("²" read as "2")."""
+    text = raw.decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower().replace("\u00b2", "2") for h in next(reader)]
+    except StopIteration:
+        raise ValueError(f"{name}: empty file") from None
+    return [dict(zip(header, (c.strip() for c in rec))) for rec in reader if any(c.strip() for c in rec)]
+
+
+def _package_number(text):
+    return _num(str(text or "").replace("%", "").strip())
+
+
+def _package_kind(rec, source) -> tuple | None:
+    """(data_type, measure, method, model) of a settings row; None for analyses not re-run."""
+    em = rec.get("effect measure", "")
+    measure = _PACKAGE_MEASURES.get(em.lower(), em.upper().replace(" ", ""))
+    raw_type = rec.get("data type", "").lower()
+    dtype = _PACKAGE_TYPES.get(raw_type)
+    if raw_type == "arm level":
+        dtype = "DICH" if measure in ("OR", "RR", "RD") else "CONT"
+    where = f"{source}: analysis {rec.get('analysis group')}.{rec.get('analysis number')}"
+    if dtype is None or measure == "HR":
+        warnings.warn(f"{where}: {rec.get('data type')!r} data ({em}) is not re-analysed (only dichotomous, "
+                      "continuous and generic inverse-variance outcomes)", UserWarning, stacklevel=_data.user_stacklevel())
+        return None
+    method = _PACKAGE_METHODS.get(rec.get("statistical method", "iv").lower(), "IV")
+    if em.lower() == "peto odds ratio":
+        method = "PETO"
+    model = "random" if rec.get("analysis model", "").lower().startswith("random") else "fixed"
+    return dtype, measure, method, model
+
+
+def _from_package(files: dict, source: str) -> Review:
+    """A review from a Cochrane data package (as ``meta::read.cdir``): the analysis settings
+    and RevMan's stored totals, one row per study, and the subgroup totals."""
+    settings_name, rows_name, subgroup_name = _package_files(files)
+    settings = _package_table(files[settings_name], settings_name)
+    data_rows = _package_table(files[rows_name], rows_name)
+    subgroup_rows = _package_table(files[subgroup_name], subgroup_name) if subgroup_name else []
+    if not data_rows:
+        raise ValueError(f"{source}: the data package holds no study data (no meta-analyses were run)")
+    key = lambda r: (int(_package_number(r.get("analysis group"))[0]), int(_package_number(r.get("analysis number"))[0]))  # noqa: E731
+    sub_no = {(*key(r), r.get("subgroup", "")): int(_package_number(r.get("subgroup number"))[0])
+              for r in subgroup_rows}
+    rows, studies, tol = [], {}, {}
+    estimators = set()
+    for rec in settings:
+        kind = _package_kind(rec, source)
+        if kind is None:
+            continue
+        dtype, measure, method, model = kind
+        k_ = key(rec)
+        est = rec.get("heterogeneity estimator", "")
+        if model == "random" and est and not est.lower().startswith(("dersimonian", "dl")):
+            estimators.add(est)
+        common = dict(comparison_no=k_[0], comparison=rec.get("analysis group name", ""), outcome_no=k_[1],
+                      outcome=rec.get("analysis name", ""), data_type=dtype, measure=measure, method=method,
+                      model=model, group_label_1=rec.get("experimental group label") or "Experimental",
+                      group_label_2=rec.get("control group label") or "Control")
+        swap = rec.get("swap event and non-event", "").upper() == "TRUE"
+        recs = [_package_study(r, dtype, measure, swap, sub_no.get((*k_, r.get("subgroup", "")), 0))
+                for r in data_rows if key(r) == k_]
+        frame = _finish_studies(dtype, recs, measure, method, model)
+        studies[k_] = frame
+        _package_totals(rows, tol, dict(common, subgroup_no=0, subgroup="", k=len(recs)), rec)
+        for r in subgroup_rows:
+            if key(r) == k_:
+                n = sub_no[(*k_, r.get("subgroup", ""))]
+                k_sub = int((frame["subgroup_no"] == n).sum()) if len(frame) else 0
+                _package_totals(rows, tol, dict(common, subgroup_no=n, subgroup=r.get("subgroup", ""), k=k_sub), r)
+    if estimators:
+        warnings.warn(f"{source}: random-effects analyses use {', '.join(sorted(estimators))} (RevMan Web); "
+                      "rerun() reproduces RevMan 5's DerSimonian-Laird analyses, so their stored totals may "
+                      "differ: re-run them with rerun(method=..., test=...)", UserWarning,
+                      stacklevel=_data.user_stacklevel())
+    title = Path(settings_name).name.split("-")[0]
+    return _review(title, rows, studies, tol, source)
+
+
+def _package_totals(rows, tol, row, rec):
+    for col, name in _PACKAGE_TOTALS.items():
+        v, t = _package_number(rec.get(name))
+        row[col] = v
+        tol[(len(rows), col)] = t
+    rows.append(row)
+
+
+def _package_study(r, dtype, measure, swap, subgroup_no) -> dict:
+    g = lambda name: _package_number(r.get(name))[0]  # noqa: E731
+    rec = {"study": r.get("study", ""), "year": _year(r.get("study year")), "subgroup_no": subgroup_no,
+           "subgroup": r.get("subgroup", "") if subgroup_no else ""}
+    if dtype == "DICH":
+        a, n1, c, n2 = g("experimental cases"), g("experimental n"), g("control cases"), g("control n")
+        if swap:  # the analysis counts non-events
+            a, c = n1 - a, n2 - c
+        rec.update(ai=a, n1i=n1, ci=c, n2i=n2)
+    elif dtype == "CONT":
+        rec.update(m1i=g("experimental mean"), sd1i=g("experimental sd"), n1i=g("experimental n"),
+                   m2i=g("control mean"), sd2i=g("control sd"), n2i=g("control n"))
+    else:  # GIV Mean and SE are on the analysis (log) scale
+        rec.update(yi=g("giv mean"), sei=g("giv se"))
+    rec.update(revman_estimate=g("mean"), revman_weight=g("weight"))
+    return rec
 
 
 # ---------------------------------------------------------------------------
