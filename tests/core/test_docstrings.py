@@ -70,7 +70,8 @@ def _coverage_module():
 # econ docstrings (s21-moddoc), with the above: 119/196, 116/154, 137/205, 116/205, 116/205.
 # randomise docstrings (s21-moddoc), with the above: 130/197, 125/154, 151/206, 132/206, 132/206.
 # simulate and datasets docstrings (s21-moddoc), with the above: 142/197, 133/154, 162/206, 156/206, 156/206.
-FLOORS = {"Parameters": 0.72, "Returns": 0.86, "Examples": 0.78, "References": 0.75, "R": 0.75}
+# then save, style and the report (every plot and report name complete; s21-plotdoc): 145/197, 136/154, 166/206, 160/206, 160/206.
+FLOORS = {"Parameters": 0.73, "Returns": 0.88, "Examples": 0.80, "References": 0.77, "R": 0.77}
 
 
 def test_docstring_coverage_does_not_fall():

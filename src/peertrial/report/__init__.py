@@ -33,7 +33,58 @@ def _slugify(title: str) -> str:
 
 
 class Section:
-    """One titled part of the report; blocks are kept in the order added."""
+    """One titled part of the analysis report, written to its own folder; blocks are kept in the order added.
+
+    An analysis script adds text, preformatted output, tables (written as CSV) and figures
+    (written as PNG) and calls :meth:`save`, which writes ``section.json``;
+    :func:`peertrial.report.build` then assembles every section into one HTML file. Nothing
+    written depends on the clock.
+
+    Parameters
+    ----------
+    title : str
+        Heading of the section in the report.
+    out_dir : str or pathlib.Path
+        The report's output folder; the section writes into ``out_dir/<slug>/`` (created).
+    slug : str, optional
+        Folder name, which also orders the sections in the report (e.g. ``"10_meta"``);
+        default: the title in lower case with runs of other characters replaced by ``_``.
+
+    Attributes
+    ----------
+    title : str
+        The heading.
+    slug : str
+        The folder name.
+    dir : pathlib.Path
+        ``out_dir/<slug>``.
+    blocks : list of dict
+        The blocks added so far.
+
+    Notes
+    -----
+    R equivalent: none; R users write such reports with ``rmarkdown::render``.
+
+    References
+    ----------
+    .. [1] Sandve, G. K., Nekrutenko, A., Taylor, J., & Hovig, E. (2013). Ten simple rules for
+       reproducible computational research. PLoS Computational Biology, 9(10), e1003285.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import peertrial as pt
+    >>> from peertrial.report import Section
+    >>> fit = pt.meta.rma([0.1, 0.3, 0.2], [0.01, 0.02, 0.015])
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     sec = Section("Meta-analysis of hope", out, slug="10_meta")
+    ...     sec.text("Random-effects model (REML).")
+    ...     sec.code(fit.summary())
+    ...     table = sec.table(fit.to_frame(), "Pooled estimate")
+    ...     png = sec.figure(fit.plot(), "forest", "Forest plot")
+    ...     print(sec.save().name, table.name, png.name, len(sec.blocks))
+    section.json pooled_estimate.csv forest.png 4
+    """
 
     def __init__(self, title: str, out_dir, slug: str | None = None):
         self.title = title
@@ -43,15 +94,44 @@ class Section:
         self.blocks: list[dict] = []
 
     def text(self, text: str) -> None:
-        """A paragraph (plain text; blank lines separate paragraphs)."""
+        """Add a paragraph of plain text (blank lines separate paragraphs; HTML is escaped).
+
+        Parameters
+        ----------
+        text : str
+            The text.
+        """
         self.blocks.append({"kind": "text", "text": text})
 
     def code(self, text: str) -> None:
-        """Preformatted text, e.g. a result's ``summary()``."""
+        """Add preformatted text, e.g. a result's ``summary()``.
+
+        Parameters
+        ----------
+        text : str
+            The text, shown in a fixed-width block.
+        """
         self.blocks.append({"kind": "code", "text": text})
 
     def table(self, frame: pd.DataFrame, caption: str, name: str | None = None, digits: int = 3) -> Path:
-        """Write ``frame`` as CSV and show it rounded to ``digits`` in the report."""
+        """Write ``frame`` as CSV and show it rounded to ``digits`` in the report.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The table (its index is written as the first column).
+        caption : str
+            Caption above the table.
+        name : str, optional
+            File name without ``.csv`` (default: the caption, slugified).
+        digits : int, default 3
+            Decimals shown in the report (the CSV keeps 10 significant digits).
+
+        Returns
+        -------
+        pathlib.Path
+            The CSV file written.
+        """
         name = name or _slugify(caption)
         path = self.dir / f"{name}.csv"
         frame.to_csv(path, float_format="%.10g", lineterminator="\n")
@@ -59,7 +139,22 @@ class Section:
         return path
 
     def figure(self, fig, name: str, caption: str) -> Path:
-        """Save ``fig`` as PNG (and close it) and show it in the report."""
+        """Save ``fig`` as PNG (and close it) and show it in the report.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+            The figure, saved with :func:`peertrial.plot.save` (no timestamps).
+        name : str
+            File name without ``.png``.
+        caption : str
+            Caption under the figure.
+
+        Returns
+        -------
+        pathlib.Path
+            The PNG file written.
+        """
         import matplotlib.pyplot as plt
 
         from peertrial.plot import close, save
@@ -71,6 +166,13 @@ class Section:
         return path
 
     def save(self) -> Path:
+        """Write the section's blocks to ``<dir>/section.json`` for :func:`build`.
+
+        Returns
+        -------
+        pathlib.Path
+            The JSON file written.
+        """
         path = self.dir / "section.json"
         path.write_text(json.dumps({"title": self.title, "blocks": self.blocks}, indent=1) + "\n")
         return path
@@ -106,7 +208,55 @@ def _render_block(block: dict, folder: Path) -> str:
 
 
 def build(out_dir, title: str = "peertrial analysis report") -> Path:
-    """Write ``out_dir/report.html`` from every ``*/section.json`` under ``out_dir``."""
+    """Write the analysis report: one self-contained HTML file from every saved section under a folder.
+
+    Reads ``out_dir/*/section.json`` (written by :meth:`Section.save`) in folder-name order and
+    writes ``out_dir/report.html`` with a contents list, each section's paragraphs,
+    preformatted text, tables (read back from their CSV files and rounded) and figures
+    (embedded as PNG data), and the peertrial version. The file does not depend on the clock,
+    so building twice from the same sections gives identical files. ``python -m
+    peertrial.report OUT_DIR`` does the same from the command line.
+
+    Parameters
+    ----------
+    out_dir : str or pathlib.Path
+        Folder holding the sections' folders; the report is written there.
+    title : str, default "peertrial analysis report"
+        Title of the HTML page and its top heading.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir/report.html``.
+
+    Raises
+    ------
+    ValueError
+        If there is no ``section.json`` under ``out_dir``.
+
+    Notes
+    -----
+    R equivalent: none; R users write such reports with ``rmarkdown::render``.
+
+    References
+    ----------
+    .. [1] Sandve, G. K., Nekrutenko, A., Taylor, J., & Hovig, E. (2013). Ten simple rules for
+       reproducible computational research. PLoS Computational Biology, 9(10), e1003285.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import peertrial as pt
+    >>> from peertrial.report import Section, build
+    >>> fit = pt.meta.rma([0.1, 0.3, 0.2], [0.01, 0.02, 0.015])
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     sec = Section("Meta-analysis", out, slug="10_meta")
+    ...     sec.code(fit.summary())
+    ...     _ = sec.save()
+    ...     path = build(out, title="Trial report")
+    ...     print(path.name, "<h1>Trial report</h1>" in path.read_text())
+    report.html True
+    """
     out_dir = Path(out_dir)
     sections = sorted(out_dir.glob("*/section.json"))
     if not sections:
