@@ -12,15 +12,72 @@ import pandas as pd
 
 
 class Result:
-    """Mixin for immutable result objects."""
+    """Mixin of every peertrial result: R-like printed summary, tidy table, and printing.
+
+    Results are frozen dataclasses (``@dataclass(frozen=True, eq=False)``) with named fields
+    that follow R's names (``b``, ``se``, ``zval``, ``hr_ci_lb``, ...). Each implements
+    :meth:`summary` and :meth:`to_frame`; ``print(result)`` and a notebook's display show the
+    summary, and results with a natural picture also have ``.plot(ax=None, **kwargs)``, which
+    calls the matching ``peertrial.plot`` function and returns the Figure.
+
+    Examples
+    --------
+    >>> import peertrial as pt
+    >>> fit = pt.meta.rma([0.1, 0.3, 0.2], [0.01, 0.02, 0.015])
+    >>> isinstance(fit, pt._results.Result)
+    True
+    >>> str(fit) == fit.summary()
+    True
+    """
 
     def summary(self) -> str:  # pragma: no cover - every subclass overrides
+        """The result as text, laid out as R's print method for the matching object.
+
+        Returns
+        -------
+        str
+            Several lines: the model, its estimates with SEs, test statistics, p-values (as R
+            prints them, e.g. ``<.0001``) and confidence limits, and the notes of the fit.
+            ``print(result)`` prints it.
+
+        Examples
+        --------
+        >>> import peertrial as pt
+        >>> fit = pt.meta.rma([0.1, 0.3, 0.2], [0.01, 0.02, 0.015])
+        >>> fit.summary().splitlines()[0]
+        'Random-Effects Model (k = 3; tau^2 estimator: REML)'
+        """
         raise NotImplementedError
 
     def to_frame(self) -> pd.DataFrame:  # pragma: no cover - every subclass overrides
+        """The result's estimates as a tidy table, one row per estimate.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns in the project's order with one name per idea: ``estimate``, ``se``,
+            ``statistic``, ``df`` (t and F references only), ``pval``, ``ci_lb``, ``ci_ub``, then
+            extra columns of the result (e.g. ``hr``, ``hr_ci_lb``). The index names the terms.
+
+        Examples
+        --------
+        >>> import peertrial as pt
+        >>> fit = pt.meta.rma([0.1, 0.3, 0.2], [0.01, 0.02, 0.015])
+        >>> list(fit.to_frame().columns)
+        ['estimate', 'se', 'statistic', 'pval', 'ci_lb', 'ci_ub']
+        """
         raise NotImplementedError
 
     def print_summary(self) -> None:
+        """Print :meth:`summary` (the same as ``print(result)``).
+
+        Examples
+        --------
+        >>> import peertrial as pt
+        >>> pt.meta.rma([0.1, 0.3, 0.2], [0.01, 0.02, 0.015]).print_summary()
+        Random-Effects Model (k = 3; tau^2 estimator: REML)
+        ...
+        """
         print(self.summary())
 
     def __str__(self) -> str:
