@@ -20,3 +20,18 @@ def test_subgroup_forest_layout():
     texts = [t.get_text() for t in ax.texts]
     o = sg.overall
     assert f"{np.exp(o.b):.2f} [{np.exp(o.ci_lb):.2f}, {np.exp(o.ci_ub):.2f}]" in texts
+
+
+def test_subgroup_forest_study_intervals_use_the_analysis_level():
+    # study rows were drawn at 95% while the subtotals and overall used the analysis's level
+    df = pt.datasets.load("bcg")
+    es = pt.meta.escalc("RR", data=df, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    sg = pt.meta.subgroup(es, by="alloc", level=90)
+    fig = pt.plot.subgroup_forest(sg)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    yi, vi = es["yi"].to_numpy(), es["vi"].to_numpy()
+    half = 1.6448536269514722 * np.sqrt(vi[0])
+    assert f"{yi[0]:.2f} [{yi[0] - half:.2f}, {yi[0] + half:.2f}]" in texts
+    o = sg.overall
+    assert o.level == 90
+    assert f"{o.b:.2f} [{o.ci_lb:.2f}, {o.ci_ub:.2f}]" in texts

@@ -60,3 +60,18 @@ def test_mediation_implementation_and_dose_plots():
     x, y = fig.axes[0].lines[1].get_data()
     np.testing.assert_allclose((y[-1] - y[0]) / (x[-1] - x[0]), dose.coef.loc["sessions", "estimate"])
     plt.close(fig)
+
+
+def test_mediation_and_implementation_plots_state_the_results_level():
+    # the titles said "95%" whatever level the result was computed at
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        med = P.mediation(DATA, "arm", "hope_4", "hope_12", n_boot=100, seed=2, level=0.9)
+    fig = pplot.mediation_plot(med)
+    assert fig.axes[1].get_title() == "100 resamples, 90% percentile CI"
+    lo, hi = (line.get_xdata()[0] for line in fig.axes[1].lines[:2])
+    assert (lo, hi) == (med.paths.loc["indirect", "ci_lb"], med.paths.loc["indirect", "ci_ub"])
+    plt.close(fig)
+    fig = pplot.implementation_plot(P.implementation_outcomes({"trained": (10, 28)}, level=0.9))
+    assert fig.axes[0].get_xlabel() == "proportion (90% CI)"
+    plt.close(fig)

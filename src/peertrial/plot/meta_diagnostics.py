@@ -409,7 +409,8 @@ def subgroup_forest(result, *, transf=None, xlabel: str = "Observed outcome", ax
     Studies are listed under a header per subgroup (square sized by the random-effects weight
     ``1 / (vi + tau2)`` of the overall model), each subgroup closes with its subtotal diamond
     (k and I² in the label), then the overall diamond; the title gives the test for subgroup
-    differences (Q between, its df and p-value). Study intervals are 95% normal intervals.
+    differences (Q between, its df and p-value). Study intervals are normal intervals at the
+    analysis's ``level``, as the subtotals.
 
     Parameters
     ----------
@@ -456,7 +457,7 @@ def subgroup_forest(result, *, transf=None, xlabel: str = "Observed outcome", ax
     """
     studies = result.studies
     f = transf or (lambda v: v)
-    z = stats.norm.isf(0.025)
+    z = stats.norm.isf((1 - float(result.overall.level) / 100) / 2)  # the subtotals' level (metafor's percent)
     rows, labels = [], []
     layout = []  # (kind, payload...)
     for g, row in result.groups.iterrows():

@@ -160,7 +160,7 @@ def mediation_plot(res, *, ax=None):
     labelled with the a path (x to m), the b path (m to y given x) and the direct effect c',
     and above them the indirect effect a·b and the total effect c, each with its CI. Right: the
     histogram of the bootstrap indirect effects with the estimate (solid), the percentile CI
-    (dashed) and 0.
+    (dashed) and 0. Intervals are at the result's ``level``.
 
     Parameters
     ----------
@@ -236,7 +236,7 @@ def mediation_plot(res, *, ax=None):
         ax2.axvline(0, color=PALETTE[5], lw=0.8)
         ax2.set_xlabel("bootstrap indirect effect a·b")
         ax2.set_ylabel("resamples")
-        ax2.set_title(f"{res.n_boot} resamples, 95% percentile CI")
+        ax2.set_title(f"{res.n_boot} resamples, {100 * res.level:g}% percentile CI")
     return fig
 
 
@@ -245,7 +245,7 @@ def implementation_plot(outcomes, *, ax=None):
 
     One row per outcome (labelled with x/n): the observed proportion, its exact interval
     (blue, above) and its Wilson score interval (green, below), so the two can be compared at
-    small n.
+    small n (at the result's ``level``).
 
     Parameters
     ----------
@@ -292,7 +292,7 @@ def implementation_plot(outcomes, *, ax=None):
         ax.plot(t["prop"], y, "o", color="black", ms=4)
         ax.set_yticks(y, [f"{i}  ({int(r.x)}/{int(r.n)})" for i, r in t.iterrows()])
         ax.set_xlim(0, 1.02)
-        ax.set_xlabel("proportion (95% CI)")
+        ax.set_xlabel(f"proportion ({100 * outcomes.level:g}% CI)")
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8)
     return fig
 
