@@ -36,7 +36,7 @@ from peertrial import _design as _builder
 from peertrial._lazy import lazy_module
 from peertrial._results import Result, format_number, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
-from peertrial.trial import _df
+from peertrial.trial import _df, _mmrm_cov
 from peertrial.trial._design import as_list, covariate_columns, design, model_frame
 from peertrial.trial.effects import _arm_values
 
@@ -419,18 +419,21 @@ def partially_nested(data, outcome: str, arm: str = "arm", cluster: str | None =
 
 @dataclass(frozen=True, eq=False)
 class MMRMResult(Result):
-    """Mixed model for repeated measures: unstructured covariance, REML (as ``nlme::gls``)."""
+    """Mixed model for repeated measures, REML (as ``nlme::gls``), with the visits' covariance
+    ``sigma`` of the structure named in ``covariance`` (the R package mmrm's names)."""
 
     coef: pd.Series
     se: pd.Series
     vcov: pd.DataFrame = field(repr=False)
     effects: pd.DataFrame = field(repr=False)  # treatment effect at each visit
-    sigma: pd.DataFrame = field(repr=False)  # unstructured covariance of the visits
+    sigma: pd.DataFrame = field(repr=False)  # estimated covariance of the visits
     loglik: float = float("nan")
     nobs: int = 0
     n_subjects: int = 0
     df_resid: int = 0
     method: str = ""
+    covariance: str = "us"
+    theta: pd.Series | None = field(default=None, repr=False)  # SDs and correlation parameters (not "us")
 
     def to_frame(self) -> pd.DataFrame:
         return self.effects.copy()
@@ -439,12 +442,14 @@ class MMRMResult(Result):
         t = self.coef / self.se
         table = pd.DataFrame({"estimate": self.coef, "se": self.se, "tval": t,
                               "pval": 2 * stats.t.sf(np.abs(t), self.df_resid)})
+        extra = [] if self.theta is None else ["", "Covariance parameters:", format_table(self.theta.to_frame("estimate"))]
         return "\n".join([
             self.method, f"{self.nobs} observations of {self.n_subjects} participants; "
             f"REML log-likelihood = {format_number(self.loglik)}", "",
             "Coefficients (t on the residual df, as gls):", format_table(table), "",
             "Treatment effect at each visit:", format_table(self.effects), "",
-            "Unstructured covariance of the visits:", format_table(self.sigma)])
+            f"{_mmrm_cov.LABELS[self.covariance].capitalize()} covariance of the visits:",
+            format_table(self.sigma), *extra])
 
 
 def _chol_from_params(x: np.ndarray, T: int) -> np.ndarray:
@@ -532,42 +537,180 @@ class _UnstructuredREML:
 
 
 @_data.renamed_argument("df", "data")
-def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None, level: float = 0.95, conf_level=None,
-         arm_levels=None, df_method: str = "satterthwaite") -> MMRMResult:
-    """Mixed model for repeated measures from wide data (one row per participant).
+def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *, outcome: str | None = None,
+         id: str | None = None, visit: str | None = None, covariance: str = "us", factors=None,
+         level: float = 0.95, conf_level=None, arm_levels=None, df_method: str = "satterthwaite") -> MMRMResult:
+    """Mixed model for repeated measures (MMRM), REML, from wide or long data.
 
-    ``visits`` maps visit labels to outcome columns in time order, e.g.
-    ``{"4": "hope_4", "12": "hope_12"}``; the baseline score goes in ``covariates`` (ANCOVA-
-    style MMRM). Model: ``y_it = visit_t + arm + covariates + visit_t x arm`` with an
-    unstructured covariance between visits, fitted by REML on every observed value
-    (missing visits are missing at random given the model). Equals
-    ``nlme::gls(y ~ visit * arm + covariates, correlation = corSymm(form = ~ v | id),
-    weights = varIdent(form = ~ 1 | visit), method = "REML")`` to the optimisers' tolerance.
+    Model: ``y_it = visit_t + arm + covariates + visit_t x arm`` with a covariance between the
+    visits of one participant, fitted by REML on every observed value (missing visits are
+    missing at random given the model); participants are independent.
 
-    ``effects``: the arm difference at each visit, ``b_arm + b_{visit x arm}``, with SE from
-    ``L V L'``, its t test and CI on ``df_method`` degrees of freedom (the ``df`` column):
-    ``"satterthwaite"`` (default; as the R package mmrm defines it, from the observed REML
-    information of the covariance parameters, see :mod:`peertrial.trial._df`), ``"residual"``
-    (``N_obs - p``, as ``summary(gls)``) or ``"asymptotic"`` (normal reference). Participants with no
-    observed visit, or a missing covariate, are dropped with a warning naming them.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Wide (one row per participant, with ``visits``) or long (one row per participant-visit,
+        with ``outcome``, ``id`` and ``visit``) data.
+    visits : dict, optional
+        Wide input: visit labels -> outcome columns in time order, e.g.
+        ``{"4": "hope_4", "12": "hope_12"}``; the baseline score goes in ``covariates``.
+    arm : str
+        The 0/1 arm column (constant within a participant in long data).
+    covariates : list of str or str, optional
+        Covariate columns or an R-style right-hand side; in long data they may vary by visit.
+    outcome, id, visit : str, optional
+        Long input: the outcome, participant and visit columns. Visits are ordered as sorted values
+        (the category order for an ordered categorical); a missing outcome is a missing visit.
+    covariance : str
+        ``"us"`` (unstructured, default), ``"cs"`` (compound symmetry), ``"csh"`` (heterogeneous
+        compound symmetry), ``"ar1"``, ``"ar1h"`` (AR(1), homogeneous or heterogeneous variances;
+        equally spaced visits in visit order), ``"toep"``, ``"toeph"`` (Toeplitz), the R package
+        mmrm's names. See :mod:`peertrial.trial._mmrm_cov`.
+    factors : list of str, optional
+        Covariates to treat as factors.
+    level : float
+        Confidence level of the visit effects' intervals, 0.95 or 95 alike.
+    arm_levels : mapping or pair, optional
+        How ``arm`` codes the arms when it is not 0/1 (``{"Control": 0, "Peer": 1}`` or
+        ``(control, intervention)``).
+    df_method : str
+        ``"satterthwaite"`` (default; as the R package mmrm defines it, from the observed REML
+        Hessian of the covariance parameters, see :mod:`peertrial.trial._df`), ``"residual"``
+        (``N_obs - p``, as ``summary(gls)``) or ``"asymptotic"`` (normal reference).
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    Returns
+    -------
+    MMRMResult
+        ``effects``: the arm difference at each visit, ``b_arm + b_{visit x arm}``, with SE from
+        ``L V L'``, its t test and CI on ``df_method`` degrees of freedom (``df``); ``coef``,
+        ``se``, ``vcov``; ``sigma`` (the visits' covariance), ``theta`` (SDs and correlations of a
+        structured covariance), ``loglik`` (REML, nlme's constant).
+
+    Notes
+    -----
+    R equivalent: ``nlme::gls(y ~ visit * arm + covariates, correlation = corSymm(form = ~ v | id),
+    weights = varIdent(form = ~ 1 | visit), method = "REML")`` for ``"us"``; ``corCompSymm``,
+    ``corAR1``, ``corARMA(p = T - 1, q = 0)`` without/with ``varIdent`` for the others (nlme 3.1);
+    ``mmrm::mmrm(y ~ visit * arm + us(visit | id))`` and its ``cs``, ``csh``, ``ar1``, ``ar1h``,
+    ``toep``, ``toeph``. Participants with no observed visit, or a missing covariate, are dropped
+    with a warning naming them.
+
+    References
+    ----------
+    .. [1] Mallinckrodt, C. H., Lane, P. W., Schnell, D., Peng, Y., & Mancuso, J. P. (2008).
+       Recommendations for the primary analysis of continuous endpoints in longitudinal clinical
+       trials. Drug Information Journal, 42(4), 303-319.
+    .. [2] Christensen, R. H. B. (2018). Satterthwaite's method for degrees of freedom in linear
+       mixed models. https://github.com/runehaubo/lmerTestR/blob/master/pkg_notes/Satterthwaite_for_LMMs.pdf
+    .. [3] Potthoff, R. F., & Roy, S. N. (1964). A generalized multivariate analysis of variance
+       model useful especially for growth curve problems. Biometrika, 51(3-4), 313-326.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> fit = pt.trial.mmrm(trial, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"], covariance="cs")
+    >>> fit.effects.index.tolist()
+    ['4', '12']
+    >>> long = pd.DataFrame({"pid": [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6],
+    ...                      "week": [4, 12] * 5 + [4],
+    ...                      "score": [10, 12, 9, 8, 14, 16, 11, 15, 9, 13, 12],
+    ...                      "arm": [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]})
+    >>> long_fit = pt.trial.mmrm(long, outcome="score", id="pid", visit="week", covariance="ar1")
+    >>> long_fit.n_subjects, long_fit.nobs
+    (6, 11)
     """
     df_method = _df.check_df_method(df_method)
     if df_method == "kenward-roger":
         raise ValueError("df_method='kenward-roger' is available for random_intercept and partially_nested; "
                          "for mmrm use 'satterthwaite' (the default, as the mmrm package), 'residual' or "
                          "'asymptotic'")
+    covariance = _mmrm_cov.check_covariance(covariance)
     data = _data.code_arm(data, arm, arm_levels)
     _data.unique_index(data)
     conf_level = _data.confidence_level(level, conf_level=conf_level)
     covariates, factors = _builder.spec(covariates), as_list(factors)
+    long_args = {"outcome": outcome, "id": id, "visit": visit}
+    if visits is not None:
+        given = [k for k, v in long_args.items() if v is not None]
+        if given:
+            raise ValueError(f"give either visits= (wide data) or outcome=, id=, visit= (long data), not both "
+                             f"(got visits= and {', '.join(k + '=' for k in given)})")
+        labels, cols, Y, a, C, cnames = _mmrm_wide(data, visits, arm, covariates, factors)
+    else:
+        lacking = [k for k, v in long_args.items() if v is None]
+        if lacking:
+            raise ValueError("mmrm needs visits= (a dict of visit label -> outcome column, wide data) or "
+                             f"outcome=, id= and visit= (long data, one row per visit); missing: "
+                             f"{', '.join(k + '=' for k in lacking)}")
+        labels, cols, Y, a, C, cnames = _mmrm_long(data, outcome, id, visit, arm, covariates, factors)
+    T, n, kc = len(labels), len(Y), C.shape[2]
+    names = ["(Intercept)"] + [f"visit{lab}" for lab in labels[1:]] + [arm] + cnames + \
+        [f"visit{lab}:{arm}" for lab in labels[1:]]
+    p = len(names)
+    Xs = np.zeros((n, T, p))
+    Xs[:, :, 0] = 1.0
+    for t in range(1, T):
+        Xs[:, t, t] = 1.0
+        Xs[:, t, T + kc + t] = a
+    Xs[:, :, T] = a[:, None]
+    Xs[:, :, T + 1:T + 1 + kc] = C
+    _check_mmrm_size(Y, a, labels, cols, kc + 2, covariance, p)
+    core = _UnstructuredREML(Y, Xs)
+    theta = None
+    if covariance == "us":
+        try:
+            beta, V, Sigma, loglik = core.fit(_start_covariance(Y, Xs))
+        except np.linalg.LinAlgError as exc:
+            raise ValueError(f"the unstructured {T} x {T} covariance is not estimable from {n} participants "
+                             f"({core.nobs} observed values): too few participants observed at each visit "
+                             f"or pair of visits ({exc})") from exc
+    else:
+        structure = _mmrm_cov.Structure(covariance, T)
+        try:
+            th, pieces = _mmrm_cov.fit_structured(core.groups, structure, _start_covariance(Y, Xs))
+        except np.linalg.LinAlgError as exc:
+            raise ValueError(f"the {_mmrm_cov.LABELS[covariance]} covariance is not estimable from {n} "
+                             f"participants ({core.nobs} observed values) ({exc})") from exc
+        beta, V, loglik = pieces["beta"], pieces["V"], -0.5 * pieces["dev"]
+        Sigma = structure.sigma(th, derivatives=False)
+        theta = pd.Series(th, index=structure.names(), name="theta")
+    df_resid = core.nobs - p
+    coef = pd.Series(beta, index=names)
+    se = pd.Series(np.sqrt(np.diag(V)), index=names)
+    Lmat = np.zeros((T, p))
+    Lmat[:, T] = 1.0
+    for t in range(1, T):
+        Lmat[t, T + kc + t] = 1.0
+    est = Lmat @ beta
+    ese = np.sqrt(np.einsum("tp,pq,tq->t", Lmat, V, Lmat))
+    if df_method == "satterthwaite":
+        dfs = (_df.unstructured_satterthwaite(core.groups, beta, Sigma, Lmat) if covariance == "us" else
+               _mmrm_cov.satterthwaite(pieces, Lmat))
+    else:
+        dfs = np.full(T, np.inf if df_method == "asymptotic" else float(df_resid))
+    q = stats.t.ppf(0.5 + conf_level / 2, dfs)
+    tval = est / ese
+    effects = pd.DataFrame({"estimate": est, "se": ese, "statistic": tval, "df": dfs,
+                            "pval": 2 * stats.t.sf(np.abs(tval), dfs),
+                            "ci_lb": est - q * ese, "ci_ub": est + q * ese,
+                            "n_control": [int(np.sum(~np.isnan(Y[:, t]) & (a == 0))) for t in range(T)],
+                            "n_intervention": [int(np.sum(~np.isnan(Y[:, t]) & (a == 1))) for t in range(T)]},
+                           index=pd.Index(labels, name="visit"))
+    method = (f"MMRM (REML, {_mmrm_cov.LABELS[covariance]} covariance): outcome ~ visit * {arm}"
+              + (f" + {_builder.describe(covariates)}" if covariate_columns(covariates, factors) else "")
+              + f"; as nlme::gls with {_mmrm_cov.NLME[covariance]}; visit effects on {df_method} df")
+    return MMRMResult(coef=coef, se=se, vcov=pd.DataFrame(V, index=names, columns=names), effects=effects,
+                      sigma=pd.DataFrame(Sigma, index=labels, columns=labels), loglik=float(loglik),
+                      nobs=core.nobs, n_subjects=core.n_subjects, df_resid=df_resid, method=method,
+                      covariance=covariance, theta=theta)
+
+
+def _mmrm_wide(data, visits, arm, covariates, factors):
+    """Wide layout: labels, outcome columns, Y (n, T), arm (n,), covariates (n, T, k), names."""
     if not isinstance(visits, dict) or len(visits) < 2:
         raise ValueError("visits must be a dict of at least two visit labels -> outcome columns")
     labels, cols = [str(k) for k in visits], list(visits.values())
-    frame = model_frame(data, [arm, *covariate_columns(covariates, factors)], stacklevel=3)
+    frame = model_frame(data, [arm, *covariate_columns(covariates, factors)], stacklevel=4)
     full = _data.as_frame(data)
     _data.require_columns(full, cols)
     Y = np.column_stack([_data.numeric(full.loc[frame.index, c], c) for c in cols])
@@ -578,58 +721,65 @@ def mmrm(data, visits: dict, arm: str = "arm", covariates=None, *, factors=None,
         frame, Y = frame.loc[~none], Y[~none]
     a = _arm_values(frame, arm)
     Xc, cnames = design(frame, [(arm, a)], covariates, factors)  # [1, arm, covariates]
-    T = len(labels)
-    n = len(frame)
-    names = ["(Intercept)"] + [f"visit{lab}" for lab in labels[1:]] + [arm] + cnames[2:] + \
-        [f"visit{lab}:{arm}" for lab in labels[1:]]
-    p = len(names)
-    Xs = np.zeros((n, T, p))
-    Xs[:, :, 0] = 1.0
-    for t in range(1, T):
-        Xs[:, t, t] = 1.0
-        Xs[:, t, T + len(cnames) - 2 + t] = a
-    Xs[:, :, T] = a[:, None]
-    Xs[:, :, T + 1:T + len(cnames) - 1] = Xc[:, None, 2:]
-    _check_mmrm_size(Y, a, labels, cols, Xc.shape[1])
-    core = _UnstructuredREML(Y, Xs)
-    try:
-        beta, V, Sigma, loglik = core.fit(_start_covariance(Y, Xs))
-    except np.linalg.LinAlgError as exc:
-        raise ValueError(f"the unstructured {T} x {T} covariance is not estimable from {n} participants "
-                         f"({core.nobs} observed values): too few participants observed at each visit "
-                         f"or pair of visits ({exc})") from exc
-    df_resid = core.nobs - p
-    coef = pd.Series(beta, index=names)
-    se = pd.Series(np.sqrt(np.diag(V)), index=names)
-    Lmat = np.zeros((T, p))
-    Lmat[:, T] = 1.0
-    for t in range(1, T):
-        Lmat[t, T + len(cnames) - 2 + t] = 1.0
-    est = Lmat @ beta
-    ese = np.sqrt(np.einsum("tp,pq,tq->t", Lmat, V, Lmat))
-    if df_method == "satterthwaite":
-        dfs = _df.unstructured_satterthwaite(core.groups, beta, Sigma, Lmat)
+    C = np.repeat(Xc[:, None, 2:], len(labels), axis=1)
+    return labels, cols, Y, a, C, cnames[2:]
+
+
+def _visit_label(v) -> str:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _mmrm_long(data, outcome, id_col, visit, arm, covariates, factors):
+    """Long layout (one row per participant-visit) -> the wide arrays of :func:`_mmrm_wide`."""
+    frame = model_frame(data, [id_col, visit, arm, *covariate_columns(covariates, factors)], stacklevel=4)
+    full = _data.as_frame(data)
+    _data.require_columns(full, [outcome])
+    y = _data.numeric(full.loc[frame.index, outcome], outcome)
+    dup = frame.duplicated([id_col, visit], keep=False).to_numpy()
+    if dup.any():
+        raise ValueError(f"participant-visit pairs ({id_col!r}, {visit!r}) repeat at rows "
+                         f"{_data.row_labels(frame.index, dup)}; long data needs one row per participant and visit")
+    vcol = frame[visit]
+    if isinstance(vcol.dtype, pd.CategoricalDtype):
+        levels = [c for c in vcol.cat.categories if (vcol == c).any()]
     else:
-        dfs = np.full(T, np.inf if df_method == "asymptotic" else float(df_resid))
-    q = stats.t.ppf(0.5 + conf_level / 2, dfs)
-    tval = est / ese
-    n_obs = (~np.isnan(Y)).sum(axis=0)
-    effects = pd.DataFrame({"estimate": est, "se": ese, "statistic": tval, "df": dfs,
-                            "pval": 2 * stats.t.sf(np.abs(tval), dfs),
-                            "ci_lb": est - q * ese, "ci_ub": est + q * ese,
-                            "n_control": [int(np.sum(~np.isnan(Y[:, t]) & (a == 0))) for t in range(T)],
-                            "n_intervention": [int(np.sum(~np.isnan(Y[:, t]) & (a == 1))) for t in range(T)]},
-                           index=pd.Index(labels, name="visit"))
-    del n_obs
-    method = (f"MMRM (REML, unstructured covariance): outcome ~ visit * {arm}"
-              + (f" + {_builder.describe(covariates)}" if covariate_columns(covariates, factors) else "")
-              + f"; as nlme::gls with corSymm + varIdent; visit effects on {df_method} df")
-    return MMRMResult(coef=coef, se=se, vcov=pd.DataFrame(V, index=names, columns=names), effects=effects,
-                      sigma=pd.DataFrame(Sigma, index=labels, columns=labels), loglik=float(loglik),
-                      nobs=core.nobs, n_subjects=core.n_subjects, df_resid=df_resid, method=method)
+        try:
+            levels = sorted(vcol.unique())
+        except TypeError as exc:
+            raise ValueError(f"column {visit!r} mixes values that cannot be ordered; use one type "
+                             "(numbers or text) or an ordered categorical") from exc
+    if len(levels) < 2:
+        raise ValueError(f"column {visit!r} has {len(levels)} distinct visit(s); an MMRM needs at least two")
+    vcode = pd.Index(levels).get_indexer(vcol)
+    pid, uniq = pd.factorize(frame[id_col], sort=True)
+    arm_rows = _arm_values(frame, arm)
+    arm_by_id = pd.Series(arm_rows).groupby(pid).agg(["min", "max"])
+    mixed_arm = (arm_by_id["min"] != arm_by_id["max"]).to_numpy()
+    if mixed_arm.any():
+        bad = [str(u) for u in uniq[mixed_arm][:10]]
+        raise ValueError(f"column {arm!r} changes within participant(s) {', '.join(bad)} (column {id_col!r}); "
+                         "the arm must be constant within a participant")
+    Xc, cnames = design(frame, [(arm, arm_rows)], covariates, factors)
+    n, T = len(uniq), len(levels)
+    Y = np.full((n, T), np.nan)
+    Y[pid, vcode] = y
+    C = np.zeros((n, T, Xc.shape[1] - 2))
+    C[pid, vcode] = Xc[:, 2:]
+    a = arm_by_id["min"].to_numpy(float)
+    none = np.isnan(Y).all(axis=1)
+    if none.any():
+        bad = ", ".join(str(u) for u in uniq[none][:10])
+        warnings.warn(f"{int(none.sum())} participant(s) with no observed outcome dropped ({id_col} {bad})",
+                      UserWarning, stacklevel=_data.user_stacklevel())
+        Y, C, a = Y[~none], C[~none], a[~none]
+    labels = [_visit_label(v) for v in levels]
+    return labels, [f"{outcome} at {visit} {lab}" for lab in labels], Y, a, C, cnames[2:]
 
 
-def _check_mmrm_size(Y: np.ndarray, a: np.ndarray, labels, cols, k: int) -> None:
+def _check_mmrm_size(Y: np.ndarray, a: np.ndarray, labels, cols, k: int, covariance: str = "us",
+                     p: int = 0) -> None:
     """Each visit needs values in both arms (visit-by-arm means); an unstructured T x T
     covariance needs at least ``k + T`` participants when each visit has ``k`` coefficients
     (as a multivariate regression, whose residual covariance is singular below that)."""
@@ -639,7 +789,10 @@ def _check_mmrm_size(Y: np.ndarray, a: np.ndarray, labels, cols, k: int) -> None
                 raise ValueError(f"visit {lab!r} (column {col!r}) has no observed value in arm {arm_value}; "
                                  "the visit-by-arm effect is not estimable")
     T, n = len(labels), len(Y)
-    if n < k + T:
+    nobs = int(np.sum(~np.isnan(Y)))
+    if nobs <= p:
+        raise ValueError(f"too few observed values: {nobs} for {p} coefficients (REML needs more)")
+    if covariance == "us" and n < k + T:
         raise ValueError(f"too few participants for an unstructured covariance: {n} participants, {T} visits "
                          f"and {k} coefficients per visit need at least {k + T}")
 

@@ -1,0 +1,264 @@
+"""Structured covariance matrices for the MMRM (REML) and their Satterthwaite degrees of freedom.
+
+The visits' covariance is ``Sigma = S R(phi) S`` with ``S = diag(sd)`` (one SD for every visit,
+or one per visit for the heterogeneous structures) and the correlation ``R``:
+
+- ``cs`` / ``csh``: compound symmetry, ``R_ab = rho`` for ``a != b`` (``nlme::corCompSymm``);
+- ``ar1`` / ``ar1h``: first-order autoregressive, ``R_ab = rho^|a - b|`` in visit order
+  (``nlme::corAR1`` on the visit index; visits are taken as equally spaced, as mmrm's ``ar1``);
+- ``toep`` / ``toeph``: Toeplitz, ``R_ab = rho_|a - b|`` (a stationary correlation of the visits;
+  ``nlme::corARMA(p = T - 1, q = 0)`` spans exactly these).
+
+``theta = (sd, phi)`` are the natural parameters. REML (deviance ``-2 l_R``, nlme's constant) is
+maximised by Fisher scoring with step halving (keeping ``Sigma`` positive definite), then
+polished by Newton steps on the observed Hessian, both in ``theta``; every quantity is summed
+over the missing-data patterns, so no ``N x N`` matrix is formed. With ``G = dD/dSigma``,
+
+    dD/dtheta_k      = <G, dSigma_k>,
+    d2D/dtheta_k dl  = H_lin(dSigma_k, dSigma_l) + <G, d2Sigma_kl>,
+
+``H_lin`` being the Hessian of a covariance linear in its parameters (see :mod:`._df`).
+The Satterthwaite df of a contrast uses that observed Hessian (as the R package mmrm; at an
+interior optimum it does not depend on the parametrisation).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from peertrial import _data
+from peertrial._warnings import ConvergenceWarning
+
+COVARIANCES = ("us", "cs", "csh", "ar1", "ar1h", "toep", "toeph")
+LABELS = {"us": "unstructured", "cs": "compound symmetry", "csh": "heterogeneous compound symmetry",
+          "ar1": "AR(1)", "ar1h": "heterogeneous AR(1)", "toep": "Toeplitz", "toeph": "heterogeneous Toeplitz"}
+NLME = {"us": "corSymm + varIdent", "cs": "corCompSymm", "csh": "corCompSymm + varIdent", "ar1": "corAR1",
+        "ar1h": "corAR1 + varIdent", "toep": "corARMA(p = T - 1)", "toeph": "corARMA(p = T - 1) + varIdent"}
+
+
+def check_covariance(covariance: str) -> str:
+    c = str(covariance).lower()
+    if c not in COVARIANCES:
+        raise ValueError(f"covariance must be one of {COVARIANCES} (the R package mmrm's names), got {covariance!r}")
+    return c
+
+
+class Structure:
+    """``Sigma(theta)`` with its first and second derivatives for one structure and ``T`` visits."""
+
+    def __init__(self, name: str, T: int):
+        self.name, self.T = name, T
+        self.kind = {"cs": "cs", "csh": "cs", "ar1": "ar1", "ar1h": "ar1", "toep": "toep", "toeph": "toep"}[name]
+        self.hetero = name in ("csh", "ar1h", "toeph")
+        self.n_sd = T if self.hetero else 1
+        self.m = T - 1 if self.kind == "toep" else 1
+        self.q = self.n_sd + self.m
+        self.lag = np.abs(np.subtract.outer(np.arange(T), np.arange(T)))
+
+    def names(self) -> list[str]:
+        sd = [f"sd{t + 1}" for t in range(self.T)] if self.hetero else ["sd"]
+        phi = [f"rho{k + 1}" for k in range(self.m)] if self.kind == "toep" else ["rho"]
+        return sd + phi
+
+    def corr(self, phi):
+        lag, T, m = self.lag, self.T, self.m
+        if self.kind == "cs":
+            R = np.where(lag == 0, 1.0, phi[0])
+            dR = (lag > 0).astype(float)[None]
+            d2R = np.zeros((1, 1, T, T))
+        elif self.kind == "ar1":
+            r = phi[0]
+            R = r ** lag
+            dR = np.where(lag >= 1, lag * r ** np.maximum(lag - 1, 0), 0.0)[None]
+            d2R = np.where(lag >= 2, lag * (lag - 1) * r ** np.maximum(lag - 2, 0), 0.0)[None, None]
+        else:
+            R = np.eye(T)
+            dR = np.zeros((m, T, T))
+            for k in range(m):
+                R = R + phi[k] * (lag == k + 1)
+                dR[k] = lag == k + 1
+            d2R = np.zeros((m, m, T, T))
+        return R, dR, d2R
+
+    def sigma(self, theta, derivatives: bool = True):
+        T, ns, q = self.T, self.n_sd, self.q
+        sd, phi = np.asarray(theta[:ns], float), np.asarray(theta[ns:], float)
+        R, dR, d2R = self.corr(phi)
+        s = sd if self.hetero else np.full(T, sd[0])
+        ss = np.outer(s, s)
+        Sigma = ss * R
+        if not derivatives:
+            return Sigma
+        d1 = np.zeros((q, T, T))
+        d2 = np.zeros((q, q, T, T))
+        if self.hetero:
+            E = np.eye(T)
+            es = np.einsum("ka,b->kab", E, s)
+            Dsd = es + np.swapaxes(es, 1, 2)                     # d(s s')/d s_k
+            d1[:ns] = Dsd * R
+            EE = np.einsum("ka,lb->klab", E, E)
+            d2[:ns, :ns] = (EE + np.swapaxes(EE, 2, 3)) * R     # d2(s s')/ds_k ds_l
+            for k in range(T):
+                d2[k, ns:] = Dsd[k] * dR
+                d2[ns:, k] = Dsd[k] * dR
+        else:
+            d1[0] = 2.0 * sd[0] * R
+            d2[0, 0] = 2.0 * R
+            d2[0, 1:] = 2.0 * sd[0] * dR
+            d2[1:, 0] = 2.0 * sd[0] * dR
+        d1[ns:] = ss * dR
+        d2[ns:, ns:] = ss * d2R
+        return Sigma, d1, d2
+
+    def start(self, S0: np.ndarray) -> np.ndarray:
+        """Starting ``theta`` from a rough covariance (pairwise OLS residual covariance)."""
+        v = np.maximum(np.diag(S0), 1e-8 * max(np.max(np.diag(S0)), 1e-300))
+        C = S0 / np.sqrt(np.outer(v, v))
+        sd = np.sqrt(v) if self.hetero else np.array([np.sqrt(np.mean(v))])
+        T = self.T
+        if self.kind == "cs":
+            phi = np.array([np.clip(np.mean(C[self.lag > 0]), -0.5 / max(T - 1, 1), 0.9)])
+        elif self.kind == "ar1":
+            phi = np.array([np.clip(np.mean(C[self.lag == 1]), -0.8, 0.9)])
+        else:
+            phi = np.array([np.mean(C[self.lag == k + 1]) for k in range(self.m)])
+            for shrink in (1.0, 0.8, 0.5, 0.2, 0.0):
+                if _is_pd(self.corr(shrink * phi)[0]):
+                    phi = shrink * phi
+                    break
+        return np.concatenate([sd, phi])
+
+    def valid(self, theta) -> bool:
+        sd = theta[:self.n_sd]
+        return bool(np.all(sd > 0) and np.all(np.isfinite(theta)) and _is_pd(self.corr(theta[self.n_sd:])[0]))
+
+
+def _is_pd(M: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(M)
+        return True
+    except np.linalg.LinAlgError:
+        return False
+
+
+def reml_pieces(groups, Sigma, d1=None, d2=None, hessian: bool = False):
+    """REML deviance at ``Sigma``, and (with ``d1``) its gradient and expected information in the
+    parameters, (with ``hessian``) the observed Hessian and ``P_k = X'W dSigma_k W X``.
+
+    ``groups``: ``(S, Y (m, s), X (m, s, p))`` per missing-data pattern (observed visits ``S``).
+    """
+    p = groups[0][2].shape[2]
+    A = np.zeros((p, p))
+    c = np.zeros(p)
+    logdet = 0.0
+    Ws = []
+    nobs = 0
+    for S, Yg, Xg in groups:
+        Sig = Sigma[np.ix_(S, S)]
+        W = np.linalg.inv(Sig)
+        Ws.append(W)
+        logdet += len(Yg) * np.linalg.slogdet(Sig)[1]
+        WX = np.einsum("st,itp->isp", W, Xg)
+        A += np.einsum("isp,isq->pq", Xg, WX)
+        c += np.einsum("isp,is->p", WX, Yg)
+        nobs += Yg.size
+    V = np.linalg.inv(A)
+    beta = V @ c
+    quad = 0.0
+    Us = []
+    for (S, Yg, Xg), W in zip(groups, Ws):
+        U = (Yg - Xg @ beta) @ W                                 # u_i = W r_i
+        Us.append(U)
+        quad += np.einsum("is,is->", U, Yg - Xg @ beta)
+    dev = logdet + quad + np.linalg.slogdet(A)[1] + (nobs - p) * np.log(2 * np.pi)
+    out = {"dev": dev, "beta": beta, "V": V}
+    if d1 is None:
+        return out
+    q = d1.shape[0]
+    T = Sigma.shape[0]
+    G = np.zeros((T, T))
+    grad_lin = np.zeros(q)
+    t1 = np.zeros((q, q))                                        # sum tr(W Di W Dj) - 2 tr(Di W Dj K)
+    Pk = np.zeros((q, p, p))
+    a2 = np.zeros((q, q))
+    b = np.zeros((q, p))
+    for (S, Yg, Xg), W, U in zip(groups, Ws, Us):
+        m = len(Yg)
+        WX = np.einsum("st,itp->isp", W, Xg)
+        K = np.einsum("isp,pq,itq->st", WX, V, WX)               # sum_i W X_i V X_i' W
+        UU = U.T @ U
+        G[np.ix_(S, S)] += m * W - UU - K
+        D = d1[:, S][:, :, S]                                    # (q, s, s)
+        WD = W @ D                                               # W D_i
+        DW = D @ W
+        t1 += m * np.einsum("ist,jts->ij", WD, WD) - 2.0 * np.einsum("ist,jtu,us->ij", DW, D, K, optimize=True)
+        Pk += np.einsum("isp,kst,itr->kpr", WX, D, WX, optimize=True)
+        if hessian:
+            a2 += np.einsum("ist,jtu,us->ij", DW, D, UU, optimize=True)
+            b += np.einsum("isp,kst,it->kp", WX, D, U, optimize=True)
+    grad = np.einsum("st,kst->k", G, d1)
+    VP = V @ Pk                                                  # (q, p, p)
+    info = t1 + np.einsum("ipr,jrp->ij", VP, VP)                 # tr(P D_i P D_j): expected information
+    out.update(grad=grad, info=0.5 * (info + info.T), Pk=Pk)
+    if hessian:
+        H = -info + 2.0 * (a2 - np.einsum("ip,pr,jr->ij", b, V, b))
+        if d2 is not None:
+            H = H + np.einsum("st,klst->kl", G, d2)
+        out["hessian"] = 0.5 * (H + H.T)
+    return out
+
+
+def fit_structured(groups, structure: Structure, S0: np.ndarray, max_iter: int = 200):
+    """REML fit: Fisher scoring with step halving, then Newton steps on the observed Hessian once
+    the predicted decrease of the deviance is small; returns ``(theta, pieces)`` (pieces with the
+    observed Hessian, for the df). Stops when the predicted decrease falls below 1e-12."""
+    theta = structure.start(S0)
+    Sigma, d1, d2 = structure.sigma(theta)
+    cur = reml_pieces(groups, Sigma, d1)
+    pred = np.inf
+    converged = False
+    for _ in range(max_iter):
+        H = cur["info"]
+        if pred < 1e-2:
+            cur = reml_pieces(groups, Sigma, d1, d2, hessian=True)
+            if np.min(np.linalg.eigvalsh(cur["hessian"])) > 0:
+                H = cur["hessian"]
+        step = -np.linalg.lstsq(H, cur["grad"], rcond=None)[0]
+        pred = -cur["grad"] @ step
+        if pred < 1e-12:
+            converged = True
+            break
+        t = 1.0
+        for _ in range(60):
+            cand = theta + t * step
+            if structure.valid(cand):
+                try:
+                    dev_c = reml_pieces(groups, structure.sigma(cand, derivatives=False))["dev"]
+                except np.linalg.LinAlgError:
+                    dev_c = np.inf
+                if dev_c <= cur["dev"] + 1e-13 * abs(cur["dev"]):
+                    break
+            t *= 0.5
+        else:
+            break
+        theta = cand
+        Sigma, d1, d2 = structure.sigma(theta)
+        cur = reml_pieces(groups, Sigma, d1)
+    if not converged:
+        warnings.warn(f"MMRM REML ({LABELS[structure.name]} covariance) did not converge in {max_iter} "
+                      f"iterations (predicted deviance decrease {pred:.2e})", ConvergenceWarning,
+                      stacklevel=_data.user_stacklevel())
+    return theta, reml_pieces(groups, Sigma, d1, d2, hessian=True)
+
+
+def satterthwaite(pieces, L: np.ndarray) -> np.ndarray:
+    """Satterthwaite df of the rows of ``L`` from ``reml_pieces(..., hessian=True)``."""
+    V, Pk, H = pieces["V"], pieces["Pk"], pieces["hessian"]
+    Acov = 2.0 * np.linalg.pinv(H)
+    LV = np.atleast_2d(L) @ V
+    G = np.einsum("kp,ipr,kr->ki", LV, Pk, LV)                   # c'V P_i V c = -dc'Vc/dtheta_i
+    var = np.einsum("kp,kp->k", LV, np.atleast_2d(L))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2.0 * var**2 / np.einsum("ki,ij,kj->k", G, Acov, G)

@@ -1,0 +1,162 @@
+"""MMRM covariance structures and long-format input (fixtures/make_mmrm_cov_fixtures.R: nlme::gls REML with
+corCompSymm / corAR1 / corARMA(p = T - 1) with and without varIdent, and Satterthwaite df computed in R
+from the definition with numDeriv)."""
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import peertrial as pt
+from peertrial.trial import _mmrm_cov, mixed
+
+from .conftest import FIXTURES, rel_err
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return json.loads((FIXTURES / "mmrm_cov_fixtures.json").read_text())
+
+
+def _cases(ref):
+    out = [("orthodont", ref["orthodont"], None), ("bodyweight", ref["bodyweight"], None)]
+    out += [(f"simulated{k}", s, ["y0"]) for k, s in enumerate(ref["simulated"])]
+    return out
+
+
+def _abs_rel(a, b):
+    """Largest difference relative to the largest reference value (coefficients may be ~0)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.max(np.abs(a - b)) / np.max(np.abs(b))
+
+
+def test_structures_match_gls_and_df_definition(ref):
+    for name, s, cov in _cases(ref):
+        d = pd.DataFrame(s["data"])
+        for r in s["fits"]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                fit = pt.trial.mmrm(d, outcome="y", id="id", visit="visit", arm="arm", covariates=cov,
+                                    covariance=r["struct"])
+            what = f"{name} {r['struct']}"
+            # our REML optimum is never below gls's (gls stops at its optimiser tolerance)
+            assert fit.loglik >= r["loglik"] - 1e-9, what
+            assert fit.loglik - r["loglik"] < 5e-8, what
+            # gls stops where the REML surface is flat: its log-likelihood is up to 3e-8 below ours and
+            # its covariance up to ~1e-3 (relative) away, which moves the fixed effects, SEs and df by
+            # up to a few 1e-5 (test_df_at_gls_covariance_is_the_definition compares at gls's covariance)
+            assert _abs_rel(fit.coef, r["coef"]) < 2e-5, what
+            assert rel_err(fit.se, r["se"]) < 5e-5, what
+            assert rel_err(fit.effects["se"], r["effect_se"]) < 5e-5, what
+            assert rel_err(fit.sigma.to_numpy(), r["Sigma"]) < 2e-3, what
+            if "df" in r:
+                assert rel_err(fit.effects["df"], r["df"]) < 1e-4, what
+                assert rel_err(fit.theta, r["theta"]) < 2e-3, what
+
+
+def test_df_at_gls_covariance_is_the_definition(ref):
+    """At gls's own covariance the analytic Satterthwaite df equal R's numDeriv ones to its accuracy."""
+    for name, s, cov in _cases(ref)[:3]:
+        d = pd.DataFrame(s["data"]).sort_values(["id", "visit"])
+        w = d.pivot(index="id", columns="visit", values="y")
+        a = d.groupby("id")["arm"].first().to_numpy(float)
+        Y, T = w.to_numpy(float), w.shape[1]
+        k = 0 if cov is None else 1
+        p = 2 * T + k
+        Xs = np.zeros((len(Y), T, p))
+        Xs[:, :, 0] = 1
+        for t in range(1, T):
+            Xs[:, t, t] = 1
+            Xs[:, t, T + k + t] = a
+        Xs[:, :, T] = a[:, None]
+        if k:
+            Xs[:, :, T + 1] = d.groupby("id")["y0"].first().to_numpy(float)[:, None]
+        core = mixed._UnstructuredREML(Y, Xs)
+        L = np.zeros((T, p))
+        L[:, T] = 1
+        for t in range(1, T):
+            L[t, T + k + t] = 1
+        for r in s["fits"]:
+            if "df" not in r:
+                continue
+            st = _mmrm_cov.Structure(r["struct"], T)
+            S, d1, d2 = st.sigma(np.asarray(r["theta"], float))
+            pieces = _mmrm_cov.reml_pieces(core.groups, S, d1, d2, hessian=True)
+            assert abs(pieces["dev"] - r["dev_at_gls"]) < 1e-8 * abs(r["dev_at_gls"])
+            # numDeriv's accuracy: 1e-7-1e-6 on most fits, 1.5e-5 on the first simulated Toeplitz fit (where
+            # central differences of our deviance agree with the analytic df to 3e-7); BodyWeight's
+            # (11 visits, correlations ~0.97) Hessians have condition numbers ~1e6-1e8
+            tol = 5e-5 if name == "bodyweight" else 2e-5
+            assert rel_err(_mmrm_cov.satterthwaite(pieces, L), r["df"]) < tol, f"{name} {r['struct']}"
+
+
+def test_analytic_derivatives():
+    """Gradient and observed Hessian of the REML deviance against central differences."""
+    rng = np.random.default_rng(4)
+    n, T, p = 30, 4, 5
+    Xs = np.concatenate([np.ones((n, T, 1)), rng.normal(size=(n, T, p - 1))], axis=2)
+    Y = Xs @ rng.normal(size=p) + rng.multivariate_normal(np.zeros(T), 0.5 + 0.5 * np.eye(T), size=n)
+    Y[:5, 3] = np.nan
+    Y[5:8, 2:] = np.nan
+    core = mixed._UnstructuredREML(Y, Xs)
+    for name in _mmrm_cov.COVARIANCES[1:]:
+        st = _mmrm_cov.Structure(name, T)
+        th = st.start(mixed._start_covariance(Y, Xs)) * 0.97
+        S, d1, d2 = st.sigma(th)
+        pc = _mmrm_cov.reml_pieces(core.groups, S, d1, d2, hessian=True)
+
+        def dev(t, st=st):
+            return _mmrm_cov.reml_pieces(core.groups, st.sigma(t, derivatives=False))["dev"]
+
+        h = 1e-4
+        E = np.eye(len(th)) * h
+        g = np.array([(dev(th + e) - dev(th - e)) / (2 * h) for e in E])
+        H = np.array([[(dev(th + e + f) - dev(th + e - f) - dev(th - e + f) + dev(th - e - f)) / (4 * h * h)
+                       for f in E] for e in E])
+        assert np.max(np.abs(g - pc["grad"])) < 1e-5 * np.max(np.abs(g)), name
+        assert np.max(np.abs(H - pc["hessian"])) < 1e-5 * np.max(np.abs(H)), name
+
+
+def test_wide_equals_long_and_row_order(ref):
+    """Potthoff-Roy wide (one row per child) and long (nlme's Orthodont) give the same fit."""
+    d = pd.DataFrame(ref["orthodont"]["data"])
+    w = d.pivot(index="id", columns="visit", values="y")
+    w.columns = [f"d{c}" for c in w.columns]
+    w = w.join(d.groupby("id")["arm"].first()).reset_index()
+    visits = {"8": "d8", "10": "d10", "12": "d12", "14": "d14"}
+    for cov in ("us", "cs", "ar1h"):
+        wide = pt.trial.mmrm(w, visits, arm="arm", covariance=cov)
+        long = pt.trial.mmrm(d.sample(frac=1, random_state=3), outcome="y", id="id", visit="visit", arm="arm",
+                             covariance=cov)
+        assert list(long.effects.index) == ["8", "10", "12", "14"]
+        assert rel_err(wide.coef, long.coef) < 1e-6
+        assert rel_err(wide.effects["df"], long.effects["df"]) < 1e-4
+        assert long.covariance == cov and _mmrm_cov.LABELS[cov] in long.method
+    fit = pt.trial.mmrm(d, outcome="y", id="id", visit="visit", arm="arm", covariance="toeph")
+    assert fit.theta.index.tolist() == ["sd1", "sd2", "sd3", "sd4", "rho1", "rho2", "rho3"]
+    assert "Heterogeneous toeplitz covariance of the visits" in fit.summary()
+
+
+def test_long_input_errors(ref):
+    d = pd.DataFrame(ref["orthodont"]["data"])
+    with pytest.raises(ValueError, match="repeat at rows"):
+        pt.trial.mmrm(pd.concat([d, d.iloc[[0]]], ignore_index=True), outcome="y", id="id", visit="visit",
+                      arm="arm")
+    bad = d.copy()
+    bad.loc[0, "arm"] = 1 - bad.loc[0, "arm"]
+    with pytest.raises(ValueError, match="changes within participant"):
+        pt.trial.mmrm(bad, outcome="y", id="id", visit="visit", arm="arm")
+    with pytest.raises(ValueError, match="missing: visit="):
+        pt.trial.mmrm(d, outcome="y", id="id", arm="arm")
+    with pytest.raises(ValueError, match="not both"):
+        pt.trial.mmrm(d, {"8": "y", "10": "y"}, outcome="y", id="id", visit="visit", arm="arm")
+    with pytest.raises(ValueError, match="covariance must be one of"):
+        pt.trial.mmrm(d, outcome="y", id="id", visit="visit", arm="arm", covariance="exchangeable")
+    # a missing outcome is a missing visit; a participant with none is dropped with a warning
+    miss = d.copy()
+    miss.loc[miss["id"] == miss["id"].iloc[0], "y"] = np.nan
+    with pytest.warns(UserWarning, match="no observed outcome"):
+        fit = pt.trial.mmrm(miss, outcome="y", id="id", visit="visit", arm="arm", covariance="cs")
+    assert fit.n_subjects == d["id"].nunique() - 1
