@@ -33,12 +33,14 @@ _TOL = np.finfo(float).eps ** 0.5
 CONF_TYPES = ("log", "log-log", "plain", "logit", "arcsin")
 
 
-def km_table(time, event, entry=None, weights=None, ctype: int = 1):
+def km_table(time, event, entry=None, weights=None, ctype: int = 1, robust: bool = False):
     """KM table at every distinct time: time, n_risk, n_event, n_censor, surv, cumvar.
 
     ``cumvar`` is Greenwood's cumulative variance of log S (Inf once S reaches 0);
     ``cumhaz`` and ``std_chaz`` the Nelson–Aalen (``ctype=1``) or Fleming–Harrington
-    (``ctype=2``) cumulative hazard and its standard error, as survfit's.
+    (``ctype=2``) cumulative hazard and its standard error, as survfit's. With ``robust=True``
+    both variances are the infinitesimal jackknife (each row its own cluster), as
+    ``survfit(..., robust = TRUE)`` (Nelson–Aalen only).
     """
     time = np.asarray(time, float)
     event = np.asarray(event, float)
@@ -68,9 +70,51 @@ def km_table(time, event, entry=None, weights=None, ctype: int = 1):
             m = np.bincount(inv, weights=event, minlength=len(ut))  # unweighted tie counts
             dh, dv = _fleming_harrington(n_risk, d, m)
     cumvar = np.cumsum(inc)
+    std_chaz = np.sqrt(np.cumsum(dv))
+    if robust:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            jump_km = np.where(n_risk - d > 0, 1 / (n_risk - d), np.inf)
+            jump_na = np.where(n_risk > 0, 1 / n_risk, 0.0)
+        cumvar = _ij_variance(inv, event, w, entry, ut, inc, jump_km)
+        std_chaz = np.sqrt(_ij_variance(inv, event, w, entry, ut, dv, jump_na))
     return pd.DataFrame({"time": ut, "n_risk": n_risk, "n_event": d, "n_censor": c,
                          "surv": surv, "cumvar": cumvar, "cumhaz": np.cumsum(dh),
-                         "std_chaz": np.sqrt(np.cumsum(dv))})
+                         "std_chaz": std_chaz})
+
+
+def _ij_variance(inv, event, w, entry, ut, a, jump):
+    """Infinitesimal-jackknife variance sum_i w_i^2 U_i(t)^2 at every distinct time.
+
+    U_i(t) = A(min(t, T_i)) - A(e_i) - event_i 1[T_i <= t] jump(T_i), the derivative in w_i of log S
+    (a = d / (n (n - d)), jump = 1 / (n - d)) or of the Nelson–Aalen hazard (a = d / n^2,
+    jump = 1 / n), row i at risk on (e_i, T_i]. Rows still at risk contribute
+    w^2 (A(t) - A(e))^2, summed as A^2 S0 - 2 A S1 + S2 over the risk set, so the cost is O(n log n).
+    """
+    K = len(ut)
+    with np.errstate(invalid="ignore"):
+        A = np.cumsum(a)
+    w2 = w * w
+    if entry is None:
+        Ae = np.zeros(len(inv))
+    else:
+        pos = np.searchsorted(ut, entry, side="right") - 1  # last time <= entry
+        Ae = np.where(pos >= 0, A[np.maximum(pos, 0)], 0.0)
+    with np.errstate(invalid="ignore"):
+        u = A[inv] - Ae - np.where(event > 0, jump[inv], 0.0)
+        done = np.cumsum(np.bincount(inv, weights=w2 * u * u, minlength=K))  # rows with T_i <= t
+    # rows with T_i > t and e_i < t
+    sums = []
+    for m in (np.ones(len(inv)), Ae, Ae * Ae):
+        later = np.concatenate([np.cumsum(np.bincount(inv, weights=w2 * m, minlength=K)[::-1])[::-1][1:], [0.0]])
+        if entry is not None:  # remove rows not yet entered (e_i >= t); they all have T_i > t
+            order = np.argsort(entry, kind="stable")
+            cm = np.concatenate([[0.0], np.cumsum((w2 * m)[order])])
+            first = np.searchsorted(entry[order], ut, side="left")
+            later = later - (cm[-1] - cm[first])
+        sums.append(later)
+    S0, S1, S2 = sums
+    with np.errstate(invalid="ignore"):
+        return done + A * A * S0 - 2 * A * S1 + S2
 
 
 def _fleming_harrington(n_risk, d, count):
@@ -164,6 +208,7 @@ class KaplanMeierResult(Result):
     level: float
     group_name: str | None
     n: pd.Series
+    variance: str = "greenwood"  # or "robust" (infinitesimal jackknife, survfit's robust = TRUE)
 
     def plot(self, ax=None, **kwargs):
         """Kaplan-Meier curves: confidence bands, censoring marks and a numbers-at-risk table.
@@ -260,13 +305,14 @@ class KaplanMeierResult(Result):
             f"{self.level:g}LCL": med["lower"].to_numpy(),
             f"{self.level:g}UCL": med["upper"].to_numpy(),
         }, index=[f"{self.group_name}={g}" if self.group_name else "all" for g in self.groups])
-        return (f"Kaplan-Meier estimate (Greenwood variance, conf.type = {self.conf_type!r})\n"
+        var = "Greenwood" if self.variance == "greenwood" else "infinitesimal-jackknife"
+        return (f"Kaplan-Meier estimate ({var} variance, conf.type = {self.conf_type!r})\n"
                 + format_table(frame, digits=2))
 
 
 def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: str = "log",
                  level: float = 0.95, entry=None, weights=None, stype: int = 1, ctype: int = 1, *,
-                 conf_level=None) -> KaplanMeierResult:
+                 robust: bool | None = None, conf_level=None) -> KaplanMeierResult:
     """Kaplan–Meier curves with Greenwood variance, as ``survfit(Surv(time, event) ~ group)``.
 
     ``event`` is 1 for the event and 0 for censoring; ``entry`` gives late-entry times
@@ -290,10 +336,15 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
     entry : str, optional
         Late-entry (left-truncation) times.
     weights : str, optional
-        Case weights (survfit's ``weights=``). The variance is the weighted Greenwood
-        formula, which is survfit's for integer weights; for non-integer weights survfit
-        defaults to an infinitesimal-jackknife variance (``robust = TRUE``), and peertrial's
-        equals ``survfit(..., robust = FALSE)``.
+        Case weights (survfit's ``weights=``). With integer weights the variance is the
+        weighted Greenwood formula; with non-integer weights it is the infinitesimal jackknife
+        (``robust``), as survfit's defaults.
+    robust : bool, optional
+        Infinitesimal-jackknife (IJ) variance: sum over rows of (w_i dlog S(t)/dw_i)^2 (and
+        the same for the Nelson–Aalen hazard), as ``survfit(..., robust = TRUE)`` with each
+        row its own cluster. Default (None): True exactly when some weight is not an integer,
+        as survfit; ``robust=False`` keeps the weighted Greenwood variance. Not with ``ctype=2``
+        (there the default falls back to the Greenwood variance with a warning).
     stype : {1, 2}
         1: Kaplan–Meier; 2: exp(-cumulative hazard), with ``std_chaz`` as the SE of log S.
     ctype : {1, 2}
@@ -331,15 +382,31 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
         raise ValueError(f"conf_type must be one of {CONF_TYPES}, got {conf_type!r}")
     if stype not in (1, 2) or ctype not in (1, 2):
         raise ValueError(f"stype and ctype must be 1 or 2 (as survfit), got stype={stype!r}, ctype={ctype!r}")
+    if robust not in (None, True, False):
+        raise ValueError(f"robust must be True, False or None (survfit's default), got {robust!r}")
     sd = _input.prepare(data, time, event, status_codes=(0, 1), group=group, entry=entry,
                         weights=weights)
+    if robust is None:
+        robust = sd.weights is not None and bool(np.any(sd.weights != np.floor(sd.weights)))
+        if robust and ctype == 2:
+            import warnings
+
+            from peertrial._warnings import PeertrialWarning
+
+            warnings.warn("non-integer weights with ctype=2: the variance is the weighted Greenwood / "
+                          "Fleming-Harrington one (survfit would use its infinitesimal jackknife, which "
+                          "peertrial gives for ctype=1 only)", PeertrialWarning, stacklevel=2)
+            robust = False
+    if robust and ctype == 2:
+        raise ValueError("the robust (infinitesimal-jackknife) variance is available with ctype=1 (Nelson-Aalen) "
+                         "only; give robust=False for the Fleming-Harrington hazard")
     codes = sd.group if sd.group is not None else np.zeros(len(sd.time), dtype=np.int64)
     levels = sd.group_levels if sd.group is not None else ["all"]
     parts = []
     for k, g in enumerate(levels):
         m = codes == k
         tab = km_table(sd.time[m], sd.status[m], None if sd.entry is None else sd.entry[m],
-                       None if sd.weights is None else sd.weights[m], ctype=ctype)
+                       None if sd.weights is None else sd.weights[m], ctype=ctype, robust=robust)
         if stype == 2:
             tab["surv"] = np.exp(-tab["cumhaz"].to_numpy())
             se_log = tab["std_chaz"].to_numpy()
@@ -354,7 +421,7 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
     table = pd.concat(parts, ignore_index=True)
     n = pd.Series(np.bincount(codes, minlength=len(levels)), index=levels)
     gname = group if isinstance(group, str) else ("group" if group is not None else None)
-    return KaplanMeierResult(table, levels, conf_type, level, gname, n)
+    return KaplanMeierResult(table, levels, conf_type, level, gname, n, "robust" if robust else "greenwood")
 
 
 def __getattr__(name: str):
