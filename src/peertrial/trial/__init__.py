@@ -17,7 +17,6 @@ repeated-measures models; multiple imputation; standardised effects; subgroups; 
 
 from peertrial.trial.consort import ConsortResult, consort
 from peertrial.trial.effect_size import HedgesG, hedges_g
-from peertrial.trial.estimands import Estimand
 from peertrial.trial.effects import (
     OddsRatioResult,
     effects_by_use,
@@ -26,11 +25,17 @@ from peertrial.trial.effects import (
     itt_odds_ratio,
     use_levels,
 )
+from peertrial.trial.estimands import Estimand
 from peertrial.trial.gee import gee
 from peertrial.trial.marginal import marginal_risk
 from peertrial.trial.missing import MIResult, impute_norm, multiple_imputation, rubin_pool
 from peertrial.trial.mixed import MixedResult, MMRMResult, mmrm, partially_nested, random_intercept
-from peertrial.trial.refbased import ReferenceBasedMI, TippingPoint, reference_based_mi, tipping_point
+from peertrial.trial.refbased import (
+    ReferenceBasedMI,
+    TippingPoint,
+    reference_based_mi,
+    tipping_point,
+)
 from peertrial.trial.subgroups import SubgroupEffects, subgroup_effects
 
 __all__ = [

@@ -417,13 +417,15 @@ def _impute(P: _Prepared, m: int, same_cov: bool, seed) -> np.ndarray:
             failures += 1
             if failures > _MAX_REDRAWS:
                 raise ValueError(f"more than {_MAX_REDRAWS} bootstrap samples gave an MMRM that could not be fitted "
-                                 "(too few participants observed at some visit in an arm)") from None
+                                 "(too few participants observed at some visit in an arm, or REML not converging)"
+                                 ) from None
             continue
         out[i] = _impute_once(P, groups, beta, Sigmas, same_cov, rng)
         i += 1
     if failures:
-        warnings.warn(f"{failures} bootstrap sample(s) could not be fitted (a visit without values in an arm) and were "
-                      "redrawn, as rbmi does", PeertrialWarning, stacklevel=_data.user_stacklevel())
+        warnings.warn(f"{failures} bootstrap sample(s) gave no usable MMRM fit (a visit without values in an arm, or "
+                      "REML not converging) and were redrawn, as rbmi does", PeertrialWarning,
+                      stacklevel=_data.user_stacklevel())
     return out
 
 
