@@ -1,8 +1,10 @@
 """Twelve-month readmission beyond the analysis plan (simulated peer-support trial).
 
 The binary primary outcome (OR, RD, RR), the Cox hazard ratio adjusted for the stratification
-factors, the Kaplan-Meier plot, the RMST difference and the rate ratio of readmissions are in
-the plan's report (``peertrial analyse simulated_data/plan.toml``). This script reports what a
+factors, the Kaplan-Meier plot, the RMST difference, the rate ratio of readmissions and every
+readmission as recurrent events (MCF by arm, Andersen-Gill and negative binomial rate ratios, the
+MCF difference at 365 days) are in the plan's report (``peertrial analyse simulated_data/plan.toml``).
+This script reports what a
 plan does not express, on ``simulated_data/trial.csv`` (``readmit_time`` in days,
 ``readmit_status`` 0 censored / 1 readmitted / 2 died before readmission): the odds ratio with
 site as a random intercept; Kaplan-Meier survival at 90/180/365 days and medians; log-rank

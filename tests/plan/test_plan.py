@@ -49,7 +49,7 @@ def test_records_have_the_documented_fields(run):
     for r in records:
         assert need <= set(r)
         assert r["population"] in {"ITT", "as-treated", "per-protocol", "CACE"}
-        assert r["measure"] in {"OR", "RD", "RR", "MD", "HR", "RMST difference", "rate ratio"}
+        assert r["measure"] in {"OR", "RD", "RR", "MD", "HR", "RMST difference", "rate ratio", "MCF difference"}
         assert isinstance(r["n"], int) and isinstance(r["adjusted"], bool)
 
 

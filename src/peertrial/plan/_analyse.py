@@ -138,7 +138,7 @@ class _Runner:
         for o in plan.outcomes:
             sec = Section(o.name + (" (primary outcome)" if o.primary else ""), f"outcome-{o.index + 1}")
             {"binary": self.binary, "continuous": self.continuous, "cost": self.continuous,
-             "time_to_event": self.time_to_event, "count": self.count}[o.type](o, sec)
+             "time_to_event": self.time_to_event, "count": self.count, "recurrent": self.recurrent}[o.type](o, sec)
             self.sections.append(sec)
         if plan.subgroups:
             self.subgroups()
@@ -485,6 +485,74 @@ class _Runner:
             sec.add(self._estimates_table(o, rows, "Rate ratio", 2, f"{_slug(o.name)}_sensitivity",
                                           f"{o.name}: unadjusted rate ratio"
                                           + ("; as-treated and per-protocol rate ratios" if p.received else "")))
+
+    def recurrent(self, o: Outcome, sec: Section):
+        """Every event per participant: MCF by arm, Andersen-Gill rate ratio (primary), negative binomial and
+        Poisson (robust) rate ratios and the MCF difference at the horizon."""
+        import peertrial as pt
+
+        p = self.plan
+        idc = p.id
+        long = o.events_data
+        unit = o.time_unit
+        mcf = pt.survival.mcf(long, id=idc, time=o.time, event=o.event, group=p.arm, level=self.level)
+        at = mcf.at([o.horizon]).set_index("group")
+        per = long.groupby(idc, sort=True).agg(events=(o.event, "sum"), followup=(o.time, "max"))
+        per = per.join(long.drop_duplicates(idc).set_index(idc).drop(columns=[o.time, o.event]))
+        per = per.reset_index()
+        g = per[p.arm]
+        tab = self._arm_rows({"n": [int((g == k).sum()) for k in (0, 1)],
+                              "events": [int(per.loc[g == k, "events"].sum()) for k in (0, 1)],
+                              "followup": [float(per.loc[g == k, "followup"].sum()) for k in (0, 1)],
+                              "mcf": [at.at[k, "estimate"] for k in (0, 1)],
+                              "mcf_ci_lb": [at.at[k, "ci_lb"] for k in (0, 1)],
+                              "mcf_ci_ub": [at.at[k, "ci_ub"] for k in (0, 1)]})
+        disp = pd.DataFrame({"n": tab["n"].map(lambda v: f"{int(v):,}"),
+                             "events": tab["events"].map(lambda v: f"{int(v):,}"),
+                             f"follow-up ({unit})": tab["followup"].map(lambda v: f"{v:,.0f}"),
+                             f"mean events per participant by {o.horizon:g} {unit} ({self.pct}% CI)":
+                                 [fmt_ci(a, b, c, 2) for a, b, c in zip(tab["mcf"], tab["mcf_ci_lb"], tab["mcf_ci_ub"])]},
+                            index=tab.index)
+        sec.add(self.table(f"{_slug(o.name)}_arms", f"{o.name}: events by arm and the mean cumulative number of "
+                           f"events per participant (MCF, Lawless-Nadeau limits) at {o.horizon:g} {unit}", tab, disp))
+        n = len(per)
+        rows_cp = pt.survival.counting_process(long, id=idc, time=o.time, event=o.event)
+        by = p.cluster or idc
+        ag = pt.survival.cox(rows_cp, time="stop", event=o.event, covariates=self._covariates(p.arm), entry="start",
+                             cluster=by, level=self.level)
+        adj_text = (f"Andersen-Gill Cox model of every event, robust SE clustered by "
+                    f"{'participant' if by == idc else by}, {self._adjusted()}")
+        self.record(o, "ITT", "rate ratio", bool(p.strata), ag.hr[p.arm], ag.hr_ci_lb[p.arm], ag.hr_ci_ub[p.arm],
+                    ag.pval[p.arm], n, "primary: Andersen-Gill", ag.se[p.arm])
+        self._summary_rows.append((o, "rate ratio", adj_text, ag.hr[p.arm], ag.hr_ci_lb[p.arm], ag.hr_ci_ub[p.arm],
+                                   ag.pval[p.arm], n))
+        rows = []
+        nb = pt.survival.count_ratio(per, "events", p.arm, exposure="followup", covariates=self._covariates() or (),
+                                     level=self.level, cluster=p.cluster)
+        nb_text = f"negative binomial, events per participant with offset log(follow-up), {self._adjusted()}"
+        self.record(o, "ITT", "rate ratio", bool(p.strata), nb.estimate, nb.ci_lb, nb.ci_ub, nb.pval, n,
+                    "sensitivity: negative binomial", nb.se)
+        rows.append(("ITT (randomised): rate ratio", nb_text, nb.estimate, nb.ci_lb, nb.ci_ub, nb.pval, n))
+        comp = mcf.compare(horizon=o.horizon, reference=0).set_index("measure")
+        rr = comp.loc["rate ratio"]
+        self.record(o, "ITT", "rate ratio", False, rr["estimate"], rr["ci_lb"], rr["ci_ub"], rr["pval"], n,
+                    "sensitivity: events per follow-up, robust (Poisson) variance", rr["se"])
+        rows.append(("ITT (randomised): rate ratio", "events per unit of follow-up, robust variance by participant, "
+                     "unadjusted", rr["estimate"], rr["ci_lb"], rr["ci_ub"], rr["pval"], n))
+        sec.add(self._estimates_table(o, rows, "Rate ratio", 2, f"{_slug(o.name)}_sensitivity",
+                                      f"{o.name}: rate ratios (intervention / control) by other models"))
+        md = comp.loc[f"MCF difference at {o.horizon:g}"]
+        self.record(o, "ITT", "MCF difference", False, md["estimate"], md["ci_lb"], md["ci_ub"], md["pval"], n,
+                    f"difference in the mean cumulative function at {o.horizon:g} {unit}", md["se"])
+        sec.add(self._estimates_table(o, [(f"ITT (randomised): MCF difference at {o.horizon:g} {unit}",
+                                           "Nelson-Aalen MCF by arm, Lawless-Nadeau variance, arms independent",
+                                           md["estimate"], md["ci_lb"], md["ci_ub"], md["pval"], n)],
+                                      "Difference in events per participant", 2, f"{_slug(o.name)}_mcf_difference",
+                                      f"{o.name}: difference in the mean number of events per participant by "
+                                      f"{o.horizon:g} {unit} (intervention - control)"))
+        sec.add(self.figure(f"{_slug(o.name)}_mcf", f"{o.name}: mean cumulative number of events per participant "
+                            f"by arm with {self.pct}% limits",
+                            mcf.plot(labels=p.arm_labels, ylabel="Mean number of events per participant")))
 
     def subgroups(self):
         import peertrial as pt

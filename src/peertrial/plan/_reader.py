@@ -17,7 +17,7 @@ import pandas as pd
 
 from peertrial import _data
 
-OUTCOME_TYPES = ("binary", "continuous", "time_to_event", "count", "cost")
+OUTCOME_TYPES = ("binary", "continuous", "time_to_event", "count", "cost", "recurrent")
 MISSING_STRATEGIES = ("complete-case", "multiple-imputation")
 
 # key -> (accepted types, required, description used in messages)
@@ -36,7 +36,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "name": (_STR, True), "type": (_STR, True), "column": (_STR, False), "primary": (_BOOL, False),
         "baseline": (_STR, False), "time": (_STR, False), "event": (_STR, False),
         "horizon": (_NUM, False), "exposure": (_STR, False), "time_unit": (_STR, False),
-        "event_value": (_CODE, False),
+        "event_value": (_CODE, False), "events": (_STR, False),
     },
     "table1": {"variables": (_LIST, True), "categorical": (_LIST, False), "nonnormal": (_LIST, False)},
     "missing": {"strategy": (_STR, True), "m": (_INT, False), "auxiliary": (_LIST, False)},
@@ -54,11 +54,13 @@ SCHEMA: dict[str, dict[str, tuple]] = {
 _REQUIRED_BY_TYPE = {
     "binary": ("column",), "continuous": ("column",), "count": ("column",), "cost": ("column",),
     "time_to_event": ("time", "event", "horizon"),
+    "recurrent": ("events", "time", "event", "horizon"),
 }
 _ALLOWED_BY_TYPE = {
     "binary": {"column"}, "continuous": {"column", "baseline"}, "cost": {"column", "baseline"},
     "count": {"column", "exposure"},
     "time_to_event": {"time", "event", "horizon", "time_unit", "event_value"},
+    "recurrent": {"events", "time", "event", "horizon", "time_unit"},
 }
 
 
@@ -77,10 +79,16 @@ class Outcome:
     exposure: str | None = None
     time_unit: str = "days"
     event_value: object = None
+    events: str | None = None  # recurrent: the long file of events (relative to the plan)
     index: int = 0  # position among the [[outcome]] tables (for messages)
+    # recurrent: the events file's rows (id, time, event) with the arm (0/1) and strata of the trial data
+    events_data: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def columns(self) -> list[str]:
+        """Columns of the trial data the outcome uses (a recurrent outcome's are in its events file)."""
+        if self.type == "recurrent":
+            return []
         return [c for c in (self.column, self.baseline, self.time, self.event, self.exposure) if c]
 
 
@@ -321,11 +329,14 @@ def read_plan(path) -> Plan:
             if key not in o:
                 _fail(loc, "outcome", None, f"an outcome of type {kind!r} needs the key {key!r}", i)
         for key in o:
-            if key in {"column", "baseline", "time", "event", "horizon", "exposure", "time_unit", "event_value"} \
-                    and key not in _ALLOWED_BY_TYPE[kind]:
+            if key in {"column", "baseline", "time", "event", "horizon", "exposure", "time_unit", "event_value",
+                       "events"} and key not in _ALLOWED_BY_TYPE[kind]:
                 _fail(loc, "outcome", key, f"key {key!r} does not apply to an outcome of type {kind!r} "
                       f"(it takes {', '.join(sorted(_ALLOWED_BY_TYPE[kind]))})", i)
         out = Outcome(**{k: v for k, v in o.items()}, index=i)
+        if kind == "recurrent":
+            outcomes.append(_recurrent(loc, path, coded, trial, arm, strata, out, i))
+            continue
         for key in ("column", "baseline", "time", "event", "exposure"):
             col = getattr(out, key)
             if col is not None:
@@ -397,6 +408,59 @@ def read_plan(path) -> Plan:
         received_definition=definition or "", table1=table1, missing=missing, subgroups=subgroups,
         economics=economics, fidelity=fidelity, fidelity_ratings=ratings,
     )
+
+
+def _recurrent(loc, path: Path, coded: pd.DataFrame, trial: dict, arm: str, strata, out: Outcome, i: int) -> Outcome:
+    """Read and check a recurrent outcome's events file: one row per event and one closing each
+    participant's follow-up (event 0), keyed by the trial's ``id``; attach the arm and strata."""
+    from dataclasses import replace
+
+    if "id" not in trial:
+        _fail(loc, "trial", None, "a recurrent outcome needs [trial] id: the column linking the events file "
+              "to the participants")
+    idc = trial["id"]
+    events_path = (path.parent / out.events).resolve()
+    if not events_path.is_file():
+        _fail(loc, "outcome", "events", f"events file {out.events!r} not found (looked for {events_path})", i)
+    long = _data.read_csv(events_path)
+    for key, col in (("events", idc), ("time", out.time), ("event", out.event)):
+        _check_column(loc, long, events_path, "outcome", key, col, i)
+    for key, col in (("time", out.time), ("event", out.event)):
+        try:
+            vals = _data.numeric(long[col], col)
+        except ValueError as exc:
+            _fail(loc, "outcome", key, f"{events_path.name}: {exc}", i)
+        bad = np.isnan(vals)
+        if bad.any():
+            _fail(loc, "outcome", key, f"{events_path.name}: column {col!r} is missing at rows "
+                  f"{_data.row_labels(long.index, bad)}", i)
+    t = _data.numeric(long[out.time], out.time)
+    e = _data.numeric(long[out.event], out.event)
+    if not np.isin(e, (0.0, 1.0)).all():
+        _fail(loc, "outcome", "event", f"{events_path.name}: column {out.event!r} must be 1 (an event) or 0 (the "
+              f"row closing follow-up); found {sorted(np.unique(e).tolist())[:6]}", i)
+    if not (e == 1).any():
+        _fail(loc, "outcome", "event", f"{events_path.name}: column {out.event!r} has no events", i)
+    if (t < 0).any():
+        _fail(loc, "outcome", "time", f"{events_path.name}: column {out.time!r} is negative at rows "
+              f"{_data.row_labels(long.index, t < 0)}", i)
+    if out.horizon <= 0 or out.horizon > t.max():
+        _fail(loc, "outcome", "horizon", f"horizon {out.horizon} must be > 0 and at most the longest follow-up "
+              f"in {events_path.name} ({t.max():g})", i)
+    trial_frame = coded.reset_index() if idc not in coded.columns else coded
+    ids = set(trial_frame[idc].tolist())
+    unknown = ~long[idc].isin(ids).to_numpy()
+    if unknown.any():
+        _fail(loc, "outcome", "events", f"{events_path.name}: {idc!r} values at rows "
+              f"{_data.row_labels(long.index, unknown)} are not participants of the trial data", i)
+    absent = ~trial_frame[idc].isin(set(long[idc].tolist())).to_numpy()
+    if absent.any():
+        _fail(loc, "outcome", "events", f"{events_path.name} has no rows for {int(absent.sum())} participants "
+              f"({idc} {', '.join(map(str, trial_frame[idc][absent].tolist()[:10]))}"
+              f"{' ...' if absent.sum() > 10 else ''}); give each a row closing its follow-up ({out.event} = 0)", i)
+    keep = [idc, arm, *[s for s in strata if s not in (idc, arm)]]
+    data = long[[idc, out.time, out.event]].merge(trial_frame[keep], on=idc, how="left", validate="many_to_one")
+    return replace(out, events_data=data)
 
 
 def _code_event(loc, frame, out: Outcome, i: int):
