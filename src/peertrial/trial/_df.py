@@ -147,10 +147,10 @@ def kr_pieces(X: np.ndarray, W: np.ndarray, dSigma: list[np.ndarray]):
     WX = W @ X
     Phi = np.linalg.inv(X.T @ WX)
     HS = np.stack([S @ W for S in dSigma])                   # S_i W
-    O = HS @ X                                               # S_i W X  (q, n, p)
-    P = -np.swapaxes(O, 1, 2) @ WX
-    WO = W @ O
-    Q = np.einsum("inp,jnr->ijpr", O, WO, optimize=True)
+    SWX = HS @ X                                             # S_i W X  (q, n, p)
+    P = -np.swapaxes(SWX, 1, 2) @ WX
+    WSWX = W @ SWX
+    Q = np.einsum("inp,jnr->ijpr", SWX, WSWX, optimize=True)
     Kt = np.einsum("inm,jmn->ij", HS, HS, optimize=True)
     return _kr_from(Phi, P, Q, Kt)
 

@@ -135,6 +135,34 @@ class Structure:
         return bool(np.all(sd > 0) and np.all(np.isfinite(theta)) and _is_pd(self.corr(theta[self.n_sd:])[0]))
 
 
+class Unstructured:
+    """``Sigma`` parametrised by its distinct entries (linear: ``d2Sigma = 0``), the same interface."""
+
+    name = "us"
+
+    def __init__(self, T: int):
+        self.T = T
+        self.pairs = [(a, b) for a in range(T) for b in range(a + 1)]
+        self.q = len(self.pairs)
+        self.D = np.zeros((self.q, T, T))
+        for i, (a, b) in enumerate(self.pairs):
+            self.D[i, a, b] = self.D[i, b, a] = 1.0
+        self.d2 = np.zeros((self.q, self.q, T, T))
+
+    def names(self) -> list[str]:
+        return [f"sigma{a + 1}{b + 1}" for a, b in self.pairs]
+
+    def sigma(self, theta, derivatives: bool = True):
+        Sigma = np.einsum("k,kab->ab", np.asarray(theta, float), self.D)
+        return (Sigma, self.D, self.d2) if derivatives else Sigma
+
+    def start(self, S0: np.ndarray) -> np.ndarray:
+        return np.array([S0[a, b] for a, b in self.pairs])
+
+    def valid(self, theta) -> bool:
+        return bool(np.all(np.isfinite(theta)) and _is_pd(self.sigma(theta, derivatives=False)))
+
+
 def _is_pd(M: np.ndarray) -> bool:
     try:
         np.linalg.cholesky(M)
@@ -168,7 +196,7 @@ def reml_pieces(groups, Sigma, d1=None, d2=None, hessian: bool = False):
     beta = V @ c
     quad = 0.0
     Us = []
-    for (S, Yg, Xg), W in zip(groups, Ws):
+    for (_, Yg, Xg), W in zip(groups, Ws):
         U = (Yg - Xg @ beta) @ W                                 # u_i = W r_i
         Us.append(U)
         quad += np.einsum("is,is->", U, Yg - Xg @ beta)
@@ -179,7 +207,6 @@ def reml_pieces(groups, Sigma, d1=None, d2=None, hessian: bool = False):
     q = d1.shape[0]
     T = Sigma.shape[0]
     G = np.zeros((T, T))
-    grad_lin = np.zeros(q)
     t1 = np.zeros((q, q))                                        # sum tr(W Di W Dj) - 2 tr(Di W Dj K)
     Pk = np.zeros((q, p, p))
     a2 = np.zeros((q, q))

@@ -452,15 +452,9 @@ class MMRMResult(Result):
             format_table(self.sigma), *extra])
 
 
-def _chol_from_params(x: np.ndarray, T: int) -> np.ndarray:
-    L = np.zeros((T, T))
-    L[np.tril_indices(T)] = x
-    L[np.diag_indices(T)] = np.exp(np.diag(L))
-    return L
-
-
 class _UnstructuredREML:
-    """REML for ``y_i ~ N(X_i b, Sigma[S_i, S_i])`` with subject-specific observed visits ``S_i``."""
+    """Missing-data patterns of ``y_i ~ N(X_i b, Sigma[S_i, S_i])`` (subject-specific observed visits
+    ``S_i``) and the GLS fit at a given ``Sigma``; REML is fitted by :mod:`._mmrm_cov`."""
 
     def __init__(self, Y: np.ndarray, Xs: np.ndarray):
         # Y (n, T) with NaN for missing visits; Xs (n, T, p) design rows per visit
@@ -494,46 +488,6 @@ class _UnstructuredREML:
             r = Yg - np.einsum("isp,p->is", Xg, beta)
             quad += np.einsum("is,st,it->", r, Si, r)
         return beta, A, logdet, quad
-
-    def deviance(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """-2 REML log-likelihood (nlme's constant, ``(N - p) log(2 pi)``) and its gradient.
-
-        With ``P = Sigma_S^{-1}`` per subject and ``r`` the GLS residual, the gradient in
-        ``Sigma`` is ``G = sum_i E_i'(P - P r r' P - P X_i A^{-1} X_i' P) E_i`` (``E_i`` selects
-        the observed visits; the derivative through ``beta`` vanishes at the GLS estimate),
-        and ``dD/dL = 2 G L`` for the Cholesky factor ``L``.
-        """
-        T = self.T
-        L = _chol_from_params(x, T)
-        Sigma = L @ L.T
-        beta, A, logdet, quad = self.gls(Sigma)
-        Ainv = np.linalg.inv(A)
-        G = np.zeros((T, T))
-        for S, Yg, Xg in self.groups:
-            P = np.linalg.inv(Sigma[np.ix_(S, S)])
-            r = Yg - np.einsum("isp,p->is", Xg, beta)
-            RR = r.T @ r
-            XAX = np.einsum("isp,pq,itq->st", Xg, Ainv, Xg)
-            G[np.ix_(S, S)] += len(Yg) * P - P @ (RR + XAX) @ P
-        dL = 2.0 * G @ L
-        dL[np.diag_indices(T)] *= np.diag(L)  # log-parametrised diagonal
-        value = logdet + quad + np.linalg.slogdet(A)[1] + (self.nobs - self.p) * np.log(2 * np.pi)
-        return value, dL[np.tril_indices(T)]
-
-    def fit(self, start: np.ndarray):
-        L0 = np.linalg.cholesky(start)
-        Lx = L0.copy()
-        Lx[np.diag_indices(self.T)] = np.log(np.diag(L0))
-        x0 = Lx[np.tril_indices(self.T)]
-        res = optimize.minimize(self.deviance, x0, jac=True, method="BFGS",
-                                options={"gtol": 1e-10, "maxiter": 5000})
-        if not res.success and np.max(np.abs(res.jac)) > 1e-5:
-            warnings.warn(f"MMRM REML optimisation did not converge: {res.message}", ConvergenceWarning,
-                          stacklevel=_data.user_stacklevel())
-        L = _chol_from_params(res.x, self.T)
-        Sigma = L @ L.T
-        beta, A, _, _ = self.gls(Sigma)
-        return beta, np.linalg.inv(A), Sigma, -0.5 * res.fun
 
 
 @_data.renamed_argument("df", "data")
@@ -656,24 +610,16 @@ def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *,
     Xs[:, :, T + 1:T + 1 + kc] = C
     _check_mmrm_size(Y, a, labels, cols, kc + 2, covariance, p)
     core = _UnstructuredREML(Y, Xs)
-    theta = None
-    if covariance == "us":
-        try:
-            beta, V, Sigma, loglik = core.fit(_start_covariance(Y, Xs))
-        except np.linalg.LinAlgError as exc:
-            raise ValueError(f"the unstructured {T} x {T} covariance is not estimable from {n} participants "
-                             f"({core.nobs} observed values): too few participants observed at each visit "
-                             f"or pair of visits ({exc})") from exc
-    else:
-        structure = _mmrm_cov.Structure(covariance, T)
-        try:
-            th, pieces = _mmrm_cov.fit_structured(core.groups, structure, _start_covariance(Y, Xs))
-        except np.linalg.LinAlgError as exc:
-            raise ValueError(f"the {_mmrm_cov.LABELS[covariance]} covariance is not estimable from {n} "
-                             f"participants ({core.nobs} observed values) ({exc})") from exc
-        beta, V, loglik = pieces["beta"], pieces["V"], -0.5 * pieces["dev"]
-        Sigma = structure.sigma(th, derivatives=False)
-        theta = pd.Series(th, index=structure.names(), name="theta")
+    structure = _mmrm_cov.Unstructured(T) if covariance == "us" else _mmrm_cov.Structure(covariance, T)
+    try:
+        th, pieces = _mmrm_cov.fit_structured(core.groups, structure, _start_covariance(Y, Xs))
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(f"the {_mmrm_cov.LABELS[covariance]} {T} x {T} covariance is not estimable from {n} "
+                         f"participants ({core.nobs} observed values): too few participants observed at each "
+                         f"visit or pair of visits ({exc})") from exc
+    beta, V, loglik = pieces["beta"], pieces["V"], -0.5 * pieces["dev"]
+    Sigma = structure.sigma(th, derivatives=False)
+    theta = None if covariance == "us" else pd.Series(th, index=structure.names(), name="theta")
     df_resid = core.nobs - p
     coef = pd.Series(beta, index=names)
     se = pd.Series(np.sqrt(np.diag(V)), index=names)
@@ -684,8 +630,7 @@ def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *,
     est = Lmat @ beta
     ese = np.sqrt(np.einsum("tp,pq,tq->t", Lmat, V, Lmat))
     if df_method == "satterthwaite":
-        dfs = (_df.unstructured_satterthwaite(core.groups, beta, Sigma, Lmat) if covariance == "us" else
-               _mmrm_cov.satterthwaite(pieces, Lmat))
+        dfs = _mmrm_cov.satterthwaite(pieces, Lmat)
     else:
         dfs = np.full(T, np.inf if df_method == "asymptotic" else float(df_resid))
     q = stats.t.ppf(0.5 + conf_level / 2, dfs)
