@@ -43,9 +43,39 @@ _collected: list | None = None  # figures made since the last sphinx-gallery scr
 
 
 class PeertrialFigure(Figure):
-    """A ``matplotlib.figure.Figure`` that displays itself once in Jupyter.
+    """A ``matplotlib.figure.Figure`` that displays itself exactly once in Jupyter, made without pyplot.
 
-    Made without pyplot; ``savefig`` and :func:`peertrial.plot.save` work as usual.
+    Every ``pt.plot`` function (and every result's ``.plot()``) returns one when called without
+    ``ax=``. It is a plain matplotlib figure: ``savefig``, :func:`peertrial.plot.save` and
+    all Figure methods work as usual, also headless. In IPython/Jupyter it has a PNG
+    representation, so a cell ending with it shows it, and a figure made in a cell but not
+    displayed is shown once at the end of the cell; :func:`peertrial.plot.close` prevents
+    that. pyplot does not manage it, so it never piles up in pyplot's figure list.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As ``matplotlib.figure.Figure`` (``figsize``, ``dpi``, ...); peertrial makes these
+        through its plot functions and :func:`peertrial.plot.subplots`.
+
+    Notes
+    -----
+    R equivalent: none; R's graphics devices draw on an open device instead of returning a
+    figure object.
+
+    References
+    ----------
+    .. [1] Hunter, J. D. (2007). Matplotlib: a 2D graphics environment. Computing in Science &
+       Engineering, 9(3), 90-95.
+
+    Examples
+    --------
+    >>> import matplotlib.figure
+    >>> import peertrial as pt
+    >>> fig = pt.meta.rma([0.1, 0.3, 0.2], [0.01, 0.02, 0.015]).plot()
+    >>> type(fig).__name__, isinstance(fig, matplotlib.figure.Figure)
+    ('PeertrialFigure', True)
+    >>> pt.plot.close(fig)
     """
 
     _peertrial_shown = False
@@ -119,13 +149,30 @@ def _track(fig):
 
 
 def close(fig) -> None:
-    """Do not display ``fig`` at the end of the Jupyter cell, as ``pyplot.close`` does for
-    pyplot's figures (e.g. a figure only saved to a file). Outside Jupyter it does nothing.
+    """Keep a figure from being displayed at the end of the Jupyter cell, as ``pyplot.close`` does for pyplot's figures.
+
+    Use it for a figure that is only saved to a file. Outside Jupyter nothing is displayed
+    anyway and it does nothing. (``pyplot.close`` does nothing to a figure pyplot does not
+    manage, such as a :class:`PeertrialFigure`.)
 
     Parameters
     ----------
-    fig : matplotlib Figure
+    fig : matplotlib.figure.Figure
         A figure made by a ``pt.plot`` function or a result's ``.plot()``.
+
+    Returns
+    -------
+    None
+
+    Notes
+    -----
+    R equivalent: ``grDevices::dev.off()`` closes the current device (here the figure is
+    simply not shown).
+
+    References
+    ----------
+    .. [1] Hunter, J. D. (2007). Matplotlib: a 2D graphics environment. Computing in Science &
+       Engineering, 9(3), 90-95.
 
     Examples
     --------
@@ -145,14 +192,15 @@ def new_figure(figsize) -> PeertrialFigure:
 
 
 def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
-    """``(fig, axes)`` like ``matplotlib.pyplot.subplots``, but the figure is a
-    :class:`PeertrialFigure`: not managed by pyplot, shown once in Jupyter.
+    """Make a figure and a grid of Axes for composing peertrial plots, like ``matplotlib.pyplot.subplots``.
 
-    Use it to compose peertrial plots with ``ax=``.
+    The figure is a :class:`PeertrialFigure`: not managed by pyplot, shown once in Jupyter.
+    Pass its Axes to ``pt.plot`` functions (or results' ``.plot()``) with ``ax=``; multi-panel
+    plots replace their Axes by a subfigure in the same grid slot.
 
     Parameters
     ----------
-    nrows, ncols : int
+    nrows, ncols : int, default 1
         Grid of Axes.
     figsize : tuple of float, optional
         Width and height in inches (default ``(6.4 * ncols, 4.2 * nrows)``).
@@ -162,7 +210,18 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
     Returns
     -------
     fig : PeertrialFigure
-    axes : Axes or array of Axes
+        The new figure.
+    axes : matplotlib.axes.Axes or numpy.ndarray of Axes
+        As ``Figure.subplots`` returns them (one Axes for a 1 x 1 grid).
+
+    Notes
+    -----
+    R equivalent: ``par(mfrow = c(nrows, ncols))`` before the plots (base graphics).
+
+    References
+    ----------
+    .. [1] Hunter, J. D. (2007). Matplotlib: a 2D graphics environment. Computing in Science &
+       Engineering, 9(3), 90-95.
 
     Examples
     --------
@@ -171,6 +230,7 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kwargs):
     >>> fit = pt.meta.rma([0.1, 0.3, 0.2], [0.01, 0.02, 0.015])
     >>> fit.plot(ax=a) is fig and pt.plot.funnel(fit, ax=b) is fig
     True
+    >>> pt.plot.close(fig)
     """
     fig = new_figure(figsize or (6.4 * ncols, 4.2 * nrows))
     with style():
