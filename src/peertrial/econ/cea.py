@@ -371,9 +371,25 @@ class CEA(Result):
         cloud, point estimate, willingness-to-pay line) or acceptability curve (``kind="ceac"``,
         :func:`peertrial.plot.ceac`).
 
-        ``ax``: a matplotlib Axes to draw into (default: a new figure); ``kwargs`` go to the
-        plot function (e.g. ``wtp=30000`` for the plane, ``wtps=`` for the curve). Returns the
-        matplotlib Figure.
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes; by default a new figure, shown once in Jupyter.
+        kind : {"plane", "ceac"}, default "plane"
+            Which figure.
+        **kwargs
+            Passed to the plot function (e.g. ``wtp=30000``, ``max_points``, ``title`` for the
+            plane; ``wtps``, ``mark_wtp``, ``title`` for the curve).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.ce_plane : the plane, with an example.
+        peertrial.plot.ceac : the acceptability curve, with an example.
         """
         from peertrial.plot.econ import ce_plane, ceac
 

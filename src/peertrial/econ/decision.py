@@ -298,8 +298,24 @@ class ICERTable(Result):
     def plot(self, ax=None, **kwargs):
         """Strategies on the cost-effectiveness plane: with the efficient frontier.
 
-        Draws :func:`peertrial.plot.ce_frontier` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.ce_frontier` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.ce_frontier` (``title``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.ce_frontier : what is drawn, with an example.
         """
         from peertrial.plot.econ import ce_frontier
 

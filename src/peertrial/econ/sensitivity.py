@@ -55,8 +55,24 @@ class OneWaySensitivity(Result):
     def plot(self, ax=None, **kwargs):
         """Tornado plot: one bar per parameter, largest swing on top.
 
-        Draws :func:`peertrial.plot.tornado` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.tornado` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.tornado` (``title``, ``xlabel``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.tornado : what is drawn, with an example.
         """
         from peertrial.plot.econ import tornado
 

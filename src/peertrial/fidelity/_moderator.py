@@ -117,8 +117,24 @@ class FidelityModeration(Result):
     def plot(self, ax=None, **kwargs):
         """Outcome against peer-worker fidelity: with the fitted mixed-model line (non-randomised).
 
-        Draws :func:`peertrial.plot.fidelity_moderation_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.fidelity_moderation_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.fidelity_moderation_plot` (it takes no other options).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.fidelity_moderation_plot : what is drawn, with an example.
         """
         from peertrial.plot.fidelity import fidelity_moderation_plot
 

@@ -68,8 +68,24 @@ class AlphaResult(Result):
     def plot(self, ax=None, **kwargs):
         """Cronbach's alpha with its Feldt CI: per domain and for the total scale.
 
-        Draws :func:`peertrial.plot.alpha_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.alpha_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.alpha_plot` (it takes no other options).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.alpha_plot : what is drawn, with an example.
         """
         from peertrial.plot.fidelity import alpha_plot
 

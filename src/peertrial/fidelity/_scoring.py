@@ -94,8 +94,24 @@ class FidelityScores(Result):
     def plot(self, ax=None, **kwargs):
         """Per-peer-worker fidelity profile: heat map of domain means and each worker's total.
 
-        Draws :func:`peertrial.plot.fidelity_profile` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.fidelity_profile` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.fidelity_profile` (``sort``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.fidelity_profile : what is drawn, with an example.
         """
         from peertrial.plot.fidelity import fidelity_profile
 

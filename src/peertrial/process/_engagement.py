@@ -75,8 +75,24 @@ class EngagementSummary(Result):
     def plot(self, ax=None, **kwargs):
         """Sessions attended: histogram and by peer worker.
 
-        Draws :func:`peertrial.plot.engagement_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.engagement_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.engagement_plot` (it takes no other options).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.engagement_plot : what is drawn, with an example.
         """
         from peertrial.plot.process import engagement_plot
 
@@ -333,10 +349,26 @@ class SurvivalCurve(Result):
     km: KaplanMeierResult | None = field(default=None, repr=False)
 
     def plot(self, ax=None, **kwargs):
-        """Kaplan-Meier curve(s) of this process outcome: with 95% bands.
+        """Kaplan-Meier curve(s) of this process outcome, with confidence bands at the curve's level.
 
-        Draws :func:`peertrial.plot.survival_curve_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.survival_curve_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.survival_curve_plot` (``cumulative``, ``ylabel``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.survival_curve_plot : what is drawn, with an example.
         """
         from peertrial.plot.process import survival_curve_plot
 

@@ -57,8 +57,24 @@ class ImplementationOutcomes(Result):
     def plot(self, ax=None, **kwargs):
         """Implementation proportions: with exact and Wilson CIs.
 
-        Draws :func:`peertrial.plot.implementation_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.implementation_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.implementation_plot` (it takes no other options).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.implementation_plot : what is drawn, with an example.
         """
         from peertrial.plot.process import implementation_plot
 

@@ -98,8 +98,24 @@ class MediationResult(Result):
     def plot(self, ax=None, **kwargs):
         """Path diagram and bootstrap distribution of the indirect effect: a, b, c' with their CIs.
 
-        Draws :func:`peertrial.plot.mediation_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.mediation_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.mediation_plot` (it takes no other options).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.mediation_plot : what is drawn, with an example.
         """
         from peertrial.plot.process import mediation_plot
 

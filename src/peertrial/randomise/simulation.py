@@ -159,11 +159,26 @@ class DesignSimulation(Result):
     participants: np.ndarray | None = None  # (reps, n, factors) level codes when keep_allocations
 
     def plot(self, ax=None, **kwargs):
-        """Imbalance and predictability of the simulated design: ECDFs of the whole-trial and
-        within-factor imbalance, and the predictability of the next allocation.
+        """Imbalance and predictability of the simulated design: ECDFs of the whole-trial and within-factor imbalance, and the predictability of the next allocation.
 
-        Draws :func:`peertrial.plot.design_imbalance` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.design_imbalance` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.design_imbalance` (``factor``, ``title``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.design_imbalance : what is drawn, with an example.
         """
         from peertrial.plot.randomise import design_imbalance
 
