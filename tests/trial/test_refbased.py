@@ -24,31 +24,39 @@ VISITS = {"4": "hope_4", "12": "hope_12"}
 
 # ---- (c) the MMRM inside against nlme::gls -----------------------------------------------
 
-def _wide(case, covariate=None):
+def _wide(case, covariate=None, by_visit=False):
     d = pd.DataFrame(case["data"])
     Y = d.pivot(index="id", columns="v", values="y").sort_index().to_numpy(dtype=float)
     person = d.drop_duplicates("id").set_index("id").sort_index()
     a = person["arm"].to_numpy(dtype=float)
     n, T = Y.shape
     k = 0 if covariate is None else 1
-    Xs = np.zeros((n, T, 2 * T + k))
+    Xs = np.zeros((n, T, 2 * T + (T * k if by_visit else k)))
     for t in range(T):
         Xs[:, t, t] = 1.0
         Xs[:, t, T + t] = a
-    if covariate is not None:
+        if by_visit:
+            Xs[:, t, 2 * T + t] = person[covariate].to_numpy(dtype=float)
+    if covariate is not None and not by_visit:
         Xs[:, :, 2 * T] = person[covariate].to_numpy(dtype=float)[:, None]
     return Y, Xs, a
 
 
-@pytest.mark.parametrize("case, covariate", [("orthodont", None), ("simulated", "base")])
+@pytest.mark.parametrize("case, covariate", [("orthodont", None), ("simulated", "base"),
+                                             ("simulated_by_visit", "base")])
 def test_mmrm_matches_nlme_gls(case, covariate):
     ref = FIX[case]
-    Y, Xs, a = _wide(ref, covariate)
+    by_visit = case.endswith("by_visit")
+    Y, Xs, a = _wide(FIX["simulated"] if by_visit else ref, covariate, by_visit)
     T = Y.shape[1]
     beta, V, Sigmas, _, loglik, ok = rb._mmrm_fit(Y, Xs, np.zeros(len(Y), int), 1)
     assert ok
-    # R's order: visits, [covariate], visit:arm; ours: visits, visit x arm, [covariate]
-    order = list(range(T)) + ([2 * T] if covariate else []) + list(range(T, 2 * T))
+    # R's order: visits, [covariate], visit:arm (visit:covariate last when by visit);
+    # ours: visits, visit x arm, covariate(s)
+    if by_visit:
+        order = list(range(3 * T))
+    else:
+        order = list(range(T)) + ([2 * T] if covariate else []) + list(range(T, 2 * T))
     # the same objective: our REML log-likelihood at gls' estimates is gls' value
     core = rb._REML(Y, Xs, np.zeros(len(Y), int), 1)
     np.testing.assert_allclose(-0.5 * core.deviance(rb._chol_params(np.array(ref["sigma"])))[0], ref["loglik"],
@@ -271,6 +279,16 @@ def test_bad_arguments(trial):
         pt.trial.reference_based_mi(trial, "week", m=2)
     with pytest.raises(ValueError, match="Estimand"):
         pt.trial.reference_based_mi(trial, VISITS, m=2, estimand="hypothetical")
+
+
+def test_covariates_by_visit_design(trial):
+    P = rb._prepare(trial, VISITS, "arm", ["hope_0", "age"], None, "JR", None, None, None, None, True)
+    assert P.Xs.shape[2] == 2 * 2 + 2 * 2
+    np.testing.assert_array_equal(P.Xs[:, 0, 4:6], P.X[:, 2:])
+    np.testing.assert_array_equal(P.Xs[:, 0, 6:8], 0.0)
+    np.testing.assert_array_equal(P.Xs[:, 1, 6:8], P.X[:, 2:])
+    fit = pt.trial.reference_based_mi(trial, VISITS, covariates=["hope_0"], m=3, seed=1, covariates_by_visit=True)
+    assert "slopes per visit" in fit.method
 
 
 def test_same_cov_false_runs_and_differs(trial):

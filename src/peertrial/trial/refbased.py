@@ -273,7 +273,8 @@ def _long_to_wide(frame: pd.DataFrame, visit: str, outcome: str, id: str, person
     return pd.concat([person, wide], axis=1), dict(zip([str(x) for x in order], cols))
 
 
-def _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_levels, outcome, id) -> _Prepared:
+def _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_levels, outcome, id,
+             by_visit: bool = False) -> _Prepared:
     if isinstance(strategy, str) and strategy.upper() in STRATEGIES:
         strategy_all, strategy_col = strategy.upper(), None
     elif isinstance(strategy, str):
@@ -306,12 +307,16 @@ def _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_le
     X, names = design(frame, [(arm, a)], covariates, factors)
     n, T = Y.shape
     k = X.shape[1]
-    p = 2 * T + k - 2
+    c = k - 2  # covariate columns
+    p = 2 * T + (T * c if by_visit else c)
     Xs = np.zeros((n, T, p))
     for t in range(T):
         Xs[:, t, t] = 1.0
         Xs[:, t, T + t] = a
-    Xs[:, :, 2 * T:] = X[:, None, 2:]
+        if by_visit:  # one slope per visit: y ~ visit + visit:arm + visit:covariates
+            Xs[:, t, 2 * T + t * c:2 * T + (t + 1) * c] = X[:, 2:]
+    if not by_visit:
+        Xs[:, :, 2 * T:] = X[:, None, 2:]
     Xs_ref = Xs.copy()
     Xs_ref[:, :, T:2 * T] = 0.0
     obs = ~np.isnan(Y)
@@ -345,9 +350,10 @@ def _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_le
             if not np.any(fit_obs & (a == arm_value)):
                 raise ValueError(f"visit {lab!r} (column {col!r}) has no value in arm {arm_value} before an "
                                  "intercurrent event; the imputation model's visit-by-arm mean is not estimable")
-    if n < k + T:
+    kv = 2 + (c if by_visit else 0)  # coefficients per visit, as a multivariate regression
+    if n < max(k, kv) + T:
         raise ValueError(f"too few participants for an unstructured covariance: {n} participants, {T} visits and "
-                         f"{k} coefficients per visit need at least {k + T}")
+                         f"{max(k, kv)} coefficients per visit need at least {max(k, kv) + T}")
     return _Prepared(Y=Y, a=a, X=X, names=names, Xs=Xs, Xs_ref=Xs_ref, ice=ice, strat=strat, labels=labels,
                      index=frame.index, arm=arm, outcome=outcome or "/".join(cols))
 
@@ -606,6 +612,8 @@ def _delta_table(D: np.ndarray, P: _Prepared) -> pd.DataFrame:
 
 def _method(P, strategy, same_cov):
     cov = "one unstructured covariance" if same_cov else "unstructured covariance per arm"
+    if P.Xs.shape[2] > 2 * len(P.labels) + P.X.shape[1] - 2:
+        cov += ", covariate slopes per visit"
     return (f"Reference-based multiple imputation (approximate Bayesian: bootstrap + MMRM by REML, {cov}; as "
             f"rbmi::method_approxbayes) of {P.outcome}; strategy after the intercurrent event: {strategy}; "
             f"reference arm: {P.arm} = 0; analysis: ANCOVA y_visit ~ {' + '.join(P.names[1:])} at each visit")
@@ -618,8 +626,9 @@ def _check_m(m):
 
 
 def reference_based_mi(data, visits, arm: str = "arm", covariates=None, *, strategy: str = "JR", ice_visit=None,
-                       m: int = 20, seed=None, delta=None, same_cov: bool = True, factors=None, outcome=None,
-                       id=None, level: float = 0.95, arm_levels=None, estimand=None) -> ReferenceBasedMI:
+                       m: int = 20, seed=None, delta=None, same_cov: bool = True, covariates_by_visit: bool = False,
+                       factors=None, outcome=None, id=None, level: float = 0.95, arm_levels=None,
+                       estimand=None) -> ReferenceBasedMI:
     """Reference-based multiple imputation (MAR, JR, CR, CIR) with ANCOVA per visit and Rubin's rules.
 
     Missing visits after a participant's intercurrent event (ICE) are imputed under
@@ -665,6 +674,9 @@ def reference_based_mi(data, visits, arm: str = "arm", covariates=None, *, strat
         ``{0: ..., 1: ...}`` per arm. Values observed, or imputed before the ICE, are unchanged.
     same_cov : bool
         One covariance shared by the arms (rbmi's default) or one per arm.
+    covariates_by_visit : bool
+        Give the imputation MMRM one slope per visit for each covariate (``visit:covariate``,
+        as rbmi's usual ``covariates = c("BASVAL*VISIT", ...)``) instead of a common slope.
     factors : list, optional
         Covariate columns to treat as factors.
     outcome, id : str, optional
@@ -713,7 +725,8 @@ def reference_based_mi(data, visits, arm: str = "arm", covariates=None, *, strat
     conf_level = _data.confidence_level(level)
     m = _check_m(m)
     _estimand_check(estimand)
-    P = _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_levels, outcome, id)
+    P = _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_levels, outcome, id,
+                 bool(covariates_by_visit))
     D = _delta_matrix(delta, P)
     completed = _impute(P, m, bool(same_cov), seed)
     completed = completed + D[None]
@@ -798,8 +811,8 @@ class TippingPoint(Result):
 
 def tipping_point(data, visits, arm: str = "arm", covariates=None, *, deltas=None, arms: str = "intervention",
                   visit=None, tol: float = 1e-3, strategy: str = "JR", ice_visit=None, m: int = 20, seed=None,
-                  same_cov: bool = True, factors=None, outcome=None, id=None, level: float = 0.95,
-                  arm_levels=None, estimand=None) -> TippingPoint:
+                  same_cov: bool = True, covariates_by_visit: bool = False, factors=None, outcome=None, id=None,
+                  level: float = 0.95, arm_levels=None, estimand=None) -> TippingPoint:
     """Tipping-point analysis: the delta at which the delta-adjusted MI's conclusion changes.
 
     Imputes once (:func:`reference_based_mi` with ``strategy``, ``m`` and ``seed``), then for
@@ -810,7 +823,7 @@ def tipping_point(data, visits, arm: str = "arm", covariates=None, *, deltas=Non
 
     Parameters
     ----------
-    data, visits, arm, covariates, strategy, ice_visit, m, seed, same_cov, factors, outcome, id, arm_levels
+    data, visits, arm, covariates, strategy, ice_visit, m, seed, same_cov, covariates_by_visit, factors, outcome, id, arm_levels
         As :func:`reference_based_mi`.
     deltas : sequence of float, optional
         Deltas to scan (0 is added). Default: 21 values from 0 towards the null, far enough to
@@ -862,7 +875,8 @@ def tipping_point(data, visits, arm: str = "arm", covariates=None, *, deltas=Non
         raise ValueError(f"arms must be 'intervention', 'control' or 'both', got {arms!r}")
     if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a positive number, got {tol!r}")
-    P = _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_levels, outcome, id)
+    P = _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_levels, outcome, id,
+                 bool(covariates_by_visit))
     visit = P.labels[-1] if visit is None else str(visit)
     if visit not in P.labels:
         raise ValueError(f"visit {visit!r} is not one of the visits {P.labels}")
