@@ -108,7 +108,7 @@ class DesignSimulation(Result):
     group_sizes : numpy.ndarray, shape (reps, arms)
         Participants per arm in each trial.
     imbalance : numpy.ndarray, shape (reps,)
-        Total imbalance: range of n_j / w_j (|n_1 - n_0| for two equal arms).
+        Total imbalance: range of ``n_j / w_j`` (``|n_1 - n_0|`` for two equal arms).
     stratum_imbalance : numpy.ndarray, shape (reps, strata)
         The same within each stratum (cell of all factors).
     margin_imbalance : dict
