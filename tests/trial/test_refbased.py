@@ -216,8 +216,8 @@ def test_long_data_equals_wide(trial):
     long = trial.melt(id_vars=["id", "arm", "hope_0"], value_vars=["hope_4", "hope_12"], var_name="week",
                       value_name="hope")
     long["week"] = long["week"].str.replace("hope_", "").astype(int)
-    fit = pt.trial.reference_based_mi(long.sample(frac=1, random_state=1), "week", covariates=["hope_0"],
-                                      strategy="CIR", m=3, seed=5, outcome="hope", id="id")
+    fit = pt.trial.reference_based_mi(long.sample(frac=1, random_state=1), covariates=["hope_0"],
+                                      strategy="CIR", m=3, seed=5, outcome="hope", id="id", visit="week")
     pd.testing.assert_frame_equal(fit.effects, wide.effects)
 
 
@@ -275,8 +275,10 @@ def test_bad_arguments(trial):
         pt.trial.reference_based_mi(trial, VISITS, strategy=3, m=2)
     with pytest.raises(ValueError, match="level"):
         pt.trial.reference_based_mi(trial, VISITS, m=2, level=150)
-    with pytest.raises(ValueError, match="needs outcome="):
-        pt.trial.reference_based_mi(trial, "week", m=2)
+    with pytest.raises(ValueError, match="long data needs outcome="):
+        pt.trial.reference_based_mi(trial, outcome="hope_12", m=2)
+    with pytest.raises(ValueError, match="one or the other"):
+        pt.trial.reference_based_mi(trial, VISITS, visit="week", m=2)
     with pytest.raises(ValueError, match="Estimand"):
         pt.trial.reference_based_mi(trial, VISITS, m=2, estimand="hypothetical")
 
@@ -317,7 +319,7 @@ def test_tipping_point_brackets_alpha():
     with pytest.raises(ValueError, match="arms"):
         pt.trial.tipping_point(d, VIS3, m=2, arms="active")
     with pytest.raises(ValueError, match="visit"):
-        pt.trial.tipping_point(d, VIS3, m=2, visit="9")
+        pt.trial.tipping_point(d, VIS3, m=2, analysis_visit="9")
 
 
 def test_tipping_point_plot():

@@ -274,7 +274,7 @@ def _long_to_wide(frame: pd.DataFrame, visit: str, outcome: str, id: str, person
 
 
 def _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_levels, outcome, id,
-             by_visit: bool = False) -> _Prepared:
+             by_visit: bool = False, visit=None) -> _Prepared:
     if isinstance(strategy, str) and strategy.upper() in STRATEGIES:
         strategy_all, strategy_col = strategy.upper(), None
     elif isinstance(strategy, str):
@@ -286,16 +286,19 @@ def _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_le
     person_cols = [arm, *covariate_columns(covariates, factors), *([ice_visit] if ice_visit else []),
                    *([strategy_col] if strategy_col else [])]
     frame = _data.as_frame(data)
-    if isinstance(visits, str):  # long format: one row per participant and visit
-        if outcome is None or id is None:
-            raise ValueError("long data (visits= names the visit column) needs outcome= (the outcome column) and "
-                             "id= (the participant column)")
-        frame, visits = _long_to_wide(frame, visits, outcome, id, list(dict.fromkeys(person_cols)))
-    elif outcome is not None or id is not None:
-        raise ValueError("outcome= and id= are for long data; with wide data visits= maps visit labels to columns")
+    long = {"outcome": outcome, "id": id, "visit": visit}
+    if visits is None:  # long format: one row per participant and visit
+        if any(v is None for v in long.values()):
+            raise ValueError("long data needs outcome=, id= and visit= (the outcome, participant and visit columns); "
+                             f"missing: {[k for k, v in long.items() if v is None]}. Wide data: visits= maps visit "
+                             "labels to outcome columns")
+        frame, visits = _long_to_wide(frame, visit, outcome, id, list(dict.fromkeys(person_cols)))
+    elif any(v is not None for v in long.values()):
+        raise ValueError("outcome=, id= and visit= are for long data; with wide data visits= maps visit labels to "
+                         "columns (give one or the other)")
     if not isinstance(visits, dict) or len(visits) < 2:
-        raise ValueError("visits must be a dict of at least two visit labels -> outcome columns (wide data), "
-                         "or the name of the visit column with outcome= and id= (long data)")
+        raise ValueError("visits must be a dict of at least two visit labels -> outcome columns (wide data); for long "
+                         "data give outcome=, id= and visit= instead")
     labels, cols = [str(k) for k in visits], list(visits.values())
     _data.unique_index(frame)
     frame = _data.code_arm(frame, arm, arm_levels)
@@ -625,9 +628,9 @@ def _check_m(m):
     return int(m)
 
 
-def reference_based_mi(data, visits, arm: str = "arm", covariates=None, *, strategy: str = "JR", ice_visit=None,
+def reference_based_mi(data, visits=None, arm: str = "arm", covariates=None, *, strategy: str = "JR", ice_visit=None,
                        m: int = 20, seed=None, delta=None, same_cov: bool = True, covariates_by_visit: bool = False,
-                       factors=None, outcome=None, id=None, level: float = 0.95, arm_levels=None,
+                       factors=None, outcome=None, id=None, visit=None, level: float = 0.95, arm_levels=None,
                        estimand=None) -> ReferenceBasedMI:
     """Reference-based multiple imputation (MAR, JR, CR, CIR) with ANCOVA per visit and Rubin's rules.
 
@@ -642,12 +645,11 @@ def reference_based_mi(data, visits, arm: str = "arm", covariates=None, *, strat
     Parameters
     ----------
     data : DataFrame
-        Wide data (one row per participant; ``visits`` a dict) or long data (one row per
-        participant and visit; ``visits`` the visit column, with ``outcome`` and ``id``).
-    visits : dict or str
-        Wide: visit labels -> outcome columns in time order, e.g. ``{"4": "hope_4", "12":
-        "hope_12"}`` (as :func:`peertrial.trial.mmrm`). Long: the column naming the visit (time
-        order: the column's categories, else sorted values).
+        Wide data (one row per participant, with ``visits``) or long data (one row per
+        participant and visit, with ``outcome``, ``id`` and ``visit``), as :func:`peertrial.trial.mmrm`.
+    visits : dict, optional
+        Wide data: visit labels -> outcome columns in time order, e.g. ``{"4": "hope_4", "12":
+        "hope_12"}``.
     arm : str
         Randomised arm, 0 = control (the reference), 1 = intervention (or ``arm_levels``).
     covariates : list or formula, optional
@@ -679,8 +681,10 @@ def reference_based_mi(data, visits, arm: str = "arm", covariates=None, *, strat
         as rbmi's usual ``covariates = c("BASVAL*VISIT", ...)``) instead of a common slope.
     factors : list, optional
         Covariate columns to treat as factors.
-    outcome, id : str, optional
-        Long data only: the outcome and participant columns.
+    outcome, id, visit : str, optional
+        Long data only: the outcome, participant and visit columns (visits in the order of the
+        column's categories, else sorted; participant-level columns must be constant within a
+        participant; a missing row or outcome is a missing visit).
     level : float
         Confidence level, 0.95 or 95 alike.
     arm_levels : mapping or pair, optional
@@ -726,7 +730,7 @@ def reference_based_mi(data, visits, arm: str = "arm", covariates=None, *, strat
     m = _check_m(m)
     _estimand_check(estimand)
     P = _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_levels, outcome, id,
-                 bool(covariates_by_visit))
+                 bool(covariates_by_visit), visit)
     D = _delta_matrix(delta, P)
     completed = _impute(P, m, bool(same_cov), seed)
     completed = completed + D[None]
@@ -809,28 +813,28 @@ class TippingPoint(Result):
         return tipping_point_plot(self, ax=ax, **kwargs)
 
 
-def tipping_point(data, visits, arm: str = "arm", covariates=None, *, deltas=None, arms: str = "intervention",
-                  visit=None, tol: float = 1e-3, strategy: str = "JR", ice_visit=None, m: int = 20, seed=None,
+def tipping_point(data, visits=None, arm: str = "arm", covariates=None, *, deltas=None, arms: str = "intervention",
+                  analysis_visit=None, tol: float = 1e-3, strategy: str = "JR", ice_visit=None, m: int = 20, seed=None,
                   same_cov: bool = True, covariates_by_visit: bool = False, factors=None, outcome=None, id=None,
-                  level: float = 0.95, arm_levels=None, estimand=None) -> TippingPoint:
+                  visit=None, level: float = 0.95, arm_levels=None, estimand=None) -> TippingPoint:
     """Tipping-point analysis: the delta at which the delta-adjusted MI's conclusion changes.
 
     Imputes once (:func:`reference_based_mi` with ``strategy``, ``m`` and ``seed``), then for
     each delta adds it to the values imputed after the intercurrent event in ``arms`` and
     re-analyses (ANCOVA at ``visit``, Rubin's rules). The conclusion is significance at
-    ``1 - level`` (equivalently whether the CI excludes 0). After the grid, the first change
+    ``1 - level`` (equivalently whether the CI excludes 0) at ``analysis_visit``. After the grid, the first change
     nearest delta = 0 is located by bisection to within ``tol``.
 
     Parameters
     ----------
-    data, visits, arm, covariates, strategy, ice_visit, m, seed, same_cov, covariates_by_visit, factors, outcome, id, arm_levels
+    data, visits, arm, covariates, strategy, ice_visit, m, seed, same_cov, covariates_by_visit, factors, outcome, id, visit, arm_levels
         As :func:`reference_based_mi`.
     deltas : sequence of float, optional
         Deltas to scan (0 is added). Default: 21 values from 0 towards the null, far enough to
         move the estimate 3 SEs past 0 (the pooled estimate is linear in delta).
     arms : str
         Where delta is added: ``"intervention"`` (default), ``"control"`` or ``"both"``.
-    visit : str, optional
+    analysis_visit : str, optional
         Visit label of the analysis (default: the last visit).
     tol : float
         Width of the final bisection bracket around the tipping point.
@@ -876,16 +880,16 @@ def tipping_point(data, visits, arm: str = "arm", covariates=None, *, deltas=Non
     if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a positive number, got {tol!r}")
     P = _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_levels, outcome, id,
-                 bool(covariates_by_visit))
-    visit = P.labels[-1] if visit is None else str(visit)
-    if visit not in P.labels:
-        raise ValueError(f"visit {visit!r} is not one of the visits {P.labels}")
-    t = P.labels.index(visit)
+                 bool(covariates_by_visit), visit)
+    at = P.labels[-1] if analysis_visit is None else str(analysis_visit)
+    if at not in P.labels:
+        raise ValueError(f"analysis_visit {at!r} is not one of the visits {P.labels}")
+    t = P.labels.index(at)
     post = _post_ice_imputed(P)
     which = {"intervention": P.a == 1, "control": P.a == 0, "both": np.ones(len(P.a), bool)}[arms]
     mask = (post & which[:, None])[:, t]
     if not mask.any():
-        raise ValueError(f"no values are imputed after an intercurrent event at visit {visit!r} in the {arms} arm(s); "
+        raise ValueError(f"no values are imputed after an intercurrent event at visit {at!r} in the {arms} arm(s); "
                          "a delta there changes nothing")
     completed = _impute(P, m, bool(same_cov), seed)
     base = completed[:, :, t]
@@ -938,7 +942,7 @@ def tipping_point(data, visits, arm: str = "arm", covariates=None, *, deltas=Non
     table.index = pd.Index(grid, name="delta")
     table["significant"] = sig
     label = strategy.upper() if strategy.upper() in STRATEGIES else f"per participant (column {strategy!r})"
-    return TippingPoint(table=table, tipping_delta=tipping, tol=float(tol), visit=visit, arms=arms,
+    return TippingPoint(table=table, tipping_delta=tipping, tol=float(tol), visit=at, arms=arms,
                         level=conf_level, method=_method(P, label, same_cov) + "; delta-adjusted",
                         estimand=estimand)
 
