@@ -35,6 +35,8 @@ For a vector of estimates with covariance matrices ``U_l`` the total covariance 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -43,10 +45,11 @@ from peertrial._lazy import lazy_module
 
 stats = lazy_module("scipy.stats")
 
-__all__ = ["impute", "rubin_pool", "rubin_cov", "METHODS"]
+__all__ = ["impute", "rubin_pool", "rubin_cov", "METHODS", "default_methods"]
 
-METHODS = ("norm", "pmm")
+METHODS = ("pmm", "norm", "logreg", "polyreg")
 _DONORS = 5  # mice's default number of donors for pmm
+_RIDGE = 1e-5  # mice's ridge, used only when X'X is singular
 
 
 def _moments(estimates, variances):
@@ -142,74 +145,283 @@ def _barnard_rubin(m: int, lam: np.ndarray, dfcom: float) -> np.ndarray:
     return dfold * dfobs / (dfold + dfobs)
 
 
+# --------------------------------------------------------------------------- imputation models
+# Each ``_draw_*`` takes the predictors ``x`` (n, q; no intercept; after ``_remove_lindep``),
+# the current (filled) column ``y`` (n,), the observed mask ``ry`` and the generator, and
+# returns the imputations of the rows ``~ry``. Factor columns hold integer codes.
+
+def _sym(a: np.ndarray) -> np.ndarray:
+    return (a + a.T) / 2
+
+
+def norm_estimate(X: np.ndarray, y: np.ndarray):
+    """mice's ``estimice`` (``ls.meth = "qr"``): ``(beta_hat, V, residuals, df)``.
+
+    ``beta_hat`` and ``V = (X'X)^{-1}`` from the QR decomposition (``lm.fit``); only when
+    ``X'X`` is singular is the 1e-5 ridge added to its diagonal, as mice does.
+    ``df = max(n - p, 1)``.
+    """
+    n, p = X.shape
+    q, r = np.linalg.qr(X)
+    d = np.abs(np.diag(r))
+    if p and d.min() > 1e-7 * d.max():
+        coef = np.linalg.solve(r, q.T @ y)
+        rinv = np.linalg.inv(r)
+        v = rinv @ rinv.T
+    else:
+        xtx = X.T @ X
+        v = np.linalg.inv(xtx + np.diag(np.diag(xtx) * _RIDGE))
+        coef = v @ (X.T @ y)
+    return coef, v, y - X @ coef, max(n - p, 1)
+
+
 def _norm_fit(y_obs: np.ndarray, X_obs: np.ndarray, rng: np.random.Generator):
-    """mice's ``.norm.draw``: ``(beta_hat, beta*, sigma*)`` (ridge 1e-5 on the diagonal of X'X)."""
-    xtx = X_obs.T @ X_obs
-    xtx = xtx + np.diag(np.diag(xtx)) * 1e-5
-    v = np.linalg.inv(xtx)
-    v = (v + v.T) / 2
-    coef = v @ (X_obs.T @ y_obs)
-    resid = y_obs - X_obs @ coef
-    df = max(len(y_obs) - X_obs.shape[1], 1)
+    """mice's ``.norm.draw``: ``(beta_hat, beta*, sigma*)`` with ``sigma*^2 = RSS / chi^2_df``
+    and ``beta* = beta_hat + sigma* chol(V) z``."""
+    coef, v, resid, df = norm_estimate(X_obs, y_obs)
     sigma = np.sqrt(resid @ resid / rng.chisquare(df))
-    beta = coef + sigma * (np.linalg.cholesky(v) @ rng.standard_normal(len(coef)))
+    beta = coef + sigma * (_root(_sym(v)) @ rng.standard_normal(len(coef)))
     return coef, beta, sigma
 
 
-def _norm_draw(y_obs, X_obs, X_mis, rng) -> np.ndarray:
-    _, beta, sigma = _norm_fit(y_obs, X_obs, rng)
-    return X_mis @ beta + sigma * rng.standard_normal(X_mis.shape[0])
+def _root(v: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of a covariance (``t(chol(v))``); a symmetric square root when
+    ``v`` is only semi-definite (an aliased predictor)."""
+    try:
+        return np.linalg.cholesky(v)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(v)
+        return vectors * np.sqrt(np.clip(values, 0, None))
 
 
-def _pmm_draw(y_obs, X_obs, X_mis, rng) -> np.ndarray:
-    coef, beta, _ = _norm_fit(y_obs, X_obs, rng)
-    yhat_obs, yhat_mis = X_obs @ coef, X_mis @ beta
-    k = min(_DONORS, len(y_obs))
+def _with_intercept(x: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.ones(len(x)), x])
+
+
+def _draw_norm(x, y, ry, rng) -> np.ndarray:
+    X = _with_intercept(x)
+    _, beta, sigma = _norm_fit(y[ry], X[ry], rng)
+    return X[~ry] @ beta + sigma * rng.standard_normal(int((~ry).sum()))
+
+
+def pmm_donors(yhat_obs, yhat_mis, donors: int = _DONORS) -> np.ndarray:
+    """Indices ``(n_mis, donors)`` of the observed rows whose predictions are closest to each
+    missing row's (mice's ``matchindex``; ties go to the earlier observed row)."""
+    yhat_obs, yhat_mis = np.asarray(yhat_obs, float), np.asarray(yhat_mis, float)
+    k = min(int(donors), len(yhat_obs))
     dist = np.abs(yhat_mis[:, None] - yhat_obs[None, :])
-    donors = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < len(y_obs) else np.tile(np.arange(k), (len(X_mis), 1))
-    pick = donors[np.arange(len(X_mis)), rng.integers(0, k, size=len(X_mis))]
-    return y_obs[pick]
+    order = np.argsort(dist, axis=1, kind="stable")
+    return order[:, :k]
 
 
-_DRAW = {"norm": _norm_draw, "pmm": _pmm_draw}
+def _draw_pmm(x, y, ry, rng) -> np.ndarray:
+    X = _with_intercept(x)
+    y_obs = y[ry]
+    coef, beta, _ = _norm_fit(y_obs, X[ry], rng)
+    # type-1 matching: observed rows predicted with beta_hat, missing rows with beta*
+    yhat_obs, yhat_mis = X[ry] @ coef, X[~ry] @ beta
+    shuffle = rng.permutation(len(y_obs))  # random tie-breaking among equal distances, as matchindex
+    k = min(_DONORS, len(y_obs))
+    dist = np.abs(yhat_mis[:, None] - yhat_obs[shuffle][None, :])
+    donors = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < len(y_obs) else np.tile(np.arange(k), (len(dist), 1))
+    pick = donors[np.arange(len(dist)), rng.integers(0, k, size=len(dist))]
+    return y_obs[shuffle][pick]
 
 
-def impute(values, m: int = 20, n_iter: int = 10, seed=None, method="norm", names=None) -> np.ndarray:
-    """``m`` completed copies (``(m, n, k)``) of the numeric matrix ``values`` (NaN = missing).
+def augment(x, y, ry, classes=None):
+    """mice's ``augment``: extra weighted rows so a logistic or multinomial fit always exists.
 
-    Parameters
-    ----------
-    values : array-like, shape (n, k)
-        Every column predicts every other; NaN marks a value to impute.
-    m : int
-        Number of imputations (independent chains).
-    n_iter : int
-        Cycles of the chained equations when several columns are incomplete (one otherwise).
-    seed : int, Generator or None
-        Random stream (``_data.as_generator``).
-    method : ``"norm"`` or ``"pmm"``, or one of them per column
-        Imputation model of each incomplete column (see the module docstring).
-    names : sequence of str, optional
-        Column names for error messages.
-
-    Returns
-    -------
-    ndarray, shape (m, n, k)
-        The completed data sets; observed values are unchanged.
+    For each of the ``q`` predictors and each of the ``k`` categories, two rows at the
+    predictor's mean +/- half its SD (clipped to its range), every other predictor at its
+    mean, with weight ``(q + 1) / (2 q k)`` (White, Daniel & Royston 2010). Returns
+    ``(x, y, ry, w)`` with the rows appended (none when ``q = 0`` or exactly one value is
+    missing).
     """
-    rng = _data.as_generator(seed)
-    values = np.asarray(values, dtype=float)
-    if values.ndim != 2:
-        raise ValueError(f"values must be a matrix (n, k), got shape {values.shape}")
-    k = values.shape[1]
-    methods = [method] * k if isinstance(method, str) else list(method)
-    if len(methods) != k or any(x not in METHODS for x in methods):
-        raise ValueError(f"method must be one of {METHODS} (or one per column), got {method!r}")
-    if int(m) < 1 or int(n_iter) < 1:
-        raise ValueError(f"m and n_iter must be at least 1, got m={m}, n_iter={n_iter}")
-    names = list(names) if names is not None else [f"column {j}" for j in range(k)]
+    x, y, ry = np.asarray(x, float), np.asarray(y, float), np.asarray(ry, bool)
+    n, q = x.shape
+    if classes is None:
+        classes = np.unique(y[~np.isnan(y)])
+    k = len(classes)
+    if q == 0 or int((~ry).sum()) == 1:
+        return x, y, ry, np.ones(n)
+    nr = 2 * q * k
+    mean, sd = x.mean(axis=0), x.std(axis=0, ddof=1)
+    pattern = np.resize(np.concatenate([np.tile([0.5, -0.5], k), np.zeros(nr)]), nr * q).reshape(q, nr).T
+    d = np.clip(mean + pattern * sd, x.min(axis=0), x.max(axis=0))
+    e = np.tile(np.repeat(classes, 2), q)
+    return (np.vstack([x, d]), np.concatenate([y, e]), np.concatenate([ry, np.ones(nr, bool)]),
+            np.concatenate([np.ones(n), np.full(nr, (q + 1) / nr)]))
+
+
+def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+def logistic_fit(X, t, w, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted logistic regression by IRLS as ``glm.fit(family = quasibinomial)``:
+    ``(beta_hat, cov.unscaled)``, the latter ``(X' W X)^{-1}`` (mice's ``.logreg`` draws
+    ``beta* ~ N(beta_hat, cov.unscaled)``)."""
+    mu = (w * t + 0.5) / (w + 1)  # glm's binomial mustart
+    eta = np.log(mu / (1 - mu))
+    beta = np.zeros(X.shape[1])
+    dev_old = np.inf
+    for _ in range(max_iter):
+        var = mu * (1 - mu)
+        z = eta + (t - mu) / var
+        ww = w * var
+        xtw = X.T * ww
+        beta = _solve(xtw @ X, xtw @ z)
+        eta = X @ beta
+        mu = 1 / (1 + np.exp(-eta))
+        mu = np.clip(mu, 1e-15, 1 - 1e-15)
+        dev = -2 * np.sum(w * (t * np.log(mu) + (1 - t) * np.log1p(-mu)))
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < 1e-12:
+            break
+        dev_old = dev
+    xtwx = (X.T * (w * mu * (1 - mu))) @ X
+    return beta, _sym(np.linalg.pinv(xtwx))
+
+
+def multinomial_fit(X, codes, w, n_classes: int, max_iter: int = 100) -> np.ndarray:
+    """Weighted multinomial logit MLE (``nnet::multinom``, first class the baseline) by Newton
+    with step-halving; returns the coefficients ``(p, n_classes - 1)``."""
+    n, p = X.shape
+    K = n_classes
+    Y = np.zeros((n, K))
+    Y[np.arange(n), codes] = 1.0
+    B = np.zeros((p, K - 1))
+
+    def loglik(B):
+        eta = np.column_stack([np.zeros(n), X @ B])
+        eta -= eta.max(axis=1, keepdims=True)
+        logp = eta - np.log(np.exp(eta).sum(axis=1, keepdims=True))
+        return np.sum(w[:, None] * Y * logp), np.exp(logp)
+
+    ll, P = loglik(B)
+    for _ in range(max_iter):
+        g = (X.T @ (w[:, None] * (Y - P)[:, 1:])).ravel(order="F")
+        H = np.empty((p * (K - 1), p * (K - 1)))
+        for a in range(1, K):
+            for b in range(1, K):
+                c = w * P[:, a] * ((a == b) - P[:, b])
+                H[(a - 1) * p:a * p, (b - 1) * p:b * p] = (X.T * c) @ X
+        step = _solve(H, g).reshape((p, K - 1), order="F")
+        t = 1.0
+        for _half in range(30):
+            ll_new, P_new = loglik(B + t * step)
+            if ll_new >= ll - 1e-12 * abs(ll):
+                break
+            t /= 2
+        B = B + t * step
+        done = abs(ll_new - ll) < 1e-12 * (abs(ll) + 0.1)
+        ll, P = ll_new, P_new
+        if done:
+            break
+    return B
+
+
+def _draw_logreg(x, y, ry, rng) -> np.ndarray:
+    classes = np.unique(y[ry])
+    n_mis = int((~ry).sum())
+    if len(classes) == 1:
+        return np.full(n_mis, classes[0])
+    xa, ya, rya, w = augment(x, y, ry, np.unique(y))
+    X = _with_intercept(xa)
+    t = (ya == classes[1]).astype(float)
+    beta, v = logistic_fit(X[rya], t[rya], w[rya])
+    beta_star = beta + _root(v) @ rng.standard_normal(len(beta))
+    p = 1 / (1 + np.exp(-(_with_intercept(x[~ry]) @ beta_star)))
+    return np.where(rng.uniform(size=n_mis) <= p, classes[1], classes[0])
+
+
+def _draw_polyreg(x, y, ry, rng) -> np.ndarray:
+    classes = np.unique(y[ry])
+    n_mis = int((~ry).sum())
+    if len(classes) == 1:
+        return np.full(n_mis, classes[0])
+    xa, ya, rya, w = augment(x, y, ry, np.unique(y))
+    X = _with_intercept(xa)
+    codes = np.searchsorted(classes, ya[rya])
+    B = multinomial_fit(X[rya], codes, w[rya], len(classes))
+    eta = np.column_stack([np.zeros(n_mis), _with_intercept(x[~ry]) @ B])
+    post = np.exp(eta - eta.max(axis=1, keepdims=True))
+    post /= post.sum(axis=1, keepdims=True)
+    u = rng.uniform(size=n_mis)
+    idx = (u[:, None] > np.cumsum(post, axis=1)).sum(axis=1)
+    return classes[np.minimum(idx, len(classes) - 1)]
+
+
+_DRAW = {"norm": _draw_norm, "pmm": _draw_pmm, "logreg": _draw_logreg, "polyreg": _draw_polyreg}
+
+
+def remove_lindep(x, y, ry, eps: float = 1e-4, maxcor: float = 0.99) -> np.ndarray:
+    """mice's ``remove.lindep``: which predictors enter a column's imputation model.
+
+    Among the observed rows, drops predictors with variance ``<= eps`` or correlation with
+    the column ``>= maxcor``, then (while the smallest eigenvalue of their correlation matrix
+    is below ``eps`` times the largest) the predictor loading most on the smallest
+    eigenvector (of two loading equally, as with an exact copy, the later one); none enter when the column's observed variance is below ``eps``.
+    """
+    x, y, ry = np.asarray(x, float), np.asarray(y, float), np.asarray(ry, bool)
+    q = x.shape[1]
+    if q == 0 or not ry.any():
+        return np.ones(q, bool)
+    xobs, yobs = x[ry], y[ry]
+    if len(yobs) < 2 or np.var(yobs, ddof=1) < eps:
+        return np.zeros(q, bool)
+    keep = np.var(xobs, axis=0, ddof=1) > eps
+    if keep.any():
+        xc = xobs[:, keep] - xobs[:, keep].mean(axis=0)
+        yc = yobs - yobs.mean()
+        cor = (xc.T @ yc) / np.sqrt((xc**2).sum(axis=0) * (yc @ yc))
+        sub = np.flatnonzero(keep)
+        keep[sub[~(cor < maxcor)]] = False
+    k = int(keep.sum())
+    if k <= 1:
+        return keep
+    cx = np.atleast_2d(np.corrcoef(xobs[:, keep], rowvar=False))
+    values = np.linalg.eigvalsh(cx)
+    if values[0] / values[-1] >= eps:
+        return keep
+    values, vectors = np.linalg.eigh(cx)
+    values, vectors = values[::-1], vectors[:, ::-1]
+    # as mice: the eigen-decomposition of the first correlation matrix is reused on each pass
+    while k > 1 and values[k - 1] / values[0] < eps:
+        load = np.abs(vectors[:, k - 1])
+        # exact collinearity makes loadings tie up to rounding: drop the later column
+        j = int(np.flatnonzero(load >= load.max() * (1 - 1e-6))[-1])
+        kept = np.flatnonzero(keep)
+        keep[kept[min(j, len(kept) - 1)]] = False
+        k -= 1
+    return keep
+
+
+def _predictors(filled: np.ndarray, j: int, n_levels: list[int]) -> np.ndarray:
+    """Every column but ``j``: numeric as is, factors as treatment-coded dummies (first level
+    the reference), as mice's ``model.matrix``."""
+    parts = []
+    for v in range(filled.shape[1]):
+        if v == j:
+            continue
+        if n_levels[v]:
+            parts.append(filled[:, [v]] == np.arange(1, n_levels[v])[None, :])
+        else:
+            parts.append(filled[:, [v]])
+    return np.column_stack(parts).astype(float) if parts else np.empty((len(filled), 0))
+
+
+def default_methods(n_levels: Sequence[int]) -> list[str]:
+    """mice's defaults: ``pmm`` for numeric columns (``n_levels`` 0), ``logreg`` for
+    two-level factors, ``polyreg`` for factors with more levels."""
+    return ["pmm" if L == 0 else "logreg" if L <= 2 else "polyreg" for L in n_levels]
+
+
+def _chains(values, n_levels, methods, m, n_iter, rng, names) -> np.ndarray:
     miss = np.isnan(values)
-    incomplete = [j for j in range(k) if miss[:, j].any()]
+    incomplete = [j for j in range(values.shape[1]) if miss[:, j].any()]
     for j in incomplete:
         if miss[:, j].all():
             raise ValueError(f"{names[j]} has no observed values to impute from")
@@ -222,8 +434,184 @@ def impute(values, m: int = 20, n_iter: int = 10, seed=None, method="norm", name
             filled[miss[:, j], j] = rng.choice(obs, size=miss[:, j].sum())
         for _ in range(n_iter):
             for j in incomplete:
-                others = np.column_stack([np.ones(len(filled)), np.delete(filled, j, axis=1)])
-                o = ~miss[:, j]
-                filled[~o, j] = _DRAW[methods[j]](filled[o, j], others[o], others[~o], rng)
+                ry = ~miss[:, j]
+                x = _predictors(filled, j, n_levels)
+                x = x[:, remove_lindep(x, filled[:, j], ry)]
+                filled[~ry, j] = _DRAW[methods[j]](x, filled[:, j], ry, rng)
         out[i] = filled
+    return out
+
+
+def impute(values, m: int = 20, n_iter: int = 10, seed=None, method="norm", names=None, *,
+           factor=None, by=None) -> np.ndarray:
+    """``m`` completed copies (``(m, n, k)``) of the matrix ``values`` (NaN = missing).
+
+    Parameters
+    ----------
+    values : array-like, shape (n, k)
+        Every column predicts every other; NaN marks a value to impute.
+    m : int
+        Number of imputations (independent chains).
+    n_iter : int
+        Cycles of the chained equations when several columns are incomplete (one otherwise).
+    seed : int, Generator or None
+        Random stream (``_data.as_generator``).
+    method : str, sequence of str or None
+        Imputation model: one of ``"pmm"``, ``"norm"``, ``"logreg"``, ``"polyreg"`` for
+        every column, or one per column; ``None`` gives mice's defaults
+        (:func:`default_methods`). The default ``"norm"`` keeps this function's original
+        behaviour; the public functions default to ``None``.
+    names : sequence of str, optional
+        Column names for error messages.
+    factor : sequence of bool, optional
+        Which columns are factors: their values are category labels (numbers), dummy-coded
+        as predictors and imputed by ``logreg``/``polyreg``.
+    by : array-like, shape (n,), optional
+        Group labels: each group is imputed separately (as ``mice`` run on each arm).
+
+    Returns
+    -------
+    ndarray, shape (m, n, k)
+        The completed data sets; observed values are unchanged.
+    """
+    rng = _data.as_generator(seed)
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"values must be a matrix (n, k), got shape {values.shape}")
+    n, k = values.shape
+    names = list(names) if names is not None else [f"column {j}" for j in range(k)]
+    factor = [False] * k if factor is None else [bool(f) for f in factor]
+    if len(factor) != k:
+        raise ValueError(f"factor must have one entry per column ({k}), got {len(factor)}")
+    if int(m) < 1 or int(n_iter) < 1:
+        raise ValueError(f"m and n_iter must be at least 1, got m={m}, n_iter={n_iter}")
+    # factor columns as codes 0..L-1 (back to their labels at the end)
+    codes, labels, n_levels = values.copy(), [], []
+    for j in range(k):
+        if factor[j]:
+            lev = np.unique(values[~np.isnan(values[:, j]), j])
+            ok = ~np.isnan(values[:, j])
+            codes[ok, j] = np.searchsorted(lev, values[ok, j])
+            labels.append(lev)
+            n_levels.append(max(len(lev), 1))
+        else:
+            labels.append(None)
+            n_levels.append(0)
+    methods = default_methods(n_levels) if method is None else (
+        [method] * k if isinstance(method, str) else list(method))
+    if len(methods) != k or any(x not in METHODS for x in methods):
+        raise ValueError(f"method must be one of {METHODS} (or one per column), got {method!r}")
+    miss = np.isnan(values)
+    for j in range(k):
+        if not miss[:, j].any():
+            continue
+        if factor[j] and methods[j] in ("norm", "pmm"):
+            raise ValueError(f"{names[j]} is a factor: impute it with 'logreg' (two levels) or 'polyreg', "
+                             f"not {methods[j]!r}")
+        if not factor[j] and methods[j] in ("logreg", "polyreg"):
+            lev = np.unique(values[~miss[:, j], j])
+            if methods[j] == "logreg" and len(lev) > 2:
+                raise ValueError(f"{names[j]} has {len(lev)} distinct values; 'logreg' imputes a binary column")
+            factor[j] = True  # a numeric 0/1 (or coded) column imputed as categories
+            ok = ~miss[:, j]
+            codes[ok, j] = np.searchsorted(lev, values[ok, j])
+            labels[j] = lev
+            n_levels[j] = max(len(lev), 1)
+        if methods[j] == "logreg" and factor[j] and len(labels[j]) > 2:
+            raise ValueError(f"{names[j]} has {len(labels[j])} levels; 'logreg' imputes a two-level factor "
+                             "(use 'polyreg')")
+    if by is None:
+        done = _chains(codes, n_levels, methods, m, n_iter, rng, names)
+    else:
+        groups = np.asarray(by)
+        if groups.shape != (n,):
+            raise ValueError(f"by must have one label per row ({n}), got shape {groups.shape}")
+        if pd.isna(groups).any():
+            raise ValueError("by has missing values; every row needs a group to be imputed within")
+        done = np.empty((int(m), n, k))
+        for g in pd.unique(groups):
+            rows = groups == g
+            done[:, rows] = _chains(codes[rows], n_levels, methods, m, n_iter, rng,
+                                    [f"{nm} (in group {g})" for nm in names])
+    for j in range(k):
+        if labels[j] is not None:
+            done[:, :, j] = labels[j][done[:, :, j].astype(int)]
+    return done
+
+
+# --------------------------------------------------------------------------- data frames
+
+def frame_codes(frame: pd.DataFrame, columns: Sequence[str], factor_columns) -> tuple[np.ndarray, list, list]:
+    """The ``columns`` of ``frame`` as one float matrix for :func:`impute`: numeric columns as
+    numbers (validated), factor columns as codes ``0..L-1`` of their observed levels
+    (categories in their order, other labels sorted). Returns ``(matrix, factor flags,
+    labels)``, ``labels[j]`` the levels of a factor column (``None`` for numeric ones)."""
+    parts, flags, labels = [], [], []
+    for c in columns:
+        col = frame[c]
+        if c in factor_columns:
+            present = col.notna().to_numpy()
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                levels = [v for v in col.cat.categories if (col == v).any()]
+            else:
+                levels = sorted(pd.unique(col[present]), key=lambda v: (str(type(v)), v))
+            lookup = {v: i for i, v in enumerate(levels)}
+            codes = np.full(len(col), np.nan)
+            codes[present] = [lookup[v] for v in col[present]]
+            parts.append(codes)
+            flags.append(True)
+            labels.append(levels)
+        else:
+            parts.append(_data.numeric(col, c))
+            flags.append(False)
+            labels.append(None)
+    return np.column_stack(parts), flags, labels
+
+
+def frame_from_codes(frame: pd.DataFrame, columns: Sequence[str], completed: np.ndarray, labels) -> pd.DataFrame:
+    """A copy of ``frame`` with ``columns`` replaced by one completed matrix from :func:`impute`."""
+    out = frame.copy()
+    for j, c in enumerate(columns):
+        if labels[j] is None:
+            out[c] = completed[:, j]
+        else:
+            values = np.asarray(labels[j], dtype=object)[completed[:, j].astype(int)]
+            if isinstance(frame[c].dtype, pd.CategoricalDtype):
+                out[c] = pd.Categorical(values, categories=frame[c].cat.categories,
+                                        ordered=frame[c].cat.ordered)
+            else:
+                out[c] = pd.Series(values, index=frame.index).astype(frame[c].dtype
+                                                                      if frame[c].dtype != object else object)
+    return out
+
+
+def resolve_methods(method, columns: Sequence[str], n_levels: Sequence[int]) -> list[str]:
+    """One imputation method per column from ``method`` (None, a string or ``{column: method}``).
+
+    ``None`` gives mice's defaults (``pmm`` numeric, ``logreg`` two-level factors, ``polyreg``
+    other factors). A numeric method (``pmm``/``norm``) given as one string applies to the
+    numeric columns, a factor method (``logreg``/``polyreg``) to the factor columns; the
+    others keep their defaults. ``n_levels``: 0 for a numeric column, the number of levels
+    of a factor. A dict names columns; naming a column that is not in the
+    imputation model, or an unknown method, raises ``ValueError``.
+    """
+    columns = list(columns)
+    factor = [L > 0 for L in n_levels]
+    out = default_methods(n_levels)
+    if method is None:
+        return out
+    if isinstance(method, str):
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS} or a dict {{column: method}}, got {method!r}")
+        numeric_method = method in ("pmm", "norm")
+        return [method if bool(f) != numeric_method else out[j] for j, f in enumerate(factor)]
+    if not isinstance(method, dict):
+        raise ValueError(f"method must be one of {METHODS} or a dict {{column: method}}, got {method!r}")
+    for c, meth in method.items():
+        if c not in columns:
+            raise ValueError(f"method names column {c!r}, which is not in the imputation model "
+                             f"(columns: {', '.join(map(str, columns))})")
+        if meth not in METHODS:
+            raise ValueError(f"method for column {c!r} must be one of {METHODS}, got {meth!r}")
+        out[columns.index(c)] = meth
     return out

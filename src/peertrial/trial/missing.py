@@ -64,6 +64,7 @@ class MIResult(Result):
     m: int = 0
     term: str = "arm"
     method: str = ""
+    imputation_methods: dict = field(default_factory=dict, repr=False)  # column -> mice method
 
     def to_frame(self) -> pd.DataFrame:
         return self.effect.copy()
@@ -78,42 +79,86 @@ class MIResult(Result):
 
 @_data.renamed_argument("df", "data")
 def multiple_imputation(data, outcome: str, arm: str = "arm", covariates=None, *, m: int = 20,
-                        n_iter: int = 10, seed=None, auxiliary=None, level: float = 0.95, conf_level=None, arm_levels=None) -> MIResult:
+                        n_iter: int = 10, seed=None, auxiliary=None, method=None, by_arm: bool = False,
+                        level: float = 0.95, conf_level=None, arm_levels=None) -> MIResult:
     """ANCOVA ``outcome ~ arm + covariates`` under multiple imputation, pooled by Rubin's rules.
 
-    The imputation model holds the outcome, the arm, the covariates and any ``auxiliary``
-    numeric columns (predictive of missingness or outcome but not in the analysis model).
-    Numeric covariates may be missing too (imputed by chained equations); text/factor
-    covariates must be complete. Reports the number imputed per arm and the complete-case
-    estimate beside the pooled one. ``dfcom`` is the complete-data residual df ``n - p``.
+    Imputation by chained equations as ``mice``: the imputation model holds the outcome,
+    the arm, the covariates and any ``auxiliary`` columns (predictive of missingness or of
+    the outcome but not in the analysis model); each incomplete column is imputed from all
+    the others, factors entering as treatment-coded dummies. Numeric and factor covariates
+    may be missing too. Reports the number imputed per arm and the complete-case estimate
+    beside the pooled one. ``dfcom`` is the complete-data residual df ``n - p``.
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    Parameters
+    ----------
+    data : DataFrame
+        One row per participant.
+    outcome : str
+        Outcome column (numeric).
+    arm : str
+        Randomised arm (0 = control, 1 = intervention, or coded by ``arm_levels``); complete.
+    covariates : list of str or str, optional
+        Analysis-model covariates (columns or an R-style right-hand side); factor columns
+        follow the package's typing rule (``_data.is_factor``).
+    m : int
+        Number of imputations.
+    n_iter : int
+        Iterations of the chained equations (mice's ``maxit``).
+    seed : int or numpy.random.Generator, optional
+        Random stream; the same seed gives the same imputations.
+    auxiliary : list of str, optional
+        Columns in the imputation model only (numeric or factor).
+    method : str or dict, optional
+        Imputation method: ``"pmm"`` (predictive mean matching, 5 donors), ``"norm"``
+        (Bayesian linear regression), ``"logreg"`` (two-level factors), ``"polyreg"``
+        (factors with more levels), one for every incomplete column or a dict
+        ``{column: method}``. By default mice's: ``pmm`` for numeric columns, ``logreg``
+        for two-level factors, ``polyreg`` for the others. (Before 0.x the outcome was
+        imputed by ``norm``; pass ``method="norm"`` for the former behaviour.)
+    by_arm : bool
+        Impute each arm separately (every interaction with the arm kept; as running ``mice``
+        on each arm and stacking the completed data sets).
+    level : float
+        Confidence level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+    arm_levels : mapping or pair, optional
+        How the ``arm`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``arm`` raises ``ValueError`` listing the values found.
 
     Returns
     -------
     MIResult
         ``effect``: the ITT effect by multiple imputation (Rubin's rules) beside complete cases,
-        with ``estimate, se, df, ci_lb, ci_ub, pval, n``; ``n_imputed`` per arm.
+        with ``estimate, se, df, ci_lb, ci_ub, pval, n``; ``n_imputed`` per arm;
+        ``imputation_methods``: the method of each incomplete column.
 
     Notes
     -----
-    R equivalent: ``mice::mice(..., method = "norm")`` then ``mice::pool`` (mice 3.15.0) for the
-    pooling; the imputations themselves use peertrial's own random streams.
+    R equivalent: ``mice::mice(data, m = m, maxit = n_iter)`` (by arm: ``mice`` on each arm,
+    stacked) then ``mice::pool(with(imp, lm(outcome ~ arm + covariates)))`` (mice 3.15.0).
+    The pooling equals ``mice::pool``; the imputations use peertrial's own random streams, so
+    they agree with mice's in distribution (checked against mice over many seeds), not draw
+    for draw.
 
     References
     ----------
     .. [1] Rubin, D. B. (1987). Multiple Imputation for Nonresponse in Surveys. Wiley.
     .. [2] van Buuren, S., & Groothuis-Oudshoorn, K. (2011). mice: Multivariate imputation by
        chained equations in R. Journal of Statistical Software, 45(3), 1-67.
+    .. [3] White, I. R., Daniel, R., & Royston, P. (2010). Avoiding bias due to perfect
+       prediction in multiple imputation of incomplete categorical variables. Computational
+       Statistics & Data Analysis, 54(10), 2267-2275.
 
     Examples
     --------
+    >>> import peertrial as pt
     >>> trial = pt.simulate.trial(n=200, seed=1)
     >>> mi = pt.trial.multiple_imputation(trial, "hope_12", covariates=["hope_0"], m=5, seed=1)
     >>> mi.effect.index.tolist()
     ['multiple_imputation', 'complete_case']
+    >>> mi.imputation_methods
+    {'hope_12': 'pmm'}
     """
     data = _data.code_arm(data, arm, arm_levels)
     conf_level = _data.confidence_level(level, conf_level=conf_level)
@@ -127,27 +172,28 @@ def multiple_imputation(data, outcome: str, arm: str = "arm", covariates=None, *
         raise ValueError(f"column {arm!r} (randomised arm) has missing values at rows "
                          f"{_data.row_labels(frame.index, frame[arm].isna().to_numpy())}")
     a = _arm_values(frame, arm)
-    factor_cols = _builder.factor_columns(frame, covariates)
-    for c in factor_cols:
-        if frame[c].isna().any():
-            raise ValueError(f"factor covariate {c!r} has missing values at rows "
-                             f"{_data.row_labels(frame.index, frame[c].isna().to_numpy())}; only numeric "
-                             "columns are imputed")
-    numeric_cols = [c for c in dict.fromkeys([outcome, *cov_cols, *auxiliary]) if c not in factor_cols]
-    num = np.column_stack([_data.numeric(frame[c], c) for c in numeric_cols])
-    dummies, _ = covariate_matrix(frame, factor_cols, factor_cols)
-    matrix = np.column_stack([num, a, dummies]) if dummies.shape[1] else np.column_stack([num, a])
-    y_missing = np.isnan(num[:, 0])
+    factor_cols = set(_builder.factor_columns(frame, covariates))
+    variables = [c for c in dict.fromkeys([outcome, *cov_cols, *auxiliary]) if c != arm]
+    factor_cols |= {c for c in auxiliary if c != arm and _data.is_factor(frame[c], c, ())}
+    if outcome in factor_cols:
+        raise ValueError(f"outcome {outcome!r} must be numeric for the ANCOVA; got a factor column")
+    matrix, flags, labels = _mi.frame_codes(frame, variables, factor_cols)
+    methods = _mi.resolve_methods(method, variables, [0 if lev is None else len(lev) for lev in labels])
+    if by_arm:
+        groups = a
+    else:
+        matrix, flags, methods = np.column_stack([matrix, a]), [*flags, False], [*methods, "pmm"]
+        groups = None
+    y_missing = np.isnan(matrix[:, 0])
     if not np.isnan(matrix).any():
         warnings.warn("no missing values: multiple imputation equals the complete-data analysis",
                       PeertrialWarning, stacklevel=_data.user_stacklevel())
-    completed = impute_norm(matrix, m=m, n_iter=n_iter, seed=seed)
+    completed = _mi.impute(matrix, m=m, n_iter=n_iter, seed=seed, method=methods,
+                           names=[*variables, arm][:matrix.shape[1]], factor=flags, by=groups)
     # analysis model on each completed data set, fitted as one batch
     Xs, names = [], None
     for i in range(m):
-        comp = frame.copy()
-        for j, c in enumerate(numeric_cols):
-            comp[c] = completed[i, :, j]
+        comp = _mi.frame_from_codes(frame, variables, completed[i], labels)
         X, names = design(comp, [(arm, a)], covariates, [], check=(i == 0))
         Xs.append(X)
     fit = ols(np.stack(Xs), completed[:, :, 0])
@@ -166,10 +212,13 @@ def multiple_imputation(data, outcome: str, arm: str = "arm", covariates=None, *
     }, index=pd.Index(["multiple_imputation", "complete_case"], name="analysis"))
     n_imputed = pd.Series({int(k): int(np.sum(y_missing & (a == k))) for k in (0, 1)}, name="n_imputed")
     n_imputed.index.name = arm
-    method = (f"Multiple imputation (chained equations, Bayesian linear regression as mice 'norm'; "
-              f"m = {m}) of {outcome} ~ {' + '.join(names[1:])}; Rubin's rules (mice::pool)")
+    used = {c: methods[j] for j, c in enumerate(variables) if np.isnan(matrix[:, j]).any()}
+    described = ", ".join(f"{c} {meth}" for c, meth in used.items()) or "nothing missing"
+    method_text = (f"Multiple imputation (chained equations as mice: {described}"
+                   f"{'; each arm imputed separately' if by_arm else ''}; m = {m}) of "
+                   f"{outcome} ~ {' + '.join(names[1:])}; Rubin's rules (mice::pool)")
     return MIResult(pooled=pooled, complete_case=cc, effect=effect, n_imputed=n_imputed, m=m, term=arm,
-                    method=method)
+                    method=method_text, imputation_methods=used)
 
 
 def _complete_case(frame, outcome, arm, covariates, conf_level, names) -> pd.DataFrame:
