@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import peertrial as pt
-from peertrial.trial import _mmrm_cov, mixed
+from peertrial.trial import _df, _mmrm_cov, mixed
 
 from .conftest import FIXTURES, rel_err
 
@@ -160,3 +160,74 @@ def test_long_input_errors(ref):
     with pytest.warns(UserWarning, match="no observed outcome"):
         fit = pt.trial.mmrm(miss, outcome="y", id="id", visit="visit", arm="arm", covariance="cs")
     assert fit.n_subjects == d["id"].nunique() - 1
+
+
+def _layout(d, cov):
+    d = d.sort_values(["id", "visit"])
+    w = d.pivot(index="id", columns="visit", values="y")
+    a = d.groupby("id")["arm"].first().to_numpy(float)
+    Y, T = w.to_numpy(float), w.shape[1]
+    k = 0 if cov is None else 1
+    p = 2 * T + k
+    Xs = np.zeros((len(Y), T, p))
+    Xs[:, :, 0] = 1
+    for t in range(1, T):
+        Xs[:, t, t] = 1
+        Xs[:, t, T + k + t] = a
+    Xs[:, :, T] = a[:, None]
+    if k:
+        Xs[:, :, T + 1] = d.groupby("id")["y0"].first().to_numpy(float)[:, None]
+    L = np.zeros((T, p))
+    L[:, T] = 1
+    for t in range(1, T):
+        L[t, T + k + t] = 1
+    return mixed._UnstructuredREML(Y, Xs), L, T
+
+
+def _natural(struct, S):
+    T = S.shape[0]
+    if struct == "us":
+        st = _mmrm_cov.Unstructured(T)
+        return st, np.array([S[a, b] for a, b in st.pairs])
+    st = _mmrm_cov.Structure(struct, T)
+    sd = np.sqrt(np.diag(S))
+    R = S / np.outer(sd, sd)
+    rho = R[0, 1:] if st.kind == "toep" else R[0, 1:2]
+    return st, np.concatenate([sd if st.hetero else sd[:1], rho])
+
+
+def test_mmrm_kenward_roger_definition(ref):
+    """mmrm's Kenward-Roger (and -Linear) at gls's covariance vs R from the definition
+    (fixtures/make_mmrm_kr_fixtures.R: numDeriv derivatives in mmrm's parametrisation)."""
+    kr = json.loads((FIXTURES / "mmrm_kr_fixtures.json").read_text())
+    for name, data, cov in [("orthodont", ref["orthodont"]["data"], None),
+                            ("simulated", ref["simulated"][0]["data"], ["y0"])]:
+        core, L, T = _layout(pd.DataFrame(data), cov)
+        for r in kr[name]:
+            st, th = _natural(r["struct"], np.asarray(r["Sigma"], float))
+            V, PhiA, Pk, W = _mmrm_cov.kenward_roger(core.groups, st, th)
+            PhiL = _mmrm_cov.kenward_roger(core.groups, st, th, linear=True)[1]
+            what = f"{name} {r['struct']}"
+            # numDeriv's accuracy: ~1e-8 for the SEs, ~1e-6 for the df (2e-6 / 5e-6 on the simulated toep)
+            assert rel_err(np.sqrt(np.einsum("tp,pq,tq->t", L, PhiA, L)), r["se_kr"]) < 5e-6, what
+            assert rel_err(np.sqrt(np.einsum("tp,pq,tq->t", L, PhiL, L)), r["se_krl"]) < 5e-6, what
+            assert rel_err(np.sqrt(np.diag(PhiA)), r["coef_se_kr"]) < 5e-6, what
+            df = [_df.kr_ddf(L[[t]], V, Pk, W)[0] for t in range(T)]
+            assert rel_err(df, r["df"]) < 1e-5, what
+
+
+def test_mmrm_kenward_roger_public(ref):
+    d = pd.DataFrame(ref["simulated"][0]["data"])
+    args = dict(outcome="y", id="id", visit="visit", arm="arm", covariates=["y0"], covariance="ar1h")
+    sat = pt.trial.mmrm(d, **args)
+    kr = pt.trial.mmrm(d, **args, df_method="kenward-roger")
+    krl = pt.trial.mmrm(d, **args, df_method="Kenward-Roger-Linear")
+    # one-dimensional contrasts: KR's df is the Satterthwaite df (Kenward & Roger 1997, sec. 4)
+    assert rel_err(kr.effects["df"], sat.effects["df"]) < 1e-8
+    # the linear adjustment inflates the SEs; with mmrm's second-derivative term (log SDs, rho = phi /
+    # sqrt(1 + phi^2)) they can come out below the REML ones, as here
+    assert np.all(krl.effects["se"] > sat.effects["se"]) and np.all(kr.effects["se"] < krl.effects["se"])
+    assert rel_err(np.sqrt(np.diag(kr.vcov_unadjusted)), sat.se) < 1e-12
+    assert rel_err(kr.effects["estimate"], sat.effects["estimate"]) < 1e-12
+    with pytest.raises(ValueError, match="kenward-roger-linear"):
+        pt.trial.random_intercept(d, "y", group="id", df_method="kenward-roger-linear")

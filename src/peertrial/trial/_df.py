@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-DF_METHODS = ("satterthwaite", "kenward-roger", "residual", "asymptotic")
+DF_METHODS = ("satterthwaite", "kenward-roger", "kenward-roger-linear", "residual", "asymptotic")
 
 
 def check_df_method(df_method: str) -> str:

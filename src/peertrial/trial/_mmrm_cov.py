@@ -289,3 +289,83 @@ def satterthwaite(pieces, L: np.ndarray) -> np.ndarray:
     var = np.einsum("kp,kp->k", LV, np.atleast_2d(L))
     with np.errstate(divide="ignore", invalid="ignore"):
         return 2.0 * var**2 / np.einsum("ki,ij,kj->k", G, Acov, G)
+
+
+# ---- Kenward-Roger in the mmrm package's parametrisation ----------------------------------
+
+def mmrm_derivatives(structure, theta: np.ndarray):
+    """``(Sigma, dSigma, d2Sigma)`` in the R package mmrm's variance parameters ``phi``.
+
+    mmrm uses ``log(sd)`` for standard deviations, ``rho = phi / sqrt(1 + phi^2)`` for the
+    AR(1) and Toeplitz correlations, ``rho = expit(phi) (1 + a) - a`` with ``a = 1 / (T - 1)``
+    for compound symmetry, and for ``us`` the Cholesky factor ``L = D Lt`` (``D`` diagonal,
+    ``phi = log diag D``; ``Lt`` unit lower triangular, its entries filled row-wise). The
+    Kenward-Roger ``R_ij`` term uses these second derivatives; the linear variant and the df
+    do not depend on the parametrisation.
+    """
+    if structure.name == "us":
+        Sigma = structure.sigma(theta, derivatives=False)
+        T = structure.T
+        Lc = np.linalg.cholesky(Sigma)
+        sd = np.diag(Lc).copy()
+        low = [(i, j) for i in range(T) for j in range(i)]
+        q = T + len(low)
+        dL = np.zeros((q, T, T))
+        d2L = np.zeros((q, q, T, T))
+        for k in range(T):
+            dL[k, k] = Lc[k]                                     # d L / d log sd_k: row k of L
+            d2L[k, k, k] = Lc[k]
+        for m, (i, j) in enumerate(low):
+            dL[T + m, i, j] = sd[i]                              # d L / d l_ij = sd_i E_ij
+            d2L[i, T + m, i, j] = d2L[T + m, i, i, j] = sd[i]
+        d1 = dL @ Lc.T
+        d1 = d1 + np.swapaxes(d1, 1, 2)
+        cross = np.einsum("aik,bjk->abij", dL, dL)
+        d2 = d2L @ Lc.T
+        d2 = d2 + np.swapaxes(d2, 2, 3) + cross + np.swapaxes(cross, 0, 1)
+        return Sigma, d1, d2
+    Sigma, d1, d2 = structure.sigma(theta)
+    ns, T = structure.n_sd, structure.T
+    j1 = np.empty(structure.q)
+    j2 = np.empty(structure.q)
+    sd, rho = np.asarray(theta[:ns], float), np.asarray(theta[ns:], float)
+    j1[:ns] = j2[:ns] = sd                                       # sd = exp(phi)
+    if structure.kind == "cs":
+        a = 1.0 / (T - 1)
+        pr = (rho + a) / (1 + a)
+        j1[ns:] = (1 + a) * pr * (1 - pr)
+        j2[ns:] = j1[ns:] * (1 - 2 * pr)
+    else:
+        j1[ns:] = (1 - rho**2) ** 1.5
+        j2[ns:] = -3.0 * rho * (1 - rho**2) ** 2
+    d2p = np.einsum("k,l,klab->klab", j1, j1, d2)
+    d2p[np.arange(structure.q), np.arange(structure.q)] += j2[:, None, None] * d1
+    return Sigma, j1[:, None, None] * d1, d2p
+
+
+def kenward_roger(groups, structure, theta: np.ndarray, linear: bool = False):
+    """mmrm's Kenward-Roger: ``(Phi, Phi_A, P, W)`` with ``W`` the inverse observed Hessian of the REML
+    objective ``-l_R`` in mmrm's parameters and
+
+        Phi_A = Phi + 2 Phi [sum_ij W_ij (Q_ij - P_i Phi P_j - R_ij / 4)] Phi
+
+    (``R_ij = X'W d2Sigma_ij W X``, left out by ``linear``, "Kenward-Roger-Linear")."""
+    Sigma, d1, d2 = mmrm_derivatives(structure, theta)
+    pc = reml_pieces(groups, Sigma, d1, d2, hessian=True)
+    V, Pk = pc["V"], pc["Pk"]
+    Wkr = 2.0 * np.linalg.pinv(pc["hessian"])
+    p = V.shape[0]
+    SQ = np.zeros((p, p))
+    SR = np.zeros((p, p))
+    for S, _, Xg in groups:
+        W = np.linalg.inv(Sigma[np.ix_(S, S)])
+        D = d1[:, S][:, :, S]
+        WX = np.einsum("st,itp->isp", W, Xg)
+        MQ = np.einsum("ij,ist,tu,juv->sv", Wkr, D, W, D, optimize=True)
+        SQ += np.einsum("isp,st,itr->pr", WX, MQ, WX, optimize=True)
+        if not linear:
+            MR = np.einsum("ij,ijst->st", Wkr, d2[:, :, S][:, :, :, S])
+            SR += np.einsum("isp,st,itr->pr", WX, MR, WX, optimize=True)
+    SPVP = np.einsum("ij,ipr,rs,jsq->pq", Wkr, Pk, V, Pk, optimize=True)
+    PhiA = V + 2.0 * V @ (SQ - SPVP - 0.25 * SR) @ V
+    return V, 0.5 * (PhiA + PhiA.T), Pk, Wkr

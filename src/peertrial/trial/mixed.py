@@ -251,6 +251,9 @@ def _t_or_z(coef: pd.Series, se: pd.Series, df, level: float = 0.95):
 def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label, level=0.95,
                           df_method: str = "satterthwaite") -> MixedResult:
     df_method = _df.check_df_method(df_method)
+    if df_method == "kenward-roger-linear":
+        raise ValueError("df_method='kenward-roger-linear' is the mmrm package's variant (for mmrm); the "
+                         "random-intercept covariance is linear in its variances, so use 'kenward-roger' (pbkrtest)")
     core = ProfiledREML(y, X, codes)
     theta, beta, V, sigma2, loglik = core.fit()
     tau2 = theta**2 * sigma2
@@ -434,6 +437,7 @@ class MMRMResult(Result):
     method: str = ""
     covariance: str = "us"
     theta: pd.Series | None = field(default=None, repr=False)  # SDs and correlation parameters (not "us")
+    vcov_unadjusted: pd.DataFrame | None = field(default=None, repr=False)  # REML vcov when vcov is KR's
 
     def to_frame(self) -> pd.DataFrame:
         return self.effects.copy()
@@ -529,8 +533,13 @@ def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *,
         ``(control, intervention)``).
     df_method : str
         ``"satterthwaite"`` (default; as the R package mmrm defines it, from the observed REML
-        Hessian of the covariance parameters, see :mod:`peertrial.trial._df`), ``"residual"``
-        (``N_obs - p``, as ``summary(gls)``) or ``"asymptotic"`` (normal reference).
+        Hessian of the covariance parameters, see :mod:`peertrial.trial._df`),
+        ``"kenward-roger"`` / ``"kenward-roger-linear"`` (as mmrm's ``method = "Kenward-Roger"`` /
+        ``"Kenward-Roger-Linear"``: the SEs come from the adjusted covariance ``Phi_A``, kept in
+        ``vcov`` with the REML one in ``vcov_unadjusted``, with mmrm's inverse observed Hessian of
+        its variance parameters; the linear variant leaves out the second derivatives of the
+        covariance), ``"residual"`` (``N_obs - p``, as ``summary(gls)``) or ``"asymptotic"``
+        (normal reference).
 
     Returns
     -------
@@ -574,10 +583,6 @@ def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *,
     (6, 11)
     """
     df_method = _df.check_df_method(df_method)
-    if df_method == "kenward-roger":
-        raise ValueError("df_method='kenward-roger' is available for random_intercept and partially_nested; "
-                         "for mmrm use 'satterthwaite' (the default, as the mmrm package), 'residual' or "
-                         "'asymptotic'")
     covariance = _mmrm_cov.check_covariance(covariance)
     data = _data.code_arm(data, arm, arm_levels)
     _data.unique_index(data)
@@ -621,16 +626,23 @@ def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *,
     Sigma = structure.sigma(th, derivatives=False)
     theta = None if covariance == "us" else pd.Series(th, index=structure.names(), name="theta")
     df_resid = core.nobs - p
-    coef = pd.Series(beta, index=names)
-    se = pd.Series(np.sqrt(np.diag(V)), index=names)
     Lmat = np.zeros((T, p))
     Lmat[:, T] = 1.0
     for t in range(1, T):
         Lmat[t, T + kc + t] = 1.0
+    V0 = None
+    if df_method.startswith("kenward-roger"):
+        Phi, PhiA, Pk, Wkr = _mmrm_cov.kenward_roger(core.groups, structure, th,
+                                                     linear=df_method == "kenward-roger-linear")
+        V0, V = pd.DataFrame(V, index=names, columns=names), PhiA
+    coef = pd.Series(beta, index=names)
+    se = pd.Series(np.sqrt(np.diag(V)), index=names)
     est = Lmat @ beta
     ese = np.sqrt(np.einsum("tp,pq,tq->t", Lmat, V, Lmat))
     if df_method == "satterthwaite":
         dfs = _mmrm_cov.satterthwaite(pieces, Lmat)
+    elif V0 is not None:
+        dfs = np.array([_df.kr_ddf(Lmat[[t]], Phi, Pk, Wkr)[0] for t in range(T)])
     else:
         dfs = np.full(T, np.inf if df_method == "asymptotic" else float(df_resid))
     q = stats.t.ppf(0.5 + conf_level / 2, dfs)
@@ -647,7 +659,7 @@ def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *,
     return MMRMResult(coef=coef, se=se, vcov=pd.DataFrame(V, index=names, columns=names), effects=effects,
                       sigma=pd.DataFrame(Sigma, index=labels, columns=labels), loglik=float(loglik),
                       nobs=core.nobs, n_subjects=core.n_subjects, df_resid=df_resid, method=method,
-                      covariance=covariance, theta=theta)
+                      covariance=covariance, theta=theta, vcov_unadjusted=V0)
 
 
 def _mmrm_wide(data, visits, arm, covariates, factors):
