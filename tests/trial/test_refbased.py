@@ -312,6 +312,7 @@ def test_tipping_point_brackets_alpha():
     # the same imputations, so the p-values either side of the tipping point straddle alpha = 0.05
     assert lo.effects.loc["3", "pval"] < 0.05 < hi.effects.loc["3", "pval"]
     assert "Tipping point: delta" in tp.summary()
+    assert tp.visit == "3" and "visit 3;" in tp.summary()
     # a grid that stays on one side warns and reports NaN
     with pytest.warns(pt.PeertrialWarning, match="does not change"):
         none = pt.trial.tipping_point(d, VIS3, strategy="MAR", m=5, seed=1, deltas=[0.0, 0.1])

@@ -881,15 +881,15 @@ def tipping_point(data, visits=None, arm: str = "arm", covariates=None, *, delta
         raise ValueError(f"tol must be a positive number, got {tol!r}")
     P = _prepare(data, visits, arm, covariates, factors, strategy, ice_visit, arm_levels, outcome, id,
                  bool(covariates_by_visit), visit)
-    at = P.labels[-1] if analysis_visit is None else str(analysis_visit)
-    if at not in P.labels:
-        raise ValueError(f"analysis_visit {at!r} is not one of the visits {P.labels}")
-    t = P.labels.index(at)
+    avisit = P.labels[-1] if analysis_visit is None else str(analysis_visit)
+    if avisit not in P.labels:
+        raise ValueError(f"analysis_visit {avisit!r} is not one of the visits {P.labels}")
+    t = P.labels.index(avisit)
     post = _post_ice_imputed(P)
     which = {"intervention": P.a == 1, "control": P.a == 0, "both": np.ones(len(P.a), bool)}[arms]
     mask = (post & which[:, None])[:, t]
     if not mask.any():
-        raise ValueError(f"no values are imputed after an intercurrent event at visit {at!r} in the {arms} arm(s); "
+        raise ValueError(f"no values are imputed after an intercurrent event at visit {avisit!r} in the {arms} arm(s); "
                          "a delta there changes nothing")
     completed = _impute(P, m, bool(same_cov), seed)
     base = completed[:, :, t]
@@ -942,7 +942,7 @@ def tipping_point(data, visits=None, arm: str = "arm", covariates=None, *, delta
     table.index = pd.Index(grid, name="delta")
     table["significant"] = sig
     label = strategy.upper() if strategy.upper() in STRATEGIES else f"per participant (column {strategy!r})"
-    return TippingPoint(table=table, tipping_delta=tipping, tol=float(tol), visit=at, arms=arms,
+    return TippingPoint(table=table, tipping_delta=tipping, tol=float(tol), visit=avisit, arms=arms,
                         level=conf_level, method=_method(P, label, same_cov) + "; delta-adjusted",
                         estimand=estimand)
 
