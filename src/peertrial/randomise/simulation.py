@@ -159,9 +159,10 @@ class DesignSimulation(Result):
     participants: np.ndarray | None = None  # (reps, n, factors) level codes when keep_allocations
 
     def plot(self, ax=None, **kwargs):
-        """Imbalance and predictability of the simulated design: ECDFs of the whole-trial and within-factor imbalance, and the predictability of the next allocation.
+        """Imbalance and predictability of the simulated design.
 
-        Draws :func:`peertrial.plot.design_imbalance` for this result.
+        Draws :func:`peertrial.plot.design_imbalance` for this result: ECDFs of the whole-trial
+        and within-factor imbalance, and the predictability of the next allocation.
 
         Parameters
         ----------
