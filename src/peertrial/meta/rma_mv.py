@@ -297,12 +297,61 @@ def _fixed_list(spec, n, name):
 
 
 # ----------------------------------------------------------------------------- likelihood
+class _Block:
+    """Rows of one size of independent cluster (a connected block of ``M``), stacked: the pieces
+    of ``M`` on those rows as (n_blocks, m, m) arrays, and ``X``, ``y`` as (n_blocks, m, .)."""
+
+    def __init__(self, rows, model):
+        self.rows = rows  # (n_blocks, m) row indices
+        ii, jj = rows[:, :, None], rows[:, None, :]
+        self.V = model.V[ii, jj]
+        self.S = [S[ii, jj] for S in model.sig_mats]
+        self.same = [g.same_outer[ii, jj] for g in model.params.g_terms]
+        self.flat = [g.flat[ii, jj] for g in model.params.g_terms]
+        self.Z = [None if g.Z is None else g.Z[rows] for g in model.params.g_terms]
+        self.X = model.X[rows]
+        self.y = model.y[rows]
+
+    def expand(self, gi, G):
+        if self.Z[gi] is not None:
+            Z = self.Z[gi]
+            return self.same[gi] * (Z @ G @ np.swapaxes(Z, 1, 2))
+        return self.same[gi] * G.reshape(-1)[self.flat[gi]]
+
+
 class _Model:
-    def __init__(self, y, V, X, params, sig_mats, method):
+    def __init__(self, y, V, X, params, sig_mats, method, blocks=None):
         self.y, self.V, self.X, self.params, self.method = y, V, X, params, method
         self.sig_mats = sig_mats
         self.k, self.p = X.shape
         self.ld_xx = np.linalg.slogdet(X.T @ X)[1]
+        self.blocks = self._find_blocks(blocks)
+
+    def _find_blocks(self, use):
+        """Independent clusters of rows (``M`` block-diagonal after reordering): with ``use=None``
+        block algebra when k >= 200 and no block holds more than half the rows; True/False force it."""
+        if isinstance(use, list):  # the blocks of a model with the same terms (profiles)
+            return use
+        if use is False or (use is None and self.k < 200):
+            return None
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        linked = self.V != 0
+        for S in self.sig_mats:
+            linked |= S != 0
+        for g in self.params.g_terms:
+            linked |= g.same_outer != 0
+        n, labels = connected_components(csr_matrix(linked), directed=False)
+        sizes = np.bincount(labels)
+        if n < 2 or (use is None and sizes.max() > self.k / 2):
+            return None
+        order = np.argsort(labels, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(sizes)])
+        by_size = {}
+        for c in range(n):
+            by_size.setdefault(int(sizes[c]), []).append(order[starts[c]:starts[c + 1]])
+        return [_Block(np.array(rows), self) for _, rows in sorted(by_size.items())]
 
     def marginal(self, theta):
         vals = self.params.values(theta)
@@ -335,7 +384,11 @@ class _Model:
             out.append(g.expand(dG))
         return out
 
-    def evaluate(self, theta, grad=False, info=False):
+    def evaluate(self, theta, grad=False, info=False, full=False):
+        """Log-likelihoods, estimates and (optionally) gradient and Fisher information at ``theta``;
+        the block algebra forms the k x k ``M`` only with ``full=True``."""
+        if self.blocks is not None:
+            return self._evaluate_blocks(theta, grad, info, full)
         M = self.marginal(theta)
         try:
             c = linalg.cho_factor(M, lower=True, check_finite=True)
@@ -377,6 +430,105 @@ class _Model:
                 out["info"] = I
         return out
 
+    def _evaluate_blocks(self, theta, grad, info, full):
+        """As ``evaluate`` with block-diagonal algebra: every cluster's block factored on its own
+        (stacked by block size), traces and quadratic forms of ``P = W - W X A X'W`` expanded
+        through p x p sums, so no k x k matrix is formed."""
+        vals = self.params.values(theta)
+        sig, gs = self.params.parts(vals)
+        Gs = [g.G(var, cor) for g, (var, cor) in zip(self.params.g_terms, gs)]
+        p = self.p
+        XtWX = np.zeros((p, p))
+        XtWy = np.zeros(p)
+        logdet = 0.0
+        parts = []
+        for bk in self.blocks:
+            Mb = bk.V.copy()
+            for s2, S in zip(sig, bk.S):
+                Mb += s2 * S
+            for gi, G in enumerate(Gs):
+                Mb += bk.expand(gi, G)
+            try:
+                L = np.linalg.cholesky(Mb)
+            except np.linalg.LinAlgError:
+                return None
+            logdet += 2 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+            Wb = np.linalg.inv(Mb)
+            Wb = (Wb + np.swapaxes(Wb, 1, 2)) / 2
+            WXb = Wb @ bk.X
+            XtWX += np.einsum("bmp,bmq->pq", bk.X, WXb)
+            XtWy += np.einsum("bmp,bm->p", WXb, bk.y)
+            parts.append((Wb, WXb))
+        try:
+            A = np.linalg.inv(XtWX)
+        except np.linalg.LinAlgError:
+            return None
+        b = A @ XtWy
+        RSS = 0.0
+        Wrs = []
+        for bk, (Wb, _) in zip(self.blocks, parts):
+            rb = bk.y - bk.X @ b
+            Wrb = np.einsum("bmn,bn->bm", Wb, rb)
+            RSS += float(np.sum(rb * Wrb))
+            Wrs.append(Wrb)
+        k = self.k
+        ld_xwx = np.linalg.slogdet(XtWX)[1]
+        ll_ml = -0.5 * k * np.log(2 * np.pi) - 0.5 * logdet - 0.5 * RSS
+        ll_reml = -0.5 * (k - p) * np.log(2 * np.pi) + 0.5 * self.ld_xx - 0.5 * logdet - 0.5 * ld_xwx - 0.5 * RSS
+        out = {"M": self.marginal(theta) if full else None, "A": A, "b": b, "ll_ML": ll_ml, "ll_REML": ll_reml}
+        out["ll"] = ll_reml if self.method == "REML" else ll_ml
+        if not (grad or info):
+            return out
+        reml = self.method == "REML"
+        D = self._block_derivs(theta)  # per free parameter: list over blocks of (n_blocks, m, m)
+        n = len(D)
+        g = np.empty(n)
+        E = []
+        for j in range(n):
+            trWD = quad = 0.0
+            Ej = np.zeros((p, p))
+            for (Wb, WXb), Wrb, Db in zip(parts, Wrs, D[j]):
+                trWD += float(np.sum(Wb * Db))
+                quad += float(np.sum(Wrb * np.einsum("bmn,bn->bm", Db, Wrb)))
+                Ej += np.einsum("bmp,bmq->pq", WXb, Db @ WXb)
+            E.append(Ej)
+            trPD = trWD - float(np.sum(A * Ej)) if reml else trWD
+            g[j] = -0.5 * trPD + 0.5 * quad
+        out["grad"] = g
+        if info:
+            I = np.empty((n, n))  # noqa: E741
+            WD = [[Wb @ Db for (Wb, _), Db in zip(parts, D[j])] for j in range(n)]
+            UD = [[Db @ WXb for (_, WXb), Db in zip(parts, D[j])] for j in range(n)]
+            for i in range(n):
+                for j in range(i, n):
+                    T = sum(float(np.einsum("bij,bji->", a, c)) for a, c in zip(WD[i], WD[j]))
+                    if reml:
+                        F = sum(np.einsum("bmp,bmq->pq", ui, Wb @ uj) for ui, (Wb, _), uj in zip(UD[i], parts, UD[j]))
+                        T = T - 2 * float(np.sum(A * F.T)) + float(np.sum((A @ E[i]) * (A @ E[j]).T))
+                    I[i, j] = I[j, i] = 0.5 * T
+            out["info"] = I
+        return out
+
+    def _block_derivs(self, theta):
+        """dM/dtheta_j per block group (complex step on the small G matrices), as ``derivs``."""
+        out = []
+        h = 1e-30
+        free_pos = {idx: j for j, idx in enumerate(self.params.free)}
+        for idx in self.params.free:
+            e = self.params.entries[idx]
+            t = theta[free_pos[idx]]
+            if e[0] == "sigma2":
+                out.append([np.exp(t) * bk.S[e[1]] for bk in self.blocks])
+                continue
+            th = theta.astype(complex)
+            th[free_pos[idx]] += 1j * h
+            _, gs = self.params.parts(self.params.values(th))
+            g = self.params.g_terms[e[1]]
+            var, cor = gs[e[1]]
+            dG = np.imag(g.G(var, cor)) / h
+            out.append([bk.expand(e[1], dG) for bk in self.blocks])
+        return out
+
 
 def _optimise(model, theta0, maxiter):
     n = len(theta0)
@@ -397,7 +549,7 @@ def _optimise(model, theta0, maxiter):
     # Fisher-scoring polish of the interior parameters (capped, ascent checked)
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
-    ev = model.evaluate(theta, grad=True, info=True)
+    ev = model.evaluate(theta, grad=True, info=True, full=False)
     converged = ev is not None
     for _ in range(50):
         if ev is None:
@@ -417,10 +569,10 @@ def _optimise(model, theta0, maxiter):
         for _h in range(30):
             cand = theta.copy()
             cand[inner] = np.clip(theta[inner] + step, lo[inner], hi[inner])
-            ev_c = model.evaluate(cand)
+            ev_c = model.evaluate(cand, full=False)
             if ev_c is not None and ev_c["ll"] >= ev["ll"] - 1e-13:
                 theta, accepted = cand, True
-                ev = model.evaluate(theta, grad=True, info=True)
+                ev = model.evaluate(theta, grad=True, info=True, full=False)
                 break
             step = step / 2
         iters += 1
@@ -483,7 +635,9 @@ def rma_mv(
     level : float
         Confidence level (95 or 0.95).
     control : dict, optional
-        ``maxiter`` (L-BFGS-B iterations, default 1000), ``sigma2_init``.
+        ``maxiter`` (L-BFGS-B iterations, default 1000), ``sigma2_init``, ``blocks``
+        (True/False: force or forbid block-diagonal algebra over independent clusters; by
+        default used when k >= 200 and no cluster holds more than half the rows).
 
     Returns
     -------
@@ -615,10 +769,10 @@ def rma_mv(
     params = _Params(sig_terms, g_terms, fixed)
     ctrl = dict(control or {})
     with _one_blas_thread():  # the whole numerical part, result included (see _one_blas_thread)
-        model = _Model(y, Vmat, X, params, [t.matrix() for t in sig_terms], method)
+        model = _Model(y, Vmat, X, params, [t.matrix() for t in sig_terms], method, blocks=ctrl.get("blocks"))
         theta0 = params.to_theta(_start_values(params, y, X, Vmat, ctrl))
         theta, converged, iters, message = _optimise(model, theta0, int(ctrl.get("maxiter", 1000)))
-        ev = model.evaluate(theta)
+        ev = model.evaluate(theta, full=True)
         if ev is not None:
             sig, gs = params.parts(params.values(theta))
             result = _result(model, ev, names, labels, sig, gs, sig_terms, g_terms, params, method, test, level,
@@ -697,16 +851,8 @@ def _result(model, ev, names, labels, sig, gs, sig_terms, g_terms, params, metho
     else:
         QMp = float(special.chdtrc(m, QM))
     # QE: residual heterogeneity test on the sampling (co)variances alone
-    try:  # NA when V is not positive definite, as metafor
-        cV = linalg.cho_factor(model.V, lower=True)
-        ViX = linalg.cho_solve(cV, model.X)
-        b0 = np.linalg.solve(model.X.T @ ViX, ViX.T @ model.y)
-        r0 = model.y - model.X @ b0
-        QE = float(max(0.0, r0 @ linalg.cho_solve(cV, r0)))
-    except (np.linalg.LinAlgError, ValueError):
-        QE = np.nan
+    QE, sign, ld_v = _qe_logdet_v(model)
     QEp = float(special.chdtrc(k - p, QE)) if (k > p and np.isfinite(QE)) else (1.0 if k <= p else np.nan)
-    sign, ld_v = np.linalg.slogdet(model.V)
     dev_ml = -2 * (ev["ll_ML"] - (-0.5 * k * np.log(2 * np.pi) - 0.5 * ld_v)) if sign > 0 else np.nan
     index = pd.Index(names)
     coef = (lambda a: float(a[0])) if p == 1 else (lambda a: pd.Series(np.asarray(a, dtype=float), index=index))
@@ -731,6 +877,36 @@ def _result(model, ev, names, labels, sig, gs, sig_terms, g_terms, params, metho
         fixed_flags=[e[4] is not None for e in params.entries],
         spec=_Spec(model, params, theta_hat=None),
     )
+
+
+def _qe_logdet_v(model):
+    """QE (NaN when V is not positive definite, as metafor), sign and log-determinant of V;
+    by blocks of independent clusters when the model has them."""
+    if model.blocks is None:
+        sign, ld_v = np.linalg.slogdet(model.V)
+        try:
+            cV = linalg.cho_factor(model.V, lower=True)
+            ViX = linalg.cho_solve(cV, model.X)
+            b0 = np.linalg.solve(model.X.T @ ViX, ViX.T @ model.y)
+            r0 = model.y - model.X @ b0
+            return float(max(0.0, r0 @ linalg.cho_solve(cV, r0))), sign, ld_v
+        except (np.linalg.LinAlgError, ValueError):
+            return np.nan, sign, ld_v
+    sign, ld_v = 1.0, 0.0
+    for bk in model.blocks:
+        s, ld = np.linalg.slogdet(bk.V)
+        sign, ld_v = sign * float(np.prod(s)), ld_v + float(np.sum(ld))
+    if sign <= 0:
+        return np.nan, sign, ld_v
+    Vinv = [np.linalg.inv(bk.V) for bk in model.blocks]
+    XtX = sum(np.einsum("bmp,bmq->pq", bk.X, Vi @ bk.X) for bk, Vi in zip(model.blocks, Vinv))
+    Xty = sum(np.einsum("bmp,bm->p", Vi @ bk.X, bk.y) for bk, Vi in zip(model.blocks, Vinv))
+    b0 = np.linalg.solve(XtX, Xty)
+    QE = 0.0
+    for bk, Vi in zip(model.blocks, Vinv):
+        r0 = bk.y - bk.X @ b0
+        QE += float(np.sum(r0 * np.einsum("bmn,bn->bm", Vi, r0)))
+    return max(0.0, QE), sign, ld_v
 
 
 @dataclass
@@ -767,11 +943,12 @@ def _profile_ll(model, params, j, value, vals_hat):
     sub.entries = [x if i != j else (x[0], x[1], x[2], x[3], float(value)) for i, x in enumerate(entries)]
     sub.free = [i for i, x in enumerate(sub.entries) if x[4] is None]
     sub.kinds = params.kinds
-    m = _Model(model.y, model.V, model.X, sub, model.sig_mats, model.method)
+    m = _Model(model.y, model.V, model.X, sub, model.sig_mats, model.method,
+               blocks=False if model.blocks is None else model.blocks)
     start = [vals_hat[i] if i != j else value for i in range(len(entries))]
     theta0 = sub.to_theta(start)
     theta, _, _, _ = _optimise(m, theta0, 1000)
-    ev = m.evaluate(theta)
+    ev = m.evaluate(theta, full=False)
     return -np.inf if ev is None else ev["ll"]
 
 
