@@ -200,7 +200,59 @@ def _rmean(tab: pd.DataFrame, tau: float, start: float = 0.0):
 
 @dataclass(frozen=True, eq=False)
 class KaplanMeierResult(Result):
-    """Kaplan–Meier curves by group. ``table`` holds one row per group and distinct time."""
+    """Kaplan–Meier survival curves by group, with their variance and confidence limits.
+
+    Returned by :func:`kaplan_meier`; the fields hold what ``survfit`` returns.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per group and distinct time: ``group, time, n_risk, n_event, n_censor, surv,
+        cumhaz, std_chaz, std_err, lower, upper`` (``std_err`` is the SE of S(t), as
+        ``summary.survfit``'s ``std.err``; ``cumhaz``/``std_chaz`` the Nelson–Aalen or
+        Fleming–Harrington hazard and its SE).
+    groups : list
+        The group levels, in sorted order (``[None]``-like single level without ``group``).
+    conf_type : str
+        Scale of the limits: ``"log"``, ``"log-log"``, ``"plain"``, ``"logit"`` or ``"arcsin"``.
+    level : float
+        Confidence level, as a proportion (``conf_level`` is a deprecated alias).
+    group_name : str or None
+        The grouping column's name.
+    n : pandas.Series
+        Number of rows (participants) per group.
+    variance : str
+        ``"greenwood"`` (weighted Greenwood) or ``"robust"`` (infinitesimal jackknife,
+        survfit's ``robust = TRUE``).
+
+    Notes
+    -----
+    R equivalent: ``survival::survfit`` object, with ``summary.survfit(times=)`` as :meth:`at`,
+    ``print.survfit``'s median as :meth:`median` and ``print(fit, rmean=)`` as :meth:`rmst`
+    (survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Kaplan, E. L., & Meier, P. (1958). Nonparametric estimation from incomplete
+       observations. Journal of the American Statistical Association, 53, 457-481.
+    .. [2] Greenwood, M. (1926). The natural duration of cancer. Reports on Public Health and
+       Medical Subjects, 33, 1-26. HMSO, London.
+    .. [3] Therneau, T. M., & Grambsch, P. M. (2000). Modeling Survival Data: Extending the Cox
+       Model. Springer.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+    ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+    ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]})
+    >>> km = pt.survival.kaplan_meier(d, time="time", event="event", group="arm")
+    >>> km.groups, km.n.tolist(), km.variance
+    ([0, 1], [5, 5], 'greenwood')
+    >>> km.median().tolist()
+    [27.0, 30.0]
+    >>> km.rmst(40)["rmst"].round(4).tolist()
+    [24.2, 25.0]
+    """
 
     table: pd.DataFrame
     groups: list
@@ -213,8 +265,25 @@ class KaplanMeierResult(Result):
     def plot(self, ax=None, **kwargs):
         """Kaplan-Meier curves: confidence bands, censoring marks and a numbers-at-risk table.
 
-        Draws :func:`peertrial.plot.km_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.km_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.km_plot`: ``ci``, ``risk_table``, ``tick_step``,
+            ``labels``, ``xlabel``, ``ylabel``, ``title``, ``censor_marks``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.km_plot : what is drawn, with an example.
         """
         from peertrial.plot.survival import km_plot
 
