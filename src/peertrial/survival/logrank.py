@@ -53,7 +53,48 @@ def _stratum_sums(time, event, group, ngroup, rho):
 
 @dataclass(frozen=True, eq=False)
 class LogrankResult(Result):
-    """``chisq``, ``df``, ``pval`` plus observed/expected counts per group and variance matrix."""
+    """Log-rank (G-rho) test of equal survival: chi-square, observed and expected events per group.
+
+    Returned by :func:`logrank`; the fields are those of a ``survdiff`` object.
+
+    Attributes
+    ----------
+    chisq : float
+        The chi-square statistic, (O - E)' V^- (O - E) over the groups (summed over strata).
+    df : int
+        Degrees of freedom: number of groups with an expected count, minus 1.
+    pval : float
+        Upper-tail chi-square p-value.
+    observed, expected : pandas.Series
+        Observed and expected (weighted) numbers of events per group (R's ``obs``, ``exp``).
+    var : pandas.DataFrame
+        Variance-covariance matrix of O - E (R's ``var``), groups by groups.
+    n : pandas.Series
+        Number of participants per group.
+    rho : float
+        The G-rho weight: 0 log-rank, 1 Peto–Peto.
+
+    Notes
+    -----
+    R equivalent: ``survival::survdiff`` object (survival 3.5-3); :meth:`to_frame` is the table
+    ``print.survdiff`` shows.
+
+    References
+    ----------
+    .. [1] Mantel, N. (1966). Evaluation of survival data and two new rank order statistics
+       arising in its consideration. Cancer Chemotherapy Reports, 50, 163-170.
+    .. [2] Harrington, D. P., & Fleming, T. R. (1982). A class of rank test procedures for
+       censored survival data. Biometrika, 69, 553-566.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+    ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+    ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1]})
+    >>> lr = pt.survival.logrank(d, time="time", event="event", group="arm")
+    >>> lr.observed.tolist(), lr.expected.round(4).tolist(), lr.df
+    ([3.0, 4.0], [2.7778, 4.2222], 1)
+    """
 
     chisq: float
     df: int
