@@ -50,7 +50,72 @@ def _quad(v, u):
 
 @dataclass(frozen=True, eq=False)
 class CoxResult(Result):
-    """Fitted Cox model. Coefficient attributes are Series indexed by covariate."""
+    """Fitted Cox proportional-hazards model: log hazard ratios, SEs, tests and predictions.
+
+    Returned by :func:`cox`. Coefficient attributes are Series indexed by covariate (R's
+    names, e.g. ``site2``); an aliased coefficient is NaN.
+
+    Attributes
+    ----------
+    coef, se, zval, pval : pandas.Series
+        Log hazard ratios, their SEs (robust when ``cluster=`` or an Andersen–Gill ``id=``),
+        z statistics and two-sided p-values.
+    hr, hr_ci_lb, hr_ci_ub : pandas.Series
+        Hazard ratios exp(coef) and their limits at ``level``.
+    naive_se : pandas.Series
+        Model-based SE (equal to ``se`` without a robust variance; R's ``se(coef)`` beside
+        ``robust se``).
+    var : pandas.DataFrame
+        Variance matrix of ``coef`` (robust when ``se`` is).
+    loglik : tuple of float
+        Partial log-likelihood at beta = 0 and at the fit (R's ``loglik``).
+    lr_test, wald_test, score_test : tuple
+        ``(statistic, df, pval)`` of the likelihood-ratio, Wald and score (log-rank) tests.
+    robust_score_test : tuple or None
+        ``(statistic, df, pval)`` of the robust score test, with a robust variance.
+    n, nevent : int
+        Number of rows and of events.
+    iter : int
+        Newton–Raphson iterations used.
+    converged : bool
+        Whether the fit met ``eps`` within ``iter_max``.
+    ties : str
+        ``"efron"``, ``"breslow"`` or ``"exact"``.
+    level : float
+        Confidence level, as a proportion (``conf_level`` is a deprecated alias).
+    strata_levels : list
+        The strata (empty without ``strata=``).
+
+    Notes
+    -----
+    R equivalent: a ``survival::coxph`` fit (survival 3.5-3): ``summary.coxph`` for the table,
+    :meth:`test_ph` as ``cox.zph``, :meth:`residuals` as ``residuals.coxph``, :meth:`predict` as
+    ``predict.coxph``, :meth:`baseline_hazard` as ``basehaz`` and :meth:`predict_survival` as
+    ``survfit.coxph``.
+
+    References
+    ----------
+    .. [1] Cox, D. R. (1972). Regression models and life-tables. Journal of the Royal
+       Statistical Society B, 34, 187-220.
+    .. [2] Andersen, P. K., & Gill, R. D. (1982). Cox's regression model for counting processes:
+       a large sample study. Annals of Statistics, 10, 1100-1120.
+    .. [3] Grambsch, P. M., & Therneau, T. M. (1994). Proportional hazards tests and diagnostics
+       based on weighted residuals. Biometrika, 81, 515-526.
+    .. [4] Therneau, T. M., & Grambsch, P. M. (2000). Modeling Survival Data: Extending the Cox
+       Model. Springer.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+    ...                   "event": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1],
+    ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    ...                   "age": [50, 61, 45, 38, 70, 52, 66, 41, 59, 48]})
+    >>> cx = pt.survival.cox(d, time="time", event="event", covariates=["arm", "age"])
+    >>> cx.hr.round(4).tolist(), cx.n, cx.nevent
+    ([1.1473, 1.0197], 10, 7)
+    >>> [round(v, 4) for v in cx.lr_test]
+    [0.1344, 2, 0.935]
+    """
 
     coef: pd.Series
     se: pd.Series
@@ -99,11 +164,28 @@ class CoxResult(Result):
         return [t for t, k in zip(self._design.terms, self._mask()) if k]
 
     def plot(self, ax=None, **kwargs):
-        """Hazard ratios with their confidence intervals on a log axis, as lifelines'
-        ``CoxPHFitter.plot()`` (proportional hazards: :func:`peertrial.plot.schoenfeld_plot`).
+        """Hazard ratios with their confidence intervals on a log axis.
 
-        Draws :func:`peertrial.plot.cox_forest` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.cox_forest` for this result, as lifelines'
+        ``CoxPHFitter.plot()`` (for proportional hazards see :func:`peertrial.plot.schoenfeld_plot`).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.cox_forest`: ``labels``, ``xlabel``, ``title``,
+            ``digits``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.cox_forest : what is drawn, with an example.
         """
         from peertrial.plot.survival import cox_forest
 
@@ -739,11 +821,76 @@ class CoxResult(Result):
 class CoxFrailtyResult(Result):
     """Cox model with a shared gamma frailty, as ``coxph(Surv(...) ~ x + frailty(g))``.
 
-    Coefficient attributes are Series indexed by covariate. ``se`` is ``se(coef)`` (the covariate
-    block of the inverse penalised information) and ``se2`` survival's ``se2`` (H^-1 I H^-1);
-    ``df`` is survival's degrees of freedom per term (the frailty term last), ``theta`` the
-    frailty variance, ``i_loglik`` the integrated ("I-") log-likelihood, ``frail`` the log-frailty
-    of each group and ``frail_var`` its variance (``fit$frail``, ``fit$fvar``).
+    Returned by :func:`cox` with ``frailty=`` (or a ``frailty(g)`` term). Coefficient
+    attributes are Series indexed by covariate.
+
+    Attributes
+    ----------
+    coef, se, zval, pval : pandas.Series
+        Log hazard ratios; ``se`` is ``se(coef)`` (the covariate block of the inverse penalised
+        information), with its z statistic and p-value.
+    se2 : pandas.Series
+        survival's ``se2``, from H^-1 I H^-1 (``var2``).
+    chisq : pandas.Series
+        coef^2 / var, as ``print.coxph.penal`` shows.
+    hr, hr_ci_lb, hr_ci_ub : pandas.Series
+        Hazard ratios and their limits at ``level`` (from ``se``).
+    var, var2 : pandas.DataFrame
+        The two variance matrices of the coefficients (R's ``var`` and ``var2``).
+    df : pandas.Series
+        survival's degrees of freedom per term, the frailty term last.
+    theta : float
+        The frailty variance (chosen by the search or fixed by ``frailty_theta``).
+    i_loglik : float
+        Integrated ("I-") log-likelihood at ``theta``.
+    loglik : tuple of float
+        Penalised partial log-likelihood at beta = 0 and at the fit.
+    penalty : float
+        The frailty penalty at the fit.
+    lr_test : tuple
+        ``(statistic, df, pval)`` likelihood-ratio test of the model, on the total df.
+    frailty_test : tuple
+        ``(chisq, df, pval)`` of the frailty term, as the row ``print.coxph.penal`` shows.
+    frail, frail_var : pandas.Series
+        The log-frailty of each group and its variance (R's ``fit$frail``, ``fit$fvar``).
+    history : pandas.DataFrame
+        The theta search: ``theta, loglik, i_loglik`` per value tried.
+    n, nevent : int
+        Number of rows and of events.
+    iter : tuple of int
+        Outer (theta) iterations and total inner Newton iterations.
+    converged : bool
+        Whether the search and the last inner fit converged.
+    ties : str
+        ``"efron"`` or ``"breslow"``.
+    level : float
+        Confidence level, as a proportion.
+    frailty : str
+        The column of the frailty groups.
+
+    Notes
+    -----
+    R equivalent: ``survival::coxph(Surv(time, event) ~ x + frailty(g))`` with
+    ``frailty.gamma``'s defaults (survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Therneau, T. M., Grambsch, P. M., & Pankratz, V. S. (2003). Penalized survival models
+       and frailty. Journal of Computational and Graphical Statistics, 12, 156-175.
+    .. [2] Therneau, T. M., & Grambsch, P. M. (2000). Modeling Survival Data: Extending the Cox
+       Model, ch. 9. Springer.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> site = np.repeat(np.arange(8), 25)
+    >>> arm = np.tile([0, 1], 100)
+    >>> t = rng.exponential(1 / (0.01 * np.exp(-0.5 * arm + rng.normal(0, 0.5, 8)[site])))
+    >>> trial = pd.DataFrame({"time": np.minimum(t, 150).round(1), "event": (t < 150).astype(int),
+    ...                       "arm": arm, "site": site})
+    >>> fr = pt.survival.cox(trial, "time", "event", "arm", frailty="site")
+    >>> type(fr).__name__, len(fr.frail), list(fr.history.columns)
+    ('CoxFrailtyResult', 8, ['theta', 'loglik', 'i_loglik'])
     """
 
     coef: pd.Series
@@ -778,8 +925,28 @@ class CoxFrailtyResult(Result):
     conf_level = CONF_LEVEL_ALIAS
 
     def plot(self, ax=None, **kwargs):
-        """Hazard ratios with their confidence intervals (``se(coef)``) on a log axis:
-        :func:`peertrial.plot.cox_forest` (``kwargs`` go to it). Returns the Figure."""
+        """Hazard ratios with their confidence intervals (``se(coef)``) on a log axis.
+
+        Draws :func:`peertrial.plot.cox_forest` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.cox_forest`: ``labels``, ``xlabel``, ``title``,
+            ``digits``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.cox_forest : what is drawn, with an example.
+        """
         from peertrial.plot.survival import cox_forest
 
         return cox_forest(self, ax=ax, **kwargs)
