@@ -127,7 +127,49 @@ def _gray_stratum(time, m, g, ng, rho):
 
 @dataclass(frozen=True, eq=False)
 class CumincResult(Result):
-    """Cumulative incidence curves (``table``: group, cause, time, est, var) and Gray's test."""
+    """Cumulative incidence of each competing cause per group, with Gray's K-sample test.
+
+    Returned by :func:`cuminc`; the fields hold what ``cmprsk::cuminc`` returns.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        The step functions: one row per group, cause and jump time, columns ``group, cause,
+        time, est, var`` (cmprsk's estimate and its variance).
+    groups : list
+        The group levels (one level without ``group``).
+    causes : list
+        The causes reported.
+    max_time : pandas.Series
+        Last follow-up time per group (:meth:`at` is NaN beyond it, as ``timepoints``).
+    gray_test : pandas.DataFrame or None
+        Gray's test per cause (index ``cause``; columns ``stat, pval, df``); None with one group.
+    group_name : str or None
+        The grouping column's name.
+
+    Notes
+    -----
+    R equivalent: a ``cmprsk::cuminc`` object, with ``cmprsk::timepoints`` as :meth:`at`
+    (cmprsk 2.2-11).
+
+    References
+    ----------
+    .. [1] Kalbfleisch, J. D., & Prentice, R. L. (2002). The Statistical Analysis of Failure
+       Time Data (2nd ed.), ch. 8. Wiley.
+    .. [2] Gray, R. J. (1988). A class of K-sample tests for comparing the cumulative incidence
+       of a competing risk. Annals of Statistics, 16, 1141-1154.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+    ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    ...                   "status": [1, 2, 0, 1, 1, 0, 2, 1, 0, 1]})   # 1 readmission, 2 death, 0 censored
+    >>> ci = pt.survival.cuminc(d, time="time", status="status", group="arm")
+    >>> ci.causes, ci.max_time.tolist()
+    ([1, 2], [34.0, 40.0])
+    >>> ci.gray_test["pval"].round(4).tolist()
+    [0.8472, 0.9079]
+    """
 
     table: pd.DataFrame
     groups: list
@@ -139,8 +181,25 @@ class CumincResult(Result):
     def plot(self, ax=None, **kwargs):
         """Cumulative incidence curves: one colour per group, one line style per cause.
 
-        Draws :func:`peertrial.plot.cuminc_plot` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.cuminc_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.cuminc_plot`: ``causes``, ``ci_band``, ``level``,
+            ``labels``, ``cause_labels``, ``xlabel``, ``ylabel``, ``title``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.cuminc_plot : what is drawn, with an example.
         """
         from peertrial.plot.survival import cuminc_plot
 
@@ -519,7 +578,61 @@ class _FGDense:
 
 @dataclass(frozen=True, eq=False)
 class FineGrayResult(Result):
-    """Fine–Gray model: ``coef``, ``se``, ``zval``, ``pval`` (Series), subdistribution HRs."""
+    """Fitted Fine–Gray model: log subdistribution hazard ratios of one cause, SEs and tests.
+
+    Returned by :func:`fine_gray`. Coefficient attributes are Series indexed by covariate
+    (``cov2`` terms named ``"col*tf1"``, ...); an aliased coefficient is NaN.
+
+    Attributes
+    ----------
+    coef, se, zval, pval : pandas.Series
+        Log subdistribution hazard ratios, their SEs (crr's sandwich with the censoring term,
+        or the robust SE with ``weights=``), z statistics and two-sided p-values.
+    shr, shr_ci_lb, shr_ci_ub : pandas.Series
+        Subdistribution hazard ratios exp(coef) and their limits at ``level``.
+    var : pandas.DataFrame
+        Variance matrix of ``coef`` (crr's ``var``).
+    loglik, loglik_null : float
+        Log pseudo-likelihood at the fit and at beta = 0 (crr's ``loglik``, ``loglik.null``).
+    converged : bool
+        Whether the Newton iterations met ``gtol`` within ``maxiter``.
+    iter : int
+        Iterations used.
+    n : int
+        Number of rows used.
+    cause : object
+        The status code of the event of interest.
+    baseline : pandas.DataFrame
+        Jumps of the baseline subdistribution hazard (covariates 0): ``time, jump`` (crr's
+        ``uftime`` and ``bfitj``), used by :meth:`predict`.
+    naive_se : pandas.Series or None
+        With ``weights=``, coxph's model-based SE; None otherwise.
+    variance : str
+        ``"crr"`` (with the term for the estimated censoring distribution) or ``"robust"``
+        (``finegray`` + ``coxph``, cluster = row).
+
+    Notes
+    -----
+    R equivalent: a ``cmprsk::crr`` fit (cmprsk 2.2-11), :meth:`predict` as ``predict.crr``;
+    with ``weights``, ``survival::finegray`` + ``survival::coxph`` (survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Fine, J. P., & Gray, R. J. (1999). A proportional hazards model for the
+       subdistribution of a competing risk. Journal of the American Statistical Association,
+       94, 496-509.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+    ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    ...                   "status": [1, 2, 0, 1, 1, 0, 2, 1, 0, 1]})   # 1 readmission, 2 death, 0 censored
+    >>> fg = pt.survival.fine_gray(d, time="time", status="status", covariates=["arm"], cause=1)
+    >>> fg.shr.round(4).tolist(), fg.converged
+    ([1.0672], True)
+    >>> fg.predict(pd.DataFrame({"arm": [0, 1]}), times=[20]).round(4).values.tolist()
+    [[0.2911, 0.3073]]
+    """
 
     coef: pd.Series
     se: pd.Series
@@ -803,11 +916,65 @@ def _solve_information(info, rhs, fg, it):
 
 def cause_specific_cox(data=None, time="time", status="status", covariates=(), cause=1,
                        cencode=0, causes=None, level: float = 0.95, *, conf_level=None, **kwargs):
-    """Cause-specific Cox model: events of ``cause``; censoring and other causes censored.
+    """Cause-specific hazard ratios: a Cox model of one cause, other causes and censoring censored.
 
-    Equivalent to ``coxph(Surv(time, status == cause) ~ covariates)``; other keyword
-    arguments go to :func:`peertrial.survival.cox`. ``level``: confidence level, 0.95 or
-    95 alike (``conf_level`` is its deprecated alias).
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant.
+    time : str
+        Follow-up time column (default ``"time"``).
+    status : str
+        Status column (default ``"status"``): ``cause`` for the event of interest, ``cencode``
+        for censoring, any other code a competing event (censored here).
+    covariates : list of str or str
+        Columns, or an R-style right-hand side such as ``"arm + C(site)"`` (as :func:`cox`).
+    cause : scalar
+        Status code of the event of interest (default 1).
+    cencode : scalar
+        Status code of censoring (default 0).
+    causes : list, optional
+        The allowed cause codes; a status outside ``causes`` and ``cencode`` raises
+        ``ValueError`` (default: any value allowed).
+    level : float
+        Confidence level, 0.95 or 95 alike (default 0.95); ``conf_level`` is its deprecated alias.
+    **kwargs
+        Passed to :func:`cox` (``ties``, ``strata``, ``cluster``, ``weights``, ``entry``,
+        ``factors``, ...).
+
+    Returns
+    -------
+    CoxResult
+        The Cox fit of the cause-specific hazard (``hr``, ``hr_ci_lb``, ``hr_ci_ub``, ...).
+
+    Raises
+    ------
+    ValueError
+        When no row has ``status == cause`` (the model is not estimable).
+
+    Notes
+    -----
+    R equivalent: ``survival::coxph(Surv(time, status == cause) ~ covariates)`` (survival 3.5-3).
+    The cause-specific hazard ratio answers a different question than the Fine–Gray
+    subdistribution hazard ratio (:func:`fine_gray`): the effect on the rate of the cause
+    among those still free of any event.
+
+    References
+    ----------
+    .. [1] Prentice, R. L., Kalbfleisch, J. D., Peterson, A. V., Flournoy, N., Farewell, V. T.,
+       & Breslow, N. E. (1978). The analysis of failure times in the presence of competing
+       risks. Biometrics, 34, 541-554.
+    .. [2] Putter, H., Fiocco, M., & Geskus, R. B. (2007). Tutorial in biostatistics: competing
+       risks and multi-state models. Statistics in Medicine, 26, 2389-2430.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"time": [5, 8, 12, 12, 20, 23, 27, 30, 34, 40],
+    ...                   "arm": [0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
+    ...                   "status": [1, 2, 0, 1, 1, 0, 2, 1, 0, 1]})   # 1 readmission, 2 death, 0 censored
+    >>> cs = pt.survival.cause_specific_cox(d, time="time", status="status", covariates=["arm"], cause=1)
+    >>> cs.hr.round(4).tolist(), cs.nevent
+    ([0.8431], 5)
     """
     level = confidence_level(level, conf_level=conf_level)
     codes = None if causes is None else set(causes) | {cencode}
