@@ -54,6 +54,9 @@ FRAME_CALLS = {
     "trial.partially_nested": lambda d: pt.trial.partially_nested(d, "hope_12", cluster="peer_worker",
                                                                    unassigned="drop"),
     "trial.mmrm": lambda d: pt.trial.mmrm(d, {"4": "hope_4", "12": "hope_12"}),
+    # the structured-covariance REML and mmrm's Kenward-Roger (a second call of trial.mmrm)
+    "trial.mmrm[ar1h,kr]": lambda d: pt.trial.mmrm(d, {"4": "hope_4", "12": "hope_12"}, covariance="ar1h",
+                                                   df_method="kenward-roger"),
     "trial.reference_based_mi": lambda d: pt.trial.reference_based_mi(d, {"4": "hope_4", "12": "hope_12"},
                                                                       covariates=["hope_0"], m=2, seed=1),
     "trial.tipping_point": lambda d: pt.trial.tipping_point(d, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"],
