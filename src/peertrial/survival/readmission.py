@@ -156,7 +156,53 @@ def _num_hessian(f, x, rel=1e-4):
 
 @dataclass(frozen=True, eq=False)
 class ReadmissionResult(Result):
-    """Readmission within 12 months: ``arms`` table and ``effects`` (RD, RR, OR) table."""
+    """Proportion readmitted per arm with the risk difference, risk ratio and adjusted odds ratio.
+
+    Returned by :func:`readmission_12m`.
+
+    Attributes
+    ----------
+    arms : pandas.DataFrame
+        Index ``arm`` (0, 1); columns ``n, events, proportion, ci_lb, ci_ub`` (exact
+        Clopper–Pearson interval).
+    effects : pandas.DataFrame
+        Index ``effect``: ``risk_difference``, ``risk_ratio``, ``adjusted_odds_ratio`` and, when
+        the logistic model has covariates (no ``random``/``cluster``), the standardised
+        ``adjusted_risk_difference`` and ``adjusted_risk_ratio``; columns ``estimate, se, ci_lb,
+        ci_ub, pval`` (``se`` of the log for ratios).
+    model : str
+        How the adjusted odds ratio was obtained (or why it is not estimable).
+    coefficients : pandas.DataFrame
+        The logistic model's coefficients: ``estimate, se, zval, pval`` (log odds; NaN where
+        aliased).
+    site_sd : float or None
+        SD of the random intercept with ``random=``; None otherwise.
+    level : float
+        Confidence level, as a proportion (``conf_level`` is a deprecated alias).
+    extra : dict
+        Further fit statistics (``deviance`` of the mixed model).
+
+    Also ``rd``, ``rr`` and ``odds_ratio``: the three main estimates as floats.
+
+    Notes
+    -----
+    R equivalent: ``stats::binom.test`` per arm, ``stats::prop.test(correct = FALSE)`` for the
+    RD, ``glm(binomial(link = "log"))`` + ``confint.default`` for the RR, and
+    ``stats::glm(family = binomial)`` (R 4.2.2) or ``lme4::glmer`` (lme4 1.1-31) for the OR.
+
+    References
+    ----------
+    .. [1] Clopper, C. J., & Pearson, E. S. (1934). The use of confidence or fiducial limits
+       illustrated in the case of the binomial. Biometrika, 26, 404-413.
+    .. [2] Agresti, A. (2013). Categorical Data Analysis (3rd ed.). Wiley.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> res = pt.survival.readmission_12m(trial, "readmitted_12m", "arm")
+    >>> res.arms["events"].tolist(), round(res.rd, 4), round(res.rr, 4), round(res.odds_ratio, 4)
+    ([47, 44], -0.0118, 0.9744, 0.9535)
+    """
 
     arms: pd.DataFrame
     effects: pd.DataFrame
@@ -196,19 +242,43 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
                     covariates=None, random: str | None = None,
                     level: float = 0.95, *, factors=(), arm_levels=None, conf_level=None,
                     cluster: str | None = None) -> ReadmissionResult:
-    """Proportions readmitted per arm, RD, RR and adjusted OR (see module docstring for methods).
+    """Proportion readmitted per arm, risk difference, risk ratio and adjusted odds ratio.
 
-    ``outcome`` (required) is the 0/1 column of readmission (1 = readmitted within the
-    period); ``arm`` the randomised arm (0 = control, 1 = intervention).
-    ``covariates``: the adjustment terms of the logistic model, a list of columns or an
-    R-style formula; the default (none) gives the unadjusted odds ratio; for a trial
-    stratified by site and diagnosis write ``covariates="C(site) + C(diagnosis)"`` to enter
-    the stratification factors as factors. The typing rule is that of every model
-    (:mod:`peertrial._design`): a numeric column in a list (``["site"]`` with site coded
-    1..7) is a linear trend, as in :func:`peertrial.trial.estimate_effects`; write
-    ``C(site)`` or ``factors=["site"]`` for a factor. With ``random="site"`` site becomes a
-    random intercept (its terms are removed from ``covariates``) and the other terms stay
-    fixed. Aliased covariate columns are reported as NaN with a warning (R's ``NA``).
+    Methods: see the module docstring (:mod:`peertrial.survival.readmission`).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant.
+    outcome : str
+        The 0/1 column of readmission (1 = readmitted within the period); required.
+    arm : str
+        The randomised arm, 0 = control, 1 = intervention (default ``"arm"``; see ``arm_levels``).
+    covariates : list of str or str, optional
+        The adjustment terms of the logistic model, a list of columns or an R-style formula;
+        the default (none) gives the unadjusted odds ratio; for a trial stratified by site and
+        diagnosis write ``covariates="C(site) + C(diagnosis)"`` to enter the stratification
+        factors as factors. The typing rule is that of every model (:mod:`peertrial._design`):
+        a numeric column in a list (``["site"]`` with site coded 1..7) is a linear trend, as in
+        :func:`peertrial.trial.estimate_effects`; write ``C(site)`` or ``factors=["site"]`` for
+        a factor. Aliased covariate columns are reported as NaN with a warning (R's ``NA``).
+    random : str, optional
+        A column whose groups get a random intercept (e.g. ``"site"``): its terms are removed
+        from ``covariates`` and the other terms stay fixed (``glmer``, Laplace).
+    level : float
+        Confidence level, 0.95 or 95 alike (default 0.95); ``conf_level`` is its deprecated alias.
+    factors : sequence of str
+        Columns to treat as factors.
+    arm_levels : mapping or pair, optional
+        How the ``arm`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    cluster : str, optional
+        A column of cluster labels (e.g. site); the adjusted odds ratio then has a
+        cluster-robust (sandwich) SE as R's ``sandwich::vcovCL(fit)`` with its defaults for a
+        ``glm`` (type ``"HC0"``: scores summed per cluster, times ``G/(G-1)``), z-based CI and
+        p-value as ``lmtest::coeftest(fit, vcov = vcovCL(fit, cluster = ~site))``. Not with
+        ``random=``; the RD and RR stay unclustered.
 
     Bad input: an outcome with no events (or no non-events) at all raises ``ValueError``.
     If one arm has no events or only events (separation), the maximum-likelihood odds ratio
@@ -219,17 +289,6 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     is the risk ratio, which is 0 or ``inf`` (NaN SE, CI, p) when an arm has no events.
     Separation by another covariate level gives a warning and the fit as R would report it.
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
-
-    ``level``: confidence level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
-
-    ``cluster``: a column of cluster labels (e.g. site); the adjusted odds ratio then has a
-    cluster-robust (sandwich) SE as R's ``sandwich::vcovCL(fit)`` with its defaults for a
-    ``glm`` (type ``"HC0"``: scores summed per cluster, times ``G/(G-1)``), z-based CI and p-value as ``lmtest::coeftest(fit, vcov = vcovCL(fit,
-    cluster = ~site))``. Not with ``random=``; the RD and RR stay unclustered.
-
     Returns
     -------
     ReadmissionResult
@@ -239,18 +298,21 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
     Notes
     -----
     R equivalent: ``stats::glm(family = binomial)`` for the adjusted odds ratio, or
-    ``lme4::glmer`` with ``random=`` (lme4 1.1-31); Wald intervals for RD and RR.
+    ``lme4::glmer`` with ``random=`` (lme4 1.1-31); Wald intervals for RD and RR; with
+    ``cluster=``, ``sandwich::vcovCL`` (sandwich 3.0.2).
 
     References
     ----------
     .. [1] Agresti, A. (2013). Categorical Data Analysis (3rd ed.). Wiley.
+    .. [2] Clopper, C. J., & Pearson, E. S. (1934). The use of confidence or fiducial limits
+       illustrated in the case of the binomial. Biometrika, 26, 404-413.
 
     Examples
     --------
     >>> trial = pt.simulate.trial(n=200, seed=1)
     >>> res = pt.survival.readmission_12m(trial, "readmitted_12m", "arm", covariates="C(site) + C(diagnosis)")
-    >>> type(res).__name__
-    'ReadmissionResult'
+    >>> res.effects["estimate"].round(4).to_dict()
+    {'risk_difference': -0.0118, 'risk_ratio': 0.9744, 'adjusted_odds_ratio': 0.981, 'adjusted_risk_difference': -0.0044, 'adjusted_risk_ratio': 0.9904}
     """
     data = _data.code_arm(data, arm, arm_levels)
     level = _data.confidence_level(level, conf_level=conf_level)
@@ -364,7 +426,51 @@ def _warn_separated_levels(frame, y, factors, outcome):
 # ----------------------------------------------------------------- count and days ratios (NB fit: peertrial._glm)
 @dataclass(frozen=True, eq=False)
 class RatioResult(Result):
-    """A ratio (rate ratio or ratio of means) for arm 1 vs 0 with CI, and the fitted model."""
+    """A rate ratio or ratio of means, arm 1 vs 0, with its CI and the fitted model.
+
+    Returned by :func:`count_ratio` and :func:`days_ratio`.
+
+    Attributes
+    ----------
+    estimate : float
+        The ratio, arm 1 vs arm 0.
+    se : float
+        SE of its logarithm.
+    ci_lb, ci_ub : float
+        Wald limits at ``level`` (exponentiated from the log scale).
+    pval : float
+        Two-sided z-test p-value of log ratio = 0.
+    model : str
+        The model fitted (offset, cluster-robust SE or the two-part model).
+    coefficients : pandas.DataFrame
+        The model's coefficients (log scale): ``estimate, se, zval, pval``; the two-part model
+        prefixes them ``any:`` (logistic part) and ``days|any:`` (Gamma part).
+    extra : dict
+        NB model: ``theta`` (the NB2 shape), ``se_theta``, ``loglik``; two-part model:
+        ``dispersion`` (Gamma, Pearson), ``odds_ratio_any``, ``mean_ratio_positive``.
+    level : float
+        Confidence level, as a proportion.
+
+    Notes
+    -----
+    R equivalent: ``MASS::glm.nb`` (MASS 7.3-58.2) with ``confint.default`` for the NB ratio;
+    ``glm(binomial)`` and ``glm(Gamma(link = "log"))`` (R 4.2.2) for the two parts.
+
+    References
+    ----------
+    .. [1] Venables, W. N., & Ripley, B. D. (2002). Modern Applied Statistics with S (4th ed.),
+       sec. 7.4. Springer.
+    .. [2] Mihaylova, B., Briggs, A., O'Hagan, A., & Thompson, S. G. (2011). Review of
+       statistical methods for analysing healthcare resources and costs. Health Economics,
+       20, 897-916.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> res = pt.survival.count_ratio(trial, "readmissions", "arm", exposure="followup_days")
+    >>> round(res.estimate, 4), round(res.ci_lb, 4), round(res.ci_ub, 4), round(res.extra["theta"], 4)
+    (0.9585, 0.6517, 1.4099, 1.5443)
+    """
 
     estimate: float
     se: float
@@ -435,24 +541,75 @@ def count_ratio(data, outcome: str, arm: str = "arm",
                 exposure: str | None = None, covariates=(), factors=(),
                 level: float = 0.95, *, conf_level=None, arm_levels=None,
                 not_at_risk: str | None = None, cluster: str | None = None) -> RatioResult:
-    """Rate ratio from negative binomial regression with offset log(exposure) (``MASS::glm.nb``).
+    """Rate ratio of event counts, arm 1 vs 0, by negative binomial regression with an exposure offset.
 
-    ``level``: confidence level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant.
+    outcome : str
+        Column of counts (e.g. readmissions); non-negative integers.
+    arm : str
+        The randomised arm, 0/1 (default ``"arm"``; see ``arm_levels``).
+    exposure : str, optional
+        Column of follow-up time, e.g. ``exposure="followup_days"``, entered as the offset
+        ``log(exposure)`` so that the ratio compares rates (default: none, equal follow-up).
+    covariates : list of str or str
+        Adjustment terms: columns or an R-style right-hand side (``"C(site) + age"``).
+    factors : sequence of str
+        Columns to treat as factors.
+    level : float
+        Confidence level, 0.95 or 95 alike (default 0.95); ``conf_level`` is its deprecated alias.
+    arm_levels : mapping or pair, optional
+        The coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}`` or a
+        pair ``(control, intervention)``; without it ``arm`` must be 0/1.
+    not_at_risk : str, optional
+        Column of time within the exposure when no new event can start, e.g. days already in
+        hospital: the offset is then ``log(exposure - not_at_risk)``, the time alive and out of
+        hospital, so that readmission rates are not diluted by time spent as an inpatient.
+        Needs ``exposure``.
+    cluster : str, optional
+        A column of cluster labels (e.g. site); the SEs are then cluster-robust as
+        ``sandwich::vcovCL(fit, cluster = ~site)`` with its defaults for a ``glm.nb`` fit (HC0
+        scores at the fitted theta summed per cluster, times ``G/(G-1)``; z-based CI and
+        p-value as ``lmtest::coeftest``). A missing cluster label raises ``ValueError``.
 
-    ``outcome`` is a column of counts (e.g. readmissions); ``exposure`` (default: none, equal
-    follow-up) a column of follow-up time, e.g. ``exposure="followup_days"``, entered as the
-    offset ``log(exposure)`` so that the ratio compares rates. ``not_at_risk`` names a column
-    of time within the exposure when no new event can start, e.g. days already in hospital:
-    the offset is then ``log(exposure - not_at_risk)``, the time alive and out of hospital,
-    so that readmission rates are not diluted by time spent as an inpatient.
+    Returns
+    -------
+    RatioResult
+        The rate ratio (``estimate``, ``ci_lb``, ``ci_ub``, ``pval``), the NB coefficients and
+        ``extra["theta"]``.
 
-    ``arm_levels``: the coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}``
-    or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
+    Raises
+    ------
+    ValueError
+        When the outcome is 0 in every row, or in every row of one arm (the ratio is not
+        estimable), or when ``exposure - not_at_risk`` is not positive.
 
-    ``cluster``: a column of cluster labels (e.g. site); the SEs are then cluster-robust as
-    ``sandwich::vcovCL(fit, cluster = ~site)`` with its defaults for a ``glm.nb`` fit (HC0
-    scores at the fitted theta summed per cluster, times ``G/(G-1)``; z-based CI and p-value
-    as ``lmtest::coeftest``). A missing cluster label raises ``ValueError``.
+    Notes
+    -----
+    R equivalent: ``MASS::glm.nb(y ~ arm + covariates + offset(log(exposure)))`` (MASS
+    7.3-58.2), Wald CI as ``confint.default``; with ``cluster``, ``sandwich::vcovCL``
+    (sandwich 3.0.2). NB2 fitted by maximum likelihood in (beta, theta); SEs from the IRLS
+    information X'WX, W = mu / (1 + mu / theta), as ``summary(glm.nb)``.
+
+    References
+    ----------
+    .. [1] Lawless, J. F. (1987). Negative binomial and mixed Poisson regression. Canadian
+       Journal of Statistics, 15, 209-225.
+    .. [2] Venables, W. N., & Ripley, B. D. (2002). Modern Applied Statistics with S (4th ed.),
+       sec. 7.4. Springer.
+    .. [3] Zeileis, A., Köll, S., & Graham, N. (2020). Various versatile variances: an
+       object-oriented implementation of clustered covariances in R. Journal of Statistical
+       Software, 95(1), 1-36.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> res = pt.survival.count_ratio(trial, "readmissions", "arm", exposure="followup_days",
+    ...                               not_at_risk="bed_days")
+    >>> round(res.estimate, 4)
+    0.9265
     """
     data = _data.code_arm(data, arm, arm_levels)
     level = _data.confidence_level(level, conf_level=conf_level)
@@ -501,15 +658,70 @@ def _gamma_glm(X, y):
 def days_ratio(data, outcome: str, arm: str = "arm", exposure: str | None = None,
                model: str = "nb", covariates=(), factors=(), level: float = 0.95, *,
                conf_level=None, arm_levels=None) -> RatioResult:
-    """Ratio of mean days in hospital, arm 1 vs 0: NB regression or a two-part model.
+    """Ratio of mean days in hospital, arm 1 vs 0: negative binomial regression or a two-part model.
 
-    ``level``: confidence level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant.
+    outcome : str
+        Column of days (e.g. ``"bed_days"``); non-negative integers.
+    arm : str
+        The randomised arm, 0/1 (default ``"arm"``; see ``arm_levels``).
+    exposure : str, optional
+        Column of follow-up time for the NB model's offset ``log(exposure)`` (default none);
+        not used by the two-part model.
+    model : {"nb", "two-part"}
+        ``"nb"`` (default): :func:`count_ratio`'s negative binomial model. ``"two-part"``:
+        logistic regression for any stay and a Gamma GLM with log link for the days of those
+        with a stay; the ratio of overall means (P(any) x mean | any) has a delta-method CI
+        from the two independent parts. Arm only (no covariates).
+    covariates : list of str or str
+        Adjustment terms (NB model only): columns or an R-style right-hand side.
+    factors : sequence of str
+        Columns to treat as factors.
+    level : float
+        Confidence level, 0.95 or 95 alike (default 0.95); ``conf_level`` is its deprecated alias.
+    arm_levels : mapping or pair, optional
+        The coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}`` or a
+        pair ``(control, intervention)``; without it ``arm`` must be 0/1.
 
-    ``outcome`` is the column of days (e.g. ``"bed_days"``); ``exposure`` (default none) an
-    optional column of follow-up time for the NB model's offset.
+    Returns
+    -------
+    RatioResult
+        The ratio of means (``estimate``, ``ci_lb``, ``ci_ub``, ``pval``) and the fitted
+        model's coefficients.
 
-    ``arm_levels``: the coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}``
-    or a pair ``(control, intervention)``; without it ``arm`` must be 0/1.
+    Raises
+    ------
+    ValueError
+        For an unknown ``model``, covariates with the two-part model, or too few positive
+        values (in one arm only, or fewer than 3) for the Gamma part.
+
+    Notes
+    -----
+    R equivalent: ``MASS::glm.nb`` (MASS 7.3-58.2) for ``model="nb"``; for the two-part model
+    ``glm(any ~ arm, binomial)`` and ``glm(days ~ arm, Gamma(link = "log"), subset = days > 0)``
+    (R 4.2.2, Pearson dispersion as ``summary.glm``) combined by the delta method (no single R
+    function; ``twopartm::tpm`` fits the same two parts).
+
+    References
+    ----------
+    .. [1] Duan, N., Manning, W. G., Morris, C. N., & Newhouse, J. P. (1983). A comparison of
+       alternative models for the demand for medical care. Journal of Business & Economic
+       Statistics, 1, 115-126.
+    .. [2] Mihaylova, B., Briggs, A., O'Hagan, A., & Thompson, S. G. (2011). Review of
+       statistical methods for analysing healthcare resources and costs. Health Economics,
+       20, 897-916.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> res = pt.survival.days_ratio(trial, "bed_days", "arm", model="two-part")
+    >>> round(res.estimate, 4), round(res.ci_lb, 4), round(res.ci_ub, 4)
+    (0.8531, 0.5539, 1.314)
+    >>> round(res.extra["odds_ratio_any"], 4), round(res.extra["mean_ratio_positive"], 4)
+    (0.9535, 0.8755)
     """
     data = _data.code_arm(data, arm, arm_levels)
     level = _data.confidence_level(level, conf_level=conf_level)
