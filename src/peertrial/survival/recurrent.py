@@ -126,10 +126,59 @@ def _subjects(frame, ids, time, event, terminal, entry) -> tuple[_Subjects, pd.I
 
 @dataclass(frozen=True, eq=False)
 class MCFResult(Result):
-    """Mean cumulative function by group.
+    """Mean cumulative number of recurrent events per person by group, with robust limits.
 
-    ``table`` has one row per group and distinct event time: ``group``, ``time``,
-    ``n_risk``, ``n_event``, ``estimate`` (the MCF), ``se``, ``ci_lb``, ``ci_ub``.
+    Returned by :func:`mcf`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per group and distinct event time: ``group``, ``time``, ``n_risk``,
+        ``n_event``, ``estimate`` (the MCF), ``se`` (robust), ``ci_lb``, ``ci_ub``.
+    groups : list
+        The group levels (one level without ``group``).
+    method : str
+        ``"Lawless-Nadeau"`` (Nelson–Aalen-type MCF) or ``"Ghosh-Lin"`` (with ``terminal``).
+    level : float
+        Confidence level, as a proportion.
+    conf_type : str
+        ``"log"`` or ``"plain"`` limits.
+    group_name : str or None
+        The grouping column's name.
+    n : pandas.Series
+        Participants per group.
+    events : pandas.Series
+        Events per group.
+    followup : pandas.Series
+        Total follow-up time per group (the rate's denominator).
+    followup_end : pandas.Series
+        Last follow-up time per group (where the curve ends).
+
+    Notes
+    -----
+    R equivalent: ``survival::survfit(Surv(start, stop, event) ~ group, id = id)``'s ``cumhaz``
+    and robust ``std.chaz`` (survival 3.5-3) for the Lawless–Nadeau MCF; :meth:`compare`'s rate
+    ratio as ``glm(count ~ group + offset(log(followup)), poisson)`` with ``sandwich::vcovHC``
+    type HC0 (sandwich 3.0.2). The Ghosh–Lin estimator has no R function on the fixture
+    machine: its fixture is hand-coded in R from the paper.
+
+    References
+    ----------
+    .. [1] Lawless, J. F., & Nadeau, C. (1995). Some simple robust methods for the analysis of
+       recurrent events. Technometrics, 37, 158-168.
+    .. [2] Ghosh, D., & Lin, D. Y. (2000). Nonparametric analysis of recurrent events and death.
+       Biometrics, 56, 554-562.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"id": [1, 1, 1, 2, 2, 3, 4, 4], "days": [30, 90, 365, 200, 365, 365, 50, 300],
+    ...                   "readmit": [1, 1, 0, 1, 0, 0, 1, 0], "arm": [0, 0, 0, 1, 1, 0, 1, 1]})
+    >>> fit = pt.survival.mcf(d, id="id", time="days", event="readmit", group="arm")
+    >>> fit.method, fit.events.tolist(), fit.followup.tolist()
+    ('Lawless-Nadeau', [2.0, 2.0], [730.0, 665.0])
+    >>> cmp = fit.compare(horizon=300)
+    >>> cmp["measure"].tolist(), round(float(cmp["estimate"].iloc[0]), 4)
+    (['rate ratio', 'MCF difference at 300'], 1.0977)
     """
 
     table: pd.DataFrame
@@ -210,7 +259,28 @@ class MCFResult(Result):
                 + format_table(frame, digits=4))
 
     def plot(self, ax=None, **kwargs):
-        """Step plot of the MCF with its confidence band per group; returns the Figure."""
+        """Step plot of the mean cumulative function with its confidence band per group.
+
+        Draws :func:`peertrial.plot.mcf_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.mcf_plot`: ``ci``, ``labels``, ``xlabel``,
+            ``ylabel``, ``title``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.mcf_plot : what is drawn, with an example.
+        """
         from peertrial.plot.recurrent import mcf_plot
 
         return mcf_plot(self, ax=ax, **kwargs)
@@ -264,19 +334,21 @@ def mcf(data, id, time="time", event="event", group=None, terminal=None, entry=N
 
     Notes
     -----
-    Equals R's ``survfit(Surv(start, stop, event) ~ group, id = id)`` cumulative hazard
-    and its robust standard error (``std.chaz``) for the Nelson–Aalen-type MCF.
+    R equivalent: ``survival::survfit(Surv(start, stop, event) ~ group, id = id)`` cumulative
+    hazard and its robust standard error (``std.chaz``) for the Nelson–Aalen-type MCF
+    (survival 3.5-3). The Ghosh–Lin estimator (``terminal=``) has no R function on the fixture
+    machine: it is checked against a hand-coding in R of the paper's estimator and influence
+    function (``tests/survival/fixtures/make_fixtures_recurrent.R``).
 
     References
     ----------
-    Lawless JF, Nadeau C (1995). Some simple robust methods for the analysis of recurrent
-    events. Technometrics 37:158-168.
-    Ghosh D, Lin DY (2000). Nonparametric analysis of recurrent events and death.
-    Biometrics 56:554-562.
+    .. [1] Lawless, J. F., & Nadeau, C. (1995). Some simple robust methods for the analysis of
+       recurrent events. Technometrics, 37, 158-168.
+    .. [2] Ghosh, D., & Lin, D. Y. (2000). Nonparametric analysis of recurrent events and death.
+       Biometrics, 56, 554-562.
 
     Examples
     --------
-    >>> import pandas as pd, peertrial as pt
     >>> d = pd.DataFrame({"id": [1, 1, 1, 2, 2, 3], "days": [30, 90, 365, 200, 365, 365],
     ...                   "readmit": [1, 1, 0, 1, 0, 0]})
     >>> fit = pt.survival.mcf(d, id="id", time="days", event="readmit")
@@ -354,14 +426,48 @@ def survsplit(data, cut, start="tstart", end="time", event="event", episode: str
     As R's ``survSplit(Surv(time, event) ~ ., data, cut=, start=, episode=)``: a row
     followed over (start, end] becomes rows (start, c1], (c1, c2], …, (ck, end] for the
     cut points inside the interval; the event stays on the last piece, earlier pieces
-    get 0. Without a ``start`` column every row starts at 0. ``episode`` names a new
-    column numbering the interval each piece falls in (1 = before the first cut).
+    get 0. Used for time-varying effects (e.g. a hazard ratio per period) in :func:`cox`.
 
-    Returns a new DataFrame (the caller's is not modified) with the original columns.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant (or per interval).
+    cut : float or sequence of float
+        The cut times (one or more, non-missing); those outside a row's interval are ignored.
+    start : str
+        Column of interval starts (default ``"tstart"``); without such a column every row
+        starts at 0 and the column is created.
+    end : str
+        Column of interval ends (default ``"time"``).
+    event : str
+        Event indicator column (default ``"event"``), kept on the last piece only.
+    episode : str, optional
+        Name of a new column numbering the interval each piece falls in (1 = before the
+        first cut).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame (the caller's is not modified) with the original columns, one row per
+        piece.
+
+    Raises
+    ------
+    ValueError
+        When ``cut`` is empty or a row's ``start`` is not before its ``end``.
+
+    Notes
+    -----
+    R equivalent: ``survival::survSplit(Surv(time, event) ~ ., data, cut =, start =,
+    episode =)`` (survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Therneau, T. M., & Grambsch, P. M. (2000). Modeling Survival Data: Extending the Cox
+       Model, sec. 3.7 and 6.2. Springer.
 
     Examples
     --------
-    >>> import pandas as pd, peertrial as pt
     >>> d = pd.DataFrame({"id": [1, 2], "time": [100, 400], "event": [1, 0]})
     >>> pt.survival.survsplit(d, cut=[180, 365], start="tstart")[["id", "tstart", "time", "event"]].values.tolist()
     [[1, 0, 100, 1], [2, 0, 180, 0], [2, 180, 365, 0], [2, 365, 400, 0]]
@@ -412,12 +518,47 @@ def counting_process(data, id, time="time", event="event", entry=None, start="st
     and dropped when the last event closes follow-up). Other columns are carried from the
     participant's first row (baseline covariates).
 
-    Returns a new DataFrame with ``id``, ``start``, ``stop``, ``event`` and the other
-    columns; ``cox(..., time=stop, entry=start, id=id)`` then fits the Andersen–Gill model.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long form: one row per event and one row ending each participant's follow-up.
+    id : str
+        Participant identifier column.
+    time : str
+        Event or end-of-follow-up time column (default ``"time"``).
+    event : str
+        Event indicator column (default ``"event"``): 1 on an event row, 0 on the row ending
+        follow-up.
+    entry : str, optional
+        Column of the start of observation (default: 0 for everyone).
+    start, stop : str
+        Names of the interval columns created (default ``"start"``, ``"stop"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame with ``id``, ``start``, ``stop``, ``event`` and the other columns;
+        ``cox(..., time=stop, entry=start, id=id)`` then fits the Andersen–Gill model.
+
+    Raises
+    ------
+    ValueError
+        When ``id``, ``time`` or ``event`` has missing values.
+
+    Notes
+    -----
+    R equivalent: ``survival::tmerge(data1, data2, id = id, tstop = end, event = event(time))``
+    (survival 3.5-3) builds the same rows; the Andersen–Gill fit on them equals ``coxph``'s.
+
+    References
+    ----------
+    .. [1] Andersen, P. K., & Gill, R. D. (1982). Cox's regression model for counting processes:
+       a large sample study. Annals of Statistics, 10, 1100-1120.
+    .. [2] Therneau, T. M., & Grambsch, P. M. (2000). Modeling Survival Data: Extending the Cox
+       Model, ch. 8. Springer.
 
     Examples
     --------
-    >>> import pandas as pd, peertrial as pt
     >>> d = pd.DataFrame({"id": [1, 1, 1, 2], "day": [30, 90, 365, 200], "readmit": [1, 1, 0, 0]})
     >>> print(pt.survival.counting_process(d, id="id", time="day", event="readmit").to_string(index=False))
      id  start  stop  readmit
