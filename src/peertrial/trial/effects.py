@@ -123,11 +123,17 @@ def estimate_effects(data, outcome: str, arm: str = "arm", received: str | None 
 
     Parameters
     ----------
-    data : DataFrame, one row per participant (never modified).
-    outcome, arm, received : column names; ``arm`` (default ``"arm"``) and ``received`` coded 0/1.
-        ``received`` (1 = received the intervention, e.g. attended at least two sessions) has
-        no default: the as-treated, per-protocol and CACE estimates need it named.
-    covariates : adjustment columns (baseline score for ANCOVA, stratification factors),
+    data : pandas.DataFrame
+        One row per participant (never modified), with the columns named below.
+    outcome : str
+        Column of the outcome: numeric, or 0/1 for a binary outcome (risk differences).
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention (or see ``arm_levels``).
+    received : str
+        Column coded 0/1, 1 = received the intervention (e.g. attended at least two
+        sessions). Required (no default): the as-treated, per-protocol and CACE estimates need it.
+    covariates : list of str or str, optional
+        Adjustment columns (baseline score for ANCOVA, stratification factors),
         as a list of columns or an R-style formula such as ``"C(site) + diagnosis + hope_0"``.
         One typing rule (``peertrial._design``): numeric columns, including numbers stored
         as text, enter as one column (a linear trend: ``["site"]`` with site coded 1..7 is a
@@ -135,21 +141,33 @@ def estimate_effects(data, outcome: str, arm: str = "arm", received: str | None 
         booleans, categoricals, ``C()`` and ``factors`` are treatment-coded factors named as
         R names them (``site2``); a column mixing numbers and text raises. Aliased covariate
         columns are dropped with a warning (R's ``NA``).
-    robust : ``None`` (model-based SE), ``"HC0"``, ``"HC1"``, ``"HC2"`` or ``"HC3"``
+    robust : str, optional
+        ``None`` (model-based SE), ``"HC0"``, ``"HC1"``, ``"HC2"`` or ``"HC3"``
         (``sandwich::vcovHC``). Binary outcomes default to ``"HC3"``. An observation with hat
         value 1 (e.g. the only participant of a site entered as a fixed effect) contributes
         nothing to HC2/HC3, as sandwich, with a ``PeertrialWarning``. With ``cluster=``:
         ``"CR2"`` (recommended for few clusters), ``"CR0"``, ``"CR1"``, ``"CR1p"``, ``"CR1S"``
         or ``"CR3"`` as ``clubSandwich::vcovCR``, each coefficient then tested on its
         Satterthwaite degrees of freedom as ``clubSandwich::coef_test`` (the ``df`` column).
-    cluster : column of cluster labels. Without a CR type, ``sandwich::vcovCL`` with its
+    cluster : str, optional
+        Column of cluster labels (site, peer worker). Without a CR type, ``sandwich::vcovCL`` with its
         defaults (``type="HC1"`` for the linear models, ``"HC0"`` for 2SLS, ``cadjust=TRUE``)
         on the residual degrees of freedom; ``robust="HC0"``/``"HC1"`` overrides the type.
         With fewer than 40 clusters and any type but CR2/CR3 a ``PeertrialWarning`` recommends
         ``robust="CR2"``. ``robust="HC2"``/``"HC3"`` with ``cluster=`` is ``vcovCL``'s
         type HC2/HC3, which equals CR2/CR3 (and is reported as such, with Satterthwaite df).
-    na_action : ``"omit"`` drops rows with a missing outcome/arm/received/covariate with a
+    factors : list of str, optional
+        Covariate columns to enter as treatment-coded factors whatever their type (as ``C(x)``).
+    outcome_type : {"auto", "continuous", "binary"}, default "auto"
+        ``"auto"`` treats an outcome whose every value is 0 or 1 as binary (risk difference,
+        HC3 SE, the logistic odds ratio in ``attrs``); ``"binary"`` insists (0/1 checked).
+    level : float, default 0.95
+        Confidence level of the intervals, 0.95 or 95 alike.
+    na_action : {"omit", "fail"}, default "omit"
+        ``"omit"`` drops rows with a missing outcome/arm/received/covariate with a
         warning naming them (R's ``na.omit``); ``"fail"`` raises.
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
     arm_levels : mapping or pair, optional
         Coding of a text (or e.g. 1/2) ``arm`` column: ``{"Control": 0, "Peer": 1}`` or
         ``(control, intervention)``; without it ``arm`` must be 0/1 (else ``ValueError``
@@ -183,6 +201,16 @@ def estimate_effects(data, outcome: str, arm: str = "arm", received: str | None 
        using instrumental variables. Journal of the American Statistical Association, 91, 444-455.
     .. [2] Zeileis, A. (2004). Econometric computing with HC and HAC covariance matrix
        estimators. Journal of Statistical Software, 11(10).
+    .. [3] White, H. (1980). A heteroskedasticity-consistent covariance matrix estimator and a
+       direct test for heteroskedasticity. Econometrica, 48, 817-838.
+    .. [4] MacKinnon, J. G., & White, H. (1985). Some heteroskedasticity-consistent covariance
+       matrix estimators with improved finite sample properties. Journal of Econometrics, 29,
+       305-325.
+    .. [5] Bell, R. M., & McCaffrey, D. F. (2002). Bias reduction in standard errors for linear
+       regression with multi-stage samples. Survey Methodology, 28, 169-181.
+    .. [6] Pustejovsky, J. E., & Tipton, E. (2018). Small-sample methods for cluster-robust
+       variance estimation and hypothesis testing in fixed effects models. Journal of Business
+       & Economic Statistics, 36, 672-683.
 
     Examples
     --------
@@ -310,12 +338,45 @@ def _compliance(a, r, index, contaminated, arm, received) -> dict:
 @_data.renamed_argument("df", "data")
 def itt_odds_ratio(data, outcome: str, arm: str = "arm", covariates=None, *, factors=None,
                    level: float = 0.95, na_action: str = "omit", conf_level=None, arm_levels=None) -> OddsRatioResult:
-    """ITT odds ratio by logistic regression (R ``glm(family = binomial)``, Wald z inference).
+    """ITT odds ratio by logistic regression of a 0/1 outcome on the arm (Wald z inference).
 
-    Returns an :class:`OddsRatioResult` with ``log_or, se, z, pval, odds_ratio, ci_lb, ci_ub``
-    (CI on the OR scale, ``exp(log_or +- z se)`` as ``exp(confint.default(fit))``), ``n`` and
-    ``separation`` (bool); ``res["ci_lb"]`` item access still works.
+    The model is ``glm(outcome ~ arm + covariates, family = binomial)``; the odds ratio is
+    ``exp`` of the arm's coefficient, its CI ``exp(log_or +- z se)`` as
+    ``exp(confint.default(fit))``.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant (never modified).
+    outcome : str
+        Column of the binary outcome, coded 0/1 (1 = event).
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention (or see ``arm_levels``).
+    covariates : list of str or str, optional
+        Adjustment columns, a list or an R-style right-hand side (``"C(site) + age"``), typed
+        by the package's one rule (see :func:`estimate_effects`).
+    factors : list of str, optional
+        Covariate columns to enter as treatment-coded factors whatever their type.
+    level : float, default 0.95
+        Confidence level of the Wald interval, 0.95 or 95 alike.
+    na_action : {"omit", "fail"}, default "omit"
+        ``"omit"`` drops rows with a missing outcome, arm or covariate with a warning naming
+        them (R's ``na.omit``); ``"fail"`` raises.
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
+    arm_levels : mapping or pair, optional
+        How the ``arm`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+
+    Returns
+    -------
+    OddsRatioResult
+        ``log_or, se, z, pval, odds_ratio, ci_lb, ci_ub`` (CI on the OR scale), ``n`` and
+        ``separation`` (bool); ``res["ci_lb"]`` item access still works.
+
+    Notes
+    -----
     Sparse outcomes:
 
     - no events (all 0) or no non-events (all 1) among the analysed rows: ``ValueError``
@@ -330,9 +391,23 @@ def itt_odds_ratio(data, outcome: str, arm: str = "arm", covariates=None, *, fac
       R's check): the fit is reported as glm reports it, ``separation = True``, with a
       ``PeertrialWarning`` that the odds ratio and its SE are unreliable.
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    R equivalent: ``stats::glm`` with ``family = binomial`` and ``confint.default`` (R 4.2.2).
+
+    References
+    ----------
+    .. [1] Hosmer, D. W., Lemeshow, S., & Sturdivant, R. X. (2013). Applied Logistic Regression
+       (3rd ed.). Wiley.
+    .. [2] Albert, A., & Anderson, J. A. (1984). On the existence of maximum likelihood estimates
+       in logistic regression models. Biometrika, 71, 1-10.
+    .. [3] Heinze, G., & Schemper, M. (2002). A solution to the problem of separation in logistic
+       regression. Statistics in Medicine, 21, 2409-2419.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> res = pt.trial.itt_odds_ratio(trial, outcome="readmitted_12m", covariates=["prev_admissions"])
+    >>> round(res.odds_ratio, 3), round(res.ci_lb, 3), round(res.ci_ub, 3), res.n
+    (0.949, 0.541, 1.667, 200)
     """
     data = _data.code_arm(data, arm, arm_levels)
     conf_level = _data.confidence_level(level, conf_level=conf_level)
@@ -383,13 +458,52 @@ def itt_odds_ratio(data, outcome: str, arm: str = "arm", covariates=None, *, fac
 
 @dataclass(frozen=True, eq=False)
 class OddsRatioResult(Result):
-    """ITT odds ratio of a logistic regression (:func:`itt_odds_ratio`).
+    """ITT odds ratio of a logistic regression, returned by :func:`itt_odds_ratio`.
 
-    ``log_or``, ``se`` (of the log OR), ``z``, ``pval``; ``odds_ratio`` with ``ci_lb``,
-    ``ci_ub`` on the OR scale; ``n``; ``separation``. Item access (``res["ci_lb"]``) works
-    as with the dict this function used to return. ``to_frame()`` has the package's columns:
-    ``estimate`` (the odds ratio), ``se`` (log scale), ``statistic``, ``pval``, ``ci_lb``,
-    ``ci_ub``, plus ``log_or`` and ``n``.
+    Item access (``res["ci_lb"]``) works as with the dict this function used to return.
+    ``to_frame()`` has the package's columns: ``estimate`` (the odds ratio), ``se`` (log
+    scale), ``statistic``, ``pval``, ``ci_lb``, ``ci_ub``, plus ``log_or`` and ``n``.
+
+    Attributes
+    ----------
+    log_or : float
+        Log odds ratio of the arm (the logistic coefficient); ``+-inf`` under separation by arm.
+    se : float
+        Standard error of ``log_or`` (NaN under separation by arm).
+    z : float
+        Wald statistic ``log_or / se`` (also ``statistic``).
+    pval : float
+        Two-sided normal p-value.
+    odds_ratio : float
+        ``exp(log_or)``.
+    ci_lb, ci_ub : float
+        Confidence limits on the odds-ratio scale, ``exp(log_or -+ z_{1-alpha/2} se)``.
+    n : int
+        Number of participants analysed.
+    separation : bool
+        True when the fit separated (an empty arm-by-outcome cell, or fitted probabilities
+        numerically 0 or 1); the estimate is then at its limit or unreliable.
+    level : float, default 0.95
+        Confidence level of ``ci_lb``/``ci_ub`` (a proportion).
+
+    Notes
+    -----
+    R equivalent: the arm's row of ``summary(glm(..., family = binomial))$coefficients`` and
+    ``exp(confint.default(fit))`` (``stats``, R 4.2.2).
+
+    References
+    ----------
+    .. [1] Hosmer, D. W., Lemeshow, S., & Sturdivant, R. X. (2013). Applied Logistic Regression
+       (3rd ed.). Wiley.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> res = pt.trial.itt_odds_ratio(trial, outcome="readmitted_12m")
+    >>> type(res).__name__, res.separation
+    ('OddsRatioResult', False)
+    >>> res.to_frame().columns.tolist()[:6]
+    ['estimate', 'se', 'statistic', 'pval', 'ci_lb', 'ci_ub']
     """
 
     log_or: float
@@ -446,8 +560,44 @@ def _empty_cells(y: np.ndarray, a: np.ndarray, arm: str, outcome: str) -> dict:
 
 
 def use_levels(sessions: np.ndarray, arm: np.ndarray, cuts=(0, 3), labels=("none", "low", "high")) -> np.ndarray:
-    """Level of use in the intervention arm: ``control`` for ``arm == 0``; otherwise
-    ``labels[k]`` for ``cuts[k-1] < sessions <= cuts[k]`` (last label above the last cut)."""
+    """Level of use of each participant: ``"control"`` in the control arm, else a band of sessions.
+
+    In the intervention arm the level is ``labels[k]`` for ``cuts[k-1] < sessions <= cuts[k]``
+    (intervals closed on the right; the first label at or below the first cut, the last
+    label above the last cut).
+
+    Parameters
+    ----------
+    sessions : array_like of float
+        Number of sessions (or any dose of use) per participant.
+    arm : array_like of int
+        Randomised arm per participant, 0 = control, 1 = intervention; same length as ``sessions``.
+    cuts : sequence of float, default (0, 3)
+        Increasing upper bounds of the bands but the last.
+    labels : sequence of str, default ("none", "low", "high")
+        One label per band: ``len(cuts) + 1`` of them.
+
+    Returns
+    -------
+    numpy.ndarray of object
+        The level of each participant: one of ``labels``, or ``"control"``.
+
+    Notes
+    -----
+    R equivalent: ``base::cut(sessions, c(-Inf, cuts, Inf), labels = labels)`` (R 4.2.2, whose
+    intervals are also closed on the right), with control participants set to ``"control"``.
+
+    References
+    ----------
+    .. [1] Dunn, G., Maracy, M., & Tomenson, B. (2005). Estimating treatment effects from
+       randomized clinical trials with noncompliance and loss to follow-up: the role of
+       instrumental variable methods. Statistical Methods in Medical Research, 14, 369-395.
+
+    Examples
+    --------
+    >>> pt.trial.use_levels(np.array([0, 2, 5, 4]), np.array([1, 1, 1, 0])).tolist()
+    ['none', 'low', 'high', 'control']
+    """
     if len(labels) != len(cuts) + 1:
         raise ValueError(f"need len(labels) == len(cuts) + 1, got {len(labels)} labels and {len(cuts)} cuts")
     from .._data import equal_lengths
@@ -470,12 +620,73 @@ def effects_by_use(data, outcome: str, arm: str = "arm", sessions: str = "sessio
     with the CACE from :func:`estimate_effects`. Control participants with sessions
     (contamination) stay in the control group, as randomised.
 
-    Returns a DataFrame indexed ``itt`` then the labels, with ``estimate, se, statistic, df,
-    ci_lb, ci_ub, pval, n, randomised, method``.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant (never modified).
+    outcome : str
+        Column of the (numeric) outcome.
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention (or see ``arm_levels``).
+    sessions : str, default "sessions"
+        Column of the number of sessions attended (non-negative); cut into levels by
+        :func:`use_levels`.
+    covariates : list of str or str, optional
+        Adjustment columns, a list or an R-style right-hand side, typed as in
+        :func:`estimate_effects`.
+    cuts : sequence of float, default (0, 3)
+        Upper bounds of the use levels but the last (``sessions <= 0`` is ``"none"``,
+        ``0 < sessions <= 3`` ``"low"``, above ``"high"`` by default).
+    labels : sequence of str, default ("none", "low", "high")
+        Names of the levels, ``len(cuts) + 1`` of them. A level nobody reached is a NaN row
+        with a ``PeertrialWarning``.
+    robust : str, optional
+        ``None`` (model-based SE) or ``"HC0"``-``"HC3"`` (``sandwich::vcovHC``).
+    factors : list of str, optional
+        Covariate columns to enter as treatment-coded factors whatever their type.
+    level : float, default 0.95
+        Confidence level of the intervals, 0.95 or 95 alike.
+    na_action : {"omit", "fail"}, default "omit"
+        ``"omit"`` drops rows with missing values with a warning naming them; ``"fail"`` raises.
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
+    arm_levels : mapping or pair, optional
+        How the ``arm`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``arm`` raises ``ValueError`` listing the values found.
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed ``itt`` then the labels (index name ``comparison``), with ``estimate, se,
+        statistic, df, ci_lb, ci_ub, pval, n, randomised, method``; ``attrs`` holds ``cuts``,
+        ``labels``, ``vcov`` and a ``note``.
+
+    Notes
+    -----
+    R equivalent: ``stats::lm(outcome ~ use + covariates)`` with ``use`` a factor whose
+    reference level is ``control`` (R 4.2.2), with ``sandwich::vcovHC`` (sandwich 3.0-2) for
+    ``robust``; the ITT row is ``lm(outcome ~ arm + covariates)``.
+
+    References
+    ----------
+    .. [1] Dunn, G., Maracy, M., & Tomenson, B. (2005). Estimating treatment effects from
+       randomized clinical trials with noncompliance and loss to follow-up: the role of
+       instrumental variable methods. Statistical Methods in Medical Research, 14, 369-395.
+    .. [2] Hernán, M. A., & Hernández-Díaz, S. (2012). Beyond the intention-to-treat in
+       comparative effectiveness research. Clinical Trials, 9, 48-55.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")    # rows without the outcome are dropped, with a warning
+    ...     use = pt.trial.effects_by_use(trial, outcome="hope_12", covariates=["hope_0"])
+    >>> use.index.tolist(), use["n"].tolist()
+    (['itt', 'none', 'low', 'high'], [139, 17, 10, 45])
+    >>> use["estimate"].round(2).tolist()
+    [-0.9, -1.69, -4.54, 0.26]
     """
     data = _data.code_arm(data, arm, arm_levels)
     conf_level = _data.confidence_level(level, conf_level=conf_level)
@@ -513,8 +724,49 @@ def effects_by_use(data, outcome: str, arm: str = "arm", sessions: str = "sessio
 
 
 def effects_summary(effects: pd.DataFrame, digits: int = 4) -> str:
-    """R-print-like text of an :func:`estimate_effects` result: the table, the variance used,
-    compliance, contamination, the first-stage F and (binary outcomes) the ITT odds ratio."""
+    """R-print-like text of an :func:`estimate_effects` result.
+
+    The text holds the table, the variance used, compliance, contamination, the first-stage F
+    and (binary outcomes) the ITT odds ratio and the standardised risk difference and ratio.
+
+    Parameters
+    ----------
+    effects : pandas.DataFrame
+        The table returned by :func:`estimate_effects` (its ``attrs`` are read).
+    digits : int, default 4
+        Decimal places of the table.
+
+    Returns
+    -------
+    str
+        The report, lines separated by newlines.
+
+    Notes
+    -----
+    R equivalent: none as one call; R users print ``summary(lm(...))`` and
+    ``summary(AER::ivreg(...), diagnostics = TRUE)`` (AER 1.2-10), whose weak-instrument F is
+    the first-stage F reported here.
+
+    References
+    ----------
+    .. [1] Angrist, J. D., Imbens, G. W., & Rubin, D. B. (1996). Identification of causal effects
+       using instrumental variables. Journal of the American Statistical Association, 91, 444-455.
+    .. [2] Staiger, D., & Stock, J. H. (1997). Instrumental variables regression with weak
+       instruments. Econometrica, 65, 557-586.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")    # rows without the outcome are dropped, with a warning
+    ...     eff = pt.trial.estimate_effects(trial, outcome="hope_12", received="received", covariates=["hope_0"])
+    >>> text = pt.trial.effects_summary(eff)
+    >>> text.splitlines()[0]
+    'Treatment effects on hope_12 (continuous; SE: model-based)'
+    >>> "first-stage F = 129.55" in text
+    True
+    """
     from peertrial._results import format_number, format_table
 
     a = effects.attrs
