@@ -32,7 +32,45 @@ _BLOCK = 4_000_000  # pair cells evaluated at once (memory bound of the dense sw
 
 @dataclass(frozen=True, eq=False)
 class ConcordanceResult(Result):
-    """Concordance statistic with counts and standard error."""
+    """Harrell's concordance statistic C with its pair counts and infinitesimal-jackknife SE.
+
+    Returned by :func:`concordance`. Also ``ci_lb``, ``ci_ub`` (Wald limits at ``level``) and
+    ``somers_d`` (2C - 1) as properties.
+
+    Attributes
+    ----------
+    estimate : float
+        C: (concordant + tied_x / 2) / (concordant + discordant + tied_x).
+    se : float
+        Its standard error (survival's infinitesimal-jackknife ``var``).
+    concordant, discordant : float
+        (Weighted) numbers of concordant and discordant comparable pairs.
+    tied_x, tied_y : float
+        Comparable pairs tied on the predictor; pairs tied on time (both events).
+    n : int
+        Number of observations.
+    level : float
+        Confidence level, as a proportion.
+
+    Notes
+    -----
+    R equivalent: ``survival::concordance`` (``timewt = "n"``; survival 3.5-3): ``count``
+    holds the pair counts and ``var`` the squared SE.
+
+    References
+    ----------
+    .. [1] Harrell, F. E., Lee, K. L., & Mark, D. B. (1996). Multivariable prognostic models:
+       issues in developing models, evaluating assumptions and adequacy, and measuring and
+       reducing errors. Statistics in Medicine, 15, 361-387.
+    .. [2] Therneau, T. M., & Atkinson, E. (2023). The concordance statistic. Vignette of the R
+       package survival.
+
+    Examples
+    --------
+    >>> r = pt.survival.concordance(time=[5, 8, 12, 20], event=[1, 1, 0, 1], predictor=[1, 3, 2, 4])
+    >>> r.concordant, r.discordant, round(r.se, 4), round(r.somers_d, 4)
+    (4.0, 1.0, 0.204, 0.6)
+    """
 
     estimate: float
     se: float
@@ -131,18 +169,20 @@ def concordance(data=None, time="time", event="event", predictor=None, strata=No
 
     Notes
     -----
-    Equals ``survival::concordance(Surv(time, event) ~ predictor)`` (survival 3.5,
-    ``timewt = "n"``); for a Cox model, ``concordance(fit)``. The pair sweep is dense
-    in blocks: time O(n x events), memory bounded.
+    R equivalent: ``survival::concordance(Surv(time, event) ~ predictor)`` (survival 3.5-3,
+    ``timewt = "n"``); for a Cox model, ``concordance(fit)``. The pair sweep is dense in
+    blocks: time O(n x events), memory bounded.
 
     References
     ----------
-    Harrell FE, Lee KL, Mark DB (1996). Multivariable prognostic models. Stat Med 15:361-387.
-    Therneau T, Atkinson E (2023). The concordance statistic. survival package vignette.
+    .. [1] Harrell, F. E., Lee, K. L., & Mark, D. B. (1996). Multivariable prognostic models:
+       issues in developing models, evaluating assumptions and adequacy, and measuring and
+       reducing errors. Statistics in Medicine, 15, 361-387.
+    .. [2] Therneau, T. M., & Atkinson, E. (2023). The concordance statistic. Vignette of the R
+       package survival.
 
     Examples
     --------
-    >>> import peertrial as pt
     >>> r = pt.survival.concordance(time=[5, 8, 12, 20], event=[1, 1, 0, 1], predictor=[1, 3, 2, 4])
     >>> round(r.estimate, 4)
     0.8

@@ -34,10 +34,51 @@ __all__ = ["aalen_johansen", "AalenJohansenResult"]
 
 @dataclass(frozen=True, eq=False)
 class AalenJohansenResult(Result):
-    """State-occupation probabilities by group and time.
+    """Probability of being in each state over time (Aalen–Johansen), by group, with robust SEs.
 
-    ``table``: one row per group, time and state with ``estimate`` (probability of being
-    in the state), ``se``, ``ci_lb``, ``ci_ub`` (log-scale limits, as survfit).
+    Returned by :func:`aalen_johansen`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per group, time and state: ``group, time, state, estimate`` (probability of
+        being in the state), ``se`` (infinitesimal jackknife), ``ci_lb``, ``ci_ub`` (log-scale
+        limits, as survfit).
+    states : list
+        The states, ordered by first appearance in ``istate`` and then in ``event``.
+    groups : list
+        The group levels (``["all"]`` without ``group``).
+    level : float
+        Confidence level, as a proportion.
+    group_name : str or None
+        The grouping column's name.
+    initial : pandas.DataFrame
+        Per group and state: the starting time and distribution p(0) (``group, time, state,
+        estimate``).
+
+    Notes
+    -----
+    R equivalent: a ``survival::survfit(Surv(start, stop, event) ~ group, id = id, istate =)``
+    multi-state fit (``pstate``, ``std.err``, ``lower``, ``upper``; survival 3.5-3).
+
+    References
+    ----------
+    .. [1] Aalen, O. O., & Johansen, S. (1978). An empirical transition matrix for
+       non-homogeneous Markov chains based on censored observations. Scandinavian Journal of
+       Statistics, 5, 141-150.
+    .. [2] Therneau, T. M., Crowson, C., & Atkinson, E. (2023). Multi-state models and competing
+       risks. Vignette of the R package survival.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"id": [1, 1, 2, 3], "start": [0, 10, 0, 0], "stop": [10, 30, 20, 30],
+    ...                   "state": ["home", "ward", "home", "home"],
+    ...                   "to": ["ward", "home", 0, "dead"]})
+    >>> fit = pt.survival.aalen_johansen(d, id="id", start="start", stop="stop", event="to", istate="state")
+    >>> fit.states, fit.initial["estimate"].tolist()
+    (['home', 'ward', 'dead'], [1.0, 0.0, 0.0])
+    >>> fit.at([30]).set_index("state")["estimate"].round(3).to_dict()
+    {'home': 0.333, 'ward': 0.0, 'dead': 0.667}
     """
 
     table: pd.DataFrame
@@ -70,7 +111,28 @@ class AalenJohansenResult(Result):
                 + format_table(frame[["time", "estimate", "se", "ci_lb", "ci_ub"]]))
 
     def plot(self, ax=None, **kwargs):
-        """Probability of each state over time (one panel line per state and group)."""
+        """Probability of each state over time (one line per state and group).
+
+        Draws :func:`peertrial.plot.state_probability_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.state_probability_plot`: ``states``, ``labels``,
+            ``xlabel``, ``ylabel``, ``title``, ``ci``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.state_probability_plot : what is drawn, with an example.
+        """
         from peertrial.plot.recurrent import state_probability_plot
 
         return state_probability_plot(self, ax=ax, **kwargs)
@@ -147,23 +209,24 @@ def aalen_johansen(data, id, start="start", stop="stop", event="event", istate=N
     Returns
     -------
     AalenJohansenResult
+        ``table`` of state probabilities with SEs and limits; ``at(times)``, ``plot()``.
 
     Notes
     -----
-    Equals R's ``survfit(Surv(start, stop, event) ~ group, id = id, istate = istate)``
-    (``pstate``, ``std.err``, ``lower``, ``upper``; survival 3.5), with states ordered
-    by their first appearance in ``istate`` and then in ``event``.
+    R equivalent: ``survival::survfit(Surv(start, stop, event) ~ group, id = id, istate =
+    istate)`` (``pstate``, ``std.err``, ``lower``, ``upper``; survival 3.5-3), with states
+    ordered by their first appearance in ``istate`` and then in ``event``.
 
     References
     ----------
-    Aalen OO, Johansen S (1978). An empirical transition matrix for non-homogeneous
-    Markov chains based on censored observations. Scand J Stat 5:141-150.
-    Therneau T, Crowson C, Atkinson E (2023). Multi-state models and competing risks.
-    survival package vignette.
+    .. [1] Aalen, O. O., & Johansen, S. (1978). An empirical transition matrix for
+       non-homogeneous Markov chains based on censored observations. Scandinavian Journal of
+       Statistics, 5, 141-150.
+    .. [2] Therneau, T. M., Crowson, C., & Atkinson, E. (2023). Multi-state models and competing
+       risks. Vignette of the R package survival.
 
     Examples
     --------
-    >>> import pandas as pd, peertrial as pt
     >>> d = pd.DataFrame({"id": [1, 1, 2, 3], "start": [0, 10, 0, 0], "stop": [10, 30, 20, 30],
     ...                   "state": ["home", "ward", "home", "home"],
     ...                   "to": ["ward", "home", 0, "dead"]})

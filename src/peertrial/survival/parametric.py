@@ -106,7 +106,56 @@ def _newton(X, y, event, dist, fixed_scale, maxiter=100, tol=1e-12):
 
 @dataclass(frozen=True, eq=False)
 class SurvregResult(Result):
-    """A fitted AFT model: coefficients on the log-time scale and the scale sigma."""
+    """Fitted accelerated-failure-time model: coefficients on the log-time scale and the scale.
+
+    Returned by :func:`survreg`. Also ``statistic`` (z), ``pval`` (Series by coefficient) and
+    ``chisq`` (likelihood ratio against the intercept-only model) as properties.
+
+    Attributes
+    ----------
+    coef, se : pandas.Series
+        Coefficients on the log-time scale (exp(coef) is a time ratio) and their SEs; NaN
+        where aliased.
+    scale : float
+        The scale sigma (1 for the exponential).
+    se_log_scale : float
+        SE of log(scale) (R's ``Log(scale)`` row; NaN for the exponential).
+    vcov : pandas.DataFrame
+        Variance matrix of the coefficients and log(scale), as ``vcov(survreg_fit)``.
+    loglik : tuple of float
+        Log-likelihood of the intercept-only model and of the fit.
+    dist : str
+        ``"weibull"``, ``"exponential"``, ``"lognormal"`` or ``"loglogistic"``.
+    n, n_event : int
+        Rows used and events among them.
+    iterations : int
+        Newton–Raphson iterations used.
+    level : float
+        Confidence level of ``to_frame()``'s limits, as a proportion.
+
+    Notes
+    -----
+    R equivalent: a ``survival::survreg`` fit (survival 3.5-3); :meth:`quantile` as
+    ``predict(fit, type = "quantile")``.
+
+    References
+    ----------
+    .. [1] Kalbfleisch, J. D., & Prentice, R. L. (2002). The Statistical Analysis of Failure
+       Time Data (2nd ed.), ch. 2-3. Wiley.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> d = pd.DataFrame({"arm": np.repeat([0, 1], 100)})
+    >>> d["days"] = np.ceil(300 * rng.weibull(1.3, 200) * np.exp(0.4 * d["arm"]))
+    >>> d["readmitted"] = (d["days"] < 365).astype(int)
+    >>> d["days"] = d["days"].clip(upper=365)
+    >>> fit = pt.survival.survreg(d, time="days", event="readmitted", covariates=["arm"])
+    >>> fit.coef.round(4).tolist(), round(fit.scale, 4), fit.n_event
+    ([5.6661, 0.5526], 0.7053, 122)
+    >>> fit.quantile(0.5, newdata=pd.DataFrame({"arm": [0, 1]}))[0.5].round(2).tolist()
+    [223.09, 387.67]
+    """
 
     coef: pd.Series
     se: pd.Series
@@ -226,11 +275,13 @@ def survreg(data, time="time", event="event", covariates=(), dist: str = "weibul
     Parameters
     ----------
     data : pandas.DataFrame
+        One row per participant.
     time, event : str
-        Follow-up time (> 0) and 0/1 event indicator.
+        Follow-up time (> 0) and 0/1 event indicator (defaults ``"time"``, ``"event"``).
     covariates : list of str or str
         Column names or an R-style right-hand side (``"arm + C(site) + age"``).
     dist : {"weibull", "exponential", "lognormal", "loglogistic"}
+        The error distribution of log time (default ``"weibull"``).
     factors : list of str
         Columns to treat as factors (shorthand for ``C()``).
     level : float
@@ -243,17 +294,16 @@ def survreg(data, time="time", event="event", covariates=(), dist: str = "weibul
 
     Notes
     -----
-    Equals R's ``survreg(Surv(time, event) ~ covariates, dist = dist)`` (survival 3.5);
-    rows with a missing value are dropped with a warning (R's ``na.omit``).
+    R equivalent: ``survival::survreg(Surv(time, event) ~ covariates, dist = dist)``
+    (survival 3.5-3); rows with a missing value are dropped with a warning (R's ``na.omit``).
 
     References
     ----------
-    Kalbfleisch JD, Prentice RL (2002). The Statistical Analysis of Failure Time Data, 2nd
-    ed., ch. 2-3. Wiley.
+    .. [1] Kalbfleisch, J. D., & Prentice, R. L. (2002). The Statistical Analysis of Failure
+       Time Data (2nd ed.), ch. 2-3. Wiley.
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd, peertrial as pt
     >>> rng = np.random.default_rng(1)
     >>> d = pd.DataFrame({"arm": np.repeat([0, 1], 100)})
     >>> d["days"] = np.ceil(300 * rng.weibull(1.3, 200) * np.exp(0.4 * d["arm"]))
