@@ -40,7 +40,73 @@ __all__ = ["rma_mh", "rma_peto", "MHResult"]
 
 @dataclass(frozen=True, eq=False)
 class MHResult(Result):
-    """Mantel–Haenszel or Peto pooled estimate (log scale for OR/RR)."""
+    """Equal-effects pooled estimate of 2x2 tables by Mantel–Haenszel or Peto, with its tests.
+
+    Returned by :func:`rma_mh` and :func:`rma_peto`; the fields are those of metafor's
+    ``rma.mh``/``rma.peto`` objects (``tau2`` is 0 and ``test`` is ``"z"``).
+
+    Attributes
+    ----------
+    b, se, zval, pval, ci_lb, ci_ub : float
+        Pooled estimate (log scale for OR and RR), its SE, z statistic, p-value and limits.
+    QE, QEp : float
+        Cochran's heterogeneity test and its p-value.
+    I2, H2 : float
+        Heterogeneity in percent and as a ratio, from ``QE``.
+    k : int
+        Number of tables.
+    k_yi : int
+        Tables with a finite study estimate (metafor's ``k.yi``).
+    measure : str
+        ``"OR"``, ``"RR"`` or ``"RD"`` (``"OR"`` for Peto).
+    method : str
+        ``"MH"`` or ``"PETO"``.
+    level : float
+        Confidence level in percent, as metafor.
+    yi, vi : numpy.ndarray
+        Per-table estimates and sampling variances (as ``escalc``, with its 0.5 correction).
+    slab : pandas.Index
+        Study labels.
+    weights : numpy.ndarray
+        Per-table weights of the pooled estimate (:meth:`weights_percent` in percent).
+    CMH, CMHp : float
+        Cochran–Mantel–Haenszel test (OR only; continuity-corrected with ``correct``).
+    BD, BDp : float
+        Breslow–Day test of homogeneity of the odds ratios (OR only).
+    TA, TAp : float
+        Tarone's corrected Breslow–Day test (OR only).
+    k_pos : int
+        Tables that contribute to the heterogeneity test.
+    tables : tuple of numpy.ndarray or None
+        The cell counts ``(ai, bi, ci, di)`` used.
+    correct : bool
+        Whether the CMH test is continuity-corrected.
+    data : pandas.DataFrame or None
+        Copy of the rows used (for :meth:`refit` and the diagnostics).
+
+    Notes
+    -----
+    R equivalent: ``metafor::rma.mh`` / ``metafor::rma.peto`` objects (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Mantel, N., & Haenszel, W. (1959). Statistical aspects of the analysis of data from
+       retrospective studies of disease. Journal of the National Cancer Institute, 22, 719-748.
+    .. [2] Breslow, N. E., & Day, N. E. (1980). Statistical Methods in Cancer Research, Vol. I:
+       The Analysis of Case-Control Studies. IARC, Lyon.
+    .. [3] Tarone, R. E. (1985). On heterogeneity tests based on efficient scores. Biometrika,
+       72, 91-95.
+    .. [4] Yusuf, S., Peto, R., Lewis, J., Collins, R., & Sleight, P. (1985). Beta blockade
+       during and after myocardial infarction: an overview of the randomized trials. Progress
+       in Cardiovascular Diseases, 27, 335-371.
+
+    Examples
+    --------
+    >>> bcg = pt.datasets.load("bcg")
+    >>> mh = pt.meta.rma_mh(data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> round(mh.b, 4), round(mh.QE, 4), round(mh.CMH, 4), round(mh.TA, 4), mh.k
+    (-0.4734, 163.9426, 135.6889, 171.7567, 13)
+    """
 
     b: float
     se: float
@@ -78,8 +144,26 @@ class MHResult(Result):
     def plot(self, ax=None, **kwargs):
         """Forest plot of this fit: studies and the pooled Mantel-Haenszel/Peto estimate.
 
-        Draws :func:`peertrial.plot.forest` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.forest` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.forest`: ``transf``, ``xlabel``, ``title``,
+            ``show_weights``, ``show_pi``, ``refline``, ``digits``, ``order``, ``favours``,
+            ``width``, ``ilab``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.forest : what is drawn, with an example.
         """
         from peertrial.plot.meta import forest
 
@@ -240,8 +324,24 @@ def rma_mh(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, *,
            level=95, slab=None, correct=True) -> MHResult:
     """Mantel–Haenszel equal-effects meta-analysis of 2x2 tables (metafor ``rma.mh``).
 
-    ``measure``: "OR", "RR" or "RD". ``b`` is on the log scale for OR and RR.
-    ``correct``: continuity correction of the Cochran–Mantel–Haenszel test (OR).
+    Parameters
+    ----------
+    data : pandas.DataFrame, optional
+        Holds the columns named below; without it, give arrays (one entry per study).
+    ai, bi, ci, di : str or array-like
+        The 2x2 cell counts: events and non-events in the treatment group (``ai``, ``bi``) and
+        in the control group (``ci``, ``di``).
+    n1i, n2i : str or array-like, optional
+        Group sizes, instead of ``bi`` and ``di`` (then ``bi = n1i - ai``, ``di = n2i - ci``).
+    measure : {"OR", "RR", "RD"}
+        Odds ratio (default), risk ratio or risk difference; ``b`` is on the log scale for OR
+        and RR.
+    level : float
+        Confidence level, 95 or 0.95 alike (default 95; ``fit.level`` in percent, as metafor).
+    slab : str or array-like, optional
+        Study labels (made unique as metafor does); default the row labels (or 1..k).
+    correct : bool
+        Continuity correction of the Cochran–Mantel–Haenszel test (OR; default True).
 
     Returns
     -------
@@ -348,9 +448,55 @@ def _cmh_tarone(a, c, n1, n2, N, or_mh, correct):
 
 
 def rma_peto(data=None, ai=None, bi=None, ci=None, di=None, n1i=None, n2i=None, *, level=95, slab=None) -> MHResult:
-    """Peto's one-step log odds ratio, equal-effects (metafor ``rma.peto``).
+    """Peto's one-step pooled log odds ratio of 2x2 tables, equal effects (metafor ``rma.peto``).
 
-    ``level``: confidence level, 95 or 0.95 alike (``fit.level`` in percent, as metafor).
+    The estimate is sum(O - E) / sum(V) over tables, with O the treatment-group events, E
+    their expectation and V their hypergeometric variance; SE = 1 / sqrt(sum V).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, optional
+        Holds the columns named below; without it, give arrays (one entry per study).
+    ai, bi, ci, di : str or array-like
+        The 2x2 cell counts: events and non-events in the treatment group (``ai``, ``bi``) and
+        in the control group (``ci``, ``di``).
+    n1i, n2i : str or array-like, optional
+        Group sizes, instead of ``bi`` and ``di`` (then ``bi = n1i - ai``, ``di = n2i - ci``).
+    level : float
+        Confidence level, 95 or 0.95 alike (default 95; ``fit.level`` in percent, as metafor).
+    slab : str or array-like, optional
+        Study labels (made unique as metafor does); default the row labels (or 1..k).
+
+    Returns
+    -------
+    MHResult
+        Pooled log odds ratio ``b``, ``se``, ``zval``, ``pval``, ``ci_lb``, ``ci_ub``, the
+        heterogeneity test ``QE``, ``QEp`` and ``I2``; ``method`` is ``"PETO"``.
+
+    Raises
+    ------
+    ValueError
+        When one of the two outcomes never occurs in any table, or no table is left.
+
+    Notes
+    -----
+    R equivalent: ``metafor::rma.peto`` (metafor 3.8-1). Tables with missing counts are
+    omitted with a warning.
+
+    References
+    ----------
+    .. [1] Yusuf, S., Peto, R., Lewis, J., Collins, R., & Sleight, P. (1985). Beta blockade
+       during and after myocardial infarction: an overview of the randomized trials. Progress
+       in Cardiovascular Diseases, 27, 335-371.
+    .. [2] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+
+    Examples
+    --------
+    >>> bcg = pt.datasets.load("bcg")
+    >>> peto = pt.meta.rma_peto(data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> round(peto.b, 4), round(peto.se, 4), round(peto.QE, 4)
+    (-0.4744, 0.0407, 167.7302)
     """
     level = _data.level_percent(level)
     a, b, c, d, labels, used = _tables(data, ai, bi, ci, di, n1i, n2i, slab)
