@@ -94,45 +94,67 @@ class FrailtyModel:
         self.d = np.bincount(self.g[ev], minlength=q).astype(float)
 
     def _by_group(self, vals):
-        """Risk-set sums per (tie group, frailty group) of the columns of ``vals`` (n x m): G x q x m,
-        and the same over the dead rows of each tie group."""
+        """Risk-set sums per (tie group, frailty group) of the columns of ``vals`` (n x m): a list of m
+        arrays G x q, and the same over the dead rows of each tie group."""
         cd, q = self.cd, self.q
-        m = vals.shape[1]
-
-        def suffix(inv, K, pos, end):
-            agg = np.zeros((K + 1) * q * m).reshape(K + 1, q, m)
-            lin = inv * q + self.g
-            for j in range(m):
-                agg[:K, :, j] = np.bincount(lin, weights=vals[:, j], minlength=K * q).reshape(K, q)
-            C = np.cumsum(agg[::-1], axis=0)[::-1]
-            return C[pos] - C[end]
-
-        S = suffix(cd.inv_stop, cd.K, cd.pos, cd.end)
-        if cd.entry is not None:
-            S -= suffix(cd.inv_start, cd.K2, cd.pos2, cd.end2)
         ev = cd.ev_rows
-        E = np.zeros((cd.G * q, m))
-        lin = cd.ev_group * q + self.g[ev]
-        for j in range(m):
-            E[:, j] = np.bincount(lin, weights=vals[ev, j], minlength=cd.G * q)
-        return S, E.reshape(cd.G, q, m)
+        lin_stop = cd.inv_stop * q + self.g
+        lin_start = None if cd.entry is None else cd.inv_start * q + self.g
+        lin_ev = cd.ev_group * q + self.g[ev]
+
+        def suffix(lin, col, K, pos, end):  # sums over keys pos .. end-1 (time >= t within the stratum)
+            cs = np.empty((K + 1, q))
+            cs[0] = 0.0
+            np.cumsum(np.bincount(lin, weights=col, minlength=K * q).reshape(K, q), axis=0, out=cs[1:])
+            return cs[end] - cs[pos]
+
+        S, E = [], []
+        for j in range(vals.shape[1]):
+            col = vals[:, j]
+            Sj = suffix(lin_stop, col, cd.K, cd.pos, cd.end)
+            if lin_start is not None:
+                Sj -= suffix(lin_start, col, cd.K2, cd.pos2, cd.end2)
+            S.append(Sj)
+            E.append(np.bincount(lin_ev, weights=col[ev], minlength=cd.G * q).reshape(cd.G, q))
+        return S, E
 
     def evaluate(self, beta, w, nu):
-        """Partial log-likelihood and the pieces of the penalised score and information."""
+        """Partial log-likelihood and the pieces of the penalised score and information.
+
+        Efron's sums over the virtual deaths k of a tie group (a_ki = (S0_i - f_k E0_i) / den_k) are
+        expanded into per-group scalars (sums of mw / den, mw f / den, mw / den^2, ...), so the work is
+        O(G q p) with no per-death arrays.
+        """
         cd = self.cd
+        p = cd.p
         cd.offset = self.base_offset + w[self.g]
         pl, u, info, det = cd.evaluate(beta, detail=True)
         v = cd.w * det["r"]
         vals = np.column_stack([v, v[:, None] * cd.X])
         S, E = self._by_group(vals)
-        f = cd.frac[:, None, None]
-        Sv = S[cd.vg] - f * E[cd.vg]  # per virtual death: (deaths, q, 1 + p)
-        den = det["den"][:, None]
-        a = Sv[:, :, 0] / den
-        mw = cd.meanwt
-        uf = self.dead_w - mw @ a
-        D = mw @ (a - a * a)
-        B = np.einsum("v,vim->im", mw, Sv[:, :, 1:] / den[:, :, None] - a[:, :, None] * det["a"][:, None, :])
+        mw, f, den = cd.meanwt, cd.frac, det["den"]
+        G = cd.G
+
+        def gsum(x):
+            return np.bincount(cd.vg, weights=x, minlength=G)
+
+        i1, i2 = mw / den, mw / den**2
+        c0, c1 = gsum(i1), gsum(i1 * f)
+        q0, q1, q2 = gsum(i2), gsum(i2 * f), gsum(i2 * f * f)
+        S0, E0 = S[0], E[0]
+        lin = S0 * c0[:, None] - E0 * c1[:, None]  # sum_k mw a_ki
+        quad = S0 * S0 * q0[:, None] - 2 * S0 * E0 * q1[:, None] + E0 * E0 * q2[:, None]  # sum_k mw a_ki^2
+        uf = self.dead_w - lin.sum(0)
+        D = (lin - quad).sum(0)
+        # xbar_k = (S1t - f_k E1t) / den_k with S1t, E1t the covariate sums over the whole risk set
+        S1t = np.column_stack([Sm.sum(1) for Sm in S[1:]]) if p else np.zeros((G, 0))
+        E1t = np.column_stack([Em.sum(1) for Em in E[1:]]) if p else np.zeros((G, 0))
+        B = np.empty((self.q, p))
+        for m in range(p):
+            first = (S[1 + m] * c0[:, None] - E[1 + m] * c1[:, None]).sum(0)
+            t0 = S1t[:, m] * q0 - E1t[:, m] * q1
+            t1 = S1t[:, m] * q1 - E1t[:, m] * q2
+            B[:, m] = first - (S0 * t0[:, None] - E0 * t1[:, None]).sum(0)
         return pl, u, info, uf, D, B
 
     def fit(self, nu, beta0, w0):
