@@ -105,6 +105,8 @@ def _line(plan: Path, snippet: str) -> int:
     ('event = "readmitted"', 'event = "readmitted"\nevent_value = 7', ["no events", "event_value"], "event_value"),
     ('type = "binary"', 'type = "binary"\nhorizon = 3', ["does not apply", "'horizon'"], "horizon ="),
     ('type = "count"', 'type = "counts"', ["type must be one of"], '"counts"'),
+    ('exposure = "fu_days"', 'exposure = "fu_days"\n\n[missing]\nstrategy = "multiple-imputation"\nmethod = "mean"',
+     ["'method'", "must be 'pmm' or 'norm'", "[missing]"], 'method ='),
 ])
 def test_bad_plans_name_the_line_and_write_nothing(tmp_path, old, new, words, line_of):
     plan = _bad(tmp_path, old, new)

@@ -334,7 +334,8 @@ class _Runner:
         if strategy == "multiple-imputation" and y.isna().any():
             m = p.missing.get("m", 20)
             mi = pt.trial.multiple_imputation(d, o.column, p.arm, covariates=cov, m=m, seed=p.seed,
-                                              auxiliary=p.missing.get("auxiliary") or None, level=self.level)
+                                              auxiliary=p.missing.get("auxiliary") or None, level=self.level,
+                                              method=p.missing.get("method"), by_arm=p.missing.get("by_arm", False))
         itt = eff.loc["itt"]
         rows = []
         if mi is not None:

@@ -39,7 +39,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "event_value": (_CODE, False), "events": (_STR, False),
     },
     "table1": {"variables": (_LIST, True), "categorical": (_LIST, False), "nonnormal": (_LIST, False)},
-    "missing": {"strategy": (_STR, True), "m": (_INT, False), "auxiliary": (_LIST, False)},
+    "missing": {"strategy": (_STR, True), "m": (_INT, False), "auxiliary": (_LIST, False),
+                "by_arm": (_BOOL, False), "method": (_STR, False)},
     "subgroups": {"variables": (_LIST, True)},
     "fidelity": {
         "ratings": (_STR, True), "peer_worker": (_STR, False), "rater": (_STR, False), "session": (_STR, False),
@@ -360,6 +361,9 @@ def read_plan(path) -> Plan:
                   f"got {missing['strategy']!r}")
         for c in missing.get("auxiliary", []):
             _check_column(loc, frame, data_path, "missing", "auxiliary", c)
+        if missing.get("method") is not None and missing["method"] not in ("pmm", "norm"):
+            _fail(loc, "missing", "method", f"method (for the numeric columns; factors use mice's logreg/polyreg) "
+                  f"must be 'pmm' or 'norm', got {missing['method']!r}")
         if missing.get("m", 20) < 2:
             _fail(loc, "missing", "m", f"m (number of imputations) must be at least 2, got {missing['m']}")
     subgroups = tuple(sections.get("subgroups", {}).get("variables", []))

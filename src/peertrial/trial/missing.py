@@ -190,13 +190,14 @@ def multiple_imputation(data, outcome: str, arm: str = "arm", covariates=None, *
                       PeertrialWarning, stacklevel=_data.user_stacklevel())
     completed = _mi.impute(matrix, m=m, n_iter=n_iter, seed=seed, method=methods,
                            names=[*variables, arm][:matrix.shape[1]], factor=flags, by=groups)
-    # analysis model on each completed data set, fitted as one batch
-    Xs, names = [], None
-    for i in range(m):
-        comp = _mi.frame_from_codes(frame, variables, completed[i], labels)
-        X, names = design(comp, [(arm, a)], covariates, [], check=(i == 0))
-        Xs.append(X)
-    fit = ols(np.stack(Xs), completed[:, :, 0])
+    # analysis model on each completed data set: one design over the stacked completed data
+    # sets (every level of an imputed factor is observed, so each has the same columns), one
+    # batched fit
+    n = len(frame)
+    stacked = _mi.frame_from_codes(pd.concat([frame] * m, ignore_index=True), variables,
+                                   completed.reshape(m * n, -1), labels)
+    X, names = design(stacked, [(arm, np.tile(a, m))], covariates, [])
+    fit = ols(X.reshape(m, n, -1), completed[:, :, 0])
     variances = np.einsum("bii->bi", fit.vcov)
     pooled = rubin_pool(fit.coef, variances, dfcom=fit.df_resid, level=conf_level, names=names)
     cc = _complete_case(frame, outcome, arm, covariates, conf_level, names)
