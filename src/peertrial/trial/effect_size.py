@@ -31,6 +31,52 @@ __all__ = ["HedgesG", "hedges_g"]
 
 @dataclass(frozen=True, eq=False)
 class HedgesG(Result):
+    """Hedges' g of a trial outcome (intervention minus control) with its variance and CI.
+
+    Returned by :func:`hedges_g`; the field names are metafor's (``escalc`` and its input).
+
+    Attributes
+    ----------
+    yi : float
+        Hedges' g: the standardised mean difference with the exact small-sample correction.
+    vi : float
+        Its large-sample variance, ``1/n1 + 1/n2 + g^2 / (2 (n1 + n2))``.
+    se : float
+        ``sqrt(vi)``.
+    ci_lb, ci_ub : float
+        Normal confidence limits ``g -+ z_{1-alpha/2} se``.
+    m1i, sd1i : float
+        Mean and standard deviation (n - 1 denominator) of the intervention arm.
+    n1i : int
+        Participants of the intervention arm with the outcome observed.
+    m2i, sd2i : float
+        Mean and standard deviation of the control arm.
+    n2i : int
+        Participants of the control arm with the outcome observed.
+    outcome : str
+        The outcome column.
+
+    Notes
+    -----
+    R equivalent: the ``yi``, ``vi`` of ``metafor::escalc("SMD", ...)`` and the limits of its
+    ``summary()`` (metafor 3.8-1). :meth:`to_escalc_frame` gives the group summaries that
+    :func:`peertrial.meta.escalc` takes.
+
+    References
+    ----------
+    .. [1] Hedges, L. V. (1981). Distribution theory for Glass's estimator of effect size and
+       related estimators. Journal of Educational Statistics, 6(2), 107-128.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"arm": [0, 0, 0, 0, 1, 1, 1, 1], "y": [3.0, 5.0, 4.0, 6.0, 6.0, 8.0, 7.0, 5.0]})
+    >>> g = pt.trial.hedges_g(d, "y")
+    >>> round(g.yi, 4), round(g.vi, 4), (g.n1i, g.n2i)
+    (1.3457, 0.6132, (4, 4))
+    >>> g.to_escalc_frame()[["m1i", "sd1i", "m2i", "sd2i"]].round(3).iloc[0].tolist()
+    [6.5, 1.291, 4.5, 1.291]
+    """
+
     yi: float
     vi: float
     se: float
@@ -45,7 +91,18 @@ class HedgesG(Result):
     outcome: str
 
     def to_escalc_frame(self, study: str = "this trial") -> pd.DataFrame:
-        """One-row table of group summaries, ready for ``peertrial.meta.escalc("SMD", ...)``."""
+        """One-row table of group summaries, ready for ``peertrial.meta.escalc("SMD", ...)``.
+
+        Parameters
+        ----------
+        study : str, default "this trial"
+            The label in the ``study`` column.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``study, n1i, m1i, sd1i, n2i, m2i, sd2i`` (group 1 = intervention).
+        """
         return pd.DataFrame({"study": [study], "n1i": [self.n1i], "m1i": [self.m1i], "sd1i": [self.sd1i],
                              "n2i": [self.n2i], "m2i": [self.m2i], "sd2i": [self.sd2i]})
 
@@ -70,9 +127,24 @@ def _correction(m: float) -> float:
 def hedges_g(data, outcome: str, arm: str = "arm", level: float = 0.95, na_action: str = "omit", *, conf_level=None, arm_levels=None) -> HedgesG:
     """Hedges' g of ``outcome`` between arms (intervention minus control), with variance and CI.
 
-    ``arm_levels``: the coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}``
-    or a pair ``(control, intervention)``; without it ``arm`` must be 0/1. ``level``: confidence
-    level, 0.95 or 95 alike (``conf_level`` is its deprecated alias).
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant (never modified).
+    outcome : str
+        Column of the numeric outcome.
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention (or see ``arm_levels``).
+    level : float, default 0.95
+        Confidence level of the interval, 0.95 or 95 alike.
+    na_action : {"omit", "fail"}, default "omit"
+        ``"omit"`` drops rows with a missing outcome or arm with a warning naming them
+        (a complete-case SMD); ``"fail"`` raises.
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
+    arm_levels : mapping or pair, optional
+        The coding of a text (or e.g. 1/2) ``arm`` column, ``{"Control": 0, "Peer": 1}`` or a
+        pair ``(control, intervention)``; without it ``arm`` must be 0/1.
 
     Returns
     -------
@@ -92,8 +164,11 @@ def hedges_g(data, outcome: str, arm: str = "arm", level: float = 0.95, na_actio
 
     Examples
     --------
+    >>> import warnings
     >>> trial = pt.simulate.trial(n=200, seed=1)
-    >>> g = pt.trial.hedges_g(trial, "hope_12")
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")    # rows without the outcome are dropped, with a warning
+    ...     g = pt.trial.hedges_g(trial, "hope_12")
     >>> round(g.yi, 4), round(g.vi, 4)
     (-0.2493, 0.029)
     """
