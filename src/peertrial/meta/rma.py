@@ -429,7 +429,46 @@ def _coef_maker(names):
 
 @dataclass(frozen=True, eq=False)
 class PredictResult(Result):
-    """Predicted (average) effect with confidence and prediction intervals."""
+    """Predicted (average) effect with its confidence and prediction intervals.
+
+    Returned by :meth:`RMAResult.predict` (and the ``predict`` of other meta results). Each
+    field is a float for one prediction, else an array with one entry per prediction.
+
+    Attributes
+    ----------
+    pred : float or numpy.ndarray
+        Predicted effect (back-transformed with ``transf``).
+    se : float or numpy.ndarray
+        Its SE (NaN when back-transformed, as metafor omits it).
+    ci_lb, ci_ub : float or numpy.ndarray
+        Confidence limits of the predicted average effect.
+    pi_lb, pi_ub : float or numpy.ndarray
+        Prediction interval for the true effect of a new study, ``pred ± crit * sqrt(se^2 +
+        tau2)`` (NaN for an equal-effects model).
+    level : float
+        Confidence level in percent, as metafor.
+    transformed : bool
+        Whether ``transf`` was applied.
+
+    Notes
+    -----
+    R equivalent: the ``list.rma`` object of ``metafor::predict.rma`` (``pred, se, ci.lb,
+    ci.ub, pi.lb, pi.ub``; metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+    .. [2] Riley, R. D., Higgins, J. P. T., & Deeks, J. J. (2011). Interpretation of random
+       effects meta-analyses. BMJ, 342, d549.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> pred = pt.meta.rma("yi", "vi", data=es).predict(transf=np.exp)
+    >>> round(pred.pred, 4), round(pred.pi_lb, 4), round(pred.pi_ub, 4), pred.transformed
+    (0.4894, 0.1546, 1.549, True)
+    """
 
     pred: object
     se: object
@@ -481,11 +520,106 @@ class FitStatistics:
 
 @dataclass(frozen=True, eq=False)
 class RMAResult(FitStatistics, Result):
-    """A fitted meta-analytic model (metafor's ``rma.uni`` object).
+    """Fitted equal- or random-effects meta-analysis or meta-regression (metafor's ``rma.uni``).
 
-    Coefficient attributes (``b``, ``se``, ``zval``, ``pval``, ``ci_lb``, ``ci_ub``)
-    are floats for an intercept-only model, else Series indexed by term. With
-    ``test="knha"``, ``zval`` holds the t statistic and ``dfs`` its degrees of freedom.
+    Returned by :func:`rma`. Coefficient attributes (``b``, ``se``, ``zval``, ``pval``,
+    ``ci_lb``, ``ci_ub``) are floats for an intercept-only model, else Series indexed by term.
+    With ``test="knha"``, ``zval`` holds the t statistic and ``dfs`` its degrees of freedom.
+    Also ``tau``, ``loglik``, ``deviance``, ``aic``, ``bic``, ``aicc`` (properties) and the
+    methods :meth:`predict`, :meth:`confint`, :meth:`fitstats`, :meth:`refit`,
+    :meth:`weights_percent`.
+
+    Attributes
+    ----------
+    b, se, zval, pval, ci_lb, ci_ub : float or pandas.Series
+        Coefficients, SEs, test statistics, p-values and limits at ``level``.
+    tau2, se_tau2 : float
+        Between-study variance and its SE (0 and NaN for an equal-effects model).
+    I2, H2 : float
+        (Residual) heterogeneity in percent and as a ratio.
+    QE, QEp : float
+        Test for (residual) heterogeneity and its p-value.
+    k, p : int
+        Number of studies and of coefficients.
+    method : str
+        The tau^2 estimator (``"REML"``, ``"DL"``, ..., ``"EE"``).
+    test : str
+        ``"z"`` or ``"knha"``.
+    dfs : float
+        Degrees of freedom of the t tests (``k - p``) with ``"knha"``; NaN for z tests.
+    QM, QMp : float
+        Omnibus test of the moderators (an F statistic with ``"knha"``) and its p-value.
+    R2 : float
+        Percent of tau^2 accounted for by the moderators (meta-regression).
+    s2w : float
+        Knapp–Hartung scaling factor (1 without ``"knha"``).
+    vt : float
+        The "typical" within-study variance behind I2.
+    level : float
+        Confidence level in percent, as metafor.
+    converged : bool
+        Whether the tau^2 iterations converged.
+    iterations : int
+        Iterations used by the tau^2 estimator.
+    note : str
+        Notes on the fit (e.g. a fallback of the estimator).
+    yi, vi : numpy.ndarray
+        The effect sizes and sampling variances used.
+    X : pandas.DataFrame
+        The model matrix (columns named as metafor: ``intrcpt``, moderator terms).
+    weights : numpy.ndarray
+        The weights of the fit (inverse-variance or the user's).
+    user_weights : numpy.ndarray or None
+        ``weights=`` as given.
+    slab : pandas.Index
+        Study labels.
+    measure : str
+        The effect-size measure (e.g. ``"RR"``), for labels and back-transformation.
+    control : Control
+        The iteration settings used.
+    vb : pandas.DataFrame
+        Variance matrix of the coefficients.
+    intercept : bool
+        Whether the model has an intercept.
+    design_info : object
+        The formula design, for :meth:`predict` with a DataFrame of new moderator values.
+    omitted : list
+        Labels of studies omitted for missing values.
+    ni : numpy.ndarray or None
+        Sample sizes (from ``escalc`` or ``ni=``).
+    data : pandas.DataFrame or None
+        Copy of the rows used.
+    algorithm : str
+        How tau^2 was found (``"Fisher scoring"``, ``"fixed"``, or the bracketed search).
+    tau2_fixed : float or None
+        The value given by ``tau2=``, if any.
+    ll_ML, ll_REML, dev_ML : float
+        Full and restricted log-likelihoods and the ML deviance (for :meth:`fitstats`).
+
+    Notes
+    -----
+    R equivalent: a ``metafor::rma.uni`` object (metafor 3.8-1): ``print``/``summary`` as
+    :meth:`summary`, ``predict.rma``, ``confint.rma.uni``, ``fitstats``, ``weights.rma.uni``.
+
+    References
+    ----------
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+    .. [2] Viechtbauer, W. (2005). Bias and efficiency of meta-analytic variance estimators
+       in the random-effects model. Journal of Educational and Behavioral Statistics, 30(3), 261-293.
+    .. [3] DerSimonian, R., & Laird, N. (1986). Meta-analysis in clinical trials. Controlled
+       Clinical Trials, 7, 177-188.
+    .. [4] Higgins, J. P. T., & Thompson, S. G. (2002). Quantifying heterogeneity in a
+       meta-analysis. Statistics in Medicine, 21, 1539-1558.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es, mods="ablat")
+    >>> list(fit.X.columns), fit.b.round(4).tolist(), round(fit.tau2, 4)
+    (['intrcpt', 'ablat'], [0.2515, -0.0291], 0.0764)
+    >>> round(fit.QM, 4), round(fit.R2, 4), fit.k, fit.p
+    (16.3571, 75.6245, 13, 2)
     """
 
     b: object
@@ -560,11 +694,29 @@ class RMAResult(FitStatistics, Result):
 
     # ----------------------------------------------------------------- helpers
     def plot(self, ax=None, **kwargs):
-        """Forest plot of this fit: studies, pooled diamond and prediction interval (for a
-        meta-regression, each study's fitted value instead of a pooled diamond).
+        """Forest plot of this fit: studies, pooled diamond and prediction interval.
 
-        Draws :func:`peertrial.plot.forest` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.forest` for this result (for a meta-regression, each
+        study's fitted value instead of a pooled diamond).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.forest`: ``transf``, ``xlabel``, ``title``,
+            ``show_weights``, ``show_pi``, ``refline``, ``digits``, ``order``, ``favours``,
+            ``width``, ``ilab``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.forest : what is drawn, with an example.
         """
         from peertrial.plot.meta import forest
 
@@ -876,7 +1028,56 @@ def q_profile(yi, vi, X, level=95.0, tol=EPS**0.25, maxiter=1000, tau2_min=0.0, 
 # --------------------------------------------------------------------- batch
 @dataclass(frozen=True, eq=False)
 class BatchResult(Result):
-    """Many meta-analyses fitted at once: arrays with one entry (row) per analysis."""
+    """Many meta-analyses fitted at once: arrays with one entry (row) per analysis.
+
+    Returned by :func:`rma_batch`. Coefficient arrays have shape ``(B,)`` for intercept-only
+    models, else ``(B, p)``; the others ``(B,)``.
+
+    Attributes
+    ----------
+    b, se, zval, pval, ci_lb, ci_ub : numpy.ndarray
+        Coefficients, SEs, test statistics (t with ``"knha"``), p-values and limits.
+    tau2, se_tau2 : numpy.ndarray
+        Between-study variance and its SE per analysis.
+    I2, H2 : numpy.ndarray
+        Heterogeneity in percent and as a ratio.
+    QE, QEp : numpy.ndarray
+        Heterogeneity test and its p-value.
+    QM, QMp : numpy.ndarray
+        Omnibus test of the moderators and its p-value.
+    k : numpy.ndarray
+        Number of studies used per analysis.
+    dfs : numpy.ndarray
+        Degrees of freedom with ``"knha"`` (NaN for z tests).
+    converged : numpy.ndarray of bool
+        Whether each fit converged.
+    reason : numpy.ndarray of str
+        Empty, or why an analysis is NaN or came from the bracketed search.
+    method : str
+        The tau^2 estimator.
+    test : str
+        ``"z"`` or ``"knha"``.
+    names : list of str
+        Coefficient names (``"intrcpt"`` or ``"X0"``, ``"X1"``, ...).
+
+    Notes
+    -----
+    R equivalent: none as one object; each row equals ``metafor::rma`` (metafor 3.8-1) on that
+    analysis's studies.
+
+    References
+    ----------
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+
+    Examples
+    --------
+    >>> yi = np.array([[0.1, 0.3, 0.5, 0.2], [0.4, -0.1, 0.2, np.nan]])
+    >>> vi = np.array([[0.01, 0.02, 0.02, 0.03], [0.02, 0.01, 0.03, np.nan]])
+    >>> batch = pt.meta.rma_batch(yi, vi)
+    >>> batch.b.round(4).tolist(), batch.k.tolist(), batch.converged.tolist()
+    ([0.2628, 0.1516], [4, 3], [True, True])
+    """
 
     b: np.ndarray
     se: np.ndarray
@@ -919,15 +1120,63 @@ class BatchResult(Result):
 
 
 def rma_batch(yi, vi, *, method="REML", test="z", mods=None, weights=None, level=95, control=None) -> BatchResult:
-    """Fit many meta-analyses at once, identical to looping :func:`rma`.
+    """Fit many meta-analyses at once (one per row), each identical to :func:`rma` on its studies.
 
-    ``yi``, ``vi``: arrays of shape ``(B, k)``, padded with NaN where an analysis has
-    fewer studies. ``mods``: ``None`` (intercept only), a ``(k, p)`` design shared by
-    all rows or ``(B, k, p)``, including the intercept column. Rows that cannot be
-    fitted (k = 0, k < p, non-positive variance) are NaN with ``reason`` set;
-    rows where Fisher scoring does not converge get the maximum from a bracketed
-    search (``reason`` says so) and a ``ConvergenceWarning`` is issued. ``level``: 95 or 0.95
-    alike.
+    Rows that cannot be fitted (k = 0, k < p, non-positive variance) are NaN with ``reason``
+    set; rows where Fisher scoring does not converge get the maximum from a bracketed search
+    (``reason`` says so) and a ``ConvergenceWarning`` is issued.
+
+    Parameters
+    ----------
+    yi, vi : array-like, shape (B, k)
+        Effect sizes and sampling variances, one row per meta-analysis, padded with NaN where
+        an analysis has fewer studies (a 1-D array is one analysis).
+    method : str
+        tau^2 estimator, as :func:`rma` (default ``"REML"``).
+    test : {"z", "knha"}
+        Normal (default) or Knapp–Hartung t tests and intervals.
+    mods : array-like, optional
+        ``None`` (intercept only), a ``(k, p)`` design shared by all rows or ``(B, k, p)``,
+        including the intercept column.
+    weights : array-like, optional
+        User weights, shape ``(B, k)``.
+    level : float
+        Confidence level, 95 or 0.95 alike (default 95).
+    control : dict, optional
+        Iteration settings, as :func:`rma`.
+
+    Returns
+    -------
+    BatchResult
+        Arrays with one entry per analysis (``b``, ``se``, ``tau2``, ``QE``, ...);
+        ``to_frame()`` gives one row per analysis.
+
+    Raises
+    ------
+    ValueError
+        When ``yi`` and ``vi`` differ in shape, or for an unknown ``method``/``test``.
+
+    Notes
+    -----
+    R equivalent: none as one call; each row equals ``metafor::rma`` (metafor 3.8-1), as a loop
+    over ``rma`` would give (the fits share one batched core, ``_core.fit_core``).
+
+    References
+    ----------
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+    .. [2] Viechtbauer, W. (2005). Bias and efficiency of meta-analytic variance estimators
+       in the random-effects model. Journal of Educational and Behavioral Statistics, 30(3), 261-293.
+
+    Examples
+    --------
+    >>> yi = np.array([[0.1, 0.3, 0.5, 0.2], [0.4, -0.1, 0.2, np.nan]])
+    >>> vi = np.array([[0.01, 0.02, 0.02, 0.03], [0.02, 0.01, 0.03, np.nan]])
+    >>> batch = pt.meta.rma_batch(yi, vi, method="REML")
+    >>> batch.tau2.round(4).tolist()
+    [0.016, 0.0537]
+    >>> round(pt.meta.rma(yi[1, :3], vi[1, :3]).tau2, 4)   # the same as one fit
+    0.0537
     """
     level = _data.level_percent(level)
     method, test = _check_method_test(method, test)
