@@ -199,12 +199,31 @@ def regtest(x, vi=None, *, sei=None, ni=None, data=None, model: str = "rma", pre
             method: str | None = None, test: str | None = None, level: float | None = None) -> RegTest:
     """Egger's regression test for funnel-plot asymmetry (metafor ``regtest``).
 
-    ``x`` is an ``rma`` fit (its moderators, method and test are kept; a
-    Mantel–Haenszel or Peto fit gives the equal-effects model of its study estimates,
-    as metafor) or the effect
-    sizes (column name or array; then ``vi``/``sei`` are required and the model is
-    REML with a z test, as metafor). ``ni`` (column or array) is needed for the
-    sample-size predictors when the fit does not carry it.
+    Parameters
+    ----------
+    x : RMAResult, MHResult, str or array-like
+        An ``rma`` fit (its moderators, method and test are kept; a Mantel–Haenszel or Peto
+        fit gives the equal-effects model of its study estimates, as metafor), or the effect
+        sizes (column name or array; then ``vi``/``sei`` are required and the model is REML
+        with a z test, as metafor).
+    vi : str or array-like, optional
+        Sampling variances, when ``x`` holds effect sizes.
+    sei : str or array-like, optional
+        Standard errors, instead of ``vi``.
+    ni : str or array-like, optional
+        Sample sizes, needed for the sample-size predictors when the fit does not carry them.
+    data : pandas.DataFrame, optional
+        Holds the columns named by ``x``, ``vi``, ``sei``, ``ni``.
+    model : {"rma", "lm"}
+        ``"rma"`` (default): the predictor added to the meta-regression; ``"lm"``: Egger's
+        original weighted least-squares regression (t test).
+    predictor : {"sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"}
+        The funnel-asymmetry predictor (default ``"sei"``, Egger's test).
+    method, test : str, optional
+        tau^2 estimator and test of the ``"rma"`` model (default: the fit's, or REML and z).
+    level : float, optional
+        Confidence level of the limit estimate's interval, 95 or 0.95 alike (default: the
+        fit's, or 95).
 
     Returns
     -------
@@ -422,11 +441,28 @@ class TrimFill(Result):
     fit: object = None
 
     def plot(self, ax=None, **kwargs):
-        """Funnel plot with the filled-in studies (hollow) and the trim-and-fill estimate as
-        the reference line.
+        """Funnel plot with the filled-in studies (hollow) and the trim-and-fill estimate.
 
-        Draws :func:`peertrial.plot.funnel` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.funnel` for this result, the filled-in estimate as the
+        reference line.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.funnel`: ``contours``, ``refline``, ``level``,
+            ``xlabel``, ``legend``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.funnel : what is drawn, with an example.
         """
         from peertrial.plot.meta_diagnostics import funnel
 
@@ -455,12 +491,23 @@ class TrimFill(Result):
 
 
 def trimfill(fit, side: str | None = None, estimator: str = "L0", maxiter: int = 100) -> TrimFill:
-    """Duval and Tweedie's trim and fill (metafor ``trimfill``; estimator ``"L0"`` or ``"R0"``).
+    """Duval and Tweedie's trim and fill: studies missing from the funnel and the filled-in estimate.
 
-    ``fit`` must be an intercept-only ``rma`` fit. The filled-in model is refitted with
-    the fit's tau² estimator and a z test (metafor does not carry ``test`` over).
-    Mantel–Haenszel and Peto fits raise, as metafor (``trimfill`` has a method for
-    ``rma.uni`` fits only).
+    The filled-in model is refitted with the fit's tau² estimator and a z test (metafor does
+    not carry ``test`` over).
+
+    Parameters
+    ----------
+    fit : RMAResult
+        An intercept-only :func:`rma` fit with at least 3 studies. Mantel–Haenszel and Peto
+        fits raise, as metafor (``trimfill`` has a method for ``rma.uni`` fits only).
+    side : {"left", "right"}, optional
+        The side on which studies are missing; by default estimated as metafor does: "right"
+        when the slope of yi on sqrt(vi) (the fit's model) is negative, else "left".
+    estimator : {"L0", "R0"}
+        Estimator of the number of missing studies (default ``"L0"``).
+    maxiter : int
+        Cap on the trim-and-fill iterations (default 100).
 
     Returns
     -------
@@ -625,7 +672,24 @@ def fsn(yi, vi=None, *, sei=None, data=None, type: str = "Rosenthal", alpha: flo
       the mean is unweighted unless ``weighted=True``; ``vi`` is then optional);
     - Rosenberg: ``N = k ((sum wi yi / z_{1-alpha/2})^2 - sum wi) / sum wi``.
 
-    ``yi`` may also be an ``rma`` fit.
+    Parameters
+    ----------
+    yi : str, array-like or RMAResult
+        Effect sizes (column name or array), or an ``rma`` fit (its ``yi``, ``vi``).
+    vi : str or array-like, optional
+        Sampling variances (optional for Orwin's unweighted method).
+    sei : str or array-like, optional
+        Standard errors, instead of ``vi``.
+    data : pandas.DataFrame, optional
+        Holds the columns named by ``yi``, ``vi``, ``sei``.
+    type : {"Rosenthal", "Orwin", "Rosenberg"}
+        The method (default ``"Rosenthal"``).
+    alpha : float
+        Significance level the combined result should keep (Rosenthal, Rosenberg; default 0.05).
+    target : float, optional
+        Orwin's target average effect (default half the observed mean).
+    weighted : bool
+        Orwin's mean weighted by inverse variance (default False: unweighted).
 
     Returns
     -------
@@ -642,6 +706,8 @@ def fsn(yi, vi=None, *, sei=None, data=None, type: str = "Rosenthal", alpha: flo
        Psychological Bulletin, 86, 638-641.
     .. [2] Orwin, R. G. (1983). A fail-safe N for effect size in meta-analysis. Journal of
        Educational Statistics, 8, 157-159.
+    .. [3] Rosenberg, M. S. (2005). The file-drawer problem revisited: a general weighted method
+       for calculating fail-safe numbers in meta-analysis. Evolution, 59, 464-468.
 
     Examples
     --------
