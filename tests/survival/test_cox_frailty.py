@@ -28,10 +28,17 @@ CASES = {
     "kidney": ("kidney", dict(time="time", event="event", covariates="age + sex + frailty(id)")),
     "kidney_disease": ("kidney", dict(time="time", event="event", covariates="age + sex + disease + frailty(id)")),
     "sim": ("sim", dict(entry="start", time="stop", event="event", covariates="arm + age", frailty="id")),
+    "shipped": ("shipped", dict(entry="start", time="stop", event="readmission", covariates="arm + age + frailty(id)")),
 }
+SHIPPED = Path(__file__).resolve().parents[2] / "simulated_data"
 
 
 def _data(name):
+    if name == "shipped":  # every readmission of the shipped trial: 590 participants, 1,122 (start, stop] rows
+        trial = pd.read_csv(SHIPPED / "trial.csv")
+        long = pd.read_csv(SHIPPED / "readmissions_long.csv")
+        return pt.survival.counting_process(long[["id", "day", "readmission"]].merge(trial[["id", "arm", "age"]], on="id"),
+                                            id="id", time="day", event="readmission")
     d = pd.DataFrame(FX["data"][name])
     if "status" in d:
         d = d.rename(columns={"status": "event"})
