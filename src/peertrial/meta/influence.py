@@ -349,10 +349,46 @@ def influence(fit) -> pd.DataFrame:
 
 
 def baujat(fit) -> pd.DataFrame:
-    """Coordinates of the Baujat plot (metafor ``baujat``): one row per study with
-    ``x`` (squared Pearson residual / contribution to Q) and ``y`` (influence on the
-    fitted value). Draw them with ``peertrial.plot.baujat_plot``. A Mantel–Haenszel or
-    Peto fit is refitted with its own method without each study (metafor ``baujat``)."""
+    """Baujat plot coordinates: each study's contribution to heterogeneity and its influence on the fit.
+
+    Draw them with :func:`peertrial.plot.baujat_plot`.
+
+    Parameters
+    ----------
+    fit : RMAResult or MHResult
+        A fitted model with at least 2 studies. A Mantel–Haenszel or Peto fit is refitted
+        with its own method without each study (as metafor's ``baujat``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``study`` (the fit's labels); ``x``, the squared Pearson residual
+        (yi - fitted)^2 / (vi + tau2) (each study's contribution to Q), and ``y``, the
+        squared change of the fitted value when the study is left out, divided by the
+        variance of that leave-one-out fitted value.
+
+    Raises
+    ------
+    ValueError
+        When ``fit`` is not a meta-analytic fit, or has fewer than 2 studies.
+
+    Notes
+    -----
+    R equivalent: ``metafor::baujat`` (metafor 3.8-1; its ``x``/``y`` coordinates).
+
+    References
+    ----------
+    .. [1] Baujat, B., Mahé, C., Pignon, J.-P., & Hill, C. (2002). A graphical method for
+       exploring heterogeneity in meta-analyses: application to a meta-analysis of 65 trials.
+       Statistics in Medicine, 21, 2641-2652.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> coords = pt.meta.baujat(pt.meta.rma("yi", "vi", data=es))
+    >>> coords["x"].round(4).tolist()[:3], coords["y"].round(4).tolist()[:3]
+    ([0.0478, 1.4934, 0.5509], [0.0015, 0.1121, 0.0243])
+    """
     if _is_mh(fit):
         k = len(fit.slab)
         if k < 2:

@@ -32,7 +32,62 @@ __all__ = ["subgroup", "SubgroupResult"]
 
 @dataclass(frozen=True, eq=False)
 class SubgroupResult(Result):
-    """Per-subgroup pooled fits and tests for subgroup differences."""
+    """Pooled estimate per subgroup with the test for subgroup differences and the moderator model.
+
+    Returned by :func:`subgroup`.
+
+    Attributes
+    ----------
+    groups : pandas.DataFrame
+        One row per subgroup (sorted labels): ``k, estimate, se, zval, pval, ci_lb, ci_ub,
+        tau2, I2, QE, QEp`` (the last two: within-subgroup heterogeneity test).
+    Qb, Qb_df, Qb_pval : float, int, float
+        Test for subgroup differences: fixed-effect Q-between on the subgroup estimates, its
+        df (subgroups - 1) and p-value.
+    QM, QMp : float
+        Omnibus test of the subgroup moderator in one meta-regression (an F statistic with
+        ``"knha"``); NaN for Mantel–Haenszel/Peto fits.
+    QM_df : tuple
+        Its degrees of freedom: ``(df,)`` for a chi-square test, ``(df1, df2)`` with ``"knha"``.
+    QE, QEp : float
+        Residual heterogeneity test of that meta-regression.
+    tau2 : float
+        Residual tau^2 of that meta-regression (pooled across subgroups).
+    method, test : str
+        The tau^2 estimator and test used.
+    by : str
+        Name of the subgrouping variable.
+    k : int
+        Number of studies used.
+    studies : pandas.DataFrame
+        The studies analysed: ``yi, vi, group`` (for the forest plot).
+    overall : RMAResult or MHResult or None
+        The overall fit across subgroups.
+    fits : dict
+        Subgroup label -> its fit.
+    moderator_fit : RMAResult or None
+        The meta-regression on the subgroup indicator.
+
+    Notes
+    -----
+    R equivalent: ``metafor::rma(yi, vi, subset = by == g)`` per subgroup, the subgroup test as
+    ``rma(estimate, sei = se, mods = ~ group, method = "FE")`` and ``rma(yi, vi, mods =
+    ~ factor(by))`` for the moderator test (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Borenstein, M., Hedges, L. V., Higgins, J. P. T., & Rothstein, H. R. (2009).
+       Introduction to Meta-Analysis, chapter 19. Wiley.
+    .. [2] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> sg = pt.meta.subgroup(es, by="alloc")
+    >>> sg.groups["k"].tolist(), round(sg.Qb, 4), sg.Qb_df
+    ([2, 7, 4], 1.8614, 2)
+    """
 
     groups: pd.DataFrame
     Qb: float
@@ -54,11 +109,26 @@ class SubgroupResult(Result):
     moderator_fit: object = None
 
     def plot(self, ax=None, **kwargs):
-        """Subgroup forest plot: studies by subgroup, subtotal and overall diamonds, and the
-        test for subgroup differences.
+        """Subgroup forest plot: studies by subgroup, subtotal and overall diamonds, and the test.
 
-        Draws :func:`peertrial.plot.subgroup_forest` (``kwargs`` go to it). ``ax``: a matplotlib Axes
-        to draw into; by default a new figure, shown once in Jupyter. Returns the Figure.
+        Draws :func:`peertrial.plot.subgroup_forest` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.subgroup_forest`: ``transf``, ``xlabel``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.subgroup_forest : what is drawn, with an example.
         """
         from peertrial.plot.meta_diagnostics import subgroup_forest
 
@@ -154,19 +224,31 @@ def _p(p, digits):
 @_data.renamed_argument("data_or_fit", "data")
 def subgroup(data, by, *, yi="yi", vi="vi", method: str | None = None, test: str | None = None,
              level: float | None = None, slab=None) -> SubgroupResult:
-    """Subgroup analysis (per-group fits, Q-between and the moderator test).
+    """Subgroup analysis: pooled estimate per subgroup, Q-between and the moderator test.
 
     A Mantel–Haenszel or Peto fit (``rma_mh``/``rma_peto``) with ``by`` one label per
     table is refitted with its own method in each subgroup (RevMan's subgroup analysis;
     metafor ``rma.mh(..., subset=)``); Q-between is then the test for subgroup
     differences and there is no moderator model (``QM``, ``QE``, ``tau2`` are NaN).
 
-    ``data``: a DataFrame holding ``yi``/``vi`` (column names, e.g. the output
-    of :func:`escalc`) and the ``by`` column; or an intercept-only ``rma`` fit with
-    ``by`` an array of subgroup labels, one per study of the fit. ``method``/``test``
-    default to ``"REML"``/``"z"`` for data and to the fit's for a fit. Studies with a
-    missing ``yi``, ``vi`` or subgroup are omitted with a warning. ``level``: 95 or 0.95
-    alike (default: the fit's, or 95).
+    Studies with a missing ``yi``, ``vi`` or subgroup are omitted with a warning.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, RMAResult or MHResult
+        A DataFrame holding ``yi``/``vi`` (e.g. the output of :func:`escalc`) and the ``by``
+        column; or an intercept-only ``rma`` fit (or an ``rma_mh``/``rma_peto`` fit).
+    by : str or array-like
+        The subgroup column of ``data``, or (with a fit) an array of subgroup labels, one per
+        study of the fit.
+    yi, vi : str
+        Effect-size and sampling-variance columns of ``data`` (defaults ``"yi"``, ``"vi"``).
+    method, test : str, optional
+        tau^2 estimator and test; default ``"REML"``/``"z"`` for data and the fit's for a fit.
+    level : float, optional
+        Confidence level, 95 or 0.95 alike (default: the fit's, or 95).
+    slab : str or array-like, optional
+        Study labels (with data).
 
     Returns
     -------
