@@ -17,6 +17,13 @@ effects of the levels of ``inner`` within every level of ``outer`` with covarian
 - ``"DIAG"``: ``tau2_l`` per level, 0 off the diagonal;
 - ``"CAR"``: continuous-time AR, ``tau2 rho^|t_l - t_m|`` over the numeric values of
   ``inner`` (unequally spaced times; ``0 <= rho <= 1``);
+- ``"SPEXP"``, ``"SPGAU"``, ``"SPLIN"``, ``"SPRAT"``, ``"SPSPH"``: spatial correlation
+  ``tau2 f(d / rho)`` of the distance ``d`` between the points (``inner`` a formula of
+  coordinates, Euclidean/maximum/manhattan distance, or one column whose levels name the
+  rows and columns of a distance matrix ``dist``) with range ``rho > 0``: exponential
+  ``exp(-d/rho)``, Gaussian ``exp(-d^2/rho^2)``, linear ``(1 - d/rho)`` for ``d < rho``,
+  rational quadratic ``1 - (d/rho)^2 / (1 + (d/rho)^2)``, spherical
+  ``1 - 3/2 d/rho + 1/2 (d/rho)^3`` for ``d < rho``;
 - ``"GEN"``: random coefficients: ``inner`` is a formula (``~ x | study`` gives a random
   intercept and slope of ``x`` per study), ``tau2_j`` per coefficient and a correlation per
   pair (unstructured), the covariance of rows ``i, j`` of the same outer level being
@@ -54,7 +61,8 @@ special = lazy_module("scipy.special")
 
 __all__ = ["rma_mv", "RMAMVResult"]
 
-STRUCTS = ("CS", "HCS", "UN", "AR", "HAR", "ID", "DIAG", "CAR", "GEN")
+SPATIAL = ("SPEXP", "SPGAU", "SPLIN", "SPRAT", "SPSPH")
+STRUCTS = ("CS", "HCS", "UN", "AR", "HAR", "ID", "DIAG", "CAR", "GEN", *SPATIAL)
 _LOGVAR_BOUNDS = (np.log(1e-12), np.log(1e8))
 _Z_BOUND = 9.0  # |rho| <= tanh(9) = 0.99999997
 
@@ -90,6 +98,7 @@ class _GTerm:
     n_cor: int = 0
     same_outer: np.ndarray = field(default=None, repr=False)
     Z: np.ndarray = field(default=None, repr=False)  # GEN: the inner formula's design (k x q)
+    dist: np.ndarray = field(default=None, repr=False)  # spatial: distances between the levels (L x L)
 
     def __post_init__(self):
         L = len(self.levels)
@@ -101,6 +110,8 @@ class _GTerm:
         if self.struct == "CAR":
             t = np.asarray(self.levels, dtype=float)
             self.lags = np.abs(t[:, None] - t[None, :])
+        if self.struct in SPATIAL:
+            self.n_var = self.n_cor = 1
 
     def G(self, var, cor):
         """Covariance of the inner levels (works with complex input for complex-step derivatives)."""
@@ -118,6 +129,8 @@ class _GTerm:
             R = cor[0] ** np.abs(idx[:, None] - idx[None, :])
         elif self.struct == "CAR":
             R = cor[0] ** self.lags
+        elif self.struct in SPATIAL:
+            R = _spatial(self.struct, self.dist, cor[0])
         elif self.struct in ("UN", "GEN"):
             R = np.eye(L, dtype=dtype)
             iu = np.triu_indices(L, 1)
@@ -136,6 +149,13 @@ class _GTerm:
         return f"~{self.inner} | {self.outer}"
 
     def blup_rows(self):
+        if self.struct in SPATIAL:  # one effect per row, named by its row number (as metafor)
+            rows = np.arange(len(self.inner_codes))
+            outer = self.outer_levels
+            return rows, rows, [f"{i + 1} | {outer[self.outer_codes[i]]}" for i in rows]
+        return self._blup_rows_levels()
+
+    def _blup_rows_levels(self):
         """First row of every (inner, outer) combination, their order (outer, then inner) and labels."""
         pairs = self.outer_codes.astype(np.int64) * (len(self.levels) + 1) + self.inner_codes
         _, first = np.unique(pairs, return_index=True)
@@ -144,6 +164,55 @@ class _GTerm:
         outer = self.outer_levels or [str(j + 1) for j in range(int(self.outer_codes.max()) + 1)]
         labels = [f"{self.levels[self.inner_codes[i]]} | {outer[self.outer_codes[i]]}" for i in first]
         return first, np.arange(len(first)), labels
+
+
+def _spatial(struct, D, rho):
+    """Spatial correlation of distances ``D`` at range ``rho`` (complex ``rho`` allowed)."""
+    u = D / rho
+    if struct == "SPEXP":
+        return np.exp(-u)
+    if struct == "SPGAU":
+        return np.exp(-(u**2))
+    if struct == "SPRAT":
+        return 1 - u**2 / (1 + u**2)
+    inside = D < np.real(rho)
+    if struct == "SPLIN":
+        return np.where(inside, 1 - u, 0)
+    return np.where(inside, 1 - 1.5 * u + 0.5 * u**3, 0)  # SPSPH
+
+
+def _spatial_levels(sub, inner, k, dist):
+    """Codes of the rows' points, their labels and the distances between the points."""
+    if isinstance(dist, pd.DataFrame):
+        if not re.fullmatch(r"[A-Za-z_.][\w.]*", inner):
+            raise ValueError(f"with a distance matrix, the inner term must be one column naming its rows; got {inner!r}")
+        names = [str(x) for x in dist.index]
+        if [str(x) for x in dist.columns] != names or len(set(names)) != len(names):
+            raise ValueError("dist must be a square DataFrame with the same unique labels on rows and columns")
+        D = dist.to_numpy(dtype=float)
+        if np.isnan(D).any() or not np.allclose(D, D.T):
+            raise ValueError("dist must be a symmetric distance matrix without missing values")
+        vals = np.asarray(_column(sub, inner, k)).astype(str)
+        lookup = {v: i for i, v in enumerate(names)}
+        missing = sorted(set(vals) - set(lookup))
+        if missing:
+            raise ValueError(f"levels of {inner!r} missing from dist's labels: {missing[:5]}")
+        used = sorted({lookup[v] for v in vals})
+        pos = {j: i for i, j in enumerate(used)}
+        codes = np.array([pos[lookup[v]] for v in vals])
+        return codes, [names[j] for j in used], D[np.ix_(used, used)]
+    method = "euclidean" if dist is None else str(dist).lower()
+    if method not in ("euclidean", "maximum", "manhattan"):
+        raise ValueError(f"dist must be 'euclidean', 'maximum', 'manhattan' or a distance matrix; got {dist!r}")
+    from peertrial import _design as _builder
+
+    cols = _builder.variables("~ " + inner)
+    C = np.column_stack([_data.numeric(sub[c], c) for c in cols])
+    pts, codes = np.unique(C, axis=0, return_inverse=True)
+    diff = np.abs(pts[:, None, :] - pts[None, :, :])
+    D = {"euclidean": lambda a: np.sqrt(np.sum(a**2, axis=2)), "maximum": lambda a: a.max(axis=2),
+         "manhattan": lambda a: a.sum(axis=2)}[method](diff)
+    return np.asarray(codes).ravel(), [" + ".join(f"{x:g}" for x in p) for p in pts], D
 
 
 def _parse_random(random):
@@ -218,8 +287,13 @@ class _Params:
                 self.entries.append((cname, gi, j, False, fc[j]))
         self.free = [i for i, e in enumerate(self.entries) if e[4] is None]
         # scale of the free parameter: log variances, Fisher-z correlations, logit for CAR's rho in (0, 1)
-        self.kinds = ["log" if e[3] else ("logit" if g_terms and e[0] != "sigma2" and g_terms[e[1]].struct == "CAR"
-                                          else "tanh") for e in self.entries]
+        def kind(e):
+            if e[3]:
+                return "log"
+            st = g_terms[e[1]].struct
+            return "logit" if st == "CAR" else ("log" if st in SPATIAL else "tanh")
+
+        self.kinds = [kind(e) for e in self.entries]
 
     def values(self, theta):
         """Natural-scale values of every entry (fixed ones included)."""
@@ -605,6 +679,7 @@ def rma_mv(
     level: float = 95,
     slab=None,
     control=None,
+    dist=None,
 ) -> RMAMVResult:
     """Fit a multilevel / multivariate meta-analytic model (metafor ``rma.mv``).
 
@@ -629,13 +704,20 @@ def rma_mv(
         ``"t"``: t and F tests with ``k - p`` degrees of freedom.
     struct : str or list of str
         Structure of each ``~ inner | outer`` term: "CS", "HCS", "UN", "AR", "HAR", "ID", "DIAG",
-        "CAR" (numeric times) or "GEN" (``inner`` a formula: random coefficients).
+        "CAR" (numeric times), "GEN" (``inner`` a formula: random coefficients) or the spatial
+        "SPEXP", "SPGAU", "SPLIN", "SPRAT", "SPSPH" (see ``dist``).
     sigma2, tau2, rho, gamma2, phi : float or list, optional
         Values at which components are fixed (None/NaN entries are estimated), as metafor.
     level : float
         Confidence level (95 or 0.95).
+    dist : str, DataFrame or list, optional
+        Spatial structures: "euclidean" (default), "maximum" or "manhattan" distance between
+        the coordinates named in the inner formula, or a square distance matrix (DataFrame
+        whose row and column labels are the levels of the inner column), as metafor's
+        ``dist``; a list gives one per ``~ inner | outer`` term.
     control : dict, optional
-        ``maxiter`` (L-BFGS-B iterations, default 1000), ``sigma2_init``, ``blocks``
+        ``rho_init`` (start of a spatial range; default the lower quartile of the
+        distances), ``maxiter`` (L-BFGS-B iterations, default 1000), ``sigma2_init``, ``blocks``
         (True/False: force or forbid block-diagonal algebra over independent clusters; by
         default used when k >= 200 and no cluster holds more than half the rows).
 
@@ -703,7 +785,7 @@ def rma_mv(
     terms = _parse_random(random)
     group_cols = set()
     for kind, spec in terms:
-        if kind == "sigma" or re.fullmatch(r"[A-Za-z_.][\w.]*", spec[0]):
+        if kind == "sigma" or isinstance(dist, pd.DataFrame) or re.fullmatch(r"[A-Za-z_.][\w.]*", spec[0]):
             group_cols.update(spec)
         else:  # a formula as inner variable (struct GEN)
             group_cols.add(spec[1])
@@ -745,6 +827,13 @@ def rma_mv(
                 raise ValueError(f"struct must be one of {', '.join(STRUCTS)}; got {st!r}")
             inner, outer = spec
             oc, olev = _codes(np.asarray(_column(sub, outer, k)).astype(str))
+            if st in SPATIAL:
+                dspec = dist[len(g_terms)] if isinstance(dist, (list, tuple)) else dist
+                ic, ilev, D = _spatial_levels(sub, inner, k, dspec)
+                if len(ilev) < 2:
+                    raise ValueError(f"random term '~ {inner} | {outer}': struct {st!r} needs two or more points")
+                g_terms.append(_GTerm(inner, outer, st, ic, oc, ilev, [str(x) for x in olev], dist=D))
+                continue
             if st == "GEN":
                 Z, znames, _ = _design("~ " + inner, sub, k, True)
                 if np.isnan(Z).any():
@@ -820,6 +909,13 @@ def _start_values(params, y, X, V, ctrl):
         elif e[3]:
             init = ctrl.get("sigma2_init") if e[0] == "sigma2" else ctrl.get("tau2_init")
             out.append(float(init) if init is not None else total / n_var)
+        elif params.g_terms[e[1]].struct in SPATIAL:  # metafor: the lower quartile of the rows' distances
+            g = params.g_terms[e[1]]
+            init = ctrl.get("rho_init")
+            if init is None:
+                Dr = g.dist.reshape(-1)[g.flat]
+                init = float(np.quantile(Dr[np.tril_indices(len(Dr), -1)], 0.25)) or 1.0
+            out.append(float(init))
         else:
             out.append(0.5 if params.g_terms[e[1]].struct in ("AR", "HAR", "CAR") else 0.0)
     return out
@@ -1052,6 +1148,8 @@ class RMAMVResult(FitStatistics, Result):
             if e[3]:
                 lo_edge = 0.0
                 hi_edge = float(ctrl.get("vc_max", max(10 * est, 10 * float(np.var(self.yi)), 1e-4)))
+            elif params.kinds[j] == "log":  # a spatial range: up to 10 x the estimate, as metafor
+                lo_edge, hi_edge = est / 1000, est * 10
             else:
                 lo_edge, hi_edge = params.edges(j)
             tol = float(ctrl.get("tol", 1e-6))
