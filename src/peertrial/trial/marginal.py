@@ -36,18 +36,29 @@ def marginal_risk(data, outcome: str, arm: str = "arm", covariates=None, *, fact
 
     Parameters
     ----------
-    data : DataFrame, one row per participant (never modified).
-    outcome : 0/1 outcome column.
-    arm : 0/1 arm column (or coded by ``arm_levels``).
-    covariates : adjustment columns or an R-style right-hand side (the one design builder).
-    factors : columns to treat as factors.
-    level : confidence level, 0.95 or 95 alike.
-    na_action : ``"omit"`` (rows with missing values dropped with a warning) or ``"fail"``.
-    arm_levels : coding of a non-0/1 arm column, as in :func:`estimate_effects`.
-    bootstrap : number of bootstrap replicates (0: none). Participants are resampled with
+    data : pandas.DataFrame
+        One row per participant (never modified).
+    outcome : str
+        Column of the binary outcome, coded 0/1 (1 = event).
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention (or coded by ``arm_levels``).
+    covariates : list of str or str, optional
+        Adjustment columns or an R-style right-hand side (the one design builder, typed as in
+        :func:`estimate_effects`).
+    factors : list of str, optional
+        Covariate columns to treat as factors whatever their type.
+    level : float, default 0.95
+        Confidence level, 0.95 or 95 alike.
+    na_action : {"omit", "fail"}, default "omit"
+        ``"omit"``: rows with missing values dropped with a warning naming them; ``"fail"`` raises.
+    arm_levels : mapping or pair, optional
+        Coding of a non-0/1 arm column, as in :func:`estimate_effects`.
+    bootstrap : int, default 0
+        Number of bootstrap replicates (0: none). Participants are resampled with
         replacement within each arm (the arm sizes are fixed by design), every replicate's
         logistic model is refitted (one batched Newton fit) and standardised again.
-    seed : int or ``numpy.random.Generator`` for the bootstrap (never the global state).
+    seed : int or numpy.random.Generator, optional
+        Seed of the bootstrap (the global random state is never used).
 
     Returns
     -------
@@ -66,7 +77,8 @@ def marginal_risk(data, outcome: str, arm: str = "arm", covariates=None, *, fact
     R equivalent (hand-coded, ``tests/trial/fixtures/make_marginal_fixtures.R``): ``glm`` with
     ``family = binomial``, ``predict(type = "response")`` on the data with ``arm`` set to 1 and
     0, delta-method SEs from ``vcov(fit)`` (the definition ``marginaleffects::avg_comparisons``
-    uses; stdReg's SEs also carry the covariates' sampling variance and are slightly larger).
+    uses; stdReg's SEs also carry the covariates' sampling variance and are slightly larger);
+    fixtures made with R 4.2.2.
 
     An empty arm-by-outcome cell (separation on the arm) raises ``ValueError``: the logistic
     model has no finite estimate there; compare raw proportions instead.
