@@ -43,17 +43,34 @@ def gee(data, outcome: str, arm: str = "arm", cluster: str | None = None, covari
 
     Parameters
     ----------
-    data : DataFrame, one row per participant (or per participant-visit; never modified).
-    outcome : 0/1 column (``family="binomial"``) or non-negative counts (``"poisson"``).
-    arm : 0/1 arm column (or coded by ``arm_levels``).
-    cluster : column of cluster labels (site, peer worker or participant id); required.
-    covariates : adjustment columns or an R-style right-hand side (the one design builder).
-    family : ``"binomial"`` (logit link; coefficients are log odds ratios) or ``"poisson"``
+    data : pandas.DataFrame
+        One row per participant (or per participant-visit; never modified).
+    outcome : str
+        Column coded 0/1 (``family="binomial"``) or of non-negative counts (``"poisson"``).
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention (or coded by ``arm_levels``).
+    cluster : str
+        Column of cluster labels (site, peer worker or participant id); required.
+    covariates : list of str or str, optional
+        Adjustment columns or an R-style right-hand side (the one design builder, typed as in
+        :func:`estimate_effects`).
+    family : {"binomial", "poisson"}, default "binomial"
+        ``"binomial"`` (logit link; coefficients are log odds ratios) or ``"poisson"``
         (log link; log rate ratios).
-    corstr : working correlation, ``"exchangeable"`` (default) or ``"independence"``.
-    factors, na_action, arm_levels : as in :func:`peertrial.trial.estimate_effects`.
-    level : confidence level, 0.95 or 95 alike.
-    max_iter, tol : Fisher-scoring cap and tolerance on the largest step.
+    corstr : {"exchangeable", "independence"}, default "exchangeable"
+        Working correlation within a cluster.
+    factors : list of str, optional
+        Covariate columns to treat as factors whatever their type.
+    level : float, default 0.95
+        Confidence level, 0.95 or 95 alike.
+    na_action : {"omit", "fail"}, default "omit"
+        ``"omit"``: rows with missing values dropped with a warning naming them; ``"fail"`` raises.
+    arm_levels : mapping or pair, optional
+        Coding of a non-0/1 arm column, as in :func:`estimate_effects`.
+    max_iter : int, default 100
+        Cap on the Fisher-scoring iterations (a ``ConvergenceWarning`` when reached).
+    tol : float, default 1e-10
+        Convergence tolerance on the largest step.
 
     Returns
     -------
@@ -67,7 +84,7 @@ def gee(data, outcome: str, arm: str = "arm", cluster: str | None = None, covari
     -----
     R equivalent: ``geepack::geeglm(outcome ~ arm + covariates, family = binomial,
     id = cluster, corstr = "exchangeable")`` with rows sorted by cluster (geepack needs each
-    cluster's rows contiguous; here they may come in any order).
+    cluster's rows contiguous; here they may come in any order); geepack 1.3.9, R 4.2.2.
 
     References
     ----------
