@@ -142,12 +142,20 @@ def anova(fit, reduced=None, *, btt=None, X=None, refit=False):
 
     Notes
     -----
-    Equals metafor's ``anova.rma``. With ``test="knha"``/``"t"`` the omnibus statistic is
-    ``F = QM / m`` on ``(m, k - p)`` degrees of freedom and every combination has a t test.
+    R equivalent: ``metafor::anova.rma`` (metafor 3.8-1). With ``test="knha"``/``"t"`` the
+    omnibus statistic is ``F = QM / m`` on ``(m, k - p)`` degrees of freedom and every
+    combination has a t test.
+
+    References
+    ----------
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+    .. [2] Raudenbush, S. W. (2009). Analyzing effect sizes: random-effects models. In H. Cooper,
+       L. V. Hedges, & J. C. Valentine (Eds.), The Handbook of Research Synthesis and
+       Meta-Analysis (2nd ed., pp. 295-315). Russell Sage Foundation.
 
     Examples
     --------
-    >>> import peertrial as pt
     >>> fit = pt.meta.rma([0.1, 0.3, 0.5, 0.2, 0.6], [0.01, 0.02, 0.02, 0.03, 0.01], mods=[[1.], [2.], [3.], [2.], [4.]])
     >>> round(pt.meta.anova(fit, btt=[1]).QM, 3) == round(float(fit.zval["X1"]) ** 2, 3)
     True
@@ -544,7 +552,33 @@ def _mv_blup(fit, level):
 # ----------------------------------------------------------------------------- permutest
 @dataclass(frozen=True, eq=False)
 class PermutestResult(Result):
-    """Permutation p-values of the coefficients (``pval``) and of the omnibus test (``QMp``)."""
+    """Permutation p-values of a meta-analysis's coefficients and of its omnibus moderator test.
+
+    Returned by :func:`permutest`.
+
+    Attributes
+    ----------
+    pval : float or pandas.Series
+        Permutation p-value per coefficient (a float for one coefficient, else by name).
+    QMp : float
+        Permutation p-value of the omnibus test.
+    iter : int
+        Number of permutations evaluated (the observed one included).
+    exact : bool
+        Whether every distinct permutation was evaluated.
+    names : list of str
+        Coefficient names.
+    zval_perm : numpy.ndarray
+        Test statistics of every permutation, shape (iter, p).
+    QM_perm : numpy.ndarray
+        Omnibus statistics of every permutation.
+    fallback : numpy.ndarray of bool
+        Permutations whose Fisher scoring failed (tau2 from the bracketed maximum).
+
+    Notes
+    -----
+    R equivalent: a ``metafor::permutest.rma.uni`` object (metafor 3.8-1).
+    """
 
     pval: object
     QMp: float
@@ -578,15 +612,55 @@ def permutest(fit, iter=1000, exact=None, seed=None, comptol=np.finfo(float).eps
     ``mean(|z*| >= |z| - comptol)`` and ``mean(QM* >= QM - comptol)``.
     Where Fisher scoring fails for a permuted model, metafor drops that permutation
     (its fit errors); here it is kept with tau2 at the REML/ML maximum
-    (``fallback`` marks those permutations). Every permuted model is refitted with the fit's method and test through the
-    batch core (all permutations in one call).
+    (``fallback`` marks those permutations). Every permuted model is refitted with the fit's
+    method and test through the batch core (all permutations in one call).
+
+    Parameters
+    ----------
+    fit : RMAResult
+        An :func:`rma` fit without user weights (multilevel fits are not supported).
+    iter : int
+        Number of random permutations, and the largest number of distinct permutations
+        enumerated exactly (default 1000).
+    exact : bool, optional
+        Force (True) or forbid (False) the exact test; by default exact when the number of
+        distinct permutations is at most ``iter``.
+    seed : int or numpy.random.Generator, optional
+        Seed of the random permutations.
+    comptol : float
+        Tolerance of the comparison of permuted and observed statistics (default
+        sqrt(machine epsilon), as metafor).
+
+    Returns
+    -------
+    PermutestResult
+        Permutation p-values ``pval`` (per coefficient) and ``QMp`` (omnibus), with the
+        permutation distributions ``zval_perm``, ``QM_perm``.
+
+    Raises
+    ------
+    ValueError
+        For a fit that is not an ``rma`` fit, user weights, or ``iter`` < 1.
+
+    Notes
+    -----
+    R equivalent: ``metafor::permutest.rma.uni`` (metafor 3.8-1); exact tests agree exactly,
+    random ones agree in distribution (numpy's generator, not R's).
+
+    References
+    ----------
+    .. [1] Higgins, J. P. T., & Thompson, S. G. (2004). Controlling the risk of spurious findings
+       from meta-regression. Statistics in Medicine, 23, 1663-1682.
+    .. [2] Viechtbauer, W., López-López, J. A., Sánchez-Meca, J., & Marín-Martínez, F. (2015). A
+       comparison of procedures to test for moderators in mixed-effects meta-regression models.
+       Psychological Methods, 20, 360-374.
 
     Examples
     --------
-    >>> import peertrial as pt
     >>> fit = pt.meta.rma([0.1, 0.3, 0.5, 0.2, 0.4], [0.01, 0.02, 0.02, 0.03, 0.02])
-    >>> pt.meta.permutest(fit).pval
-    0.0625
+    >>> res = pt.meta.permutest(fit)
+    >>> res.pval, res.iter, res.exact
+    (0.0625, 32, True)
     """
     if _is_mv(fit) or not hasattr(fit, "tau2"):
         raise ValueError("permutest takes an rma fit")
