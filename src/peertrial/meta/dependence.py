@@ -145,7 +145,7 @@ def vcalc(vi, cluster, data: pd.DataFrame | None = None, *, subgroup=None, obs=N
 
     Notes
     -----
-    Equals metafor 3.8 ``vcalc``. R equivalent: ``metafor::vcalc``.
+    R equivalent: ``metafor::vcalc`` (metafor 3.8-1).
 
     References
     ----------
@@ -298,14 +298,27 @@ def aggregate(data: pd.DataFrame, cluster, *, V=None, struct: str = "CS", rho=No
         Cluster (e.g. study) of every row.
     V : 2-D array, optional
         Variance-covariance matrix of the sampling errors (e.g. from :func:`vcalc`); else
-        built from ``struct``: "ID", "CS" (``rho``), "CAR" (``phi^|time_i - time_j|``),
-        "CS+CAR" (``rho + (1 - rho) phi^|dt|``) or "CS*CAR" (``rho`` between different ``obs``
-        times ``phi^|dt|``); ``rho``/``phi`` a scalar or one value per cluster.
+        built from ``struct``.
+    struct : {"ID", "CS", "CAR", "CS+CAR", "CS*CAR"}
+        Correlation of the sampling errors within a cluster (default ``"CS"``): "ID"
+        independent, "CS" (``rho``), "CAR" (``phi^|time_i - time_j|``), "CS+CAR"
+        (``rho + (1 - rho) phi^|dt|``) or "CS*CAR" (``rho`` between different ``obs`` times
+        ``phi^|dt|``).
+    rho, phi : float or array-like, optional
+        The correlations of ``struct``: a scalar or one value per cluster.
+    time : str or array-like, optional
+        Time of every row (for the CAR structures).
+    obs : str or array-like, optional
+        Outcome (observation) of every row (for "CS*CAR").
     weighted : bool
         Inverse-variance (GLS) average ``(1'V^-1 1)^-1 1'V^-1 y`` with variance
         ``(1'V^-1 1)^-1`` (default), or the plain mean with variance ``1'V 1 / k^2``.
+    checkpd : bool
+        Check that each cluster's block of ``V`` is positive definite (default True).
     addk : bool
         Add the cluster size as column ``ki``.
+    yi, vi : str
+        The effect-size and sampling-variance columns (defaults ``"yi"``, ``"vi"``).
 
     Returns
     -------
@@ -313,9 +326,20 @@ def aggregate(data: pd.DataFrame, cluster, *, V=None, struct: str = "CS", rho=No
         One row per cluster in order of first appearance: ``yi`` and ``vi`` aggregated, other
         numeric columns averaged, other columns their most frequent value (as metafor).
 
+    Notes
+    -----
+    R equivalent: ``metafor::aggregate.escalc`` (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Borenstein, M., Hedges, L. V., Higgins, J. P. T., & Rothstein, H. R. (2009).
+       Introduction to Meta-Analysis, chapter 24 (multiple outcomes or time-points within a
+       study). Wiley.
+    .. [2] Pustejovsky, J. E., & Tipton, E. (2022). Meta-analysis with robust variance
+       estimation: expanding the range of working models. Prevention Science, 23, 425-438.
+
     Examples
     --------
-    >>> import pandas as pd, peertrial as pt
     >>> d = pd.DataFrame({"study": [1, 1, 2], "yi": [0.2, 0.4, 0.1], "vi": [0.01, 0.01, 0.02]})
     >>> pt.meta.aggregate(d, cluster="study", rho=0.5)["vi"].round(4).tolist()
     [0.0075, 0.02]

@@ -35,7 +35,58 @@ __all__ = ["robust", "RobustResult"]
 
 @dataclass(frozen=True, eq=False)
 class RobustResult(Result):
-    """Cluster-robust tests of a fitted model's coefficients."""
+    """Cluster-robust SEs, t tests and CIs of a meta-analytic model's coefficients.
+
+    Returned by :func:`robust`. Coefficient attributes are floats for one coefficient, else
+    Series by term.
+
+    Attributes
+    ----------
+    b, se : float or pandas.Series
+        The fit's coefficients and their cluster-robust SEs.
+    zval : float or pandas.Series
+        t statistics (metafor keeps the name ``zval``).
+    df : float or pandas.Series
+        Their degrees of freedom: ``n_clusters - p`` for CR1, Satterthwaite per coefficient
+        for CR2.
+    pval, ci_lb, ci_ub : float or pandas.Series
+        t-test p-values and limits at ``level``.
+    vb : pandas.DataFrame
+        The robust variance matrix.
+    QM : float
+        Omnibus test of the moderators (F statistic; HTZ with CR2).
+    QMdf : tuple
+        Its ``(df1, df2)``.
+    QMp : float
+        Its p-value.
+    n_clusters : int
+        Number of clusters.
+    estimator : str
+        ``"CR1"`` or ``"CR2"``.
+    level : float
+        Confidence level in percent, as metafor.
+
+    Notes
+    -----
+    R equivalent: a ``metafor::robust.rma`` object (metafor 3.8-1); with CR2,
+    ``clubSandwich::coef_test``/``Wald_test`` (``vcov = "CR2"``, clubSandwich 0.5.8).
+
+    References
+    ----------
+    .. [1] Hedges, L. V., Tipton, E., & Johnson, M. C. (2010). Robust variance estimation in
+       meta-regression with dependent effect size estimates. Research Synthesis Methods, 1,
+       39-65.
+    .. [2] Tipton, E., & Pustejovsky, J. E. (2015). Small-sample adjustments for tests of
+       moderators and model fit using robust variance estimation in meta-regression. Journal
+       of Educational and Behavioral Statistics, 40, 604-634.
+
+    Examples
+    --------
+    >>> fit = pt.meta.rma([0.1, 0.3, 0.5, 0.2, 0.4, 0.1], [0.01, 0.02, 0.02, 0.03, 0.02, 0.01])
+    >>> r = pt.meta.robust(fit, cluster=[1, 1, 2, 2, 3, 3], clubsandwich=True)
+    >>> r.estimator, r.n_clusters, round(r.se, 4), round(r.df, 4)
+    ('CR2', 3, 0.0488, 1.9512)
+    """
 
     b: object
     se: object
@@ -111,23 +162,27 @@ def robust(fit, cluster, *, clubsandwich: bool = False, adjust: bool = True, lev
     Returns
     -------
     RobustResult
+        Robust ``se``, t statistics with ``df``, ``pval``, ``ci_lb``, ``ci_ub`` and the omnibus
+        test ``QM``, ``QMdf``, ``QMp``.
 
     Notes
     -----
-    Equals metafor 3.8 ``robust.rma`` (CR1) and clubSandwich 0.5 ``coef_test``/``Wald_test``
-    with ``vcov = "CR2"`` (via metafor's ``clubSandwich=TRUE``). For CR2 the random effects
-    must be nested within clusters (the fitted covariance block-diagonal by cluster).
+    R equivalent: ``metafor::robust.rma`` (metafor 3.8-1; CR1) and ``clubSandwich::coef_test``/
+    ``Wald_test`` with ``vcov = "CR2"`` (clubSandwich 0.5.8, via metafor's
+    ``clubSandwich=TRUE``). For CR2 the random effects must be nested within clusters (the
+    fitted covariance block-diagonal by cluster).
 
     References
     ----------
-    Hedges LV, Tipton E, Johnson MC (2010). Robust variance estimation in meta-regression
-    with dependent effect size estimates. Res Synth Methods 1:39-65. Pustejovsky JE, Tipton
-    E (2018). Small-sample methods for cluster-robust variance estimation and hypothesis
-    testing in fixed effects models. J Bus Econ Stat 36:672-683.
+    .. [1] Hedges, L. V., Tipton, E., & Johnson, M. C. (2010). Robust variance estimation in
+       meta-regression with dependent effect size estimates. Research Synthesis Methods, 1,
+       39-65.
+    .. [2] Pustejovsky, J. E., & Tipton, E. (2018). Small-sample methods for cluster-robust
+       variance estimation and hypothesis testing in fixed effects models. Journal of Business
+       & Economic Statistics, 36, 672-683.
 
     Examples
     --------
-    >>> import numpy as np, peertrial as pt
     >>> fit = pt.meta.rma([0.1, 0.3, 0.5, 0.2, 0.4, 0.1], [0.01, 0.02, 0.02, 0.03, 0.02, 0.01])
     >>> r = pt.meta.robust(fit, cluster=[1, 1, 2, 2, 3, 3])
     >>> r.df
