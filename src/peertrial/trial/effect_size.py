@@ -55,6 +55,8 @@ class HedgesG(Result):
         Participants of the control arm with the outcome observed.
     outcome : str
         The outcome column.
+    level : float, default 0.95
+        Confidence level of ``ci_lb``/``ci_ub`` (a proportion).
 
     Notes
     -----
@@ -89,6 +91,7 @@ class HedgesG(Result):
     sd2i: float
     n2i: int
     outcome: str
+    level: float = 0.95
 
     def to_escalc_frame(self, study: str = "this trial") -> pd.DataFrame:
         """One-row table of group summaries, ready for ``peertrial.meta.escalc("SMD", ...)``.
@@ -114,7 +117,7 @@ class HedgesG(Result):
     def summary(self) -> str:
         return (f"Hedges' g (SMD, exact correction; metafor escalc) for {self.outcome}: "
                 f"g = {format_number(self.yi)}, var = {format_number(self.vi)}, "
-                f"95% CI {format_number(self.ci_lb)} to {format_number(self.ci_ub)}\n"
+                f"{100 * self.level:g}% CI {format_number(self.ci_lb)} to {format_number(self.ci_ub)}\n"
                 f"intervention: n = {self.n1i}, mean = {format_number(self.m1i)}, sd = {format_number(self.sd1i)}; "
                 f"control: n = {self.n2i}, mean = {format_number(self.m2i)}, sd = {format_number(self.sd2i)}")
 
@@ -188,4 +191,5 @@ def hedges_g(data, outcome: str, arm: str = "arm", level: float = 0.95, na_actio
     z = stats.norm.ppf(0.5 + conf_level / 2)
     se = float(np.sqrt(vi))
     return HedgesG(yi=float(g), vi=float(vi), se=se, ci_lb=float(g - z * se), ci_ub=float(g + z * se),
-                   m1i=float(m1), sd1i=float(s1), n1i=n1, m2i=float(m2), sd2i=float(s2), n2i=n2, outcome=outcome)
+                   m1i=float(m1), sd1i=float(s1), n1i=n1, m2i=float(m2), sd2i=float(s2), n2i=n2, outcome=outcome,
+                   level=conf_level)
