@@ -700,6 +700,7 @@ def rma_mv(
         Moderators: a formula (``"~ year + type"``, evaluated on ``data``) or a matrix;
         an intercept is added unless ``intercept=False`` (or the formula has ``- 1``).
     method : {"REML", "ML"}
+        Restricted (default) or full maximum likelihood.
     test : {"z", "t"}
         ``"t"``: t and F tests with ``k - p`` degrees of freedom.
     struct : str or list of str
@@ -731,18 +732,19 @@ def rma_mv(
 
     Notes
     -----
-    Equals metafor 3.8 ``rma.mv``; estimates reach metafor's optimum (the likelihood is
-    maximised by L-BFGS-B with analytic gradients and polished by Fisher scoring).
+    R equivalent: ``metafor::rma.mv`` (metafor 3.8-1); estimates reach metafor's optimum (the
+    likelihood is maximised by L-BFGS-B with analytic gradients and polished by Fisher
+    scoring).
 
     References
     ----------
-    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
-    Journal of Statistical Software 36(3). Konstantopoulos S (2011). Fixed effects and
-    variance components estimation in three-level meta-analysis. Res Synth Methods 2:61-76.
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+    .. [2] Konstantopoulos, S. (2011). Fixed effects and variance components estimation in
+       three-level meta-analysis. Research Synthesis Methods, 2, 61-76.
 
     Examples
     --------
-    >>> import pandas as pd, peertrial as pt
     >>> d = pd.DataFrame({"yi": [0.1, 0.3, 0.2, 0.5, 0.4, 0.0, 0.6, 0.2],
     ...                   "vi": [0.02, 0.03, 0.02, 0.04, 0.03, 0.02, 0.05, 0.03],
     ...                   "study": [1, 1, 2, 2, 3, 3, 4, 4], "es": [1, 2, 1, 2, 1, 2, 1, 2]})
@@ -1055,12 +1057,98 @@ def _squeeze(a):
 
 @dataclass(frozen=True, eq=False)
 class RMAMVResult(FitStatistics, Result):
-    """A fitted multilevel/multivariate model (metafor's ``rma.mv`` object).
+    """Fitted multilevel / multivariate meta-analytic model (metafor's ``rma.mv`` object).
 
-    ``sigma2`` holds one variance per ``~ 1 | group`` term (names in ``s_names``,
-    numbers of levels in ``s_nlevels``); ``tau2``/``rho`` (and ``gamma2``/``phi``) the
-    parameters of the ``~ inner | outer`` terms (levels in ``g_levels``). ``M`` is the
-    fitted marginal variance-covariance matrix of ``yi``.
+    Returned by :func:`rma_mv`. Coefficient attributes are floats for an intercept-only model,
+    else Series by term. Also ``loglik``, ``deviance``, ``aic``, ``bic``, ``aicc`` (properties)
+    and the methods :meth:`confint`, :meth:`fitstats`, :meth:`predict`,
+    :meth:`variance_components`.
+
+    Attributes
+    ----------
+    b, se, zval, pval, ci_lb, ci_ub : float or pandas.Series
+        Coefficients, SEs, test statistics (t with ``test="t"``), p-values and limits.
+    vb : pandas.DataFrame
+        Variance matrix of the coefficients.
+    sigma2 : numpy.ndarray
+        One variance per ``~ 1 | group`` term (names in ``s_names``, numbers of levels in
+        ``s_nlevels``).
+    tau2, rho : numpy.ndarray, float or None
+        Variances and correlation(s) of the (first) ``~ inner | outer`` term; None without one.
+    gamma2, phi : numpy.ndarray, float or None
+        The same for a second ``~ inner | outer`` term.
+    s_names : list of str
+        Names of the ``sigma2`` terms (``"study"``, ``"study/es"``).
+    s_nlevels : list of int
+        Numbers of levels of those terms.
+    g_levels : list
+        Levels of the inner variable of each ``~ inner | outer`` term.
+    structs : list of str
+        Structure of each ``~ inner | outer`` term (``"CS"``, ``"UN"``, ...).
+    g_names : list of tuple
+        The ``(inner, outer)`` names of those terms.
+    QE, QEp : float
+        Test for residual heterogeneity and its p-value.
+    QM, QMp : float
+        Omnibus test of the coefficients (F with ``test="t"``) and its p-value.
+    k, p, parms : int
+        Number of estimates, of coefficients, and of estimated parameters.
+    method, test : str
+        ``"REML"`` or ``"ML"``; ``"z"`` or ``"t"``.
+    dfs : float
+        Degrees of freedom of the t tests (NaN for z tests).
+    level : float
+        Confidence level in percent, as metafor.
+    converged : bool
+        Whether the optimiser converged.
+    iterations : int
+        Iterations used.
+    ll_ML, ll_REML, dev_ML : float
+        Full and restricted log-likelihoods and the ML deviance (for :meth:`fitstats`).
+    yi : numpy.ndarray
+        The effect sizes used.
+    V : numpy.ndarray
+        Their sampling variance-covariance matrix.
+    M : numpy.ndarray
+        The fitted marginal variance-covariance matrix of ``yi``.
+    X : pandas.DataFrame
+        The model matrix.
+    slab : pandas.Index
+        Labels of the estimates.
+    intercept : bool
+        Whether the model has an intercept.
+    design_info : object
+        The formula design, for :meth:`predict` with new moderator values.
+    data : pandas.DataFrame or None
+        Copy of the rows used.
+    fixed_flags : list of bool
+        Which variance components were fixed by the caller (``sigma2=`` ...).
+
+    Notes
+    -----
+    R equivalent: a ``metafor::rma.mv`` object (metafor 3.8-1): ``print``/``summary`` as
+    :meth:`summary`, ``confint.rma.mv``, ``predict.rma``, ``fitstats``.
+
+    References
+    ----------
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+    .. [2] Konstantopoulos, S. (2011). Fixed effects and variance components estimation in
+       three-level meta-analysis. Research Synthesis Methods, 2, 61-76.
+    .. [3] Berkey, C. S., Hoaglin, D. C., Antczak-Bouckoms, A., Mosteller, F., & Colditz, G. A.
+       (1998). Meta-analysis of multiple outcomes by regression with random effects.
+       Statistics in Medicine, 17, 2537-2550.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"yi": [0.1, 0.3, 0.2, 0.5, 0.4, 0.0, 0.6, 0.2],
+    ...                   "vi": [0.02, 0.03, 0.02, 0.04, 0.03, 0.02, 0.05, 0.03],
+    ...                   "study": [1, 1, 2, 2, 3, 3, 4, 4], "es": [1, 2, 1, 2, 1, 2, 1, 2]})
+    >>> fit = pt.meta.rma_mv("yi", "vi", data=d, random="~ 1 | study/es")
+    >>> fit.s_names, fit.s_nlevels, fit.sigma2.round(4).tolist()
+    (['study', 'study/es'], [4, 8], [0.0, 0.0076])
+    >>> round(fit.b, 4), round(fit.se, 4)
+    (0.2456, 0.0663)
     """
 
     b: object
