@@ -49,6 +49,13 @@ def test_pbkrtest_real_data(ref, name):
         assert rel_err(got["scaling"], ft["scaling"]) < TOL
         assert rel_err(got["pval"], ft["pval"]) < 1e-5
         assert got["ndf"] == ft["ndf"]
+    sat = _random_intercept_fit(y, X, r["terms"], codes, r["terms"][1], "", len(set(codes)))
+    for ft in r["ftests"]:  # lmerTest::contest(ddf = "Satterthwaite")
+        got = sat.ftest(np.asarray(ft["L"], float))
+        assert rel_err(got["statistic"], ft["sat_F"]) < TOL
+        assert rel_err(got["df"], ft["sat_ddf"]) < TOL
+        assert rel_err(np.log(got["pval"]), np.log(ft["sat_pval"])) < 1e-5
+        assert got["ndf"] == ft["sat_ndf"]
 
 
 def test_public_orthodont_bodyweight(ref):
@@ -71,9 +78,14 @@ def test_public_orthodont_bodyweight(ref):
     order = ["(Intercept)", "Time", "diet2", "diet3"]
     assert rel_err(b.se[order], rb["se"]) < TOL and rel_err(b.df[order], rb["df"]) < TOL
     assert rel_err(b.ftest({"diet2": 1, "diet3": -1})["df"], rb["ftests"][1]["ddf"]) < TOL
-    sat = pt.trial.random_intercept(d, "distance", arm="female", group="Subject", covariates=["age"])
+    res = pt.trial.random_intercept(d, "distance", arm="female", group="Subject", covariates=["age"],
+                                    df_method="residual")
     with pytest.raises(ValueError, match="kenward-roger"):
-        sat.ftest(["female"])
+        res.ftest(["female"])
+    sat = pt.trial.random_intercept(d, "distance", arm="female", group="Subject", covariates=["age"])
+    one = sat.ftest({"female": 1.0})  # one row: F = t^2 on the coefficient's Satterthwaite df
+    assert one["statistic"] == pytest.approx(sat.zval["female"] ** 2, rel=1e-10)
+    assert one["df"] == pytest.approx(sat.df["female"], rel=1e-10)
     with pytest.raises(ValueError, match="unknown term"):
         fit.ftest(["sex"])
     with pytest.raises(ValueError, match="one column per coefficient"):
@@ -91,6 +103,9 @@ def test_simulated_site_and_peer_worker(ref):
         assert rel_err(ri.df, r["df"]) < 1e-5
         got = ri.ftest(np.asarray(r["ftests"][0]["L"], float))
         assert rel_err([got["statistic"], got["df"]], [r["ftests"][0]["F"], r["ftests"][0]["ddf"]]) < 1e-5
+        sat = pt.trial.random_intercept(d, "y", arm="arm", group="site", covariates=["y0"]).ftest(
+            np.asarray(r["ftests"][0]["L"], float))
+        assert rel_err([sat["statistic"], sat["df"]], [r["ftests"][0]["sat_F"], r["ftests"][0]["sat_ddf"]]) < 1e-5
         pn = pt.trial.partially_nested(d, "y", arm="arm", cluster="peer_worker", covariates=["y0"],
                                        df_method="kenward-roger")
         r = s["partially_nested"]

@@ -214,6 +214,18 @@ def test_mmrm_kenward_roger_definition(ref):
             assert rel_err(np.sqrt(np.diag(PhiA)), r["coef_se_kr"]) < 5e-6, what
             df = [_df.kr_ddf(L[[t]], V, Pk, W)[0] for t in range(T)]
             assert rel_err(df, r["df"]) < 1e-5, what
+            # F tests of several contrasts (mmrm's df_md): the visit-by-arm interaction, the arm at every visit
+            # (numDeriv's accuracy again: 1e-6 or better except 1.4e-5 on the simulated Toeplitz fit)
+            S, d1, d2 = st.sigma(th)
+            pc = _mmrm_cov.reml_pieces(core.groups, S, d1, d2, hessian=True)
+            assert rel_err(pc["beta"], r["beta"]) < 1e-8, what
+            for md in r["md"]:
+                Lr = np.atleast_2d(np.asarray(md["L"], float))
+                fk = _df.f_test(Lr, pc["beta"], None, "kenward-roger", kr=(V, PhiA, Pk, W))
+                assert rel_err([fk["statistic"], fk["df"]], [md["kr"]["F"], md["kr"]["ddf"]]) < 2e-5, what
+                sat = _df.f_test(Lr, pc["beta"], None, "satterthwaite", V=pc["V"],
+                                 df_rows=lambda rows, pc=pc: _mmrm_cov.satterthwaite(pc, rows))
+                assert rel_err([sat["statistic"], sat["df"]], [md["sat"]["F"], md["sat"]["ddf"]]) < 2e-5, what
 
 
 def test_mmrm_kenward_roger_public(ref):
@@ -229,5 +241,12 @@ def test_mmrm_kenward_roger_public(ref):
     assert np.all(krl.effects["se"] > sat.effects["se"]) and np.all(kr.effects["se"] < krl.effects["se"])
     assert rel_err(np.sqrt(np.diag(kr.vcov_unadjusted)), sat.se) < 1e-12
     assert rel_err(kr.effects["estimate"], sat.effects["estimate"]) < 1e-12
+    inter = ["visit4:arm", "visit8:arm", "visit12:arm"]
+    for fit in (sat, kr):
+        F = fit.ftest(inter)
+        assert F["ndf"] == 3 and 0 < F["pval"] < 1 and F["df"] > 2
+    assert "scaling" in kr.ftest(inter) and "scaling" not in sat.ftest(inter)
+    with pytest.raises(ValueError, match="df_method='satterthwaite' or 'kenward-roger'"):
+        pt.trial.mmrm(d, **args, df_method="residual").ftest(inter)
     with pytest.raises(ValueError, match="kenward-roger-linear"):
         pt.trial.random_intercept(d, "y", group="id", df_method="kenward-roger-linear")

@@ -209,3 +209,42 @@ def random_intercept_kr(X: np.ndarray, codes: np.ndarray, tau2: float, sigma2: f
     ZZ = random_intercept_design(codes, n)
     W = np.linalg.inv(sigma2 * np.eye(n) + tau2 * ZZ)
     return kr_pieces(X, W, [ZZ, np.eye(n)])
+
+
+# ---- F tests of several contrasts --------------------------------------------------------
+
+def f_test(Lm: np.ndarray, beta: np.ndarray, rhs, method: str, *, V=None, df_rows=None, kr=None) -> dict:
+    """F test of ``L b = rhs`` on Satterthwaite or Kenward-Roger denominator df.
+
+    ``"satterthwaite"`` (lmerTest's ``contestMD``, the mmrm package's ``df_md``): with
+    ``L V L' = P diag(d) P'``, ``F = sum_m (P_m'(Lb - rhs))^2 / d_m / q`` and the df of the
+    ``q`` rotated contrasts ``nu_m`` (``df_rows(P'L)``) pooled as ``2E / (E - q)``,
+    ``E = sum nu_m / (nu_m - 2)`` (2 when some ``nu_m <= 2``; their common value when equal).
+    ``"kenward-roger"``: ``kr = (Phi, PhiA, P, Wkr)``; ``F = lambda (Lb - rhs)'(L PhiA L')^{-1}(Lb - rhs) / q``
+    on KR's ddf (``pbkrtest::KRmodcomp``, mmrm's ``h_df_md_kr``).
+    """
+    Lm = np.atleast_2d(np.asarray(Lm, float))
+    diff = Lm @ beta - (np.zeros(len(Lm)) if rhs is None else np.broadcast_to(np.asarray(rhs, float), (len(Lm),)))
+    if method == "kenward-roger":
+        Phi, PhiA, P, Wkr = kr
+        q = int(np.linalg.matrix_rank(Lm))
+        ddf, scale = kr_ddf(Lm, Phi, P, Wkr, rank=q)
+        wald = float(diff @ np.linalg.solve(Lm @ PhiA @ Lm.T, diff))
+        return {"statistic": scale * wald / q, "ndf": float(q), "df": ddf, "scaling": scale,
+                "statistic_unscaled": wald / q}
+    d, Pv = np.linalg.eigh(Lm @ V @ Lm.T)
+    order = np.argsort(d)[::-1]
+    d, Pv = d[order], Pv[:, order]
+    keep = d > max(np.finfo(float).eps * d[0], 0.0)
+    q = int(keep.sum())
+    PtL = (Pv.T @ Lm)[:q]
+    F = float(np.sum((Pv.T @ diff)[:q] ** 2 / d[:q]) / q)
+    nu = np.asarray(df_rows(PtL), float)
+    if q == 1 or np.all(np.abs(nu - nu.mean()) < 1e-8):
+        ddf = float(nu.mean())
+    elif np.any(nu <= 2):
+        ddf = 2.0
+    else:
+        E = float(np.sum(nu / (nu - 2)))
+        ddf = 2 * E / (E - q)
+    return {"statistic": F, "ndf": float(q), "df": ddf}

@@ -71,7 +71,7 @@ class MixedResult(Result):
     df: pd.Series | None = None  # per-coefficient df of the t tests (None: Wald z)
     df_method: str = "asymptotic"
     vcov_unadjusted: pd.DataFrame | None = field(default=None, repr=False)  # REML (X'V^-1X)^-1 when vcov is KR's
-    _kr: tuple | None = field(default=None, repr=False)  # (Phi, P, Wkr) of the Kenward-Roger adjustment
+    _inference: tuple | None = field(default=None, repr=False)  # what ftest needs (method, pieces)
 
     @property
     def estimate(self) -> float:
@@ -79,7 +79,7 @@ class MixedResult(Result):
         return float(self.coef[self.term])
 
     def ftest(self, L, rhs=None) -> pd.Series:
-        """Kenward-Roger F test of ``L b = rhs`` (fits with ``df_method="kenward-roger"``).
+        """F test of ``L b = rhs`` on the fit's denominator df (Satterthwaite or Kenward-Roger).
 
         Parameters
         ----------
@@ -93,14 +93,15 @@ class MixedResult(Result):
         Returns
         -------
         pandas.Series
-            ``statistic`` (the scaled F), ``ndf``, ``df`` (denominator df), ``pval``, ``scaling``
-            (KR's F scaling factor) and ``statistic_unscaled``.
+            ``statistic`` (F), ``ndf``, ``df`` (denominator df), ``pval``; for Kenward-Roger also
+            ``scaling`` (KR's F scaling factor) and ``statistic_unscaled``.
 
         Notes
         -----
-        R equivalent: ``pbkrtest::KRmodcomp(fit, L)`` (pbkrtest 0.5.2): the Wald statistic on the
-        adjusted covariance ``Phi_A`` divided by the number of rows of ``L``, times the scaling
-        factor, on an F reference with KR's denominator df.
+        R equivalent: ``lmerTest::contest(fit, L, ddf = "Satterthwaite")`` (lmerTest 3.1.3: the
+        rotated contrasts' df pooled as ``2E / (E - q)``) for ``df_method="satterthwaite"``;
+        ``pbkrtest::KRmodcomp(fit, L)`` (pbkrtest 0.5.2: the Wald statistic on the adjusted covariance
+        ``Phi_A``, divided by the rank of ``L`` and scaled, on KR's df) for ``"kenward-roger"``.
 
         References
         ----------
@@ -109,6 +110,8 @@ class MixedResult(Result):
         .. [2] Halekoh, U., & Højsgaard, S. (2014). A Kenward-Roger approximation and parametric
            bootstrap methods for tests in linear mixed models - the R package pbkrtest. Journal of
            Statistical Software, 59(9), 1-30.
+        .. [3] Kuznetsova, A., Brockhoff, P. B., & Christensen, R. H. B. (2017). lmerTest package: tests
+           in linear mixed effects models. Journal of Statistical Software, 82(13), 1-26.
 
         Examples
         --------
@@ -119,21 +122,7 @@ class MixedResult(Result):
         >>> print(f"F = {test['statistic']:.2f} on {test['ndf']:.0f} and {test['df']:.1f} df")
         F = 18.83 on 2 and 134.9 df
         """
-        if self._kr is None:
-            raise ValueError("ftest needs a fit with df_method='kenward-roger' (pbkrtest's KRmodcomp); "
-                             f"this fit used df_method={self.df_method!r}")
-        names = list(self.coef.index)
-        Lm = _restriction_matrix(L, names)
-        b = Lm @ self.coef.to_numpy() - (np.zeros(len(Lm)) if rhs is None else
-                                         np.broadcast_to(np.asarray(rhs, float), (len(Lm),)))
-        q = int(np.linalg.matrix_rank(Lm))
-        Phi, P, Wkr = self._kr
-        ddf, scale = _df.kr_ddf(Lm, Phi, P, Wkr, rank=q)
-        wald = float(b @ np.linalg.solve(Lm @ self.vcov.to_numpy() @ Lm.T, b))
-        F = scale * wald / q
-        return pd.Series({"statistic": F, "ndf": float(q), "df": ddf, "pval": float(stats.f.sf(F, q, ddf)),
-                          "scaling": scale, "statistic_unscaled": wald / q})
-
+        return _ftest_result(self, L, rhs)
 
     def to_frame(self) -> pd.DataFrame:
         if self.df is None:
@@ -172,6 +161,29 @@ def _restriction_matrix(L, names: list) -> np.ndarray:
     if not np.all(np.isfinite(Lm)) or np.linalg.matrix_rank(Lm) == 0:
         raise ValueError("L must be finite with at least one non-zero row")
     return Lm
+
+
+def _ftest_result(res, L, rhs) -> pd.Series:
+    """``ftest`` of a mixed or MMRM result from its stored ``_inference`` pieces."""
+    if res._inference is None:
+        raise ValueError("ftest needs a fit with df_method='satterthwaite' or 'kenward-roger' (their F tests: "
+                         f"lmerTest/mmrm contest and pbkrtest/mmrm KR); this fit used df_method={res.df_method!r}")
+    names = list(res.coef.index)
+    Lm = _restriction_matrix(L, names)
+    beta = res.coef.to_numpy()
+    if not np.all(np.isfinite(Lm @ np.nan_to_num(beta))) or np.any(Lm[:, ~np.isfinite(beta)] != 0):
+        raise ValueError("L puts weight on a coefficient that is not estimable (NaN)")
+    method, pieces = res._inference
+    keep = np.isfinite(beta)
+    Lk, bk = Lm[:, keep], beta[keep]
+    if method == "kenward-roger":
+        out = _df.f_test(Lk, bk, rhs, method, kr=pieces)
+    else:
+        V, df_rows = pieces
+        out = _df.f_test(Lk, bk, rhs, method, V=V, df_rows=df_rows)
+    out["pval"] = float(stats.f.sf(out["statistic"], out["ndf"], out["df"]))
+    order = ["statistic", "ndf", "df", "pval", "scaling", "statistic_unscaled"]
+    return pd.Series({k: out[k] for k in order if k in out})
 
 
 def _cluster_sums(v: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
@@ -260,18 +272,20 @@ def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label, leve
     coef = pd.Series(beta, index=names)
     se = pd.Series(np.sqrt(np.diag(V)), index=names)
     singular = theta < 1e-4
-    kr, V0 = None, None
+    inference, V0 = None, None
     if df_method == "asymptotic":
         df = None
     elif df_method == "residual":
         df = pd.Series(float(len(y) - X.shape[1]), index=names)
     elif df_method == "kenward-roger":
         Phi, PhiA, P, Wkr = _df.random_intercept_kr(X, codes, tau2, sigma2)
-        kr, V0, V = (Phi, P, Wkr), pd.DataFrame(V, index=names, columns=names), PhiA
+        inference, V0, V = ("kenward-roger", (Phi, PhiA, P, Wkr)), pd.DataFrame(V, index=names, columns=names), PhiA
         se = pd.Series(np.sqrt(np.diag(V)), index=names)
         df = pd.Series(_df.kr_coef_ddf(Phi, P, Wkr), index=names)
     else:
         df = pd.Series(_df.random_intercept_satterthwaite(X, y, codes, tau2, sigma2), index=names)
+        inference = ("satterthwaite", (V, lambda rows: _df.random_intercept_satterthwaite(X, y, codes, tau2, sigma2,
+                                                                                          rows)))
     z, pval, lb, ub = _t_or_z(coef, se, None if df is None else df.to_numpy(), level)
     if df is not None:
         method = f"{method}; t tests on {df_method} df" + {
@@ -282,7 +296,7 @@ def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label, leve
                        sigma2=float(sigma2), icc=float(tau2 / (tau2 + sigma2)), loglik=float(loglik),
                        n=len(y), n_groups=n_groups_label, term=term, singular=singular,
                        method=method, vcov=pd.DataFrame(V, index=names, columns=names), level=level, df=df,
-                       df_method=df_method, vcov_unadjusted=V0, _kr=kr)
+                       df_method=df_method, vcov_unadjusted=V0, _inference=inference)
 
 
 @_data.renamed_argument("df", "data")
@@ -438,6 +452,49 @@ class MMRMResult(Result):
     covariance: str = "us"
     theta: pd.Series | None = field(default=None, repr=False)  # SDs and correlation parameters (not "us")
     vcov_unadjusted: pd.DataFrame | None = field(default=None, repr=False)  # REML vcov when vcov is KR's
+    df_method: str = "satterthwaite"
+    _inference: tuple | None = field(default=None, repr=False)  # what ftest needs (method, pieces)
+
+    def ftest(self, L, rhs=None) -> pd.Series:
+        """F test of ``L b = rhs`` on the fit's denominator df (Satterthwaite or Kenward-Roger), e.g.
+        ``fit.ftest([f"visit{v}:arm" for v in later_visits])`` for the visit-by-arm interaction.
+
+        Parameters
+        ----------
+        L : array-like or dict
+            The restriction matrix (one column per coefficient, in the order of ``coef``), a dict
+            ``{term: weight}`` for one row, or a list of terms tested to be all zero.
+        rhs : array-like, optional
+            The hypothesised values of ``L b`` (default 0).
+
+        Returns
+        -------
+        pandas.Series
+            ``statistic`` (F), ``ndf``, ``df``, ``pval``; for Kenward-Roger also ``scaling`` and
+            ``statistic_unscaled``.
+
+        Notes
+        -----
+        R equivalent: ``mmrm::df_md(fit, L)`` (the mmrm package's multi-dimensional contrasts:
+        Satterthwaite pooled over the rotated contrasts as lmerTest's ``contestMD``; Kenward-Roger as
+        its ``h_df_md_kr``, with the F scaling ``lambda``).
+
+        References
+        ----------
+        .. [1] Kenward, M. G., & Roger, J. H. (1997). Small sample inference for fixed effects from
+           restricted maximum likelihood. Biometrics, 53(3), 983-997.
+        .. [2] Christensen, R. H. B. (2018). Satterthwaite's method for degrees of freedom in linear
+           mixed models. https://github.com/runehaubo/lmerTestR/blob/master/pkg_notes/Satterthwaite_for_LMMs.pdf
+
+        Examples
+        --------
+        >>> trial = pt.simulate.trial(n=200, seed=1)
+        >>> fit = pt.trial.mmrm(trial, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"], covariance="cs")
+        >>> test = fit.ftest(["arm", "visit12:arm"])
+        >>> int(test["ndf"])
+        2
+        """
+        return _ftest_result(self, L, rhs)
 
     def to_frame(self) -> pd.DataFrame:
         return self.effects.copy()
@@ -639,10 +696,13 @@ def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *,
     se = pd.Series(np.sqrt(np.diag(V)), index=names)
     est = Lmat @ beta
     ese = np.sqrt(np.einsum("tp,pq,tq->t", Lmat, V, Lmat))
+    inference = None
     if df_method == "satterthwaite":
         dfs = _mmrm_cov.satterthwaite(pieces, Lmat)
+        inference = ("satterthwaite", (V, lambda rows: _mmrm_cov.satterthwaite(pieces, rows)))
     elif V0 is not None:
         dfs = np.array([_df.kr_ddf(Lmat[[t]], Phi, Pk, Wkr)[0] for t in range(T)])
+        inference = ("kenward-roger", (Phi, PhiA, Pk, Wkr))
     else:
         dfs = np.full(T, np.inf if df_method == "asymptotic" else float(df_resid))
     q = stats.t.ppf(0.5 + conf_level / 2, dfs)
@@ -659,7 +719,8 @@ def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *,
     return MMRMResult(coef=coef, se=se, vcov=pd.DataFrame(V, index=names, columns=names), effects=effects,
                       sigma=pd.DataFrame(Sigma, index=labels, columns=labels), loglik=float(loglik),
                       nobs=core.nobs, n_subjects=core.n_subjects, df_resid=df_resid, method=method,
-                      covariance=covariance, theta=theta, vcov_unadjusted=V0)
+                      covariance=covariance, theta=theta, vcov_unadjusted=V0, df_method=df_method,
+                      _inference=inference)
 
 
 def _mmrm_wide(data, visits, arm, covariates, factors):
