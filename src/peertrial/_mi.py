@@ -90,25 +90,39 @@ def rubin_pool(estimates, variances, dfcom: float = np.inf, level: float = 0.95,
     estimates, variances : array-like, shape (m, p)
         Estimates of the ``p`` parameters and their squared SEs in each of ``m >= 2``
         completed data sets.
-    dfcom : float
+    dfcom : float, default inf
         Complete-data degrees of freedom (``n - p`` for a linear model).
-    level : float
-        Level of the t-based confidence intervals, 0.95 or 95 alike (``conf_level`` is its
-        deprecated alias).
+    level : float, default 0.95
+        Level of the t-based confidence intervals, 0.95 or 95 alike.
     names : sequence, optional
         Parameter names (the index of the result).
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
 
     Returns
     -------
-    DataFrame
+    pandas.DataFrame
         One row per parameter with ``estimate, ubar, b, t, dfcom, df, riv, lambda, fmi, se,
         statistic, pval, ci_lb, ci_ub``.
 
+    Notes
+    -----
+    R equivalent: ``mice::pool`` and ``summary(pool(...), conf.int = TRUE)`` (mice 3.15.0);
+    for one parameter also ``mice::pool.scalar(Q, U, n = dfcom + 1, k = 1)``.
+
+    References
+    ----------
+    .. [1] Rubin, D. B. (1987). Multiple Imputation for Nonresponse in Surveys. Wiley.
+    .. [2] Barnard, J., & Rubin, D. B. (1999). Small-sample degrees of freedom with multiple
+       imputation. Biometrika, 86, 948-955.
+    .. [3] van Buuren, S. (2018). Flexible Imputation of Missing Data (2nd ed.). Chapman &
+       Hall/CRC.
+
     Examples
     --------
-    >>> from peertrial._mi import rubin_pool
-    >>> rubin_pool([[1.0], [1.2], [0.9]], [[0.04], [0.05], [0.04]], dfcom=50)["df"].round(2).tolist()
-    [8.13]
+    >>> pooled = pt.trial.rubin_pool([[1.0], [1.2], [0.9]], [[0.04], [0.05], [0.04]], dfcom=50)
+    >>> pooled[["estimate", "t", "df", "fmi"]].round(4).iloc[0].tolist()     # as mice::pool.scalar
+    [1.0333, 0.0744, 8.128, 0.5225]
     """
     conf_level = _data.confidence_level(level, conf_level=conf_level)
     Q, U, m = _moments(estimates, variances)
