@@ -732,7 +732,12 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
     covariates : list of str or str
         Fixed covariates (crr's ``cov1``).
     cause, cencode : int
-        Status codes of the event of interest and of censoring.
+        Status codes of the event of interest (default 1) and of censoring (default 0).
+    causes : list, optional
+        The allowed status codes besides ``cencode``; a status outside them raises
+        ``ValueError`` (default: any value allowed).
+    factors : sequence of str
+        Columns to treat as factors (as ``C(x)`` in a formula).
     cov2 : list of str, optional
         Covariates whose effect changes with time, as crr's ``cov2``: column j enters as
         ``cov2[j] * tf(t)[:, j]`` with its own coefficient, named ``"col*tf1"``, ``"col*tf2"``...

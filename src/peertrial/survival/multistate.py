@@ -203,6 +203,9 @@ def aalen_johansen(data, id, start="start", stop="stop", event="event", istate=N
         One set of curves per level (e.g. the randomised arm).
     censor : scalar
         The ``event`` value meaning censoring (default 0).
+    initial : str
+        Name of the starting state when ``istate`` is not given (default ``"(s0)"``, as
+        survfit's).
     level : float
         Confidence level (0.95 or 95).
 
