@@ -699,6 +699,8 @@ def rma_mv(
     mods : str or array-like, optional
         Moderators: a formula (``"~ year + type"``, evaluated on ``data``) or a matrix;
         an intercept is added unless ``intercept=False`` (or the formula has ``- 1``).
+    intercept : bool
+        Add an intercept to ``mods`` (default True).
     method : {"REML", "ML"}
         Restricted (default) or full maximum likelihood.
     test : {"z", "t"}
@@ -711,6 +713,8 @@ def rma_mv(
         Values at which components are fixed (None/NaN entries are estimated), as metafor.
     level : float
         Confidence level (95 or 0.95).
+    slab : str or array-like, optional
+        Labels of the estimates (default the row labels of ``data``, or 1..k).
     dist : str, DataFrame or list, optional
         Spatial structures: "euclidean" (default), "maximum" or "manhattan" distance between
         the coordinates named in the inner formula, or a square distance matrix (DataFrame
@@ -1123,6 +1127,9 @@ class RMAMVResult(FitStatistics, Result):
         Copy of the rows used.
     fixed_flags : list of bool
         Which variance components were fixed by the caller (``sigma2=`` ...).
+    spec : object
+        The model's internal specification (random-effects terms and parameters), used by
+        :func:`ranef`, :func:`blup` and :meth:`confint`.
 
     Notes
     -----
