@@ -49,7 +49,78 @@ __all__ = ["MixedResult", "MMRMResult", "random_intercept", "partially_nested", 
 
 @dataclass(frozen=True, eq=False)
 class MixedResult(Result):
-    """A linear mixed model with one random intercept per cluster (REML)."""
+    """A linear mixed model with one random intercept per cluster, fitted by REML.
+
+    Returned by :func:`random_intercept` and :func:`partially_nested`. Coefficient attributes
+    are Series indexed by term (R's names). ``to_frame()`` has ``estimate, se, statistic, df``
+    (absent for Wald z), ``pval, ci_lb, ci_ub``; ``estimate`` is the arm's coefficient;
+    ``ftest(L)`` tests several contrasts at once.
+
+    Attributes
+    ----------
+    coef, se : pandas.Series
+        Fixed effects and their standard errors (Kenward-Roger: from the adjusted covariance).
+    zval, pval : pandas.Series
+        Wald statistics ``coef / se`` and their p-values (t on ``df``, or normal).
+    ci_lb, ci_ub : pandas.Series
+        Confidence limits at ``level`` (t on ``df``, or normal).
+    tau2 : float
+        Variance of the random intercepts (between clusters); 0 for a singular fit.
+    sigma2 : float
+        Residual variance.
+    icc : float
+        Intraclass correlation ``tau2 / (tau2 + sigma2)``.
+    loglik : float
+        REML log-likelihood (lme4's ``logLik(fit)``).
+    n : int
+        Observations analysed.
+    n_groups : int
+        Number of clusters of the random intercept.
+    term : str
+        The arm's term.
+    singular : bool
+        True when ``tau2`` is estimated at 0 (lme4's "boundary (singular) fit").
+    method : str
+        One-line description of the model.
+    vcov : pandas.DataFrame
+        Covariance of the fixed effects (Kenward-Roger: pbkrtest's adjusted ``vcovAdj``).
+    level : float, default 0.95
+        Confidence level of the limits (a proportion).
+    df : pandas.Series or None
+        Denominator degrees of freedom per coefficient; None for Wald z (``"asymptotic"``).
+    df_method : str
+        ``"satterthwaite"``, ``"kenward-roger"``, ``"residual"`` or ``"asymptotic"``.
+    vcov_unadjusted : pandas.DataFrame or None
+        The REML covariance ``(X' V^-1 X)^-1`` when ``vcov`` is Kenward-Roger's.
+
+    Notes
+    -----
+    R equivalent: ``summary(lmerTest::lmer(...))`` coefficients (lme4 1.1-31, lmerTest 3.1-3;
+    ``ddf = "Kenward-Roger"`` through pbkrtest 0.5.2), ``VarCorr(fit)`` for ``tau2`` and
+    ``sigma2``, ``logLik(fit)``.
+
+    References
+    ----------
+    .. [1] Bates, D., Maechler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects
+       models using lme4. Journal of Statistical Software, 67(1), 1-48.
+    .. [2] Kuznetsova, A., Brockhoff, P. B., & Christensen, R. H. B. (2017). lmerTest package: tests in
+       linear mixed effects models. Journal of Statistical Software, 82(13), 1-26.
+    .. [3] Kenward, M. G., & Roger, J. H. (1997). Small sample inference for fixed effects from
+       restricted maximum likelihood. Biometrics, 53(3), 983-997.
+    .. [4] Satterthwaite, F. E. (1946). An approximate distribution of estimates of variance
+       components. Biometrics Bulletin, 2(6), 110-114.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> fit = pt.trial.random_intercept(trial, "hope_12", group="site", covariates=["hope_0"])
+    >>> fit.n, fit.n_groups, fit.df_method
+    (139, 7, 'satterthwaite')
+    >>> fit.to_frame().columns.tolist()
+    ['estimate', 'se', 'statistic', 'df', 'pval', 'ci_lb', 'ci_ub']
+    >>> round(fit.sigma2, 2), fit.singular       # the sites add no variance here
+    (39.75, True)
+    """
 
     coef: pd.Series
     se: pd.Series
@@ -307,20 +378,38 @@ def random_intercept(data, outcome: str, arm: str = "arm", group: str | None = N
 
     Equals ``lme4::lmer(outcome ~ arm + covariates + (1 | group), REML = TRUE)``; the site
     fixed-effect alternative is ``estimate_effects(..., covariates=[..., "site"], factors=["site"])``.
-    ``group`` (required) names the column of the random intercept's clusters, e.g. ``group="site"``.
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found. ``level``: confidence level
-    of the Wald limits, 0.95 or 95 alike.
-
-    ``df_method``: ``"satterthwaite"`` (default; t tests as ``lmerTest::summary``),
-    ``"kenward-roger"`` (Kenward & Roger 1997 as ``pbkrtest``: the SEs come from the adjusted
-    covariance ``Phi_A`` (``pbkrtest::vcovAdj``, kept in ``vcov``; the REML one is in
-    ``vcov_unadjusted``) and each coefficient gets KR's df, as
-    ``lmerTest::summary(fit, ddf = "Kenward-Roger")``; ``ftest(L)`` gives ``pbkrtest::KRmodcomp``),
-    ``"residual"`` (``n - p``) or ``"asymptotic"`` (Wald z, lme4's ``t value`` on a normal
-    reference). The result's ``df`` holds the degrees of freedom of each coefficient.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant (never modified).
+    outcome : str
+        Column of the numeric outcome.
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention (or see ``arm_levels``).
+    group : str
+        Column of the random intercept's clusters, e.g. ``group="site"``. Required (no default).
+    covariates : list of str or str, optional
+        Adjustment columns, a list or an R-style right-hand side, typed as in
+        :func:`estimate_effects`.
+    factors : list of str, optional
+        Covariate columns to enter as treatment-coded factors whatever their type.
+    na_action : {"omit", "fail"}, default "omit"
+        ``"omit"`` drops rows with missing values with a warning naming them; ``"fail"`` raises.
+    level : float, default 0.95
+        Confidence level of the limits, 0.95 or 95 alike.
+    arm_levels : mapping or pair, optional
+        How the ``arm`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    df_method : {"satterthwaite", "kenward-roger", "residual", "asymptotic"}, default "satterthwaite"
+        ``"satterthwaite"``: t tests as ``lmerTest::summary``; ``"kenward-roger"`` (Kenward &
+        Roger 1997 as ``pbkrtest``): the SEs come from the adjusted covariance ``Phi_A``
+        (``pbkrtest::vcovAdj``, kept in ``vcov``; the REML one is in ``vcov_unadjusted``) and
+        each coefficient gets KR's df, as ``lmerTest::summary(fit, ddf = "Kenward-Roger")``;
+        ``ftest(L)`` gives ``pbkrtest::KRmodcomp``; ``"residual"``: ``n - p``;
+        ``"asymptotic"``: Wald z, lme4's ``t value`` on a normal reference. The result's ``df``
+        holds the degrees of freedom of each coefficient.
 
     Returns
     -------
@@ -331,7 +420,7 @@ def random_intercept(data, outcome: str, arm: str = "arm", group: str | None = N
     Notes
     -----
     R equivalent: ``lme4::lmer(outcome ~ arm + covariates + (1 | group), REML = TRUE)``
-    (lme4 1.1-31).
+    (lme4 1.1-31) with ``lmerTest`` 3.1-3 (Satterthwaite) or ``pbkrtest`` 0.5.2 (Kenward-Roger).
 
     References
     ----------
@@ -341,6 +430,8 @@ def random_intercept(data, outcome: str, arm: str = "arm", group: str | None = N
        linear mixed effects models. Journal of Statistical Software, 82(13), 1-26.
     .. [3] Kenward, M. G., & Roger, J. H. (1997). Small sample inference for fixed effects from
        restricted maximum likelihood. Biometrics, 53(3), 983-997.
+    .. [4] Satterthwaite, F. E. (1946). An approximate distribution of estimates of variance
+       components. Biometrics Bulletin, 2(6), 110-114.
 
     Examples
     --------
@@ -380,14 +471,70 @@ def partially_nested(data, outcome: str, arm: str = "arm", cluster: str | None =
     cluster of one: unclustered, but with the intervention arm's variance) or ``"drop"`` (both
     warn). A peer worker recorded for a control participant is ignored with a warning.
 
-    ``arm_levels``: how the ``arm`` column codes the arms when it is not 0/1, as a mapping
-    ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
-    non-0/1 ``arm`` raises ``ValueError`` listing the values found.
-    ``level``: confidence level of the Wald limits, 0.95 or 95 alike.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per participant (never modified; its index labels must be unique).
+    outcome : str
+        Column of the numeric outcome.
+    arm : str, default "arm"
+        Column of the randomised arm, 0 = control, 1 = intervention (or see ``arm_levels``).
+    cluster : str
+        Column of the intervention-arm clusters, e.g. the peer worker. Required (no default);
+        ignored (with a warning) in the control arm.
+    covariates : list of str or str, optional
+        Adjustment columns, a list or an R-style right-hand side, typed as in
+        :func:`estimate_effects`.
+    factors : list of str, optional
+        Covariate columns to enter as treatment-coded factors whatever their type.
+    unassigned : {"error", "own_cluster", "drop"}, default "error"
+        What to do with intervention participants without a ``cluster`` value: raise, make
+        each a cluster of one, or drop them (both with a warning).
+    na_action : {"omit", "fail"}, default "omit"
+        ``"omit"`` drops rows with a missing outcome, arm or covariate with a warning naming
+        them; ``"fail"`` raises.
+    level : float, default 0.95
+        Confidence level of the limits, 0.95 or 95 alike.
+    arm_levels : mapping or pair, optional
+        How the ``arm`` column codes the arms when it is not 0/1, as a mapping
+        ``{"Control": 0, "Peer": 1}`` or a pair ``(control, intervention)``; without it a
+        non-0/1 ``arm`` raises ``ValueError`` listing the values found.
+    df_method : {"satterthwaite", "kenward-roger", "residual", "asymptotic"}, default "satterthwaite"
+        As in :func:`random_intercept`: ``lmerTest``'s Satterthwaite df, ``pbkrtest``'s
+        Kenward-Roger (adjusted SEs, KR df and ``ftest``), ``n - p``, or Wald z.
 
-    ``df_method``: ``"satterthwaite"`` (default, as ``lmerTest``), ``"kenward-roger"`` (as
-    ``pbkrtest``; adjusted SEs, KR df and ``ftest``), ``"residual"`` or ``"asymptotic"``, as in
-    :func:`random_intercept`.
+    Returns
+    -------
+    MixedResult
+        The treatment ``estimate`` and, by term, ``coef``, ``se``, ``ci_lb``, ``ci_ub``, ``pval``;
+        ``tau2`` (between peer workers, intervention arm), ``sigma2``, ``icc``, ``n_groups``
+        (clusters of the intervention arm), ``n``.
+
+    Notes
+    -----
+    R equivalent: ``lme4::lmer(outcome ~ arm + covariates + (0 + arm | cluster), REML = TRUE)``
+    with the controls' cluster set to one level of their own (lme4 1.1-31; df from lmerTest
+    3.1-3 or pbkrtest 0.5.2).
+
+    References
+    ----------
+    .. [1] Roberts, C., & Roberts, S. A. (2005). Design and analysis of clinical trials with
+       clustering effects due to treatment. Clinical Trials, 2(2), 152-162.
+    .. [2] Bauer, D. J., Sterba, S. K., & Hallfors, D. D. (2008). Evaluating group-based
+       interventions when control participants are ungrouped. Multivariate Behavioral Research,
+       43(2), 210-236.
+    .. [3] Bates, D., Maechler, M., Bolker, B., & Walker, S. (2015). Fitting linear mixed-effects
+       models using lme4. Journal of Statistical Software, 67(1), 1-48.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> fit = pt.trial.partially_nested(trial, "hope_12", cluster="peer_worker", covariates=["hope_0"],
+    ...                                 unassigned="own_cluster")
+    >>> round(fit.estimate, 3), fit.n, fit.n_groups
+    (-0.862, 139, 44)
+    >>> round(fit.tau2, 2), round(fit.icc, 3)
+    (6.7, 0.156)
     """
     if cluster is None:
         raise ValueError("partially_nested needs cluster= (the column of the intervention-arm clusters, e.g. "
@@ -436,8 +583,75 @@ def partially_nested(data, outcome: str, arm: str = "arm", cluster: str | None =
 
 @dataclass(frozen=True, eq=False)
 class MMRMResult(Result):
-    """Mixed model for repeated measures, REML (as ``nlme::gls``), with the visits' covariance
-    ``sigma`` of the structure named in ``covariance`` (the R package mmrm's names)."""
+    """Mixed model for repeated measures fitted by REML, with the treatment effect at each visit.
+
+    Returned by :func:`mmrm`: fitted as ``nlme::gls``, with the visits' covariance ``sigma`` of
+    the structure named in ``covariance`` (the R package mmrm's names). ``to_frame()`` is a copy
+    of ``effects``; ``ftest(L)`` tests several contrasts at once.
+
+    Attributes
+    ----------
+    coef, se : pandas.Series
+        Fixed effects (``(Intercept)``, ``visit<v>``, ``arm``, covariates, ``visit<v>:arm``)
+        and their standard errors (Kenward-Roger: from the adjusted covariance).
+    vcov : pandas.DataFrame
+        Covariance of the fixed effects (Kenward-Roger: the adjusted ``Phi_A``).
+    effects : pandas.DataFrame
+        The arm difference at each visit (index ``visit``): ``estimate, se, statistic, df,
+        pval, ci_lb, ci_ub`` on ``df_method`` degrees of freedom, with ``n_control`` and
+        ``n_intervention`` observed at that visit.
+    sigma : pandas.DataFrame
+        Estimated covariance matrix of the visits (visits by visits).
+    loglik : float
+        REML log-likelihood (nlme's constant).
+    nobs : int
+        Observed outcome values analysed.
+    n_subjects : int
+        Participants analysed.
+    df_resid : int
+        ``nobs - p``, the df of ``summary()``'s coefficient t tests (as ``summary(gls)``).
+    method : str
+        One-line description of the model.
+    covariance : str
+        The covariance structure: ``"us"``, ``"cs"``, ``"csh"``, ``"ar1"``, ``"ar1h"``,
+        ``"toep"`` or ``"toeph"``.
+    theta : pandas.Series or None
+        SDs and correlation parameters of a structured covariance (None for ``"us"``).
+    vcov_unadjusted : pandas.DataFrame or None
+        The REML covariance when ``vcov`` is Kenward-Roger's.
+    df_method : str
+        ``"satterthwaite"``, ``"kenward-roger"``, ``"kenward-roger-linear"``, ``"residual"``
+        or ``"asymptotic"``.
+
+    Notes
+    -----
+    R equivalent: ``nlme::gls(..., method = "REML")`` (nlme 3.1-162) with ``corSymm`` +
+    ``varIdent`` for ``"us"``; the effect at each visit is the contrast ``b_arm + b_{visit x arm}``
+    of its coefficients (``L %*% coef(fit)``, SE from ``L %*% vcov(fit) %*% t(L)``). The df follow
+    the definitions of the R package mmrm, which is not installed on the fixture machine (checked
+    against R code written from the definitions; emmeans' df for gls differ).
+
+    References
+    ----------
+    .. [1] Mallinckrodt, C. H., Lane, P. W., Schnell, D., Peng, Y., & Mancuso, J. P. (2008).
+       Recommendations for the primary analysis of continuous endpoints in longitudinal clinical
+       trials. Drug Information Journal, 42(4), 303-319.
+    .. [2] Kenward, M. G., & Roger, J. H. (1997). Small sample inference for fixed effects from
+       restricted maximum likelihood. Biometrics, 53(3), 983-997.
+    .. [3] Satterthwaite, F. E. (1946). An approximate distribution of estimates of variance
+       components. Biometrics Bulletin, 2(6), 110-114.
+
+    Examples
+    --------
+    >>> trial = pt.simulate.trial(n=200, seed=1)
+    >>> fit = pt.trial.mmrm(trial, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"])
+    >>> fit.coef.index.tolist()
+    ['(Intercept)', 'visit12', 'arm', 'hope_0', 'visit12:arm']
+    >>> fit.nobs, fit.n_subjects, fit.covariance
+    (292, 167, 'us')
+    >>> fit.effects["estimate"].round(3).tolist()
+    [0.178, -0.793]
+    """
 
     coef: pd.Series
     se: pd.Series
@@ -569,26 +783,28 @@ def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *,
     visits : dict, optional
         Wide input: visit labels -> outcome columns in time order, e.g.
         ``{"4": "hope_4", "12": "hope_12"}``; the baseline score goes in ``covariates``.
-    arm : str
+    arm : str, default "arm"
         The 0/1 arm column (constant within a participant in long data).
     covariates : list of str or str, optional
         Covariate columns or an R-style right-hand side; in long data they may vary by visit.
     outcome, id, visit : str, optional
         Long input: the outcome, participant and visit columns. Visits are ordered as sorted values
         (the category order for an ordered categorical); a missing outcome is a missing visit.
-    covariance : str
+    covariance : str, default "us"
         ``"us"`` (unstructured, default), ``"cs"`` (compound symmetry), ``"csh"`` (heterogeneous
         compound symmetry), ``"ar1"``, ``"ar1h"`` (AR(1), homogeneous or heterogeneous variances;
         equally spaced visits in visit order), ``"toep"``, ``"toeph"`` (Toeplitz), the R package
         mmrm's names. See :mod:`peertrial.trial._mmrm_cov`.
     factors : list of str, optional
         Covariates to treat as factors.
-    level : float
+    level : float, default 0.95
         Confidence level of the visit effects' intervals, 0.95 or 95 alike.
+    conf_level : float, optional
+        Deprecated spelling of ``level``.
     arm_levels : mapping or pair, optional
         How ``arm`` codes the arms when it is not 0/1 (``{"Control": 0, "Peer": 1}`` or
         ``(control, intervention)``).
-    df_method : str
+    df_method : str, default "satterthwaite"
         ``"satterthwaite"`` (default; as the R package mmrm defines it, from the observed REML
         Hessian of the covariance parameters, see :mod:`peertrial.trial._df`),
         ``"kenward-roger"`` / ``"kenward-roger-linear"`` (as mmrm's ``method = "Kenward-Roger"`` /
@@ -610,9 +826,10 @@ def mmrm(data, visits: dict | None = None, arm: str = "arm", covariates=None, *,
     -----
     R equivalent: ``nlme::gls(y ~ visit * arm + covariates, correlation = corSymm(form = ~ v | id),
     weights = varIdent(form = ~ 1 | visit), method = "REML")`` for ``"us"``; ``corCompSymm``,
-    ``corAR1``, ``corARMA(p = T - 1, q = 0)`` without/with ``varIdent`` for the others (nlme 3.1);
-    ``mmrm::mmrm(y ~ visit * arm + us(visit | id))`` and its ``cs``, ``csh``, ``ar1``, ``ar1h``,
-    ``toep``, ``toeph``. Participants with no observed visit, or a missing covariate, are dropped
+    ``corAR1``, ``corARMA(p = T - 1, q = 0)`` without/with ``varIdent`` for the others (nlme
+    3.1-162); ``mmrm::mmrm(y ~ visit * arm + us(visit | id))`` and its ``cs``, ``csh``, ``ar1``,
+    ``ar1h``, ``toep``, ``toeph`` (the mmrm package is not installed on the fixture machine: its
+    df definitions were checked against R code written from them). Participants with no observed visit, or a missing covariate, are dropped
     with a warning naming them.
 
     References
