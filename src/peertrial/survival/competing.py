@@ -247,9 +247,10 @@ def cuminc(data=None, time="time", status="status", group=None, strata=None, cen
     data : pandas.DataFrame
         One row per participant.
     time : str
-        Follow-up time.
+        Follow-up time column (default ``"time"``).
     status : str
-        Cause of the event (1, 2, ...) or ``cencode`` for censoring.
+        Column of the cause of the event (1, 2, ...) or ``cencode`` for censoring (default
+        ``"status"``).
     group : str, optional
         Curves and Gray's test per level of this column.
     strata : str, optional
@@ -728,7 +729,7 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
         One row per participant.
     time, status : str
         Follow-up time and status column (``cause`` = the event of interest, ``cencode`` =
-        censored, any other value a competing event).
+        censored, any other value a competing event); defaults ``"time"``, ``"status"``.
     covariates : list of str or str
         Fixed covariates (crr's ``cov1``).
     cause, cencode : int
@@ -753,7 +754,7 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
         the estimated censoring distribution) and ``naive_se`` coxph's model-based SE. Not
         combined with ``cov2``.
     gtol, maxiter : float, int
-        crr's convergence tolerance and iteration cap.
+        crr's convergence tolerance and iteration cap (defaults 1e-6 and 10, as crr).
     level : float
         Confidence level, 0.95 or 95 alike.
 

@@ -147,7 +147,7 @@ def concordance(data=None, time="time", event="event", predictor=None, strata=No
     data : pandas.DataFrame, optional
         Holds the named columns (or give arrays).
     time, event : str or array-like
-        Follow-up time and 0/1 event indicator.
+        Follow-up time and 0/1 event indicator (defaults ``"time"``, ``"event"``).
     predictor : str or array-like
         The score to assess; larger values predict longer survival unless ``reverse``.
     strata : str or array-like, optional
@@ -155,7 +155,7 @@ def concordance(data=None, time="time", event="event", predictor=None, strata=No
     weights : str or array-like, optional
         Case weights (a pair counts w_i w_j).
     reverse : bool
-        True when larger predictor values mean shorter survival (a risk score).
+        True when larger predictor values mean shorter survival (a risk score); default False.
     level : float
         Confidence level for ``ci_lb``/``ci_ub`` (0.95 or 95).
     fit : CoxResult, optional

@@ -1009,7 +1009,8 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     data : pandas.DataFrame
         One row per participant (or per interval with ``entry``).
     time, event : str
-        Follow-up time and event indicator (1 event, 0 censored).
+        Follow-up time and event indicator (1 event, 0 censored); defaults ``"time"``,
+        ``"event"``.
     covariates : list of str or str
         Columns, or an R-style right-hand side such as ``"arm + C(site) + age"``.
     ties : {"efron", "breslow", "exact"}
@@ -1024,7 +1025,8 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
     level : float
         Confidence level, 0.95 or 95 alike (default 0.95); ``conf_level`` is its deprecated alias.
     eps, iter_max : float, int
-        Convergence tolerance and iteration cap of the Newton-Raphson fit.
+        Convergence tolerance and iteration cap of the Newton-Raphson fit (defaults 1e-9 and
+        20, as ``coxph.control``).
     factors : sequence of str
         Columns to treat as factors.
     tt : dict, optional

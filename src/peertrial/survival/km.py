@@ -393,9 +393,9 @@ def kaplan_meier(data=None, time="time", event="event", group=None, conf_type: s
     data : pandas.DataFrame
         One row per participant.
     time : str
-        Follow-up time column.
+        Follow-up time column (default ``"time"``).
     event : str
-        1 for the event, 0 for censoring.
+        Event column, 1 for the event, 0 for censoring (default ``"event"``).
     group : str, optional
         Curves per level of this column.
     conf_type : {"log", "log-log", "plain", "logit", "arcsin"}

@@ -129,9 +129,10 @@ def logrank(data=None, time="time", event="event", group="group", strata=None,
     data : pandas.DataFrame
         One row per participant.
     time, event : str
-        Follow-up time and event indicator (1 event, 0 censored).
+        Follow-up time and event indicator (1 event, 0 censored); defaults ``"time"``,
+        ``"event"``.
     group : str
-        The groups compared.
+        The groups compared (default ``"group"``).
     strata : str, optional
         Stratified test (R's ``strata()``).
     rho : float

@@ -192,9 +192,10 @@ def aalen_johansen(data, id, start="start", stop="stop", event="event", istate=N
     data : pandas.DataFrame
         Counting-process rows: a participant's consecutive intervals (start, stop].
     id, start, stop : str
-        Participant identifier and the interval's limits.
+        Participant identifier and the interval's limits (defaults ``"start"``, ``"stop"``).
     event : str
-        The state entered at ``stop``; the value ``censor`` means no transition.
+        The state entered at ``stop``; the value ``censor`` means no transition (default
+        ``"event"``).
     istate : str, optional
         The state occupied during the interval. Without it every participant starts in
         the state named ``initial`` and each row's state is the state entered at the end

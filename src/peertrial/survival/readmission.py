@@ -158,7 +158,8 @@ def _num_hessian(f, x, rel=1e-4):
 class ReadmissionResult(Result):
     """Proportion readmitted per arm with the risk difference, risk ratio and adjusted odds ratio.
 
-    Returned by :func:`readmission_12m`.
+    Returned by :func:`readmission_12m`. Also ``rd``, ``rr`` and ``odds_ratio``: the three
+    main estimates as floats (properties).
 
     Attributes
     ----------
@@ -181,8 +182,6 @@ class ReadmissionResult(Result):
         Confidence level, as a proportion (``conf_level`` is a deprecated alias).
     extra : dict
         Further fit statistics (``deviance`` of the mixed model).
-
-    Also ``rd``, ``rr`` and ``odds_ratio``: the three main estimates as floats.
 
     Notes
     -----
@@ -280,26 +279,31 @@ def readmission_12m(data, outcome: str, arm: str = "arm",
         p-value as ``lmtest::coeftest(fit, vcov = vcovCL(fit, cluster = ~site))``. Not with
         ``random=``; the RD and RR stay unclustered.
 
-    Bad input: an outcome with no events (or no non-events) at all raises ``ValueError``.
-    If one arm has no events or only events (separation), the maximum-likelihood odds ratio
-    is 0 or infinite (R's glm stops at huge coefficients and SEs): as
-    :func:`peertrial.trial.itt_odds_ratio` does, the adjusted model is not fitted, the OR is
-    reported at its limit (0 or ``inf``) with NaN SE, CI and p-value, and a
-    :class:`peertrial.PeertrialWarning` says so. The risk difference is reported as usual; so
-    is the risk ratio, which is 0 or ``inf`` (NaN SE, CI, p) when an arm has no events.
-    Separation by another covariate level gives a warning and the fit as R would report it.
-
     Returns
     -------
     ReadmissionResult
         Proportions per arm (``arms``), the risk difference ``rd``, risk ratio ``rr`` and
         adjusted ``odds_ratio``; ``summary()``, ``to_frame()``.
 
+    Raises
+    ------
+    ValueError
+        When the outcome has no events (or no non-events) at all, ``arm`` has one level, or
+        both ``random`` and ``cluster`` are given.
+
     Notes
     -----
     R equivalent: ``stats::glm(family = binomial)`` for the adjusted odds ratio, or
     ``lme4::glmer`` with ``random=`` (lme4 1.1-31); Wald intervals for RD and RR; with
     ``cluster=``, ``sandwich::vcovCL`` (sandwich 3.0.2).
+
+    Separation: if one arm has no events or only events, the maximum-likelihood odds ratio
+    is 0 or infinite (R's glm stops at huge coefficients and SEs): as
+    :func:`peertrial.trial.itt_odds_ratio` does, the adjusted model is not fitted, the OR is
+    reported at its limit (0 or ``inf``) with NaN SE, CI and p-value, and a
+    :class:`peertrial.PeertrialWarning` says so. The risk difference is reported as usual; so
+    is the risk ratio, which is 0 or ``inf`` (NaN SE, CI, p) when an arm has no events.
+    Separation by another covariate level gives a warning and the fit as R would report it.
 
     References
     ----------

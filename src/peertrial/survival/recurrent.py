@@ -312,8 +312,9 @@ def mcf(data, id, time="time", event="event", group=None, terminal=None, entry=N
     data : pandas.DataFrame
         Long form: one row per event and one row ending each participant's follow-up.
     id, time, event : str
-        Participant identifier; event or end-of-follow-up time; number of events at that
-        time (1 for a readmission, 0 for the end of follow-up; larger counts allowed).
+        Participant identifier; event or end-of-follow-up time (default ``"time"``); number of
+        events at that time (1 for a readmission, 0 for the end of follow-up; larger counts
+        allowed; default ``"event"``).
     group : str, optional
         Arm or other grouping column; one curve per level.
     terminal : str, optional
