@@ -132,11 +132,12 @@ def vcalc(vi, cluster, data: pd.DataFrame | None = None, *, subgroup=None, obs=N
         Columns holding each cluster's correlation matrix (lower triangles), instead of the
         arguments above.
     checkpd : bool
-        Warn when a cluster's matrix is not positive definite (as metafor).
+        Warn when a cluster's matrix is not positive definite (as metafor; default True).
     nearpd : bool
         Replace a cluster's correlation matrix that is not positive definite by the nearest
         positive-definite correlation matrix (Higham's alternating projections with
         Dykstra's correction, as ``Matrix::nearPD(R, corr = TRUE)``); warns if it still is not.
+        Default False.
 
     Returns
     -------
@@ -314,9 +315,9 @@ def aggregate(data: pd.DataFrame, cluster, *, V=None, struct: str = "CS", rho=No
         Inverse-variance (GLS) average ``(1'V^-1 1)^-1 1'V^-1 y`` with variance
         ``(1'V^-1 1)^-1`` (default), or the plain mean with variance ``1'V 1 / k^2``.
     checkpd : bool
-        Check that each cluster's block of ``V`` is positive definite (default True).
+        Warn when a cluster's block of ``V`` is not positive definite (default True).
     addk : bool
-        Add the cluster size as column ``ki``.
+        Add the cluster size as column ``ki`` (default False).
     yi, vi : str
         The effect-size and sampling-variance columns (defaults ``"yi"``, ``"vi"``).
 

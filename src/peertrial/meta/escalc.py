@@ -120,7 +120,7 @@ def escalc(
     to : {"only0", "all", "if0all", "none"}
         Which tables get ``add`` (default: only those with a zero cell).
     drop00 : bool
-        Drop studies with no events in either group.
+        Drop studies with no events in either group (default False).
     var_names : tuple of str
         Names of the two added columns (default ``("yi", "vi")``).
     ri, xi, mi, sdi, ti, x1i, x2i, t1i, t2i : str or array-like, optional

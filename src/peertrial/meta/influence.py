@@ -186,7 +186,7 @@ def cumul(fit, order=None, decreasing: bool = False, data: pd.DataFrame | None =
     order : str or array-like, optional
         Column of ``fit.data`` (or values) giving the order in which studies are added.
     decreasing : bool
-        Add studies in decreasing order of ``order``.
+        Add studies in decreasing order of ``order`` (default False).
     data : pandas.DataFrame, optional
         Where ``order`` is looked up, when the fit kept no data.
 

@@ -326,7 +326,8 @@ def arm_columns(data=None, *, ai=None, n1i=None, ci=None, n2i=None, bi=None, di=
     m1i, sd1i, m2i, sd2i : str or array-like, optional
         Means and SDs (with ``n1i``, ``n2i``): mean, SD and total per arm are shown.
     labels : tuple of str
-        Names of the two arms, shown above their columns.
+        Names of the two arms, shown above their columns (default
+        ``("Experimental", "Control")``).
 
     Returns
     -------

@@ -155,7 +155,7 @@ def robust(fit, cluster, *, clubsandwich: bool = False, adjust: bool = True, lev
         tests on ``n - p`` df. True: CR2 with Satterthwaite df per coefficient and the
         HTZ test of the moderators, as ``robust(..., clubSandwich=TRUE)`` (clubSandwich).
     adjust : bool
-        Small-sample factor ``n/(n - p)`` for CR1.
+        Small-sample factor ``n/(n - p)`` for CR1 (default True).
     level : float, optional
         Confidence level (default: the fit's).
 
