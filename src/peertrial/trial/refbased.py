@@ -650,13 +650,13 @@ def reference_based_mi(data, visits=None, arm: str = "arm", covariates=None, *, 
     visits : dict, optional
         Wide data: visit labels -> outcome columns in time order, e.g. ``{"4": "hope_4", "12":
         "hope_12"}``.
-    arm : str
+    arm : str, default "arm"
         Randomised arm, 0 = control (the reference), 1 = intervention (or ``arm_levels``).
     covariates : list or formula, optional
         Baseline covariates of the imputation MMRM (common slope across visits) and of the
         ANCOVA, e.g. ``["hope_0"]``. Participants with a missing covariate are dropped with a
         warning.
-    strategy : str
+    strategy : str, default "JR"
         ``"JR"`` (jump to reference, default), ``"CR"`` (copy reference), ``"CIR"`` (copy
         increments in reference) or ``"MAR"`` for every participant with an ICE; or the name
         of a column giving each participant's strategy (missing = MAR), as rbmi's ``data_ice``.
@@ -666,7 +666,7 @@ def reference_based_mi(data, visits=None, arm: str = "arm", covariates=None, *, 
         i.e. the visit after the participant's last observed one when their last visit is
         missing; intermittent missing visits before it are MAR. Observed values after an ICE
         under JR/CR/CIR are left out of the imputation model and kept in the analysis (rbmi).
-    m : int
+    m : int, default 20
         Number of imputations (bootstrap samples).
     seed : int or Generator, optional
         Random stream (``_data.as_generator``); a seed reproduces the result.
@@ -674,9 +674,9 @@ def reference_based_mi(data, visits=None, arm: str = "arm", covariates=None, *, 
         Added to the values imputed after the ICE (rbmi's ``delta_template`` +
         ``apply_delta``): a number or one number per visit for the intervention arm, or
         ``{0: ..., 1: ...}`` per arm. Values observed, or imputed before the ICE, are unchanged.
-    same_cov : bool
+    same_cov : bool, default True
         One covariance shared by the arms (rbmi's default) or one per arm.
-    covariates_by_visit : bool
+    covariates_by_visit : bool, default False
         Give the imputation MMRM one slope per visit for each covariate (``visit:covariate``,
         as rbmi's usual ``covariates = c("BASVAL*VISIT", ...)``) instead of a common slope.
     factors : list, optional
@@ -685,7 +685,7 @@ def reference_based_mi(data, visits=None, arm: str = "arm", covariates=None, *, 
         Long data only: the outcome, participant and visit columns (visits in the order of the
         column's categories, else sorted; participant-level columns must be constant within a
         participant; a missing row or outcome is a missing visit).
-    level : float
+    level : float, default 0.95
         Confidence level, 0.95 or 95 alike.
     arm_levels : mapping or pair, optional
         How ``arm`` codes the arms when it is not 0/1.
@@ -807,7 +807,27 @@ class TippingPoint(Result):
                                  f"intercurrent event in: {self.arms}", "", format_table(shown), "", tip])
 
     def plot(self, ax=None, **kwargs):
-        """Estimate and CI against delta, with the tipping point (:func:`peertrial.plot.tipping_point_plot`)."""
+        """Estimate and CI against delta, with the tipping point.
+
+        Draws :func:`peertrial.plot.tipping_point_plot` for this result.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes (multi-panel plots use its grid slot); by default a new
+            figure, shown once in Jupyter.
+        **kwargs
+            Passed to :func:`peertrial.plot.tipping_point_plot`: ``title``, ``xlabel``, ``ylabel``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The (top-level) figure.
+
+        See Also
+        --------
+        peertrial.plot.tipping_point_plot : what is drawn, with an example.
+        """
         from peertrial.plot.missing import tipping_point_plot
 
         return tipping_point_plot(self, ax=ax, **kwargs)
@@ -832,13 +852,13 @@ def tipping_point(data, visits=None, arm: str = "arm", covariates=None, *, delta
     deltas : sequence of float, optional
         Deltas to scan (0 is added). Default: 21 values from 0 towards the null, far enough to
         move the estimate 3 SEs past 0 (the pooled estimate is linear in delta).
-    arms : str
+    arms : {"intervention", "control", "both"}, default "intervention"
         Where delta is added: ``"intervention"`` (default), ``"control"`` or ``"both"``.
     analysis_visit : str, optional
         Visit label of the analysis (default: the last visit).
-    tol : float
+    tol : float, default 1e-3
         Width of the final bisection bracket around the tipping point.
-    level : float
+    level : float, default 0.95
         Confidence level; the significance level is ``1 - level``.
     estimand : Estimand, optional
         Printed at the head of the summary.
