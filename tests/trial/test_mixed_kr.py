@@ -112,3 +112,16 @@ def test_simulated_site_and_peer_worker(ref):
         assert rel_err(pn.coef, r["estimate"]) < 1e-6
         assert rel_err(pn.se, r["se"]) < 1e-5
         assert rel_err(pn.df, r["df"]) < 1e-5
+
+
+def test_cluster_sums_equal_dense(ref):
+    """The fits use the cluster-sum algebra (no n x n matrix); it equals the dense formulas."""
+    for r in [ref["sleepstudy"], ref["bodyweight"]]:
+        X, y = np.asarray(r["X"], float), np.asarray(r["y"], float)
+        codes = np.asarray(r["group"]) - 1
+        codes[::7] = -1  # some rows in no cluster, as controls in the partially nested model
+        for dense, fast in zip(_df.random_intercept_kr(X, codes, r["tau2"], r["sigma2"]),
+                               _df.random_intercept_kr_fast(X, codes, r["tau2"], r["sigma2"], y)):
+            assert np.max(np.abs(dense - fast)) < 1e-10 * np.max(np.abs(dense))
+        assert rel_err(_df.random_intercept_satterthwaite_fast(X, y, codes, r["tau2"], r["sigma2"]),
+                       _df.random_intercept_satterthwaite(X, y, codes, r["tau2"], r["sigma2"])) < 1e-10

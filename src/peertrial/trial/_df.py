@@ -67,7 +67,8 @@ def random_intercept_satterthwaite(X: np.ndarray, y: np.ndarray, codes: np.ndarr
                                    sigma2: float, L: np.ndarray | None = None) -> np.ndarray:
     """Satterthwaite df (as lmerTest) for ``y = X b + Z u + e``, ``Z`` the cluster indicator of ``codes``
     (``-1`` = in no cluster), ``Var(u) = tau2``, ``Var(e) = sigma2``; one df per row of ``L``
-    (default: each coefficient)."""
+    (default: each coefficient). Dense (``n x n``): the reference for the cluster-sum version
+    ``random_intercept_satterthwaite_fast`` that the fits use."""
     n = len(y)
     J = int(codes.max()) + 1
     Z = np.zeros((n, J))
@@ -248,3 +249,93 @@ def f_test(Lm: np.ndarray, beta: np.ndarray, rhs, method: str, *, V=None, df_row
         E = float(np.sum(nu / (nu - 2)))
         ddf = 2 * E / (E - q)
     return {"statistic": F, "ndf": float(q), "df": ddf}
+
+
+# ---- random intercept by cluster sums (no n x n matrix) -----------------------------------
+
+def _ri_blocks(X: np.ndarray, y: np.ndarray, codes: np.ndarray):
+    """Rows grouped into blocks: the clusters, then each unclustered row (code -1) on its own.
+
+    Returns block index per row, block sizes ``n``, an indicator ``g`` (1 for a real cluster: its
+    ``Z Z'`` block is ``J``; 0 for an unclustered row, whose ``Z Z'`` block is 0)."""
+    J = int(codes.max()) + 1 if np.any(codes >= 0) else 0
+    block = codes.copy()
+    single = codes < 0
+    block[single] = J + np.arange(int(single.sum()))
+    nb = J + int(single.sum())
+    n = np.bincount(block, minlength=nb).astype(float)
+    g = np.r_[np.ones(J), np.zeros(nb - J)]
+    return block, n, g
+
+
+def random_intercept_pieces(X: np.ndarray, y: np.ndarray, codes: np.ndarray, tau2: float, sigma2: float):
+    """The REML pieces of ``Var(y) = tau2 Z Z' + sigma2 I`` (parameters ``(tau2, sigma2)``), by blocks.
+
+    Every block of ``W``, ``Z Z'`` and their products is ``a I + b J`` (``J`` the block's all-ones
+    matrix), so ``X' M X = sum_rows a x x' + sum_blocks b s s'`` with ``s`` the block's column sums.
+    Returns ``Phi``, ``P`` (``-X'W G_r W X``), ``Q`` (``X'W G_r W G_s W X``), ``Kt`` (``tr(W G_r W G_s)``)
+    and the observed Hessian of the REML deviance.
+    """
+    block, n, g = _ri_blocks(X, y, codes)
+    nb = len(n)
+    sX = np.zeros((nb, X.shape[1]))
+    np.add.at(sX, block, X)
+    sy = np.bincount(block, weights=y, minlength=nb)
+
+    def mul(A, B):
+        (a, b), (c, d) = A, B
+        return a * c, a * d + b * c + n * b * d
+
+    def xmx(M):                                                # X' M X for M = (a, b) per block
+        a, b = M
+        return np.einsum("i,ip,iq->pq", a[block], X, X) + np.einsum("j,jp,jq->pq", b, sX, sX)
+
+    gam = tau2 / (sigma2 + n * g * tau2)
+    Wm = (np.full(nb, 1.0 / sigma2), -g * gam / sigma2)
+    G = [(np.zeros(nb), g.astype(float)), (np.ones(nb), np.zeros(nb))]
+    Phi = np.linalg.inv(xmx(Wm))
+    WG = [mul(Wm, Gr) for Gr in G]
+    WGW = [mul(M, Wm) for M in WG]
+    q = 2
+    P = np.stack([-xmx(M) for M in WGW])
+    Q = np.empty((q, q) + Phi.shape)
+    Kt = np.empty((q, q))
+    for r in range(q):
+        for s in range(q):
+            Q[r, s] = xmx(mul(WG[r], WGW[s]))
+            a, b = mul(WG[r], WG[s])
+            Kt[r, s] = np.sum(n * (a + b))
+    # observed Hessian: -tr(Pm G_r Pm G_s) + 2 u' G_r Pm G_s u, u = W (y - X beta)
+    beta = Phi @ (np.einsum("i,ip,i->p", Wm[0][block], X, y) + np.einsum("j,jp,j->p", Wm[1], sX, sy))
+    r_ = y - X @ beta
+    sr = np.bincount(block, weights=r_, minlength=nb)
+    u = Wm[0][block] * r_ + (Wm[1] * sr)[block]
+    su = np.bincount(block, weights=u, minlength=nb)
+    Gu = [G[k][0][block] * u + (G[k][1] * su)[block] for k in range(q)]   # G_r u
+    sGu = [np.bincount(block, weights=v, minlength=nb) for v in Gu]
+    WGu = [Wm[0][block] * Gu[k] + (Wm[1] * sGu[k])[block] for k in range(q)]
+    bvec = np.stack([X.T @ v for v in WGu])                     # X'W G_r u
+    PhiP = Phi @ P
+    info = Kt - 2.0 * np.einsum("pr,ijrp->ij", Phi, Q) + np.einsum("ipr,jrp->ij", PhiP, PhiP)
+    a2 = np.array([[Gu[r] @ WGu[s] for s in range(q)] for r in range(q)])
+    H = -info + 2.0 * (a2 - bvec @ Phi @ bvec.T)
+    return Phi, P, Q, Kt, 0.5 * (H + H.T)
+
+
+def random_intercept_satterthwaite_fast(X, y, codes, tau2, sigma2, L=None) -> np.ndarray:
+    """``random_intercept_satterthwaite`` by cluster sums."""
+    Phi, P, _, _, H = random_intercept_pieces(X, y, codes, tau2, sigma2)
+    L = np.eye(X.shape[1]) if L is None else np.atleast_2d(L)
+    A = 2.0 * np.linalg.pinv(H)
+    LV = L @ Phi
+    G = np.einsum("kp,ipr,kr->ki", LV, P, LV)
+    var = np.einsum("kp,kp->k", LV, L)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2.0 * var**2 / np.einsum("ki,ij,kj->k", G, A, G)
+
+
+def random_intercept_kr_fast(X, codes, tau2, sigma2, y=None):
+    """``random_intercept_kr`` by cluster sums."""
+    y = np.zeros(X.shape[0]) if y is None else y
+    Phi, P, Q, Kt, _ = random_intercept_pieces(X, y, codes, tau2, sigma2)
+    return _kr_from(Phi, P, Q, Kt)

@@ -349,13 +349,13 @@ def _random_intercept_fit(y, X, names, codes, term, method, n_groups_label, leve
     elif df_method == "residual":
         df = pd.Series(float(len(y) - X.shape[1]), index=names)
     elif df_method == "kenward-roger":
-        Phi, PhiA, P, Wkr = _df.random_intercept_kr(X, codes, tau2, sigma2)
+        Phi, PhiA, P, Wkr = _df.random_intercept_kr_fast(X, codes, tau2, sigma2, y)
         inference, V0, V = ("kenward-roger", (Phi, PhiA, P, Wkr)), pd.DataFrame(V, index=names, columns=names), PhiA
         se = pd.Series(np.sqrt(np.diag(V)), index=names)
         df = pd.Series(_df.kr_coef_ddf(Phi, P, Wkr), index=names)
     else:
-        df = pd.Series(_df.random_intercept_satterthwaite(X, y, codes, tau2, sigma2), index=names)
-        inference = ("satterthwaite", (V, lambda rows: _df.random_intercept_satterthwaite(X, y, codes, tau2, sigma2,
+        df = pd.Series(_df.random_intercept_satterthwaite_fast(X, y, codes, tau2, sigma2), index=names)
+        inference = ("satterthwaite", (V, lambda rows: _df.random_intercept_satterthwaite_fast(X, y, codes, tau2, sigma2,
                                                                                           rows)))
     z, pval, lb, ub = _t_or_z(coef, se, None if df is None else df.to_numpy(), level)
     if df is not None:
