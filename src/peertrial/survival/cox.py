@@ -970,7 +970,7 @@ class CoxFrailtyResult(Result):
         return "\n".join([
             f"Cox model with a shared gamma frailty (frailty({self.frailty}), ties = {self.ties!r}); "
             f"n = {self.n}, events = {self.nevent}",
-            format_table(table), "", format_table(ci), "",
+            format_table(table), "", *([format_table(ci), ""] if len(ci) else []),
             f"Iterations: {self.iter[0]} outer, {self.iter[1]} Newton-Raphson",
             f"Variance of random effect = {self.theta:.6g}   I-likelihood = {self.i_loglik:.1f}",
             f"Degrees of freedom for terms = {dfs}",
@@ -1048,7 +1048,8 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         same. The frailty variance theta is chosen by survival's search on the integrated
         likelihood; each theta is fitted by the penalised partial likelihood (see
         :mod:`peertrial.survival._frailty`). Needs more than 5 groups (survival's sparse fit); no
-        weights, offset, cluster, tt or exact ties with it. Returns a :class:`CoxFrailtyResult`.
+        weights, offset, cluster, tt or exact ties with it. ``covariates`` may be empty (``"frailty(g)"``
+        alone, as R allows). Returns a :class:`CoxFrailtyResult`.
     frailty_theta : float, optional
         A fixed frailty variance (``frailty(g, theta = )``, method "fixed") instead of the search.
 
@@ -1342,10 +1343,10 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
             raise ValueError(f"frailty_theta must be a positive number (the frailty variance), got {theta!r}")
     if isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
         covariates = ()
-    if not isinstance(covariates, str) and not list(covariates):
-        raise ValueError("cox with a frailty term needs at least one covariate besides frailty()")
-    sd = _input.prepare(data, time, event, status_codes=(0, 1), strata=strata, covariates=covariates,
-                        factors=factors, cluster=frailty, entry=entry, id=id)
+    no_cov = not isinstance(covariates, str) and not list(covariates)  # ~ frailty(g) alone, as R allows
+    sd = _input.prepare(data, time, event, status_codes=(0, 1), strata=strata,
+                        covariates=None if no_cov else covariates, factors=factors, cluster=frailty, entry=entry,
+                        id=id)
     if not np.any(sd.status == 1):
         raise ValueError(f"column {event!r} has no events in {len(sd.status)} rows; the Cox model is not estimable")
     groups = np.asarray(sd.cluster)
@@ -1355,14 +1356,15 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
         raise ValueError(f"frailty column {frailty!r} has {q} groups; the shared frailty needs more than 5 "
                          "(coxph switches to a dense fit there, which peertrial does not reproduce)")
     del groups
-    names = list(sd.covariates)
+    names = [] if no_cov else list(sd.covariates)
+    X = np.zeros((len(sd.time), 0)) if no_cov else sd.X
     for j, c in enumerate(names):
-        col = sd.X[:, j]
+        col = X[:, j]
         if np.all(col == col[0]):
             raise ValueError(f"covariate column {c!r} is constant (one level: {float(col[0]):.10g}) in all "
                              f"{len(col)} rows; its hazard ratio is not estimable")
-    cd = CoxData(sd.time, sd.status, sd.X, sd.strata, None, sd.entry, efron=ties == "efron")
-    kept = ~_builder.aliased_information(cd.evaluate(np.zeros(cd.p))[2])
+    cd = CoxData(sd.time, sd.status, X, sd.strata, None, sd.entry, efron=ties == "efron")
+    kept = ~_builder.aliased_information(cd.evaluate(np.zeros(cd.p))[2]) if cd.p else np.ones(0, bool)
     if not kept.all():
         hit = [c for c, k in zip(names, kept) if not k]
         raise ValueError(f"cox: coefficient(s) {hit} are aliased with the other covariates or the strata; "
@@ -1377,7 +1379,7 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
     se, se2 = np.sqrt(np.diag(var)), np.sqrt(np.diag(var2))
     z = stats.norm.ppf(1 - (1 - level) / 2)
     # degrees of freedom per term: trace(var^-1 var2) over the term's columns; the frailty's last
-    terms = list(sd.design.terms) if sd.design is not None else names
+    terms = list(sd.design.terms) if sd.design is not None and not no_cov else names
     labels = list(dict.fromkeys(terms))
     dfs = []
     for lab in labels:
