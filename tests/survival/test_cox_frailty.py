@@ -29,6 +29,8 @@ CASES = {
     "kidney": ("kidney", dict(time="time", event="event", covariates="age + sex + frailty(id)")),
     "kidney_disease": ("kidney", dict(time="time", event="event", covariates="age + sex + disease + frailty(id)")),
     "sim": ("sim", dict(entry="start", time="stop", event="event", covariates="arm + age", frailty="id")),
+    # 4 groups: survival's non-sparse fit (the whole frailty information); R's search stops at outer.max = 10
+    "veteran_dense": ("veteran", dict(time="time", event="event", covariates="karno + frailty(celltype)")),
     "shipped": ("shipped", dict(entry="start", time="stop", event="readmission", covariates="arm + age + frailty(id)")),
 }
 SHIPPED = Path(__file__).resolve().parents[2] / "simulated_data"
@@ -50,6 +52,10 @@ def _data(name):
 def fits():
     out = {}
     for case, (dname, kw) in CASES.items():
+        if case == "veteran_dense":
+            with pytest.warns(pt.ConvergenceWarning, match="iteration cap"):
+                out[case] = pt.survival.cox(_data(dname), **kw)
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             out[case] = pt.survival.cox(_data(dname), **kw)
@@ -91,6 +97,13 @@ def test_coefficients_and_variances(fits, case):
     assert f.penalty == pytest.approx(r["penalty"][1], rel=1e-4, abs=1e-6)
 
 
+def test_dense_frailty_wald_test(fits):
+    f, r = fits["veteran_dense"], FX["veteran_dense"]
+    assert f.frailty_test[0] == pytest.approx(r["frailty_chisq"], rel=1e-6)  # coxph.wtest on the q x q block
+    assert list(f.frail.index) == r["frail_names"]
+    assert f.iter[0] == 10 and not f.converged
+
+
 def test_rats_printed_values(fits):
     f = fits["rats"]  # print(coxph(Surv(time, status) ~ rx + frailty(litter), rats))
     assert round(float(f.coef["rx"]), 3) == 0.727 and round(float(f.se["rx"]), 3) == 0.318
@@ -121,8 +134,8 @@ def test_result_surface(fits):
 
 def test_bad_input():
     d = _data("rats")
-    with pytest.raises(ValueError, match="more than 5"):
-        pt.survival.cox(d[d.litter <= 5], "time", "event", ["rx"], frailty="litter")
+    with pytest.raises(ValueError, match="two or more"):
+        pt.survival.cox(d[d.litter == 5], "time", "event", ["rx"], frailty="litter")
     with pytest.raises(ValueError, match="weights"):
         pt.survival.cox(d.assign(w=1.0), "time", "event", ["rx"], frailty="litter", weights="w")
     with pytest.raises(ValueError, match="exact"):

@@ -10,7 +10,10 @@ penalty function does). Newton-Raphson uses the information with the frailty blo
 diagonal (survival's "sparse" computation, used when there are more than 5 groups): the exact
 diagonal, the exact frailty-by-covariate block and the covariate block, so the reported variances
 (``var`` = the covariate block of H^-1 and ``var2`` = H^-1 I H^-1 with I the unpenalised
-information) and degrees of freedom are survival's. Iterations stop at a relative change of
+information) and degrees of freedom are survival's. With 5 groups or fewer survival fits the
+frailties as ordinary penalised columns (the whole information, its q x q block of H^-1 as their
+covariance, and the Wald test of the frailty term on it); so does this module then. Iterations stop at a
+relative change of
 the penalised log-likelihood below 1e-11 (at most 100 steps, with step halving).
 
 theta is chosen by survival's outer search (``frailty.controlgam``): theta = 0 (no frailty),
@@ -84,8 +87,9 @@ def parabolic_step(x, y, lower=0.0):
 class FrailtyModel:
     """Penalised partial likelihood of a Cox model with one log-frailty per group."""
 
-    def __init__(self, cd: CoxData, groups: np.ndarray, q: int):
+    def __init__(self, cd: CoxData, groups: np.ndarray, q: int, dense: bool = False):
         self.cd = cd
+        self.dense = dense  # full frailty information (survival's non-sparse fit, 5 groups or fewer)
         self.g = np.asarray(groups, np.int64)
         self.q = q
         self.base_offset = np.zeros(cd.n) if cd.offset is None else cd.offset.copy()
@@ -155,7 +159,11 @@ class FrailtyModel:
             t0 = S1t[:, m] * q0 - E1t[:, m] * q1
             t1 = S1t[:, m] * q1 - E1t[:, m] * q2
             B[:, m] = first - (S0 * t0[:, None] - E0 * t1[:, None]).sum(0)
-        return pl, u, info, uf, D, B
+        F = None
+        if self.dense:  # the whole frailty block: diag(sum_k mw a_ki) - sum_k mw a_ki a_kj
+            F = np.diag(lin.sum(0)) - (S0.T @ (S0 * q0[:, None]) - S0.T @ (E0 * q1[:, None])
+                                       - E0.T @ (S0 * q1[:, None]) + E0.T @ (E0 * q2[:, None]))
+        return pl, u, info, uf, D, B, F
 
     def fit(self, nu, beta0, w0):
         """Maximise the penalised partial likelihood at 1 / theta = ``nu``."""
@@ -172,10 +180,14 @@ class FrailtyModel:
         it = 0
         for it in range(1, INNER_MAX + 1):  # noqa: B007 (it is the count reported)
             halving = 0
-            _, u, info, uf, D, B = parts
+            _, u, info, uf, D, B, F = parts
             gf = uf - nu * (np.exp(w) - 1)
             Dp = D + nu * np.exp(w)
-            sb, sf = _block_solve(Dp, B, info, gf, u)
+            if F is None:
+                sb, sf = _block_solve(Dp, B, info, gf, u)
+            else:
+                step = _solve_full(_full_h(F + np.diag(nu * np.exp(w)), B, info), np.concatenate([gf, u]))
+                sf, sb = step[:self.q], step[self.q:]
             new_b, new_w = beta + sb, w + sf
             new_w -= np.log(np.mean(np.exp(new_w)))
             new_obj, new_parts = objective(new_b, new_w)
@@ -196,8 +208,18 @@ class FrailtyModel:
     def variance(self, fit, nu):
         """var (covariate block of H^-1), var2 = H^-1 I H^-1, per-group H^-1 diagonal and the
         frailty term's degrees of freedom, with H the penalised information (frailty block diagonal)."""
-        _, _, info, _, D, B = fit["parts"]
+        _, _, info, _, D, B, F = fit["parts"]
         pen = nu * np.exp(fit["w"])
+        q = self.q
+        if F is not None:  # non-sparse: H^-1 of the whole information; df as coxpenal.df's ptype 2
+            H = _full_h(F + np.diag(pen), B, info)
+            Hinv = np.linalg.inv(H)
+            P = np.zeros_like(H)
+            P[:q, :q] = np.diag(pen)
+            V2 = Hinv @ (H - P) @ Hinv
+            fvar_full = Hinv[:q, :q]
+            df_frail = float(np.trace(np.linalg.solve(fvar_full, V2[:q, :q])))
+            return Hinv[q:, q:], V2[q:, q:], fvar_full, df_frail
         Dp = D + pen
         BD = B / Dp[:, None]
         S = info - B.T @ BD
@@ -207,6 +229,18 @@ class FrailtyModel:
         var2 = C - Hfb.T @ (pen[:, None] * Hfb)
         df_frail = self.q - float(np.sum(fvar * pen))
         return C, var2, fvar, df_frail
+
+
+def _full_h(Hff, B, info):
+    """[[Hff, B], [B', info]] (frailties first)."""
+    return np.block([[Hff, B], [B.T, info]])
+
+
+def _solve_full(H, g):
+    try:
+        return np.linalg.solve(H, g)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(H, g, rcond=None)[0]
 
 
 def _block_solve(Dp, B, info, gf, gb):
@@ -222,9 +256,10 @@ def _block_solve(Dp, B, info, gf, gb):
     return sb, sf
 
 
-def fit_gamma_frailty(cd: CoxData, groups, q, theta=None, eps=1e-9, iter_max=20):
-    """The outer search on theta (or one fit at a given ``theta``). Returns a dict."""
-    model = FrailtyModel(cd, groups, q)
+def fit_gamma_frailty(cd: CoxData, groups, q, theta=None, eps=1e-9, iter_max=20, dense=False):
+    """The outer search on theta (or one fit at a given ``theta``). Returns a dict; with ``dense`` the
+    frailty variance ``fvar`` is the q x q block of H^-1 (survival's non-sparse fit)."""
+    model = FrailtyModel(cd, groups, q, dense=dense)
     p = cd.p
     history = []
     saved = []  # (theta, beta, w) for warm starts, as coxpenal.fit

@@ -1047,8 +1047,8 @@ def cox(data=None, time="time", event="event", covariates=(), ties: str = "efron
         formula term ``frailty(g)`` (or ``frailty(g, theta = v)``) in a ``covariates`` string is the
         same. The frailty variance theta is chosen by survival's search on the integrated
         likelihood; each theta is fitted by the penalised partial likelihood (see
-        :mod:`peertrial.survival._frailty`). Needs more than 5 groups (survival's sparse fit); no
-        weights, offset, cluster, tt or exact ties with it. ``covariates`` may be empty (``"frailty(g)"``
+        :mod:`peertrial.survival._frailty`): survival's sparse fit above 5 groups, its dense
+        fit with 5 or fewer. No weights, offset, cluster, tt or exact ties with it. ``covariates`` may be empty (``"frailty(g)"``
         alone, as R allows). Returns a :class:`CoxFrailtyResult`.
     frailty_theta : float, optional
         A fixed frailty variance (``frailty(g, theta = )``, method "fixed") instead of the search.
@@ -1344,6 +1344,11 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
     if isinstance(covariates, str) and not covariates.strip().lstrip("~").strip():
         covariates = ()
     no_cov = not isinstance(covariates, str) and not list(covariates)  # ~ frailty(g) alone, as R allows
+    frame = _pd_data.as_frame(data)
+    _pd_data.require_columns(frame, [frailty])
+    if frame[frailty].nunique(dropna=True) < 2:
+        raise ValueError(f"frailty column {frailty!r} has {frame[frailty].nunique(dropna=True)} group; a shared "
+                         "frailty needs two or more")
     sd = _input.prepare(data, time, event, status_codes=(0, 1), strata=strata,
                         covariates=None if no_cov else covariates, factors=factors, cluster=frailty, entry=entry,
                         id=id)
@@ -1352,9 +1357,9 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
     groups = np.asarray(sd.cluster)
     codes, levels = pd.factorize(_pd_data.as_frame(data).loc[sd.index, frailty], sort=True)
     q = len(levels)
-    if q <= 5:
-        raise ValueError(f"frailty column {frailty!r} has {q} groups; the shared frailty needs more than 5 "
-                         "(coxph switches to a dense fit there, which peertrial does not reproduce)")
+    if q < 2:
+        raise ValueError(f"frailty column {frailty!r} has {q} group; a shared frailty needs two or more")
+    dense = q <= 5  # frailty.gamma's sparse = (nclass > 5): the whole frailty information otherwise
     del groups
     names = [] if no_cov else list(sd.covariates)
     X = np.zeros((len(sd.time), 0)) if no_cov else sd.X
@@ -1369,7 +1374,7 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
         hit = [c for c, k in zip(names, kept) if not k]
         raise ValueError(f"cox: coefficient(s) {hit} are aliased with the other covariates or the strata; "
                          "drop them to fit the frailty model")
-    fit = fit_gamma_frailty(cd, codes, q, theta=theta, eps=eps, iter_max=iter_max)
+    fit = fit_gamma_frailty(cd, codes, q, theta=theta, eps=eps, iter_max=iter_max, dense=dense)
     if not fit["converged"]:
         warnings.warn("frailty: the search for theta (or the penalised fit) stopped at its iteration cap before "
                       "converging (coxph's outer.max = 10)", ConvergenceWarning, stacklevel=3)
@@ -1390,7 +1395,12 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
     ll0, ll1 = fit["loglik"]
     lr = 2 * (ll1 - ll0)
     dftot = float(np.sum(dfs))
-    fchisq = float(np.sum(fit["w"] ** 2 / fit["fvar"]))
+    fvar = fit["fvar"]
+    if fvar.ndim == 2:  # non-sparse fit: the Wald statistic with the frailties' covariance (coxph.wtest)
+        fchisq = float(fit["w"] @ np.linalg.solve(fvar, fit["w"]))
+        fvar = np.diag(fvar)
+    else:
+        fchisq = float(np.sum(fit["w"] ** 2 / fvar))
     chisq = beta**2 / np.diag(var)
     hist = pd.DataFrame(fit["history"], columns=["theta", "loglik", "i_loglik"])
     flev = pd.Index(levels, name=frailty)
@@ -1403,7 +1413,7 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
         loglik=(float(ll0), float(ll1)), penalty=fit["penalty"],
         lr_test=(float(lr), dftot, float(stats.chi2.sf(lr, dftot))),
         frailty_test=(fchisq, float(fit["df_frail"]), float(stats.chi2.sf(fchisq, max(fit["df_frail"], 0.5)))),
-        frail=pd.Series(fit["w"], index=flev, name="frail"), frail_var=pd.Series(fit["fvar"], index=flev, name="fvar"),
+        frail=pd.Series(fit["w"], index=flev, name="frail"), frail_var=pd.Series(fvar, index=flev, name="fvar"),
         history=hist, n=len(sd.time), nevent=int(sd.status.sum()), iter=(int(fit["outer"]), int(fit["newton"])),
         converged=bool(fit["converged"]), ties=ties, level=level, frailty=frailty,
     )
