@@ -155,7 +155,48 @@ def _round_up(x: float) -> float:
 
 @dataclass(frozen=True, eq=False)
 class RegTest(Result):
-    """Regression test for funnel-plot asymmetry (metafor's ``regtest``)."""
+    """Regression test for funnel-plot asymmetry, with the limit estimate (metafor's ``regtest``).
+
+    Returned by :func:`regtest`.
+
+    Attributes
+    ----------
+    model : str
+        ``"rma"`` or ``"lm"``.
+    predictor : str
+        The asymmetry predictor (``"sei"``, ``"vi"``, ``"ni"``, ...).
+    zval, pval : float
+        Test statistic of the predictor's coefficient (t with ``dfs`` df for ``"lm"`` or
+        Knapp–Hartung fits) and its p-value.
+    dfs : float
+        Degrees of freedom of the t test (NaN for a z test).
+    est, ci_lb, ci_ub : float
+        The limit estimate (the intercept: the effect as the predictor goes to 0) and its
+        limits; NaN for predictors without a limit (``"ni"``, ``"sqrtni"``) or with moderators.
+    method : str
+        The tau^2 estimator of the ``"rma"`` model.
+    k : int
+        Number of studies.
+
+    Notes
+    -----
+    R equivalent: a ``metafor::regtest`` object (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Egger, M., Davey Smith, G., Schneider, M., & Minder, C. (1997). Bias in meta-analysis
+       detected by a simple, graphical test. BMJ, 315, 629-634.
+    .. [2] Sterne, J. A. C., & Egger, M. (2005). Regression methods to detect publication and
+       other bias in meta-analysis. In H. R. Rothstein, A. J. Sutton, & M. Borenstein (Eds.),
+       Publication Bias in Meta-Analysis (pp. 99-110). Wiley.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> test = pt.meta.regtest(pt.meta.rma("yi", "vi", data=es))
+    >>> test.predictor, round(test.zval, 4), round(test.est, 4)
+    ('sei', -0.8033, -0.5104)
+    """
 
     model: str
     predictor: str
@@ -342,7 +383,37 @@ def _egger_lm(yi, vi, X, p, level):
 
 @dataclass(frozen=True, eq=False)
 class RankTest(Result):
-    """Rank correlation test for funnel-plot asymmetry (metafor's ``ranktest``)."""
+    """Begg and Mazumdar's rank correlation test for funnel-plot asymmetry (metafor's ``ranktest``).
+
+    Returned by :func:`ranktest`.
+
+    Attributes
+    ----------
+    tau : float
+        Kendall's tau between the standardised effect sizes and their variances.
+    pval : float
+        Its two-sided p-value.
+    exact : bool
+        Whether the p-value is exact (no ties) or from the normal approximation.
+    k : int
+        Number of studies.
+
+    Notes
+    -----
+    R equivalent: a ``metafor::ranktest`` object (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Begg, C. B., & Mazumdar, M. (1994). Operating characteristics of a rank correlation
+       test for publication bias. Biometrics, 50, 1088-1101.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> rt = pt.meta.ranktest(pt.meta.rma("yi", "vi", data=es))
+    >>> round(rt.tau, 4), round(rt.pval, 4), rt.exact
+    (0.0256, 0.9524, True)
+    """
 
     tau: float
     pval: float
@@ -414,7 +485,58 @@ def ranktest(x, vi=None, *, sei=None, data=None) -> RankTest:
 
 @dataclass(frozen=True, eq=False)
 class TrimFill(Result):
-    """Trim-and-fill result: ``k0`` filled studies on ``side`` and the filled-in fit."""
+    """Trim and fill: the number of studies missing on one side and the filled-in random-effects fit.
+
+    Returned by :func:`trimfill`.
+
+    Attributes
+    ----------
+    k0 : int
+        Estimated number of missing (filled-in) studies.
+    se_k0 : float
+        Its standard error.
+    side : str
+        ``"left"`` or ``"right"``: where the studies were filled in.
+    estimator : str
+        ``"L0"`` or ``"R0"``.
+    p_k0 : float
+        With ``"R0"``, the p-value of the test of no missing studies; NaN otherwise.
+    b, se, zval, pval, ci_lb, ci_ub : float
+        The filled-in model's estimate, SE, z test and limits.
+    tau2, QE, QEp, I2, H2 : float
+        Its heterogeneity statistics.
+    k : int
+        Number of studies in the filled-in data (observed + ``k0``).
+    method : str
+        The tau^2 estimator (the original fit's).
+    yi, vi : numpy.ndarray
+        The filled-in data.
+    fill : numpy.ndarray of bool
+        True for the filled-in studies.
+    slab : list of str
+        Labels (``"Filled 1"``, ... for the filled-in studies).
+    fit : RMAResult
+        The filled-in model.
+
+    Notes
+    -----
+    R equivalent: a ``metafor::trimfill`` object (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Duval, S., & Tweedie, R. (2000). Trim and fill: A simple funnel-plot-based method of
+       testing and adjusting for publication bias in meta-analysis. Biometrics, 56, 455-463.
+    .. [2] Duval, S., & Tweedie, R. (2000). A nonparametric "trim and fill" method of accounting
+       for publication bias in meta-analysis. Journal of the American Statistical Association,
+       95, 89-98.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> tf = pt.meta.trimfill(pt.meta.rma("yi", "vi", data=es))
+    >>> tf.k0, tf.k, round(tf.b, 4), tf.slab[-1]
+    (1, 14, -0.6571, 'Filled 1')
+    """
 
     k0: int
     se_k0: float
@@ -634,7 +756,43 @@ def _filled_fit(fit, yi, vi, slab, method, level, control, k0, test):
 
 @dataclass(frozen=True, eq=False)
 class FailSafeN(Result):
-    """Fail-safe N (metafor's ``fsn``)."""
+    """Fail-safe N: how many null studies would overturn the result (metafor's ``fsn``).
+
+    Returned by :func:`fsn`.
+
+    Attributes
+    ----------
+    type : str
+        ``"Rosenthal"``, ``"Orwin"`` or ``"Rosenberg"``.
+    fsnum : float
+        The fail-safe number.
+    alpha : float
+        The significance level (Rosenthal, Rosenberg).
+    pval : float
+        The combined p-value of the observed studies (Rosenthal, Rosenberg; NaN for Orwin).
+    meanes, target : float
+        Orwin's observed average effect and target (NaN otherwise).
+    k : int
+        Number of studies.
+
+    Notes
+    -----
+    R equivalent: a ``metafor::fsn`` object (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Rosenthal, R. (1979). The file drawer problem and tolerance for null results.
+       Psychological Bulletin, 86, 638-641.
+    .. [2] Orwin, R. G. (1983). A fail-safe N for effect size in meta-analysis. Journal of
+       Educational Statistics, 8, 157-159.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> orwin = pt.meta.fsn("yi", "vi", data=es, type="Orwin")
+    >>> orwin.fsnum, round(orwin.meanes, 4), round(orwin.target, 4)
+    (13.0, -0.7407, -0.3703)
+    """
 
     type: str
     fsnum: float
