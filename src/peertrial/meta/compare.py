@@ -52,10 +52,41 @@ def _tdist(fit):
 class WaldResult(Result):
     """Wald-type test of coefficients or linear combinations (metafor ``anova(fit, btt=/X=)``).
 
-    ``QM`` is the chi-square statistic (or ``F`` = chi-square / m with a t reference),
-    ``QMdf`` its degrees of freedom (``(m,)`` or ``(m, df2)``), ``QMp`` its p-value.
-    With ``X``, ``table`` holds every combination: estimate, se, statistic, (df), pval,
-    ci_lb, ci_ub.
+    Returned by :func:`anova` without ``reduced``.
+
+    Attributes
+    ----------
+    QM : float
+        The chi-square statistic (or ``F`` = chi-square / m with a t reference).
+    QMdf : tuple
+        Its degrees of freedom: ``(m,)`` or ``(m, df2)``.
+    QMp : float
+        Its p-value.
+    test : str
+        The fit's test (``"z"``, ``"knha"`` or ``"t"``).
+    btt : list or None
+        The 0-based positions of the coefficients tested (None with ``X``).
+    table : pandas.DataFrame or None
+        With ``X``, one row per combination: ``estimate, se, statistic, (df), pval, ci_lb,
+        ci_ub``.
+
+    Notes
+    -----
+    R equivalent: the ``anova.rma`` object of ``metafor::anova(fit, btt =)`` or ``X =``
+    (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> fit = pt.meta.rma("yi", "vi", data=es, mods="ablat")
+    >>> wald = pt.meta.anova(fit, btt=[1])
+    >>> round(wald.QM, 4), wald.QMdf, round(wald.QMp, 6)
+    (16.3571, (1,), 5.2e-05)
     """
 
     QM: float
@@ -91,7 +122,47 @@ class WaldResult(Result):
 
 @dataclass(frozen=True, eq=False)
 class LRTResult(Result):
-    """Likelihood-ratio test of a full against a reduced model (metafor ``anova(full, reduced)``)."""
+    """Likelihood-ratio test of a full against a reduced model (metafor ``anova(full, reduced)``).
+
+    Returned by :func:`anova` with ``reduced``.
+
+    Attributes
+    ----------
+    LRT : float
+        The likelihood-ratio statistic.
+    df : int
+        Its degrees of freedom (difference in the numbers of parameters).
+    pval : float
+        Its chi-square p-value.
+    fitstats_full, fitstats_reduced : pandas.Series
+        ``fitstats()`` of the two models (logLik, deviance, AIC, BIC, AICc).
+    parms_full, parms_reduced : int
+        Numbers of estimated parameters.
+    QE_full, QE_reduced : float
+        Residual heterogeneity tests of the two models.
+    R2 : float
+        Percent reduction of tau^2 from the reduced to the full model (``rma`` fits).
+    method : str
+        ``"ML"`` or ``"REML"`` (REML only for models with the same fixed effects).
+
+    Notes
+    -----
+    R equivalent: the ``anova.rma`` object of ``metafor::anova(full, reduced)`` (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Viechtbauer, W. (2010). Conducting meta-analyses in R with the metafor package.
+       Journal of Statistical Software, 36(3), 1-48.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> full = pt.meta.rma("yi", "vi", data=es, mods="ablat", method="ML")
+    >>> reduced = pt.meta.rma("yi", "vi", data=es, method="ML")
+    >>> lrt = pt.meta.anova(full, reduced)
+    >>> round(lrt.LRT, 4), lrt.df, round(lrt.pval, 4)
+    (9.9588, 1, 0.0016)
+    """
 
     LRT: float
     df: int
@@ -294,7 +365,37 @@ def _same_design(a, b):
 # ----------------------------------------------------------------------------- blup / ranef
 @dataclass(frozen=True, eq=False)
 class BLUPResult(Result):
-    """Predicted values per study: ``pred``, ``se``, ``pi_lb``, ``pi_ub`` (Series by study)."""
+    """Best linear unbiased predictions per study: of the true effects or of the random effects.
+
+    Returned by :func:`blup` and :func:`ranef` (for ``rma`` fits).
+
+    Attributes
+    ----------
+    pred, se : pandas.Series
+        Predictions and their SEs, by study label.
+    pi_lb, pi_ub : pandas.Series
+        Prediction limits at the fit's level.
+    what : str
+        What is predicted (``"BLUPs of the true effects"`` or ``"... of the random effects"``).
+
+    Notes
+    -----
+    R equivalent: ``metafor::blup.rma.uni`` / ``metafor::ranef.rma.uni`` (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Raudenbush, S. W., & Bryk, A. S. (1985). Empirical Bayes meta-analysis. Journal of
+       Educational Statistics, 10, 75-98.
+    .. [2] Robinson, G. K. (1991). That BLUP is a good thing: the estimation of random effects.
+       Statistical Science, 6, 15-32.
+
+    Examples
+    --------
+    >>> es = pt.meta.escalc("RR", data=pt.datasets.load("bcg"), ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    >>> res = pt.meta.blup(pt.meta.rma("yi", "vi", data=es))
+    >>> res.pred.round(4).tolist()[:2]
+    [-0.8002, -1.2517]
+    """
 
     pred: pd.Series
     se: pd.Series
@@ -578,6 +679,18 @@ class PermutestResult(Result):
     Notes
     -----
     R equivalent: a ``metafor::permutest.rma.uni`` object (metafor 3.8-1).
+
+    References
+    ----------
+    .. [1] Higgins, J. P. T., & Thompson, S. G. (2004). Controlling the risk of spurious findings
+       from meta-regression. Statistics in Medicine, 23, 1663-1682.
+
+    Examples
+    --------
+    >>> fit = pt.meta.rma([0.1, 0.3, 0.5, 0.2, 0.4], [0.01, 0.02, 0.02, 0.03, 0.02])
+    >>> res = pt.meta.permutest(fit)
+    >>> res.iter, res.exact, res.zval_perm.shape
+    (32, True, (32, 1))
     """
 
     pval: object
