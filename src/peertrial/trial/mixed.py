@@ -721,8 +721,10 @@ class MMRMResult(Result):
         return "\n".join([
             self.method, f"{self.nobs} observations of {self.n_subjects} participants; "
             f"REML log-likelihood = {format_number(self.loglik)}", "",
-            "Coefficients (t on the residual df, as gls):", format_table(table), "",
-            "Treatment effect at each visit:", format_table(self.effects), "",
+            "Coefficients (t on the residual df, as gls" + ("; Kenward-Roger-adjusted SEs" if
+                                                            self.vcov_unadjusted is not None else "") + "):",
+            format_table(table), "",
+            f"Treatment effect at each visit ({self.df_method} df):", format_table(self.effects), "",
             f"{_mmrm_cov.LABELS[self.covariance].capitalize()} covariance of the visits:",
             format_table(self.sigma), *extra])
 
