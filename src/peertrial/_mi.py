@@ -3,22 +3,35 @@
 Used by :func:`peertrial.trial.multiple_imputation` (missing outcomes and covariates) and
 :func:`peertrial.econ.cea` (missing costs and effects); nothing else imputes.
 
-Imputation by chained equations as mice (van Buuren 2018, *Flexible Imputation of
-Missing Data*, 2nd ed., sections 3.2 and 4.5): each incomplete column in turn is drawn
-from a Bayesian linear regression on all other columns among its observed rows
-(mice's ``.norm.draw``: ``sigma*^2 = RSS / chi^2_{n_obs - p}``,
-``beta* ~ N(beta_hat, sigma*^2 (X'X)^{-1})`` with a 1e-5 ridge on ``X'X``), then
+Imputation by chained equations as mice 3.15 (van Buuren 2018, *Flexible Imputation of
+Missing Data*, 2nd ed., sections 3.2-3.6 and 4.5). Each incomplete column in turn is imputed
+from all the other columns (numeric as they are, factors as treatment-coded dummies, as
+``model.matrix``), among its observed rows, after mice's ``remove.lindep`` screening
+(:func:`remove_lindep`). Methods (mice's names; ``method=None`` gives mice's defaults,
+:func:`default_methods`):
 
-- ``method="norm"`` (mice ``norm``, algorithm 3.1) imputes ``X beta* + sigma* e``;
-- ``method="pmm"`` (mice ``pmm``, predictive mean matching with type-1 matching and 5
-  donors) predicts the observed rows with ``beta_hat`` and the missing rows with
-  ``beta*``, and imputes the observed value of one of the 5 observed rows whose prediction
-  is closest, drawn at random. Imputations are then always values that occur in the
-  data (no negative costs, no impossible scores).
+- ``"pmm"`` (default for numeric columns): predictive mean matching. mice's ``.norm.draw``
+  (``estimice`` by QR, :func:`norm_estimate`; ``sigma*^2 = RSS / chi^2_{n_obs - p}``,
+  ``beta* ~ N(beta_hat, sigma*^2 (X'X)^{-1})``; the 1e-5 ridge only when ``X'X`` is
+  singular), then type-1 matching: observed rows predicted with ``beta_hat``, missing rows
+  with ``beta*``, and the observed value of one of the 5 closest rows drawn at random
+  (ties broken at random, as ``matchindex``). Imputations are values that occur in the data.
+- ``"norm"``: Bayesian linear regression, ``X beta* + sigma* e`` (algorithm 3.1).
+- ``"logreg"`` (default for two-level factors): logistic regression on the observed rows plus
+  mice's augmented rows (:func:`augment`; White, Daniel & Royston 2010, so a fit exists under
+  perfect prediction), fitted as ``glm.fit(family = quasibinomial)`` with the augmented
+  rows' weights; ``beta* ~ N(beta_hat, cov.unscaled)``; the category is 1 when a uniform
+  draw is at most ``plogis(x beta*)``.
+- ``"polyreg"`` (default for factors with more levels): multinomial logit (``nnet::multinom``,
+  first level the baseline) on the augmented, weighted rows; each missing value is drawn from
+  the fitted class probabilities (as mice: no draw of the coefficients).
 
 Starting values are random draws from each column's observed values; with more than one
-incomplete column the cycle is repeated ``n_iter`` times. The ``m`` imputations are
-independent chains drawn from one generator, so a seed reproduces them.
+incomplete column the cycle is repeated ``n_iter`` times (mice's ``maxit``). The ``m``
+imputations are independent chains drawn from one generator, so a seed reproduces them;
+``by=`` imputes groups (arms) separately. The draws cannot equal mice's (another random
+stream); tests/trial/test_mi_mice.py checks the deterministic pieces against mice's own
+functions and the pooled estimates against mice's over many seeds.
 
 Rubin's rules as ``mice::pool`` (mice 3.x) with the Barnard–Rubin (1999) degrees of
 freedom::

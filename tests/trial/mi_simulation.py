@@ -36,20 +36,20 @@ def trial(rng: np.random.Generator, n: int = 200) -> pd.DataFrame:
     return pd.DataFrame({"arm": arm, "y": y, "y0": y0, "site": site, "z": z})
 
 
-def replicate(rng, m: int, n: int = 200) -> tuple:
+def replicate(rng, m: int, n: int = 200, method=None) -> tuple:
     d = trial(rng, n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = pt.trial.multiple_imputation(d, "y", covariates=["y0", "site"], auxiliary=["z"], m=m,
-                                           by_arm=True, seed=rng)
+                                           by_arm=True, seed=rng, method=method)
     mi, cc = res.effect.loc["multiple_imputation"], res.effect.loc["complete_case"]
     return (mi["estimate"], mi["ci_lb"] <= EFFECT <= mi["ci_ub"], mi["se"],
             cc["estimate"], cc["ci_lb"] <= EFFECT <= cc["ci_ub"])
 
 
-def simulate(replicates: int, m: int, seed: int = 2026, n: int = 200) -> dict:
+def simulate(replicates: int, m: int, seed: int = 2026, n: int = 200, method=None) -> dict:
     rng = np.random.default_rng(seed)
-    rows = np.array([replicate(rng, m, n) for _ in range(replicates)], dtype=float)
+    rows = np.array([replicate(rng, m, n, method) for _ in range(replicates)], dtype=float)
     est_mi, cov_mi, se_mi, est_cc, cov_cc = rows.T
     return {"replicates": replicates, "m": m, "n": n,
             "bias_mi": est_mi.mean() - EFFECT, "mcse_bias_mi": est_mi.std(ddof=1) / np.sqrt(replicates),
@@ -63,8 +63,9 @@ def main(argv=None):
     parser.add_argument("--replicates", type=int, default=500)
     parser.add_argument("--m", type=int, default=20)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--method", default=None, help="pmm or norm for the outcome (default: mice's, pmm)")
     args = parser.parse_args(argv)
-    for k, v in simulate(args.replicates, args.m, args.seed).items():
+    for k, v in simulate(args.replicates, args.m, args.seed, method=args.method).items():
         print(f"{k:>16}: {v:.4f}" if isinstance(v, float) else f"{k:>16}: {v}")
 
 

@@ -138,3 +138,4 @@ def test_engine_by_group_keeps_groups_apart():
     for k in (0, 1):
         rows = (g == k) & np.isnan(y)
         assert np.isin(done[:, rows, 0], y[(g == k) & ~np.isnan(y)]).all()
+

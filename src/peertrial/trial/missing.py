@@ -1,15 +1,12 @@
 """Missing outcomes: multiple imputation by chained equations and Rubin's rules.
 
-Imputation is by chained equations as mice: by default numeric columns by predictive mean
-matching (``pmm``), two-level factors by ``logreg`` and others by ``polyreg``. ``method = "norm"``
-(and :func:`impute_norm`) is Bayesian linear regression (van Buuren 2018, *Flexible Imputation of
-Missing Data*, algorithm 3.1): for each incomplete variable in turn,
-regress it on all the others among its observed rows, draw ``sigma*^2 = RSS / chi^2_{n_obs - p}``
-and ``beta* ~ N(beta_hat, sigma*^2 (X'X)^{-1})``, and impute ``X beta* + sigma* e``. With more
-than one incomplete variable the cycle is repeated ``n_iter`` times (chained equations).
+Imputation follows mice 3.15's chained equations with its default methods (``pmm`` for
+numeric columns, ``logreg`` for two-level factors, ``polyreg`` for other factors; ``norm``
+on request): each incomplete variable in turn is imputed from all the others (factors as
+dummies), cycling ``n_iter`` times; each arm may be imputed separately (``by_arm=True``).
 The ``m`` imputations are independent chains, drawn from one seeded generator. The engine
 and the pooling are the package's one implementation in :mod:`peertrial._mi` (shared with
-:func:`peertrial.econ.cea`).
+:func:`peertrial.econ.cea`), where the methods are described.
 
 Pooling is Rubin's rules as ``mice::pool`` (mice 3.x), with the Barnard–Rubin (1999)
 degrees of freedom:
@@ -47,7 +44,8 @@ def impute_norm(values: np.ndarray, m: int = 20, n_iter: int = 10, seed=None) ->
     """``m`` completed copies of a numeric matrix by Bayesian linear regression (mice's ``norm``).
 
     Each incomplete column is imputed from all other columns by Bayesian linear regression
-    (mice's ``norm``), cycling ``n_iter`` times when several columns are incomplete (chained
+    (mice's ``norm``; :func:`multiple_imputation` defaults to mice's ``pmm``), cycling
+    ``n_iter`` times when several columns are incomplete (chained
     equations); starting values are random draws from the observed values, as mice. This is
     the package's one imputation engine (:func:`peertrial._mi.impute`, also used by
     :func:`peertrial.econ.cea`) with ``method="norm"``.
