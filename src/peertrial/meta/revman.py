@@ -538,8 +538,10 @@ def read_revman(path) -> Review:
     ...     "1,1,0,AMIS,,,,,246,2267,219,2257,,,,,,,,,,,1980",
     ...     "1,1,0,ISIS-2,,,,,1570,8587,1720,8600,,,,,,,,,,,1988",
     ... ]
-    >>> _ = open("aspirin.csv", "w", encoding="utf-8").write("\n".join(rows) + "\n")
-    >>> review = pt.meta.read_revman("aspirin.csv")
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "aspirin.csv"
+    >>> _ = path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    >>> review = pt.meta.read_revman(path)
     >>> review.outcomes[["outcome", "measure", "method", "k", "estimate"]]
       outcome measure method  k  estimate
     0   Death      OR     MH  7  0.896866
