@@ -37,3 +37,32 @@ def run_rscript(script: str, args, timeout: float):
     if proc.returncode != 0:
         return None, proc.stderr.strip()[-300:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), ""
+
+
+def print_table(rows, peers=("R",)) -> None:
+    """Print peertrial's time beside each peer's and the ratio peer / peertrial (> 1: peertrial faster).
+
+    ``rows`` holds ``(label, peertrial_seconds, {peer: seconds or None})``; a missing or None
+    peer time prints as ``-``. Column widths follow the longest label.
+    """
+    width = max([len("task"), *(len(r[0]) for r in rows)]) + 2
+    head = f"{'task':<{width}}{'peertrial':>11}"
+    cols = [(p, max(11, len(p) + 2), max(9, len(p) + 5)) for p in peers]
+    for p, wt, wr in cols:
+        head += f"{p:>{wt}}{p + '/pt':>{wr}}"
+    print(head)
+    for label, ours, theirs in rows:
+        line = f"{label:<{width}}{ours:>10.3f}s"
+        for p, wt, wr in cols:
+            t = theirs.get(p)
+            line += f"{'-':>{wt}}{'-':>{wr}}" if t is None else f"{t:>{wt - 1}.3f}s{t / ours:>{wr}.2f}"
+        print(line)
+
+
+def max_diff(ours, theirs) -> str:
+    """``"abs A, rel B"``: the largest absolute and relative difference between two arrays."""
+    import numpy as np
+
+    a, b = np.asarray(ours, float).ravel(), np.asarray(theirs, float).ravel()
+    d = np.abs(a - b)
+    return f"abs {d.max():.1e}, rel {np.max(d / np.maximum(np.abs(b), 1e-300)):.1e}"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _timing import best_of, run_rscript
+from _timing import best_of, print_table, run_rscript
 
 import peertrial as pt
 
@@ -124,16 +124,8 @@ def main(argv=None):
     n_rows, n_ev = len(cp), int(cp["event"].sum())
     labels = {"ag": f"Andersen-Gill Cox, robust SE, {n_rows:,} rows",
               "mcf": f"MCF by arm, robust SE, {n_ev:,} events"}
-    print(f"{'task':<52}{'peertrial':>11}{'R':>11}{'R/pt':>8}{'lifelines':>11}{'ll/pt':>8}")
-    for k, label in labels.items():
-        rt = r.get(k) if r else None
-        lt = life.get(k)
-        cells = [f"{ours[k]:>10.3f}s",
-                 f"{rt:>10.3f}s" if rt is not None else f"{'-':>11}",
-                 f"{rt / ours[k]:>8.2f}" if rt is not None else f"{'-':>8}",
-                 f"{lt:>10.3f}s" if lt is not None else f"{'-':>11}",
-                 f"{lt / ours[k]:>8.2f}" if lt is not None else f"{'-':>8}"]
-        print(f"{label:<52}" + "".join(cells))
+    print_table([(label, ours[k], {"R": r.get(k) if r else None, "lifelines": life.get(k)})
+                 for k, label in labels.items()], peers=("R", "lifelines"))
     if r is None:
         print(f"R not timed: {why}")
     else:

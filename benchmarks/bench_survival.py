@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _timing import best_of, run_rscript
+from _timing import best_of, print_table, run_rscript
 
 import peertrial as pt
 
@@ -113,16 +113,9 @@ def main(argv=None):
               "fg_r": f"Fine-Gray (crr incl. variance), 3 covariates, n = {args.n_fg_r:,}",
               "fg": f"Fine-Gray, 3 covariates, n = {args.n_fg:,} (peertrial only)"}
     r_key = {"cox": "cox", "km": "km", "fg_r": "fg"}
-    print(f"{'task':<58}{'peertrial':>11}{'R':>11}{'R/pt':>8}{'lifelines':>11}{'ll/pt':>8}")
-    for k, label in labels.items():
-        rt = r.get(r_key[k]) if (r and k in r_key) else None
-        lt = life.get(k)
-        cells = [f"{ours[k]:>10.3f}s",
-                 f"{rt:>10.3f}s" if rt is not None else f"{'-':>11}",
-                 f"{rt / ours[k]:>8.2f}" if rt is not None else f"{'-':>8}",
-                 f"{lt:>10.3f}s" if lt is not None else f"{'-':>11}",
-                 f"{lt / ours[k]:>8.2f}" if lt is not None else f"{'-':>8}"]
-        print(f"{label:<58}" + "".join(cells))
+    print_table([(label, ours[k], {"R": r.get(r_key[k]) if (r and k in r_key) else None,
+                                   "lifelines": life.get(k)})
+                 for k, label in labels.items()], peers=("R", "lifelines"))
     if r is None:
         print(f"R not timed: {why}")
     else:
