@@ -49,3 +49,11 @@ def test_concordance_limits_and_errors():
         pt.survival.concordance(time=[5, 8, 9], event=[0, 1], predictor=[1, 2])
     with pytest.raises(ValueError, match="predictor"):
         pt.survival.concordance(time=[5, 8], event=[0, 1])
+
+
+def test_limits_stay_inside_0_1_for_a_good_predictor_in_a_small_sample():
+    r = pt.survival.concordance(time=[5, 8, 12, 20], event=[1, 1, 0, 1], predictor=[1, 3, 2, 4])
+    assert 0 < r.ci_lb < r.estimate < r.ci_ub < 1
+    z = 1.959963984540054
+    logit = np.log(r.estimate / (1 - r.estimate))
+    assert r.ci_ub == pytest.approx(1 / (1 + np.exp(-(logit + z * r.se / (r.estimate * (1 - r.estimate))))))

@@ -34,7 +34,9 @@ _BLOCK = 4_000_000  # pair cells evaluated at once (memory bound of the dense sw
 class ConcordanceResult(Result):
     """Harrell's concordance statistic C with its pair counts and infinitesimal-jackknife SE.
 
-    Returned by :func:`concordance`. Also ``ci_lb``, ``ci_ub`` (Wald limits at ``level``) and
+    Returned by :func:`concordance`. Also ``ci_lb``, ``ci_ub`` (Wald limits at ``level`` on the
+    logit scale, back-transformed, so they stay inside (0, 1); R's ``concordance`` gives the
+    SE only) and
     ``somers_d`` (2C - 1) as properties.
 
     Attributes
@@ -81,13 +83,23 @@ class ConcordanceResult(Result):
     n: int
     level: float
 
+    def _limits(self) -> tuple[float, float]:
+        """Wald limits on the logit scale, ``expit(logit C +- z SE / (C (1 - C)))``, so they stay in
+        (0, 1) (a C-scale Wald interval passes 1 for a good predictor in a small sample)."""
+        c = self.estimate
+        if not 0 < c < 1:
+            return c, c
+        half = stats.norm.ppf(0.5 + self.level / 2) * self.se / (c * (1 - c))
+        logit = np.log(c / (1 - c))
+        return float(1 / (1 + np.exp(-(logit - half)))), float(1 / (1 + np.exp(-(logit + half))))
+
     @property
     def ci_lb(self) -> float:
-        return self.estimate - stats.norm.ppf(0.5 + self.level / 2) * self.se
+        return self._limits()[0]
 
     @property
     def ci_ub(self) -> float:
-        return self.estimate + stats.norm.ppf(0.5 + self.level / 2) * self.se
+        return self._limits()[1]
 
     @property
     def somers_d(self) -> float:
