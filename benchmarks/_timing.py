@@ -39,6 +39,19 @@ def run_rscript(script: str, args, timeout: float):
     return json.loads(proc.stdout.strip().splitlines()[-1]), ""
 
 
+def run_r_on_frames(script: str, frames, args, timeout: float):
+    """Write each DataFrame of ``frames`` (``{file name: frame}``) as CSV to a temporary folder and
+    run :func:`run_rscript` with their paths followed by ``args``; the folder is removed after."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [Path(tmp) / name for name in frames]
+        for p, df in zip(paths, frames.values()):
+            df.to_csv(p, index=False)
+        return run_rscript(script, [*paths, *args], timeout)
+
+
 def print_table(rows, peers=("R",)) -> None:
     """Print peertrial's time beside each peer's and the ratio peer / peertrial (> 1: peertrial faster).
 

@@ -17,12 +17,10 @@ Nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _timing import best_of, max_diff, print_table, run_rscript
+from _timing import best_of, max_diff, print_table, run_r_on_frames
 
 import peertrial as pt
 
@@ -69,12 +67,7 @@ def main(argv=None) -> None:
     for k, d in data.items():
         ours[k], fits[k] = best_of(lambda d=d: pt.survival.cox(d, "time", "event", ["arm", "age"], frailty="site"),
                                    a.repeat)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for k, d in data.items():
-            paths.append(Path(tmp) / k)
-            d.to_csv(paths[-1], index=False)
-        r, why = run_rscript(R_SCRIPT, [*paths, a.repeat], a.r_timeout)
+    r, why = run_r_on_frames(R_SCRIPT, data, [a.repeat], a.r_timeout)
     labels = {k: f"gamma frailty Cox, {c} sites x {a.per_cluster} ({int(d['event'].sum()):,} events)"
               for (k, d), c in zip(data.items(), a.clusters)}
     print_table([(labels[k], ours[k], {"R": r[k]["time"] if r else None}) for k in data])

@@ -15,12 +15,10 @@ time of both curves. R is timed inside R with ``system.time`` (reading excluded)
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _timing import best_of, max_diff, print_table, run_rscript
+from _timing import best_of, max_diff, print_table, run_r_on_frames
 
 import peertrial as pt
 
@@ -59,12 +57,7 @@ def main(argv=None) -> None:
     for k, d in data.items():
         ours[k], fits[k] = best_of(lambda d=d: pt.survival.kaplan_meier(d, "time", "event", "arm", weights="w"),
                                    a.repeat)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for k, d in data.items():
-            paths.append(Path(tmp) / k)
-            d.to_csv(paths[-1], index=False)
-        r, why = run_rscript(R_SCRIPT, [*paths, a.repeat], a.r_timeout)
+    r, why = run_r_on_frames(R_SCRIPT, data, [a.repeat], a.r_timeout)
     labels = {k: f"weighted KM by arm, IJ (robust) variance, n = {len(d):,}" for k, d in data.items()}
     print_table([(labels[k], ours[k], {"R": r[k]["time"] if r else None}) for k in data])
     if r is None:

@@ -21,12 +21,10 @@ and the ratio (mice / peertrial: > 1 means peertrial is faster). R is timed insi
 from __future__ import annotations
 
 import argparse
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
-from _timing import best_of, print_table, run_rscript
+from _timing import best_of, print_table, run_r_on_frames
 
 import peertrial as pt
 
@@ -94,12 +92,7 @@ def main(argv=None) -> None:
             rb(warm)
             for k, d in data.items():
                 rb_times[k] = best_of(lambda d=d: rb(d), a.repeat)[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for k, d in data.items():
-            paths.append(Path(tmp) / k)
-            d.to_csv(paths[-1], index=False)
-        r, why = run_rscript(R_SCRIPT, [*paths, a.m, a.n_iter, a.repeat], a.r_timeout)
+    r, why = run_r_on_frames(R_SCRIPT, data, [a.m, a.n_iter, a.repeat], a.r_timeout)
     labels = {k: f"MICE (pmm, logreg, polyreg) m = {a.m}, maxit = {a.n_iter} + pool, n = {len(d):,}"
               for k, d in data.items()}
     rows = [(labels[k], ours[k], {"R mice": r[k]["time"] if r else None}) for k in data]

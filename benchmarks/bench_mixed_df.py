@@ -20,13 +20,11 @@ Nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _timing import best_of, max_diff, print_table, run_rscript
+from _timing import best_of, max_diff, print_table, run_r_on_frames
 from bench_mmrm import simulate as simulate_mmrm
 
 import peertrial as pt
@@ -84,12 +82,7 @@ def main(argv=None) -> None:
         mm = {dm: best_of(lambda dm=dm: pt.trial.mmrm(long, outcome="y", id="id", visit="visit", arm="arm",
                                                        covariates=["y0"], covariance="us", df_method=dm),
                           a.repeat)[0] for dm in METHODS}
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for k, d in data.items():
-            paths.append(Path(tmp) / k)
-            d.to_csv(paths[-1], index=False)
-        r, why = run_rscript(R_SCRIPT, [*paths, a.repeat], a.r_timeout)
+    r, why = run_r_on_frames(R_SCRIPT, data, [a.repeat], a.r_timeout)
     rows = []
     for (k, dm), t in ours.items():
         d = data[k]
