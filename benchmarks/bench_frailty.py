@@ -35,7 +35,7 @@ for (p in head(args, -1)) {
   t <- bt(coxph(Surv(time, event) ~ arm + age + frailty(site), d))
   f <- coxph(Surv(time, event) ~ arm + age + frailty(site), d)
   out[[k]] <- list(time = t, coef = unname(coef(f)), se = unname(sqrt(diag(f$var))[1:2]),
-                   theta = f$history[[1]]$theta)
+                   theta = tail(as.matrix(f$history[[1]]$history)[, 1], 1))  # last theta of the search
 }
 cat(toJSON(out, digits = NA, auto_unbox = TRUE))
 """
