@@ -40,3 +40,23 @@ def test_contour_enhanced_funnel_has_bands_and_legend(tmp_path):
     a = pt.plot.save(fig, tmp_path / "a.png").read_bytes()
     b = pt.plot.save(pt.plot.funnel(fit, contours=(0.90, 0.95, 0.99)), tmp_path / "b.png").read_bytes()
     assert a == b
+
+
+def test_funnel_of_meta_regression_plots_residuals_around_zero():
+    # metafor's funnel.rma for a model with moderators: residuals yi - X b against their SEs,
+    # centred on 0, x label "Residual Value" (R: funnel(rma(yi, vi, mods = ~ ablat)) on dat.bcg
+    # gives x = 0.1396975, -0.2362616, -0.3772677 for the first three studies)
+    bcg = pt.datasets.load("bcg")
+    es = pt.meta.escalc("RR", data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    fit = pt.meta.rma("yi", "vi", data=es, mods="~ ablat")
+    ax = pt.plot.funnel(fit).axes[0]
+    pts = [c.get_offsets() for c in ax.collections if len(c.get_offsets()) == fit.k][0]
+    np.testing.assert_allclose(pts[:3, 0], [0.1396975, -0.2362616, -0.3772677], atol=1e-6)
+    assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_xdata()[0] == ln.get_xdata()[-1]] == [0.0]
+    assert ax.get_xlabel() == "Residual value"
+
+
+def test_funnel_vertical_line_at_refline():
+    fit = hackshaw_fit()
+    ax = pt.plot.funnel(fit, refline=0.0).axes[0]
+    assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_xdata()[0] == ln.get_xdata()[-1]] == [0.0]

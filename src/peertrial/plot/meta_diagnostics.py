@@ -30,6 +30,8 @@ def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None,
            legend: bool = True) -> Figure:
     """Draw a funnel plot: study effect sizes against their standard errors (0 at the top).
 
+    For a meta-regression (a fit with moderators) the points are the residuals ``yi - X b``,
+    centred on 0, as metafor draws them.
     The pseudo-confidence region ``refline ± z * se`` is shaded, ``z`` the normal quantile of
     ``level``. With ``contours`` the funnel is contour-enhanced (Peters et al. 2008): centred on
     ``refline`` (default 0), shaded bands show where a study would be significant at two-sided
@@ -46,7 +48,8 @@ def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None,
         Up to three confidence levels, e.g. ``(0.90, 0.95, 0.99)``, for a contour-enhanced
         funnel.
     refline : float, optional
-        Centre of the funnel (default: the pooled estimate; 0 with ``contours``).
+        Centre of the funnel and its vertical line (default: the pooled estimate; 0 with
+        ``contours`` or for a meta-regression).
     level : float, default 95.0
         Level of the pseudo-confidence region, 95 or 0.95 alike (unused with ``contours``).
     ax : matplotlib.axes.Axes, optional
@@ -97,20 +100,24 @@ def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None,
     >>> fig2 = pt.plot.funnel(pt.meta.trimfill(fit))
     >>> pt.plot.close(fig); pt.plot.close(fig2)
     """
+    yi = np.asarray(result.yi, dtype=float)
+    sei = np.sqrt(np.asarray(result.vi, dtype=float))
+    # a meta-regression: residuals yi - X b around 0, as metafor's funnel.rma does for models with moderators
+    regression = getattr(result, "int_only", True) is False and getattr(result, "X", None) is not None
+    if regression:
+        yi = yi - np.asarray(result.X, dtype=float) @ np.ravel(np.asarray(result.b, dtype=float))
     if xlabel is None:
         from peertrial.plot.meta import _default_label
 
         fit = getattr(result, "fit", None) or result
         measure = getattr(fit, "measure", None) or "GEN"
-        xlabel = "Observed outcome" if measure == "GEN" else _default_label(measure, False, getattr(fit, "method", ""))
-    yi = np.asarray(result.yi, dtype=float)
-    sei = np.sqrt(np.asarray(result.vi, dtype=float))
+        xlabel = ("Residual value" if regression else "Observed outcome" if measure == "GEN"
+                  else _default_label(measure, False, getattr(fit, "method", "")))
     filled = np.asarray(getattr(result, "fill", np.zeros(yi.size, bool)), dtype=bool)
     shown = np.isfinite(yi) & np.isfinite(sei)  # studies without an estimate (double-zero tables) are not drawn
     yi, sei, filled = yi[shown], sei[shown], filled[shown]
-    estimate = float(np.ravel(result.b)[0])
     if refline is None:
-        refline = 0.0 if contours else estimate
+        refline = 0.0 if contours or regression else float(np.ravel(result.b)[0])
     top = 0.0
     bottom = float(sei.max()) * 1.08
     se_grid = np.linspace(top, bottom, 100)
@@ -138,7 +145,7 @@ def funnel(result, *, contours=None, refline=None, level: float = 95.0, ax=None,
             ax.plot(refline - zc * se_grid, se_grid, color="#7f7f7f", lw=0.8, ls="--")
             ax.plot(refline + zc * se_grid, se_grid, color="#7f7f7f", lw=0.8, ls="--")
             handles = []
-        ax.axvline(estimate if not contours else refline, color="#333333", lw=0.9)
+        ax.axvline(refline, color="#333333", lw=0.9)
         ax.scatter(yi[~filled], sei[~filled], s=22, color=PALETTE[0], edgecolor=PALETTE[0], zorder=3,
                    label="studies")
         if filled.any():
