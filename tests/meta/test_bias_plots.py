@@ -60,3 +60,11 @@ def test_funnel_vertical_line_at_refline():
     fit = hackshaw_fit()
     ax = pt.plot.funnel(fit, refline=0.0).axes[0]
     assert [ln.get_xdata()[0] for ln in ax.lines if ln.get_xdata()[0] == ln.get_xdata()[-1]] == [0.0]
+
+
+def test_rma_mods_as_list_of_columns_equals_formula():
+    bcg = pt.datasets.load("bcg")
+    es = pt.meta.escalc("RR", data=bcg, ai="tpos", bi="tneg", ci="cpos", di="cneg")
+    a = pt.meta.rma("yi", "vi", data=es, mods=["ablat", "year"])
+    b = pt.meta.rma("yi", "vi", data=es, mods="~ ablat + year")
+    np.testing.assert_allclose(np.ravel(a.b), np.ravel(b.b))

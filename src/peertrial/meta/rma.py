@@ -64,6 +64,9 @@ def _design(mods, data, n, intercept):
     """
     if mods is None:
         return np.ones((n, 1)), ["intrcpt"], None
+    if (data is not None and isinstance(mods, (list, tuple)) and mods
+            and all(isinstance(m, str) for m in mods)):
+        mods = " + ".join(mods)  # a list of column names, as covariates are named everywhere
     if isinstance(mods, str):
         if data is None:
             raise ValueError("mods given as a formula needs data")
@@ -181,7 +184,8 @@ def rma(
     test : {"z", "knha"}
         Normal (default) or Knapp-Hartung t tests and intervals.
     mods : str or array-like, optional
-        Moderators: an R-style formula (``"~ year + type"``) on ``data``, or a 2-D array.
+        Moderators: an R-style formula (``"~ year + type"``) on ``data``, a list of its
+        columns (``["year", "type"]``, the same as ``"year + type"``), or a 2-D array.
     intercept : bool
         Add an intercept to array ``mods`` (default True).
     level : float
