@@ -255,3 +255,16 @@ def test_cli_review_reads_a_data_package_zipped_or_unzipped(tmp_path, capsys):
     assert "every stored result reproduced" in capsys.readouterr().out
     assert main(["meta", "review", str(_unzip(tmp_path))]) == 0
     assert "every stored result reproduced" in capsys.readouterr().out
+
+
+def test_cli_review_writes_csv_and_refuses_flags_it_does_not_use(tmp_path, capsys):
+    # --csv was silently ignored by `meta review`; flags of the one-analysis command that
+    # a review does not use (--funnel, --regtest, --mods, ...) are refused, not ignored
+    assert main(["meta", "review", str(HERE / "test_review.rm5"), "--csv", str(tmp_path / "tables")]) == 0
+    table = pd.read_csv(tmp_path / "tables" / "review.csv")
+    assert len(table) == len(pt.meta.read_revman(HERE / "test_review.rm5").rerun())
+    capsys.readouterr()
+    assert main(["meta", "review", str(HERE / "test_review.rm5"), "--funnel", str(tmp_path / "f.png"),
+                 "--regtest"]) == 1
+    err = capsys.readouterr().err
+    assert "--funnel" in err and "--regtest" in err and not (tmp_path / "f.png").exists()

@@ -120,7 +120,8 @@ def register(subparsers) -> None:
                      help="forest plot layout: metafor (default) or revman (data columns per arm, weights, "
                           "subgroup blocks with subtotals and the test for subgroup differences)")
     out.add_argument("--funnel", default=None, metavar="FILE", help="write a funnel plot (.png, .svg or .pdf)")
-    out.add_argument("--csv", default=None, metavar="DIR", help="write every table as CSV into DIR")
+    out.add_argument("--csv", default=None, metavar="DIR", help="write every table as CSV into DIR (with 'review': DIR/review.csv, one row per "
+                                                                     "analysis)")
     out.add_argument("--json", default=None, metavar="FILE",
                      help="write every result as JSON (keys rma, regtest, ranktest, trimfill, leave1out, "
                           "influence, cumul, subgroup when asked)")
@@ -457,6 +458,13 @@ def write_csv(res: dict, extra: dict, folder: Path) -> list:
 def _run_review(args) -> int:
     if args.file is None:
         raise ValueError("usage: peertrial meta review FILE (a RevMan 5 .rm5, RevMan CSV export or data package .zip)")
+    unused = [f"--{flag}" for flag in (*COLUMN_FLAGS, "measure", "slab", "year", "mods", "regtest", "ranktest",
+                                       "trimfill", "leave1out", "influence", "cumul", "subgroup", "forest", "funnel")
+              if getattr(args, flag, None) not in (None, False)]
+    if unused:
+        raise ValueError(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} for one analysis of a CSV, "
+                         "not for 'peertrial meta review' (which takes --method, --test, --level, --json, --csv, "
+                         "--forest-dir, --layout, --digits)")
     from peertrial.meta import revman
 
     return revman.cli_review(args)

@@ -1028,6 +1028,11 @@ def cli_review(args) -> int:
         Path(args.json).write_text(json.dumps({"source": review.source, "title": review.title,
                                                "method": method or "RevMan", "analyses": records}, indent=1) + "\n")
         print(f"\nresults written to {args.json}")
+    if getattr(args, "csv", None):
+        folder = Path(args.csv)
+        folder.mkdir(parents=True, exist_ok=True)
+        table.to_csv(folder / "review.csv", index=False)
+        print(f"\ntable written to {folder / 'review.csv'}")
     if args.forest_dir:
         written = _forests(review, Path(args.forest_dir), getattr(args, "layout", None))
         print(f"{len(written)} forest plots written to {args.forest_dir}")
