@@ -13,8 +13,12 @@ diagonal, the exact frailty-by-covariate block and the covariate block, so the r
 information) and degrees of freedom are survival's. With 5 groups or fewer survival fits the
 frailties as ordinary penalised columns (the whole information, its q x q block of H^-1 as their
 covariance, and the Wald test of the frailty term on it); so does this module then. Iterations stop at a
-relative change of
-the penalised log-likelihood below 1e-11 (at most 100 steps, with step halving).
+relative change of the penalised log-likelihood below 1e-11 (at most 100 steps, with step halving).
+
+One evaluation of the sparse fit is O(n p) with no G x q array (G tie groups, q frailty groups):
+sums over the tie groups where a row is at risk are differences of prefix sums at its first and last
+tie group, and the squared per-group risk sums of the diagonal information are taken on the segments
+between the change points of each group's risk set (sorted once per fit).
 
 theta is chosen by survival's outer search (``frailty.controlgam``): theta = 0 (no frailty),
 then 1, then 0.5 or 2, then a parabolic step on sqrt(theta) over the profile of the integrated
@@ -96,6 +100,7 @@ class FrailtyModel:
         ev = cd.ev_rows
         self.dead_w = np.bincount(self.g[ev], weights=cd.w[ev], minlength=q)
         self.d = np.bincount(self.g[ev], minlength=q).astype(float)
+        self._setup_sparse()
 
     def _by_group(self, vals):
         """Risk-set sums per (tie group, frailty group) of the columns of ``vals`` (n x m): a list of m
@@ -122,48 +127,117 @@ class FrailtyModel:
             E.append(np.bincount(lin_ev, weights=col[ev], minlength=cd.G * q).reshape(cd.G, q))
         return S, E
 
+    def _setup_sparse(self):
+        """Index arrays, fixed for the whole fit, of the O(n) sums over frailty groups.
+
+        Row i is at risk at the tie groups lo_i <= k < hi_i (tie groups in (stratum, time) order). The
+        risk-set sum of group m at tie group k, S0_km, is a step function of k that changes only where
+        a row of m enters or leaves; its change points, sorted by (group, tie group), give S0_km on
+        each segment by one cumulative sum, so sums over k of S0_km^2 cost O(n), not O(G q).
+        """
+        cd, n, G = self.cd, self.cd.n, self.cd.G
+        self.lo = np.searchsorted(cd.gkey, np.broadcast_to(cd.key_start, (n,)), side="right")
+        self.hi = np.searchsorted(cd.gkey, cd.key_stop, side="right")
+        span = G + 1
+        keys = np.concatenate([self.g * span + self.lo, self.g * span + self.hi])
+        order = np.argsort(keys, kind="stable")
+        ks = keys[order]
+        self.ch_order = order  # change points: rows entering (first n) then leaving (last n)
+        self.ch_k = ks % span
+        gc = ks // span
+        same = np.r_[gc[1:] == gc[:-1], False]
+        self.ch_next = np.where(same, np.r_[self.ch_k[1:], 0], self.ch_k)  # a group's last segment is empty
+        first = np.r_[True, ~same[:-1]]
+        self.ch_start = np.maximum.accumulate(np.where(first, np.arange(len(ks)), 0))
+        self.ch_g = gc
+        ev = cd.ev_rows
+        pair = self.g[ev] * span + cd.ev_group  # (frailty group, tie group) of each event row
+        upair, self.pair_inv = np.unique(pair, return_inverse=True)
+        self.pair_idx = np.searchsorted(ks, upair, side="right") - 1  # its segment among the change points
+        self.pair_g = upair // span
+        self.pair_k = upair % span
+        self.npair = len(upair)
+
     def evaluate(self, beta, w, nu):
         """Partial log-likelihood and the pieces of the penalised score and information.
 
-        Efron's sums over the virtual deaths k of a tie group (a_ki = (S0_i - f_k E0_i) / den_k) are
-        expanded into per-group scalars (sums of mw / den, mw f / den, mw / den^2, ...), so the work is
-        O(G q p) with no per-death arrays.
+        With a_ki = (S0_ki - f_k E0_ki) / den_k the share of frailty group i in virtual death k (Efron's
+        fraction f_k; S0, E0 the group's risk and tied-death sums), the frailty score is
+        d_i - sum_k mw_k a_ki and the diagonal information sum_k mw_k (a_ki - a_ki^2). Efron's sums
+        are expanded into per-tie-group scalars (c0 = sum mw / den, c1 = sum mw f / den, q0, q1, q2
+        with den^2), and sums over tie groups of a row's risk become differences of prefix sums at
+        the row's first and last tie group, so one evaluation is O(n p) plus O(n) for the squares.
         """
         cd = self.cd
-        p = cd.p
+        p, G = cd.p, cd.G
         cd.offset = self.base_offset + w[self.g]
-        pl, u, info, det = cd.evaluate(beta, detail=True)
-        v = cd.w * det["r"]
-        vals = np.column_stack([v, v[:, None] * cd.X])
-        S, E = self._by_group(vals)
-        mw, f, den = cd.meanwt, cd.frac, det["den"]
-        G = cd.G
+        pl, u, info = cd.evaluate(beta)
+        eta = cd.X @ beta + cd.offset
+        v = cd.w * np.exp(eta)
+        vx = v[:, None] * cd.X
+        cols = [v] + [vx[:, j] for j in range(p)]
+        S = cd._suffix(cols, cd.inv_stop, cd.K, cd.pos, cd.end)  # totals over the risk set per tie group
+        if cd.entry is not None:
+            S -= cd._suffix(cols, cd.inv_start, cd.K2, cd.pos2, cd.end2)
+        ev, eg = cd.ev_rows, cd.ev_group
+        vev, vxev = v[ev], vx[ev]
+        E0 = np.bincount(eg, weights=vev, minlength=G)
+        E1 = np.column_stack([np.bincount(eg, weights=vxev[:, j], minlength=G) for j in range(p)]) if p \
+            else np.zeros((G, 0))
+        f, vg, mw = cd.frac, cd.vg, cd.meanwt
+        den = S[vg, 0] - f * E0[vg]
+        i1 = mw / den
+        i2 = i1 / den
+        fi2 = f * i2
+        c0, c1, q0, q1, q2 = np.add.reduceat(np.column_stack([i1, f * i1, i2, fi2, f * fi2]), cd.vfirst, axis=0).T
+        S1, lo, hi, q = S[:, 1:], self.lo, self.hi, self.q
+
+        def prefix(x):  # prefix sums over tie groups with a leading zero row
+            out = np.zeros((G + 1,) + x.shape[1:])
+            np.cumsum(x, axis=0, out=out[1:])
+            return out
 
         def gsum(x):
-            return np.bincount(cd.vg, weights=x, minlength=G)
+            return np.bincount(self.g, weights=x, minlength=q)
 
-        i1, i2 = mw / den, mw / den**2
-        c0, c1 = gsum(i1), gsum(i1 * f)
-        q0, q1, q2 = gsum(i2), gsum(i2 * f), gsum(i2 * f * f)
-        S0, E0 = S[0], E[0]
-        lin = S0 * c0[:, None] - E0 * c1[:, None]  # sum_k mw a_ki
-        quad = S0 * S0 * q0[:, None] - 2 * S0 * E0 * q1[:, None] + E0 * E0 * q2[:, None]  # sum_k mw a_ki^2
-        uf = self.dead_w - lin.sum(0)
-        D = (lin - quad).sum(0)
-        # xbar_k = (S1t - f_k E1t) / den_k with S1t, E1t the covariate sums over the whole risk set
-        S1t = np.column_stack([Sm.sum(1) for Sm in S[1:]]) if p else np.zeros((G, 0))
-        E1t = np.column_stack([Em.sum(1) for Em in E[1:]]) if p else np.zeros((G, 0))
-        B = np.empty((self.q, p))
-        for m in range(p):
-            first = (S[1 + m] * c0[:, None] - E[1 + m] * c1[:, None]).sum(0)
-            t0 = S1t[:, m] * q0 - E1t[:, m] * q1
-            t1 = S1t[:, m] * q1 - E1t[:, m] * q2
-            B[:, m] = first - (S0 * t0[:, None] - E0 * t1[:, None]).sum(0)
+        def esum(x):
+            return np.bincount(self.g[ev], weights=x, minlength=q)
+
+        C0 = prefix(c0)
+        h0 = C0[hi] - C0[lo]  # sum of c0 over the tie groups where each row is at risk
+        lin = gsum(v * h0) - esum(vev * c1[eg])  # sum_k mw_k a_ki
+        # S0_ik on the segments between change points of each group, and the sum of S0^2 q0 over them
+        cs = np.concatenate([[0.0], np.cumsum(np.concatenate([v, -v])[self.ch_order])])
+        seg = cs[1:] - cs[self.ch_start]
+        Q0 = prefix(q0)
+        sq = np.bincount(self.ch_g, weights=seg * seg * (Q0[self.ch_next] - Q0[self.ch_k]), minlength=q)
+        e0 = np.bincount(self.pair_inv, weights=vev, minlength=self.npair)  # E0 per (group, tie group)
+        s0 = seg[self.pair_idx]
+        kk = self.pair_k
+        sq += np.bincount(self.pair_g, weights=e0 * (e0 * q2[kk] - 2 * s0 * q1[kk]), minlength=q)
+        uf = self.dead_w - lin
+        D = lin - sq
+        # frailty x covariate block: sum_k mw_k [a_ki xbar-derivative], xbar_k = (S1 - f_k E1) / den_k
+        B = np.empty((q, p))
+        if p:
+            T0 = prefix(S1 * q0[:, None] - E1 * q1[:, None])
+            t1 = S1 * q1[:, None] - E1 * q2[:, None]
+            H0 = T0[hi] - T0[lo]
+            for m in range(p):
+                B[:, m] = (gsum(vx[:, m] * h0 - v * H0[:, m])
+                           - esum(vxev[:, m] * c1[eg] - vev * t1[eg, m]))
         F = None
-        if self.dense:  # the whole frailty block: diag(sum_k mw a_ki) - sum_k mw a_ki a_kj
-            F = np.diag(lin.sum(0)) - (S0.T @ (S0 * q0[:, None]) - S0.T @ (E0 * q1[:, None])
-                                       - E0.T @ (S0 * q1[:, None]) + E0.T @ (E0 * q2[:, None]))
+        if self.dense:
+            F = self._dense_block(v, lin, q0, q1, q2)
         return pl, u, info, uf, D, B, F
+
+    def _dense_block(self, v, lin, q0, q1, q2):
+        """The whole frailty information (q x q; the non-sparse fit, 5 groups or fewer):
+        diag(sum_k mw a_ki) - sum_k mw a_ki a_kj, from the G x q risk-set sums of each group."""
+        S, E = self._by_group(v[:, None])
+        S0, E0 = S[0], E[0]
+        return np.diag(lin) - (S0.T @ (S0 * q0[:, None]) - S0.T @ (E0 * q1[:, None])
+                               - E0.T @ (S0 * q1[:, None]) + E0.T @ (E0 * q2[:, None]))
 
     def fit(self, nu, beta0, w0):
         """Maximise the penalised partial likelihood at 1 / theta = ``nu``."""
