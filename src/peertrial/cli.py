@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 _COMMAND_MODULES = ("meta", "randomise", "survival", "trial", "econ", "simulate", "plan")
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    formatwarning = warnings.formatwarning
+    if not getattr(args, "debug", False):  # one line naming the problem, not the entry-point script's source line
+        warnings.formatwarning = _format_warning
     try:
         _check_paths(args)
         return int(args.func(args) or 0)
@@ -118,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"peertrial: internal error: {type(exc).__name__}: {exc} (run `peertrial --debug ...` for the "
               "traceback and please report it)", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    return f"peertrial: warning: {message}\n"
 
 
 # options naming a file the command reads, and a file it writes

@@ -42,3 +42,23 @@ def test_cli_covariates_as_one_formula(tmp_path, capsys):
                  "--covariates", "arm + C(site) + age"]) == 0
     out = capsys.readouterr().out
     assert "site2" in out and "age" in out
+
+
+def test_cli_warnings_are_one_line_without_python_source(tmp_path):
+    # a warning printed by the command line read "/…/bin/peertrial:8: UserWarning: ... sys.exit(main())"
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "d.csv"
+    df = frame(SURV["ties_days"])
+    df.loc[0, "age"] = None
+    df.to_csv(path, index=False)
+    code = ("import sys; from peertrial.cli import main; "
+            f"sys.exit(main(['survival', 'cox', {str(path)!r}, '--time', 'time', '--event', 'event', "
+            "'--covariates', 'arm', 'age']))")
+    env = {**os.environ, "PYTHONWARNINGS": ""}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "peertrial: warning: 1 rows with missing values in ['age'] omitted" in done.stderr
+    assert "Warning:" not in done.stderr and "sys.exit" not in done.stderr
