@@ -62,3 +62,29 @@ def test_cli_warnings_are_one_line_without_python_source(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "peertrial: warning: 1 rows with missing values in ['age'] omitted" in done.stderr
     assert "Warning:" not in done.stderr and "sys.exit" not in done.stderr
+
+
+def test_cli_km_plot_labels_conf_types_and_exact_ties(tmp_path, capsys, monkeypatch):
+    # the KM figure said "Proportion not readmitted" whatever the data (e.g. deaths in survival::lung);
+    # --conf-type offered 3 of kaplan_meier's 5 types and --ties left out "exact"
+    import peertrial.plot.survival as ps
+
+    seen = {}
+    real = ps.km_plot
+
+    def spy(km, **kw):
+        seen.update(kw)
+        return real(km, **kw)
+
+    monkeypatch.setattr(ps, "km_plot", spy)
+    path = tmp_path / "d.csv"
+    frame(SURV["ties_days"]).to_csv(path, index=False)
+    assert main(["survival", "km", str(path), "--time", "time", "--event", "status==1", "--conf-type", "logit",
+                 "--plot", str(tmp_path / "km.png")]) == 0
+    assert seen["ylabel"] == "Proportion event-free" and seen["xlabel"] == "Days"
+    assert main(["survival", "km", str(path), "--time", "time", "--event", "status==1", "--conf-type", "arcsin",
+                 "--ylabel", "Proportion alive", "--xlabel", "Months", "--plot", str(tmp_path / "km2.png")]) == 0
+    assert seen["ylabel"] == "Proportion alive" and seen["xlabel"] == "Months"
+    assert main(["survival", "cox", str(path), "--time", "time", "--event", "event", "--covariates", "arm",
+                 "--ties", "exact"]) == 0
+    assert "ties = 'exact'" in capsys.readouterr().out

@@ -58,7 +58,7 @@ def _km(args) -> int:
         from peertrial.plot import save
         from peertrial.plot.survival import km_plot
 
-        save(km_plot(km), args.plot)
+        save(km_plot(km, xlabel=args.xlabel, ylabel=args.ylabel), args.plot)
         print(f"wrote {args.plot}")
     return 0
 
@@ -114,8 +114,11 @@ def register(subparsers) -> None:
     p.add_argument("--group")
     p.add_argument("--times", type=float, nargs="+", default=[90, 180, 365])
     p.add_argument("--tau", type=float, default=None)
-    p.add_argument("--conf-type", default="log", choices=["log", "log-log", "plain"])
+    p.add_argument("--conf-type", default="log", choices=["log", "log-log", "plain", "logit", "arcsin"])
     p.add_argument("--plot", default=None, help="write the KM figure (png/svg/pdf)")
+    p.add_argument("--xlabel", default="Days", help="x-axis label of --plot (default 'Days')")
+    p.add_argument("--ylabel", default="Proportion event-free",
+                   help="y-axis label of --plot (default 'Proportion event-free')")
     add_level_argument(p)
     p.set_defaults(func=_km)
 
@@ -126,7 +129,7 @@ def register(subparsers) -> None:
     p.add_argument("--event", required=True, help="0/1 column, or COLUMN==VALUE")
     p.add_argument("--covariates", nargs="+", required=True,
                    help='columns, or one quoted formula: --covariates "arm + C(site) + age"')
-    p.add_argument("--ties", default="efron", choices=["efron", "breslow"])
+    p.add_argument("--ties", default="efron", choices=["efron", "breslow", "exact"])
     p.add_argument("--strata")
     p.add_argument("--cluster")
     p.add_argument("--ph", action="store_true", help="also print the cox.zph test")
