@@ -128,16 +128,32 @@ class FrailtyModel:
         return S, E
 
     def _setup_sparse(self):
-        """Index arrays, fixed for the whole fit, of the O(n) sums over frailty groups.
+        """Index arrays, fixed for the whole fit, of the O(n p^2) evaluation.
 
-        Row i is at risk at the tie groups lo_i <= k < hi_i (tie groups in (stratum, time) order). The
-        risk-set sum of group m at tie group k, S0_km, is a step function of k that changes only where
-        a row of m enters or leaves; its change points, sorted by (group, tie group), give S0_km on
-        each segment by one cumulative sum, so sums over k of S0_km^2 cost O(n), not O(G q).
+        Row i is at risk at the tie groups lo_i <= k < hi_i (tie groups in (stratum, time) order), so
+        a risk-set sum over rows is a reverse cumulative sum over tie groups of the rows' sums per hi
+        minus the same per lo. The risk-set sum of frailty group m at tie group k, S0_km, is a step
+        function of k that changes only where a row of m enters or leaves; its change points, sorted
+        by (group, tie group), give S0_km on each segment by one cumulative sum, so sums over k of
+        S0_km^2 cost O(n), not O(G q).
         """
-        cd, n, G = self.cd, self.cd.n, self.cd.G
+        cd, n, G, p = self.cd, self.cd.n, self.cd.G, self.cd.p
         self.lo = np.searchsorted(cd.gkey, np.broadcast_to(cd.key_start, (n,)), side="right")
         self.hi = np.searchsorted(cd.gkey, cd.key_stop, side="right")
+        # columns [1, x, x x' (upper triangle)] and their flat bincount indices per tie group
+        self.Z = np.concatenate([np.ones((n, 1)), cd.X, cd.XX], axis=1)
+        m = self.Z.shape[1]
+        self.m = m
+        cols = np.arange(m)
+        self.idx_hi = (self.hi[:, None] * m + cols).ravel()
+        self.idx_lo = None if not np.any(self.lo) else (self.lo[:, None] * m + cols).ravel()
+        ev = cd.ev_rows
+        self.idx_ev = (cd.ev_group[:, None] * m + cols).ravel()
+        self.Zev = self.Z[ev]
+        self.eta_ev_w = cd.w[ev]
+        self.gp = (self.g[:, None] * p + np.arange(p)).ravel()
+        self.gp_ev = (self.g[ev][:, None] * p + np.arange(p)).ravel()
+        self.g_ev = self.g[ev]
         span = G + 1
         keys = np.concatenate([self.g * span + self.lo, self.g * span + self.hi])
         order = np.argsort(keys, kind="stable")
@@ -150,8 +166,7 @@ class FrailtyModel:
         first = np.r_[True, ~same[:-1]]
         self.ch_start = np.maximum.accumulate(np.where(first, np.arange(len(ks)), 0))
         self.ch_g = gc
-        ev = cd.ev_rows
-        pair = self.g[ev] * span + cd.ev_group  # (frailty group, tie group) of each event row
+        pair = self.g_ev * span + cd.ev_group  # (frailty group, tie group) of each event row
         upair, self.pair_inv = np.unique(pair, return_inverse=True)
         self.pair_idx = np.searchsorted(ks, upair, side="right") - 1  # its segment among the change points
         self.pair_g = upair // span
@@ -159,76 +174,68 @@ class FrailtyModel:
         self.npair = len(upair)
 
     def evaluate(self, beta, w, nu):
-        """Partial log-likelihood and the pieces of the penalised score and information.
+        """Partial log-likelihood, score and information in beta, and the pieces of the penalised
+        score and information of the frailties.
 
         With a_ki = (S0_ki - f_k E0_ki) / den_k the share of frailty group i in virtual death k (Efron's
         fraction f_k; S0, E0 the group's risk and tied-death sums), the frailty score is
         d_i - sum_k mw_k a_ki and the diagonal information sum_k mw_k (a_ki - a_ki^2). Efron's sums
         are expanded into per-tie-group scalars (c0 = sum mw / den, c1 = sum mw f / den, q0, q1, q2
         with den^2), and sums over tie groups of a row's risk become differences of prefix sums at
-        the row's first and last tie group, so one evaluation is O(n p) plus O(n) for the squares.
+        the row's first and last tie group, so one evaluation is O(n p^2) plus O(n) for the squares.
         """
-        cd = self.cd
-        p, G = cd.p, cd.G
-        cd.offset = self.base_offset + w[self.g]
-        pl, u, info = cd.evaluate(beta)
-        eta = cd.X @ beta + cd.offset
-        v = cd.w * np.exp(eta)
-        vx = v[:, None] * cd.X
-        cols = [v] + [vx[:, j] for j in range(p)]
-        S = cd._suffix(cols, cd.inv_stop, cd.K, cd.pos, cd.end)  # totals over the risk set per tie group
-        if cd.entry is not None:
-            S -= cd._suffix(cols, cd.inv_start, cd.K2, cd.pos2, cd.end2)
+        cd, p, G, m, q = self.cd, self.cd.p, self.cd.G, self.m, self.q
         ev, eg = cd.ev_rows, cd.ev_group
-        vev, vxev = v[ev], vx[ev]
-        E0 = np.bincount(eg, weights=vev, minlength=G)
-        E1 = np.column_stack([np.bincount(eg, weights=vxev[:, j], minlength=G) for j in range(p)]) if p \
-            else np.zeros((G, 0))
-        f, vg, mw = cd.frac, cd.vg, cd.meanwt
-        den = S[vg, 0] - f * E0[vg]
+        off = self.base_offset + w[self.g]
+        cd.offset = off
+        eta = cd.X @ beta + off
+        v = cd.w * np.exp(eta)
+        M = v[:, None] * self.Z
+        # risk-set sums at each tie group: rows with hi > k, minus rows with lo > k
+        A = np.bincount(self.idx_hi, M.ravel(), (G + 1) * m).reshape(G + 1, m)
+        if self.idx_lo is not None:
+            A -= np.bincount(self.idx_lo, M.ravel(), (G + 1) * m).reshape(G + 1, m)
+        S = np.cumsum(A[:0:-1], axis=0)[::-1]
+        vev = v[ev]
+        E = np.bincount(self.idx_ev, (vev[:, None] * self.Zev).ravel(), G * m).reshape(G, m)
+        f, mw = cd.frac, cd.meanwt
+        den = S[cd.vg, 0] - f * E[cd.vg, 0]
         i1 = mw / den
         i2 = i1 / den
         fi2 = f * i2
         c0, c1, q0, q1, q2 = np.add.reduceat(np.column_stack([i1, f * i1, i2, fi2, f * fi2]), cd.vfirst, axis=0).T
-        S1, lo, hi, q = S[:, 1:], self.lo, self.hi, self.q
-
-        def prefix(x):  # prefix sums over tie groups with a leading zero row
-            out = np.zeros((G + 1,) + x.shape[1:])
-            np.cumsum(x, axis=0, out=out[1:])
-            return out
-
-        def gsum(x):
-            return np.bincount(self.g, weights=x, minlength=q)
-
-        def esum(x):
-            return np.bincount(self.g[ev], weights=x, minlength=q)
-
-        C0 = prefix(c0)
-        h0 = C0[hi] - C0[lo]  # sum of c0 over the tie groups where each row is at risk
-        lin = gsum(v * h0) - esum(vev * c1[eg])  # sum_k mw_k a_ki
+        pl = float(self.eta_ev_w @ eta[ev] - mw @ np.log(den))
+        S1, E1 = S[:, 1:1 + p], E[:, 1:1 + p]
+        u = cd.wx_dead - c0 @ S1 + c1 @ E1
+        S1q0, S1q1, E1q1, E1q2 = S1 * q0[:, None], S1 * q1[:, None], E1 * q1[:, None], E1 * q2[:, None]
+        info = cd._full(c0 @ S[:, 1 + p:] - c1 @ E[:, 1 + p:])
+        info -= S1q0.T @ S1 - S1q1.T @ E1 - E1q1.T @ S1 + E1q2.T @ E1
+        # the frailty score and diagonal information
+        h0 = _prefix(c0)
+        h0 = h0[self.hi] - h0[self.lo]  # sum of c0 over the tie groups where each row is at risk
+        c1ev = c1[eg]
+        lin = np.bincount(self.g, v * h0, q) - np.bincount(self.g_ev, vev * c1ev, q)  # sum_k mw_k a_ki
         # S0_ik on the segments between change points of each group, and the sum of S0^2 q0 over them
         cs = np.concatenate([[0.0], np.cumsum(np.concatenate([v, -v])[self.ch_order])])
         seg = cs[1:] - cs[self.ch_start]
-        Q0 = prefix(q0)
-        sq = np.bincount(self.ch_g, weights=seg * seg * (Q0[self.ch_next] - Q0[self.ch_k]), minlength=q)
-        e0 = np.bincount(self.pair_inv, weights=vev, minlength=self.npair)  # E0 per (group, tie group)
-        s0 = seg[self.pair_idx]
+        Q0 = _prefix(q0)
+        sq = np.bincount(self.ch_g, seg * seg * (Q0[self.ch_next] - Q0[self.ch_k]), q)
+        e0 = np.bincount(self.pair_inv, vev, self.npair)  # E0 per (group, tie group)
         kk = self.pair_k
-        sq += np.bincount(self.pair_g, weights=e0 * (e0 * q2[kk] - 2 * s0 * q1[kk]), minlength=q)
+        sq += np.bincount(self.pair_g, e0 * (e0 * q2[kk] - 2 * seg[self.pair_idx] * q1[kk]), q)
         uf = self.dead_w - lin
         D = lin - sq
-        # frailty x covariate block: sum_k mw_k [a_ki xbar-derivative], xbar_k = (S1 - f_k E1) / den_k
-        B = np.empty((q, p))
+        # frailty x covariate block: sum_k mw_k d a_ki / d beta
         if p:
-            T0 = prefix(S1 * q0[:, None] - E1 * q1[:, None])
-            t1 = S1 * q1[:, None] - E1 * q2[:, None]
-            H0 = T0[hi] - T0[lo]
-            for m in range(p):
-                B[:, m] = (gsum(vx[:, m] * h0 - v * H0[:, m])
-                           - esum(vxev[:, m] * c1[eg] - vev * t1[eg, m]))
-        F = None
-        if self.dense:
-            F = self._dense_block(v, lin, q0, q1, q2)
+            T0 = _prefix(S1q0 - E1q1)
+            H0 = T0[self.hi] - T0[self.lo]
+            vx = M[:, 1:1 + p]
+            B = (np.bincount(self.gp, (vx * h0[:, None] - v[:, None] * H0).ravel(), q * p)
+                 - np.bincount(self.gp_ev, (vx[ev] * c1ev[:, None] - vev[:, None] * (S1q1 - E1q2)[eg]).ravel(),
+                               q * p)).reshape(q, p)
+        else:
+            B = np.zeros((q, 0))
+        F = self._dense_block(v, lin, q0, q1, q2) if self.dense else None
         return pl, u, info, uf, D, B, F
 
     def _dense_block(self, v, lin, q0, q1, q2):
@@ -303,6 +310,13 @@ class FrailtyModel:
         var2 = C - Hfb.T @ (pen[:, None] * Hfb)
         df_frail = self.q - float(np.sum(fvar * pen))
         return C, var2, fvar, df_frail
+
+
+def _prefix(x):
+    """Prefix sums over the first axis with a leading zero row: out[k] = x[0] + ... + x[k-1]."""
+    out = np.zeros((len(x) + 1,) + x.shape[1:])
+    np.cumsum(x, axis=0, out=out[1:])
+    return out
 
 
 def _full_h(Hff, B, info):
