@@ -353,3 +353,10 @@ def test_estimand_record_and_summary(trial):
         e.population = "x"
     fit = pt.trial.reference_based_mi(trial, VISITS, covariates=["hope_0"], m=2, seed=1, estimand=e)
     assert fit.summary().startswith("Estimand (ICH E9(R1))")
+
+
+def test_summary_names_arm_and_strategy_of_each_ice_row(trial):
+    # the table of intercurrent events printed its rows as Python tuples, "(0, 'JR')"
+    text = pt.trial.reference_based_mi(trial, VISITS, covariates=["hope_0"], strategy="JR", m=2, seed=1).summary()
+    assert "(0, 'JR')" not in text
+    assert "arm = 0, JR" in text and "arm = 1, JR" in text

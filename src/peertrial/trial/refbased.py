@@ -575,7 +575,7 @@ class ReferenceBasedMI(Result):
         head = [self.estimand.summary(), ""] if self.estimand is not None else []
         lines = head + [self.method, f"imputations m = {self.m}; confidence level {format_number(self.level, 2)}", "",
                         "Intercurrent events (participants; values imputed after the event):",
-                        format_table(self.ice.astype(int).astype(str)) if len(self.ice) else "  none"]
+                        format_table(_ice_display(self.ice)) if len(self.ice) else "  none"]
         if np.any(self.delta.to_numpy() != 0):
             lines += ["", "Delta added to values imputed after the event:", format_table(self.delta)]
         lines += ["", "Treatment effect at each visit (ANCOVA, Rubin's rules, Barnard-Rubin df):",
@@ -583,6 +583,13 @@ class ReferenceBasedMI(Result):
         if len(self.ice) and (self.ice.index.get_level_values("strategy") != "MAR").any():
             lines += ["", "Rubin's variance is conservative for reference-based imputation (coverage above nominal)."]
         return "\n".join(lines)
+
+
+def _ice_display(ice: pd.DataFrame) -> pd.DataFrame:
+    """The ICE table with rows named "arm = 0, JR" (not the MultiIndex tuples) for summaries."""
+    shown = ice.astype(int).astype(str)
+    shown.index = [f"{ice.index.names[0]} = {a}, {s}" for a, s in ice.index]
+    return shown
 
 
 def _ice_table(P: _Prepared, strategy_label) -> pd.DataFrame:
