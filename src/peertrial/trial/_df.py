@@ -16,6 +16,9 @@ gradient vanishes (an interior optimum), so we use the covariance entries themse
 
 ``W = Sigma^{-1}`` and ``P = W - W X V X' W``. lmerTest takes ``H`` by numerical
 differentiation (numDeriv) in its own parameters; the analytic form lands on the same value.
+At a boundary fit (a variance estimated at 0) the REML gradient does not vanish and the
+parametrisation matters: for random-intercept models the pieces are moved to lmerTest's
+``(theta = sd ratio, sigma)`` (``lmertest_varpar``), where the boundary component drops out.
 """
 
 from __future__ import annotations
@@ -67,18 +70,26 @@ def random_intercept_satterthwaite(X: np.ndarray, y: np.ndarray, codes: np.ndarr
                                    sigma2: float, L: np.ndarray | None = None) -> np.ndarray:
     """Satterthwaite df (as lmerTest) for ``y = X b + Z u + e``, ``Z`` the cluster indicator of ``codes``
     (``-1`` = in no cluster), ``Var(u) = tau2``, ``Var(e) = sigma2``; one df per row of ``L``
-    (default: each coefficient). Dense (``n x n``): the reference for the cluster-sum version
-    ``random_intercept_satterthwaite_fast`` that the fits use."""
+    (default: each coefficient), with ``A`` in lmerTest's ``(theta, sigma)`` (``lmertest_varpar``).
+    Dense (``n x n``): the reference for the cluster-sum version ``random_intercept_satterthwaite_fast``
+    that the fits use."""
     n = len(y)
-    J = int(codes.max()) + 1
-    Z = np.zeros((n, J))
-    inc = codes >= 0
-    Z[np.flatnonzero(inc), codes[inc]] = 1.0
-    ZZ = Z @ Z.T
-    Sigma = sigma2 * np.eye(n) + tau2 * ZZ
-    W = np.linalg.inv(Sigma)
+    ZZ = random_intercept_design(codes, n)
+    S = [ZZ, np.eye(n)]
+    W = np.linalg.inv(sigma2 * np.eye(n) + tau2 * ZZ)
+    WX = W @ X
+    V = np.linalg.inv(X.T @ WX)
+    Pm = W - WX @ V @ WX.T
+    u = Pm @ y
+    H = np.array([[-np.sum((Pm @ Si) * (Pm @ Sj).T) + 2.0 * (Si @ u) @ Pm @ (Sj @ u) for Sj in S] for Si in S])
+    grad = np.array([np.sum(Pm * Si) - u @ Si @ u for Si in S])
     L = np.eye(X.shape[1]) if L is None else np.atleast_2d(L)
-    return satterthwaite(X, y, W, [ZZ, np.eye(n)], L)
+    B = L @ V @ WX.T
+    G = np.stack([np.einsum("kn,nm,km->k", B, Si, B) for Si in S], axis=1)
+    A, G = lmertest_varpar(H, grad, G, tau2, sigma2)
+    var = np.einsum("kp,kp->k", L @ V, L)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2.0 * var**2 / np.einsum("ki,ij,kj->k", G, A, G)
 
 
 def unstructured_satterthwaite(groups, beta: np.ndarray, Sigma: np.ndarray, L: np.ndarray) -> np.ndarray:
@@ -268,13 +279,14 @@ def _ri_blocks(X: np.ndarray, y: np.ndarray, codes: np.ndarray):
     return block, n, g
 
 
-def random_intercept_pieces(X: np.ndarray, y: np.ndarray, codes: np.ndarray, tau2: float, sigma2: float):
+def random_intercept_pieces(X: np.ndarray, y: np.ndarray, codes: np.ndarray, tau2: float, sigma2: float,
+                            with_gradient: bool = False):
     """The REML pieces of ``Var(y) = tau2 Z Z' + sigma2 I`` (parameters ``(tau2, sigma2)``), by blocks.
 
     Every block of ``W``, ``Z Z'`` and their products is ``a I + b J`` (``J`` the block's all-ones
     matrix), so ``X' M X = sum_rows a x x' + sum_blocks b s s'`` with ``s`` the block's column sums.
     Returns ``Phi``, ``P`` (``-X'W G_r W X``), ``Q`` (``X'W G_r W G_s W X``), ``Kt`` (``tr(W G_r W G_s)``)
-    and the observed Hessian of the REML deviance.
+    and the observed Hessian of the REML deviance; with ``with_gradient`` also its gradient.
     """
     block, n, g = _ri_blocks(X, y, codes)
     nb = len(n)
@@ -319,16 +331,48 @@ def random_intercept_pieces(X: np.ndarray, y: np.ndarray, codes: np.ndarray, tau
     info = Kt - 2.0 * np.einsum("pr,ijrp->ij", Phi, Q) + np.einsum("ipr,jrp->ij", PhiP, PhiP)
     a2 = np.array([[Gu[r] @ WGu[s] for s in range(q)] for r in range(q)])
     H = -info + 2.0 * (a2 - bvec @ Phi @ bvec.T)
-    return Phi, P, Q, Kt, 0.5 * (H + H.T)
+    if not with_gradient:
+        return Phi, P, Q, Kt, 0.5 * (H + H.T)
+    # REML gradient: tr(Pm G_r) - u' G_r u, with tr(Pm G_r) = tr(W G_r) + tr(Phi P_r)
+    trWG = np.array([np.sum(n * (a + b)) for a, b in WG])
+    grad = trWG + np.einsum("pr,irp->i", Phi, P) - np.array([u @ v for v in Gu])
+    return Phi, P, Q, Kt, 0.5 * (H + H.T), grad
+
+
+def lmertest_varpar(H: np.ndarray, grad: np.ndarray, G: np.ndarray, tau2: float, sigma2: float,
+                    tol: float = 1e-8):
+    """Move the Satterthwaite pieces from ``(tau2, sigma2)`` to lmerTest's ``(theta, sigma)``.
+
+    ``H``/``grad``: Hessian/gradient of the REML deviance in ``(tau2, sigma2)``; ``G (k, 2)``: the
+    gradients of the contrasts' variances. With ``tau2 = theta^2 sigma^2`` and ``sigma2 = sigma^2``
+    (Jacobian ``J``), ``H_phi = J' H J + sum_i grad_i d2v_i`` and ``G_phi = G J``; ``A = 2 H_phi^+``
+    keeping eigenvalues above ``tol`` (lmerTest's ``as_lmerModLT``). At an interior optimum
+    ``grad = 0`` and the df do not depend on the parametrisation; at a boundary fit (``theta = 0``)
+    ``G_phi``'s theta column vanishes, so the boundary component drops out as in lmerTest.
+    Returns ``(A, G_phi)``.
+    """
+    sigma = np.sqrt(sigma2)
+    theta = np.sqrt(max(tau2, 0.0) / sigma2)
+    J = np.array([[2 * theta * sigma2, 2 * theta**2 * sigma], [0.0, 2 * sigma]])
+    d2_tau = np.array([[2 * sigma2, 4 * theta * sigma], [4 * theta * sigma, 2 * theta**2]])
+    d2_sig = np.array([[0.0, 0.0], [0.0, 2.0]])
+    Hp = J.T @ H @ J + grad[0] * d2_tau + grad[1] * d2_sig
+    ev, vec = np.linalg.eigh(0.5 * (Hp + Hp.T))
+    pos = ev > tol
+    A = 2.0 * (vec[:, pos] / ev[pos]) @ vec[:, pos].T
+    return A, G @ J
 
 
 def random_intercept_satterthwaite_fast(X, y, codes, tau2, sigma2, L=None) -> np.ndarray:
-    """``random_intercept_satterthwaite`` by cluster sums."""
-    Phi, P, _, _, H = random_intercept_pieces(X, y, codes, tau2, sigma2)
+    """``random_intercept_satterthwaite`` by cluster sums, with lmerTest's parametrisation
+    ``(theta = sqrt(tau2 / sigma2), sigma)`` for ``A`` (``lmertest_varpar``): the same df at an
+    interior optimum, and lmerTest's at a boundary (singular) fit, where the dense reference in
+    ``(tau2, sigma2)`` differs."""
+    Phi, P, _, _, H, grad = random_intercept_pieces(X, y, codes, tau2, sigma2, with_gradient=True)
     L = np.eye(X.shape[1]) if L is None else np.atleast_2d(L)
-    A = 2.0 * np.linalg.pinv(H)
     LV = L @ Phi
     G = np.einsum("kp,ipr,kr->ki", LV, P, LV)
+    A, G = lmertest_varpar(H, grad, G, tau2, sigma2)
     var = np.einsum("kp,kp->k", LV, L)
     with np.errstate(divide="ignore", invalid="ignore"):
         return 2.0 * var**2 / np.einsum("ki,ij,kj->k", G, A, G)
