@@ -165,6 +165,10 @@ class FrailtyModel:
         self.ch_next = np.where(same, np.r_[self.ch_k[1:], 0], self.ch_k)  # a group's last segment is empty
         first = np.r_[True, ~same[:-1]]
         self.ch_start = np.maximum.accumulate(np.where(first, np.arange(len(ks)), 0))
+        self.ch_row = order % n
+        self.ch_sign = np.where(order < n, 1.0, -1.0)
+        self.cs = np.zeros(2 * n + 1)
+        self.terms = np.empty((len(cd.frac), 5))
         self.ch_g = gc
         pair = self.g_ev * span + cd.ev_group  # (frailty group, tie group) of each event row
         upair, self.pair_inv = np.unique(pair, return_inverse=True)
@@ -200,23 +204,27 @@ class FrailtyModel:
         E = np.bincount(self.idx_ev, (vev[:, None] * self.Zev).ravel(), G * m).reshape(G, m)
         f, mw = cd.frac, cd.meanwt
         den = S[cd.vg, 0] - f * E[cd.vg, 0]
-        i1 = mw / den
-        i2 = i1 / den
-        fi2 = f * i2
-        c0, c1, q0, q1, q2 = np.add.reduceat(np.column_stack([i1, f * i1, i2, fi2, f * fi2]), cd.vfirst, axis=0).T
+        T = self.terms
+        i1 = np.divide(mw, den, out=T[:, 0])
+        np.multiply(f, i1, out=T[:, 1])
+        np.divide(i1, den, out=T[:, 2])
+        np.multiply(f, T[:, 2], out=T[:, 3])
+        np.multiply(f, T[:, 3], out=T[:, 4])
+        c0, c1, q0, q1, q2 = np.add.reduceat(T, cd.vfirst, axis=0).T
         pl = float(self.eta_ev_w @ eta[ev] - mw @ np.log(den))
         S1, E1 = S[:, 1:1 + p], E[:, 1:1 + p]
         u = cd.wx_dead - c0 @ S1 + c1 @ E1
-        S1q0, S1q1, E1q1, E1q2 = S1 * q0[:, None], S1 * q1[:, None], E1 * q1[:, None], E1 * q2[:, None]
-        info = cd._full(c0 @ S[:, 1 + p:] - c1 @ E[:, 1 + p:])
-        info -= S1q0.T @ S1 - S1q1.T @ E1 - E1q1.T @ S1 + E1q2.T @ E1
+        t0 = S1 * q0[:, None] - E1 * q1[:, None]  # sum_k mw (S1 - f_k E1) / den_k^2 and the same times f_k
+        t1 = S1 * q1[:, None] - E1 * q2[:, None]
+        info = cd._full(c0 @ S[:, 1 + p:] - c1 @ E[:, 1 + p:]) - (S1.T @ t0 - E1.T @ t1)
         # the frailty score and diagonal information
         h0 = _prefix(c0)
         h0 = h0[self.hi] - h0[self.lo]  # sum of c0 over the tie groups where each row is at risk
         c1ev = c1[eg]
         lin = np.bincount(self.g, v * h0, q) - np.bincount(self.g_ev, vev * c1ev, q)  # sum_k mw_k a_ki
         # S0_ik on the segments between change points of each group, and the sum of S0^2 q0 over them
-        cs = np.concatenate([[0.0], np.cumsum(np.concatenate([v, -v])[self.ch_order])])
+        cs = self.cs
+        np.cumsum(v[self.ch_row] * self.ch_sign, out=cs[1:])
         seg = cs[1:] - cs[self.ch_start]
         Q0 = _prefix(q0)
         sq = np.bincount(self.ch_g, seg * seg * (Q0[self.ch_next] - Q0[self.ch_k]), q)
@@ -227,11 +235,11 @@ class FrailtyModel:
         D = lin - sq
         # frailty x covariate block: sum_k mw_k d a_ki / d beta
         if p:
-            T0 = _prefix(S1q0 - E1q1)
+            T0 = _prefix(t0)
             H0 = T0[self.hi] - T0[self.lo]
             vx = M[:, 1:1 + p]
             B = (np.bincount(self.gp, (vx * h0[:, None] - v[:, None] * H0).ravel(), q * p)
-                 - np.bincount(self.gp_ev, (vx[ev] * c1ev[:, None] - vev[:, None] * (S1q1 - E1q2)[eg]).ravel(),
+                 - np.bincount(self.gp_ev, (vx[ev] * c1ev[:, None] - vev[:, None] * t1[eg]).ravel(),
                                q * p)).reshape(q, p)
         else:
             B = np.zeros((q, 0))
@@ -246,17 +254,23 @@ class FrailtyModel:
         return np.diag(lin) - (S0.T @ (S0 * q0[:, None]) - S0.T @ (E0 * q1[:, None])
                                - E0.T @ (S0 * q1[:, None]) + E0.T @ (E0 * q2[:, None]))
 
-    def fit(self, nu, beta0, w0):
-        """Maximise the penalised partial likelihood at 1 / theta = ``nu``."""
+    def fit(self, nu, beta0, w0, parts0=None):
+        """Maximise the penalised partial likelihood at 1 / theta = ``nu``, starting from (``beta0``,
+        ``w0``). ``parts0``: :meth:`evaluate` at that start when known (the end of an earlier fit: the
+        partial likelihood and its derivatives do not depend on nu, only the penalty does)."""
         beta = np.asarray(beta0, float).copy()
         w = np.asarray(w0, float).copy()
-        w -= np.log(np.mean(np.exp(w)))
 
         def objective(b, ww):
             parts = self.evaluate(b, ww, nu)
             return parts[0] - nu * np.sum(np.exp(ww) - ww), parts
 
-        obj, parts = objective(beta, w)
+        if parts0 is None:
+            w -= np.log(np.mean(np.exp(w)))
+            obj, parts = objective(beta, w)
+        else:  # w0 is already recentred
+            parts = parts0
+            obj = parts[0] - nu * np.sum(np.exp(w) - w)
         converged = False
         it = 0
         for it in range(1, INNER_MAX + 1):  # noqa: B007 (it is the count reported)
@@ -350,7 +364,7 @@ def fit_gamma_frailty(cd: CoxData, groups, q, theta=None, eps=1e-9, iter_max=20,
     model = FrailtyModel(cd, groups, q, dense=dense)
     p = cd.p
     history = []
-    saved = []  # (theta, beta, w) for warm starts, as coxpenal.fit
+    saved = []  # (theta, beta, w, evaluation there) for warm starts, as coxpenal.fit
     fixed = theta is not None
     cur = float(theta) if fixed else 0.0
     done = False
@@ -359,10 +373,10 @@ def fit_gamma_frailty(cd: CoxData, groups, q, theta=None, eps=1e-9, iter_max=20,
     last = None
     for outer in range(1, OUTER_MAX + 1):
         if saved:
-            k = int(np.argmin([(t - cur) ** 2 for t, _, _ in saved]))
-            b0, w0 = saved[k][1], saved[k][2]
+            k = int(np.argmin([(s[0] - cur) ** 2 for s in saved]))
+            b0, w0, parts0 = saved[k][1:]
         else:
-            b0, w0 = np.zeros(p), np.zeros(q)
+            b0, w0, parts0 = np.zeros(p), np.zeros(q), None
         if cur == 0:
             cd.offset = model.base_offset.copy()
             nf = newton(cd, init=b0, eps=eps, iter_max=iter_max)
@@ -370,12 +384,12 @@ def fit_gamma_frailty(cd: CoxData, groups, q, theta=None, eps=1e-9, iter_max=20,
                        converged=nf["converged"], parts=None)
             correct = 0.0
         else:
-            res = model.fit(1 / cur, b0, w0)
+            res = model.fit(1 / cur, b0, w0, parts0)
             correct = gamma_correction(model.d, 1 / cur)
         newton_total += res["iter"]
         clog = res["loglik"] + correct
         history.append((cur, res["loglik"], clog))
-        saved.append((cur, res["beta"], res["w"]))
+        saved.append((cur, res["beta"], res["w"], res["parts"]))
         last = (cur, res, clog)
         if fixed:
             done = True
