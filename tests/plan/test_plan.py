@@ -234,6 +234,20 @@ def test_shipped_plan_runs_every_section(tmp_path):
     assert {r["measure"] for r in primary} == {"OR", "RD", "RR"}
     # one ITT odds ratio for the primary outcome, adjusted for the stratification factors only
     assert len([r for r in records if r["measure"] == "OR" and r["adjusted"]]) == 1
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    # the economic table rounds to the interval's width: a QALY difference was "0.02 (0.00 to 0.05)"
+    assert re.search(r"Incremental effect \(QALY\) 0\.\d{3} \(-?0\.\d{3} to 0\.\d{3}\)", text), text
+    assert re.search(r"Incremental cost \(GBP\) [\d,]+ \(-[\d,]+ to [\d,]+\)", text)
+    assert "adjusted for no covariates" not in text
+
+
+def test_ci_digits_follow_the_interval_width():
+    from peertrial.plan._analyse import _ci_digits
+
+    assert _ci_digits(0.001, 0.048) == 3
+    assert _ci_digits(-2280.2, 3292.1) == 0
+    assert _ci_digits(0.53, 2.87) == 1
+    assert _ci_digits(float("nan"), 1.0) == 2
 
 
 CLUSTERED = """

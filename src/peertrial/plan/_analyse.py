@@ -93,6 +93,15 @@ def _digits(measure: str) -> int:
     return 3 if measure == "RD" else 2
 
 
+def _ci_digits(lo: float, hi: float) -> int:
+    """Decimals that show a confidence interval of this width with two significant digits
+    (a QALY difference 0.024 (0.001 to 0.048), a cost difference 506 (-2,280 to 3,292))."""
+    width = abs(float(hi) - float(lo))
+    if not np.isfinite(width) or width == 0:
+        return 2
+    return int(min(4, max(0, 1 - np.floor(np.log10(width)))))
+
+
 # ------------------------------------------------------------------ the analyses
 
 
@@ -568,7 +577,7 @@ class _Runner:
             return
         measure = "risk difference" if primary.type == "binary" else "mean difference"
         sec.text(f"Effect of {p.intervention_label} vs {p.control_label} on the primary outcome within each "
-                 f"subgroup ({measure}, adjusted for {primary.baseline or 'no covariates'}); interaction tests are "
+                 f"subgroup ({measure}, {'adjusted for ' + primary.baseline if primary.baseline else 'unadjusted'}); interaction tests are "
                  "exploratory.")
         for var in p.subgroups:
             res = pt.trial.subgroup_effects(p.data, primary.column, subgroup=var, arm=p.arm,
@@ -649,7 +658,8 @@ class _Runner:
         frame = res.to_frame()
         names = {"delta_cost": f"Incremental cost ({cur})", "delta_effect": f"Incremental effect ({label})"}
         rows = frame.loc[[k for k in names if k in frame.index]]
-        disp = pd.DataFrame({f"estimate ({self.pct}% CI)": [fmt_ci(r["estimate"], r["ci_lb"], r["ci_ub"], 2)
+        disp = pd.DataFrame({f"estimate ({self.pct}% CI)": [fmt_ci(r["estimate"], r["ci_lb"], r["ci_ub"],
+                                                                   _ci_digits(r["ci_lb"], r["ci_ub"]))
                                                    for _, r in rows.iterrows()]},
                             index=[names[k] for k in rows.index])
         prob = float(res.ceac([wtp])["prob_cost_effective"].iloc[0])
