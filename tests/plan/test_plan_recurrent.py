@@ -93,3 +93,12 @@ def test_bad_recurrent_plans_name_the_key(tmp_path, old, new, words):
         read_plan(_write(tmp_path, text))
     for w in words:
         assert w in str(exc.value), (w, str(exc.value))
+
+
+def test_mcf_figure_uses_the_time_unit_and_the_km_ticks(tmp_path):
+    # the MCF figure said "Days" whatever the plan's time_unit, and ticked at 50s where the KM ticks at 90s
+    plan = read_plan(_write(tmp_path, PLAN.replace("horizon = 365\n", 'horizon = 365\ntime_unit = "days since discharge"\n')))
+    sec = next(s for s in analyse(plan).sections if s.title.startswith("Every readmission"))
+    ax = next(b for b in sec.blocks if getattr(b, "name", "").endswith("_mcf")).fig.axes[0]
+    assert ax.get_xlabel() == "Days since discharge"
+    assert [t for t in ax.get_xticks() if 0 <= t <= 365] == [0, 90, 180, 270, 360]

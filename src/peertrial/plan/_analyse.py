@@ -562,7 +562,8 @@ class _Runner:
                                       f"{o.horizon:g} {unit} (intervention - control)"))
         sec.add(self.figure(f"{_slug(o.name)}_mcf", f"{o.name}: mean cumulative number of events per participant "
                             f"by arm with {self.pct}% limits",
-                            mcf.plot(labels=p.arm_labels, ylabel="Mean number of events per participant")))
+                            mcf.plot(labels=p.arm_labels, xlabel=unit.capitalize(),
+                                     ylabel="Mean number of events per participant")))
 
     def subgroups(self):
         import peertrial as pt

@@ -84,6 +84,10 @@ def mcf_plot(result, ax=None, *, ci: bool = True, labels: dict | None = None,
                 ax.fill_between(t, np.append(lo, lo[-1]), np.append(hi, hi[-1]), step="post",
                                 color=color, alpha=0.18, lw=0)
             tmax = max(tmax, end)
+        if tmax > 0:
+            from peertrial.plot.survival import _ticks
+
+            ax.set_xticks(_ticks(tmax, None))  # the Kaplan-Meier plot's ticks (90 days for a year)
         ax.set_xlim(0, tmax * 1.02 if tmax > 0 else 1)
         ax.set_ylim(bottom=0)
         ax.set_xlabel(xlabel)
