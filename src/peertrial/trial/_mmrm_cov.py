@@ -163,6 +163,51 @@ class Unstructured:
         return bool(np.all(np.isfinite(theta)) and _is_pd(self.sigma(theta, derivatives=False)))
 
 
+class Grouped:
+    """One covariance of the same structure per group (the mmrm package's ``us(visit | group / id)``),
+    the same interface: ``Sigma`` is block diagonal over the groups (``G T x G T``) and a participant
+    of group ``g`` observed at visits ``S`` enters through rows ``g T + S`` (``_UnstructuredREML(...,
+    cov_group=)`` builds such patterns); ``theta`` stacks the groups' parameters."""
+
+    def __init__(self, structure, G: int):
+        self.base, self.G, self.T = structure, int(G), structure.T
+        self.name = structure.name
+        self.q = self.G * structure.q
+        self.linear = isinstance(structure, Unstructured)
+
+    def names(self) -> list[str]:
+        return [f"{nm}[{g}]" for g in range(self.G) for nm in self.base.names()]
+
+    def block(self, M: np.ndarray, g: int) -> np.ndarray:
+        T = self.T
+        return M[g * T:(g + 1) * T, g * T:(g + 1) * T]
+
+    def sigma(self, theta, derivatives: bool = True):
+        T, qb, GT = self.T, self.base.q, self.G * self.T
+        theta = np.asarray(theta, float)
+        Sigma = np.zeros((GT, GT))
+        d1 = np.zeros((self.q, GT, GT)) if derivatives else None
+        d2 = None if (self.linear or not derivatives) else np.zeros((self.q, self.q, GT, GT))
+        for g in range(self.G):
+            rows, pars = slice(g * T, (g + 1) * T), slice(g * qb, (g + 1) * qb)
+            out = self.base.sigma(theta[pars], derivatives)
+            if not derivatives:
+                Sigma[rows, rows] = out
+                continue
+            Sigma[rows, rows] = out[0]
+            d1[pars, rows, rows] = out[1]
+            if d2 is not None:
+                d2[pars, pars, rows, rows] = out[2]
+        return (Sigma, d1, d2) if derivatives else Sigma
+
+    def start(self, S0: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.base.start(self.block(S0, g)) for g in range(self.G)])
+
+    def valid(self, theta) -> bool:
+        qb = self.base.q
+        return all(self.base.valid(theta[g * qb:(g + 1) * qb]) for g in range(self.G))
+
+
 def _is_pd(M: np.ndarray) -> bool:
     try:
         np.linalg.cholesky(M)
@@ -237,10 +282,11 @@ def reml_pieces(groups, Sigma, d1=None, d2=None, hessian: bool = False):
     return out
 
 
-def fit_structured(groups, structure: Structure, S0: np.ndarray, max_iter: int = 200):
+def fit_structured(groups, structure: Structure, S0: np.ndarray, max_iter: int = 200, warn: bool = True):
     """REML fit: Fisher scoring with step halving, then Newton steps on the observed Hessian once
     the predicted decrease of the deviance is small; returns ``(theta, pieces)`` (pieces with the
-    observed Hessian, for the df). Stops when the predicted decrease falls below 1e-12."""
+    observed Hessian, for the df, and ``converged``). Stops when the predicted decrease falls below
+    1e-12; otherwise warns (unless ``warn=False``: the caller checks ``pieces["converged"]``)."""
     theta = structure.start(S0)
     Sigma, d1, d2 = structure.sigma(theta)
     cur = reml_pieces(groups, Sigma, d1)
@@ -273,11 +319,13 @@ def fit_structured(groups, structure: Structure, S0: np.ndarray, max_iter: int =
         theta = cand
         Sigma, d1, d2 = structure.sigma(theta)
         cur = reml_pieces(groups, Sigma, d1)
-    if not converged:
+    if not converged and warn:
         warnings.warn(f"MMRM REML ({LABELS[structure.name]} covariance) did not converge in {max_iter} "
                       f"iterations (predicted deviance decrease {pred:.2e})", ConvergenceWarning,
                       stacklevel=_data.user_stacklevel())
-    return theta, reml_pieces(groups, Sigma, d1, d2, hessian=True)
+    pieces = reml_pieces(groups, Sigma, d1, d2, hessian=True)
+    pieces["converged"] = converged
+    return theta, pieces
 
 
 def satterthwaite(pieces, L: np.ndarray) -> np.ndarray:

@@ -731,20 +731,25 @@ class MMRMResult(Result):
 
 class _UnstructuredREML:
     """Missing-data patterns of ``y_i ~ N(X_i b, Sigma[S_i, S_i])`` (subject-specific observed visits
-    ``S_i``) and the GLS fit at a given ``Sigma``; REML is fitted by :mod:`._mmrm_cov`."""
+    ``S_i``) and the GLS fit at a given ``Sigma``; REML is fitted by :mod:`._mmrm_cov`.
 
-    def __init__(self, Y: np.ndarray, Xs: np.ndarray):
+    With ``cov_group`` (0..G-1 per participant) each group has its own covariance
+    (``_mmrm_cov.Grouped``): a participant of group ``g`` enters through rows ``g T + S_i`` of the
+    block-diagonal ``G T x G T`` covariance."""
+
+    def __init__(self, Y: np.ndarray, Xs: np.ndarray, cov_group: np.ndarray | None = None):
         # Y (n, T) with NaN for missing visits; Xs (n, T, p) design rows per visit
         self.T, self.p = Xs.shape[1], Xs.shape[2]
         obs = ~np.isnan(Y)
+        cg = np.zeros(len(Y), dtype=int) if cov_group is None else np.asarray(cov_group, dtype=int)
         patterns = {}
         for i, row in enumerate(obs):
             if row.any():
-                patterns.setdefault(tuple(row), []).append(i)
+                patterns.setdefault((int(cg[i]), tuple(row)), []).append(i)
         self.groups = []
-        for pat, rows in patterns.items():
+        for (g, pat), rows in patterns.items():
             S = np.flatnonzero(pat)
-            self.groups.append((S, Y[np.ix_(rows, S)], Xs[rows][:, S, :]))
+            self.groups.append((g * self.T + S, Y[np.ix_(rows, S)], Xs[rows][:, S, :]))
         self.nobs = int(obs.sum())
         self.n_subjects = sum(len(g[1]) for g in self.groups)
 
@@ -1034,13 +1039,24 @@ def _check_mmrm_size(Y: np.ndarray, a: np.ndarray, labels, cols, k: int, covaria
                          f"and {k} coefficients per visit need at least {k + T}")
 
 
-def _start_covariance(Y: np.ndarray, Xs: np.ndarray) -> np.ndarray:
-    """Starting value: pairwise covariance of OLS residuals (positive definite by shrinkage)."""
+def _start_covariance(Y: np.ndarray, Xs: np.ndarray, cov_group: np.ndarray | None = None,
+                      n_groups: int = 1) -> np.ndarray:
+    """Starting value: pairwise covariance of OLS residuals (positive definite by shrinkage); with
+    ``cov_group``, one block per group (``G T x G T``, block diagonal, for ``_mmrm_cov.Grouped``)."""
     obs = ~np.isnan(Y)
     X = Xs[obs]
     beta = np.linalg.lstsq(X, Y[obs], rcond=None)[0]
     R = np.where(obs, Y - np.einsum("ntp,p->nt", Xs, beta), np.nan)
-    S = pd.DataFrame(R).cov().to_numpy()
-    S = np.where(np.isfinite(S), S, 0.0)
-    d = np.diag(S).copy()
-    return 0.9 * S + 0.1 * np.diag(d) + 1e-8 * np.eye(len(d))
+    T = Y.shape[1]
+    cg = np.zeros(len(Y), dtype=int) if cov_group is None else np.asarray(cov_group, dtype=int)
+    out = np.zeros((n_groups * T, n_groups * T))
+    fallback = np.nanvar(R) if np.any(obs) and np.isfinite(np.nanvar(R)) and np.nanvar(R) > 0 else 1.0
+    for g in range(n_groups):
+        S = pd.DataFrame(R[cg == g]).cov().to_numpy()
+        S = np.where(np.isfinite(S), S, 0.0)
+        d = np.diag(S).copy()
+        if n_groups > 1:  # a visit without two values in a group: the overall residual variance
+            d = np.where(d > 0, d, fallback)
+            S[np.diag_indices(T)] = d
+        out[g * T:(g + 1) * T, g * T:(g + 1) * T] = 0.9 * S + 0.1 * np.diag(d) + 1e-8 * np.eye(T)
+    return out

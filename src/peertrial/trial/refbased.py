@@ -6,9 +6,10 @@ afterwards, expressed through the estimated means and covariance of their own ar
 reference (control) arm. Each imputation follows R's rbmi ``method_approxbayes``:
 
 1. a bootstrap sample of participants, stratified by arm;
-2. an MMRM on it by REML: ``y_it = visit_t + visit_t x arm + covariates``, unstructured
-   covariance between visits (one shared, rbmi's default ``same_cov = TRUE``, or one per
-   arm), fitted on the observed values, with observed values after an ICE handled by a
+2. an MMRM on it by REML (:func:`peertrial.trial.mmrm`'s engine): ``y_it = visit_t +
+   visit_t x arm + covariates``, unstructured covariance between visits (one shared, rbmi's
+   default ``same_cov = TRUE``, or one per arm, the mmrm package's ``us(visit | arm / id)``),
+   fitted on the observed values, with observed values after an ICE handled by a
    reference-based strategy left out (as rbmi);
 3. for each participant of the original data, the joint normal distribution of their visits
    under the strategy (below), and one draw of the missing visits from its conditional
@@ -55,13 +56,14 @@ from peertrial._lazy import lazy_module
 from peertrial._mi import rubin_pool
 from peertrial._results import Result, format_number, format_table
 from peertrial._warnings import ConvergenceWarning, PeertrialWarning
+from peertrial.trial import _mmrm_cov
+from peertrial.trial import mixed as _mixed
 from peertrial.trial._design import as_list, covariate_columns, design, model_frame
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
 from peertrial.trial.estimands import Estimand
 
 stats = lazy_module("scipy.stats")
-optimize = lazy_module("scipy.optimize")
 
 __all__ = ["reference_based_mi", "tipping_point", "ReferenceBasedMI", "TippingPoint", "STRATEGIES"]
 
@@ -118,113 +120,26 @@ def _strategy_parameters(strategy: str, mu_own, mu_ref, sigma_own, sigma_ref, n_
 
 # ---- the MMRM inside (REML, unstructured covariance, optionally one per arm) ---------------
 
-def _chol(x: np.ndarray, T: int) -> np.ndarray:
-    L = np.zeros((T, T))
-    L[np.tril_indices(T)] = x
-    L[np.diag_indices(T)] = np.exp(np.diag(L))
-    return L
-
-
-def _chol_params(S: np.ndarray) -> np.ndarray:
-    L = np.linalg.cholesky(S)
-    L[np.diag_indices(len(S))] = np.log(np.diag(L))
-    return L[np.tril_indices(len(S))]
-
-
-class _REML:
-    """REML for ``y_i ~ N(X_i b, Sigma_g[S_i, S_i])``: observed visits ``S_i``, covariance group ``g``.
-
-    Minimises ``-2 l_REML = sum_i log|Sigma_S| + r' Sigma_S^-1 r + log|X'V^-1 X| + (N - p) log 2 pi``
-    (nlme's constant) over the log-Cholesky factors of each ``Sigma_g``, with the analytic gradient
-    ``d/dSigma_g = sum_i E_i'(P - P r r' P - P X_i A^-1 X_i' P) E_i`` (``P = Sigma_S^-1``,
-    ``A = X'V^-1 X``; the path through the GLS ``b`` vanishes at its optimum). Participants
-    sharing a covariance group and a pattern of observed visits enter through their sums of
-    cross-products only, so an evaluation costs nothing per participant.
-    """
-
-    def __init__(self, Y: np.ndarray, Xs: np.ndarray, cov_group: np.ndarray, n_groups: int):
-        self.T, self.p, self.G = Xs.shape[1], Xs.shape[2], n_groups
-        obs = ~np.isnan(Y)
-        keys: dict = {}
-        for i, row in enumerate(map(tuple, obs)):
-            if any(row):
-                keys.setdefault((int(cov_group[i]), row), []).append(i)
-        self.groups = []
-        for (g, pat), rows in keys.items():
-            S = np.flatnonzero(pat)
-            Yg, Xg = Y[np.ix_(rows, S)], Xs[rows][:, S, :]
-            self.groups.append((g, S, len(rows), np.einsum("isp,itq->stpq", Xg, Xg),
-                                np.einsum("isp,it->stp", Xg, Yg), Yg.T @ Yg))
-        self.nobs = int(obs.sum())
-        self.npar = self.T * (self.T + 1) // 2
-
-    def _sigmas(self, x):
-        return [_chol(x[g * self.npar:(g + 1) * self.npar], self.T) for g in range(self.G)]
-
-    def gls(self, Sigmas):
-        A = np.zeros((self.p, self.p))
-        c = np.zeros(self.p)
-        logdet, invs = 0.0, []
-        for g, S, k, XX, Xy, _ in self.groups:
-            Sg = Sigmas[g][np.ix_(S, S)]
-            P = np.linalg.inv(Sg)
-            invs.append(P)
-            logdet += k * np.linalg.slogdet(Sg)[1]
-            A += np.einsum("st,stpq->pq", P, XX)
-            c += np.einsum("st,stp->p", P, Xy)
-        beta = np.linalg.solve(A, c)
-        return beta, A, logdet, invs
-
-    def deviance(self, x):
-        Ls = self._sigmas(x)
-        Sigmas = [L @ L.T for L in Ls]
-        beta, A, logdet, invs = self.gls(Sigmas)
-        Ainv = np.linalg.inv(A)
-        quad = 0.0
-        Gs = [np.zeros((self.T, self.T)) for _ in range(self.G)]
-        for (g, S, k, XX, Xy, yy), P in zip(self.groups, invs):
-            bXy = Xy @ beta
-            RR = yy - bXy - bXy.T + np.einsum("p,stpq,q->st", beta, XX, beta)
-            quad += np.sum(P * RR)
-            XAX = np.einsum("pq,stpq->st", Ainv, XX)
-            Gs[g][np.ix_(S, S)] += k * P - P @ (RR + XAX) @ P
-        value = logdet + quad + np.linalg.slogdet(A)[1] + (self.nobs - self.p) * np.log(2 * np.pi)
-        grads = []
-        for G, L in zip(Gs, Ls):
-            dL = 2.0 * G @ L
-            dL[np.diag_indices(self.T)] *= np.diag(L)
-            grads.append(dL[np.tril_indices(self.T)])
-        return value, np.concatenate(grads)
-
-    def fit(self, x0, gtol: float = 1e-9):
-        res = optimize.minimize(self.deviance, x0, jac=True, method="BFGS",
-                                options={"gtol": gtol, "maxiter": 2000})
-        ok = res.success or np.max(np.abs(res.jac)) <= 1e-4
-        Sigmas = [L @ L.T for L in self._sigmas(res.x)]
-        beta, A, _, _ = self.gls(Sigmas)
-        return beta, np.linalg.inv(A), Sigmas, res.x, -0.5 * res.fun, ok
-
-
-def _start(Y: np.ndarray, Xs: np.ndarray, cov_group: np.ndarray, n_groups: int) -> np.ndarray:
-    """Log-Cholesky start: pairwise covariance of OLS residuals (shrunk to positive definite)."""
-    obs = ~np.isnan(Y)
-    beta = np.linalg.lstsq(Xs[obs], Y[obs], rcond=None)[0]
-    R = np.where(obs, Y - np.einsum("ntp,p->nt", Xs, beta), np.nan)
-    out = []
-    for g in range(n_groups):
-        S = pd.DataFrame(R[cov_group == g]).cov().to_numpy()
-        S = np.where(np.isfinite(S), S, 0.0)
-        d = np.where(np.diag(S) > 0, np.diag(S), np.nanvar(R) if np.isfinite(np.nanvar(R)) else 1.0)
-        S[np.diag_indices(len(d))] = d
-        out.append(_chol_params(0.9 * S + 0.1 * np.diag(d) + 1e-8 * np.eye(len(d))))
-    return np.concatenate(out)
-
-
-def _mmrm_fit(Y, Xs, cov_group, n_groups, x0=None, gtol=1e-9):
-    core = _REML(Y, Xs, cov_group, n_groups)
-    if x0 is None:
-        x0 = _start(Y, Xs, cov_group, n_groups)
-    return core.fit(x0, gtol=gtol)
+def _mmrm_fit(Y, Xs, cov_group, n_groups, S0=None):
+    """The imputation MMRM by REML through :func:`trial.mmrm`'s engine (:mod:`._mmrm_cov`):
+    unstructured covariance, one per ``cov_group`` when ``n_groups > 1`` (mmrm's
+    ``us(visit | group / id)``). ``S0``: a starting ``G T x G T`` block-diagonal covariance (the
+    full-data fit, for the bootstrap refits). Returns ``(beta, V, Sigmas, Sigma, loglik, converged)``
+    with ``Sigmas`` the ``T x T`` covariance of each group and ``Sigma`` their block-diagonal stack.
+    Raises ``LinAlgError`` when the covariance is not estimable."""
+    T = Y.shape[1]
+    core = _mixed._UnstructuredREML(Y, Xs, cov_group if n_groups > 1 else None)
+    if not core.groups:
+        raise np.linalg.LinAlgError("no observed values")
+    us = _mmrm_cov.Unstructured(T)
+    structure = _mmrm_cov.Grouped(us, n_groups) if n_groups > 1 else us
+    if S0 is None:
+        S0 = _mixed._start_covariance(Y, Xs, cov_group, n_groups)
+    th, pieces = _mmrm_cov.fit_structured(core.groups, structure, S0, warn=False)
+    Sigma = structure.sigma(th, derivatives=False)
+    Sigmas = [Sigma[g * T:(g + 1) * T, g * T:(g + 1) * T] for g in range(n_groups)]
+    ok = bool(pieces["converged"] and np.all(np.isfinite(pieces["beta"])))
+    return pieces["beta"], pieces["V"], Sigmas, Sigma, -0.5 * pieces["dev"], ok
 
 
 # ---- data ---------------------------------------------------------------------------------
@@ -418,7 +333,7 @@ def _impute(P: _Prepared, m: int, same_cov: bool, seed) -> np.ndarray:
     while i < m:
         idx = np.concatenate([rng.choice(r, size=len(r), replace=True) for r in arms])
         try:
-            beta, _, Sigmas, _, _, ok = _mmrm_fit(Yfit[idx], P.Xs[idx], cov_group[idx], G, x0=x_full, gtol=1e-6)
+            beta, _, Sigmas, _, _, ok = _mmrm_fit(Yfit[idx], P.Xs[idx], cov_group[idx], G, S0=x_full)
             if not (ok and np.all(np.isfinite(beta))):
                 raise np.linalg.LinAlgError("REML did not converge")
             _check_estimable(Yfit[idx], P.Xs[idx])
