@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
-
 from peertrial._data import as_generator
+from peertrial._progress import progress_bar
 from peertrial._results import Result, format_table
 from peertrial.randomise.design import (
     check_arms,
@@ -434,7 +433,7 @@ def simulate_design(
     cells = strata_product(levels)
     out = {"sizes": [], "total": [], "cell": [], "pred": [], "arms": [], "x": []}
     margins = {f: [] for f in factors}
-    with tqdm(total=reps, disable=not show, desc=f"simulating {design}", unit="trial") as bar:
+    with progress_bar()(total=reps, disable=not show, desc=f"simulating {design}", unit="trial") as bar:
         done = 0
         while done < reps:
             m = min(chunk, reps - done)

@@ -531,8 +531,9 @@ def _tasks(n, n_trials, seed, n_sites, params, analyses, adjust, chunk_size):
 
 def _execute(tasks, workers, client, progress, desc):
     """Run the chunks (here, in processes or on Dask) and return results in chunk order."""
-    from tqdm.auto import tqdm
+    from peertrial._progress import progress_bar
 
+    tqdm = progress_bar()
     total = sum(t[1] for t in tasks)
     results = [None] * len(tasks)
     if progress is None:
