@@ -133,6 +133,8 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
 # options naming a file the command reads, and a file it writes
 _INPUT_DESTS = ("data", "file", "schedule")
 _OUTPUT_DESTS = ("out", "json", "ceac", "fidelity", "plot", "csv", "forest", "funnel", "forest_dir")
+# of those, the options that always name one file (``--out`` is a folder for some commands, a file for others)
+_OUTPUT_FILES = ("json", "ceac", "fidelity", "plot", "forest", "funnel")
 
 
 def _check_paths(args) -> None:
@@ -147,6 +149,8 @@ def _check_paths(args) -> None:
     for dest in _OUTPUT_DESTS:
         value = getattr(args, dest, None)
         if isinstance(value, (str, os.PathLike)) and str(value) not in ("", "-"):
+            if dest in _OUTPUT_FILES and Path(value).is_dir():
+                raise ValueError(f"{value} is a folder; --{dest} takes the path of a file to write")
             _refuse_overwrite(Path(value), dest, getattr(args, "force", False))
             parent = Path(value).parent
             if not parent.is_dir():

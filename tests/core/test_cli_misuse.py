@@ -90,3 +90,19 @@ def test_schedule_creates_the_folder_of_a_new_ledger(tmp_path, capsys):
     db = tmp_path / "trial" / "ledger" / "trial.db"
     assert main(["randomise", "schedule", "--n", "20", "--db", str(db)]) == 0
     assert db.is_file() and (tmp_path / "trial" / "ledger" / "trial.db.key").is_file()
+
+
+@pytest.mark.parametrize("argv", [
+    ["meta", "{d}/meta.csv", *META, "--json", "{d}/out"],
+    ["meta", "{d}/meta.csv", *META, "--forest", "{d}/out", "--force"],
+    ["survival", "km", "{d}/trial.csv", "--time", "readmit_time", "--event", "readmit_status==1", "--plot", "{d}/out"],
+])
+def test_a_folder_given_for_an_output_file_is_refused_before_any_work(argv, files, capsys):
+    # `--json FOLDER` ran the whole analysis, then failed with "Is a directory" (and without --force
+    # advised passing --force, as if the folder would be replaced)
+    (files / "out").mkdir()
+    (files / "out" / "keep.txt").write_text("x")
+    assert main([a.format(d=files) for a in argv]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "is a folder" in err and "--force" not in err
+    assert (files / "out" / "keep.txt").read_text() == "x"
