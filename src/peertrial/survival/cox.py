@@ -33,6 +33,7 @@ from peertrial.survival._coxcore import CoxData, newton
 from peertrial.survival.km import km_table
 
 stats = lazy_module("scipy.stats")
+special = lazy_module("scipy.special")
 
 __all__ = ["cox", "CoxResult", "CoxFrailtyResult"]
 
@@ -1354,13 +1355,12 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
                         id=id)
     if not np.any(sd.status == 1):
         raise ValueError(f"column {event!r} has no events in {len(sd.status)} rows; the Cox model is not estimable")
-    groups = np.asarray(sd.cluster)
-    codes, levels = pd.factorize(_pd_data.as_frame(data).loc[sd.index, frailty], sort=True)
+    fcol = frame[frailty] if len(sd.index) == len(frame) else frame.loc[sd.index, frailty]  # rows kept
+    codes, levels = pd.factorize(fcol, sort=True)
     q = len(levels)
     if q < 2:
         raise ValueError(f"frailty column {frailty!r} has {q} group; a shared frailty needs two or more")
     dense = q <= 5  # frailty.gamma's sparse = (nclass > 5): the whole frailty information otherwise
-    del groups
     names = [] if no_cov else list(sd.covariates)
     X = np.zeros((len(sd.time), 0)) if no_cov else sd.X
     for j, c in enumerate(names):
@@ -1382,7 +1382,7 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
     idx = pd.Index(names)
     var, var2 = fit["var"], fit["var2"]
     se, se2 = np.sqrt(np.diag(var)), np.sqrt(np.diag(var2))
-    z = stats.norm.ppf(1 - (1 - level) / 2)
+    z = special.ndtri(1 - (1 - level) / 2)  # scipy.stats.norm.ppf's own function, without its overhead
     # degrees of freedom per term: trace(var^-1 var2) over the term's columns; the frailty's last
     terms = list(sd.design.terms) if sd.design is not None and not no_cov else names
     labels = list(dict.fromkeys(terms))
@@ -1406,13 +1406,13 @@ def _cox_frailty(data, time, event, covariates, ties, strata, cluster, weights, 
     flev = pd.Index(levels, name=frailty)
     return CoxFrailtyResult(
         coef=pd.Series(beta, idx), se=pd.Series(se, idx), se2=pd.Series(se2, idx), zval=pd.Series(beta / se, idx),
-        pval=pd.Series(stats.chi2.sf(chisq, 1), idx), chisq=pd.Series(chisq, idx), hr=pd.Series(np.exp(beta), idx),
+        pval=pd.Series(special.chdtrc(1, chisq), idx), chisq=pd.Series(chisq, idx), hr=pd.Series(np.exp(beta), idx),
         hr_ci_lb=pd.Series(np.exp(beta - z * se), idx), hr_ci_ub=pd.Series(np.exp(beta + z * se), idx),
         var=pd.DataFrame(var, idx, idx), var2=pd.DataFrame(var2, idx, idx),
         df=pd.Series(dfs, index=labels + [fname]), theta=float(fit["theta"]), i_loglik=float(fit["i_loglik"]),
         loglik=(float(ll0), float(ll1)), penalty=fit["penalty"],
-        lr_test=(float(lr), dftot, float(stats.chi2.sf(lr, dftot))),
-        frailty_test=(fchisq, float(fit["df_frail"]), float(stats.chi2.sf(fchisq, max(fit["df_frail"], 0.5)))),
+        lr_test=(float(lr), dftot, float(special.chdtrc(dftot, lr))),
+        frailty_test=(fchisq, float(fit["df_frail"]), float(special.chdtrc(max(fit["df_frail"], 0.5), fchisq))),
         frail=pd.Series(fit["w"], index=flev, name="frail"), frail_var=pd.Series(fvar, index=flev, name="fvar"),
         history=hist, n=len(sd.time), nevent=int(sd.status.sum()), iter=(int(fit["outer"]), int(fit["newton"])),
         converged=bool(fit["converged"]), ties=ties, level=level, frailty=frailty,
