@@ -296,3 +296,24 @@ def test_mmrm_kenward_roger_public(ref):
         pt.trial.mmrm(d, **args, df_method="residual").ftest(inter)
     with pytest.raises(ValueError, match="kenward-roger-linear"):
         pt.trial.random_intercept(d, "y", group="id", df_method="kenward-roger-linear")
+
+
+def test_cs_correlation_at_its_bound():
+    """Compound symmetry with the REML optimum at rho = -1/(T - 1) (every participant observed at 2 of
+    3 visits, so no observed block is singular there; fixture make_mmrm_boundary_fixtures.R). The fit
+    stops on the boundary without a ConvergenceWarning and the Satterthwaite df leave rho out, the
+    limit of mmrm's df (its rho = expit(phi)(1 + a) - a puts the bound at phi = -inf): here N - p = 174
+    (R from the definition, numDeriv: 174.00001). The variance-scale Hessian gave negative df."""
+    r = json.loads((FIXTURES / "mmrm_boundary_fixtures.json").read_text())
+    d = pd.read_csv(FIXTURES / "mmrm_cs_boundary.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = pt.trial.mmrm(d, outcome="y", id="id", visit="visit", arm="arm", covariance="cs")
+    assert fit.theta["rho"] == pytest.approx(-0.5, abs=1e-6)
+    assert fit.theta["sd"] == pytest.approx(r["sd"], rel=1e-6)
+    assert fit.loglik == pytest.approx(r["loglik"], abs=1e-5)  # stops within 1e-7 of the bound
+    assert rel_err(fit.effects["estimate"], r["estimate"]) < 1e-6
+    assert rel_err(fit.effects["se"], r["se"]) < 1e-6
+    assert rel_err(fit.effects["df"], r["df"]) < 1e-6
+    assert np.all(np.diff(r["profile_dev"]) > 0) and r["profile_dev"][0] > r["dev"]  # optimum at the bound
+    assert fit.ftest(np.eye(len(fit.coef))[[3]])["df"] == pytest.approx(fit.effects["df"].iloc[0], rel=1e-8)

@@ -299,6 +299,13 @@ def fit_structured(groups, structure: Structure, S0: np.ndarray, max_iter: int =
             if np.min(np.linalg.eigvalsh(cur["hessian"])) > 0:
                 H = cur["hessian"]
         step = -np.linalg.lstsq(H, cur["grad"], rcond=None)[0]
+        blocked = np.zeros(len(theta), bool)
+        if not structure.valid(theta + step):
+            blocked = _blocked(structure, theta, step)
+            if blocked.any():                              # active set: the others move, these stay
+                free = ~blocked
+                step = np.zeros(len(theta))
+                step[free] = -np.linalg.lstsq(H[np.ix_(free, free)], cur["grad"][free], rcond=None)[0]
         pred = -cur["grad"] @ step
         if pred < 1e-12:
             converged = True
@@ -325,12 +332,31 @@ def fit_structured(groups, structure: Structure, S0: np.ndarray, max_iter: int =
                       stacklevel=_data.user_stacklevel())
     pieces = reml_pieces(groups, Sigma, d1, d2, hessian=True)
     pieces["converged"] = converged
+    pieces["boundary"] = blocked if converged else np.zeros(len(theta), bool)
     return theta, pieces
 
 
+def _blocked(structure, theta, step) -> np.ndarray:
+    """Parameters at the edge of the valid region (``Sigma`` positive definite) in the direction the
+    step pushes them: a move of ``1e-7`` (relative) along that component alone leaves the region."""
+    out = np.zeros(len(theta), bool)
+    for k in np.flatnonzero(step):
+        e = np.zeros(len(theta))
+        e[k] = np.sign(step[k]) * 1e-7 * max(1.0, abs(theta[k]))
+        out[k] = not structure.valid(theta + e)
+    return out
+
+
 def satterthwaite(pieces, L: np.ndarray) -> np.ndarray:
-    """Satterthwaite df of the rows of ``L`` from ``reml_pieces(..., hessian=True)``."""
+    """Satterthwaite df of the rows of ``L`` from ``reml_pieces(..., hessian=True)``.
+
+    Parameters at the boundary of the parameter space (``pieces["boundary"]`` from ``fit_structured``,
+    e.g. a compound-symmetry correlation at ``-1/(T - 1)``) are left out, as fixed: the limit of the
+    R package mmrm's df, whose parametrisation (e.g. ``rho = expit(phi)(1 + a) - a``) sends the
+    boundary to ``phi = -inf``, where the variance of a contrast stops moving with ``phi``."""
     V, Pk, H = pieces["V"], pieces["Pk"], pieces["hessian"]
+    free = ~np.asarray(pieces.get("boundary", np.zeros(len(Pk), bool)))
+    Pk, H = Pk[free], H[np.ix_(free, free)]
     Acov = 2.0 * np.linalg.pinv(H)
     LV = np.atleast_2d(L) @ V
     G = np.einsum("kp,ipr,kr->ki", LV, Pk, LV)                   # c'V P_i V c = -dc'Vc/dtheta_i
