@@ -169,6 +169,11 @@ class FrailtyModel:
         self.ch_sign = np.where(order < n, 1.0, -1.0)
         self.cs = np.zeros(2 * n + 1)
         self.terms = np.empty((len(cd.frac), 5))
+        self.prefix = np.zeros((G + 1, 2 + p))  # prefix sums of c0, q0 and t0 (p columns)
+        full = np.zeros((p, p), np.int64)  # p x p from the upper triangle (CoxData.iu order)
+        full[cd.iu] = np.arange(len(cd.iu[0]))
+        full.T[cd.iu] = np.arange(len(cd.iu[0]))
+        self.full_idx = full
         self.ch_g = gc
         pair = self.g_ev * span + cd.ev_group  # (frailty group, tie group) of each event row
         upair, self.pair_inv = np.unique(pair, return_inverse=True)
@@ -214,19 +219,24 @@ class FrailtyModel:
         pl = float(self.eta_ev_w @ eta[ev] - mw @ np.log(den))
         S1, E1 = S[:, 1:1 + p], E[:, 1:1 + p]
         u = cd.wx_dead - c0 @ S1 + c1 @ E1
-        t0 = S1 * q0[:, None] - E1 * q1[:, None]  # sum_k mw (S1 - f_k E1) / den_k^2 and the same times f_k
+        # prefix sums over tie groups of c0, q0 and t0 = sum_k mw (S1 - f_k E1) / den_k^2
+        P = self.prefix
+        np.cumsum(q0, out=P[1:, 1])
+        np.cumsum(c0, out=P[1:, 0])
+        t0 = S1 * q0[:, None] - E1 * q1[:, None]
+        np.cumsum(t0, axis=0, out=P[1:, 2:])
         t1 = S1 * q1[:, None] - E1 * q2[:, None]
-        info = cd._full(c0 @ S[:, 1 + p:] - c1 @ E[:, 1 + p:]) - (S1.T @ t0 - E1.T @ t1)
-        # the frailty score and diagonal information
-        h0 = _prefix(c0)
-        h0 = h0[self.hi] - h0[self.lo]  # sum of c0 over the tie groups where each row is at risk
+        info = (c0 @ S[:, 1 + p:] - c1 @ E[:, 1 + p:])[self.full_idx] - (S1.T @ t0 - E1.T @ t1)
+        # the frailty score and diagonal information; R: sums over the tie groups where each row is at risk
+        R = P[self.hi] - P[self.lo]
+        h0 = R[:, 0]
         c1ev = c1[eg]
         lin = np.bincount(self.g, v * h0, q) - np.bincount(self.g_ev, vev * c1ev, q)  # sum_k mw_k a_ki
         # S0_ik on the segments between change points of each group, and the sum of S0^2 q0 over them
         cs = self.cs
         np.cumsum(v[self.ch_row] * self.ch_sign, out=cs[1:])
         seg = cs[1:] - cs[self.ch_start]
-        Q0 = _prefix(q0)
+        Q0 = P[:, 1]
         sq = np.bincount(self.ch_g, seg * seg * (Q0[self.ch_next] - Q0[self.ch_k]), q)
         e0 = np.bincount(self.pair_inv, vev, self.npair)  # E0 per (group, tie group)
         kk = self.pair_k
@@ -235,8 +245,7 @@ class FrailtyModel:
         D = lin - sq
         # frailty x covariate block: sum_k mw_k d a_ki / d beta
         if p:
-            T0 = _prefix(t0)
-            H0 = T0[self.hi] - T0[self.lo]
+            H0 = R[:, 2:]
             vx = M[:, 1:1 + p]
             B = (np.bincount(self.gp, (vx * h0[:, None] - v[:, None] * H0).ravel(), q * p)
                  - np.bincount(self.gp_ev, (vx[ev] * c1ev[:, None] - vev[:, None] * t1[eg]).ravel(),
@@ -258,46 +267,52 @@ class FrailtyModel:
         """Maximise the penalised partial likelihood at 1 / theta = ``nu``, starting from (``beta0``,
         ``w0``). ``parts0``: :meth:`evaluate` at that start when known (the end of an earlier fit: the
         partial likelihood and its derivatives do not depend on nu, only the penalty does)."""
+        q = self.q
         beta = np.asarray(beta0, float).copy()
         w = np.asarray(w0, float).copy()
 
-        def objective(b, ww):
+        def centred(ww):  # recentred to mean(exp(w)) = 1, as survival's penalty function; and exp(w)
+            ww = ww - np.log(np.exp(ww).sum() / q)
+            return ww, np.exp(ww)
+
+        def objective(b, ww, eww):
             parts = self.evaluate(b, ww, nu)
-            return parts[0] - nu * np.sum(np.exp(ww) - ww), parts
+            return parts[0] - nu * (eww.sum() - ww.sum()), parts
 
         if parts0 is None:
-            w -= np.log(np.mean(np.exp(w)))
-            obj, parts = objective(beta, w)
+            w, ew = centred(w)
+            obj, parts = objective(beta, w, ew)
         else:  # w0 is already recentred
+            ew = np.exp(w)
             parts = parts0
-            obj = parts[0] - nu * np.sum(np.exp(w) - w)
+            obj = parts[0] - nu * (ew.sum() - w.sum())
         converged = False
         it = 0
         for it in range(1, INNER_MAX + 1):  # noqa: B007 (it is the count reported)
             halving = 0
             _, u, info, uf, D, B, F = parts
-            gf = uf - nu * (np.exp(w) - 1)
-            Dp = D + nu * np.exp(w)
+            pen = nu * ew
+            gf = uf - (pen - nu)
             if F is None:
-                sb, sf = _block_solve(Dp, B, info, gf, u)
+                sb, sf = _block_solve(D + pen, B, info, gf, u)
             else:
-                step = _solve_full(_full_h(F + np.diag(nu * np.exp(w)), B, info), np.concatenate([gf, u]))
-                sf, sb = step[:self.q], step[self.q:]
-            new_b, new_w = beta + sb, w + sf
-            new_w -= np.log(np.mean(np.exp(new_w)))
-            new_obj, new_parts = objective(new_b, new_w)
+                step = _solve_full(_full_h(F + np.diag(pen), B, info), np.concatenate([gf, u]))
+                sf, sb = step[:q], step[q:]
+            new_b = beta + sb
+            new_w, new_ew = centred(w + sf)
+            new_obj, new_parts = objective(new_b, new_w, new_ew)
             while (not np.isfinite(new_obj) or new_obj < obj - 1e-12 * abs(obj)) and halving < 30:
                 halving += 1
-                new_b, new_w = (new_b + beta) / 2, (new_w + w) / 2
-                new_w -= np.log(np.mean(np.exp(new_w)))
-                new_obj, new_parts = objective(new_b, new_w)
+                new_b = (new_b + beta) / 2
+                new_w, new_ew = centred((new_w + w) / 2)
+                new_obj, new_parts = objective(new_b, new_w, new_ew)
             done = abs(1 - obj / new_obj) < INNER_EPS
-            beta, w, obj, parts = new_b, new_w, new_obj, new_parts
+            beta, w, ew, obj, parts = new_b, new_w, new_ew, new_obj, new_parts
             if done:
                 converged = True
                 break
         pl = parts[0]
-        return dict(beta=beta, w=w, pl=pl, loglik=pl + nu * np.sum(w), parts=parts, iter=it,
+        return dict(beta=beta, w=w, pl=pl, loglik=pl + nu * w.sum(), parts=parts, iter=it,
                     converged=converged)
 
     def variance(self, fit, nu):
@@ -326,13 +341,6 @@ class FrailtyModel:
         return C, var2, fvar, df_frail
 
 
-def _prefix(x):
-    """Prefix sums over the first axis with a leading zero row: out[k] = x[0] + ... + x[k-1]."""
-    out = np.zeros((len(x) + 1,) + x.shape[1:])
-    np.cumsum(x, axis=0, out=out[1:])
-    return out
-
-
 def _full_h(Hff, B, info):
     """[[Hff, B], [B', info]] (frailties first)."""
     return np.block([[Hff, B], [B.T, info]])
@@ -350,10 +358,13 @@ def _block_solve(Dp, B, info, gf, gb):
     BD = B / Dp[:, None]
     S = info - B.T @ BD
     rhs = gb - BD.T @ gf
-    try:
-        sb = np.linalg.solve(S, rhs)
-    except np.linalg.LinAlgError:
-        sb = np.linalg.lstsq(S, rhs, rcond=None)[0]
+    if len(rhs) == 1 and S[0, 0] != 0:  # what LAPACK's solve does for 1 x 1, without its call overhead
+        sb = rhs / S[0, 0]
+    else:
+        try:
+            sb = np.linalg.solve(S, rhs)
+        except np.linalg.LinAlgError:
+            sb = np.linalg.lstsq(S, rhs, rcond=None)[0]
     sf = (gf - B @ sb) / Dp
     return sb, sf
 
@@ -373,7 +384,7 @@ def fit_gamma_frailty(cd: CoxData, groups, q, theta=None, eps=1e-9, iter_max=20,
     last = None
     for outer in range(1, OUTER_MAX + 1):
         if saved:
-            k = int(np.argmin([(s[0] - cur) ** 2 for s in saved]))
+            k = min(range(len(saved)), key=lambda i: (saved[i][0] - cur) ** 2)  # the first nearest
             b0, w0, parts0 = saved[k][1:]
         else:
             b0, w0, parts0 = np.zeros(p), np.zeros(q), None
