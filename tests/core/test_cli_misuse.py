@@ -106,3 +106,12 @@ def test_a_folder_given_for_an_output_file_is_refused_before_any_work(argv, file
     out, err = capsys.readouterr()
     assert out == "" and "is a folder" in err and "--force" not in err
     assert (files / "out" / "keep.txt").read_text() == "x"
+
+
+def test_python_dash_m_peertrial_is_the_command_line():
+    # `python -m peertrial` failed: "No module named peertrial.__main__"
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "peertrial", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "usage: peertrial" in done.stdout, done.stderr
