@@ -44,7 +44,8 @@ print(cox.summary())
 # ``readmit_status`` codes 1 for readmission and 2 for the competing event; 0 is censoring.
 ci = pt.survival.cuminc(trial, "readmit_time", "readmit_status", "arm", cencode=0)
 print(ci.gray_test)
-fig = pt.plot.cuminc_plot(ci)
+fig = pt.plot.cuminc_plot(ci, labels={0: "Care as usual", 1: "Peer support"},
+                          cause_labels={1: "readmission", 2: "competing event"})
 
 # %%
 # Recurrent readmissions
@@ -56,15 +57,10 @@ print(counts.summary())
 # %%
 # With one row per readmission, the mean cumulative function (the expected number of
 # readmissions per person by each day, a Nelson–Aalen-type estimate with robust limits)
-# shows when they accrue. Here each participant's readmissions are spread
-# evenly over their follow-up, to make such rows from the per-person count.
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-rows = []
-for pid, arm, k, days in trial[["id", "arm", "readmissions", "followup_days"]].itertuples(index=False):
-    times = np.linspace(days / (k + 1), days, k + 1)[:-1] if k else []
-    rows += [(pid, arm, int(t), 1) for t in times] + [(pid, arm, int(days), 0)]
-events = pd.DataFrame(rows, columns=["id", "arm", "day", "readmit"])
-fit = pt.survival.mcf(events, id="id", time="day", event="readmit", group="arm")
+# shows when they accrue. ``pt.simulate.readmission_episodes`` gives the simulated trial's
+# readmissions in that layout (the shipped ``simulated_data/readmissions_long.csv``): one row
+# per readmission and one closing each participant's follow-up.
+events = pt.simulate.readmission_episodes(trial, seed=2017)
+fit = pt.survival.mcf(events, id="id", time="day", event="readmission", group="arm")
 print(fit.at([180, 365]))
+fig = fit.plot(labels={0: "Care as usual", 1: "Peer support"})
