@@ -139,3 +139,15 @@ def test_engine_by_group_keeps_groups_apart():
         rows = (g == k) & np.isnan(y)
         assert np.isin(done[:, rows, 0], y[(g == k) & ~np.isnan(y)]).all()
 
+
+@pytest.mark.parametrize("key, seeds", [("nhanes", 4), ("nhanes2", 4), ("trial_by_arm", 1)])
+def test_pooled_estimates_agree_with_mice_in_distribution(key, seeds):
+    """Mean pooled estimate, between (b) and within (ubar) variance over seeds: within 4
+    Monte-Carlo SEs of mice's (mice: 60-100 seeds; the full comparison: mi_distribution.py)."""
+    from tests.trial.mi_distribution import pooled_runs, z_scores
+
+    ref = FIX[key]
+    assert ref["n_seeds"] >= 50, "regenerate the fixtures without QUICK"
+    z = z_scores(key, pooled_runs(key, range(1000, 1000 + seeds)))
+    for stat in ("qbar", "b", "ubar"):
+        assert np.all(np.abs(z[stat]) < 4), (stat, ref["term"], z[stat])
