@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from peertrial._data import as_generator
 from peertrial._progress import progress_bar
 from peertrial._results import Result, format_table
