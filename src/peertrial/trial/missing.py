@@ -197,10 +197,11 @@ def multiple_imputation(data, outcome: str, arm: str = "arm", covariates=None, *
     method : str or dict, optional
         Imputation method: ``"pmm"`` (predictive mean matching, 5 donors), ``"norm"``
         (Bayesian linear regression), ``"logreg"`` (two-level factors), ``"polyreg"``
-        (factors with more levels), one for every incomplete column or a dict
-        ``{column: method}``. By default mice's: ``pmm`` for numeric columns, ``logreg``
-        for two-level factors, ``polyreg`` for the others. (Before 0.x the outcome was
-        imputed by ``norm``; pass ``method="norm"`` for the former behaviour.)
+        (factors with more levels), or a dict ``{column: method}``. One numeric method
+        (``pmm``/``norm``) applies to every numeric column, one factor method to every factor;
+        the other columns keep mice's defaults: ``pmm`` for numeric columns, ``logreg`` for
+        two-level factors, ``polyreg`` for the others. (Earlier releases imputed by ``norm``;
+        ``method="norm"`` restores that.)
     by_arm : bool, default False
         Impute each arm separately (every interaction with the arm kept; as running ``mice``
         on each arm and stacking the completed data sets).
