@@ -228,7 +228,7 @@ class FrailtyModel:
         t1 = S1 * q1[:, None] - E1 * q2[:, None]
         info = (c0 @ S[:, 1 + p:] - c1 @ E[:, 1 + p:])[self.full_idx] - (S1.T @ t0 - E1.T @ t1)
         # the frailty score and diagonal information; R: sums over the tie groups where each row is at risk
-        R = P[self.hi] - P[self.lo]
+        R = P[self.hi] if self.idx_lo is None else P[self.hi] - P[self.lo]  # P[0] = 0: lo = 0 needs no term
         h0 = R[:, 0]
         c1ev = c1[eg]
         lin = np.bincount(self.g, v * h0, q) - np.bincount(self.g_ev, vev * c1ev, q)  # sum_k mw_k a_ki
