@@ -31,7 +31,7 @@ from peertrial._lazy import lazy_module
 from peertrial._mi import rubin_pool
 from peertrial._results import Result, format_table
 from peertrial._warnings import PeertrialWarning
-from peertrial.trial._design import as_list, covariate_columns, covariate_matrix, design
+from peertrial.trial._design import as_list, covariate_columns, design
 from peertrial.trial._linear import ols
 from peertrial.trial.effects import _arm_values
 
