@@ -77,3 +77,58 @@ def test_rubin_cov_agrees_with_rubin_pool():
     np.testing.assert_allclose(np.diag(T), pooled["t"])
     np.testing.assert_allclose(T - U.mean(axis=0), (1 + 1 / 6) * np.cov(Q.T, ddof=1))
     assert pt.trial.rubin_pool is _mi.rubin_pool
+
+
+def _donors_brute(yhat_obs, yhat_mis, donors=5):
+    """Reference: the full missing x observed distance search pmm_donors replaced (nearest first,
+    equal distances to the earlier observed row)."""
+    dist = np.abs(np.asarray(yhat_mis, float)[:, None] - np.asarray(yhat_obs, float)[None, :])
+    return np.argsort(dist, axis=1, kind="stable")[:, : min(donors, len(yhat_obs))]
+
+
+def _draw_pmm_brute(x, y, ry, rng):
+    """Reference: _mi._draw_pmm before the sorted search (full distance matrix, argpartition)."""
+    X = _mi._with_intercept(x)
+    y_obs = y[ry]
+    coef, beta, _ = _mi._norm_fit(y_obs, X[ry], rng)
+    yhat_obs, yhat_mis = X[ry] @ coef, X[~ry] @ beta
+    shuffle = rng.permutation(len(y_obs))
+    k = min(_mi._DONORS, len(y_obs))
+    dist = np.abs(yhat_mis[:, None] - yhat_obs[shuffle][None, :])
+    if k < len(y_obs):
+        donors = np.argpartition(dist, k - 1, axis=1)[:, :k]
+    else:
+        donors = np.tile(np.arange(k), (len(dist), 1))
+    pick = donors[np.arange(len(dist)), rng.integers(0, k, size=len(dist))]
+    return y_obs[shuffle][pick]
+
+
+@pytest.mark.parametrize("grid", [0.0, 1.0, 0.5, 0.25])
+def test_pmm_donors_sorted_search_equals_full_search(grid):
+    """The sorted (searchsorted + window) donor search returns the full search's donors, in its
+    order, also with many ties (values on a coarse grid, where differences are exact) and at the
+    edges (missing predictions beyond every observed one, fewer observed rows than donors)."""
+    rng = np.random.default_rng(int(grid * 8) + 1)
+    for _ in range(60):
+        n_obs, n_mis = int(rng.integers(1, 120)), int(rng.integers(1, 60))
+        if grid:
+            obs = rng.integers(-6, 7, n_obs) * grid
+            mis = rng.integers(-9, 10, n_mis) * grid / 2  # midpoints: equal distances both sides
+        else:
+            obs, mis = rng.normal(size=n_obs), rng.normal(scale=2, size=n_mis)
+        for k in (1, 5):
+            np.testing.assert_array_equal(_mi.pmm_donors(obs, mis, k), _donors_brute(obs, mis, k))
+
+
+def test_pmm_draw_equals_full_search_draw_without_ties():
+    """Seeded pmm draws equal the full-search implementation's wherever predictions do not tie
+    (continuous predictors)."""
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        n = 400
+        x = rng.normal(size=(n, 3))
+        y = x @ [1.0, -0.5, 0.3] + rng.normal(size=n)
+        ry = rng.random(n) > 0.3
+        new = _mi._draw_pmm(x, y, ry, np.random.default_rng(100 + seed))
+        old = _draw_pmm_brute(x, y, ry, np.random.default_rng(100 + seed))
+        np.testing.assert_array_equal(new, old)
