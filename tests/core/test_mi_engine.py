@@ -87,19 +87,15 @@ def _donors_brute(yhat_obs, yhat_mis, donors=5):
 
 
 def _draw_pmm_brute(x, y, ry, rng):
-    """Reference: _mi._draw_pmm before the sorted search (full distance matrix, argpartition)."""
+    """Reference: _mi._draw_pmm with the full distance search (shuffled observed rows, so equal
+    distances break at random; nearest first, equal distances in shuffled order)."""
     X = _mi._with_intercept(x)
     y_obs = y[ry]
     coef, beta, _ = _mi._norm_fit(y_obs, X[ry], rng)
     yhat_obs, yhat_mis = X[ry] @ coef, X[~ry] @ beta
     shuffle = rng.permutation(len(y_obs))
-    k = min(_mi._DONORS, len(y_obs))
-    dist = np.abs(yhat_mis[:, None] - yhat_obs[shuffle][None, :])
-    if k < len(y_obs):
-        donors = np.argpartition(dist, k - 1, axis=1)[:, :k]
-    else:
-        donors = np.tile(np.arange(k), (len(dist), 1))
-    pick = donors[np.arange(len(dist)), rng.integers(0, k, size=len(dist))]
+    donors = _donors_brute(yhat_obs[shuffle], yhat_mis)
+    pick = donors[np.arange(len(donors)), rng.integers(0, donors.shape[1], size=len(donors))]
     return y_obs[shuffle][pick]
 
 
@@ -120,14 +116,15 @@ def test_pmm_donors_sorted_search_equals_full_search(grid):
             np.testing.assert_array_equal(_mi.pmm_donors(obs, mis, k), _donors_brute(obs, mis, k))
 
 
-def test_pmm_draw_equals_full_search_draw_without_ties():
-    """Seeded pmm draws equal the full-search implementation's wherever predictions do not tie
-    (continuous predictors)."""
+@pytest.mark.parametrize("ties", [False, True])
+def test_pmm_draw_equals_full_search_draw(ties):
+    """Seeded pmm draws equal the full-search draw's, with continuous predictors and with
+    integer-valued ones (many observed rows share a prediction)."""
     for seed in range(5):
         rng = np.random.default_rng(seed)
-        n = 400
-        x = rng.normal(size=(n, 3))
-        y = x @ [1.0, -0.5, 0.3] + rng.normal(size=n)
+        n = 400 if seed else 9  # seed 0: about as many observed rows as donors
+        x = rng.integers(0, 3, size=(n, 2)).astype(float) if ties else rng.normal(size=(n, 3))
+        y = x @ ([1.0, -0.5] if ties else [1.0, -0.5, 0.3]) + rng.normal(size=n)
         ry = rng.random(n) > 0.3
         new = _mi._draw_pmm(x, y, ry, np.random.default_rng(100 + seed))
         old = _draw_pmm_brute(x, y, ry, np.random.default_rng(100 + seed))
