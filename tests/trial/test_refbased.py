@@ -242,7 +242,7 @@ def test_strategy_and_ice_columns(trial):
 
 def test_observed_values_kept_and_post_ice_observed_left_out_of_fit(trial):
     fit = pt.trial.reference_based_mi(trial, VISITS, covariates=["hope_0"], m=3, seed=1)
-    obs = trial[["hope_4", "hope_12"]].to_numpy(dtype=float)
+    obs = trial[["hope_4", "hope_12"]].to_numpy(dtype=float, na_value=np.nan)  # Int64 columns with NA (pandas 2.1)
     keep = ~np.isnan(obs)
     for i in range(3):
         np.testing.assert_array_equal(fit.imputations[i][keep], obs[keep])
