@@ -20,6 +20,18 @@ import warnings
 
 import peertrial as pt
 
+
+def run(analysis, *args, **kwargs):
+    """Run one analysis and print the warnings it gives: peertrial states every handling of
+    the data (rows dropped, a variance at its bound), and a reader should see them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = analysis(*args, **kwargs)
+    for w in caught:
+        print(f"{w.category.__name__}: {w.message}")
+    return result
+
+
 trial = pt.simulate.trial(n=590, seed=2017)  # identical to simulated_data/trial.csv
 flow = pt.trial.consort(trial, outcome="hope_12", received="received", arm_labels=("control", "peer support"))
 print(flow.table)
@@ -45,10 +57,8 @@ print(readm.summary())
 # ------------------------------------------------------------------------
 # Complete cases first; the ITT row is the primary estimate, CACE the effect among
 # participants who would engage if offered peer support.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", UserWarning)  # rows without hope_12 are dropped, and counted
-    eff = pt.trial.estimate_effects(trial, outcome="hope_12", received="received", covariates=["hope_0", "diagnosis"],
-                                 factors=["site"])
+eff = run(pt.trial.estimate_effects, trial, outcome="hope_12", received="received", covariates=["hope_0", "diagnosis"],
+          factors=["site"])
 print(eff[["estimate", "se", "ci_lb", "ci_ub", "pval", "n"]].round(3))
 
 # %%
@@ -69,10 +79,8 @@ estimand = pt.trial.Estimand(
     intercurrent_events={"lost to follow-up / stopped peer support": "hypothetical"},
     summary_measure="difference in mean hope score, adjusted for baseline",
     description="missing visits after dropout imputed under jump to reference")
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", UserWarning)
-    j2r = pt.trial.reference_based_mi(trial, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"], strategy="JR",
-                                      m=20, seed=20, estimand=estimand)
+j2r = run(pt.trial.reference_based_mi, trial, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"], strategy="JR",
+          m=20, seed=20, estimand=estimand)
 print(j2r)
 
 # %%
@@ -80,10 +88,8 @@ print(j2r)
 # outcomes have to be for the conclusion to change? ``tipping_point`` adds a delta to the
 # values imputed after dropout in the intervention arm and finds, by bisection, where the
 # p-value crosses 0.05.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", UserWarning)
-    tp = pt.trial.tipping_point(trial, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"], strategy="MAR",
-                                m=20, seed=20)
+tp = run(pt.trial.tipping_point, trial, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"], strategy="MAR",
+         m=20, seed=20)
 print(f"tipping point: delta = {tp.tipping_delta:.2f}")
 fig = tp.plot()
 
@@ -92,25 +98,21 @@ fig = tp.plot()
 # intervention arm only, as ``nlme::lme`` with a dummy-coded random slope). Intervention
 # participants never seen by a peer worker have no ``peer_worker``; ``unassigned="own_cluster"``
 # makes each of them a cluster of one (the call refuses to guess without it).
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    pn = pt.trial.partially_nested(trial, "hope_12", cluster="peer_worker", covariates=["hope_0", "diagnosis"],
-                                   unassigned="own_cluster")
+pn = run(pt.trial.partially_nested, trial, "hope_12", cluster="peer_worker", covariates=["hope_0", "diagnosis"],
+         unassigned="own_cluster")
 print(f"effect {pn.estimate:.2f} (SE {pn.se[pn.term]:.2f}); ICC among peer workers {pn.icc:.3f}")
 
 # %%
 # Repeated measures: hope at 4 and 12 months in one mixed model (unstructured covariance).
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", UserWarning)
-    rm = pt.trial.mmrm(trial, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"])
+rm = run(pt.trial.mmrm, trial, {"4": "hope_4", "12": "hope_12"}, covariates=["hope_0"])
 print(rm.effects)
 
 # %%
 # Standardised effect for future meta-analyses: Hedges' g as ``metafor::escalc("SMD")``.
-print(pt.trial.hedges_g(trial, "hope_12").to_frame())
+print(run(pt.trial.hedges_g, trial, "hope_12").to_frame())
 
 # %%
 # Subgroups, with the interaction test (the only valid test of a difference between them).
-sub = pt.trial.subgroup_effects(trial, "hope_12", subgroup="diagnosis", covariates=["hope_0"])
+sub = run(pt.trial.subgroup_effects, trial, "hope_12", subgroup="diagnosis", covariates=["hope_0"])
 print(f"interaction F({sub.df1}, {sub.df2}) = {sub.F:.2f}, p = {sub.pval:.3f}")
 fig = pt.plot.subgroup_effects_forest(sub)
