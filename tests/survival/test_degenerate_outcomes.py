@@ -161,3 +161,15 @@ def test_two_part_all_positive_arm_warns_and_matches_closed_form(trial):
     p0 = np.mean(y[a == 0] > 0)
     mean_pos = [y[(a == g) & (y > 0)].mean() for g in (0, 1)]
     assert res.estimate == pytest.approx(1 / p0 * mean_pos[1] / mean_pos[0], rel=1e-6)
+
+
+def test_status_without_the_censoring_code_gets_a_hint():
+    # survival's lung codes status 1 = censored, 2 = dead; read with cencode=0 every row is an event
+    d = pd.DataFrame({"time": [5, 8, 12, 20, 25, 30], "status": [2, 1, 2, 1, 2, 1], "g": [0, 0, 0, 1, 1, 1]})
+    with pytest.warns(UserWarning, match=r"no row of 'status' has the censoring code 0 \(values found: 1, 2\)"):
+        pt.survival.cuminc(d, group="g")
+    with pytest.warns(UserWarning, match="pass cencode="):
+        pt.survival.fine_gray(d, covariates=["g"], cause=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pt.survival.cuminc(d, group="g", cencode=1)

@@ -235,6 +235,24 @@ class CumincResult(Result):
         return text
 
 
+def _no_censoring_hint(codes: np.ndarray, cencode, status: str) -> None:
+    """Warn when no row carries the censoring code: a status coded as R's ``Surv`` (1 =
+    censored, 2 = event, as in survival's ``lung``) read with ``cencode=0`` makes every
+    censored row an event of "cause 1", silently (cmprsk does the same)."""
+    if len(codes) and not np.any(codes == cencode):
+        import warnings
+
+        from peertrial._data import user_stacklevel
+        from peertrial._warnings import PeertrialWarning
+
+        found = sorted({float(c) for c in np.unique(codes)})
+        warnings.warn(f"no row of {status!r} has the censoring code {_num(cencode)} (values found: "
+                      f"{', '.join(str(_num(c)) for c in found[:6])}), so every row is read as an event; if one "
+                      "of these codes means censored (e.g. 1 in survival's lung, where 2 = dead), pass "
+                      "cencode= that code (command line: --cencode)", PeertrialWarning,
+                      stacklevel=user_stacklevel())
+
+
 def cuminc(data=None, time="time", status="status", group=None, strata=None, cencode=0,
            causes=None, rho: float = 0) -> CumincResult:
     """Cumulative incidence functions per group and cause, as ``cmprsk::cuminc``.
@@ -297,6 +315,7 @@ def cuminc(data=None, time="time", status="status", group=None, strata=None, cen
             raise ValueError(f"column {status!r}: cause codes must be non-negative whole numbers; "
                              f"found {sorted(set(sd.status[bad].tolist()))[:5]} at rows "
                              f"{row_labels(sd.index, bad)}")
+    _no_censoring_hint(sd.status, cencode, status)
     failed = (sd.status != cencode).astype(float)
     if not failed.any():
         raise ValueError(f"column {status!r} is {_num(cencode)} (censored) in all {len(failed)} rows; "
@@ -811,6 +830,7 @@ def fine_gray(data=None, time="time", status="status", covariates=(), cause=1, c
                         covariates=None if no_cov1 else covariates, factors=factors, weights=weights)
     if not np.any(sd.status == cause):
         raise ValueError(f"no events of cause {cause!r} in column {status!r}")
+    _no_censoring_hint(sd.status, cencode, status)
     X = sd.X if not no_cov1 else np.zeros((len(sd.time), 0))
     all_names = [] if no_cov1 else list(sd.covariates)
     for j, c in enumerate(all_names):
