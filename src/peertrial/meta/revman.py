@@ -686,16 +686,20 @@ def _from_rm5(root: _Node, source: str) -> Review:
     return _review(title, rows, studies, tol, source)
 
 
+def _append_totals(rows, tol, row, cell, columns=_TOTALS):
+    """Add ``row`` to the outcomes table with RevMan's stored totals, ``cell(name)`` giving the
+    text of each of ``columns`` (outcome-table column: name in the file), and the tolerance
+    its stored digits allow."""
+    for col, name in columns.items():
+        row[col], tol[(len(rows), col)] = _num(cell(name))
+    rows.append(row)
+
+
 def _add_totals(rows, tol, common, node, sno, sname):
     """One row of the outcomes table from an outcome or subgroup element."""
-    row = dict(common, subgroup_no=sno, subgroup=sname)
     k = node.attrs.get("STUDIES")
-    row["k"] = int(float(k)) if k not in (None, "") else np.nan
-    for col, attr in _TOTALS.items():
-        v, t = _num(node.attrs.get(attr))
-        row[col] = v
-        tol[(len(rows), col)] = t
-    rows.append(row)
+    row = dict(common, subgroup_no=sno, subgroup=sname, k=int(float(k)) if k not in (None, "") else np.nan)
+    _append_totals(rows, tol, row, node.attrs.get)
 
 
 def _add_data(data_rows, names, node, dtype, measure, sno, sname):
@@ -817,11 +821,7 @@ def _from_csv(text: str, source: str) -> Review:
             if common is None:
                 raise ValueError(f"{source}: line {line_no}: subgroup before its outcome row")
             row = dict(common, subgroup_no=sno, subgroup=get("name") if sno > 0 else "", k=np.nan)
-            for col, attr in _TOTALS.items():
-                v, t = _num(get(attr))
-                row[col] = v
-                tol[(len(rows), col)] = t
-            rows.append(row)
+            _append_totals(rows, tol, row, get)
             continue
         common = current.get((cno, ono))
         if common is None:
@@ -955,12 +955,14 @@ def _from_package(files: dict, source: str) -> Review:
                 for r in data_rows if key(r) == k_]
         frame = _finish_studies(dtype, recs, measure, method, model)
         studies[k_] = frame
-        _package_totals(rows, tol, dict(common, subgroup_no=0, subgroup="", k=len(recs)), rec)
+        _append_totals(rows, tol, dict(common, subgroup_no=0, subgroup="", k=len(recs)), _package_cell(rec),
+                       _PACKAGE_TOTALS)
         for r in subgroup_rows:
             if key(r) == k_:
                 n = sub_no[(*k_, r.get("subgroup", ""))]
                 k_sub = int((frame["subgroup_no"] == n).sum()) if len(frame) else 0
-                _package_totals(rows, tol, dict(common, subgroup_no=n, subgroup=r.get("subgroup", ""), k=k_sub), r)
+                _append_totals(rows, tol, dict(common, subgroup_no=n, subgroup=r.get("subgroup", ""), k=k_sub),
+                               _package_cell(r), _PACKAGE_TOTALS)
     if estimators:
         warnings.warn(f"{source}: random-effects analyses use {', '.join(sorted(estimators))} (RevMan Web); "
                       "rerun() reproduces RevMan 5's DerSimonian-Laird analyses, so their stored totals may "
@@ -970,12 +972,9 @@ def _from_package(files: dict, source: str) -> Review:
     return _review(title, rows, studies, tol, source)
 
 
-def _package_totals(rows, tol, row, rec):
-    for col, name in _PACKAGE_TOTALS.items():
-        v, t = _package_number(rec.get(name))
-        row[col] = v
-        tol[(len(rows), col)] = t
-    rows.append(row)
+def _package_cell(rec):
+    """A data-package record's cell text by column name, without a percent sign (I² is "93%")."""
+    return lambda name: str(rec.get(name) or "").replace("%", "").strip()
 
 
 def _package_study(r, dtype, measure, swap, subgroup_no) -> dict:
